@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../errors.js';
+import { parseConfigText } from './load.js';
+
+const SEED_JWT_SECTION = `
+security:
+    jwt:
+        issuer: https://auth.example.com
+        audience: api-users
+        publicKey: /path/to/public.key
+        algorithms: [RS256]
+routes:
+  - path: /api/orders
+    upstream: http://127.0.0.1:9001
+    auth: jwt
+    scopes: [orders:read]
+`;
+
+test('the seed JWT section parses verbatim', () => {
+  const cfg = parseConfigText(SEED_JWT_SECTION, {});
+  assert.ok(cfg.security.jwt && !Array.isArray(cfg.security.jwt));
+  assert.equal(cfg.security.jwt.issuer, 'https://auth.example.com');
+  assert.equal(cfg.security.jwt.publicKey, '/path/to/public.key');
+  assert.deepEqual(cfg.security.jwt.algorithms, ['RS256']);
+  assert.equal(cfg.listen.port, 8080);
+  assert.equal(cfg.routes[0]?.scopes[0], 'orders:read');
+  assert.ok(Object.isFrozen(cfg.routes[0]), 'config is deep-frozen');
+});
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = {}) {
+  try {
+    parseConfigText(text, env, 'gatehouse.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.issues;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('unknown keys are errors with line and key path', () => {
+  const issues = issuesOf(SEED_JWT_SECTION.replace('    auth: jwt', '    auth: jwt\n    scopez: [x]'));
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]?.path, 'routes.0');
+  assert.match(issues[0]?.message ?? '', /unknown key 'scopez'/);
+  assert.equal(issues[0]?.line, 12);
+});
+
+test('every problem is reported, not just the first', () => {
+  const issues = issuesOf(`
+listen: { port: -1 }
+security:
+  jwt: { issuer: x, audience: y, algorithms: [none], publicKey: k }
+routes:
+  - path: nope
+    upstream: not-a-url
+`);
+  const paths = issues.map((i) => i.path);
+  assert.ok(paths.includes('listen.port'));
+  assert.ok(paths.includes('security.jwt.algorithms.0'));
+  assert.ok(paths.includes('routes.0.path'));
+  assert.ok(paths.includes('routes.0.upstream'));
+});
+
+test('HMAC needs a 256-bit secret and never mixes with public keys', () => {
+  const base = (jwt: string) => `security:\n  jwt: ${jwt}\nroutes: [{ path: /, upstream: "http://127.0.0.1:1" }]\n`;
+  assert.match(issuesOf(base('{ issuer: i, audience: a, secret: short, algorithms: [HS256] }'))[0]!.message, /256 bits/);
+  assert.match(
+    issuesOf(base('{ issuer: i, audience: a, jwksUri: "https://x/jwks", algorithms: [RS256, HS256] }'))[0]!.message,
+    /HMAC algorithms need an explicit secret/,
+  );
+  assert.match(
+    issuesOf(base('{ issuer: i, audience: a, secret: "0123456789abcdef0123456789abcdef", publicKey: k, algorithms: [HS256] }'))[0]!.message,
+    /exactly one of/,
+  );
+});
+
+test('${ENV} is interpolated in string values; a missing variable is an error', () => {
+  const text = `security:\n  jwt: { issuer: i, audience: a, secret: "\${GH_SECRET}", algorithms: [HS256] }\nroutes: [{ path: /, upstream: "http://127.0.0.1:1" }]\n`;
+  const cfg = parseConfigText(text, { GH_SECRET: 'k'.repeat(40) });
+  assert.ok(cfg.security.jwt && !Array.isArray(cfg.security.jwt));
+  assert.equal(cfg.security.jwt.secret, 'k'.repeat(40));
+  const issues = issuesOf(text, {});
+  assert.match(issues[0]!.message, /GH_SECRET is not set/);
+  assert.equal(issues[0]!.line, 2);
+});
+
+test('YAML syntax errors carry a line', () => {
+  const issues = issuesOf('routes:\n  - path: /\n   upstream: [\n');
+  assert.ok(issues[0]?.line);
+});

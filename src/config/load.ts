@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { ConfigSchema, type Config } from './schema.js';
+
+/** Reads, interpolates, validates and freezes a config file. Throws ConfigError listing every problem. */
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], file);
+  }
+  return parseConfigText(text, env, file);
+}
+
+export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env, file?: string): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { path: '', message: e.message.split('\n')[0] ?? e.message, line: pos.line, column: pos.col };
+      }),
+      file,
+    );
+  }
+  const issues: ConfigIssue[] = [];
+  interpolateEnv(doc, env, lineCounter, issues);
+  if (issues.length > 0) throw new ConfigError(issues, file);
+  return validateConfig(doc.toJS(), file, (path) => locate(doc, lineCounter, path));
+}
+
+/** Validates an already-parsed object (used by the demo and tests). */
+export function validateConfig(
+  raw: unknown,
+  file?: string,
+  locateKey: (path: readonly PropertyKey[]) => { line?: number; column?: number } = () => ({}),
+): Config {
+  const result = ConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issues = flattenUnions(result.error.issues, []).map((issue) => toConfigIssue(issue, locateKey));
+    throw new ConfigError(issues, file);
+  }
+  return deepFreeze(result.data);
+}
+
+/**
+ * A union (`jwt: issuer | issuer[]`) reports "Invalid input" with one issue list
+ * per branch. Report the branch whose shape matched the input instead, with full paths.
+ */
+function flattenUnions(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [{ ...issue, path }];
+    const shapeMatched = issue.errors.filter((branch) => !branch.some((b) => b.code === 'invalid_type' && b.path.length === 0));
+    const candidates = shapeMatched.length > 0 ? shapeMatched : issue.errors;
+    const best = candidates.reduce((a, b) => (b.length < a.length ? b : a));
+    return flattenUnions(best, path);
+  });
+}
+
+function toConfigIssue(
+  issue: z.core.$ZodIssue,
+  locateKey: (path: readonly PropertyKey[]) => { line?: number; column?: number },
+): ConfigIssue {
+  let path = issue.path;
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    // Point at the unknown key itself, not at its parent object.
+    path = [...issue.path, issue.keys[0] as string];
+  }
+  const { line, column } = locateKey(path);
+  return { path: issue.path.map(String).join('.'), message, line, column };
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * Replaces `${NAME}` in string scalars only, after parsing: a secret containing
+ * YAML syntax cannot change the document's structure.
+ */
+function interpolateEnv(doc: Document, env: NodeJS.ProcessEnv, lc: LineCounter, issues: ConfigIssue[]): void {
+  const visit = (node: unknown, path: string[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        visit(pair.value, [...path, key]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => visit(item, [...path, String(i)]));
+    } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
+      node.value = node.value.replace(ENV_REF, (_m, name: string) => {
+        const value = env[name];
+        if (value === undefined) {
+          const pos = node.range ? lc.linePos(node.range[0]) : undefined;
+          issues.push({ path: path.join('.'), message: `environment variable ${name} is not set`, line: pos?.line, column: pos?.col });
+          return '';
+        }
+        return value;
+      });
+    }
+  };
+  visit(doc.contents, []);
+}
+
+function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): { line?: number; column?: number } {
+  // Walk down as far as the document goes; a missing key is reported at its parent.
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) {
+      const pos = lc.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,274 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema. `load.ts` validates a file against it once and
+ * freezes the result; `docs.ts` renders docs/configuration.md from it. Every
+ * object is strict: an unknown key is an error, not a silent no-op.
+ */
+
+/** A duration: a number of seconds, or a string such as `250ms`, `30s`, `5m`, `2h`, `7d`. */
+export function durationSeconds() {
+  return z
+    .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 2h')])
+    .transform((v) => (typeof v === 'number' ? v : parseDurationSeconds(v)));
+}
+
+export function parseDurationSeconds(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) throw new Error(`not a duration: ${text}`);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+] as const;
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+const AlgorithmSchema = z.enum([...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS]).describe(
+  'JWS algorithm. `none` is not accepted anywhere.',
+);
+
+const JwksOptionsSchema = z
+  .object({
+    timeoutMs: z.number().int().positive().default(5000).describe('Timeout of one JWKS fetch.'),
+    maxBytes: z.number().int().positive().default(512 * 1024).describe('Largest JWKS response accepted.'),
+    cacheMaxAge: durationSeconds().default(600).describe('How long fetched keys are used before a refresh (refreshed ahead of this).'),
+    cooldown: durationSeconds()
+      .default(30)
+      .describe('Minimum interval between re-fetches triggered by an unknown `kid`: a flood of unknown kids causes at most one fetch per interval.'),
+  })
+  .strict();
+
+export const JwtIssuerSchema = z
+  .object({
+    name: z.string().optional().describe('Label used in metrics and logs; defaults to the issuer URL.'),
+    issuer: z.string().min(1).describe('Expected `iss` claim, compared exactly.'),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .describe('Accepted `aud` value(s); the token must name at least one.'),
+    publicKey: z
+      .string()
+      .optional()
+      .describe('Path to a PEM public key (SPKI), a PEM certificate, or a JWK / JWK Set JSON file.'),
+    jwksUri: z.url().optional().describe('JWKS endpoint (https, or http on loopback only).'),
+    secret: z
+      .string()
+      .optional()
+      .describe('HMAC secret (use `${ENV_VAR}`); at least 32 bytes. Only with HS* algorithms, never together with public keys.'),
+    algorithms: z.array(AlgorithmSchema).min(1).describe('Allow-list of algorithms; the token header can only choose among these.'),
+    clockSkew: durationSeconds().default(30).describe('Tolerance for `exp`, `nbf` and `iat`.'),
+    maxTokenAge: durationSeconds().optional().describe('When set, reject tokens whose `iat` is older than this.'),
+    requireTyp: z
+      .enum(['at+jwt', 'application/at+jwt'])
+      .optional()
+      .describe('Require this JOSE `typ` header (RFC 9068 access tokens).'),
+    jwks: JwksOptionsSchema.default(JwksOptionsSchema.parse({})).describe('JWKS fetching limits.'),
+  })
+  .strict()
+  .superRefine((iss, ctx) => {
+    const sources = [iss.publicKey, iss.jwksUri, iss.secret].filter((s) => s !== undefined).length;
+    if (sources !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'exactly one of publicKey, jwksUri or secret is required' });
+    }
+    const hmac = iss.algorithms.filter((a) => (HMAC_ALGORITHMS as readonly string[]).includes(a));
+    if (iss.secret !== undefined) {
+      if (hmac.length !== iss.algorithms.length) {
+        ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'a secret allows only HS256, HS384 or HS512' });
+      }
+      if (Buffer.byteLength(iss.secret, 'utf8') < 32) {
+        ctx.addIssue({ code: 'custom', path: ['secret'], message: 'an HMAC secret must be at least 256 bits (32 bytes)' });
+      }
+    } else if (hmac.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithms'],
+        message: 'HMAC algorithms need an explicit secret and are never allowed with public keys',
+      });
+    }
+  });
+export type JwtIssuerConfig = z.infer<typeof JwtIssuerSchema>;
+
+const ClaimConditionSchema = z
+  .object({
+    claim: z.string().min(1).describe('Claim name; dots address nested objects (`realm_access.roles`).'),
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional().describe('The claim must equal this value.'),
+    oneOf: z.array(z.union([z.string(), z.number()])).min(1).optional().describe('The claim must be one of these values.'),
+    contains: z.union([z.string(), z.number()]).optional().describe('The claim (an array, or space-separated string) must contain this value.'),
+    present: z.boolean().optional().describe('`true`: the claim must be present; `false`: it must be absent.'),
+  })
+  .strict()
+  .refine((c) => [c.equals, c.oneOf, c.contains, c.present].filter((v) => v !== undefined).length === 1, {
+    message: 'a claim condition needs exactly one of equals, oneOf, contains, present',
+  });
+export type ClaimCondition = z.infer<typeof ClaimConditionSchema>;
+
+const AuthKindSchema = z.enum(['none', 'jwt']).describe('`none`: public route; `jwt`: a Bearer JWT is required.');
+
+const PropagateSchema = z
+  .object({
+    authorization: z
+      .enum(['forward', 'drop'])
+      .default('forward')
+      .describe('Forward the original `Authorization` header upstream, or drop it.'),
+    headers: z
+      .object({
+        subject: z.string().optional().describe('Header that receives `sub`.'),
+        clientId: z.string().optional().describe('Header that receives `client_id` (or `azp`).'),
+        scopes: z.string().optional().describe('Header that receives the granted scopes, space-separated.'),
+        issuer: z.string().optional().describe('Header that receives `iss`.'),
+        claims: z.record(z.string(), z.string()).default({}).describe('Claim name → header name, for chosen claims.'),
+      })
+      .strict()
+      .default({ claims: {} })
+      .describe('Identity headers injected after every inbound header of those names has been removed.'),
+    maskedClaims: z
+      .object({
+        header: z.string().default('x-gatehouse-claims').describe('Header that carries the claims as base64url JSON.'),
+        claims: z.array(z.string().min(1)).min(1).describe('Claims to forward; all others are withheld.'),
+      })
+      .strict()
+      .optional()
+      .describe('Forward a chosen subset of claims instead of the raw token (set `authorization: drop` with it).'),
+  })
+  .strict();
+export type PropagateConfig = z.infer<typeof PropagateSchema>;
+
+export const RouteSchema = z
+  .object({
+    name: z.string().optional().describe('Label for metrics and logs; defaults to the path.'),
+    path: z.string().startsWith('/').describe('Path prefix, matched on segment boundaries after normalization; the longest match wins.'),
+    upstream: z.url().describe('Upstream base URL; the normalized request path is appended.'),
+    auth: z
+      .union([AuthKindSchema, z.array(AuthKindSchema).min(1)])
+      .default('jwt')
+      .describe('Credential(s) this route accepts, tried in order. Default: `jwt`.'),
+    scopes: z.array(z.string().min(1)).default([]).describe('Scopes that are all required.'),
+    claims: z.array(ClaimConditionSchema).default([]).describe('Claim conditions that must all hold.'),
+    issuers: z.array(z.string()).optional().describe('Restrict this route to these issuers (by `name` or issuer URL).'),
+    methods: z
+      .array(z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method'))
+      .optional()
+      .describe('Allowed methods; others get 405. Default: all.'),
+    host: z
+      .string()
+      .optional()
+      .describe('Match only this Host (exact, or `*.example.com` for subdomains).'),
+    propagate: PropagateSchema.default(PropagateSchema.parse({})),
+    maxBodyBytes: z.number().int().nonnegative().optional().describe('Largest request body for this route (413 beyond).'),
+    timeoutMs: z.number().int().positive().optional().describe('Upstream response timeout for this route.'),
+  })
+  .strict();
+export type RouteConfig = z.infer<typeof RouteSchema>;
+
+const ListenSchema = z
+  .object({
+    host: z.string().default('127.0.0.1').describe('Address to bind.'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('Port; 0 picks a free one.'),
+    tls: z
+      .object({
+        cert: z.string().describe('Path to the PEM certificate chain.'),
+        key: z.string().describe('Path to the PEM private key.'),
+        redirectPort: z.number().int().min(0).max(65535).optional().describe('Plain-HTTP port that only redirects to HTTPS.'),
+        hstsMaxAge: durationSeconds().default(31536000).describe('Strict-Transport-Security max-age.'),
+      })
+      .strict()
+      .optional()
+      .describe('Serve HTTPS.'),
+    allowInsecureHttp: z
+      .boolean()
+      .default(false)
+      .describe('Allow plain HTTP on a non-loopback address (warns at start). Without TLS the gateway otherwise binds loopback only.'),
+  })
+  .strict();
+
+const AdminSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().default('127.0.0.1').describe('Admin listener address (loopback by default).'),
+    port: z.number().int().min(0).max(65535).default(9090),
+  })
+  .strict();
+
+const LimitsSchema = z
+  .object({
+    maxHeaderBytes: z.number().int().positive().default(16384).describe('Total request header size (431 beyond).'),
+    maxUrlLength: z.number().int().positive().default(8192).describe('Request target length (414 beyond).'),
+    maxBodyBytes: z.number().int().nonnegative().default(10 * 1024 * 1024).describe('Default request body limit (413 beyond).'),
+    maxConnections: z.number().int().positive().default(10000).describe('Concurrent client connections.'),
+    requestTimeoutMs: z.number().int().positive().default(30000).describe('Time to receive a whole request.'),
+    upstreamTimeoutMs: z.number().int().positive().default(30000).describe('Time to the upstream response headers (504 beyond).'),
+    upstreamConnectTimeoutMs: z.number().int().positive().default(5000).describe('Time to connect to an upstream (502 beyond).'),
+    upstreamConnections: z.number().int().positive().default(128).describe('Keep-alive pool size per upstream origin.'),
+  })
+  .strict();
+
+const SecuritySchema = z
+  .object({
+    jwt: z
+      .union([JwtIssuerSchema, z.array(JwtIssuerSchema).min(1)])
+      .optional()
+      .describe('One trusted issuer, or a list of them (the token `iss` selects one).'),
+    realm: z.string().default('gatehouse').describe('Realm in `WWW-Authenticate` challenges.'),
+    tokenCache: z
+      .object({
+        maxEntries: z.number().int().nonnegative().default(10000).describe('Verified-token cache size (0 disables).'),
+      })
+      .strict()
+      .default({ maxEntries: 10000 }),
+  })
+  .strict();
+
+const IdentitySchema = z
+  .object({
+    stripPrefixes: z
+      .array(z.string().min(1))
+      .default(['x-gatehouse-', 'x-user-', 'x-auth-'])
+      .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity.'),
+    stripHeaders: z.array(z.string().min(1)).default([]).describe('Further inbound header names to remove.'),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    listen: ListenSchema.default(ListenSchema.parse({})),
+    admin: AdminSchema.default(AdminSchema.parse({})),
+    limits: LimitsSchema.default(LimitsSchema.parse({})),
+    trustedProxies: z
+      .array(z.string())
+      .default([])
+      .describe('Peers (IP or CIDR) whose inbound X-Forwarded-* headers are kept; others are overwritten.'),
+    security: SecuritySchema.default(SecuritySchema.parse({})),
+    identity: IdentitySchema.default(IdentitySchema.parse({})),
+    routes: z.array(RouteSchema).min(1).describe('Routes, matched by host, then longest path prefix.'),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    shutdown: z
+      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM.') })
+      .strict()
+      .default({ drainTimeoutMs: 10000 }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const hasJwt = cfg.security.jwt !== undefined;
+    cfg.routes.forEach((route, i) => {
+      const kinds = Array.isArray(route.auth) ? route.auth : [route.auth];
+      if (kinds.includes('jwt') && !hasJwt) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'auth'], message: 'route requires jwt but security.jwt is not configured' });
+      }
+      if (kinds.includes('none') && (route.scopes.length > 0 || route.claims.length > 0)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'scopes'], message: 'a public route (auth: none) cannot require scopes or claims' });
+      }
+    });
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** The configured issuers as a list, whichever form the file used. */
+export function configuredIssuers(cfg: Config): readonly JwtIssuerConfig[] {
+  const jwt = cfg.security.jwt;
+  if (!jwt) return [];
+  return Array.isArray(jwt) ? jwt : [jwt];
+}

@@ -1,0 +1,146 @@
+/**
+ * Every error Gatehouse reports to a client carries a stable code. Callers branch
+ * on `code`, never on the message; the message is a safe, human description that
+ * never contains a token, cookie or secret value.
+ */
+
+export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+
+interface ErrorSpec {
+  readonly status: number;
+  readonly title: string;
+  /** RFC 6750 error attribute; absent when no credential was sent at all. */
+  readonly bearerError?: BearerError;
+}
+
+/** The catalog: one entry per code. docs/errors.md documents each one (a test checks). */
+export const ERROR_CATALOG = {
+  GH_TOKEN_MISSING: { status: 401, title: 'Authentication required' },
+  GH_TOKEN_MALFORMED: { status: 401, title: 'Malformed token', bearerError: 'invalid_token' },
+  GH_TOKEN_INVALID: { status: 401, title: 'Invalid token', bearerError: 'invalid_token' },
+  GH_TOKEN_EXPIRED: { status: 401, title: 'Token expired', bearerError: 'invalid_token' },
+  GH_TOKEN_REVOKED: { status: 401, title: 'Token revoked', bearerError: 'invalid_token' },
+  GH_TOKEN_INACTIVE: { status: 401, title: 'Token not active', bearerError: 'invalid_token' },
+  GH_BAD_CREDENTIAL_REQUEST: { status: 400, title: 'Invalid credential request', bearerError: 'invalid_request' },
+  GH_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope', bearerError: 'insufficient_scope' },
+  GH_CLAIM_MISMATCH: { status: 403, title: 'Claim requirement not met', bearerError: 'insufficient_scope' },
+  GH_KEYS_UNAVAILABLE: { status: 503, title: 'Verification keys unavailable' },
+  GH_INTROSPECTION_UNAVAILABLE: { status: 503, title: 'Introspection unavailable' },
+  GH_SESSION_MISSING: { status: 401, title: 'Session required' },
+  GH_SESSION_INVALID: { status: 401, title: 'Session invalid' },
+  GH_SESSION_EXPIRED: { status: 401, title: 'Session expired' },
+  GH_SESSION_STORE_UNAVAILABLE: { status: 503, title: 'Session store unavailable' },
+  GH_PROVIDER_UNAVAILABLE: { status: 503, title: 'Identity provider unavailable' },
+  GH_CSRF_REJECTED: { status: 403, title: 'Cross-site request rejected' },
+  GH_LOGIN_FAILED: { status: 400, title: 'Login could not be completed' },
+  GH_ROUTE_NOT_FOUND: { status: 404, title: 'No route' },
+  GH_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  GH_PATH_REJECTED: { status: 400, title: 'Path rejected' },
+  GH_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  GH_URI_TOO_LONG: { status: 414, title: 'URI too long' },
+  GH_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  GH_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  GH_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
+  GH_OVERLOADED: { status: 503, title: 'Too many connections' },
+  GH_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
+  GH_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timeout' },
+  GH_INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  readonly bearerError?: BearerError;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    const spec: ErrorSpec = ERROR_CATALOG[code];
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = spec.status;
+    this.title = spec.title;
+    this.bearerError = spec.bearerError;
+  }
+}
+
+export class InsufficientScope extends GatehouseError {
+  constructor(readonly required: readonly string[]) {
+    super('GH_INSUFFICIENT_SCOPE', `requires scope ${required.join(' ')}`);
+  }
+}
+
+/** Thrown by config loading; carries every problem found, each with its path. */
+export class ConfigError extends Error {
+  readonly code = 'GH_CONFIG_INVALID';
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    readonly file?: string,
+  ) {
+    super(
+      `invalid configuration${file ? ` in ${file}` : ''}:\n` +
+        issues.map((i) => `  - ${formatIssueLocation(i)}${i.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigIssue {
+  /** Key path, e.g. `routes.0.upstream`. */
+  readonly path: string;
+  readonly message: string;
+  /** 1-based line and column in the YAML source, when known. */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+function formatIssueLocation(i: ConfigIssue): string {
+  const where = i.line ? `line ${i.line}${i.column ? `:${i.column}` : ''} ` : '';
+  return `${where}${i.path ? `${i.path}: ` : ''}`;
+}
+
+/** Builds the RFC 6750 challenge; one place so every response spells it alike. */
+export function wwwAuthenticate(err: GatehouseError | undefined, realm: string): string {
+  const params = [`realm=${quote(realm)}`];
+  if (err?.bearerError) {
+    params.push(`error=${quote(err.bearerError)}`);
+    params.push(`error_description=${quote(err.message)}`);
+  }
+  if (err instanceof InsufficientScope) params.push(`scope=${quote(err.required.join(' '))}`);
+  return `Bearer ${params.join(', ')}`;
+}
+
+function quote(value: string): string {
+  // Header values may not hold control characters; descriptions are ours, but be strict.
+  // eslint-disable-next-line no-control-regex
+  return `"${value.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/** RFC 9457 problem details body. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail: string;
+  requestId?: string;
+}
+
+export function problemDetails(err: GatehouseError, requestId?: string): ProblemDetails {
+  return {
+    type: `urn:gatehouse:error:${err.code}`,
+    title: err.title,
+    status: err.status,
+    code: err.code,
+    detail: err.message,
+    ...(requestId ? { requestId } : {}),
+  };
+}
+
+/** Wraps anything thrown into a GatehouseError without leaking internals. */
+export function asGatehouseError(err: unknown): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  return new GatehouseError('GH_INTERNAL', 'internal error', { cause: err });
+}
