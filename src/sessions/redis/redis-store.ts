@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { GatehouseError } from '../../errors.js';
+import { systemClock, type Clock, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
+
+export interface RedisSessionStoreOptions {
+  /** Prepended to every key, so several deployments (or test runs) share one Redis. Default `gh:sess:`. */
+  readonly prefix?: string;
+  readonly clock?: Clock;
+  /** A command that gets no answer within this long fails (503), rather than hanging a request. Default 2000. */
+  readonly commandTimeoutMs?: number;
+  /** Extra ioredis options (TLS, Sentinel, password …) when connecting by URL. */
+  readonly redis?: RedisOptions;
+}
+
+// Entries are hashes {d: data, o: owner, v: version, e: expiresAtMs}; an owner's
+// index is a sorted set of session keys scored by expiry, trimmed on each write
+// and kept alive as long as its longest-lived member. Scripts keep each write
+// atomic: a reader never sees an entry without its index, or a half rotation.
+const WRITE = `
+local function write()
+  redis.call('HSET', KEYS[1], 'd', ARGV[1], 'o', ARGV[2], 'v', ARGV[3], 'e', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  if ARGV[2] ~= '' then
+    redis.call('ZADD', KEYS[2], ARGV[5], ARGV[7])
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+    if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+  end
+end`;
+
+const PUT = `${WRITE}
+write()
+return 1`;
+
+// ARGV[8] = expected version. A missing or expired entry never matches.
+const REPLACE = `${WRITE}
+local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
+if not cur[1] or cur[1] ~= ARGV[8] or tonumber(cur[2]) <= tonumber(ARGV[6]) then return 0 end
+write()
+return 1`;
+
+// KEYS[1] = entry; ARGV[1] = owner-index prefix, ARGV[2] = member.
+const DELETE = `
+local owner = redis.call('HGET', KEYS[1], 'o')
+redis.call('DEL', KEYS[1])
+if owner and owner ~= '' then redis.call('ZREM', ARGV[1] .. owner, ARGV[2]) end
+return 1`;
+
+// Release only when the lock still carries our token: after expiry it may be someone else's.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Sessions in Redis, shared by every gateway instance. Keys: `<prefix>s:<key>`
+ * (entry), `<prefix>o:<owner>` (index), `<prefix>l:<name>` (lock). Expiry is
+ * enforced twice: Redis TTLs reclaim memory, and reads compare the stored expiry
+ * with the injected clock so tests need not sleep.
+ *
+ * Any Redis failure (refused, timed out, closed) surfaces as
+ * GH_SESSION_STORE_UNAVAILABLE (503); the client reconnects on its own and
+ * nothing written before the outage is lost.
+ */
+export class RedisSessionStore implements SessionStore {
+  private readonly prefix: string;
+  private readonly now: Clock;
+
+  private constructor(
+    private readonly client: Redis,
+    private readonly ownsClient: boolean,
+    opts: RedisSessionStoreOptions,
+  ) {
+    this.prefix = opts.prefix ?? 'gh:sess:';
+    this.now = opts.clock ?? systemClock;
+    client.defineCommand('ghSessPut', { numberOfKeys: 2, lua: PUT });
+    client.defineCommand('ghSessReplace', { numberOfKeys: 2, lua: REPLACE });
+    client.defineCommand('ghSessDelete', { numberOfKeys: 1, lua: DELETE });
+    client.defineCommand('ghSessRelease', { numberOfKeys: 1, lua: RELEASE });
+  }
+
+  /** Connects and waits until Redis answers; rejects (GH_SESSION_STORE_UNAVAILABLE) when it does not. */
+  static async connect(url: string, opts: RedisSessionStoreOptions = {}): Promise<RedisSessionStore> {
+    const client = new Redis(url, {
+      lazyConnect: true,
+      // Fail fast while disconnected instead of queueing requests behind an outage.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: opts.commandTimeoutMs ?? 2000,
+      connectTimeout: opts.commandTimeoutMs ?? 2000,
+      retryStrategy: (times) => Math.min(50 * times, 1000),
+      ...opts.redis,
+    });
+    // Without a listener an emitted 'error' would crash the process; failures reach callers as 503s.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.ping();
+    } catch (err) {
+      client.disconnect();
+      throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store unavailable', { cause: err });
+    }
+    return new RedisSessionStore(client, true, opts);
+  }
+
+  /** Uses a client the caller owns (and closes). */
+  static fromClient(client: Redis, opts: RedisSessionStoreOptions = {}): RedisSessionStore {
+    return new RedisSessionStore(client, false, opts);
+  }
+
+  async get(key: SessionKey): Promise<StoredSession | undefined> {
+    const [data, owner, version, expires] = await this.call(() => this.client.hmget(this.entryKey(key), 'd', 'o', 'v', 'e'));
+    if (data === null || version === null || expires === null) return undefined;
+    const expiresAtMs = Number(expires);
+    if (expiresAtMs <= this.now()) return undefined;
+    return { data, version: Number(version), expiresAtMs, ...(owner ? { owner } : {}) };
+  }
+
+  async put(key: SessionKey, entry: SessionEntry, ttlSeconds: number): Promise<void> {
+    await this.call(() => this.script('ghSessPut')(...this.writeArgs(key, entry, ttlSeconds)));
+  }
+
+  async replace(key: SessionKey, entry: SessionEntry, ttlSeconds: number, expectedVersion: number): Promise<boolean> {
+    const done = await this.call(() => this.script('ghSessReplace')(...this.writeArgs(key, entry, ttlSeconds), String(expectedVersion)));
+    return done === 1;
+  }
+
+  async delete(key: SessionKey): Promise<void> {
+    await this.call(() => this.script('ghSessDelete')(this.entryKey(key), `${this.prefix}o:`, key));
+  }
+
+  async listByOwner(owner: string): Promise<SessionKey[]> {
+    return this.call(() => this.client.zrangebyscore(this.ownerKey(owner), `(${this.now()}`, '+inf'));
+  }
+
+  async tryLock(name: string, ttlMs: number): Promise<ReleaseLock | undefined> {
+    const lockKey = `${this.prefix}l:${name}`;
+    const token = randomBytes(16).toString('base64url');
+    const ok = await this.call(() => this.client.set(lockKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    if (ok !== 'OK') return undefined;
+    return async () => {
+      await this.call(() => this.script('ghSessRelease')(lockKey, token));
+    };
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient) return;
+    try {
+      await this.client.quit();
+    } catch {
+      // Already disconnected: nothing left to close.
+      this.client.disconnect();
+    }
+  }
+
+  private writeArgs(key: SessionKey, entry: SessionEntry, ttlSeconds: number): (string | number)[] {
+    const now = this.now();
+    const ttlMs = Math.max(1, Math.ceil(ttlSeconds * 1000));
+    const owner = entry.owner ?? '';
+    return [
+      this.entryKey(key),
+      this.ownerKey(owner),
+      entry.data,
+      owner,
+      String(entry.version),
+      ttlMs,
+      now + ttlMs,
+      now,
+      key,
+    ];
+  }
+
+  private entryKey(key: SessionKey): string {
+    return `${this.prefix}s:${key}`;
+  }
+
+  private ownerKey(owner: string): string {
+    return `${this.prefix}o:${owner}`;
+  }
+
+  private script(name: string): ScriptFn {
+    const fn = (this.client as unknown as Record<string, ScriptFn>)[name];
+    return fn.bind(this.client);
+  }
+
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store unavailable', { cause: err });
+    }
+  }
+}

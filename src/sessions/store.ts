@@ -1,0 +1,64 @@
+/**
+ * The session store: a small async interface with two implementations (memory
+ * and Redis) that pass one contract suite (`store-contract.ts`).
+ *
+ * The store never sees a session id or a token. It is keyed by a hash of the
+ * session id and holds ciphertext (see `crypto.ts`), so a dump of the store
+ * yields neither a usable cookie nor readable tokens. The few fields it must act
+ * on (owner for the per-user index, version for compare-and-set) sit beside the
+ * ciphertext.
+ */
+
+/** Store key: a hash of the session id (never the id itself). */
+export type SessionKey = string;
+
+/** What a caller writes. */
+export interface SessionEntry {
+  /** Encrypted, authenticated record; opaque to the store. */
+  readonly data: string;
+  /**
+   * Index key of the session's owner (a hash of issuer and subject), so a user's
+   * sessions can be listed and ended. Absent: the entry is not indexed.
+   */
+  readonly owner?: string;
+  /** Incremented by the caller on every write; `replace` compares it. */
+  readonly version: number;
+}
+
+/** What the store returns: the entry plus its expiry. */
+export interface StoredSession extends SessionEntry {
+  /** Epoch milliseconds (store clock) after which the entry is gone. */
+  readonly expiresAtMs: number;
+}
+
+/** Releases a lock; a no-op when the lock already expired and someone else holds it. */
+export type ReleaseLock = () => Promise<void>;
+
+export interface SessionStore {
+  /** The live entry, or undefined when absent or expired. */
+  get(key: SessionKey): Promise<StoredSession | undefined>;
+  /** Writes the entry unconditionally, living `ttlSeconds` from now. */
+  put(key: SessionKey, entry: SessionEntry, ttlSeconds: number): Promise<void>;
+  /**
+   * Compare-and-set: writes only when the live entry's version equals
+   * `expectedVersion`. Resolves to false when it changed or is gone, so a
+   * concurrent writer (a refresh on another instance) never loses its rotation.
+   */
+  replace(key: SessionKey, entry: SessionEntry, ttlSeconds: number, expectedVersion: number): Promise<boolean>;
+  /** Removes the entry and its index membership; a no-op when absent. */
+  delete(key: SessionKey): Promise<void>;
+  /** Keys of the owner's live sessions (any order). */
+  listByOwner(owner: string): Promise<SessionKey[]>;
+  /**
+   * Takes an exclusive lock named `name` for at most `ttlMs`. Resolves to a
+   * release function, or undefined if another holder has it.
+   */
+  tryLock(name: string, ttlMs: number): Promise<ReleaseLock | undefined>;
+  /** Frees connections and timers. */
+  close(): Promise<void>;
+}
+
+/** Injected time source in epoch milliseconds, so expiry is testable without sleeping. */
+export type Clock = () => number;
+
+export const systemClock: Clock = () => Date.now();
