@@ -102,7 +102,9 @@ const ClaimConditionSchema = z
   });
 export type ClaimCondition = z.infer<typeof ClaimConditionSchema>;
 
-const AuthKindSchema = z.enum(['none', 'jwt']).describe('`none`: public route; `jwt`: a Bearer JWT is required.');
+const AuthKindSchema = z
+  .enum(['none', 'jwt', 'opaque'])
+  .describe('`none`: public route; `jwt`: a Bearer JWT is required; `opaque`: a Bearer token checked by introspection (`security.introspection`).');
 
 const PropagateSchema = z
   .object({
@@ -202,12 +204,59 @@ const LimitsSchema = z
   })
   .strict();
 
+/** http is only for loopback: the gateway sends its client secret to this endpoint. */
+export function isSafeEndpointUrl(text: string): boolean {
+  const url = new URL(text);
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export const IntrospectionSchema = z
+  .object({
+    issuer: z
+      .url()
+      .optional()
+      .describe(
+        'The authorization server\'s issuer. Responses that carry `iss` must match it; when `endpoint` is not set, the endpoint is discovered from its metadata (OpenID discovery, then RFC 8414).',
+      ),
+    endpoint: z.url().optional().describe('RFC 7662 introspection endpoint (https, or http on loopback only).'),
+    clientId: z.string().min(1).describe('The gateway\'s client id at the authorization server (client_secret_basic).'),
+    clientSecret: z.string().min(1).describe('The gateway\'s client secret; use `${ENV_VAR}`.'),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .describe('Accepted `aud` value(s); an active token must name at least one (tokens without `aud` are refused).'),
+    cacheMaxAge: durationSeconds()
+      .default(30)
+      .describe('Longest time an active result is reused (never beyond the token\'s `exp`): a revocation takes effect within this bound.'),
+    inactiveCacheMaxAge: durationSeconds().default(5).describe('How long an inactive or refused result is reused.'),
+    cacheMaxEntries: z.number().int().nonnegative().default(10000).describe('Introspection cache size (0 disables caching).'),
+    timeoutMs: z.number().int().positive().default(3000).describe('Timeout of one introspection (or discovery) request; beyond it, 503.'),
+    maxResponseBytes: z.number().int().positive().default(64 * 1024).describe('Largest introspection response accepted.'),
+    clockSkew: durationSeconds().default(30).describe('Tolerance for `exp` and `nbf` in introspection responses.'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.endpoint === undefined && cfg.issuer === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'one of endpoint or issuer (for discovery) is required' });
+    }
+    for (const key of ['endpoint', 'issuer'] as const) {
+      const value = cfg[key];
+      if (value !== undefined && !isSafeEndpointUrl(value)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'must be https (http is allowed on loopback only)' });
+      }
+    }
+  });
+export type IntrospectionConfig = z.infer<typeof IntrospectionSchema>;
+
 const SecuritySchema = z
   .object({
     jwt: z
       .union([JwtIssuerSchema, z.array(JwtIssuerSchema).min(1)])
       .optional()
       .describe('One trusted issuer, or a list of them (the token `iss` selects one).'),
+    introspection: IntrospectionSchema.optional().describe('RFC 7662 introspection of opaque tokens (routes with `auth: opaque`).'),
     realm: z.string().default('gatehouse').describe('Realm in `WWW-Authenticate` challenges.'),
     tokenCache: z
       .object({
@@ -256,6 +305,13 @@ export const ConfigSchema = z
       const kinds = Array.isArray(route.auth) ? route.auth : [route.auth];
       if (kinds.includes('jwt') && !hasJwt) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'auth'], message: 'route requires jwt but security.jwt is not configured' });
+      }
+      if (kinds.includes('opaque') && cfg.security.introspection === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'auth'],
+          message: 'route requires opaque but security.introspection is not configured',
+        });
       }
       if (kinds.includes('none') && (route.scopes.length > 0 || route.claims.length > 0)) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'scopes'], message: 'a public route (auth: none) cannot require scopes or claims' });

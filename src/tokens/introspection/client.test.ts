@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, test } from 'node:test';
+import { closedPortUrl, startIntrospectionStub, type IntrospectionStub } from '../../../test/helpers/introspection.js';
+import { IntrospectionSchema } from '../../config/schema.js';
+import { GatehouseError, type ErrorCode } from '../../errors.js';
+import { createIntrospectionClient, type IntrospectionClient } from './client.js';
+
+const T0 = 1_800_000_000_000;
+let clock = T0;
+const now = () => clock;
+const nowS = () => Math.floor(clock / 1000);
+
+let stub: IntrospectionStub;
+const clients: IntrospectionClient[] = [];
+
+before(async () => {
+  stub = await startIntrospectionStub();
+});
+after(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await stub.close();
+});
+beforeEach(() => {
+  clock = T0;
+  stub.mode = 'ok';
+  stub.tokens.clear();
+  stub.requests = 0;
+  stub.metadataIssuer = undefined;
+});
+
+function client(overrides: Record<string, unknown> = {}): IntrospectionClient {
+  const cfg = IntrospectionSchema.parse({
+    endpoint: stub.endpoint,
+    issuer: stub.issuer,
+    clientId: stub.clientId,
+    clientSecret: stub.clientSecret,
+    audience: 'orders-api',
+    clockSkew: 0,
+    ...overrides,
+  });
+  const c = createIntrospectionClient(cfg, { now });
+  clients.push(c);
+  return c;
+}
+
+function activeToken(token: string, extra: Record<string, unknown> = {}): void {
+  stub.tokens.set(token, {
+    active: true,
+    iss: stub.issuer,
+    sub: 'alice',
+    client_id: 'demo-service',
+    aud: 'orders-api',
+    scope: 'orders:read orders:write',
+    exp: nowS() + 300,
+    iat: nowS(),
+    token_type: 'Bearer',
+    ...extra,
+  });
+}
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof GatehouseError, String(err));
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+test('an active token maps to an identity; the request is an authenticated RFC 7662 form POST', async () => {
+  const c = client();
+  activeToken('tok-active-1', { jti: 'id-1' });
+  const id = await c.introspect('tok-active-1');
+  assert.equal(id.source, 'opaque');
+  assert.equal(id.issuer, stub.issuer);
+  assert.equal(id.subject, 'alice');
+  assert.equal(id.clientId, 'demo-service');
+  assert.deepEqual([...id.scopes], ['orders:read', 'orders:write']);
+  assert.equal(id.expiresAt, nowS() + 300);
+  assert.equal(id.tokenId, 'id-1');
+  assert.equal(id.accessToken, 'tok-active-1');
+  assert.ok(Object.isFrozen(id.claims));
+  assert.equal(stub.last?.form.get('token'), 'tok-active-1');
+  assert.equal(stub.last?.form.get('token_type_hint'), 'access_token');
+  assert.equal(stub.last?.authorization, `Basic ${Buffer.from('gateway:gateway-secret').toString('base64')}`);
+});
+
+test('active answers are reused up to cacheMaxAge, then asked again (a revocation shows within the bound)', async () => {
+  const c = client({ cacheMaxAge: '30s' });
+  activeToken('tok-cached');
+  await c.introspect('tok-cached');
+  stub.tokens.set('tok-cached', { active: false }); // revoked at the server
+  clock += 29_000;
+  assert.equal((await c.introspect('tok-cached')).subject, 'alice');
+  assert.equal(stub.requests, 1);
+  clock += 1_000;
+  await rejectsWith(c.introspect('tok-cached'), 'GH_TOKEN_INACTIVE');
+  assert.equal(stub.requests, 2);
+});
+
+test('an active answer is never reused past the token exp', async () => {
+  const c = client({ cacheMaxAge: '30s' });
+  activeToken('tok-short', { exp: nowS() + 10 });
+  await c.introspect('tok-short');
+  clock += 9_000;
+  await c.introspect('tok-short');
+  assert.equal(stub.requests, 1);
+  clock += 1_000;
+  await rejectsWith(c.introspect('tok-short'), 'GH_TOKEN_EXPIRED');
+  assert.equal(stub.requests, 2);
+});
+
+test('inactive answers are cached for inactiveCacheMaxAge only', async () => {
+  const c = client({ inactiveCacheMaxAge: '5s' });
+  await rejectsWith(c.introspect('tok-unknown'), 'GH_TOKEN_INACTIVE');
+  clock += 4_000;
+  await rejectsWith(c.introspect('tok-unknown'), 'GH_TOKEN_INACTIVE');
+  assert.equal(stub.requests, 1);
+  activeToken('tok-unknown'); // e.g. issued just now under that value
+  clock += 1_000;
+  assert.equal((await c.introspect('tok-unknown')).subject, 'alice');
+  assert.equal(stub.requests, 2);
+});
+
+test('concurrent lookups of one token share a single request', async () => {
+  const c = client();
+  activeToken('tok-flight');
+  const release = stub.hold();
+  const all = Promise.all(Array.from({ length: 25 }, () => c.introspect('tok-flight')));
+  // Let the one request reach the server before releasing it.
+  while (stub.requests === 0) await new Promise((r) => setTimeout(r, 5));
+  release();
+  const ids = await all;
+  assert.equal(ids.length, 25);
+  assert.ok(ids.every((i) => i.subject === 'alice'));
+  assert.equal(stub.requests, 1);
+});
+
+const FAILURES = ['hang', 'reset', '500', 'not-json', 'bad-active', 'huge', 'html'] as const;
+for (const mode of FAILURES) {
+  test(`endpoint failure "${mode}" is 503 GH_INTROSPECTION_UNAVAILABLE, not cached, and recovers`, async () => {
+    const c = client({ timeoutMs: 300, maxResponseBytes: 16 * 1024 });
+    activeToken('tok-fail');
+    stub.mode = mode;
+    await rejectsWith(c.introspect('tok-fail'), 'GH_INTROSPECTION_UNAVAILABLE');
+    assert.equal(c.cacheSize, 0);
+    stub.mode = 'ok';
+    assert.equal((await c.introspect('tok-fail')).subject, 'alice');
+  });
+}
+
+test('endpoint down (nothing listening) is 503; a cached token still passes', async () => {
+  const c = client({ endpoint: await closedPortUrl() });
+  await rejectsWith(c.introspect('tok-down'), 'GH_INTROSPECTION_UNAVAILABLE');
+
+  const warm = client();
+  activeToken('tok-warm');
+  await warm.introspect('tok-warm');
+  stub.mode = '500';
+  assert.equal((await warm.introspect('tok-warm')).subject, 'alice');
+  await rejectsWith(warm.introspect('tok-cold'), 'GH_INTROSPECTION_UNAVAILABLE');
+});
+
+test('wrong gateway client credentials are 503 (an operator fault), not 401', async () => {
+  const c = client({ clientSecret: 'not-the-secret' });
+  activeToken('tok-creds');
+  await rejectsWith(c.introspect('tok-creds'), 'GH_INTROSPECTION_UNAVAILABLE');
+});
+
+test('a token the endpoint cannot introspect (unsupported_token_type) is 401 GH_TOKEN_INVALID', async () => {
+  const c = client();
+  stub.mode = 'unsupported';
+  await rejectsWith(c.introspect('a.b.c'), 'GH_TOKEN_INVALID');
+});
+
+const REFUSALS: [string, Record<string, unknown>, ErrorCode][] = [
+  ['another audience', { aud: 'billing-api' }, 'GH_TOKEN_INVALID'],
+  ['no audience (e.g. a refresh token)', { aud: undefined, token_type: undefined }, 'GH_TOKEN_INVALID'],
+  ['another issuer', { iss: 'https://evil.example' }, 'GH_TOKEN_INVALID'],
+  ['sender-constrained', { cnf: { jkt: 'x' } }, 'GH_TOKEN_INVALID'],
+  ['not a bearer token', { token_type: 'N_A' }, 'GH_TOKEN_INVALID'],
+  ['expired', { exp: T0 / 1000 - 1 }, 'GH_TOKEN_EXPIRED'],
+  ['not yet valid', { nbf: T0 / 1000 + 60 }, 'GH_TOKEN_INVALID'],
+];
+for (const [name, extra, code] of REFUSALS) {
+  test(`an active answer for a token with ${name} is refused with ${code}`, async () => {
+    const c = client();
+    activeToken('tok-refused', extra);
+    await rejectsWith(c.introspect('tok-refused'), code);
+  });
+}
+
+test('an audience list accepts any one of its values', async () => {
+  const c = client({ audience: ['billing-api', 'orders-api'] });
+  activeToken('tok-aud', { aud: ['orders-api', 'other'] });
+  assert.equal((await c.introspect('tok-aud')).subject, 'alice');
+});
+
+test('malformed bearer values are refused without a round trip', async () => {
+  const c = client();
+  for (const bad of ['has space', 'x'.repeat(8193), 'semi;colon', '']) {
+    await rejectsWith(c.introspect(bad), 'GH_TOKEN_MALFORMED');
+  }
+  assert.equal(stub.requests, 0);
+});
+
+test('the cache is bounded by cacheMaxEntries', async () => {
+  const c = client({ cacheMaxEntries: 2 });
+  for (const t of ['tok-a', 'tok-b', 'tok-c']) {
+    activeToken(t);
+    await c.introspect(t);
+  }
+  assert.equal(c.cacheSize, 2);
+});
+
+test('the endpoint is discovered from the issuer metadata', async () => {
+  const c = client({ endpoint: undefined });
+  activeToken('tok-disc');
+  assert.equal((await c.introspect('tok-disc')).subject, 'alice');
+});
+
+test('metadata naming another issuer is refused (503), then discovery is retried', async () => {
+  const c = client({ endpoint: undefined });
+  activeToken('tok-disc2');
+  stub.metadataIssuer = 'https://other.example';
+  await rejectsWith(c.introspect('tok-disc2'), 'GH_INTROSPECTION_UNAVAILABLE');
+  assert.equal(stub.requests, 0);
+  stub.metadataIssuer = undefined;
+  assert.equal((await c.introspect('tok-disc2')).subject, 'alice');
+});

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { GatewayMetrics } from '../../admin/metrics.js';
+import { isSafeEndpointUrl, type IntrospectionConfig } from '../../config/schema.js';
+import { GatehouseError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Identity } from '../identity.js';
+import { discoverIntrospectionEndpoint } from './discovery.js';
+import { basicAuthorization, createDispatcher, exchange, ExchangeFailed } from './http.js';
+import { parseIntrospectionResponse, type IntrospectionOutcome } from './response.js';
+
+/** Checks opaque access tokens at an RFC 7662 endpoint, with a bounded cache. */
+export interface IntrospectionClient {
+  /**
+   * Resolves to the identity of an active token. Throws GatehouseError:
+   * GH_TOKEN_INACTIVE / GH_TOKEN_INVALID / GH_TOKEN_EXPIRED / GH_TOKEN_MALFORMED (401)
+   * for a token the server refused, GH_INTROSPECTION_UNAVAILABLE (503) when the
+   * endpoint cannot answer and no cached answer exists.
+   */
+  introspect(token: string): Promise<Identity>;
+  /** Number of cached answers (active and refused). */
+  readonly cacheSize: number;
+  close(): Promise<void>;
+}
+
+export interface IntrospectionClientOptions {
+  /** Epoch milliseconds; injected by tests to move through cache lifetimes. */
+  readonly now?: () => number;
+  readonly metrics?: GatewayMetrics;
+  readonly logger?: Logger;
+}
+
+interface CacheEntry {
+  readonly outcome: IntrospectionOutcome;
+  /** Epoch ms after which the answer must be asked again. */
+  readonly until: number;
+}
+
+// RFC 6750 b64token; anything else cannot be a bearer token and is not worth a round trip.
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_TOKEN_LENGTH = 8192;
+const WARN_INTERVAL_MS = 5000;
+
+export function createIntrospectionClient(cfg: IntrospectionConfig, opts: IntrospectionClientOptions = {}): IntrospectionClient {
+  const now = opts.now ?? Date.now;
+  const dispatcher = createDispatcher();
+  const authorization = basicAuthorization(cfg.clientId, cfg.clientSecret);
+  const audiences = Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience];
+  const fallbackIssuer = cfg.issuer ?? new URL(cfg.endpoint as string).origin;
+  const limits = { timeoutMs: cfg.timeoutMs, maxBytes: cfg.maxResponseBytes };
+  const cache = cfg.cacheMaxEntries > 0 ? new LRUCache<string, CacheEntry>({ max: cfg.cacheMaxEntries }) : undefined;
+  // Concurrent lookups of one token share one request.
+  const inflight = new Map<string, Promise<IntrospectionOutcome>>();
+  let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
+  let lastWarnAt = -Infinity;
+
+  function resolveEndpoint(): Promise<string> {
+    if (!endpoint) {
+      const found = discoverIntrospectionEndpoint(dispatcher, cfg.issuer as string, { ...limits, isAllowedUrl: isSafeEndpointUrl });
+      // A failed discovery is retried by the next lookup rather than remembered.
+      found.catch(() => {
+        if (endpoint === found) endpoint = undefined;
+      });
+      endpoint = found;
+    }
+    return endpoint;
+  }
+
+  function warn(err: unknown): void {
+    // One line per interval: an outage must not turn into a log flood.
+    if (!opts.logger || now() - lastWarnAt < WARN_INTERVAL_MS) return;
+    lastWarnAt = now();
+    const cause = err instanceof Error ? err.cause : undefined;
+    opts.logger.warn({ reason: cause instanceof Error ? cause.message : String(cause ?? err) }, 'token introspection unavailable');
+  }
+
+  async function ask(token: string): Promise<IntrospectionOutcome> {
+    const url = await resolveEndpoint();
+    let res;
+    try {
+      res = await exchange(dispatcher, url, {
+        method: 'POST',
+        headers: {
+          authorization,
+          accept: 'application/json',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+        ...limits,
+      });
+    } catch (err) {
+      const reason = err instanceof ExchangeFailed ? err.reason : 'network';
+      throw unavailable(`request failed: ${reason}`, err);
+    }
+    const error = (res.json as { error?: unknown } | undefined)?.error;
+    // oidc-provider answers this for a JWT: it is not a token this endpoint can vouch for.
+    if (res.status === 400 && error === 'unsupported_token_type') {
+      return { active: false, code: 'GH_TOKEN_INVALID', message: 'token cannot be introspected' };
+    }
+    if (res.status === 401 || res.status === 403) throw unavailable(`the server rejected the gateway's client credentials (${res.status})`);
+    if (res.status !== 200) throw unavailable(`endpoint answered ${res.status}`);
+    if (!res.contentType.startsWith('application/json')) throw unavailable('response is not application/json');
+    return parseIntrospectionResponse(
+      res.json,
+      token,
+      { issuer: cfg.issuer, fallbackIssuer, audiences, clockSkewSeconds: cfg.clockSkew },
+      now() / 1000,
+    );
+  }
+
+  function remember(key: string, outcome: IntrospectionOutcome): void {
+    if (!cache) return;
+    const t = now();
+    const until = outcome.active
+      ? Math.min(t + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000)
+      : t + cfg.inactiveCacheMaxAge * 1000;
+    if (until > t) cache.set(key, { outcome, until });
+  }
+
+  function settle(outcome: IntrospectionOutcome): Identity {
+    if (outcome.active) return outcome.identity;
+    throw new GatehouseError(outcome.code, outcome.message);
+  }
+
+  return {
+    async introspect(token) {
+      if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
+        throw new GatehouseError('GH_TOKEN_MALFORMED', 'malformed bearer token');
+      }
+      const key = createHash('sha256').update(token).digest('base64url');
+      const hit = cache?.get(key);
+      if (hit && hit.until > now()) {
+        opts.metrics?.tokenCache.inc({ cache: 'introspection', result: 'hit' });
+        return settle(hit.outcome);
+      }
+      opts.metrics?.tokenCache.inc({ cache: 'introspection', result: 'miss' });
+      let pending = inflight.get(key);
+      if (!pending) {
+        pending = ask(token).then(
+          (outcome) => {
+            remember(key, outcome);
+            return outcome;
+          },
+          (err: unknown) => {
+            warn(err);
+            throw err;
+          },
+        );
+        const settled = pending.finally(() => inflight.delete(key));
+        settled.catch(() => undefined);
+        inflight.set(key, pending);
+      }
+      return settle(await pending);
+    },
+    get cacheSize() {
+      return cache?.size ?? 0;
+    },
+    async close() {
+      await dispatcher.close();
+    },
+  };
+}
+
+function unavailable(why: string, cause?: unknown): GatehouseError {
+  return new GatehouseError('GH_INTROSPECTION_UNAVAILABLE', 'introspection endpoint unavailable', {
+    cause: new Error(why, { cause }),
+  });
+}
