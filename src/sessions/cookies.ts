@@ -1,0 +1,88 @@
+import { GatehouseError } from '../errors.js';
+
+/** Bounds on what one Cookie header may cost to parse. */
+export interface CookieLimits {
+  /** Most name=value pairs read (431 beyond). Default 100. */
+  readonly maxCookies?: number;
+  /** Largest Cookie header, all lines together (431 beyond). Default 16384. */
+  readonly maxBytes?: number;
+}
+
+export interface CookieAttributes {
+  /** Lifetime; absent for a browser-session cookie. */
+  readonly maxAgeSeconds?: number;
+  /** Default true: page JavaScript cannot read it. The CSRF token cookie is the one exception. */
+  readonly httpOnly?: boolean;
+  /** Default 'Lax': sent on top-level navigations from other sites (so login links work), not on their subrequests. */
+  readonly sameSite?: 'Strict' | 'Lax' | 'None';
+  /** Default true. Only `false` for tests of the rule itself: `__Host-` names require it. */
+  readonly secure?: boolean;
+}
+
+const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 6265 cookie-octet: visible ASCII except DQUOTE, comma, semicolon, backslash.
+// eslint-disable-next-line no-control-regex
+const VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+
+/**
+ * Parses a Cookie header into a map. The first occurrence of a name wins
+ * (browsers send the most specific first, and `__Host-` names cannot be
+ * planted by a sibling domain). Too many pairs or bytes → 431.
+ */
+export function parseCookies(header: string | readonly string[] | undefined, limits: CookieLimits = {}): Map<string, string> {
+  const out = new Map<string, string>();
+  if (header === undefined) return out;
+  const text = typeof header === 'string' ? header : header.join('; ');
+  if (text.length > (limits.maxBytes ?? 16384)) throw new GatehouseError('GH_HEADERS_TOO_LARGE', 'cookie header too large');
+  const maxCookies = limits.maxCookies ?? 100;
+  let count = 0;
+  for (const part of text.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!name) continue;
+    if (++count > maxCookies) throw new GatehouseError('GH_HEADERS_TOO_LARGE', 'too many cookies');
+    if (out.has(name)) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    out.set(name, value);
+  }
+  return out;
+}
+
+/** A Set-Cookie value: Path=/, no Domain, Secure, HttpOnly and SameSite=Lax unless told otherwise. */
+export function serializeCookie(name: string, value: string, attrs: CookieAttributes = {}): string {
+  if (!NAME.test(name)) throw new RangeError(`invalid cookie name ${name}`);
+  if (!VALUE.test(value)) throw new RangeError(`invalid value for cookie ${name}`);
+  const secure = attrs.secure ?? true;
+  if (name.startsWith('__Host-') && !secure) throw new RangeError('__Host- cookies must be Secure');
+  const parts = [`${name}=${value}`, 'Path=/'];
+  if (attrs.maxAgeSeconds !== undefined) parts.push(`Max-Age=${Math.max(0, Math.floor(attrs.maxAgeSeconds))}`);
+  if (secure) parts.push('Secure');
+  if (attrs.httpOnly ?? true) parts.push('HttpOnly');
+  parts.push(`SameSite=${attrs.sameSite ?? 'Lax'}`);
+  return parts.join('; ');
+}
+
+/** A Set-Cookie value that deletes the cookie (same attributes, so the browser matches it). */
+export function clearCookie(name: string, attrs: Omit<CookieAttributes, 'maxAgeSeconds'> = {}): string {
+  return `${serializeCookie(name, '', { ...attrs, maxAgeSeconds: 0 })}; Expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+}
+
+/**
+ * The Cookie header without the cookies `drop` selects, or undefined when none
+ * remain: the upstream never sees the session cookie.
+ */
+export function withoutCookies(header: string | readonly string[] | undefined, drop: (name: string) => boolean): string | undefined {
+  if (header === undefined) return undefined;
+  const text = typeof header === 'string' ? header : header.join('; ');
+  const kept = text
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => {
+      if (!p) return false;
+      const eq = p.indexOf('=');
+      return !drop((eq < 0 ? p : p.slice(0, eq)).trim());
+    });
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}

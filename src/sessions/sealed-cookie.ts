@@ -1,0 +1,128 @@
+import { CompactEncrypt, compactDecrypt } from 'jose';
+import { GatehouseError } from '../errors.js';
+import { clearCookie, serializeCookie, type CookieAttributes } from './cookies.js';
+import type { Keyring } from './crypto.js';
+
+export interface SealedCookieOptions {
+  /** Keys for this purpose only (`keyring.derive('sealed-cookie')`). */
+  readonly keyring: Keyring;
+  /** Base name; chunks are `<name>.0`, `<name>.1`, … Default `__Host-gh_s`. */
+  readonly name?: string;
+  /** Largest value per cookie, under the ~4096-byte per-cookie limit with name and attributes. Default 3800. */
+  readonly chunkBytes?: number;
+  /** Most chunks; a bigger session is refused when sealing and never reassembled. Default 5. */
+  readonly maxChunks?: number;
+  /** Cookie attributes (tests of the `Secure` rule only). */
+  readonly attributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
+}
+
+const TYP = 'gh-session+jwe';
+const invalid = () => new GatehouseError('GH_SESSION_INVALID', 'session cookie could not be read');
+
+/**
+ * Stateless sessions: the session object sealed as a JWE (`dir` / `A256GCM`,
+ * key id in the protected header) and split over several cookies. Chunk 0 starts
+ * with the chunk count (`3~…`), so a missing chunk is detected before any
+ * decryption; tampering or truncation fails the GCM tag; a key dropped from the
+ * keyring fails the lookup. Every failure is GH_SESSION_INVALID.
+ */
+export class CookieSealer {
+  readonly name: string;
+  private readonly keyring: Keyring;
+  private readonly chunkBytes: number;
+  private readonly maxChunks: number;
+  private readonly attributes: Omit<CookieAttributes, 'maxAgeSeconds'>;
+
+  constructor(opts: SealedCookieOptions) {
+    this.keyring = opts.keyring;
+    this.name = opts.name ?? '__Host-gh_s';
+    this.chunkBytes = opts.chunkBytes ?? 3800;
+    this.maxChunks = opts.maxChunks ?? 5;
+    this.attributes = opts.attributes ?? {};
+    if (this.maxChunks < 1 || this.maxChunks > 9) throw new RangeError('maxChunks must be 1..9');
+    if (this.chunkBytes < 64) throw new RangeError('chunkBytes too small');
+  }
+
+  /** True for any of this sealer's chunk names (to strip them from forwarded requests). */
+  isOwnCookie(name: string): boolean {
+    return name.startsWith(`${this.name}.`) && /^\d$/.test(name.slice(this.name.length + 1));
+  }
+
+  /**
+   * Set-Cookie values carrying `session`, plus deletions of chunks the browser
+   * holds from a longer earlier session. Refuses a session that needs more than
+   * `maxChunks` cookies.
+   */
+  async seal(session: object, maxAgeSeconds: number, present: ReadonlyMap<string, string> = new Map()): Promise<string[]> {
+    const { id, key } = this.keyring.current;
+    const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(session)))
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: id, typ: TYP })
+      .encrypt(key);
+    const parts: string[] = [];
+    for (let i = 0; i < jwe.length; i += this.chunkBytes) parts.push(jwe.slice(i, i + this.chunkBytes));
+    // The count prefix may push chunk 0 two bytes over chunkBytes; the default leaves room for that.
+    if (parts.length > this.maxChunks) throw new GatehouseError('GH_INTERNAL', 'session too large to seal in cookies');
+    parts[0] = `${parts.length}~${parts[0]}`;
+    const out = parts.map((p, i) => serializeCookie(this.chunkName(i), p, { ...this.attributes, maxAgeSeconds }));
+    for (let i = parts.length; i < this.maxChunks; i++) {
+      if (present.has(this.chunkName(i))) out.push(clearCookie(this.chunkName(i), this.attributes));
+    }
+    return out;
+  }
+
+  /** The session, undefined when no chunk is present at all; GH_SESSION_INVALID when it does not open. */
+  async open(cookies: ReadonlyMap<string, string>): Promise<Record<string, unknown> | undefined> {
+    const first = cookies.get(this.chunkName(0));
+    if (first === undefined) {
+      for (let i = 1; i < this.maxChunks; i++) if (cookies.has(this.chunkName(i))) throw invalid();
+      return undefined;
+    }
+    const m = /^([1-9])~/.exec(first);
+    if (!m) throw invalid();
+    const count = Number(m[1]);
+    if (count > this.maxChunks) throw invalid();
+    const parts = [first.slice(2)];
+    for (let i = 1; i < count; i++) {
+      const part = cookies.get(this.chunkName(i));
+      if (part === undefined || part.length > this.chunkBytes) throw invalid();
+      parts.push(part);
+    }
+    if (parts[0].length > this.chunkBytes) throw invalid();
+    let plaintext: Uint8Array;
+    try {
+      const result = await compactDecrypt(
+        parts.join(''),
+        (header) => {
+          const key = typeof header.kid === 'string' ? this.keyring.key(header.kid) : undefined;
+          if (!key || header.typ !== TYP) throw invalid();
+          return key;
+        },
+        { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'], maxDecompressedLength: 0 },
+      );
+      plaintext = result.plaintext;
+    } catch {
+      throw invalid();
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder().decode(plaintext));
+    } catch {
+      throw invalid();
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid();
+    return value as Record<string, unknown>;
+  }
+
+  /** Deletions for every chunk the browser sent (or all chunk names when unknown). */
+  clear(present?: ReadonlyMap<string, string>): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.maxChunks; i++) {
+      if (!present || present.has(this.chunkName(i))) out.push(clearCookie(this.chunkName(i), this.attributes));
+    }
+    return out;
+  }
+
+  private chunkName(i: number): string {
+    return `${this.name}.${i}`;
+  }
+}
