@@ -1,0 +1,132 @@
+import type { JwsAlgorithm } from '../jwt/algorithms.js';
+import { importVerificationJwk } from '../keys/import.js';
+import { KeySet, type KeySelection, type VerificationKey } from '../keys/key-set.js';
+import { assertJwksUrlAllowed, fetchJwksDocument, JwksFetchError } from './fetch.js';
+
+export interface RemoteKeySourceOptions {
+  readonly jwksUri: string;
+  readonly algorithms: readonly JwsAlgorithm[];
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
+  /** Seconds fetched keys are fresh; a background refresh runs before this ends. */
+  readonly cacheMaxAgeSeconds: number;
+  /** Seconds between re-fetches triggered by an unknown `kid` (and by requests while keys never loaded). */
+  readonly cooldownSeconds: number;
+  /** Clock in ms; decides cooldowns, so tests can step past them without sleeping. */
+  readonly now: () => number;
+  readonly onFetch?: (result: 'ok' | 'error', reason?: string) => void;
+  /** Called with the new and previous set whenever a fetch installs keys. */
+  readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
+}
+
+/** Refresh when this share of `cacheMaxAge` has passed, so keys are renewed before they age out. */
+const REFRESH_AT = 0.75;
+const MIN_TIMER_MS = 50;
+const MAX_RETRY_MS = 60_000;
+
+/**
+ * Keys from a JWKS endpoint. Loads at construction, refreshes in the background
+ * ahead of `cacheMaxAge`, re-fetches on an unknown `kid` at most once per
+ * cooldown, and keeps the last good set whenever a fetch fails or returns
+ * garbage: a broken endpoint degrades to "no new keys", never to "no keys".
+ * The last good set is kept without an age limit — an outage of the issuer's
+ * JWKS must not take the gateway down with it.
+ */
+export class RemoteKeySource {
+  readonly kind = 'remote';
+  /** The installed key set; read synchronously on the hot path. */
+  current: KeySet | undefined;
+  readonly ready: Promise<void>;
+  private readonly url: URL;
+  private inFlight: Promise<void> | undefined;
+  private lastTriggeredFetchMs = Number.NEGATIVE_INFINITY;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private markReady!: () => void;
+
+  constructor(private readonly opts: RemoteKeySourceOptions) {
+    this.url = assertJwksUrlAllowed(opts.jwksUri);
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+    void this.refresh();
+  }
+
+  isReady(): boolean {
+    return this.current !== undefined;
+  }
+
+  /**
+   * Picks a key, fetching first when the set never loaded or when the token
+   * names an unknown `kid` (both bounded by the cooldown, and concurrent
+   * callers share one fetch). Returns `undefined` when keys never loaded.
+   */
+  async select(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection | undefined> {
+    if (!this.current) {
+      if (this.inFlight) await this.inFlight;
+      else if (this.mayTriggerFetch()) await this.refresh();
+      if (!this.current) return undefined;
+    }
+    const first = this.current.select(kid, alg);
+    if (first.status !== 'unknown-kid') return first;
+    if (this.inFlight) await this.inFlight;
+    else if (this.mayTriggerFetch()) await this.refresh();
+    else return first;
+    return this.current.select(kid, alg);
+  }
+
+  /** Fetches now (or joins the fetch under way). Never rejects. */
+  refresh(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.inFlight ??= this.load().finally(() => {
+      this.inFlight = undefined;
+      this.schedule();
+    });
+    return this.inFlight;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private mayTriggerFetch(): boolean {
+    const now = this.opts.now();
+    if (now - this.lastTriggeredFetchMs < this.opts.cooldownSeconds * 1000) return false;
+    this.lastTriggeredFetchMs = now;
+    return true;
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const doc = await fetchJwksDocument(this.url, this.opts);
+      const keys: VerificationKey[] = [];
+      for (const jwk of doc.keys) {
+        const imported = await importVerificationJwk(jwk, this.opts.algorithms);
+        if ('material' in imported) keys.push(imported);
+      }
+      if (keys.length === 0) throw new JwksFetchError('no usable keys for the allowed algorithms');
+      if (this.closed) return;
+      const previous = this.current;
+      this.current = new KeySet(keys);
+      this.failures = 0;
+      this.opts.onKeysChanged?.(this.current, previous);
+      this.opts.onFetch?.('ok');
+      this.markReady();
+    } catch (err) {
+      this.failures++;
+      this.opts.onFetch?.('error', err instanceof JwksFetchError ? err.message : 'failed');
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    const refreshMs = Math.max(MIN_TIMER_MS, this.opts.cacheMaxAgeSeconds * 1000 * REFRESH_AT);
+    // After a failure retry sooner, backing off, but never later than a normal refresh.
+    const delay =
+      this.failures === 0 ? refreshMs : Math.max(MIN_TIMER_MS, Math.min(refreshMs, MAX_RETRY_MS, 500 * 2 ** (this.failures - 1)));
+    this.timer = setTimeout(() => void this.refresh(), delay);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,174 @@
+import { GatehouseError } from '../../errors.js';
+import type { Identity } from '../identity.js';
+import { RemoteKeySource } from '../jwks/remote.js';
+import type { KeySelection, KeySet } from '../keys/key-set.js';
+import { loadPublicKeyFile, loadSecret } from '../keys/static.js';
+import { isSupportedAlgorithm, verifySignature, type JwsAlgorithm } from './algorithms.js';
+import { checkClaims, identityFromClaims, type ClaimRules } from './claims.js';
+import type { ParsedToken } from './parse.js';
+import type { IssuerOptions } from './options.js';
+
+/** A verified token: the identity, and the key that vouched for it (for cache invalidation). */
+export interface VerifiedToken {
+  readonly identity: Identity;
+  readonly keyId: string;
+}
+
+export interface IssuerVerifierDeps {
+  readonly now: () => number;
+  readonly baseDir?: string;
+  readonly onJwksFetch?: (result: 'ok' | 'error', reason?: string) => void;
+  readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
+}
+
+/**
+ * Header parameters that carry or point at keys (RFC 7515 §4.1.2–4.1.6). Taking
+ * a key from the token lets the token vouch for itself (RFC 8725 §3.10), so a
+ * token carrying any of them is refused outright rather than quietly ignored:
+ * no legitimate issuer of access tokens for this gateway needs them.
+ */
+const EMBEDDED_KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+
+/**
+ * A signature that does not verify under a key we hold: true for this token
+ * until the key set changes, so the verifier may remember it.
+ */
+export class SignatureInvalid extends GatehouseError {
+  constructor() {
+    super('GH_TOKEN_INVALID', 'signature invalid');
+  }
+}
+
+/** Verifies tokens for one configured issuer against its keys and claim rules. */
+export class IssuerVerifier {
+  readonly issuer: string;
+  readonly name: string;
+  readonly ready: Promise<void>;
+  private readonly allowed: ReadonlySet<JwsAlgorithm>;
+  private readonly rules: ClaimRules;
+  private readonly requireTyp: boolean;
+  private readonly remote: RemoteKeySource | undefined;
+  private readonly staticLoad: Promise<KeySet> | undefined;
+  private staticKeys: KeySet | undefined;
+  private staticError: Error | undefined;
+
+  constructor(options: IssuerOptions, deps: IssuerVerifierDeps) {
+    this.issuer = options.issuer;
+    this.name = options.name ?? options.issuer;
+    const algorithms = options.algorithms.filter(isSupportedAlgorithm);
+    if (algorithms.length !== options.algorithms.length) {
+      throw new Error(`issuer ${this.name}: unsupported algorithm in ${options.algorithms.join(', ')}`);
+    }
+    this.allowed = new Set(algorithms);
+    this.rules = {
+      issuer: options.issuer,
+      audiences: new Set(typeof options.audience === 'string' ? [options.audience] : options.audience),
+      clockSkewSeconds: options.clockSkew,
+      maxTokenAgeSeconds: options.maxTokenAge,
+    };
+    this.requireTyp = options.requireTyp !== undefined;
+    const sources = [options.publicKey, options.jwksUri, options.secret].filter((s) => s !== undefined).length;
+    if (sources !== 1) throw new Error(`issuer ${this.name}: exactly one of publicKey, jwksUri or secret is required`);
+    if (options.jwksUri !== undefined) {
+      this.remote = new RemoteKeySource({
+        jwksUri: options.jwksUri,
+        algorithms,
+        timeoutMs: options.jwks.timeoutMs,
+        maxBytes: options.jwks.maxBytes,
+        cacheMaxAgeSeconds: options.jwks.cacheMaxAge,
+        cooldownSeconds: options.jwks.cooldown,
+        now: deps.now,
+        onFetch: deps.onJwksFetch,
+        onKeysChanged: deps.onKeysChanged,
+      });
+      this.ready = this.remote.ready;
+    } else {
+      const source =
+        options.secret !== undefined
+          ? loadSecret(options.secret, algorithms)
+          : loadPublicKeyFile(options.publicKey!, algorithms, deps.baseDir);
+      this.staticLoad = source.keys;
+      this.ready = source.keys.then(
+        (keys) => {
+          this.staticKeys = keys;
+        },
+        (err: Error) => {
+          // A bad static key never becomes ready: the readiness probe and every request report it.
+          this.staticError = err;
+          return new Promise<void>(() => {});
+        },
+      );
+    }
+  }
+
+  isReady(): boolean {
+    return this.remote ? this.remote.isReady() : this.staticKeys !== undefined;
+  }
+
+  /** Why static keys failed to load, if they did (message names the file, never key material). */
+  get loadError(): Error | undefined {
+    return this.staticError;
+  }
+
+  /**
+   * Checks header, claims and signature, cheapest first: every rejection is
+   * final, so an expired or foreign token never costs a signature check, and
+   * an unknown `kid` only triggers a JWKS fetch for a token whose claims pass.
+   */
+  async verify(parsed: ParsedToken, token: string, nowMs: number): Promise<VerifiedToken> {
+    const { header, payload } = parsed;
+    const alg = header.alg;
+    // The allow-list decides; `none`, `None`, `NONE`… are simply not in it.
+    if (!isSupportedAlgorithm(alg) || !this.allowed.has(alg)) throw invalid('algorithm not allowed');
+    for (const name of EMBEDDED_KEY_HEADERS) {
+      if (header[name] !== undefined) throw invalid('embedded key headers are not accepted');
+    }
+    if (header.crit !== undefined) throw invalid('unsupported critical header');
+    const kid = header.kid;
+    if (kid !== undefined && typeof kid !== 'string') throw new GatehouseError('GH_TOKEN_MALFORMED', 'kid header is not a string');
+    if (this.requireTyp && !isAccessTokenTyp(header.typ)) throw invalid('token type not accepted');
+    checkClaims(payload, this.rules, nowMs / 1000);
+
+    const selection = this.selectSync(kid, alg) ?? (await this.selectAsync(kid, alg));
+    if (selection.status === 'unknown-kid') throw invalid('unknown signing key');
+    if (selection.status === 'no-key') throw invalid(selection.reason);
+    if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) throw new SignatureInvalid();
+    return { identity: identityFromClaims(payload as Record<string, unknown>, token), keyId: selection.key.id };
+  }
+
+  close(): void {
+    this.remote?.close();
+  }
+
+  /** The hot path: keys already loaded and the kid known, no promise involved. */
+  private selectSync(kid: string | undefined, alg: JwsAlgorithm): KeySelection | undefined {
+    const keys = this.remote ? this.remote.current : this.staticKeys;
+    if (!keys) return undefined;
+    const s = keys.select(kid, alg);
+    return s.status === 'unknown-kid' && this.remote ? undefined : s;
+  }
+
+  private async selectAsync(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection> {
+    if (this.remote) {
+      const s = await this.remote.select(kid, alg);
+      if (s) return s;
+      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
+    }
+    try {
+      return (await this.staticLoad!).select(kid, alg);
+    } catch {
+      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
+    }
+  }
+}
+
+/** RFC 9068 §2.1: `at+jwt`, case-insensitive, with or without the `application/` prefix (RFC 7515 §4.1.9). */
+function isAccessTokenTyp(typ: unknown): boolean {
+  if (typeof typ !== 'string') return false;
+  const t = typ.toLowerCase();
+  return t === 'at+jwt' || t === 'application/at+jwt';
+}
+
+function invalid(message: string): GatehouseError {
+  return new GatehouseError('GH_TOKEN_INVALID', message);
+}

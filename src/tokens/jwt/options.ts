@@ -1,0 +1,94 @@
+import type { Identity } from '../identity.js';
+
+/**
+ * One trusted issuer. Structurally the gateway's `JwtIssuerConfig` (the config
+ * schema's output fits it), defined here so the service kit needs nothing from
+ * config/. Times are seconds.
+ */
+export interface IssuerOptions {
+  /** Label for metrics and logs; defaults to `issuer`. */
+  readonly name?: string;
+  /** Expected `iss`, compared exactly. Also selects this issuer for a token. */
+  readonly issuer: string;
+  /** Accepted `aud` value(s); the token must name at least one. */
+  readonly audience: string | readonly string[];
+  /** Path to a PEM SPKI key, PEM certificate, JWK or JWK Set JSON file. */
+  readonly publicKey?: string;
+  /** JWKS endpoint: https, or http on loopback only. */
+  readonly jwksUri?: string;
+  /** HMAC secret, at least 32 bytes; only with HS* algorithms. */
+  readonly secret?: string;
+  /** Allow-list; the token header only chooses among these. */
+  readonly algorithms: readonly string[];
+  /** Tolerance for exp, nbf and iat, in seconds. */
+  readonly clockSkew: number;
+  /** When set, tokens whose `iat` is older than this many seconds are refused. */
+  readonly maxTokenAge?: number;
+  /** Require this JOSE `typ` (RFC 9068). Either spelling accepts both. */
+  readonly requireTyp?: 'at+jwt' | 'application/at+jwt';
+  readonly jwks: JwksOptions;
+}
+
+/** Limits for fetching one issuer's JWKS. */
+export interface JwksOptions {
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
+  /** Seconds keys are used before a refresh; the refresh runs ahead of this. */
+  readonly cacheMaxAge: number;
+  /** Minimum seconds between re-fetches triggered by unknown `kid`s. */
+  readonly cooldown: number;
+}
+
+/** The same defaults as the gateway's config schema. */
+export const DEFAULT_JWKS_OPTIONS: JwksOptions = Object.freeze({
+  timeoutMs: 5000,
+  maxBytes: 512 * 1024,
+  cacheMaxAge: 600,
+  cooldown: 30,
+});
+export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+
+/** IssuerOptions with the defaulted fields optional, for callers without the config schema (the kit). */
+export type IssuerInput = Omit<IssuerOptions, 'clockSkew' | 'jwks'> & {
+  readonly clockSkew?: number;
+  readonly jwks?: Partial<JwksOptions>;
+};
+
+/** Fills defaults the config schema would have filled. */
+export function withIssuerDefaults(input: IssuerInput): IssuerOptions {
+  return {
+    ...input,
+    clockSkew: input.clockSkew ?? DEFAULT_CLOCK_SKEW_SECONDS,
+    jwks: { ...DEFAULT_JWKS_OPTIONS, ...input.jwks },
+  };
+}
+
+/** Observers for metrics; called synchronously, must not throw. */
+export interface VerifierHooks {
+  /** After every JWKS fetch, with the issuer's name (or URL when unnamed). */
+  onJwksFetch?(issuer: string, result: 'ok' | 'error'): void;
+  /** On every verified-token cache lookup (not called when the cache is disabled). */
+  onCacheLookup?(hit: boolean): void;
+}
+
+export interface VerifierOptions {
+  /** Verified-token cache size; 0 disables it. Default 10000. */
+  readonly cacheMaxEntries?: number;
+  /** Clock in ms (default Date.now); decides expiry, cache lifetimes and fetch cooldowns. */
+  readonly now?: () => number;
+  readonly hooks?: VerifierHooks;
+  /** Directory relative `publicKey` paths resolve against (default: the working directory). */
+  readonly baseDir?: string;
+}
+
+/** Verifies JWT access tokens for a set of trusted issuers. */
+export interface TokenVerifier {
+  /** Resolves to the caller's identity; rejects with a GatehouseError. */
+  verify(token: string): Promise<Identity>;
+  /** Resolves once every key source has loaded once. Never rejects; see `isReady`. */
+  readonly ready: Promise<void>;
+  /** Whether every key source has keys now. */
+  isReady(): boolean;
+  /** Stops background refresh timers. */
+  close(): void;
+}

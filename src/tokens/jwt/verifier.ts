@@ -1,0 +1,106 @@
+import { GatehouseError } from '../../errors.js';
+import { RejectedTokenCache, tokenCacheKey, VerifiedTokenCache } from '../cache.js';
+import type { Identity } from '../identity.js';
+import { IssuerVerifier, SignatureInvalid } from './issuer-verifier.js';
+import type { IssuerOptions, TokenVerifier, VerifierOptions } from './options.js';
+import { parseCompactJws } from './parse.js';
+
+const DEFAULT_CACHE_ENTRIES = 10_000;
+
+/**
+ * Builds the verifier for a set of trusted issuers: the one verification core
+ * shared by the gateway and the service kit.
+ *
+ * A token's (unverified) `iss` picks the issuer; that issuer's algorithm
+ * allow-list, keys and claim rules then decide. Verified tokens are cached by
+ * a hash of the token until their `exp`; tokens whose signature failed are
+ * remembered in a separate bounded list so replays stay cheap.
+ *
+ * Throws synchronously (a plain Error naming the issuer) on options that can
+ * never work: a duplicate issuer, an unreadable `publicKey` file, a short
+ * secret, a non-https remote `jwksUri`.
+ *
+ * @example
+ * ```ts
+ * const verifier = createTokenVerifier([{
+ *   issuer: 'https://auth.example.com', audience: 'api-users',
+ *   jwksUri: 'https://auth.example.com/jwks', algorithms: ['RS256'],
+ *   clockSkew: 30, jwks: { timeoutMs: 5000, maxBytes: 524288, cacheMaxAge: 600, cooldown: 30 },
+ * }]);
+ * const identity = await verifier.verify(token); // throws GatehouseError
+ * ```
+ */
+export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: VerifierOptions = {}): TokenVerifier {
+  const now = opts.now ?? Date.now;
+  const hooks = opts.hooks ?? {};
+  const maxEntries = opts.cacheMaxEntries ?? DEFAULT_CACHE_ENTRIES;
+  const cache = maxEntries > 0 ? new VerifiedTokenCache(maxEntries) : undefined;
+  const rejected = maxEntries > 0 ? new RejectedTokenCache(Math.max(1000, Math.ceil(maxEntries / 4))) : undefined;
+
+  const byIssuer = new Map<string, IssuerVerifier>();
+  try {
+    for (const options of issuers) {
+      if (byIssuer.has(options.issuer)) throw new Error(`issuer ${options.issuer} is configured twice`);
+      const name = options.name ?? options.issuer;
+      byIssuer.set(
+        options.issuer,
+        new IssuerVerifier(options, {
+          now,
+          baseDir: opts.baseDir,
+          onJwksFetch: (result) => hooks.onJwksFetch?.(name, result),
+          onKeysChanged: (next, previous) => {
+            // A new set can make a once-bad signature good; a withdrawn key must stop vouching.
+            rejected?.clear();
+            if (previous) cache?.dropWithdrawnKeys(name, next.ids);
+          },
+        }),
+      );
+    }
+  } catch (err) {
+    for (const v of byIssuer.values()) v.close();
+    throw err;
+  }
+  const all = [...byIssuer.values()];
+
+  async function verify(token: string): Promise<Identity> {
+    if (typeof token !== 'string' || token.length === 0) throw new GatehouseError('GH_TOKEN_MALFORMED', 'token is empty');
+    const nowMs = now();
+    let key: string | undefined;
+    if (cache) {
+      key = tokenCacheKey(token);
+      const hit = cache.get(key, nowMs);
+      hooks.onCacheLookup?.(hit !== undefined);
+      if (hit) return hit.identity;
+      const known = rejected!.get(key);
+      if (known) throw known;
+    }
+    const parsed = parseCompactJws(token);
+    const iss = parsed.payload.iss;
+    const issuer = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
+    if (!issuer) throw new GatehouseError('GH_TOKEN_INVALID', 'issuer not accepted');
+    let verified;
+    try {
+      verified = await issuer.verify(parsed, token, nowMs);
+    } catch (err) {
+      if (key && err instanceof SignatureInvalid) rejected!.set(key, err);
+      throw err;
+    }
+    if (key) {
+      cache!.set(
+        key,
+        { identity: verified.identity, issuer: issuer.name, keyId: verified.keyId, expiresAtMs: verified.identity.expiresAt * 1000 },
+        nowMs,
+      );
+    }
+    return verified.identity;
+  }
+
+  return {
+    verify,
+    ready: Promise.all(all.map((v) => v.ready)).then(() => undefined),
+    isReady: () => all.every((v) => v.isReady()),
+    close: () => {
+      for (const v of all) v.close();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { JwsAlgorithm, KeyMaterial } from '../jwt/algorithms.js';
+
+/** One verification key, imported once, with the algorithms it may verify for its issuer. */
+export interface VerificationKey {
+  /** Stable identity of the key: its `kid`, or its RFC 7638 thumbprint when it has none. */
+  readonly id: string;
+  readonly kid: string | undefined;
+  /** Allowed algorithms (issuer allow-list ∩ key type ∩ the JWK's own `alg`). Never empty. */
+  readonly algorithms: ReadonlySet<JwsAlgorithm>;
+  readonly material: KeyMaterial;
+}
+
+/** Outcome of picking a key for a token header. */
+export type KeySelection =
+  | { readonly status: 'found'; readonly key: VerificationKey }
+  /** The token names a `kid` this set does not have: a re-fetch may help. */
+  | { readonly status: 'unknown-kid' }
+  /** No key can verify this token, and no re-fetch would change that. */
+  | { readonly status: 'no-key'; readonly reason: string };
+
+/**
+ * An immutable set of keys for one issuer, indexed by `kid`. Replaced whole on
+ * each JWKS refresh, so a request never sees a half-updated set.
+ */
+export class KeySet {
+  readonly keys: readonly VerificationKey[];
+  readonly ids: ReadonlySet<string>;
+  private readonly byKid = new Map<string, VerificationKey[]>();
+
+  constructor(keys: readonly VerificationKey[]) {
+    this.keys = keys;
+    this.ids = new Set(keys.map((k) => k.id));
+    for (const key of keys) {
+      if (key.kid === undefined) continue;
+      const list = this.byKid.get(key.kid);
+      if (list) list.push(key);
+      else this.byKid.set(key.kid, [key]);
+    }
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /**
+   * Picks the key for `kid` and `alg`. Without a `kid`, only a set holding
+   * exactly one key for `alg` answers: guessing among several would let a
+   * token choose its key.
+   */
+  select(kid: string | undefined, alg: JwsAlgorithm): KeySelection {
+    if (kid !== undefined) {
+      const list = this.byKid.get(kid);
+      if (!list) return { status: 'unknown-kid' };
+      for (const key of list) if (key.algorithms.has(alg)) return { status: 'found', key };
+      return { status: 'no-key', reason: 'algorithm not allowed for this key' };
+    }
+    let only: VerificationKey | undefined;
+    for (const key of this.keys) {
+      if (!key.algorithms.has(alg)) continue;
+      if (only) return { status: 'no-key', reason: 'token has no kid and several keys match' };
+      only = key;
+    }
+    return only ? { status: 'found', key: only } : { status: 'no-key', reason: 'no key for this algorithm' };
+  }
+}
