@@ -21,7 +21,6 @@ export interface CookieAttributes {
 
 const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 6265 cookie-octet: visible ASCII except DQUOTE, comma, semicolon, backslash.
-// eslint-disable-next-line no-control-regex
 const VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
 
 /**

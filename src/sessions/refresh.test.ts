@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GatehouseError } from '../errors.js';
+import { deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
+import { MemorySessionStore } from './memory/memory-store.js';
+import { RedisSessionStore } from './redis/redis-store.js';
+import { expiresWithin, mergeTokens, RefreshCoordinator, type RefreshOps, type SessionTokens } from './refresh.js';
+import { manualClock, type ManualClock } from './store-contract.js';
+import type { SessionStore } from './store.js';
+
+const prefix = randomPrefix('refresh');
+after(() => deletePrefix(REDIS_URL, prefix));
+
+/**
+ * A provider with rotation and reuse detection: each refresh token works once;
+ * presenting a used one revokes the family, as RFC 9700 asks.
+ */
+class RotatingProvider {
+  calls = 0;
+  familyRevoked = false;
+  down = false;
+  private current = 'rt-0';
+  constructor(private readonly clock: ManualClock) {}
+
+  readonly grant = async (refreshToken: string): Promise<SessionTokens> => {
+    this.calls++;
+    await sleep(20); // let concurrent callers pile up
+    if (this.down) throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'provider unreachable');
+    if (this.familyRevoked || refreshToken !== this.current) {
+      this.familyRevoked = true;
+      throw new GatehouseError('GH_SESSION_EXPIRED', 'refresh token rejected');
+    }
+    this.current = `rt-${this.calls}`;
+    return { accessToken: `at-${this.calls}`, accessTokenExpiresAt: Math.floor(this.clock.now() / 1000) + 300, refreshToken: this.current };
+  };
+}
+
+interface State {
+  tokens: SessionTokens;
+  version: number;
+}
+
+/** A stateful session kept as JSON in a real store, refreshed with compare-and-set. */
+function storeOps(store: SessionStore, key: string, grant: (rt: string) => Promise<SessionTokens>, clock: ManualClock): RefreshOps<State> {
+  const reload = async () => {
+    const e = await store.get(key);
+    return e ? { tokens: JSON.parse(e.data) as SessionTokens, version: e.version } : undefined;
+  };
+  return {
+    needsRefresh: (s) => expiresWithin(s.tokens.accessTokenExpiresAt, 30, clock.now()),
+    reload,
+    async refresh(s) {
+      const tokens = mergeTokens(s.tokens, await grant(s.tokens.refreshToken as string));
+      const next = { tokens, version: s.version + 1 };
+      assert.equal(await store.replace(key, { data: JSON.stringify(tokens), version: next.version }, 3600, s.version), true);
+      return next;
+    },
+    end: () => store.delete(key),
+  };
+}
+
+async function seed(store: SessionStore, key: string, clock: ManualClock, expiresInSeconds: number): Promise<State> {
+  const tokens = { accessToken: 'at-0', accessTokenExpiresAt: Math.floor(clock.now() / 1000) + expiresInSeconds, refreshToken: 'rt-0' };
+  await store.put(key, { data: JSON.stringify(tokens), version: 1 }, 3600);
+  return { tokens, version: 1 };
+}
+
+test('a fresh token is used as is; an expired one or one inside the skew is refreshed', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  const coord = new RefreshCoordinator({ store });
+  const ops = storeOps(store, 's', provider.grant, clock);
+  let state = await seed(store, 's', clock, 120);
+  assert.equal(await coord.ensureFresh('s', state, ops), state);
+  assert.equal(provider.calls, 0);
+  clock.advance(100_000); // 20 s left, inside the 30 s skew
+  state = await coord.ensureFresh('s', state, ops);
+  assert.equal(state.tokens.accessToken, 'at-1');
+  assert.equal(state.tokens.refreshToken, 'rt-1');
+  assert.equal(provider.calls, 1);
+  clock.advance(400_000); // expired outright
+  state = await coord.ensureFresh('s', state, ops);
+  assert.equal(state.tokens.accessToken, 'at-2');
+  assert.equal(provider.calls, 2);
+  assert.equal(JSON.parse((await store.get('s'))?.data as string).refreshToken, 'rt-2', 'rotation persisted');
+  await store.close();
+});
+
+test('50 concurrent requests of one session → exactly one refresh (in-process single flight)', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  const coord = new RefreshCoordinator({ store });
+  const stale = await seed(store, 's', clock, -1);
+  const ops = storeOps(store, 's', provider.grant, clock);
+  const results = await Promise.all(Array.from({ length: 50 }, () => coord.ensureFresh('s', stale, ops)));
+  assert.equal(provider.calls, 1);
+  assert.ok(results.every((r) => r.tokens.accessToken === 'at-1'));
+  assert.equal(provider.familyRevoked, false);
+  assert.equal(coord.pending, 0);
+  await store.close();
+});
+
+test('two instances on one Redis, many requests each → exactly one refresh, no reuse', async (t) => {
+  const clock = manualClock();
+  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  t.after(async () => {
+    await storeA.close();
+    await storeB.close();
+  });
+  const provider = new RotatingProvider(clock);
+  const a = new RefreshCoordinator({ store: storeA, pollMs: 10 });
+  const b = new RefreshCoordinator({ store: storeB, pollMs: 10 });
+  const stale = await seed(storeA, 'shared', clock, -1);
+  const opsA = storeOps(storeA, 'shared', provider.grant, clock);
+  const opsB = storeOps(storeB, 'shared', provider.grant, clock);
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => (i % 2 ? a.ensureFresh('shared', stale, opsA) : b.ensureFresh('shared', stale, opsB))),
+  );
+  assert.equal(provider.calls, 1, 'one refresh at the provider');
+  assert.equal(provider.familyRevoked, false, 'the old refresh token was never replayed');
+  assert.ok(results.every((r) => r.tokens.accessToken === 'at-1'));
+});
+
+test('the provider refuses the grant → the session ends, every waiter gets GH_SESSION_EXPIRED', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  provider.familyRevoked = true;
+  const coord = new RefreshCoordinator({ store });
+  const stale = await seed(store, 's', clock, -1);
+  const ops = storeOps(store, 's', provider.grant, clock);
+  const settled = await Promise.allSettled(Array.from({ length: 5 }, () => coord.ensureFresh('s', stale, ops)));
+  for (const r of settled) {
+    assert.equal(r.status, 'rejected');
+    assert.equal((r.reason as GatehouseError).code, 'GH_SESSION_EXPIRED');
+    assert.equal((r.reason as GatehouseError).status, 401);
+  }
+  assert.equal(provider.calls, 1);
+  assert.equal(await store.get('s'), undefined, 'session deleted');
+  // A later request finds no session: still 401, and no further provider call.
+  await assert.rejects(coord.ensureFresh('s', stale, ops), (e: GatehouseError) => e.code === 'GH_SESSION_EXPIRED');
+  assert.equal(provider.calls, 1);
+  await store.close();
+});
+
+test('the provider is down → GH_PROVIDER_UNAVAILABLE (503), the session is kept and refreshes once it is back', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  provider.down = true;
+  const coord = new RefreshCoordinator({ store });
+  const stale = await seed(store, 's', clock, -1);
+  const ops = storeOps(store, 's', provider.grant, clock);
+  await assert.rejects(coord.ensureFresh('s', stale, ops), (e: GatehouseError) => e.code === 'GH_PROVIDER_UNAVAILABLE' && e.status === 503);
+  assert.equal(JSON.parse((await store.get('s'))?.data as string).refreshToken, 'rt-0', 'session kept as it was');
+  provider.down = false;
+  const fresh = await coord.ensureFresh('s', stale, ops);
+  assert.equal(fresh.tokens.accessToken, 'at-2');
+  await store.close();
+});
+
+test('a lock left by a crashed instance is taken over after its ttl; a lock never freed ends in 503', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  const stale = await seed(store, 's', clock, -1);
+  const ops = storeOps(store, 's', provider.grant, clock);
+  assert.ok(await store.tryLock('refresh:s', 1000)); // crashed holder, never releases
+  const coord = new RefreshCoordinator({ store, pollMs: 5, waitMs: 5000 });
+  const pending = coord.ensureFresh('s', stale, ops);
+  await sleep(30);
+  clock.advance(1001);
+  assert.equal((await pending).tokens.accessToken, 'at-1');
+
+  assert.ok(await store.tryLock('refresh:s', 10_000_000));
+  const impatient = new RefreshCoordinator({ store, pollMs: 5, waitMs: 50 });
+  clock.advance(600_000);
+  const staleAgain = (await ops.reload()) as State;
+  await assert.rejects(impatient.ensureFresh('s', staleAgain, ops), (e: GatehouseError) => e.code === 'GH_PROVIDER_UNAVAILABLE');
+  assert.equal(provider.calls, 1);
+  await store.close();
+});
+
+test('mergeTokens keeps the old refresh and id tokens when the provider sends none', () => {
+  const old = { accessToken: 'a0', accessTokenExpiresAt: 1, refreshToken: 'r0', idToken: 'i0', scope: 'openid' };
+  assert.deepEqual(mergeTokens(old, { accessToken: 'a1', accessTokenExpiresAt: 2 }), { ...old, accessToken: 'a1', accessTokenExpiresAt: 2 });
+  assert.deepEqual(mergeTokens(old, { accessToken: 'a1', accessTokenExpiresAt: 2, refreshToken: 'r1' }).refreshToken, 'r1');
+  assert.equal(expiresWithin(100, 30, 69_000), false);
+  assert.equal(expiresWithin(100, 30, 70_000), true);
+});

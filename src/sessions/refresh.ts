@@ -1,0 +1,133 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GatehouseError } from '../errors.js';
+import type { SessionStore } from './store.js';
+
+/** Tokens a session holds. Times are epoch seconds. */
+export interface SessionTokens {
+  readonly accessToken: string;
+  readonly accessTokenExpiresAt: number;
+  readonly refreshToken?: string;
+  readonly idToken?: string;
+  readonly scope?: string;
+}
+
+/**
+ * Calls the provider's token endpoint with a refresh token. Must throw
+ * GatehouseError GH_SESSION_EXPIRED when the provider refuses the grant
+ * (revoked, expired, reused: the session is over) and GH_PROVIDER_UNAVAILABLE
+ * when it cannot be reached or fails (network, 5xx: the session is kept).
+ */
+export type RefreshGrant = (refreshToken: string) => Promise<SessionTokens>;
+
+/** The new tokens over the old: a provider that does not rotate keeps the old refresh token valid. */
+export function mergeTokens(old: SessionTokens, fresh: SessionTokens): SessionTokens {
+  return {
+    accessToken: fresh.accessToken,
+    accessTokenExpiresAt: fresh.accessTokenExpiresAt,
+    ...((fresh.refreshToken ?? old.refreshToken) !== undefined ? { refreshToken: fresh.refreshToken ?? old.refreshToken } : {}),
+    ...((fresh.idToken ?? old.idToken) !== undefined ? { idToken: fresh.idToken ?? old.idToken } : {}),
+    ...((fresh.scope ?? old.scope) !== undefined ? { scope: fresh.scope ?? old.scope } : {}),
+  };
+}
+
+/** What the coordinator needs to know about one session's state. */
+export interface RefreshOps<S> {
+  /** True when the access token has expired or expires within the skew window. */
+  needsRefresh(state: S): boolean;
+  /** Reads the shared state again (store, or the stateless refresh-result cache); undefined once the session is gone. */
+  reload(): Promise<S | undefined>;
+  /** Calls the provider and stores the rotated tokens atomically; returns the new state. */
+  refresh(state: S): Promise<S>;
+  /** Ends the session after the provider refused the grant. */
+  end(): Promise<void>;
+}
+
+export interface RefreshCoordinatorOptions {
+  /** Holds the cross-instance lock (`tryLock`); the store all instances share. */
+  readonly store: Pick<SessionStore, 'tryLock'>;
+  /**
+   * Longest a refresh may hold the lock. Keep it above the token endpoint
+   * timeout: a lock that expires mid-refresh lets another instance replay the
+   * old refresh token. Default 15000.
+   */
+  readonly lockTtlMs?: number;
+  /** Longest a request waits for another instance's refresh before 503. Default 10000. */
+  readonly waitMs?: number;
+  /** Interval between re-reads while another instance refreshes. Default 50. */
+  readonly pollMs?: number;
+}
+
+/**
+ * Exactly one refresh per expiry. In-process, concurrent callers for one
+ * session share one promise. Across instances, the refresh runs under the
+ * store's lock, and the state is re-read under it: another instance may
+ * already have rotated the refresh token, and replaying the old one trips reuse
+ * detection (RFC 9700) and revokes the whole family.
+ */
+export class RefreshCoordinator {
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly store: Pick<SessionStore, 'tryLock'>;
+  private readonly lockTtlMs: number;
+  private readonly waitMs: number;
+  private readonly pollMs: number;
+
+  constructor(opts: RefreshCoordinatorOptions) {
+    this.store = opts.store;
+    this.lockTtlMs = opts.lockTtlMs ?? 15_000;
+    this.waitMs = opts.waitMs ?? 10_000;
+    this.pollMs = opts.pollMs ?? 50;
+  }
+
+  /** Refreshes in progress in this process (for metrics and tests). */
+  get pending(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * The state with a usable access token: `current` when it is still fresh,
+   * otherwise the result of the one refresh for `key`.
+   */
+  async ensureFresh<S>(key: string, current: S, ops: RefreshOps<S>): Promise<S> {
+    if (!ops.needsRefresh(current)) return current;
+    const running = this.inflight.get(key) as Promise<S> | undefined;
+    if (running) return running;
+    const p = this.refreshOnce(key, ops).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async refreshOnce<S>(key: string, ops: RefreshOps<S>): Promise<S> {
+    const lockName = `refresh:${key}`;
+    const attempts = Math.max(1, Math.ceil(this.waitMs / this.pollMs));
+    for (let i = 0; i < attempts; i++) {
+      const release = await this.store.tryLock(lockName, this.lockTtlMs);
+      if (release) {
+        try {
+          const latest = await ops.reload();
+          if (latest === undefined) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
+          if (!ops.needsRefresh(latest)) return latest;
+          try {
+            return await ops.refresh(latest);
+          } catch (err) {
+            if (err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED') await ops.end();
+            throw err;
+          }
+        } finally {
+          // A failed release only means the lock lingers until its ttl.
+          await release().catch(() => {});
+        }
+      }
+      // Another instance is refreshing: wait for its result rather than refresh again.
+      await sleep(this.pollMs);
+      const latest = await ops.reload();
+      if (latest === undefined) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
+      if (!ops.needsRefresh(latest)) return latest;
+    }
+    throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'token refresh did not complete in time');
+  }
+}
+
+/** True when a token expiring at `expiresAtSeconds` is expired or expires within `skewSeconds` of `nowMs`. */
+export function expiresWithin(expiresAtSeconds: number, skewSeconds: number, nowMs: number): boolean {
+  return expiresAtSeconds - skewSeconds <= nowMs / 1000;
+}
