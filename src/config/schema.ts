@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AuthServiceSchema } from '../auth-service/config-schema.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -288,7 +289,8 @@ export const ConfigSchema = z
       .describe('Peers (IP or CIDR) whose inbound X-Forwarded-* headers are kept; others are overwritten.'),
     security: SecuritySchema.default(SecuritySchema.parse({})),
     identity: IdentitySchema.default(IdentitySchema.parse({})),
-    routes: z.array(RouteSchema).min(1).describe('Routes, matched by host, then longest path prefix.'),
+    routes: z.array(RouteSchema).default([]).describe('Routes, matched by host, then longest path prefix. At least one unless `auth` is set.'),
+    auth: AuthServiceSchema.optional().describe('The authorization service (`gatehouse auth start`, or alongside the gateway).'),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
@@ -300,6 +302,9 @@ export const ConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.routes.length === 0 && cfg.auth === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['routes'], message: 'at least one route is required (or an auth section)' });
+    }
     const hasJwt = cfg.security.jwt !== undefined;
     cfg.routes.forEach((route, i) => {
       const kinds = Array.isArray(route.auth) ? route.auth : [route.auth];

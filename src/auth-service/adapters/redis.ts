@@ -1,0 +1,110 @@
+import { Redis } from 'ioredis';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { ModelStore } from './sqlite.js';
+
+/** Models that belong to a grant and go when it is revoked. */
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'ClientCredentials']);
+
+interface Stored {
+  /** Expiry per the injected clock, epoch ms; null when the model does not expire. */
+  e: number | null;
+  p: AdapterPayload;
+}
+
+/**
+ * oidc-provider models in Redis, every key under `keyPrefix`. Each value
+ * carries its own expiry (checked against the injected clock) and a Redis TTL
+ * (so Redis drops it without a sweeper). A grant's members are listed in a
+ * set under `grant:<id>` so `revokeByGrantId` deletes the whole family in one
+ * transaction; uid and user-code lookups go through small pointer keys.
+ */
+export async function createRedisModelStore(url: string, keyPrefix: string, opts: { now?: () => number } = {}): Promise<ModelStore & { redis: Redis }> {
+  const now = opts.now ?? Date.now;
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  // Without a listener ioredis reports connection errors as unhandled; commands still reject.
+  redis.on('error', () => {});
+  await redis.connect();
+  return {
+    redis,
+    factory: (model: string) => new RedisAdapter(model, redis, keyPrefix, now),
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+class RedisAdapter implements Adapter {
+  constructor(
+    private readonly model: string,
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly now: () => number,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.prefix}${this.model}:${id}`;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const key = this.key(id);
+    const ttl = typeof expiresIn === 'number' ? Math.max(1, Math.ceil(expiresIn)) : undefined;
+    const value: Stored = { e: ttl === undefined ? null : this.now() + (expiresIn as number) * 1000, p: payload };
+    const multi = this.redis.multi();
+    if (ttl === undefined) multi.set(key, JSON.stringify(value));
+    else multi.set(key, JSON.stringify(value), 'EX', ttl);
+    if (GRANTABLE.has(this.model) && payload.grantId) {
+      const grantKey = `${this.prefix}grant:${payload.grantId}`;
+      multi.sadd(grantKey, key);
+      // The set must outlive its longest member; GT only ever extends it.
+      if (ttl !== undefined) multi.expire(grantKey, ttl, 'GT');
+      multi.expire(grantKey, ttl ?? 30 * 86400, 'NX');
+    }
+    if (payload.userCode) {
+      multi.set(`${this.prefix}userCode:${payload.userCode}`, id, ...((ttl ? ['EX', ttl] : []) as ['EX', number]));
+    }
+    if (payload.uid) {
+      multi.set(`${this.prefix}uid:${payload.uid}`, id, ...((ttl ? ['EX', ttl] : []) as ['EX', number]));
+    }
+    await multi.exec();
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.decode(await this.redis.get(this.key(id)));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const id = await this.redis.get(`${this.prefix}userCode:${userCode}`);
+    return id ? this.find(id) : undefined;
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const id = await this.redis.get(`${this.prefix}uid:${uid}`);
+    return id ? this.find(id) : undefined;
+  }
+
+  async consume(id: string): Promise<void> {
+    const key = this.key(id);
+    const raw = await this.redis.get(key);
+    if (!raw) return;
+    const stored = JSON.parse(raw) as Stored;
+    stored.p = { ...stored.p, consumed: Math.floor(this.now() / 1000) };
+    await this.redis.set(key, JSON.stringify(stored), 'KEEPTTL');
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.redis.del(this.key(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const grantKey = `${this.prefix}grant:${grantId}`;
+    const members = await this.redis.smembers(grantKey);
+    await this.redis.del(grantKey, ...members);
+  }
+
+  private decode(raw: string | null): AdapterPayload | undefined {
+    if (!raw) return undefined;
+    const stored = JSON.parse(raw) as Stored;
+    if (stored.e !== null && stored.e <= this.now()) return undefined;
+    return stored.p;
+  }
+}

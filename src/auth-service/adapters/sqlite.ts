@@ -1,0 +1,126 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
+import { openSqlite } from '../sqlite-open.js';
+
+/** Storage for oidc-provider models, plus a way to close it. */
+export interface ModelStore {
+  readonly factory: AdapterFactory;
+  close(): Promise<void>;
+}
+
+/**
+ * oidc-provider models in one SQLite table. Rows carry the grant id, user code
+ * and uid as indexed columns so `revokeByGrantId`, `findByUserCode` and
+ * `findByUid` are single indexed statements. Expiry is checked against the
+ * injected clock on read (so tests can move time) and swept on write.
+ */
+export async function createSqliteModelStore(path: string, opts: { now?: () => number } = {}): Promise<ModelStore> {
+  const now = opts.now ?? Date.now;
+  const db = await openSqlite(path);
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS oidc_models (
+      model TEXT NOT NULL,
+      id TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      grant_id TEXT,
+      user_code TEXT,
+      uid TEXT,
+      expires_at INTEGER,
+      PRIMARY KEY (model, id)
+    );
+    CREATE INDEX IF NOT EXISTS oidc_models_grant ON oidc_models (grant_id) WHERE grant_id IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS oidc_models_user_code ON oidc_models (model, user_code) WHERE user_code IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS oidc_models_uid ON oidc_models (model, uid) WHERE uid IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS oidc_models_expiry ON oidc_models (expires_at) WHERE expires_at IS NOT NULL;
+  `);
+  const stmts = prepare(db);
+  let writes = 0;
+
+  const factory: AdapterFactory = (model: string) => new SqliteAdapter(model, stmts, now, () => {
+    // Sweep expired rows now and then, not on every write.
+    if (++writes % 200 === 0) stmts.sweep.run(now());
+  });
+  return {
+    factory,
+    async close() {
+      if (db.isOpen) db.close();
+    },
+  };
+}
+
+type Statements = ReturnType<typeof prepare>;
+
+function prepare(db: DatabaseSync) {
+  const s = (sql: string): StatementSync => db.prepare(sql);
+  return {
+    upsert: s(`INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+                 user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`),
+    find: s('SELECT payload, expires_at FROM oidc_models WHERE model = ? AND id = ?'),
+    findByUserCode: s('SELECT payload, expires_at FROM oidc_models WHERE model = ? AND user_code = ?'),
+    findByUid: s('SELECT payload, expires_at FROM oidc_models WHERE model = ? AND uid = ?'),
+    destroy: s('DELETE FROM oidc_models WHERE model = ? AND id = ?'),
+    revokeByGrantId: s('DELETE FROM oidc_models WHERE grant_id = ?'),
+    sweep: s('DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+  };
+}
+
+class SqliteAdapter implements Adapter {
+  constructor(
+    private readonly model: string,
+    private readonly stmts: Statements,
+    private readonly now: () => number,
+    private readonly afterWrite: () => void,
+  ) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const expiresAt = typeof expiresIn === 'number' ? this.now() + expiresIn * 1000 : null;
+    this.stmts.upsert.run(
+      this.model,
+      id,
+      JSON.stringify(payload),
+      payload.grantId ?? null,
+      payload.userCode ?? null,
+      payload.uid ?? null,
+      expiresAt,
+    );
+    this.afterWrite();
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.decode(this.stmts.find.get(this.model, id));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.decode(this.stmts.findByUserCode.get(this.model, userCode));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.decode(this.stmts.findByUid.get(this.model, uid));
+  }
+
+  async consume(id: string): Promise<void> {
+    const row = await this.find(id);
+    if (!row) return;
+    const current = this.stmts.find.get(this.model, id) as { expires_at: number | null } | undefined;
+    const remaining = current?.expires_at ? (current.expires_at - this.now()) / 1000 : undefined;
+    await this.upsert(id, { ...row, consumed: Math.floor(this.now() / 1000) }, remaining);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.stmts.destroy.run(this.model, id);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    // Every model sharing the grant goes at once: one statement, whichever model asked.
+    this.stmts.revokeByGrantId.run(grantId);
+  }
+
+  private decode(row: unknown): AdapterPayload | undefined {
+    const r = row as { payload: string; expires_at: number | null } | undefined;
+    if (!r) return undefined;
+    if (r.expires_at !== null && r.expires_at <= this.now()) return undefined;
+    return JSON.parse(r.payload) as AdapterPayload;
+  }
+}

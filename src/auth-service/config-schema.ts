@@ -1,0 +1,169 @@
+import { z } from 'zod';
+
+/**
+ * The `auth:` section of the config file: the authorization service. Nothing
+ * here has a default secret: confidential clients must name a secret (use
+ * `${ENV_VAR}`) and cookie keys must be given, so an operator cannot start a
+ * service that signs sessions with a value copied from the docs.
+ */
+
+// Same grammar as config/schema.ts `durationSeconds`; repeated here because
+// schema.ts imports this file, and importing back would make a cycle.
+function durationSeconds() {
+  return z
+    .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 2h')])
+    .transform((v) => {
+      if (typeof v === 'number') return v;
+      const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim()) as RegExpExecArray;
+      return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    });
+}
+
+export const SIGNING_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+const ScopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)');
+
+const StoreSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('sqlite'),
+      path: z.string().min(1).describe('SQLite file for grants, codes, sessions and refresh tokens.'),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('redis'),
+      url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').describe('Redis URL.'),
+      keyPrefix: z.string().min(1).default('gatehouse:auth:').describe('Prefix of every key the service writes.'),
+    })
+    .strict(),
+]);
+
+const ClientSchema = z
+  .object({
+    clientId: z.string().min(1).max(200),
+    clientSecret: z
+      .string()
+      .optional()
+      .describe('Secret of a confidential client (use `${ENV_VAR}`); at least 16 characters. Absent for public clients.'),
+    tokenEndpointAuthMethod: z
+      .enum(['client_secret_basic', 'client_secret_post', 'none'])
+      .optional()
+      .describe('Default: `client_secret_basic` with a secret, `none` without.'),
+    redirectUris: z.array(z.url()).default([]).describe('Exact redirect URIs (compared exactly).'),
+    postLogoutRedirectUris: z.array(z.url()).default([]),
+    grantTypes: z
+      .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
+      .min(1)
+      .default(['authorization_code', 'refresh_token']),
+    scopes: z.array(ScopeName).min(1).describe('Allow-list: scopes this client may request (OIDC scopes such as openid and offline_access included).'),
+    resources: z.array(z.url()).default([]).describe('Resource indicators (audiences) this client may obtain tokens for; the first is the default.'),
+    firstParty: z.boolean().default(false).describe('First-party clients skip the consent page.'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const method = c.tokenEndpointAuthMethod ?? (c.clientSecret === undefined ? 'none' : 'client_secret_basic');
+    if (method !== 'none' && (c.clientSecret === undefined || c.clientSecret.length < 16)) {
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a confidential client needs a secret of at least 16 characters' });
+    }
+    if (method === 'none' && c.clientSecret !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a public client (tokenEndpointAuthMethod: none) has no secret' });
+    }
+    if (method === 'none' && c.grantTypes.includes('client_credentials')) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'client_credentials needs a confidential client' });
+    }
+    if (c.grantTypes.includes('authorization_code') && c.redirectUris.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'authorization_code needs at least one redirect URI' });
+    }
+  });
+export type AuthClientConfig = z.infer<typeof ClientSchema>;
+
+const ResourceSchema = z
+  .object({
+    indicator: z.url().describe('The resource indicator: the `aud` of its access tokens, e.g. https://api.example.com.'),
+    accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt').describe('`jwt` (RFC 9068) or `opaque` (checked by introspection).'),
+    scopes: z.array(ScopeName).default([]).describe('Scopes this resource understands.'),
+    accessTokenTtl: durationSeconds().optional().describe('Access-token lifetime for this resource; default `ttl.accessToken`.'),
+  })
+  .strict();
+export type AuthResourceConfig = z.infer<typeof ResourceSchema>;
+
+const TtlSchema = z
+  .object({
+    accessToken: durationSeconds().default(300),
+    refreshTokenIdle: durationSeconds().default(14 * 86400).describe('A refresh token unused this long expires.'),
+    refreshTokenAbsolute: durationSeconds().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
+    authorizationCode: durationSeconds().default(60),
+    session: durationSeconds().default(86400).describe('Login session at the service.'),
+    grant: durationSeconds().default(30 * 86400),
+    interaction: durationSeconds().default(600).describe('Time to complete the login form.'),
+  })
+  .strict();
+
+const SigningSchema = z
+  .object({
+    alg: z.enum(SIGNING_ALGORITHMS).default('ES256'),
+    keysPath: z.string().min(1).describe('JSON file holding the private signing keys (created with mode 0600).'),
+    rotationDelay: durationSeconds()
+      .default(3600)
+      .describe('A rotated-in key is published this long before it signs, so verifiers caching the JWKS see it first.'),
+    reloadInterval: durationSeconds().default(10).describe('How often a running service re-reads the keys file (picks up `gatehouse keys rotate`).'),
+  })
+  .strict();
+
+const LoginSchema = z
+  .object({
+    maxAttemptsPerUser: z.number().int().positive().default(5),
+    maxAttemptsPerIp: z.number().int().positive().default(20),
+    window: durationSeconds().default(300).describe('Rate-limit window for failed logins.'),
+  })
+  .strict();
+
+export const AuthServiceSchema = z
+  .object({
+    issuer: z.url().describe('Issuer identifier; the public base URL of the service.'),
+    listen: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8081),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8081 }),
+    store: StoreSchema.describe('Where oidc-provider state lives (sessions, grants, codes, tokens).'),
+    usersPath: z.string().min(1).describe('SQLite file of user accounts.'),
+    signing: SigningSchema,
+    ttl: TtlSchema.default(TtlSchema.parse({})),
+    clients: z.array(ClientSchema).default([]),
+    resources: z.array(ResourceSchema).default([]),
+    cookieKeys: z
+      .array(z.string().min(32, 'a cookie key needs at least 32 characters'))
+      .min(1)
+      .describe('Keys that sign the service cookies (use `${ENV_VAR}`); the first signs, all verify.'),
+    login: LoginSchema.default(LoginSchema.parse({})),
+    maxBodyBytes: z.number().int().positive().default(16384).describe('Largest request body (413 beyond).'),
+    maxUrlLength: z.number().int().positive().default(8192).describe('Longest request target (414 beyond).'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const resources = new Map(cfg.resources.map((r) => [r.indicator, r]));
+    const ids = new Set<string>();
+    cfg.clients.forEach((c, i) => {
+      if (ids.has(c.clientId)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'clientId'], message: 'duplicate clientId' });
+      ids.add(c.clientId);
+      c.resources.forEach((r, j) => {
+        if (!resources.has(r)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: 'not a configured resource indicator' });
+      });
+    });
+    if (cfg.ttl.refreshTokenAbsolute < cfg.ttl.refreshTokenIdle) {
+      ctx.addIssue({ code: 'custom', path: ['ttl', 'refreshTokenAbsolute'], message: 'must not be shorter than refreshTokenIdle' });
+    }
+  });
+
+export type AuthServiceConfig = z.infer<typeof AuthServiceSchema>;
+export type AuthServiceConfigInput = z.input<typeof AuthServiceSchema>;
+
+/** The longest access-token lifetime any resource can get: a retired key stays published this long. */
+export function longestAccessTokenTtl(cfg: AuthServiceConfig): number {
+  return Math.max(cfg.ttl.accessToken, ...cfg.resources.map((r) => r.accessTokenTtl ?? 0));
+}

@@ -1,0 +1,175 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import type { Logger } from '../log.js';
+import { hashPassword } from './accounts/password.js';
+import { SqliteAccountStore } from './accounts/sqlite-store.js';
+import type { AccountStore } from './accounts/store.js';
+import { createRedisModelStore } from './adapters/redis.js';
+import { createSqliteModelStore, type ModelStore } from './adapters/sqlite.js';
+import { longestAccessTokenTtl, type AuthServiceConfig } from './config-schema.js';
+import { handleInteraction } from './interactions/routes.js';
+import { LoginRateLimiter } from './interactions/rate-limit.js';
+import { rotateKeyFile, type RotationResult } from './keys/rotate.js';
+import { loadOrCreateKeys, readKeyFile, type KeyFile } from './keys/store.js';
+import { createProvider, keyScheduleFingerprint } from './provider.js';
+
+export { AuthServiceSchema, type AuthServiceConfig, type AuthServiceConfigInput } from './config-schema.js';
+export { SqliteAccountStore } from './accounts/sqlite-store.js';
+export { hashPassword, verifyPassword } from './accounts/password.js';
+export { rotateKeyFile, describeKeys, type RotationResult } from './keys/rotate.js';
+export { readKeyFile } from './keys/store.js';
+
+/** A running authorization service. */
+export interface AuthService {
+  /** Base URL the listener is bound to, e.g. `http://127.0.0.1:8081` (real port when 0 was asked for). */
+  readonly url: string;
+  /** The configured issuer identifier. */
+  readonly issuer: string;
+  /** The current oidc-provider instance (replaced when the signing-key schedule changes). */
+  readonly provider: Provider;
+  /** The account store (for tests and tooling; the CLI opens its own). */
+  readonly accounts: AccountStore;
+  /** Rotates the signing keys now: publishes a new key that signs after `signing.rotationDelay`. */
+  rotateKeys(): Promise<RotationResult>;
+  close(): Promise<void>;
+}
+
+export interface AuthServiceOptions {
+  readonly logger?: Logger;
+  /** Clock in epoch milliseconds, for expiry tests. Stored items and key schedules follow it. */
+  readonly now?: () => number;
+}
+
+/**
+ * Starts the authorization service on `cfg.listen`. Everything protocol-level
+ * is oidc-provider's; around it this adds the login and consent pages, request
+ * size guards, RFC 8414 metadata, persistent storage and signing-key rotation.
+ *
+ * @example
+ * const svc = await startAuthService(config.auth);
+ * console.log(`issuer ${svc.issuer} listening on ${svc.url}`);
+ * await svc.close();
+ */
+export async function startAuthService(cfg: AuthServiceConfig, opts: AuthServiceOptions = {}): Promise<AuthService> {
+  const now = opts.now ?? Date.now;
+  const nowSeconds = () => Math.floor(now() / 1000);
+  const logger = opts.logger;
+  const accounts = await SqliteAccountStore.open(cfg.usersPath, { now });
+  let models: ModelStore;
+  try {
+    models =
+      cfg.store.kind === 'sqlite'
+        ? await createSqliteModelStore(cfg.store.path, { now })
+        : await createRedisModelStore(cfg.store.url, cfg.store.keyPrefix, { now });
+  } catch (err) {
+    await accounts.close();
+    throw err;
+  }
+
+  let keys: KeyFile = await loadOrCreateKeys(cfg.signing.keysPath, cfg.signing.alg, nowSeconds());
+  let keysText = JSON.stringify(keys);
+  let fingerprint = '';
+  let provider!: Provider;
+  let callback!: ReturnType<Provider['callback']>;
+  const currentProvider = (): Provider => {
+    // The active key and the published set change with time (rotation schedule): rebuild when they do.
+    const next = keyScheduleFingerprint(keys, now());
+    if (next !== fingerprint) {
+      provider = createProvider({ cfg, accounts, adapter: models.factory, keys, now });
+      provider.on('server_error', (_ctx, err) => logger?.error({ err: { message: err.message, name: err.name } }, 'authorization service error'));
+      callback = provider.callback();
+      fingerprint = next;
+    }
+    return provider;
+  };
+  currentProvider();
+
+  const reloadKeys = async (): Promise<void> => {
+    const file = await readKeyFile(cfg.signing.keysPath);
+    if (file && JSON.stringify(file) !== keysText) {
+      keys = file;
+      keysText = JSON.stringify(file);
+      logger?.info({ event: 'keys_reloaded', kids: file.keys.map((k) => k.kid) }, 'signing keys reloaded');
+    }
+  };
+  const reloadTimer = setInterval(() => {
+    reloadKeys().catch((err: Error) => logger?.warn({ err: { message: err.message } }, 'cannot reload signing keys'));
+  }, Math.max(1, cfg.signing.reloadInterval) * 1000);
+  reloadTimer.unref();
+
+  const limiter = new LoginRateLimiter({
+    maxAttemptsPerUser: cfg.login.maxAttemptsPerUser,
+    maxAttemptsPerIp: cfg.login.maxAttemptsPerIp,
+    windowSeconds: cfg.login.window,
+    now,
+  });
+  const dummyHash = await hashPassword(randomBytes(16).toString('base64url'));
+  const issuerPath = new URL(cfg.issuer).pathname.replace(/\/$/, '');
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if ((req.url ?? '').length > cfg.maxUrlLength) return sendOAuthError(res, 414, 'invalid_request', 'request target too long');
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > cfg.maxBodyBytes) return sendOAuthError(res, 413, 'invalid_request', 'request body too large');
+    const p = currentProvider();
+    const path = (req.url ?? '/').split('?')[0] as string;
+    // RFC 8414 §3: the well-known segment goes before the issuer's path; the document is the same as OIDC discovery's.
+    if (path === `/.well-known/oauth-authorization-server${issuerPath}`) req.url = `${issuerPath}/.well-known/openid-configuration`;
+    if (await handleInteraction(req, res, p, { cfg, accounts, limiter, dummyHash, logger })) return;
+    await callback(req, res);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      logger?.error({ err: { message: err.message, name: err.name } }, 'authorization service request failed');
+      if (!res.headersSent) sendOAuthError(res, 500, 'server_error', 'internal error');
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.listen.port, cfg.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  logger?.info({ event: 'auth_service_started', url, issuer: cfg.issuer, store: cfg.store.kind }, 'authorization service listening');
+
+  return {
+    url,
+    issuer: cfg.issuer,
+    get provider() {
+      return currentProvider();
+    },
+    accounts,
+    async rotateKeys() {
+      const result = await rotateKeyFile(cfg.signing.keysPath, {
+        alg: cfg.signing.alg,
+        rotationDelaySeconds: cfg.signing.rotationDelay,
+        retireAfterSeconds: longestAccessTokenTtl(cfg),
+        now: nowSeconds(),
+      });
+      await reloadKeys();
+      return result;
+    },
+    async close() {
+      clearInterval(reloadTimer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await models.close();
+      await accounts.close();
+    },
+  };
+}
+
+function sendOAuthError(res: ServerResponse, status: number, error: string, description: string): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
+  res.end(JSON.stringify({ error, error_description: description }));
+}

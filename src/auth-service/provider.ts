@@ -1,0 +1,164 @@
+import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { AccountStore } from './accounts/store.js';
+import type { AuthClientConfig, AuthServiceConfig } from './config-schema.js';
+import { escapeHtml, renderPage } from './interactions/html.js';
+import { activeKey, publishedKeys, type KeyFile } from './keys/store.js';
+
+/** What the provider configuration needs besides the config section. */
+export interface ProviderDeps {
+  readonly cfg: AuthServiceConfig;
+  readonly accounts: AccountStore;
+  readonly adapter: NonNullable<Configuration['adapter']>;
+  readonly keys: KeyFile;
+  /** Epoch milliseconds. */
+  readonly now: () => number;
+}
+
+const OIDC_SCOPES = ['openid', 'offline_access', 'profile'];
+
+/** Which signing key is active and which are published; the provider is rebuilt when this changes. */
+export function keyScheduleFingerprint(keys: KeyFile, nowMs: number): string {
+  const now = Math.floor(nowMs / 1000);
+  return `${activeKey(keys, now).kid}|${publishedKeys(keys, now).map((k) => k.kid).join(',')}`;
+}
+
+/**
+ * Builds an oidc-provider instance from the `auth:` config. The service owns
+ * the policy here; the protocol itself (codes, PKCE, token formats, rotation
+ * and reuse detection, introspection, revocation) is oidc-provider's.
+ */
+export function createProvider(deps: ProviderDeps): Provider {
+  const { cfg, accounts, now } = deps;
+  const nowSeconds = () => Math.floor(now() / 1000);
+  const signing = activeKey(deps.keys, nowSeconds());
+  // The active key first: oidc-provider signs ID tokens with the first key matching the algorithm.
+  const published = publishedKeys(deps.keys, nowSeconds()).sort((a, b) => (a.kid === signing.kid ? -1 : b.kid === signing.kid ? 1 : 0));
+  const clientsById = new Map(cfg.clients.map((c) => [c.clientId, c]));
+  const resources = new Map(cfg.resources.map((r) => [r.indicator, r]));
+  const allScopes = new Set([...OIDC_SCOPES, ...cfg.resources.flatMap((r) => r.scopes), ...cfg.clients.flatMap((c) => c.scopes)]);
+
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    clients: cfg.clients.map((c) => toClientMetadata(c, signing.alg)),
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    clientBasedCORS: (_ctx, origin, client) =>
+      // Browsers may call the token endpoint only for public clients, from their redirect origin.
+      client.clientAuthMethod === 'none' && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
+    cookies: { keys: [...cfg.cookieKeys] },
+    jwks: { keys: published.map((k) => ({ ...k.jwk })) as NonNullable<Configuration['jwks']>['keys'] },
+    enabledJWA: { idTokenSigningAlgValues: [...new Set(published.map((k) => k.alg))] },
+    scopes: [...allScopes],
+    claims: { openid: ['sub'], profile: ['preferred_username'] },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    conformIdTokenClaims: true,
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Confidential clients (the gateway) may introspect any token; public ones only their own.
+        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = renderPage(
+            'Sign out',
+            `<p>Sign out of ${escapeHtml(ctx.host)}?</p>${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button class="secondary" type="submit" form="op.logoutForm">No, stay signed in</button>`,
+          );
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = renderPage('Signed out', '<p>You are signed out.</p>');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx, client, oneOf) => {
+          if (oneOf) return Array.isArray(oneOf) ? (oneOf[0] as string) : oneOf;
+          const allowed = clientsById.get(client.clientId)?.resources ?? [];
+          // One audience per access token: at the token endpoint pick the first; at authorization grant all.
+          if (ctx.oidc.route === 'token') return allowed[0] as string;
+          return allowed.length > 1 ? [...allowed] : (allowed[0] as string);
+        },
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator, client) => {
+          const resource = resources.get(indicator);
+          const clientCfg = clientsById.get(client.clientId);
+          if (!resource || !clientCfg?.resources.includes(indicator)) throw new errors.InvalidTarget();
+          const allowed = new Set(clientCfg.scopes);
+          return {
+            // Requested ∩ client allow-list ∩ what the resource understands.
+            scope: resource.scopes.filter((s) => allowed.has(s)).join(' '),
+            audience: indicator,
+            accessTokenTTL: resource.accessTokenTtl ?? cfg.ttl.accessToken,
+            accessTokenFormat: resource.accessTokenFormat,
+            ...(resource.accessTokenFormat === 'jwt'
+              ? { jwt: { sign: { alg: activeKey(deps.keys, nowSeconds()).alg, kid: activeKey(deps.keys, nowSeconds()).kid } } }
+              : {}),
+          };
+        },
+      },
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Every use rotates (RFC 9700 §4.14.2); oidc-provider revokes the grant when a consumed token comes back.
+    rotateRefreshToken: true,
+    findAccount: async (_ctx, sub) => {
+      const account = await accounts.findById(sub);
+      if (!account) return undefined;
+      return {
+        accountId: account.id,
+        claims: async () => ({ sub: account.id, preferred_username: account.username }),
+      };
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? cfg.ttl.accessToken,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? cfg.ttl.accessToken,
+      AuthorizationCode: cfg.ttl.authorizationCode,
+      IdToken: cfg.ttl.accessToken,
+      Interaction: cfg.ttl.interaction,
+      Session: cfg.ttl.session,
+      Grant: cfg.ttl.grant,
+      RefreshToken: (_ctx, token) => {
+        // Idle: each rotation gets a fresh idle window. Absolute: never past the first issue + absolute.
+        const age = nowSeconds() - (token.iiat ?? token.iat ?? nowSeconds());
+        return Math.max(1, Math.floor(Math.min(cfg.ttl.refreshTokenIdle, cfg.ttl.refreshTokenAbsolute - age)));
+      },
+    },
+    interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      const items = Object.entries(out)
+        .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
+        .join('');
+      ctx.body = renderPage('Something went wrong', `<dl>${items}</dl>`);
+    },
+  };
+  const provider = new Provider(cfg.issuer, configuration);
+  provider.proxy = false;
+  return provider;
+}
+
+function toClientMetadata(c: AuthClientConfig, idTokenAlg: ClientMetadata['id_token_signed_response_alg']): ClientMetadata {
+  const method = c.tokenEndpointAuthMethod ?? (c.clientSecret === undefined ? 'none' : 'client_secret_basic');
+  return {
+    client_id: c.clientId,
+    ...(c.clientSecret !== undefined ? { client_secret: c.clientSecret } : {}),
+    token_endpoint_auth_method: method,
+    redirect_uris: [...c.redirectUris],
+    post_logout_redirect_uris: [...c.postLogoutRedirectUris],
+    grant_types: [...c.grantTypes],
+    response_types: c.grantTypes.includes('authorization_code') ? ['code'] : [],
+    scope: c.scopes.join(' '),
+    id_token_signed_response_alg: idTokenAlg,
+  };
+}
+
+export type { KoaContextWithOIDC };

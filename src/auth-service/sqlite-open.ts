@@ -1,0 +1,38 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+
+let sqliteModule: Promise<typeof import('node:sqlite')> | undefined;
+
+/**
+ * Loads `node:sqlite` once. On Node 22/24 the module still emits an
+ * ExperimentalWarning on first load; only that one warning is swallowed so an
+ * operator is not told to worry about a module we chose deliberately.
+ */
+function loadSqlite(): Promise<typeof import('node:sqlite')> {
+  sqliteModule ??= (async () => {
+    const original = process.emitWarning;
+    process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+      const text = typeof warning === 'string' ? warning : warning.message;
+      const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+      const name = typeof warning === 'string' ? type : warning.name;
+      if (name === 'ExperimentalWarning' && /sqlite/i.test(text)) return;
+      return (original as (...args: unknown[]) => void).call(this, warning, ...rest);
+    } as typeof process.emitWarning;
+    try {
+      return await import('node:sqlite');
+    } finally {
+      process.emitWarning = original;
+    }
+  })();
+  return sqliteModule;
+}
+
+/** Opens (creating the folder and file if needed) a SQLite database in WAL mode. */
+export async function openSqlite(path: string): Promise<DatabaseSync> {
+  const { DatabaseSync } = await loadSqlite();
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+  return db;
+}

@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as oidc from 'openid-client';
+import { AuthServiceSchema, startAuthService, type AuthService, type AuthServiceConfig, type AuthServiceConfigInput } from '../../src/auth-service/index.js';
+import { hashPassword } from '../../src/auth-service/accounts/password.js';
+
+/** Resource indicators the test service knows. */
+export const TEST_API = 'https://api.gatehouse.test';
+export const TEST_OPAQUE_API = 'https://opaque.gatehouse.test';
+/** Redirect URI registered for the browser-style test clients; nothing listens there, the helper stops at the redirect. */
+export const TEST_REDIRECT_URI = 'http://127.0.0.1:9/callback';
+
+/** Pre-registered clients of the test service (secrets are random per run). */
+export interface TestClients {
+  /** Confidential, client_credentials, scopes `api:read api:write`, resources [TEST_API, TEST_OPAQUE_API] (TEST_API default). */
+  readonly service: { clientId: string; clientSecret: string };
+  /** Confidential, client_credentials, only TEST_OPAQUE_API: its tokens are opaque. */
+  readonly opaqueService: { clientId: string; clientSecret: string };
+  /** Confidential, first-party, code + refresh, scopes `openid offline_access profile api:read api:write`, resource TEST_API. */
+  readonly web: { clientId: string; clientSecret: string; redirectUri: string };
+  /** Confidential, first-party, code + refresh, resource TEST_OPAQUE_API: code-flow tokens are opaque. */
+  readonly opaqueWeb: { clientId: string; clientSecret: string; redirectUri: string };
+  /** Public (PKCE only), first-party, code + refresh, resource TEST_API. */
+  readonly public: { clientId: string; redirectUri: string };
+  /** Confidential, NOT first-party (shows the consent page), resource TEST_API. */
+  readonly thirdParty: { clientId: string; clientSecret: string; redirectUri: string };
+  /** Confidential client the gateway uses to call introspection. */
+  readonly gateway: { clientId: string; clientSecret: string };
+}
+
+export interface TestAuthService {
+  readonly service: AuthService;
+  /** The issuer, `http://127.0.0.1:<port>` (also the base URL). */
+  readonly issuer: string;
+  readonly config: AuthServiceConfig;
+  readonly clients: TestClients;
+  /** A user that exists in the account store. */
+  readonly user: { username: string; password: string; id: string };
+  /** Folder holding the SQLite files and keys; removed by `close()` unless `keepDir`. */
+  readonly dir: string;
+  /** Stops the service and starts it again on the same port, folder and store (persistence tests). */
+  restart(): Promise<TestAuthService>;
+  /** Stops the service, removes the folder and (Redis mode) every key under the prefix. */
+  close(): Promise<void>;
+}
+
+export interface TestAuthServiceOptions {
+  /** `sqlite` (default) or `redis` (the real Redis at 127.0.0.1:6379 under a random prefix). */
+  readonly store?: 'sqlite' | 'redis';
+  readonly redisUrl?: string;
+  /** Injected clock (epoch ms) for expiry tests. */
+  readonly now?: () => number;
+  /** Deep-merged over the generated `auth:` config before validation (e.g. `{ ttl: { authorizationCode: 5 } }`). */
+  readonly overrides?: Partial<AuthServiceConfigInput>;
+}
+
+const secret = () => randomBytes(24).toString('base64url');
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Starts a real authorization service on 127.0.0.1 (a free port) with a temp
+ * folder, the test clients of {@link TestClients} and one user. Close it in
+ * `after()`/`t.after()`.
+ *
+ * @example
+ * const auth = await startTestAuthService();
+ * t.after(() => auth.close());
+ * const tokens = await obtainTokensWithLogin(auth, auth.clients.web, { scope: 'openid offline_access api:read' });
+ */
+export async function startTestAuthService(opts: TestAuthServiceOptions = {}): Promise<TestAuthService> {
+  const dir = await mkdtemp(join(tmpdir(), 'gh-auth-'));
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const prefix = `gh-test:${randomBytes(6).toString('hex')}:`;
+  const clients: TestClients = {
+    service: { clientId: 'test-service', clientSecret: secret() },
+    opaqueService: { clientId: 'test-opaque-service', clientSecret: secret() },
+    web: { clientId: 'test-web', clientSecret: secret(), redirectUri: TEST_REDIRECT_URI },
+    opaqueWeb: { clientId: 'test-opaque-web', clientSecret: secret(), redirectUri: TEST_REDIRECT_URI },
+    public: { clientId: 'test-public', redirectUri: TEST_REDIRECT_URI },
+    thirdParty: { clientId: 'test-third-party', clientSecret: secret(), redirectUri: TEST_REDIRECT_URI },
+    gateway: { clientId: 'test-gateway', clientSecret: secret() },
+  };
+  const code = ['authorization_code', 'refresh_token'] as const;
+  const raw: AuthServiceConfigInput = {
+    issuer,
+    listen: { host: '127.0.0.1', port },
+    store: opts.store === 'redis' ? { kind: 'redis', url: opts.redisUrl ?? 'redis://127.0.0.1:6379', keyPrefix: prefix } : { kind: 'sqlite', path: join(dir, 'oidc.sqlite') },
+    usersPath: join(dir, 'users.sqlite'),
+    signing: { alg: 'ES256', keysPath: join(dir, 'keys.json'), rotationDelay: 60 },
+    cookieKeys: [secret() + secret()],
+    resources: [
+      { indicator: TEST_API, accessTokenFormat: 'jwt', scopes: ['api:read', 'api:write'] },
+      { indicator: TEST_OPAQUE_API, accessTokenFormat: 'opaque', scopes: ['api:read', 'api:write'] },
+    ],
+    clients: [
+      { ...clients.service, grantTypes: ['client_credentials'], scopes: ['api:read', 'api:write'], resources: [TEST_API, TEST_OPAQUE_API] },
+      { ...clients.opaqueService, grantTypes: ['client_credentials'], scopes: ['api:read'], resources: [TEST_OPAQUE_API] },
+      { clientId: clients.web.clientId, clientSecret: clients.web.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'profile', 'api:read', 'api:write'], resources: [TEST_API], firstParty: true },
+      { clientId: clients.opaqueWeb.clientId, clientSecret: clients.opaqueWeb.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'api:read'], resources: [TEST_OPAQUE_API], firstParty: true },
+      { clientId: clients.public.clientId, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'api:read'], resources: [TEST_API], firstParty: true },
+      { clientId: clients.thirdParty.clientId, clientSecret: clients.thirdParty.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'api:read'], resources: [TEST_API] },
+      { ...clients.gateway, grantTypes: ['client_credentials'], scopes: ['api:read'], resources: [TEST_OPAQUE_API] },
+    ],
+  };
+  const config = AuthServiceSchema.parse(deepMerge(raw, opts.overrides ?? {}));
+  const user = { username: 'alice', password: `pw-${secret()}`, id: '' };
+
+  const start = async (): Promise<TestAuthService> => {
+    const service = await startAuthService(config, { now: opts.now });
+    if (!user.id) user.id = (await service.accounts.add(user.username, await hashPassword(user.password))).id;
+    const self: TestAuthService = {
+      service,
+      issuer,
+      config,
+      clients,
+      user,
+      dir,
+      async restart() {
+        await service.close();
+        return start();
+      },
+      async close() {
+        await service.close();
+        await rm(dir, { recursive: true, force: true });
+        if (config.store.kind === 'redis') await deleteRedisPrefix(config.store.url, config.store.keyPrefix);
+      },
+    };
+    return self;
+  };
+  try {
+    return await start();
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function deepMerge<T>(base: T, extra: unknown): T {
+  if (!extra || typeof extra !== 'object' || Array.isArray(extra)) return (extra ?? base) as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(extra)) {
+    const b = out[k];
+    out[k] = b && typeof b === 'object' && !Array.isArray(b) && v && typeof v === 'object' && !Array.isArray(v) ? deepMerge(b, v) : v;
+  }
+  return out as T;
+}
+
+/** A minimal cookie jar for driving the service over fetch: name → value, last write wins, paths ignored. */
+export class CookieJar {
+  private readonly cookies = new Map<string, string>();
+
+  /** Stores the response's `Set-Cookie` headers (deleting expired ones). */
+  store(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = (pair ?? '').indexOf('=');
+      if (eq <= 0) continue;
+      const name = (pair as string).slice(0, eq).trim();
+      const value = (pair as string).slice(eq + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1] as string) < Date.now()));
+      if (expired || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  /** The `Cookie` header value. */
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+/** Outcome of one request while driving the login flow. */
+export interface LoginStep {
+  readonly status: number;
+  readonly location?: string;
+  readonly body: string;
+}
+
+export interface LoginOptions {
+  readonly username: string;
+  readonly password: string;
+  /** Where the flow ends: the first redirect to a URL starting with this is returned. */
+  readonly redirectUri: string;
+  /** Reuse a jar to keep the browser session (e.g. a second authorization without a login). */
+  readonly jar?: CookieJar;
+  /** Submit consent when the consent page appears (default true). */
+  readonly consent?: boolean;
+}
+
+/** Extracts the hidden `csrf` field of the first form in a page. */
+export function csrfFromPage(html: string): string | undefined {
+  return /name="csrf" value="([^"]*)"/.exec(html)?.[1];
+}
+
+/**
+ * Drives an authorization request through the real login form over HTTP, as a
+ * browser would: follows redirects with a cookie jar, fills in the login form
+ * (with its CSRF token) and confirms the consent page when shown. Resolves to
+ * the callback URL (with `code` and `state`, or `error`) the service redirected to.
+ * Throws when the flow stops elsewhere (e.g. a rejected login), with the last page.
+ */
+export async function loginWithForm(authorizationUrl: URL | string, o: LoginOptions): Promise<URL> {
+  const jar = o.jar ?? new CookieJar();
+  let next: { url: string; method: 'GET' | 'POST'; body?: URLSearchParams } = { url: String(authorizationUrl), method: 'GET' };
+  for (let hop = 0; hop < 15; hop++) {
+    const res = await fetch(next.url, {
+      method: next.method,
+      redirect: 'manual',
+      headers: { cookie: jar.header(), ...(next.body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      body: next.body,
+    });
+    jar.store(res);
+    const body = await res.text();
+    const location = res.headers.get('location');
+    if (location) {
+      const target = new URL(location, next.url);
+      if (target.href.startsWith(o.redirectUri)) return target;
+      next = { url: target.href, method: 'GET' };
+      continue;
+    }
+    const csrf = csrfFromPage(body);
+    if (res.status === 200 && csrf && body.includes('name="password"')) {
+      next = {
+        url: new URL(/action="([^"]+)"/.exec(body)?.[1] as string, next.url).href,
+        method: 'POST',
+        body: new URLSearchParams({ csrf, username: o.username, password: o.password }),
+      };
+      continue;
+    }
+    if (res.status === 200 && csrf && body.includes('/confirm"') && o.consent !== false) {
+      next = { url: new URL(/action="([^"]+\/confirm)"/.exec(body)?.[1] as string, next.url).href, method: 'POST', body: new URLSearchParams({ csrf }) };
+      continue;
+    }
+    throw new Error(`login flow stopped with HTTP ${res.status}: ${body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`);
+  }
+  throw new Error('login flow did not finish in 15 redirects');
+}
+
+/** openid-client configuration for one of the test clients (plain http allowed: loopback). */
+export async function discoverClient(auth: TestAuthService, client: { clientId: string; clientSecret?: string }): Promise<oidc.Configuration> {
+  const clientAuth = client.clientSecret ? oidc.ClientSecretBasic(client.clientSecret) : oidc.None();
+  return oidc.discovery(new URL(auth.issuer), client.clientId, client.clientSecret, clientAuth, { execute: [oidc.allowInsecureRequests] });
+}
+
+/**
+ * The whole authorization-code + PKCE flow with openid-client: builds the
+ * request, logs in through the form as the test user, exchanges the code.
+ */
+export async function obtainTokensWithLogin(
+  auth: TestAuthService,
+  client: { clientId: string; clientSecret?: string; redirectUri: string },
+  params: { scope: string; resource?: string; jar?: CookieJar } = { scope: 'openid offline_access api:read' },
+): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
+  const config = await discoverClient(auth, client);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: client.redirectUri,
+    scope: params.scope,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...(params.resource ? { resource: params.resource } : {}),
+  });
+  const callback = await loginWithForm(url, { username: auth.user.username, password: auth.user.password, redirectUri: client.redirectUri, jar: params.jar });
+  return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+}
