@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { packageRoot } from '../../config/docs.js';
+import { runCli } from '../../../test/helpers/cli.js';
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-config-check-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('examples/gatehouse.yaml is accepted, with a short summary', async () => {
+  const file = join(packageRoot(), 'examples/gatehouse.yaml');
+  const r = await runCli(['config', 'check', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /: OK\n/);
+  assert.match(r.stdout, /listen {3}http:\/\/127\.0\.0\.1:8080/);
+  assert.match(r.stdout, /issuer {3}https:\/\/auth\.example\.com \(RS256, ES256; jwks /);
+  assert.match(r.stdout, /route {4}\/api\/orders -> http:\/\/127\.0\.0\.1:9001 \(auth: jwt scopes: orders:read\)/);
+});
+
+test('every problem is printed as FILE:LINE:COL key.path: message, exit 1', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'bad.yaml');
+  await writeFile(
+    file,
+    [
+      'listen:',
+      '  port: 99999',
+      'security:',
+      '  jwt:',
+      '    issuer: https://auth.example.com',
+      '    audience: api',
+      '    algorithms: [none]',
+      '    jwksUri: https://auth.example.com/jwks',
+      'routes:',
+      '  - path: api',
+      '    upstream: not-a-url',
+      '',
+    ].join('\n'),
+  );
+  const r = await runCli(['config', 'check', file]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 4, r.stderr);
+  assert.match(lines[0]!, new RegExp(`^${escape(file)}:2:9 listen\\.port: .*65535`));
+  assert.match(lines[1]!, new RegExp(`^${escape(file)}:7:18 security\\.jwt\\.algorithms\\.0: .*"RS256"`));
+  assert.match(lines[2]!, new RegExp(`^${escape(file)}:10:11 routes\\.0\\.path: .*"/"`));
+  assert.match(lines[3]!, new RegExp(`^${escape(file)}:11:15 routes\\.0\\.upstream: Invalid URL`));
+});
+
+test('unknown keys, YAML syntax errors, unset env vars, missing files and unreadable configs are all exit 1', async (t) => {
+  const dir = await tempDir(t);
+  const base = 'routes:\n  - path: /x\n    upstream: http://127.0.0.1:9001\n    auth: none\n';
+  const cases: [string, string, RegExp][] = [
+    ['unknown.yaml', `${base}    scopez: [a]\n`, /unknown\.yaml:5:\d+ routes\.0: unknown key 'scopez'/],
+    ['syntax.yaml', 'routes: [ { path: /x\n', /syntax\.yaml:\d+:\d+ .*(Flow|flow)/],
+    ['env.yaml', `${base}    name: \${GATEHOUSE_TEST_UNSET_VARIABLE}\n`, /env\.yaml:5:11 routes\.0\.name: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set/],
+    [
+      'key.yaml',
+      `security:\n  jwt:\n    issuer: https://a.example\n    audience: api\n    algorithms: [RS256]\n    publicKey: keys/missing.pem\n${base}`,
+      /key\.yaml:6:16 security\.jwt\.publicKey: cannot read file keys\/missing\.pem/,
+    ],
+  ];
+  for (const [name, text] of cases) await writeFile(join(dir, name), text);
+  const results = await Promise.all([...cases.map(([name]) => runCli(['config', 'check', join(dir, name)])), runCli(['config', 'check', join(dir, 'absent.yaml')])]);
+  cases.forEach(([name, , pattern], i) => {
+    assert.equal(results[i]!.code, 1, `${name}: ${results[i]!.stdout}`);
+    assert.match(results[i]!.stderr, pattern, name);
+  });
+  const absent = results[cases.length]!;
+  assert.equal(absent.code, 1);
+  assert.match(absent.stderr, /absent\.yaml cannot read file: ENOENT/);
+});
+
+test('env interpolation and relative key paths are resolved as start resolves them', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'public.pem'), 'not checked here, only that it can be read\n');
+  const file = join(dir, 'ok.yaml');
+  await writeFile(
+    file,
+    'security:\n  jwt:\n    issuer: ${ISSUER}\n    audience: api\n    algorithms: [ES256]\n    publicKey: public.pem\nroutes:\n  - path: /x\n    upstream: http://127.0.0.1:9001\n',
+  );
+  // From another working directory: the key path is relative to the file, not the cwd.
+  const r = await runCli(['config', 'check', file], { env: { ISSUER: 'https://issuer.example' }, cwd: tmpdir() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /issuer {3}https:\/\/issuer\.example \(ES256; key public\.pem\)/);
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
