@@ -1,0 +1,199 @@
+import type { Server } from 'node:http';
+import { startAdminServer, type AdminServer } from './admin/server.js';
+import { GatewayMetrics } from './admin/metrics.js';
+import type { Config } from './config/schema.js';
+import { createLogger, type Logger } from './log.js';
+import { createAuthKinds, type AuthKinds } from './pipeline/authenticate/index.js';
+import { compileRoutes } from './server/compile-routes.js';
+import { UpstreamPools } from './server/forward.js';
+import { createRequestHandler, type GatewayState } from './server/handle-request.js';
+import { startListeners, type Listeners } from './server/listener.js';
+import { RouteMetrics } from './server/route-metrics.js';
+import { createRouter } from './server/router.js';
+import { createTrustedProxies } from './server/trusted-proxies.js';
+
+/** A running gateway. */
+export interface Gateway {
+  /** Base URL of the gateway listener, e.g. `http://127.0.0.1:54321` (https with TLS). */
+  readonly url: string;
+  /** Base URL of the admin listener, when enabled. */
+  readonly adminUrl: string | undefined;
+  /** Base URL of the plain-HTTP redirect listener, when `listen.tls.redirectPort` is set. */
+  readonly redirectUrl: string | undefined;
+  /** Resolves once every key source has loaded once (never rejects). */
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  /**
+   * Swaps in a new configuration's routes and verifiers atomically. Everything is
+   * built first; on any error the old configuration keeps serving and this throws.
+   * Requests already running finish with the configuration they started with.
+   * Listener and admin settings, and the limits bound into sockets and pools
+   * (header size, connections, request time, upstream pool size and connect
+   * timeout), need a restart; changing them is refused.
+   */
+  reload(config: Config): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish up to `shutdown.drainTimeoutMs`, then cuts the rest. */
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Metrics to record into (default: a fresh set without Node's default process metrics). */
+  metrics?: GatewayMetrics;
+  /** Clock in ms for token expiry and caches. */
+  now?: () => number;
+  /** Directory relative paths in the config (keys, certificates) resolve against. */
+  baseDir?: string;
+}
+
+interface Generation {
+  readonly state: GatewayState;
+  readonly auth: AuthKinds;
+}
+
+/**
+ * Starts the gateway: compiles routes and verifiers, binds the listener(s) and,
+ * when enabled, the admin listener.
+ *
+ * @example
+ * ```ts
+ * const gw = await startGateway(loadedConfig);
+ * await gw.ready;          // keys loaded
+ * // … later, on SIGHUP: await gw.reload(await loadConfigFile(path));
+ * await gw.close();        // on SIGTERM
+ * ```
+ */
+export async function startGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger(config.logging.level);
+  const metrics = opts.metrics ?? new GatewayMetrics({ collectDefault: false });
+  const pools = new UpstreamPools({
+    connections: config.limits.upstreamConnections,
+    connectTimeoutMs: config.limits.upstreamConnectTimeoutMs,
+  });
+  const unroutedMetrics = new RouteMetrics(metrics, '(none)');
+
+  const build = (cfg: Config): Generation => {
+    const auth = createAuthKinds({ config: cfg, metrics, logger, now: opts.now, baseDir: opts.baseDir });
+    try {
+      const routes = compileRoutes(cfg, auth, pools, metrics);
+      const state: GatewayState = {
+        router: createRouter(routes),
+        realm: cfg.security.realm,
+        maxUrlLength: cfg.limits.maxUrlLength,
+        trusted: createTrustedProxies(cfg.trustedProxies),
+        unroutedMetrics,
+      };
+      return { state, auth };
+    } catch (err) {
+      void auth.close();
+      throw err;
+    }
+  };
+
+  let current = build(config);
+  let active = config;
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+
+  let listeners: Listeners | undefined;
+  let admin: AdminServer | undefined;
+  try {
+    listeners = await startListeners(
+      config.listen,
+      config.limits,
+      createRequestHandler({
+        proto: config.listen.tls ? 'https' : 'http',
+        hsts: config.listen.tls ? `max-age=${Math.floor(config.listen.tls.hstsMaxAge)}` : undefined,
+        logger,
+        state: () => current.state,
+        requestStarted: () => {
+          inFlight++;
+        },
+        requestEnded: () => {
+          inFlight--;
+          if (inFlight === 0) onIdle?.();
+        },
+      }),
+      logger,
+      opts.baseDir,
+    );
+    if (config.admin.enabled) {
+      admin = await startAdminServer(
+        { host: config.admin.host, port: config.admin.port },
+        { registry: metrics.registry, isReady: () => current.auth.isReady() },
+      );
+    }
+  } catch (err) {
+    await current.auth.close();
+    await pools.destroy();
+    // Listeners that did bind must not outlive a failed start.
+    listeners?.server.close();
+    listeners?.redirect?.close();
+    throw err;
+  }
+  const bound = listeners;
+  logger.info({ url: bound.url, redirectUrl: bound.redirectUrl, adminUrl: admin?.url }, 'gateway listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: bound.url,
+    adminUrl: admin?.url,
+    redirectUrl: bound.redirectUrl,
+    get ready() {
+      return current.auth.ready;
+    },
+    isReady: () => current.auth.isReady(),
+
+    async reload(next) {
+      assertSameListeners(active, next);
+      const generation = build(next); // throws: the old generation keeps serving
+      const previous = current;
+      current = generation;
+      active = next;
+      logger.level = next.logging.level;
+      logger.info({ routes: next.routes.length }, 'configuration reloaded');
+      await previous.auth.close();
+      await pools.retainOnly(new Set(generation.state.router.routes.map((r) => r.origin)));
+    },
+
+    close() {
+      closing ??= (async () => {
+        const servers = [bound.server, bound.redirect].filter((s): s is Server => s !== undefined);
+        const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+        for (const s of servers) s.closeIdleConnections();
+        if (inFlight > 0) {
+          const drained = new Promise<void>((r) => {
+            onIdle = r;
+          });
+          let timer: NodeJS.Timeout | undefined;
+          const timedOut = new Promise<void>((r) => {
+            timer = setTimeout(r, active.shutdown.drainTimeoutMs);
+          });
+          await Promise.race([drained, timedOut]);
+          clearTimeout(timer);
+          if (inFlight > 0) logger.warn({ inFlight }, 'drain timeout: closing remaining connections');
+        }
+        for (const s of servers) s.closeAllConnections();
+        await stopped;
+        await pools.destroy();
+        await admin?.close();
+        await current.auth.close();
+        logger.info('gateway stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Settings that belong to bound sockets and pools; a reload cannot change them. */
+function assertSameListeners(a: Config, b: Config): void {
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  for (const key of ['listen', 'admin'] as const) {
+    if (!same(a[key], b[key])) throw new Error(`reload cannot change ${key}; restart the gateway instead`);
+  }
+  for (const key of FIXED_LIMITS) {
+    if (a.limits[key] !== b.limits[key]) throw new Error(`reload cannot change limits.${key}; restart the gateway instead`);
+  }
+}
+
+const FIXED_LIMITS = ['maxHeaderBytes', 'maxConnections', 'requestTimeoutMs', 'upstreamConnections', 'upstreamConnectTimeoutMs'] as const;

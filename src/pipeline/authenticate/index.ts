@@ -1,0 +1,118 @@
+import type { Config, RouteConfig } from '../../config/schema.js';
+import { configuredIssuers } from '../../config/schema.js';
+import type { GatewayMetrics } from '../../admin/metrics.js';
+import type { Logger } from '../../log.js';
+import { createTokenVerifier } from '../../tokens/index.js';
+import type { Authenticator } from '../context.js';
+import { jwtAuthenticator } from './jwt.js';
+import { createIntrospectionKind } from './introspection.js';
+
+/** What an auth kind may use to build itself. */
+export interface AuthKindContext {
+  readonly config: Config;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  /** Clock in ms, for token expiry and cache lifetimes. */
+  readonly now?: () => number;
+  /** Directory relative key file paths resolve against. */
+  readonly baseDir?: string;
+}
+
+/**
+ * One credential kind, built once per configuration and shared by every route
+ * that names it (one verifier, one key cache, one token cache).
+ */
+export interface AuthKind {
+  /** The authenticator a route uses; may depend on the route (e.g. which other kinds it accepts). */
+  authenticatorFor(route: RouteConfig): Authenticator;
+  /** Resolves once the kind's key sources have loaded (never rejects). */
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  /** Stops timers and connections; called after a reload swapped it out, and at shutdown. */
+  close(): void | Promise<void>;
+}
+
+export type AuthKindFactory = (ctx: AuthKindContext) => AuthKind;
+
+/**
+ * Every credential kind a route may name in `auth`, except `none` (which means
+ * "anonymous is allowed" and needs no authenticator). A new kind is one entry.
+ */
+export const AUTH_KINDS: Readonly<Record<string, AuthKindFactory>> = {
+  jwt: createJwtKind,
+  opaque: createIntrospectionKind,
+};
+
+function createJwtKind(ctx: AuthKindContext): AuthKind {
+  const { metrics } = ctx;
+  const hit = metrics.tokenCache.labels('jwt', 'hit');
+  const miss = metrics.tokenCache.labels('jwt', 'miss');
+  const verifier = createTokenVerifier(configuredIssuers(ctx.config), {
+    cacheMaxEntries: ctx.config.security.tokenCache.maxEntries,
+    now: ctx.now,
+    baseDir: ctx.baseDir,
+    hooks: {
+      onJwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
+      onCacheLookup: (isHit) => (isHit ? hit : miss).inc(),
+    },
+  });
+  const authenticator = jwtAuthenticator(verifier);
+  return {
+    authenticatorFor: () => authenticator,
+    ready: verifier.ready,
+    isReady: () => verifier.isReady(),
+    close: () => verifier.close(),
+  };
+}
+
+/** The kinds one configuration uses, built once. */
+export interface AuthKinds {
+  /** Authenticators for a route, in its `auth` order, and whether it admits anonymous callers. */
+  forRoute(route: RouteConfig): { authenticators: Authenticator[]; allowAnonymous: boolean };
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+/** The `auth` kinds of a route as a list. */
+export function routeAuthKinds(route: RouteConfig): readonly string[] {
+  return Array.isArray(route.auth) ? route.auth : [route.auth];
+}
+
+/**
+ * Builds every kind the routes name (and only those: an unused issuer's keys are
+ * not fetched). Throws when a kind cannot be built; nothing is left running then.
+ */
+export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
+  const built = new Map<string, AuthKind>();
+  try {
+    for (const route of ctx.config.routes) {
+      for (const kind of routeAuthKinds(route)) {
+        if (kind === 'none' || built.has(kind)) continue;
+        const factory = AUTH_KINDS[kind];
+        if (!factory) throw new Error(`auth kind ${kind} is not available in this gateway`);
+        built.set(kind, factory(ctx));
+      }
+    }
+  } catch (err) {
+    for (const k of built.values()) void k.close();
+    throw err;
+  }
+  const kinds = [...built.values()];
+  return {
+    forRoute(route) {
+      const authenticators: Authenticator[] = [];
+      let allowAnonymous = false;
+      for (const kind of routeAuthKinds(route)) {
+        if (kind === 'none') allowAnonymous = true;
+        else authenticators.push((built.get(kind) as AuthKind).authenticatorFor(route));
+      }
+      return { authenticators, allowAnonymous };
+    },
+    ready: Promise.all(kinds.map((k) => k.ready)).then(() => undefined),
+    isReady: () => kinds.every((k) => k.isReady()),
+    close: async () => {
+      await Promise.all(kinds.map((k) => k.close()));
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { test } from 'node:test';
+import { GatehouseError } from '../errors.js';
+import { extractCredential, UNRECOGNIZED_CREDENTIAL } from './extract.js';
+
+const req = (...rawHeaders: string[]) => ({ rawHeaders }) as unknown as IncomingMessage;
+
+function badRequest(fn: () => unknown): void {
+  assert.throws(fn, (e: unknown) => e instanceof GatehouseError && e.code === 'GH_BAD_CREDENTIAL_REQUEST' && e.bearerError === 'invalid_request');
+}
+
+test('Bearer, scheme in any case', () => {
+  assert.deepEqual(extractCredential(req('Authorization', 'Bearer abc.def-_~+/='), ''), { bearer: 'abc.def-_~+/=' });
+  assert.deepEqual(extractCredential(req('authorization', 'bEaReR xyz'), ''), { bearer: 'xyz' });
+});
+
+test('no header: no credential', () => {
+  assert.equal(extractCredential(req('Host', 'a'), ''), undefined);
+});
+
+test('another scheme is a credential nobody reads here', () => {
+  assert.equal(extractCredential(req('Authorization', 'Basic dXNlcjpwdw=='), ''), UNRECOGNIZED_CREDENTIAL);
+  assert.equal(extractCredential(req('Authorization', 'Bearerx abc'), ''), UNRECOGNIZED_CREDENTIAL);
+});
+
+test('malformed Bearer values', () => {
+  for (const v of ['Bearer', 'Bearer ', 'Bearer  abc', 'Bearer a b', 'Bearer a=b', 'Bearer ab"c', 'Bearer a,b']) {
+    badRequest(() => extractCredential(req('Authorization', v), ''));
+  }
+});
+
+test('several Authorization headers', () => {
+  badRequest(() => extractCredential(req('Authorization', 'Bearer a', 'AUTHORIZATION', 'Bearer b'), ''));
+});
+
+test('tokens in the query string', () => {
+  badRequest(() => extractCredential(req(), '?access_token=abc'));
+  badRequest(() => extractCredential(req(), '?a=1&ACCESS_TOKEN=abc'));
+  badRequest(() => extractCredential(req(), '?access%5Ftoken=abc'));
+  assert.equal(extractCredential(req(), '?my_access_token_count=1'), undefined);
+});

@@ -1,0 +1,52 @@
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError } from '../errors.js';
+import type { Credential } from './context.js';
+
+/** A credential was sent, but in no form any authenticator reads. */
+export const UNRECOGNIZED_CREDENTIAL: Credential = Object.freeze({});
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+const QUERY_TOKEN = /(?:^|[?&;])access(?:_|%5f)token(?:=|&|;|$)/i;
+
+/**
+ * Reads the credential of a request, before any verification (kept apart from
+ * verification as envoy's extractor is). Only `Authorization: Bearer` is read:
+ *
+ * - no Authorization header → `undefined`;
+ * - one `Bearer <token68>` (scheme case-insensitive, one space) → `{ bearer }`;
+ * - another scheme → {@link UNRECOGNIZED_CREDENTIAL}, for authenticators to skip;
+ * - several Authorization headers, a malformed Bearer value, or `access_token` in
+ *   the query string (RFC 6750 §2.3 is not supported: URLs end up in logs and
+ *   Referer headers) → 400 GH_BAD_CREDENTIAL_REQUEST (`invalid_request`).
+ *
+ * Duplicates are counted on `rawHeaders`: Node keeps only the first Authorization
+ * in `req.headers`, which would let a second one slip past unseen.
+ */
+export function extractCredential(req: IncomingMessage, query: string): Credential | undefined {
+  if (query.length > 1 && QUERY_TOKEN.test(query)) {
+    throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'access tokens are not accepted in the query string');
+  }
+  const raw = req.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
+    if (value !== undefined) throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'more than one Authorization header');
+    value = raw[i + 1] as string;
+  }
+  if (value === undefined) return undefined;
+  return parseAuthorization(value);
+}
+
+/** Parses one Authorization header value; see {@link extractCredential}. */
+export function parseAuthorization(value: string): Credential {
+  const space = value.indexOf(' ');
+  const scheme = space < 0 ? value : value.slice(0, space);
+  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return UNRECOGNIZED_CREDENTIAL;
+  const token = space < 0 ? '' : value.slice(space + 1);
+  if (!TOKEN68.test(token)) {
+    throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'the Bearer credential must be exactly one token68 value');
+  }
+  return { bearer: token };
+}

@@ -1,0 +1,44 @@
+import { GatehouseError } from '../errors.js';
+import type { IdentityCheck } from './authorize/scopes.js';
+import type { Authenticator, RequestContext } from './context.js';
+import { extractCredential } from './extract.js';
+
+/** A route's compiled policy: who may call it. */
+export interface RoutePolicy {
+  /** Tried in order; empty for a public route. */
+  readonly authenticators: readonly Authenticator[];
+  /** `auth` includes `none`: a caller without a credential passes, anonymously. */
+  readonly allowAnonymous: boolean;
+  /** Scope, claim and issuer checks, run on the identity. */
+  readonly checks: readonly IdentityCheck[];
+}
+
+/**
+ * Runs extract → authenticate → authorize for one request and leaves the
+ * identity on the context. Throws a GatehouseError to refuse the request.
+ *
+ * Authenticators answer `skipped` for credentials that are not theirs; when all
+ * of them skip, the answer depends on what was sent: nothing at all → 401
+ * GH_TOKEN_MISSING (a bare challenge, RFC 6750 §3.1), something nobody reads →
+ * 401 GH_TOKEN_MALFORMED.
+ */
+export async function runPipeline(policy: RoutePolicy, ctx: RequestContext): Promise<void> {
+  const { authenticators } = policy;
+  if (authenticators.length === 0) return;
+  ctx.credential = extractCredential(ctx.req, ctx.query);
+  for (let i = 0; i < authenticators.length; i++) {
+    const result = await (authenticators[i] as Authenticator).authenticate(ctx);
+    if (result.status === 'authenticated') {
+      ctx.identity = result.identity;
+      break;
+    }
+  }
+  const identity = ctx.identity;
+  if (identity === undefined) {
+    if (policy.allowAnonymous) return;
+    if (ctx.credential === undefined) throw new GatehouseError('GH_TOKEN_MISSING', 'a Bearer token is required');
+    throw new GatehouseError('GH_TOKEN_MALFORMED', 'the credential is not in a form this route accepts');
+  }
+  const checks = policy.checks;
+  for (let i = 0; i < checks.length; i++) (checks[i] as IdentityCheck)(identity);
+}

@@ -1,0 +1,205 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
+import { GatehouseError } from '../errors.js';
+import { buildDownstreamHeaders } from './forwarded-headers.js';
+
+/** Why an upstream exchange failed, for metrics. */
+export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'body_too_large' | 'aborted';
+
+/** Told how an upstream exchange ended; the request handler implements it. */
+export interface UpstreamObserver {
+  upstreamDone(): void;
+  /** `err` is undefined when nothing more can be sent to the client (headers already out, or it left). */
+  upstreamFailed(kind: UpstreamFailureKind, err: GatehouseError | undefined): void;
+}
+
+/** One forwarded request. */
+export interface UpstreamRequest {
+  readonly pool: Dispatcher;
+  readonly path: string;
+  readonly headers: string[];
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
+  /** Added to every response, e.g. HSTS and the request id. */
+  readonly extraResponseHeaders: readonly string[];
+}
+
+/**
+ * Forwards a request and streams both bodies without buffering: the request
+ * body goes to undici as the inbound stream itself (counted on the way when it
+ * is chunked), the response is written chunk by chunk with backpressure (undici
+ * pauses the upstream socket while the client is slow).
+ *
+ * Returns the abort function for the client-went-away case.
+ */
+export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, observer: UpstreamObserver): ProxyHandler {
+  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer);
+  let body: Dispatcher.DispatchOptions['body'] = null;
+  const contentLength = req.headers['content-length'];
+  // The parser enforces Content-Length, so such bodies need no counting; chunked ones do.
+  // undici takes any async iterable as a body; its types list only the concrete kinds.
+  if (req.headers['transfer-encoding'] !== undefined) body = limitBody(req, up.maxBodyBytes) as unknown as Readable;
+  else if (contentLength !== undefined && contentLength !== '0') body = req;
+  up.pool.dispatch(
+    {
+      path: up.path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: up.headers,
+      body,
+      headersTimeout: up.timeoutMs,
+      bodyTimeout: up.timeoutMs,
+    },
+    handler,
+  );
+  return handler;
+}
+
+class BodyTooLarge extends Error {
+  readonly code = 'GH_BODY_TOO_LARGE';
+}
+
+async function* limitBody(req: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) throw new BodyTooLarge('request body too large');
+    yield chunk as Buffer;
+  }
+}
+
+/**
+ * undici's handler interface in its native (callback) form: the newer controller
+ * form is adapted onto this one inside undici, costing a parsed header object and
+ * a controller per request.
+ */
+export class ProxyHandler implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly extraHeaders: readonly string[],
+    private readonly observer: UpstreamObserver,
+  ) {}
+
+  /** The client went away: stop the upstream exchange too. */
+  abort(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.abortUpstream?.(new Error('client closed the connection'));
+    this.observer.upstreamFailed('aborted', undefined);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx: Node answers Expect itself; informational responses are not relayed.
+    if (statusCode < 200 || this.finished) return true;
+    const headers = buildDownstreamHeaders(rawHeaders);
+    for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
+    this.resumeUpstream = resume;
+    this.res.writeHead(statusCode, headers);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  private readonly onDrain = (): void => this.resumeUpstream?.();
+
+  onComplete(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.res.end();
+    this.observer.upstreamDone();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    const kind = failureKind(err);
+    if (this.res.headersSent) {
+      this.res.destroy();
+      this.observer.upstreamFailed(kind, undefined);
+      return;
+    }
+    this.observer.upstreamFailed(kind, toGatehouseError(kind));
+  }
+}
+
+function failureKind(err: Error): UpstreamFailureKind {
+  if (err instanceof BodyTooLarge) return 'body_too_large';
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return 'connect';
+  }
+  return 'reset';
+}
+
+function toGatehouseError(kind: UpstreamFailureKind): GatehouseError {
+  switch (kind) {
+    case 'timeout':
+      return new GatehouseError('GH_UPSTREAM_TIMEOUT', 'the upstream did not answer in time');
+    case 'body_too_large':
+      return new GatehouseError('GH_BODY_TOO_LARGE', 'request body exceeds the limit of this route');
+    case 'connect':
+      return new GatehouseError('GH_UPSTREAM_UNAVAILABLE', 'the upstream could not be reached');
+    default:
+      return new GatehouseError('GH_UPSTREAM_UNAVAILABLE', 'the upstream connection failed');
+  }
+}
+
+/** Keep-alive pools, one per upstream origin, shared by every route (and kept across reloads). */
+export class UpstreamPools {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(private readonly opts: { connections: number; connectTimeoutMs: number }) {}
+
+  get(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.opts.connections,
+        connect: { timeout: this.opts.connectTimeoutMs },
+        // Timeouts are per request (route `timeoutMs`); these are only the defaults.
+        keepAliveTimeout: 4000,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** After a reload: close the pools no route uses any more (in-flight requests finish first). */
+  async retainOnly(origins: ReadonlySet<string>): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const [origin, pool] of this.pools) {
+      if (origins.has(origin)) continue;
+      this.pools.delete(origin);
+      closing.push(pool.close());
+    }
+    await Promise.all(closing);
+  }
+
+  /** Graceful: waits for running requests. */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+
+  /** Forceful: fails running requests. */
+  async destroy(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.destroy()));
+  }
+}

@@ -1,0 +1,114 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { InboundStripper } from '../pipeline/propagate/strip-inbound.js';
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy owns. `expect` is
+ * answered by Node itself (100-continue) and undici refuses to send it;
+ * `host` is set by the client pool to the upstream's authority.
+ */
+const NEVER_FORWARDED = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'http2-settings', 'expect', 'host', 'x-request-id',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip',
+]);
+
+/** Per-request facts that shape the forwarded headers. */
+export interface ForwardingFacts {
+  /** The connecting peer's address. */
+  readonly peer: string | undefined;
+  /** Whether the peer is a trusted proxy whose X-Forwarded-* we extend. */
+  readonly trusted: boolean;
+  readonly proto: 'http' | 'https';
+  readonly requestId: string;
+}
+
+/**
+ * Builds the upstream request headers as a flat `[name, value, …]` list (what
+ * undici takes without copying): inbound headers minus hop-by-hop ones, those
+ * named in `Connection`, identity headers a client may not set, and `Authorization`
+ * when the route drops it; then `X-Forwarded-For/Proto/Host` and `X-Request-Id`.
+ * Identity headers are appended by the caller afterwards.
+ */
+export function buildUpstreamHeaders(
+  headers: IncomingHttpHeaders,
+  stripper: InboundStripper,
+  dropAuthorization: boolean,
+  facts: ForwardingFacts,
+): string[] {
+  const out: string[] = [];
+  const connection = headers.connection;
+  const connectionListed = connection !== undefined && !isPlainConnection(connection) ? listedNames(connection) : undefined;
+  for (const name in headers) {
+    if (NEVER_FORWARDED.has(name) || name.startsWith('proxy-') || stripper.strips(name)) continue;
+    if (dropAuthorization && name === 'authorization') continue;
+    if (connectionListed !== undefined && connectionListed.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
+  }
+
+  const peer = facts.peer === undefined ? 'unknown' : unmapIPv4(facts.peer);
+  const host = headers.host;
+  if (facts.trusted) {
+    const xff = headers['x-forwarded-for'];
+    out.push('x-forwarded-for', xff ? `${xff}, ${peer}` : peer);
+    out.push('x-forwarded-proto', firstValue(headers['x-forwarded-proto']) ?? facts.proto);
+    const xfh = firstValue(headers['x-forwarded-host']) ?? host;
+    if (xfh) out.push('x-forwarded-host', xfh);
+    const fwd = headers.forwarded;
+    if (fwd) out.push('forwarded', fwd);
+    const realIp = firstValue(headers['x-real-ip']);
+    if (realIp) out.push('x-real-ip', realIp);
+  } else {
+    out.push('x-forwarded-for', peer, 'x-forwarded-proto', facts.proto);
+    if (host) out.push('x-forwarded-host', host);
+  }
+  out.push('x-request-id', facts.requestId);
+  return out;
+}
+
+/** `keep-alive` and `close` are the usual values and name no extra headers. */
+function isPlainConnection(value: string): boolean {
+  const v = value.length <= 10 ? value.toLowerCase() : '';
+  return v === 'keep-alive' || v === 'close';
+}
+
+function listedNames(value: string): Set<string> {
+  return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : value[0];
+}
+
+function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** Removes hop-by-hop headers from an upstream response, given as undici's raw `[name, value, …]` Buffers. */
+export function buildDownstreamHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let connectionListed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    if (name === 'connection') {
+      if (!isPlainConnection(value)) connectionListed = listedNames(value);
+      continue;
+    }
+    if (RESPONSE_HOP_BY_HOP.has(name) || name.startsWith('proxy-')) continue;
+    out.push(name, value);
+  }
+  if (connectionListed === undefined) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!connectionListed.has(out[i] as string)) kept.push(out[i] as string, out[i + 1] as string);
+  }
+  return kept;
+}
+
+// `content-length` stays: Node then sends the body as-is instead of re-chunking it.
+// `x-request-id` is ours: the gateway returns the id it forwarded.
+const RESPONSE_HOP_BY_HOP = new Set(['keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'x-request-id']);

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { asGatehouseError, GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
+import { runPipeline } from '../pipeline/run.js';
+import type { CompiledRoute } from './compile-routes.js';
+import { buildUpstreamHeaders } from './forwarded-headers.js';
+import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
+import { normalizePath } from './normalize-path.js';
+import { sendError } from './respond.js';
+import type { RouteMetrics } from './route-metrics.js';
+import type { Router } from './router.js';
+import type { TrustedProxies } from './trusted-proxies.js';
+
+/** Everything a configuration decides; swapped as one value on reload. */
+export interface GatewayState {
+  readonly router: Router<CompiledRoute>;
+  readonly realm: string;
+  readonly maxUrlLength: number;
+  readonly trusted: TrustedProxies;
+  /** Metrics for requests that matched no route. */
+  readonly unroutedMetrics: RouteMetrics;
+}
+
+/** What stays the same across reloads. */
+export interface HandlerEnv {
+  readonly proto: 'http' | 'https';
+  /** `Strict-Transport-Security` value on HTTPS. */
+  readonly hsts: string | undefined;
+  readonly logger: Logger;
+  /** Reads the current state once per request, so a reload never mixes two tables in one request. */
+  state(): GatewayState;
+  requestStarted(): void;
+  requestEnded(): void;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** The gateway's request listener: normalize → route → pipeline → propagate → forward. */
+export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const exchange = new Exchange(req, res, env, env.state());
+    env.requestStarted();
+    res.once('close', exchange.onClose);
+    exchange.start();
+  };
+}
+
+/** One request on its way through the gateway: the pipeline context and the upstream observer. */
+class Exchange implements RequestContext, UpstreamObserver {
+  readonly requestId: string;
+  path = '';
+  query = '';
+  credential: Credential | undefined = undefined;
+  identity: Identity | undefined = undefined;
+  private route: CompiledRoute | undefined;
+  private authOutcome = '';
+  private upstream: ProxyHandler | undefined;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly env: HandlerEnv,
+    private readonly state: GatewayState,
+  ) {
+    const inbound = req.headers['x-request-id'];
+    this.requestId = typeof inbound === 'string' && SANE_REQUEST_ID.test(inbound) ? inbound : randomUUID();
+  }
+
+  start(): void {
+    const { req, state } = this;
+    const url = req.url as string;
+    if (url.length > state.maxUrlLength) return this.fail(new GatehouseError('GH_URI_TOO_LONG', 'the request target is too long'));
+    const q = url.indexOf('?');
+    try {
+      this.path = normalizePath(q < 0 ? url : url.slice(0, q));
+    } catch (err) {
+      return this.fail(asGatehouseError(err));
+    }
+    this.query = q < 0 ? '' : url.slice(q);
+    const route = state.router.match(req.headers.host, this.path);
+    if (route === undefined) return this.fail(new GatehouseError('GH_ROUTE_NOT_FOUND', 'no route matches this request'));
+    this.route = route;
+    if (route.methods !== undefined && !route.methods.has(req.method as string)) {
+      return this.fail(new GatehouseError('GH_METHOD_NOT_ALLOWED', 'this route does not accept the method'));
+    }
+    const contentLength = req.headers['content-length'];
+    if (contentLength !== undefined && Number(contentLength) > route.maxBodyBytes) {
+      return this.fail(new GatehouseError('GH_BODY_TOO_LARGE', 'request body exceeds the limit of this route'));
+    }
+    if (route.authenticators.length === 0) {
+      this.authOutcome = 'public';
+      return this.forward(route);
+    }
+    this.authorize(route).catch(this.onUnexpected);
+  }
+
+  private async authorize(route: CompiledRoute): Promise<void> {
+    try {
+      await runPipeline(route, this);
+    } catch (err) {
+      const e = asGatehouseError(err);
+      this.authOutcome = e.code;
+      route.metrics.authOutcome(e.code);
+      return this.fail(e);
+    }
+    this.authOutcome = this.identity === undefined ? 'anonymous' : 'ok';
+    route.metrics.authOutcome(this.authOutcome);
+    if (this.res.destroyed) return; // the client left while we verified
+    this.forward(route);
+  }
+
+  private forward(route: CompiledRoute): void {
+    const { req, env } = this;
+    const peer = req.socket.remoteAddress;
+    const headers = buildUpstreamHeaders(req.headers, route.stripper, route.dropAuthorization, {
+      peer,
+      trusted: this.state.trusted.isTrusted(peer),
+      proto: env.proto,
+      requestId: this.requestId,
+    });
+    if (this.identity !== undefined && route.identityHeaders !== undefined) route.identityHeaders(this.identity, headers);
+    const extra = env.hsts ? ['x-request-id', this.requestId, 'strict-transport-security', env.hsts] : ['x-request-id', this.requestId];
+    this.upstream = forwardRequest(
+      req,
+      this.res,
+      {
+        pool: route.pool,
+        path: route.basePath + this.path + this.query,
+        headers,
+        timeoutMs: route.timeoutMs,
+        maxBodyBytes: route.maxBodyBytes,
+        extraResponseHeaders: extra,
+      },
+      this,
+    );
+  }
+
+  upstreamDone(): void {
+    this.upstream = undefined;
+  }
+
+  upstreamFailed(kind: UpstreamFailureKind, err: GatehouseError | undefined): void {
+    this.upstream = undefined;
+    if (kind !== 'aborted') this.route?.metrics.upstreamError(kind);
+    if (err) this.fail(err);
+  }
+
+  private fail(err: GatehouseError): void {
+    if (this.res.destroyed) return;
+    // An unread request body must not be parsed as the next request: close instead.
+    const bodyUnread = !this.req.complete;
+    sendError(this.res, err, {
+      realm: this.state.realm,
+      requestId: this.requestId,
+      hsts: this.env.hsts,
+      allow: err.code === 'GH_METHOD_NOT_ALLOWED' ? this.route?.allow : undefined,
+      close: bodyUnread && err.status === 413,
+    });
+  }
+
+  private readonly onUnexpected = (err: unknown): void => {
+    this.env.logger.error({ err, requestId: this.requestId }, 'request handling failed');
+    this.fail(asGatehouseError(err));
+  };
+
+  readonly onClose = (): void => {
+    if (this.upstream !== undefined) this.upstream.abort();
+    this.env.requestEnded();
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const res = this.res;
+    const status = res.writableFinished ? res.statusCode : 499;
+    (this.route?.metrics ?? this.state.unroutedMetrics).request(status, seconds);
+    this.env.logger.info({
+      requestId: this.requestId,
+      method: this.req.method,
+      path: this.path || '(rejected)',
+      route: this.route?.name,
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      auth: this.authOutcome || undefined,
+    }, 'request');
+  };
+}

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { ConfigError, GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { writeRawError } from './respond.js';
+
+type Listen = Config['listen'];
+type Limits = Config['limits'];
+
+/** The gateway's bound listeners. */
+export interface Listeners {
+  readonly server: Server;
+  /** Plain-HTTP listener that only redirects to HTTPS, when `listen.tls.redirectPort` is set. */
+  readonly redirect: Server | undefined;
+  readonly url: string;
+  readonly redirectUrl: string | undefined;
+  readonly proto: 'http' | 'https';
+  /** `Strict-Transport-Security` value, on HTTPS. */
+  readonly hsts: string | undefined;
+}
+
+/** Whether an address is loopback only (what plain HTTP is allowed to bind by default). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Creates and binds the listeners. Limits are Node's own, set where Node
+ * enforces them cheapest: header size in the parser (431), connection count in
+ * the accept loop (excess sockets are closed at once), request time by the
+ * server's timer. Parser errors get a problem+json answer instead of Node's bare one.
+ *
+ * Refuses plain HTTP on a non-loopback address unless `allowInsecureHttp` says so
+ * (then warns): tokens would cross the network in clear text.
+ */
+export async function startListeners(
+  listen: Listen,
+  limits: Limits,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  logger: Logger,
+  baseDir = process.cwd(),
+): Promise<Listeners> {
+  const tls = listen.tls;
+  if (!tls && !isLoopbackHost(listen.host)) {
+    if (!listen.allowInsecureHttp) {
+      throw new ConfigError([
+        { path: 'listen.host', message: 'plain HTTP on a non-loopback address needs listen.tls, or allowInsecureHttp: true' },
+      ]);
+    }
+    logger.warn({ host: listen.host }, 'serving plain HTTP on a non-loopback address: tokens travel unencrypted');
+  }
+  const options = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: Math.min(limits.requestTimeoutMs, 60_000),
+    keepAliveTimeout: 5_000,
+  };
+  const hsts = tls ? `max-age=${Math.floor(tls.hstsMaxAge)}` : undefined;
+  const server = tls
+    ? createHttpsServer(
+        { ...options, cert: readFileSync(resolvePath(tls.cert, baseDir)), key: readFileSync(resolvePath(tls.key, baseDir)) },
+        handler,
+      )
+    : createHttpServer(options, handler);
+  server.maxConnections = limits.maxConnections;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, hsts));
+  const address = await bind(server, listen.port, listen.host);
+  const proto = tls ? 'https' : 'http';
+  const url = `${proto}://${formatHost(address.address)}:${address.port}`;
+
+  let redirect: Server | undefined;
+  let redirectUrl: string | undefined;
+  if (tls?.redirectPort !== undefined) {
+    const httpsPort = address.port;
+    redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, listen.host, httpsPort));
+    redirect.maxConnections = limits.maxConnections;
+    redirect.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, undefined));
+    try {
+      const r = await bind(redirect, tls.redirectPort, listen.host);
+      redirectUrl = `http://${formatHost(r.address)}:${r.port}`;
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+  return { server, redirect, url, redirectUrl, proto, hsts };
+}
+
+function resolvePath(file: string, baseDir: string): string {
+  return isAbsolute(file) ? file : resolve(baseDir, file);
+}
+
+function bind(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolveBind, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveBind(server.address() as AddressInfo);
+    });
+  });
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** Maps Node's parser errors to our codes; Node would otherwise send a bare status line. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, hsts: string | undefined): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let error: GatehouseError;
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      error = new GatehouseError('GH_HEADERS_TOO_LARGE', 'request headers exceed the size limit');
+      break;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      error = new GatehouseError('GH_REQUEST_TIMEOUT', 'the request was not received in time');
+      break;
+    default:
+      error = new GatehouseError('GH_BAD_REQUEST', 'the request could not be parsed');
+  }
+  writeRawError(socket, error, hsts);
+}
+
+// A Host header is echoed into the Location: accept only a plain host name or IP literal.
+const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+function redirectToHttps(req: IncomingMessage, res: ServerResponse, fallbackHost: string, httpsPort: number): void {
+  const hostHeader = req.headers.host;
+  let host = hostHeader !== undefined && SAFE_HOST.test(hostHeader) ? hostHeader : formatHost(fallbackHost);
+  host = host.replace(/:\d{1,5}$/, '');
+  const target = (req.url ?? '/').startsWith('/') ? (req.url as string) : '/';
+  const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+  res.writeHead(308, { location: `https://${host}${port}${target}`, 'content-length': '0', connection: 'close' });
+  res.end();
+}

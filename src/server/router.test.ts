@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createRouter, hostnameOf } from './router.js';
+
+interface R {
+  path: string;
+  host: string | undefined;
+  id: string;
+}
+
+const r = (id: string, path: string, host?: string): R => ({ id, path, host });
+
+test('prefixes match on segment boundaries and the longest wins', () => {
+  const router = createRouter([r('root', '/'), r('api', '/api'), r('orders', '/api/orders'), r('one', '/api/orders/special')]);
+  const m = (p: string) => router.match('x.test', p)?.id;
+  assert.equal(m('/api/orders'), 'orders');
+  assert.equal(m('/api/orders/1'), 'orders');
+  assert.equal(m('/api/orders/'), 'orders');
+  assert.equal(m('/api/ordersX'), 'api');
+  assert.equal(m('/api/orders/special/x'), 'one');
+  assert.equal(m('/api'), 'api');
+  assert.equal(m('/apix'), 'root');
+  assert.equal(m('/'), 'root');
+});
+
+test('without a catch-all route, unmatched paths find nothing', () => {
+  const router = createRouter([r('orders', '/api/orders')]);
+  assert.equal(router.match(undefined, '/api/ordersX'), undefined);
+  assert.equal(router.match(undefined, '/API/orders'), undefined, 'case-sensitive');
+  assert.equal(router.match(undefined, '/api'), undefined);
+});
+
+test('a trailing slash in the configured path is ignored', () => {
+  const router = createRouter([r('orders', '/api/orders/')]);
+  assert.equal(router.match(undefined, '/api/orders')?.id, 'orders');
+  assert.equal(router.match(undefined, '/api/orders/7')?.id, 'orders');
+  assert.equal(router.match(undefined, '/api/ordersX'), undefined);
+});
+
+test('host: exact beats wildcard beats none; wildcard needs a subdomain', () => {
+  const router = createRouter([r('any', '/x'), r('wild', '/x', '*.example.com'), r('exact', '/x', 'api.example.com')]);
+  assert.equal(router.match('api.example.com', '/x')?.id, 'exact');
+  assert.equal(router.match('API.Example.com:8443', '/x')?.id, 'exact');
+  assert.equal(router.match('other.example.com', '/x')?.id, 'wild');
+  assert.equal(router.match('a.b.example.com', '/x')?.id, 'wild');
+  assert.equal(router.match('example.com', '/x')?.id, 'any');
+  assert.equal(router.match('evilexample.com', '/x')?.id, 'any');
+  assert.equal(router.match(undefined, '/x')?.id, 'any');
+});
+
+test('a longer path without host beats a shorter one with a matching host', () => {
+  const router = createRouter([r('hosted', '/api', 'a.test'), r('deep', '/api/orders')]);
+  assert.equal(router.match('a.test', '/api/orders/1')?.id, 'deep');
+  assert.equal(router.match('a.test', '/api/users')?.id, 'hosted');
+  assert.equal(router.match('b.test', '/api/users'), undefined);
+});
+
+test('hostnameOf strips ports and lower-cases, keeping IPv6 literals', () => {
+  assert.equal(hostnameOf('Example.COM:80'), 'example.com');
+  assert.equal(hostnameOf('[::1]:8080'), '[::1]');
+  assert.equal(hostnameOf('127.0.0.1'), '127.0.0.1');
+});

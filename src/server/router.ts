@@ -1,0 +1,105 @@
+/** What the router needs to know about a route; the compiled route carries the rest. */
+export interface Routable {
+  /** Path prefix without a trailing slash (except `/` itself). */
+  readonly path: string;
+  /** `example.com`, `*.example.com`, or undefined for any host. */
+  readonly host: string | undefined;
+}
+
+/** Matches a normalized path and a Host header against a route table compiled once. */
+export interface Router<R extends Routable> {
+  match(host: string | undefined, path: string): R | undefined;
+  readonly routes: readonly R[];
+}
+
+interface Entry<R> {
+  readonly route: R;
+  readonly prefix: string;
+  readonly exactHost: string | undefined;
+  /** `.example.com` for `*.example.com`. */
+  readonly hostSuffix: string | undefined;
+}
+
+/**
+ * Builds the route table. Order of precedence: the longest path prefix wins;
+ * between equal prefixes an exact host beats a wildcard host, which beats a
+ * route without host. A prefix matches on segment boundaries only:
+ * `/api/orders` matches `/api/orders` and `/api/orders/1`, never `/api/ordersX`.
+ *
+ * The table is a flat array scanned in precedence order: for the tens of routes a
+ * gateway usually carries this beats any tree, and it allocates nothing per request.
+ */
+export function createRouter<R extends Routable>(routes: readonly R[]): Router<R> {
+  const entries: Entry<R>[] = routes.map((route) => {
+    const prefix = trimTrailingSlash(route.path);
+    const host = route.host?.toLowerCase();
+    const wildcard = host?.startsWith('*.') ?? false;
+    return {
+      route,
+      prefix,
+      exactHost: wildcard ? undefined : host,
+      hostSuffix: wildcard ? host?.slice(1) : undefined,
+    };
+  });
+  entries.sort((a, b) => b.prefix.length - a.prefix.length || hostRank(a) - hostRank(b));
+  const table = entries;
+
+  return {
+    routes,
+    match(rawHost, path) {
+      const host = rawHost === undefined ? undefined : hostnameOf(rawHost);
+      for (let i = 0; i < table.length; i++) {
+        const e = table[i] as Entry<R>;
+        if (!prefixMatches(e.prefix, path)) continue;
+        if (e.exactHost !== undefined) {
+          if (host !== e.exactHost) continue;
+        } else if (e.hostSuffix !== undefined) {
+          if (host === undefined || host.length <= e.hostSuffix.length || !host.endsWith(e.hostSuffix)) continue;
+        }
+        return e.route;
+      }
+      return undefined;
+    },
+  };
+}
+
+function prefixMatches(prefix: string, path: string): boolean {
+  if (prefix === '/') return true;
+  if (!path.startsWith(prefix)) return false;
+  return path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f;
+}
+
+function hostRank(e: Entry<unknown>): number {
+  if (e.exactHost !== undefined) return 0;
+  if (e.hostSuffix !== undefined) return 1;
+  return 2;
+}
+
+function trimTrailingSlash(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return path.slice(0, end);
+}
+
+/** The host name of a Host header: port removed, lower-cased, IPv6 brackets kept. */
+export function hostnameOf(hostHeader: string): string {
+  let end = hostHeader.length;
+  if (hostHeader.charCodeAt(0) === 0x5b) {
+    const close = hostHeader.indexOf(']');
+    end = close < 0 ? end : close + 1;
+  } else {
+    const colon = hostHeader.indexOf(':');
+    if (colon >= 0) end = colon;
+  }
+  const name = end === hostHeader.length ? hostHeader : hostHeader.slice(0, end);
+  // Host names are case-insensitive; the common all-lower-case header skips the copy.
+  return hasUpper(name) ? name.toLowerCase() : name;
+}
+
+function hasUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return true;
+  }
+  return false;
+}

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createTrustedProxies } from './trusted-proxies.js';
+
+test('addresses and CIDR blocks, IPv4 and IPv6', () => {
+  const t = createTrustedProxies(['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '::1']);
+  assert.equal(t.isTrusted('10.1.2.3'), true);
+  assert.equal(t.isTrusted('11.1.2.3'), false);
+  assert.equal(t.isTrusted('192.168.1.7'), true);
+  assert.equal(t.isTrusted('192.168.1.8'), false);
+  assert.equal(t.isTrusted('fd12::5'), true);
+  assert.equal(t.isTrusted('fe80::1'), false);
+  assert.equal(t.isTrusted('::1'), true);
+  assert.equal(t.isTrusted(undefined), false);
+});
+
+test('IPv4-mapped IPv6 peers are checked as IPv4', () => {
+  const t = createTrustedProxies(['127.0.0.1']);
+  assert.equal(t.isTrusted('::ffff:127.0.0.1'), true);
+  assert.equal(t.isTrusted('::ffff:127.0.0.2'), false);
+});
+
+test('an empty list trusts nobody', () => {
+  const t = createTrustedProxies([]);
+  assert.equal(t.isEmpty, true);
+  assert.equal(t.isTrusted('127.0.0.1'), false);
+});
+
+test('entries that are not addresses are refused', () => {
+  assert.throws(() => createTrustedProxies(['localhost']), /not an IP/);
+  assert.throws(() => createTrustedProxies(['10.0.0.0/33']), /prefix length/);
+  assert.throws(() => createTrustedProxies(['10.0.0.0/']), /prefix length/);
+  assert.throws(() => createTrustedProxies(['10.0.0.0/x']), /prefix length/);
+});

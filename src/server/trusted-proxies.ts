@@ -1,0 +1,43 @@
+import { BlockList, isIP } from 'node:net';
+
+/** Decides whether a connecting peer is a proxy whose X-Forwarded-* headers we keep. */
+export interface TrustedProxies {
+  readonly isEmpty: boolean;
+  isTrusted(peer: string | undefined): boolean;
+}
+
+/**
+ * Compiles `trustedProxies` (IPv4/IPv6 addresses and CIDR blocks) once. Throws on
+ * an entry that is neither, so a typo cannot silently trust nobody or everybody.
+ * An IPv4-mapped IPv6 peer (`::ffff:10.0.0.1`, as a dual-stack socket reports it)
+ * is checked as the IPv4 address it is.
+ */
+export function createTrustedProxies(entries: readonly string[]): TrustedProxies {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    const address = slash < 0 ? entry : entry.slice(0, slash);
+    const family = isIP(address);
+    if (family === 0) throw new Error(`trustedProxies: not an IP address or CIDR: ${entry}`);
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (slash < 0) {
+      list.addAddress(address, type);
+      continue;
+    }
+    const bits = Number(entry.slice(slash + 1));
+    const max = family === 4 ? 32 : 128;
+    if (!Number.isInteger(bits) || bits < 0 || bits > max || entry.slice(slash + 1) === '') {
+      throw new Error(`trustedProxies: bad prefix length in ${entry}`);
+    }
+    list.addSubnet(address, bits, type);
+  }
+  const isEmpty = entries.length === 0;
+  return {
+    isEmpty,
+    isTrusted(peer) {
+      if (isEmpty || !peer) return false;
+      if (peer.startsWith('::ffff:') && peer.includes('.')) return list.check(peer.slice(7), 'ipv4');
+      return list.check(peer, peer.includes(':') ? 'ipv6' : 'ipv4');
+    },
+  };
+}
