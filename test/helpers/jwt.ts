@@ -13,9 +13,21 @@
  * await jwks.close();
  * ```
  */
-import { createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign, constants, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign as cryptoSign,
+  type KeyObject,
+} from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Algorithms the helpers can mint. */
 export type TestAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA' | 'HS256';
@@ -24,11 +36,11 @@ export type TestAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'E
 export interface TestKey {
   readonly alg: TestAlgorithm;
   readonly kid: string;
-  /** Private key (asymmetric algorithms) or the HMAC secret as a KeyObject-less Buffer. */
+  /** Private key (asymmetric algorithms only). */
   readonly privateKey: KeyObject | undefined;
   readonly publicKey: KeyObject | undefined;
-  /** HMAC secret (HS256 only). */
-  readonly secret: Buffer | undefined;
+  /** HMAC secret (HS256 only): 43 random base64url characters, usable as an issuer's `secret` as is. */
+  readonly secret: string | undefined;
   /** Public JWK with kid, alg and use: what a JWKS publishes. */
   readonly publicJwk: Record<string, unknown>;
   /** SPKI PEM of the public key (asymmetric only). */
@@ -37,14 +49,14 @@ export interface TestKey {
 
 /**
  * Generates a fresh key. RSA keys are 2048-bit; ES256 uses P-256, ES384 P-384;
- * EdDSA uses Ed25519; HS256 a 32-byte random secret.
+ * EdDSA uses Ed25519; HS256 a random secret of 43 characters (256 bits of entropy).
  */
 export function generateTestKey(alg: TestAlgorithm, kid = `${alg.toLowerCase()}-${randomBytes(4).toString('hex')}`): TestKey {
   if (alg === 'HS256') {
-    const secret = randomBytes(32);
+    const secret = randomBytes(32).toString('base64url');
     return { alg, kid, privateKey: undefined, publicKey: undefined, secret, publicJwk: {}, publicPem: '' };
   }
-  const { privateKey, publicKey } =
+  const { privateKey } =
     alg.startsWith('RS') || alg.startsWith('PS')
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
       : alg === 'ES256'
@@ -52,6 +64,13 @@ export function generateTestKey(alg: TestAlgorithm, kid = `${alg.toLowerCase()}-
         : alg === 'ES384'
           ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
           : generateKeyPairSync('ed25519');
+  return testKeyFromPrivate(alg, privateKey, kid);
+}
+
+/** Wraps an existing private key (a KeyObject or PKCS#8 / SEC1 / PKCS#1 PEM) as a TestKey, e.g. for a certificate fixture. */
+export function testKeyFromPrivate(alg: Exclude<TestAlgorithm, 'HS256'>, key: KeyObject | string, kid = `${alg.toLowerCase()}-${randomBytes(4).toString('hex')}`): TestKey {
+  const privateKey = typeof key === 'string' ? createPrivateKey(key) : key;
+  const publicKey = createPublicKey(privateKey);
   const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
   const publicPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
   return { alg, kid, privateKey, publicKey, secret: undefined, publicJwk, publicPem };
@@ -276,4 +295,18 @@ export function testIssuerOptions(overrides: Record<string, unknown> & { issuer?
     maxTokenAge?: number;
     requireTyp?: 'at+jwt' | 'application/at+jwt';
   };
+}
+
+/**
+ * Absolute path of a file under `test/fixtures/jwt/` (test certificates),
+ * found from the repository root so it works from `dist/` and `.build/*` alike.
+ */
+export function jwtFixture(name: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('repository root not found');
+    dir = up;
+  }
+  return join(dir, 'test', 'fixtures', 'jwt', name);
 }

@@ -62,15 +62,22 @@ export class RemoteKeySource {
    */
   async select(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection | undefined> {
     if (!this.current) {
+      // Join a fetch under way; if it fails, try once more ourselves when the cooldown allows.
       if (this.inFlight) await this.inFlight;
-      else if (this.mayTriggerFetch()) await this.refresh();
+      if (!this.current && this.mayTriggerFetch()) await this.refresh();
       if (!this.current) return undefined;
     }
-    const first = this.current.select(kid, alg);
-    if (first.status !== 'unknown-kid') return first;
-    if (this.inFlight) await this.inFlight;
-    else if (this.mayTriggerFetch()) await this.refresh();
-    else return first;
+    let selection = this.current.select(kid, alg);
+    if (selection.status !== 'unknown-kid') return selection;
+    // A fetch under way may have started before the key was published: join it,
+    // and fetch again ourselves if it did not bring the key and the cooldown allows.
+    if (this.inFlight) {
+      await this.inFlight;
+      selection = this.current.select(kid, alg);
+      if (selection.status !== 'unknown-kid') return selection;
+    }
+    if (!this.mayTriggerFetch()) return selection;
+    await this.refresh();
     return this.current.select(kid, alg);
   }
 

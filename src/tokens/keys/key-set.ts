@@ -26,12 +26,17 @@ export class KeySet {
   readonly keys: readonly VerificationKey[];
   readonly ids: ReadonlySet<string>;
   private readonly byKid = new Map<string, VerificationKey[]>();
+  /** Keys published without a `kid` (a PEM file, a secret). */
+  private readonly unnamed: VerificationKey[] = [];
 
   constructor(keys: readonly VerificationKey[]) {
     this.keys = keys;
     this.ids = new Set(keys.map((k) => k.id));
     for (const key of keys) {
-      if (key.kid === undefined) continue;
+      if (key.kid === undefined) {
+        this.unnamed.push(key);
+        continue;
+      }
       const list = this.byKid.get(key.kid);
       if (list) list.push(key);
       else this.byKid.set(key.kid, [key]);
@@ -45,17 +50,27 @@ export class KeySet {
   /**
    * Picks the key for `kid` and `alg`. Without a `kid`, only a set holding
    * exactly one key for `alg` answers: guessing among several would let a
-   * token choose its key.
+   * token choose its key. A `kid` the set does not name falls back to its one
+   * unnamed key, if it has exactly one: a configured PEM key has no kid, while
+   * the tokens its issuer signs usually carry one.
    */
   select(kid: string | undefined, alg: JwsAlgorithm): KeySelection {
     if (kid !== undefined) {
       const list = this.byKid.get(kid);
-      if (!list) return { status: 'unknown-kid' };
-      for (const key of list) if (key.algorithms.has(alg)) return { status: 'found', key };
-      return { status: 'no-key', reason: 'algorithm not allowed for this key' };
+      if (list) {
+        for (const key of list) if (key.algorithms.has(alg)) return { status: 'found', key };
+        return { status: 'no-key', reason: 'algorithm not allowed for this key' };
+      }
+      if (this.unnamed.length === 0) return { status: 'unknown-kid' };
+      const only = this.onlyFor(this.unnamed, alg);
+      return only.status === 'found' ? only : { status: 'unknown-kid' };
     }
+    return this.onlyFor(this.keys, alg);
+  }
+
+  private onlyFor(keys: readonly VerificationKey[], alg: JwsAlgorithm): KeySelection {
     let only: VerificationKey | undefined;
-    for (const key of this.keys) {
+    for (const key of keys) {
       if (!key.algorithms.has(alg)) continue;
       if (only) return { status: 'no-key', reason: 'token has no kid and several keys match' };
       only = key;

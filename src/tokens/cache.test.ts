@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { GatehouseError } from '../errors.js';
+import { b64, generateTestKey, mintToken, startJwksServer, testIssuerOptions, type JwksServer } from '../../test/helpers/jwt.js';
+import { createTokenVerifier } from './jwt/verifier.js';
+import { tokenCacheKey, VerifiedTokenCache } from './cache.js';
+import type { Identity } from './identity.js';
+
+const ISS = 'https://issuer.test';
+const NOW = 1_800_000_000;
+const key = generateTestKey('RS256');
+let jwks: JwksServer;
+before(async () => {
+  jwks = await startJwksServer([key]);
+});
+after(() => jwks.close());
+
+function counting(maxEntries?: number, clock = { now: NOW * 1000 }) {
+  const lookups: boolean[] = [];
+  const verifier = createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri })], {
+    now: () => clock.now,
+    cacheMaxEntries: maxEntries,
+    hooks: { onCacheLookup: (hit) => lookups.push(hit) },
+  });
+  return { verifier, lookups, clock };
+}
+
+describe('verified-token cache', () => {
+  test('a repeated token is served from the cache, as the same identity', async () => {
+    const { verifier, lookups } = counting();
+    try {
+      const token = mintToken(key, { iss: ISS, aud: 'api' }, { nowSeconds: NOW });
+      const first = await verifier.verify(token);
+      const second = await verifier.verify(token);
+      assert.equal(second, first);
+      assert.deepEqual(lookups, [false, true]);
+    } finally {
+      verifier.close();
+    }
+  });
+
+  test('an entry never outlives its token: the injected clock is checked on every hit', async () => {
+    const { verifier, lookups, clock } = counting();
+    try {
+      const token = mintToken(key, { iss: ISS, aud: 'api', exp: NOW + 60 }, { nowSeconds: NOW });
+      await verifier.verify(token);
+      clock.now = (NOW + 60) * 1000;
+      await assert.rejects(verifier.verify(token), (e: GatehouseError) => e.code === 'GH_TOKEN_EXPIRED');
+      assert.deepEqual(lookups, [false, false]);
+    } finally {
+      verifier.close();
+    }
+  });
+
+  test('failures are never cached as success, and a tampered twin of a cached token fails', async () => {
+    const { verifier } = counting();
+    try {
+      const token = mintToken(key, { iss: ISS, aud: 'api', sub: 'alice' }, { nowSeconds: NOW });
+      await verifier.verify(token);
+      const [h, , s] = token.split('.');
+      const twin = `${h}.${b64(JSON.stringify({ iss: ISS, aud: 'api', sub: 'root', exp: NOW + 60 }))}.${s}`;
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(verifier.verify(twin), (e: GatehouseError) => e.message === 'signature invalid');
+      }
+      const bad = mintToken(key, { iss: ISS, aud: 'other' }, { nowSeconds: NOW });
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(verifier.verify(bad), (e: GatehouseError) => e.message === 'audience not accepted');
+      }
+    } finally {
+      verifier.close();
+    }
+  });
+
+  test('cacheMaxEntries 0 disables the cache (no lookups at all)', async () => {
+    const { verifier, lookups } = counting(0);
+    try {
+      const token = mintToken(key, { iss: ISS, aud: 'api' }, { nowSeconds: NOW });
+      const a = await verifier.verify(token);
+      const b = await verifier.verify(token);
+      assert.notEqual(a, b);
+      assert.deepEqual(lookups, []);
+    } finally {
+      verifier.close();
+    }
+  });
+
+  test('the cache is bounded in entries', async () => {
+    const { verifier, lookups } = counting(2);
+    try {
+      const tokens = [1, 2, 3].map((i) => mintToken(key, { iss: ISS, aud: 'api', jti: `t${i}` }, { nowSeconds: NOW }));
+      for (const t of tokens) await verifier.verify(t);
+      await verifier.verify(tokens[0]!); // evicted by the third
+      await verifier.verify(tokens[2]!);
+      assert.deepEqual(lookups, [false, false, false, false, true]);
+    } finally {
+      verifier.close();
+    }
+  });
+});
+
+describe('VerifiedTokenCache', () => {
+  const identity = { expiresAt: NOW + 10 } as Identity;
+  test('drops entries whose key was withdrawn, for that issuer only', () => {
+    const cache = new VerifiedTokenCache(10);
+    const entry = (issuer: string, keyId: string) => ({ identity, issuer, keyId, expiresAtMs: (NOW + 10) * 1000 });
+    cache.set('a', entry('one', 'k1'), NOW * 1000);
+    cache.set('b', entry('one', 'k2'), NOW * 1000);
+    cache.set('c', entry('two', 'k1'), NOW * 1000);
+    assert.equal(cache.dropWithdrawnKeys('one', new Set(['k2'])), 1);
+    assert.equal(cache.get('a', NOW * 1000), undefined);
+    assert.ok(cache.get('b', NOW * 1000));
+    assert.ok(cache.get('c', NOW * 1000));
+  });
+
+  test('an already expired entry is not stored', () => {
+    const cache = new VerifiedTokenCache(10);
+    cache.set('a', { identity, issuer: 'x', keyId: 'k', expiresAtMs: NOW * 1000 }, NOW * 1000);
+    assert.equal(cache.size, 0);
+  });
+
+  test('the key is a fixed-size hash, not the token', () => {
+    const token = 'a'.repeat(5000);
+    const k = tokenCacheKey(token);
+    assert.equal(k.length, 44);
+    assert.notEqual(k, tokenCacheKey(`${token}b`));
+  });
+});

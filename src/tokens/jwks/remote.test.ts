@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { GatehouseError, type ErrorCode } from '../../errors.js';
+import {
+  generateTestKey,
+  mintToken,
+  startJwksServer,
+  testIssuerOptions,
+  type JwksBehaviour,
+  type JwksServer,
+  type TestKey,
+} from '../../../test/helpers/jwt.js';
+import { createTokenVerifier } from '../jwt/verifier.js';
+import type { TokenVerifier } from '../jwt/options.js';
+
+const ISS = 'https://issuer.test';
+const claims = { iss: ISS, aud: 'api', sub: 'alice' };
+
+/** A verifier on a JWKS server with a hand-driven clock and a log of fetch results. */
+interface Rig {
+  jwks: JwksServer;
+  verifier: TokenVerifier;
+  fetches: ('ok' | 'error')[];
+  /** Resolves on the next fetch result reported by the verifier. */
+  nextFetch(): Promise<'ok' | 'error'>;
+  clock: { now: number };
+}
+
+const open: Rig[] = [];
+afterEach(async () => {
+  for (const r of open.splice(0)) {
+    r.verifier.close();
+    await r.jwks.close();
+  }
+});
+
+async function rig(
+  keys: TestKey[],
+  jwksOverrides: Partial<{ timeoutMs: number; maxBytes: number; cacheMaxAge: number; cooldown: number }> = {},
+  initial: JwksBehaviour = 'ok',
+  cacheMaxEntries?: number,
+): Promise<Rig> {
+  const jwks = await startJwksServer(keys);
+  jwks.setBehaviour(initial);
+  const clock = { now: Date.now() };
+  const fetches: ('ok' | 'error')[] = [];
+  let waiters: ((r: 'ok' | 'error') => void)[] = [];
+  const verifier = createTokenVerifier(
+    [
+      testIssuerOptions({
+        name: 'test-issuer',
+        jwksUri: jwks.uri,
+        // The rig's clock is pinned while tokens are minted on the real one.
+        clockSkew: 120,
+        jwks: { timeoutMs: 2000, maxBytes: 64 * 1024, cacheMaxAge: 600, cooldown: 30, ...jwksOverrides },
+      }),
+    ],
+    {
+      now: () => clock.now,
+      cacheMaxEntries,
+      hooks: {
+        onJwksFetch(issuer, result) {
+          assert.equal(issuer, 'test-issuer');
+          fetches.push(result);
+          const w = waiters;
+          waiters = [];
+          for (const f of w) f(result);
+        },
+      },
+    },
+  );
+  const r: Rig = {
+    jwks,
+    verifier,
+    fetches,
+    clock,
+    nextFetch: () => new Promise((resolve) => waiters.push(resolve)),
+  };
+  open.push(r);
+  return r;
+}
+
+async function rejects(p: Promise<unknown>, code: ErrorCode, message?: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof GatehouseError, String(err));
+    assert.equal(err.code, code, err.message);
+    if (message !== undefined) assert.equal(err.message, message);
+    return true;
+  });
+}
+
+describe('key rotation', () => {
+  test('a new key verifies without restart, the dropped key stops verifying, and no valid request fails meanwhile', async () => {
+    const a = generateTestKey('RS256', 'key-a');
+    const b = generateTestKey('RS256', 'key-b');
+    // A short cache lifetime, so background refreshes pick up the removal of key A.
+    const r = await rig([a], { cacheMaxAge: 0.2, cooldown: 30 });
+    await r.verifier.ready;
+
+    const oldToken = mintToken(a, claims);
+    await r.verifier.verify(oldToken); // now cached under key A
+
+    // The issuer's signer, read by the request loop below.
+    let signer = a;
+    let running = true;
+    let served = 0;
+    const failures: unknown[] = [];
+    const loop = (async () => {
+      while (running) {
+        try {
+          await r.verifier.verify(mintToken(signer, { ...claims, jti: String(served) }));
+          served++;
+        } catch (err) {
+          failures.push(err);
+        }
+        await new Promise((res) => setImmediate(res));
+      }
+    })();
+
+    // 1. The JWKS gains key B; the issuer starts signing with it.
+    r.jwks.setKeys([a, b]);
+    signer = b;
+    await r.verifier.verify(mintToken(b, claims)); // unknown kid → one re-fetch → found
+    // 2. Later the old key leaves the JWKS; a background refresh picks that up.
+    r.jwks.setKeys([b]);
+    const before = r.jwks.fetchCount;
+    await r.jwks.waitForFetches(before + 2);
+    while ((await r.nextFetch()) !== 'ok');
+    running = false;
+    await loop;
+
+    assert.deepEqual(failures, []);
+    assert.ok(served > 0);
+    // The cached old-key token is dropped with its key, not served until its exp.
+    await rejects(r.verifier.verify(oldToken), 'GH_TOKEN_INVALID', 'unknown signing key');
+    await rejects(r.verifier.verify(mintToken(a, claims)), 'GH_TOKEN_INVALID', 'unknown signing key');
+    await r.verifier.verify(mintToken(b, claims));
+  });
+
+  test('the JWKS is refreshed in the background before cacheMaxAge ends, without any request', async () => {
+    const a = generateTestKey('ES256');
+    const r = await rig([a], { cacheMaxAge: 0.2 });
+    await r.verifier.ready;
+    await r.jwks.waitForFetches(3);
+    assert.ok(r.fetches.filter((f) => f === 'ok').length >= 2);
+  });
+});
+
+describe('unknown kid flood', () => {
+  test('many unknown kids cause at most one fetch per cooldown', async () => {
+    const a = generateTestKey('ES256');
+    const r = await rig([a], { cooldown: 30 });
+    await r.verifier.ready;
+    assert.equal(r.jwks.fetchCount, 1);
+
+    const flood = Array.from({ length: 200 }, (_, i) => r.verifier.verify(mintToken(a, claims, { kid: `unknown-${i}` })));
+    const results = await Promise.allSettled(flood);
+    assert.ok(results.every((x) => x.status === 'rejected' && (x.reason as GatehouseError).message === 'unknown signing key'));
+    assert.equal(r.jwks.fetchCount, 2);
+
+    // Sequential ones within the cooldown: no fetch at all.
+    for (let i = 0; i < 50; i++) await rejects(r.verifier.verify(mintToken(a, claims, { kid: `later-${i}` })), 'GH_TOKEN_INVALID');
+    assert.equal(r.jwks.fetchCount, 2);
+
+    // Past the cooldown, one more.
+    r.clock.now += 30_000;
+    for (let i = 0; i < 20; i++) await rejects(r.verifier.verify(mintToken(a, claims, { kid: `again-${i}` })), 'GH_TOKEN_INVALID');
+    assert.equal(r.jwks.fetchCount, 3);
+    // Valid tokens were never affected.
+    await r.verifier.verify(mintToken(a, claims));
+  });
+});
+
+describe('a failing JWKS endpoint keeps the last good keys', () => {
+  const behaviours: JwksBehaviour[] = ['down', 'error', 'garbage', 'oversized', 'slow'];
+  for (const behaviour of behaviours) {
+    test(`${behaviour}: last good keys kept`, async () => {
+      const a = generateTestKey('EdDSA');
+      const r = await rig([a], { cooldown: 1, timeoutMs: 300, maxBytes: 16 * 1024 });
+      await r.verifier.ready;
+      r.jwks.setBehaviour(behaviour);
+      r.clock.now += 1000;
+      const failed = r.nextFetch();
+      // An unknown kid forces a fetch, which fails.
+      await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'rotated-away' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+      assert.equal(await failed, 'error');
+      await r.verifier.verify(mintToken(a, claims));
+      assert.equal(r.verifier.isReady(), true);
+    });
+  }
+
+  test('a key set with no usable key (only encryption keys) is garbage too', async () => {
+    const a = generateTestKey('ES256');
+    const r = await rig([a], { cooldown: 1 });
+    await r.verifier.ready;
+    r.jwks.setKeys([{ ...a.publicJwk, use: 'enc' }]);
+    r.clock.now += 1000;
+    await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'x' })), 'GH_TOKEN_INVALID');
+    assert.equal(r.fetches.at(-1), 'error');
+    await r.verifier.verify(mintToken(a, claims));
+  });
+});
+
+describe('a JWKS that never loaded', () => {
+  for (const behaviour of ['down', 'garbage', 'oversized', 'slow'] as const) {
+    test(`${behaviour}: 503 GH_KEYS_UNAVAILABLE until it loads`, async () => {
+      const a = generateTestKey('PS256');
+      const r = await rig([a], { cooldown: 1, timeoutMs: 300, maxBytes: 16 * 1024 }, behaviour);
+      let ready = false;
+      void r.verifier.ready.then(() => (ready = true));
+      await rejects(r.verifier.verify(mintToken(a, claims)), 'GH_KEYS_UNAVAILABLE');
+      assert.equal(r.verifier.isReady(), false);
+      // Within the cooldown a request does not fetch again; it fails fast.
+      const count = r.jwks.fetchCount;
+      await rejects(r.verifier.verify(mintToken(a, claims)), 'GH_KEYS_UNAVAILABLE');
+      assert.ok(r.jwks.fetchCount <= count + 1); // a background retry may be under way, never one per request
+
+      r.jwks.setBehaviour('ok');
+      r.clock.now += 1000;
+      await r.verifier.verify(mintToken(a, claims));
+      await r.verifier.ready;
+      assert.equal(ready, true);
+      assert.equal(r.verifier.isReady(), true);
+    });
+  }
+
+  test('the GH_KEYS_UNAVAILABLE error maps to 503', async () => {
+    const a = generateTestKey('RS256');
+    const r = await rig([a], { cooldown: 30 }, 'error');
+    await assert.rejects(r.verifier.verify(mintToken(a, claims)), (e: GatehouseError) => e.status === 503);
+  });
+});
