@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { GatehouseError, type ErrorCode } from '../errors.js';
+import { deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
+import { Keyring } from './crypto.js';
+import type { SessionManager } from './manager.js';
+import { MemorySessionStore } from './memory/memory-store.js';
+import { RedisSessionStore } from './redis/redis-store.js';
+import { RefreshCoordinator, type SessionTokens } from './refresh.js';
+import { newHandle, type SessionData } from './session.js';
+import { StatefulSessions } from './stateful.js';
+import { StatelessSessions } from './stateless.js';
+import { manualClock, type ManualClock } from './store-contract.js';
+import type { SessionStore } from './store.js';
+
+const prefix = randomPrefix('mgr');
+after(() => deletePrefix(REDIS_URL, prefix));
+
+const IDLE = 900;
+const ABSOLUTE = 8 * 3600;
+
+/** Refresh-token rotation with reuse detection, counted. */
+class Provider {
+  calls = 0;
+  down = false;
+  revoked = false;
+  current = 'rt-0';
+  constructor(private readonly clock: ManualClock) {}
+  readonly grant = async (rt: string): Promise<SessionTokens> => {
+    this.calls++;
+    await sleep(15);
+    if (this.down) throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'down');
+    if (this.revoked || rt !== this.current) {
+      this.revoked = true;
+      throw new GatehouseError('GH_SESSION_EXPIRED', 'refresh token rejected');
+    }
+    this.current = `rt-${this.calls}`;
+    return { accessToken: `at-${this.calls}`, accessTokenExpiresAt: Math.floor(this.clock.now() / 1000) + 300, refreshToken: this.current };
+  };
+}
+
+type Mode = 'stateful' | 'stateless';
+
+function build(mode: Mode, store: SessionStore, clock: ManualClock, provider: Provider, keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }])): SessionManager {
+  const deps = {
+    store,
+    keyring,
+    timeouts: { idleSeconds: IDLE, absoluteSeconds: ABSOLUTE },
+    grant: provider.grant,
+    coordinator: new RefreshCoordinator({ store, pollMs: 5 }),
+    now: clock.now,
+    skewSeconds: 30,
+    touchIntervalSeconds: 0,
+  };
+  return mode === 'stateful' ? new StatefulSessions(deps) : new StatelessSessions(deps);
+}
+
+function login(clock: ManualClock, over: Partial<SessionData> = {}): SessionData {
+  const now = clock.now();
+  return {
+    handle: newHandle(),
+    issuer: 'https://idp.test',
+    subject: 'alice',
+    claims: { name: 'Alice' },
+    tokens: { accessToken: 'at-0', accessTokenExpiresAt: Math.floor(now / 1000) + 300, refreshToken: 'rt-0', idToken: 'idt' },
+    createdAt: now,
+    lastSeenAt: now,
+    userAgent: 'test-agent',
+    ...over,
+  };
+}
+
+/** The browser's view: applies Set-Cookie values to a jar. */
+function apply(jar: Map<string, string>, setCookies: readonly string[]): Map<string, string> {
+  const next = new Map(jar);
+  for (const c of setCookies) {
+    const pair = c.split(';')[0] as string;
+    const eq = pair.indexOf('=');
+    if (/Max-Age=0/.test(c)) next.delete(pair.slice(0, eq));
+    else next.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return next;
+}
+
+const code = (c: ErrorCode) => (e: unknown) => e instanceof GatehouseError && e.code === c;
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  const setup = () => {
+    const clock = manualClock();
+    const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+    const provider = new Provider(clock);
+    return { clock, store, provider, sessions: build(mode, store, clock, provider) };
+  };
+
+  test(`${mode}: login sets HttpOnly __Host- cookies; the session resumes from them alone`, async () => {
+    const { clock, sessions } = setup();
+    const data = login(clock);
+    const set = await sessions.create(data, new Map());
+    assert.ok(set.length >= 1);
+    for (const c of set) assert.match(c, /^__Host-gh_[a-z.0-9]+=[^;]+; Path=\/; Max-Age=28800; Secure; HttpOnly; SameSite=Lax$/);
+    for (const c of set) assert.ok(!c.includes('rt-0') && !c.includes('at-0'));
+    const jar = apply(new Map(), set);
+    const resumed = await sessions.resume(jar);
+    assert.equal(resumed?.data.subject, 'alice');
+    assert.equal(resumed?.data.tokens.accessToken, 'at-0');
+    assert.equal(await sessions.resume(new Map([['other', 'x']])), undefined, 'no session cookie: no session');
+    for (const name of jar.keys()) assert.ok(sessions.isSessionCookie(name));
+    assert.ok(!sessions.isSessionCookie('theme'));
+  });
+
+  test(`${mode}: idle timeout, renewed by use; absolute timeout despite use`, async () => {
+    const { clock, sessions, provider } = setup();
+    provider.current = 'rt-0';
+    let jar = apply(new Map(), await sessions.create(login(clock, { tokens: { accessToken: 'at-0', accessTokenExpiresAt: 4e10, refreshToken: 'rt-0' } }), new Map()));
+    for (let i = 0; i < 3; i++) {
+      clock.advance((IDLE - 1) * 1000);
+      const r = await sessions.resume(jar);
+      assert.ok(r, `still alive after ${i + 1} idle periods minus a second`);
+      jar = apply(jar, r.setCookies);
+    }
+    clock.advance(IDLE * 1000);
+    await assert.rejects(sessions.resume(jar), code('GH_SESSION_EXPIRED'));
+
+    const fresh = setup();
+    let jar2 = apply(new Map(), await fresh.sessions.create(login(fresh.clock, { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
+    for (let t = 0; t < ABSOLUTE - 600; t += 600) {
+      fresh.clock.advance(600_000);
+      jar2 = apply(jar2, (await fresh.sessions.resume(jar2))?.setCookies ?? []);
+    }
+    fresh.clock.advance(600_000);
+    await assert.rejects(fresh.sessions.resume(jar2), code('GH_SESSION_EXPIRED'));
+  });
+
+  test(`${mode}: an expiring access token is refreshed once for 30 concurrent requests`, async () => {
+    const { clock, sessions, provider } = setup();
+    const jar = apply(new Map(), await sessions.create(login(clock), new Map()));
+    clock.advance(280_000); // 20 s left: inside the 30 s skew
+    const results = await Promise.all(Array.from({ length: 30 }, () => sessions.resume(jar)));
+    assert.equal(provider.calls, 1);
+    assert.equal(provider.revoked, false);
+    for (const r of results) assert.equal(r?.data.tokens.accessToken, 'at-1');
+    const jar2 = apply(jar, results[0]?.setCookies ?? []);
+    assert.equal((await sessions.resume(jar2))?.data.tokens.accessToken, 'at-1');
+    // A straggler with the previous cookie (stateless) adopts the rotated tokens, no second refresh.
+    assert.equal((await sessions.resume(jar))?.data.tokens.accessToken, 'at-1');
+    assert.equal(provider.calls, 1);
+  });
+
+  test(`${mode}: refresh refused → session ended (401); provider down → 503 and the session is kept`, async () => {
+    const { clock, sessions, provider } = setup();
+    const jar = apply(new Map(), await sessions.create(login(clock), new Map()));
+    clock.advance(400_000);
+    provider.down = true;
+    await assert.rejects(sessions.resume(jar), code('GH_PROVIDER_UNAVAILABLE'));
+    provider.down = false;
+    assert.equal((await sessions.resume(jar))?.data.tokens.accessToken, 'at-2', 'kept, and refreshed once the provider is back');
+
+    const other = setup();
+    const jar2 = apply(new Map(), await other.sessions.create(login(other.clock), new Map()));
+    other.clock.advance(400_000);
+    other.provider.revoked = true;
+    await assert.rejects(other.sessions.resume(jar2), code('GH_SESSION_EXPIRED'));
+    await assert.rejects(other.sessions.resume(jar2), code('GH_SESSION_EXPIRED'), 'stays ended');
+    assert.equal(other.provider.calls, 1);
+  });
+
+  test(`${mode}: logout ends the session; the old cookie no longer works`, async () => {
+    const { clock, sessions } = setup();
+    const jar = apply(new Map(), await sessions.create(login(clock), new Map()));
+    const ended = await sessions.destroy(jar);
+    assert.equal(ended?.tokens.refreshToken, 'rt-0', 'the refresh token is handed back for revocation');
+    await assert.rejects(sessions.resume(jar), code('GH_SESSION_EXPIRED'));
+    const cleared = sessions.clearCookies(jar);
+    assert.ok(cleared.length >= 1 && cleared.every((c) => /Max-Age=0/.test(c)));
+    assert.equal(await sessions.destroy(new Map()), undefined);
+  });
+
+  test(`${mode}: login with a session cookie already present issues a fresh one and ends the old (no fixation)`, async () => {
+    const { clock, sessions } = setup();
+    const planted = apply(new Map(), await sessions.create(login(clock, { subject: 'mallory' }), new Map()));
+    const set = await sessions.create(login(clock), planted);
+    const jar = apply(planted, set);
+    for (const [name, value] of planted) assert.notEqual(jar.get(name), value, `${name} replaced`);
+    assert.equal((await sessions.resume(jar))?.data.subject, 'alice');
+    await assert.rejects(sessions.resume(planted), code('GH_SESSION_EXPIRED'), 'the planted session is over');
+  });
+
+  test(`${mode}: malformed or tampered cookies are GH_SESSION_INVALID`, async () => {
+    const { clock, sessions } = setup();
+    const jar = apply(new Map(), await sessions.create(login(clock), new Map()));
+    const [name, value] = [...jar][0] as [string, string];
+    const flipped = value.slice(0, 10) + (value[10] === 'A' ? 'B' : 'A') + value.slice(11);
+    const bad = mode === 'stateful' ? ['short', `${value}x`, '!'.repeat(43)] : [flipped, value.slice(0, -3), 'junk'];
+    for (const v of bad) await assert.rejects(sessions.resume(new Map([[name, v]])), code('GH_SESSION_INVALID'), v);
+    if (mode === 'stateful') {
+      // Well-formed but unknown: not found.
+      await assert.rejects(sessions.resume(new Map([[name, flipped]])), code('GH_SESSION_EXPIRED'));
+    }
+  });
+}
+
+test('stateful: list, end one, end all others — only the user\'s own sessions', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const sessions = build('stateful', store, clock, new Provider(clock));
+  const jars = [];
+  for (let i = 0; i < 3; i++) {
+    jars.push(apply(new Map(), await sessions.create(login(clock, { userAgent: `ua-${i}` }), new Map())));
+    clock.advance(1000);
+  }
+  const bob = apply(new Map(), await sessions.create(login(clock, { subject: 'bob' }), new Map()));
+  const me = (await sessions.resume(jars[0] as Map<string, string>))?.data as SessionData;
+  const list = await sessions.list(me);
+  assert.deepEqual(list.map((s) => [s.userAgent, s.current]), [['ua-0', true], ['ua-1', false], ['ua-2', false]]);
+  const bobData = (await sessions.resume(bob))?.data as SessionData;
+  assert.equal(await sessions.destroyHandle(me, bobData.handle), false, 'another user\'s session is not mine to end');
+  assert.ok(await sessions.resume(bob));
+  assert.equal(await sessions.destroyHandle(me, list[1]?.id as string), true);
+  await assert.rejects(sessions.resume(jars[1] as Map<string, string>), code('GH_SESSION_EXPIRED'));
+  assert.equal(await sessions.destroyOthers(me), 1);
+  await assert.rejects(sessions.resume(jars[2] as Map<string, string>), code('GH_SESSION_EXPIRED'));
+  assert.ok(await sessions.resume(jars[0] as Map<string, string>), 'the current session survives');
+  assert.ok(await sessions.resume(bob), 'other users untouched');
+});
+
+test('stateful on Redis: a store dump holds no session id, no token, no subject', async (t) => {
+  const clock = manualClock();
+  const own = `${prefix}dump:`;
+  const store = await RedisSessionStore.connect(REDIS_URL, { prefix: own, clock: clock.now });
+  t.after(() => store.close());
+  const sessions = build('stateful', store, clock, new Provider(clock));
+  const data = login(clock, { subject: 'alice-unique-subject', tokens: { accessToken: 'AT-SECRET-VALUE', accessTokenExpiresAt: 4e10, refreshToken: 'RT-SECRET-VALUE' } });
+  const jar = apply(new Map(), await sessions.create(data, new Map()));
+  const id = jar.get('__Host-gh_sid') as string;
+  const redis = new Redis(REDIS_URL);
+  t.after(() => redis.quit());
+  const keys = await redis.keys(`${own}*`);
+  assert.equal(keys.length, 2, 'entry and owner index');
+  let dump = keys.join('\n');
+  for (const k of keys) dump += JSON.stringify((await redis.type(k)) === 'hash' ? await redis.hgetall(k) : await redis.zrange(k, '0', '-1'));
+  for (const secret of [id, 'AT-SECRET-VALUE', 'RT-SECRET-VALUE', 'alice-unique-subject', 'test-agent']) assert.ok(!dump.includes(secret), secret);
+  assert.equal((await sessions.resume(jar))?.data.tokens.accessToken, 'AT-SECRET-VALUE');
+});
+
+test('stateful: key rotation keeps sessions readable; a retired key ends them', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const k1 = { id: 'k1', secret: randomBytes(32) };
+  const k2 = { id: 'k2', secret: randomBytes(32) };
+  const before = build('stateful', store, clock, new Provider(clock), new Keyring([k1]));
+  const jar = apply(new Map(), await before.create(login(clock), new Map()));
+  const rotated = build('stateful', store, clock, new Provider(clock), new Keyring([k2, k1]));
+  assert.ok(await rotated.resume(jar));
+  const retired = build('stateful', store, clock, new Provider(clock), new Keyring([k2]));
+  clock.advance(1);
+  // The touch above re-encrypted the record under k2, so it survives k1's retirement.
+  assert.ok(await retired.resume(jar));
+  const old = apply(new Map(), await before.create(login(clock), new Map()));
+  await assert.rejects(retired.resume(old), code('GH_SESSION_INVALID'));
+});
+
+test('stateless across two instances on one Redis: one refresh, logout seen by both', async (t) => {
+  const clock = manualClock();
+  const keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }]);
+  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  const provider = new Provider(clock);
+  const a = build('stateless', storeA, clock, provider, keyring);
+  const b = build('stateless', storeB, clock, provider, keyring);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  const jar = apply(new Map(), await a.create(login(clock), new Map()));
+  clock.advance(400_000);
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).resume(jar)));
+  assert.equal(provider.calls, 1);
+  assert.equal(provider.revoked, false);
+  for (const r of results) assert.equal(r?.data.tokens.accessToken, 'at-1');
+  await a.destroy(jar);
+  await assert.rejects(b.resume(jar), code('GH_SESSION_EXPIRED'));
+});

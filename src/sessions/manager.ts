@@ -1,0 +1,63 @@
+import type { CookieAttributes } from './cookies.js';
+import type { Keyring } from './crypto.js';
+import type { RefreshCoordinator, RefreshGrant } from './refresh.js';
+import type { SessionData, SessionSummary, SessionTimeouts } from './session.js';
+import type { Clock, SessionStore } from './store.js';
+
+/** A session found on a request, with the cookies the response must carry. */
+export interface ResumedSession {
+  readonly data: SessionData;
+  /** Set-Cookie values for this response (a re-sealed stateless session); often empty. */
+  readonly setCookies: readonly string[];
+}
+
+/**
+ * Browser sessions, whichever way they are kept. Both modes enforce idle and
+ * absolute timeouts and refresh tokens transparently.
+ *
+ * Errors: GH_SESSION_INVALID (unreadable cookie), GH_SESSION_EXPIRED (timed
+ * out, logged out, or the provider refused the refresh) — answer both with
+ * `clearCookies()`; GH_SESSION_STORE_UNAVAILABLE and GH_PROVIDER_UNAVAILABLE
+ * (503, the session is kept).
+ */
+export interface SessionManager {
+  readonly mode: 'stateful' | 'stateless';
+  /** True for cookie names this manager owns: they are never forwarded upstream. */
+  isSessionCookie(name: string): boolean;
+  /**
+   * Starts a session under a fresh id (or a fresh seal) and ends the one the
+   * browser presented, if any: a login never adopts a session id it was given.
+   */
+  create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]>;
+  /** The request's session with a usable access token; undefined when no session cookie was sent. */
+  resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined>;
+  /** Ends the presented session; resolves to its data (to revoke its refresh token) when there was one. */
+  destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined>;
+  /** The user's sessions (stateless mode: only the current one). */
+  list(current: SessionData): Promise<SessionSummary[]>;
+  /** Ends one of the user's sessions by its handle; false when the user has none by that handle. */
+  destroyHandle(current: SessionData, handle: string): Promise<boolean>;
+  /** Ends every other session of the user; resolves to how many ended. */
+  destroyOthers(current: SessionData): Promise<number>;
+  /** Set-Cookie values deleting the session cookies (those present, or all). */
+  clearCookies(cookies?: ReadonlyMap<string, string>): string[];
+  close(): Promise<void>;
+}
+
+/** What both modes are built from. */
+export interface SessionManagerDeps {
+  /** Stateful: the sessions. Stateless: logout markers, refresh results and the refresh lock. */
+  readonly store: SessionStore;
+  /** Master keys; each mode derives its own subkeys. */
+  readonly keyring: Keyring;
+  readonly timeouts: SessionTimeouts;
+  readonly grant: RefreshGrant;
+  readonly coordinator: RefreshCoordinator;
+  readonly now: Clock;
+  /** Refresh when the access token expires within this many seconds. */
+  readonly skewSeconds: number;
+  /** `lastSeenAt` is rewritten at most this often (fewer writes; idle timeout precision). */
+  readonly touchIntervalSeconds: number;
+  /** Cookie attribute overrides (tests of the `Secure` rule only). */
+  readonly cookieAttributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
+}

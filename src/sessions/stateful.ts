@@ -1,0 +1,169 @@
+import { GatehouseError } from '../errors.js';
+import { clearCookie, serializeCookie } from './cookies.js';
+import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
+import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
+import { expiresWithin, mergeTokens, type RefreshOps } from './refresh.js';
+import { assertWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
+
+interface Loaded {
+  readonly data: SessionData;
+  readonly version: number;
+}
+
+export interface StatefulOptions extends SessionManagerDeps {
+  /** Default `__Host-gh_sid`. */
+  readonly cookieName?: string;
+}
+
+/**
+ * Stateful sessions: the browser holds a random 256-bit id in one HttpOnly
+ * `__Host-` cookie; the store holds the session encrypted, under the hash of
+ * the id. Ending a session is deleting it, so a copied cookie stops working at
+ * once.
+ */
+export class StatefulSessions implements SessionManager {
+  readonly mode = 'stateful';
+  readonly cookieName: string;
+  private readonly keyring: Keyring;
+
+  constructor(private readonly deps: StatefulOptions) {
+    this.cookieName = deps.cookieName ?? '__Host-gh_sid';
+    this.keyring = deps.keyring.derive('session-store');
+  }
+
+  isSessionCookie(name: string): boolean {
+    return name === this.cookieName;
+  }
+
+  async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
+    await this.destroy(cookies);
+    const id = newSessionId();
+    const key = storeKeyOf(id);
+    const owner = ownerKeyOf(data.issuer, data.subject);
+    await this.deps.store.put(key, { data: this.seal(key, data), owner, version: 1 }, remainingSeconds(data, this.deps.timeouts, this.deps.now()));
+    // The cookie lives to the absolute end; the idle timeout is enforced here, not by the browser.
+    return [serializeCookie(this.cookieName, id, { ...this.deps.cookieAttributes, maxAgeSeconds: this.deps.timeouts.absoluteSeconds })];
+  }
+
+  async resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined> {
+    const id = cookies.get(this.cookieName);
+    if (id === undefined) return undefined;
+    if (!isSessionIdShape(id)) throw new GatehouseError('GH_SESSION_INVALID', 'session cookie is malformed');
+    const key = storeKeyOf(id);
+    let state = await this.load(key);
+    if (!state) throw new GatehouseError('GH_SESSION_EXPIRED', 'session not found or ended');
+    const now = this.deps.now();
+    try {
+      assertWithinTimeouts(state.data, this.deps.timeouts, now);
+    } catch (err) {
+      await this.deps.store.delete(key);
+      throw err;
+    }
+    state = await this.deps.coordinator.ensureFresh(key, state, this.refreshOps(key));
+    if (now - state.data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) {
+      const touched = { ...state.data, lastSeenAt: now };
+      // Losing this race only loses a lastSeenAt update; a rotation written meanwhile must win.
+      await this.write(key, touched, state.version);
+      state = { data: touched, version: state.version + 1 };
+    }
+    return { data: state.data, setCookies: [] };
+  }
+
+  async destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
+    const id = cookies.get(this.cookieName);
+    if (id === undefined || !isSessionIdShape(id)) return undefined;
+    const key = storeKeyOf(id);
+    const state = await this.load(key).catch((err: unknown) => {
+      if (err instanceof GatehouseError && err.code === 'GH_SESSION_INVALID') return undefined;
+      throw err;
+    });
+    await this.deps.store.delete(key);
+    return state?.data;
+  }
+
+  async list(current: SessionData): Promise<SessionSummary[]> {
+    const out: SessionSummary[] = [];
+    for (const { data } of await this.sessionsOf(current)) out.push(summarize(data, current.handle));
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async destroyHandle(current: SessionData, handle: string): Promise<boolean> {
+    for (const s of await this.sessionsOf(current)) {
+      if (s.data.handle === handle) {
+        await this.deps.store.delete(s.key);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  async destroyOthers(current: SessionData): Promise<number> {
+    let n = 0;
+    for (const s of await this.sessionsOf(current)) {
+      if (s.data.handle === current.handle) continue;
+      await this.deps.store.delete(s.key);
+      n++;
+    }
+    return n;
+  }
+
+  clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
+    if (cookies && !cookies.has(this.cookieName)) return [];
+    return [clearCookie(this.cookieName, this.deps.cookieAttributes)];
+  }
+
+  async close(): Promise<void> {
+    await this.deps.store.close();
+  }
+
+  private refreshOps(key: string): RefreshOps<Loaded> {
+    return {
+      needsRefresh: (s) => expiresWithin(s.data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now()),
+      reload: () => this.load(key),
+      refresh: async (s) => {
+        const refreshToken = s.data.tokens.refreshToken;
+        if (!refreshToken) throw new GatehouseError('GH_SESSION_EXPIRED', 'access token expired and the session has no refresh token');
+        const tokens = mergeTokens(s.data.tokens, await this.deps.grant(refreshToken));
+        // The provider has rotated: the new refresh token must reach the store even if a
+        // concurrent touch bumped the version, so retry on top of the latest state.
+        let cur: Loaded | undefined = s;
+        for (let i = 0; i < 5 && cur; i++) {
+          const next = { ...cur.data, tokens };
+          if (await this.write(key, next, cur.version)) return { data: next, version: cur.version + 1 };
+          cur = await this.load(key);
+        }
+        throw cur
+          ? new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'could not store the refreshed session')
+          : new GatehouseError('GH_SESSION_EXPIRED', 'session ended during refresh');
+      },
+      end: () => this.deps.store.delete(key),
+    };
+  }
+
+  private async write(key: string, data: SessionData, expectedVersion: number): Promise<boolean> {
+    const ttl = remainingSeconds(data, this.deps.timeouts, this.deps.now());
+    const owner = ownerKeyOf(data.issuer, data.subject);
+    return this.deps.store.replace(key, { data: this.seal(key, data), owner, version: expectedVersion + 1 }, Math.max(1, ttl), expectedVersion);
+  }
+
+  private async load(key: string): Promise<Loaded | undefined> {
+    const entry = await this.deps.store.get(key);
+    if (!entry) return undefined;
+    return { data: parseSessionData(openRecord(this.keyring, key, entry.data)), version: entry.version };
+  }
+
+  private async sessionsOf(current: SessionData): Promise<{ key: string; data: SessionData }[]> {
+    const keys = await this.deps.store.listByOwner(ownerKeyOf(current.issuer, current.subject));
+    const out: { key: string; data: SessionData }[] = [];
+    for (const key of keys.slice(0, 1000)) {
+      const s = await this.load(key).catch(() => undefined);
+      // The owner index is a hash; check the decrypted owner too.
+      if (s && s.data.issuer === current.issuer && s.data.subject === current.subject) out.push({ key, data: s.data });
+    }
+    return out;
+  }
+
+  private seal(key: string, data: SessionData): string {
+    return sealRecord(this.keyring, key, JSON.stringify(data));
+  }
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { GatehouseError } from '../errors.js';
+import { openRecord, sealRecord, type Keyring } from './crypto.js';
+import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
+import { expiresWithin, mergeTokens, type RefreshOps, type SessionTokens } from './refresh.js';
+import { CookieSealer } from './sealed-cookie.js';
+import { assertWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
+
+export interface StatelessOptions extends SessionManagerDeps {
+  /** Base cookie name; chunks are `<name>.0`, `<name>.1`, … Default `__Host-gh_s`. */
+  readonly cookieName?: string;
+  /** Most cookies one session may span. Default 5. */
+  readonly maxChunks?: number;
+  /**
+   * How long a refresh result stays readable under the old refresh token, for
+   * requests (and instances) still holding the previous cookie. Default 300.
+   */
+  readonly refreshResultSeconds?: number;
+}
+
+/**
+ * Stateless sessions: everything lives in a sealed cookie, so no store read is
+ * needed to find a session. The store still holds three small things: a logout
+ * marker per ended session (checked on every request, so a copied cookie stops
+ * working at logout), the result of each refresh keyed by the hash of the
+ * refresh token it replaced (so concurrent requests carrying the old cookie,
+ * on any instance, adopt the rotated tokens instead of replaying the old
+ * refresh token), and the refresh lock.
+ */
+export class StatelessSessions implements SessionManager {
+  readonly mode = 'stateless';
+  private readonly sealer: CookieSealer;
+  private readonly recordKeys: Keyring;
+  private readonly resultSeconds: number;
+
+  constructor(private readonly deps: StatelessOptions) {
+    this.sealer = new CookieSealer({
+      keyring: deps.keyring.derive('sealed-cookie'),
+      name: deps.cookieName ?? '__Host-gh_s',
+      maxChunks: deps.maxChunks ?? 5,
+      attributes: deps.cookieAttributes,
+    });
+    this.recordKeys = deps.keyring.derive('refresh-result');
+    this.resultSeconds = deps.refreshResultSeconds ?? 300;
+  }
+
+  isSessionCookie(name: string): boolean {
+    return this.sealer.isOwnCookie(name);
+  }
+
+  async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
+    // Any session the browser presented ends here; the new seal replaces its cookies.
+    await this.destroy(cookies).catch(() => undefined);
+    return this.sealer.seal(data, this.deps.timeouts.absoluteSeconds, cookies);
+  }
+
+  async resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined> {
+    const opened = await this.sealer.open(cookies);
+    if (opened === undefined) return undefined;
+    const sealed = parseSessionData(opened);
+    const now = this.deps.now();
+    assertWithinTimeouts(sealed, this.deps.timeouts, now);
+    if (await this.isEnded(sealed.handle)) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
+    const data = await this.deps.coordinator.ensureFresh(sealed.handle, sealed, this.refreshOps(sealed));
+    const touch = now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000;
+    if (data === sealed && !touch) return { data, setCookies: [] };
+    const next = touch ? { ...data, lastSeenAt: now } : data;
+    return { data: next, setCookies: await this.sealer.seal(next, this.deps.timeouts.absoluteSeconds, cookies) };
+  }
+
+  async destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
+    let data: SessionData;
+    try {
+      const opened = await this.sealer.open(cookies);
+      if (opened === undefined) return undefined;
+      data = parseSessionData(opened);
+    } catch {
+      return undefined; // an unreadable cookie is cleared, and has nothing to end
+    }
+    await this.deps.store.put(this.endedKey(data.handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(data, this.deps.timeouts, this.deps.now()));
+    return data;
+  }
+
+  async list(current: SessionData): Promise<SessionSummary[]> {
+    return [summarize(current, current.handle)];
+  }
+
+  async destroyHandle(current: SessionData, handle: string): Promise<boolean> {
+    // Without server-side state only the current session is known to belong to this user.
+    if (handle !== current.handle) return false;
+    await this.deps.store.put(this.endedKey(handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(current, this.deps.timeouts, this.deps.now()));
+    return true;
+  }
+
+  async destroyOthers(): Promise<number> {
+    throw new GatehouseError('GH_BAD_REQUEST', 'stateless sessions cannot list or end other sessions');
+  }
+
+  clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
+    return this.sealer.clear(cookies);
+  }
+
+  async close(): Promise<void> {
+    await this.deps.store.close();
+  }
+
+  private refreshOps(sealed: SessionData): RefreshOps<SessionData> {
+    const needsRefresh = (s: SessionData) => expiresWithin(s.tokens.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
+    // Follows the chain of refresh results from the cookie's refresh token to the newest.
+    const reload = async (): Promise<SessionData | undefined> => {
+      if (await this.isEnded(sealed.handle)) return undefined;
+      let cur = sealed;
+      for (let hops = 0; hops < 10 && needsRefresh(cur) && cur.tokens.refreshToken; hops++) {
+        const key = this.resultKey(cur.tokens.refreshToken);
+        const entry = await this.deps.store.get(key);
+        if (!entry) break;
+        const tokens = JSON.parse(openRecord(this.recordKeys, key, entry.data)) as SessionTokens;
+        cur = { ...cur, tokens };
+      }
+      return cur;
+    };
+    return {
+      needsRefresh,
+      reload,
+      refresh: async (s) => {
+        const refreshToken = s.tokens.refreshToken;
+        if (!refreshToken) throw new GatehouseError('GH_SESSION_EXPIRED', 'access token expired and the session has no refresh token');
+        const tokens = mergeTokens(s.tokens, await this.deps.grant(refreshToken));
+        const key = this.resultKey(refreshToken);
+        await this.deps.store.put(key, { data: sealRecord(this.recordKeys, key, JSON.stringify(tokens)), version: 1 }, this.resultSeconds);
+        return { ...s, tokens };
+      },
+      end: async () => {
+        await this.deps.store.put(this.endedKey(sealed.handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(sealed, this.deps.timeouts, this.deps.now()));
+      },
+    };
+  }
+
+  private async isEnded(handle: string): Promise<boolean> {
+    return (await this.deps.store.get(this.endedKey(handle))) !== undefined;
+  }
+
+  private endedKey(handle: string): string {
+    return `ended:${handle}`;
+  }
+
+  private resultKey(refreshToken: string): string {
+    return `rr:${createHash('sha256').update(refreshToken).digest('base64url')}`;
+  }
+}
