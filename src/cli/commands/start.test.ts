@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CliProcess, runCli } from '../../../test/helpers/cli.js';
+
+/** A real upstream that reports the path it received. */
+async function startEcho(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ path: req.url }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function configText(upstream: string, paths: string[], extra = ''): string {
+  const routes = paths.map((p) => `  - path: ${p}\n    upstream: ${upstream}\n    auth: none\n`).join('');
+  return `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nshutdown: { drainTimeoutMs: 2000 }\nroutes:\n${routes}${extra}`;
+}
+
+async function status(url: string): Promise<number> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+test('start serves the config, SIGHUP rejects a broken file and keeps serving, applies a good one, SIGTERM exits 0', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const upstream = await startEcho(t);
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText(upstream, ['/v1']));
+
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  const started = await cli.waitForLine('stdout', /"msg":"serving 1 route\(s\) on /);
+  const info = JSON.parse(started.line) as { url: string; adminUrl: string; routes: { path: string; upstream: string }[] };
+  assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(info.adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.deepEqual(info.routes.map((r) => [r.path, r.upstream]), [['/v1', upstream]]);
+
+  assert.equal(await status(`${info.url}/v1/items`), 200);
+  assert.equal(await status(`${info.url}/v2/items`), 404);
+  assert.equal(await status(`${info.adminUrl}/healthz`), 200);
+
+  // A broken file: rejected with its precise problems, the old routes keep serving.
+  await writeFile(file, `${configText(upstream, ['/v1', '/v2'])}    colour: blue\n`);
+  cli.child.kill('SIGHUP');
+  const rejected = await cli.waitForLine('stdout', /configuration rejected/);
+  const problems = (JSON.parse(rejected.line) as { problems: string[] }).problems;
+  assert.deepEqual(problems.length, 1);
+  assert.match(problems[0]!, new RegExp(`gatehouse\\.yaml:\\d+:\\d+ routes\\.1: unknown key 'colour'$`));
+  assert.equal(await status(`${info.url}/v1/items`), 200);
+  assert.equal(await status(`${info.url}/v2/items`), 404);
+
+  // Not YAML at all: same outcome.
+  await writeFile(file, 'routes: [ {\n');
+  cli.child.kill('SIGHUP');
+  await cli.waitForLine('stdout', /configuration rejected/, rejected.index + 1);
+  assert.equal(await status(`${info.url}/v1/items`), 200);
+
+  // A good file: the new route is served.
+  await writeFile(file, configText(upstream, ['/v1', '/v2']));
+  cli.child.kill('SIGHUP');
+  await cli.waitForLine('stdout', /"msg":"configuration reloaded"/);
+  assert.equal(await status(`${info.url}/v2/items`), 200);
+  assert.equal(await status(`${info.url}/v1/items`), 200);
+
+  cli.child.kill('SIGTERM');
+  const exit = await cli.exited;
+  assert.deepEqual(exit, { code: 0, signal: null });
+  await cli.waitForLine('stdout', /"msg":"gateway stopped"/);
+  await assert.rejects(fetch(`${info.url}/v1/items`));
+});
+
+test('SIGINT also drains and exits 0', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText(await startEcho(t), ['/v1']));
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  await cli.waitForLine('stdout', /"msg":"serving /);
+  cli.child.kill('SIGINT');
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+});
+
+test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let arrived: () => void = () => {};
+  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+  const slow = createServer((_req, res) => {
+    arrived();
+    void held.then(() => res.end('finished'));
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, ['/slow']));
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+
+  const response = fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
+  await requestArrived;
+  cli.child.kill('SIGTERM');
+  await cli.waitForLine('stdout', /shutting down/);
+  assert.equal(cli.child.exitCode, null, 'still draining while the request runs');
+  release();
+  assert.deepEqual(await response, { status: 200, body: 'finished' });
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+});
+
+test('an invalid config never starts: exit 1 with every problem', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'bad.yaml');
+  await writeFile(file, 'listen: { port: 70000 }\nroutes:\n  - path: /x\n    upstream: nope\n');
+  const r = await runCli(['start', '--config', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /bad\.yaml:1:17 listen\.port: /);
+  assert.match(r.stderr, /bad\.yaml:4:15 routes\.0\.upstream: Invalid URL/);
+});
+
+test('a port already in use is a clear startup error, exit 1', async (t) => {
+  const blocker = createTcpServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = (blocker.address() as AddressInfo).port;
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText('http://127.0.0.1:9', ['/v1']).replace('port: 0 }\nadmin', `port: ${port} }\nadmin`));
+  const r = await runCli(['start', '--config', file]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^gatehouse: .*EADDRINUSE/m);
+});
