@@ -1,0 +1,100 @@
+/**
+ * Micro-benchmark of JWT verification strategies (a script, not a test):
+ *
+ *   node .build/<you>/bench/jwt-verify.js [iterations]
+ *
+ * For RS256, ES256 and EdDSA tokens never seen before, compares jose's
+ * `jwtVerify` and `compactVerify` (WebCrypto, asynchronous) with node:crypto
+ * `verify` on a KeyObject imported once, and Gatehouse's own verifier (parse,
+ * claims, node:crypto) on the never-seen, cached and invalid-signature paths.
+ * Prints CPU µs per verify (and wall µs) of a sequential loop, median of three rounds.
+ */
+import { KeyObject, verify as cryptoVerify, type webcrypto } from 'node:crypto';
+import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
+import { generateTestKey, mintToken, startJwksServer, testIssuerOptions, type TestAlgorithm } from '../test/helpers/jwt.js';
+import { verifySignature } from '../src/tokens/jwt/algorithms.js';
+import { parseCompactJws } from '../src/tokens/jwt/parse.js';
+import { createTokenVerifier } from '../src/tokens/jwt/verifier.js';
+
+const N = Number(process.argv[2] ?? 3000);
+const ISS = 'https://issuer.test';
+
+/**
+ * CPU µs per call (user + system, all threads, so threadpool work counts), the
+ * figure that decides throughput on a busy two-core machine; wall µs printed
+ * beside it. Median of ROUNDS rounds over fresh copies of the input.
+ */
+const ROUNDS = 3;
+async function time(label: string, make: () => readonly string[], fn: (t: string) => unknown): Promise<number> {
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const tokens = make();
+    for (let i = 0; i < Math.min(200, tokens.length); i++) await fn(tokens[i]!); // warm up
+    const c0 = process.cpuUsage();
+    const w0 = process.hrtime.bigint();
+    for (const t of tokens) await fn(t);
+    wall.push(Number(process.hrtime.bigint() - w0) / 1000 / tokens.length);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / tokens.length);
+  }
+  const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`  ${label.padEnd(48)} cpu ${med(cpu).toFixed(2).padStart(8)} µs   wall ${med(wall).toFixed(2).padStart(8)} µs`);
+  return med(cpu);
+}
+
+const rows: string[] = [];
+const jwks = await startJwksServer([]);
+try {
+  for (const alg of ['RS256', 'ES256', 'EdDSA'] as TestAlgorithm[]) {
+    const key = generateTestKey(alg);
+    jwks.setKeys([key]);
+    const claims = { iss: ISS, aud: 'api', sub: 'bench', scope: 'orders:read orders:write' };
+    const fresh = () => Array.from({ length: N }, (_, i) => mintToken(key, { ...claims, jti: `${alg}-${i}-${Math.random()}` }));
+    const cryptoKey = await importJWK(key.publicJwk as JWK, alg);
+    const keyObject = KeyObject.from(cryptoKey as webcrypto.CryptoKey);
+    console.log(`${alg} (${N} never-seen tokens per row)`);
+
+    const r: Record<string, number> = {};
+    r.jwtVerify = await time('jose jwtVerify (CryptoKey)', fresh, (t) => jwtVerify(t, cryptoKey, { issuer: ISS, audience: 'api', algorithms: [alg] }));
+    r.compactVerify = await time('jose compactVerify (CryptoKey)', fresh, (t) => compactVerify(t, cryptoKey, { algorithms: [alg] }));
+    r.joseDecode = await time('jose decodeProtectedHeader + decodeJwt only', fresh, (t) => {
+      decodeProtectedHeader(t);
+      decodeJwt(t);
+    });
+    r.parse = await time('Gatehouse parseCompactJws only', fresh, (t) => parseCompactJws(t));
+    r.nodeVerify = await time('parse + node:crypto verify (KeyObject)', fresh, (t) => {
+      const p = parseCompactJws(t);
+      if (!verifySignature(alg as 'RS256', keyObject, p.signingInput, p.signature)) throw new Error('bad');
+    });
+    r.nodeVerifyAsync = await time('parse + node:crypto verify, async (threadpool)', fresh, (t) => {
+      const p = parseCompactJws(t);
+      return new Promise<void>((res, rej) =>
+        cryptoVerify(alg === 'EdDSA' ? null : 'sha256', p.signingInput, alg === 'ES256' ? { key: keyObject, dsaEncoding: 'ieee-p1363' } : keyObject, p.signature, (err, ok) =>
+          err || !ok ? rej(err ?? new Error('bad')) : res(),
+        ),
+      );
+    });
+
+    const verifier = createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri, algorithms: [alg] })], { cacheMaxEntries: 10_000 });
+    await verifier.ready;
+    r.gatehouseFresh = await time('Gatehouse verify, never seen (cache on)', fresh, (t) => verifier.verify(t));
+    const one = mintToken(key, claims);
+    r.gatehouseCached = await time('Gatehouse verify, one token repeated (cached)', () => Array(N).fill(one), (t) => verifier.verify(t));
+    const tamper = (t: string) => `${t.slice(0, -6)}${t.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'}`;
+    const tampered = () => fresh().map(tamper);
+    r.gatehouseBadFresh = await time('Gatehouse verify, bad signature, each new', tampered, (t) => verifier.verify(t).catch(() => {}));
+    const oneBad = tamper(one);
+    r.gatehouseBadRepeat = await time('Gatehouse verify, bad signature, repeated', () => Array(N).fill(oneBad), (t) => verifier.verify(t).catch(() => {}));
+    verifier.close();
+    rows.push(
+      `| ${alg} | ${r.jwtVerify!.toFixed(1)} | ${r.compactVerify!.toFixed(1)} | ${r.nodeVerify!.toFixed(1)} | ${r.nodeVerifyAsync!.toFixed(1)} | ${r.gatehouseFresh!.toFixed(1)} | ${r.gatehouseCached!.toFixed(2)} | ${r.gatehouseBadFresh!.toFixed(1)} | ${r.gatehouseBadRepeat!.toFixed(2)} | ${r.joseDecode!.toFixed(2)} | ${r.parse!.toFixed(2)} |`,
+    );
+  }
+} finally {
+  await jwks.close();
+}
+console.log('\n| alg | jose jwtVerify | jose compactVerify | node:crypto sync | node:crypto async | Gatehouse never seen | Gatehouse cached | bad sig (new) | bad sig (repeat) | jose decode | our parse |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const row of rows) console.log(row);
+console.log(`\nCPU µs per verify (median of ${ROUNDS} rounds), sequential, Node ${process.version}, ${N} tokens per round.`);
