@@ -59,6 +59,8 @@ export async function startListeners(
     requestTimeout: limits.requestTimeoutMs,
     headersTimeout: Math.min(limits.requestTimeoutMs, 60_000),
     keepAliveTimeout: 5_000,
+    // Node checks request and header deadlines on this interval (default 30 s): keep it well under the limit.
+    connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(limits.requestTimeoutMs / 4))),
   };
   const hsts = tls ? `max-age=${Math.floor(tls.hstsMaxAge)}` : undefined;
   const server = tls

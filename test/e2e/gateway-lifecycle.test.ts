@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from 'undici';
+import { validateConfig } from '../../src/config/load.js';
+import { call, startTestGateway } from '../helpers/gateway.js';
+import { generateTestKey, mintToken, startJwksServer, testIssuerOptions } from '../helpers/jwt.js';
+import { startEchoUpstream, STREAM_FIRST, STREAM_REST } from '../helpers/upstream.js';
+
+const base = { listen: { host: '127.0.0.1', port: 0 }, admin: { enabled: false } };
+
+test('reload swaps routes atomically; a bad config is refused and the old one keeps serving', async () => {
+  const a = await startEchoUpstream();
+  const b = await startEchoUpstream();
+  const t = await startTestGateway({ routes: [{ path: '/svc', upstream: a.url, auth: 'none' }] });
+  try {
+    assert.equal((await call(`${t.gw.url}/svc/1`)).status, 200);
+    assert.equal(a.received.length, 1);
+
+    await t.gw.reload(validateConfig({ ...base, routes: [{ path: '/svc', upstream: b.url, auth: 'none' }, { path: '/new', upstream: b.url, auth: 'none' }] }));
+    assert.equal((await call(`${t.gw.url}/svc/2`)).status, 200);
+    assert.equal((await call(`${t.gw.url}/new`)).status, 200);
+    assert.equal(a.received.length, 1, 'the old upstream no longer receives');
+    assert.equal(b.received.length, 2);
+
+    // An issuer restriction naming no configured issuer cannot compile.
+    const broken = validateConfig({ ...base, routes: [{ path: '/svc', upstream: a.url, auth: 'none', issuers: ['nobody'] }] });
+    await assert.rejects(t.gw.reload(broken), /no configured issuer/);
+    const moved = validateConfig({ ...base, listen: { host: '127.0.0.1', port: 1 }, routes: [{ path: '/svc', upstream: a.url, auth: 'none' }] });
+    await assert.rejects(t.gw.reload(moved), /cannot change listen/);
+    assert.equal((await call(`${t.gw.url}/new`)).status, 200, 'still on the last good configuration');
+    assert.equal(b.received.length, 3);
+  } finally {
+    await t.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('an in-flight request finishes on the configuration it started with', async () => {
+  const up = await startEchoUpstream();
+  const t = await startTestGateway({ routes: [{ path: '/old', upstream: up.url, auth: 'none' }] });
+  try {
+    up.setMode('stream');
+    const res = await request(`${t.gw.url}/old/x`);
+    await t.gw.reload(validateConfig({ ...base, routes: [{ path: '/other', upstream: up.url, auth: 'none' }] }));
+    up.release();
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), STREAM_FIRST + STREAM_REST);
+    up.setMode('echo');
+    assert.equal((await call(`${t.gw.url}/old/x`)).status, 404);
+  } finally {
+    await t.close();
+    await up.close();
+  }
+});
+
+test('reload with JWT: the new key source verifies, the old one no longer does', async () => {
+  const up = await startEchoUpstream();
+  const k1 = generateTestKey('RS256');
+  const k2 = generateTestKey('EdDSA');
+  const j1 = await startJwksServer([k1]);
+  const j2 = await startJwksServer([k2]);
+  const cfg = (uri: string) => ({
+    security: { jwt: testIssuerOptions({ issuer: 'https://issuer.test', jwksUri: uri }) },
+    routes: [{ path: '/api', upstream: up.url }],
+  });
+  const t = await startTestGateway(cfg(j1.uri));
+  try {
+    const tok1 = mintToken(k1, { iss: 'https://issuer.test', aud: 'api', sub: 'a' });
+    const tok2 = mintToken(k2, { iss: 'https://issuer.test', aud: 'api', sub: 'b' });
+    assert.equal((await call(`${t.gw.url}/api`, { headers: { authorization: `Bearer ${tok1}` } })).status, 200);
+    await t.gw.reload(validateConfig({ ...base, ...cfg(j2.uri) }));
+    await t.gw.ready;
+    assert.equal(t.gw.isReady(), true);
+    assert.equal((await call(`${t.gw.url}/api`, { headers: { authorization: `Bearer ${tok2}` } })).status, 200);
+    assert.equal((await call(`${t.gw.url}/api`, { headers: { authorization: `Bearer ${tok1}` } })).status, 401);
+  } finally {
+    await t.close();
+    await Promise.all([up.close(), j1.close(), j2.close()]);
+  }
+});
+
+test('close drains in-flight requests, refuses new connections', async () => {
+  const up = await startEchoUpstream();
+  const t = await startTestGateway({ routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  up.setMode('stream');
+  const res = await request(`${t.gw.url}/long`);
+  const closing = t.gw.close();
+  await assert.rejects(call(`${t.gw.url}/new`), 'new connections are refused while draining');
+  up.release();
+  assert.equal(await res.body.text(), STREAM_FIRST + STREAM_REST, 'the in-flight request completed');
+  await closing;
+  await up.close();
+});
+
+test('close cuts requests that outlive the drain timeout', async () => {
+  const up = await startEchoUpstream();
+  const t = await startTestGateway({ shutdown: { drainTimeoutMs: 100 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  up.setMode('hang');
+  const arrived = up.nextRequest();
+  const outcome = call(`${t.gw.url}/stuck`).then(
+    () => 'answered',
+    () => 'cut',
+  );
+  await arrived;
+  await t.gw.close();
+  assert.equal(await outcome, 'cut', 'the stuck request was cut');
+  await up.close();
+});
+
+test('admin listener: readiness and metrics of the gateway', async () => {
+  const up = await startEchoUpstream();
+  const t = await startTestGateway({ admin: { enabled: true, host: '127.0.0.1', port: 0 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  try {
+    assert.ok(t.gw.adminUrl);
+    assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
+    await call(`${t.gw.url}/counted`);
+    const metrics = await call(`${t.gw.adminUrl}/metrics`);
+    assert.match(metrics.text, /gatehouse_requests_total\{route="\/",status="200"\} 1/);
+    assert.match(metrics.text, /gatehouse_request_duration_seconds_count\{route="\/"\} 1/);
+    assert.equal((await call(`${t.gw.url}/admin/metrics`)).status, 200, 'admin paths are not served on the gateway port (this went upstream)');
+    assert.equal(up.received.at(-1)?.path, '/admin/metrics');
+  } finally {
+    await t.close();
+    await up.close();
+  }
+  await assert.rejects(call(`${t.gw.adminUrl}/healthz`), 'the admin listener closes with the gateway');
+});

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { request } from 'undici';
+import { call, parseRawResponse, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
+
+let up: EchoUpstream;
+let t: TestGateway;
+
+before(async () => {
+  up = await startEchoUpstream();
+  t = await startTestGateway({
+    limits: { maxHeaderBytes: 4096, maxUrlLength: 1024, maxBodyBytes: 100_000, requestTimeoutMs: 400, maxConnections: 3 },
+    routes: [
+      { path: '/', upstream: up.url, auth: 'none' },
+      { path: '/small', upstream: up.url, auth: 'none', maxBodyBytes: 1000 },
+    ],
+  });
+});
+
+after(async () => {
+  await t.close();
+  await up.close();
+});
+
+test('oversized headers: 431 problem+json, not a reset', async () => {
+  const res = await rawRequest(t.gw.url, rawGet('/x', [`X-Big: ${'a'.repeat(8000)}`]));
+  assert.equal(res.status, 431, res.raw.slice(0, 200));
+  assert.equal(res.headers['content-type'], 'application/problem+json');
+  assert.equal(JSON.parse(res.body).code, 'GH_HEADERS_TOO_LARGE');
+});
+
+test('oversized headers through an ordinary client', async () => {
+  const res = await call(`${t.gw.url}/x`, { headers: { 'x-big': 'b'.repeat(20_000) } });
+  assert.equal(res.status, 431);
+});
+
+test('long URL: 414', async () => {
+  const res = await call(`${t.gw.url}/x?${'q'.repeat(2000)}`);
+  assert.equal(res.status, 414);
+  assert.equal(res.json().code, 'GH_URI_TOO_LONG');
+});
+
+test('body over the route limit, announced by Content-Length: 413 before anything is forwarded', async () => {
+  const before = up.received.length;
+  const res = await call(`${t.gw.url}/small/x`, { method: 'POST', body: Buffer.alloc(5000) });
+  assert.equal(res.status, 413);
+  assert.equal(res.json().code, 'GH_BODY_TOO_LARGE');
+  assert.equal(up.received.length, before, 'the upstream saw nothing');
+});
+
+test('chunked body over the route limit: 413, counted while streaming', async () => {
+  const body = new PassThrough();
+  const pending = request(`${t.gw.url}/small/chunked`, { method: 'POST', body });
+  for (let i = 0; i < 5; i++) body.write(Buffer.alloc(400));
+  body.end();
+  const res = await pending;
+  assert.equal(res.statusCode, 413);
+  assert.equal(((await res.body.json()) as { code: string }).code, 'GH_BODY_TOO_LARGE');
+});
+
+test('a body within the limit passes', async () => {
+  const res = await call(`${t.gw.url}/small/x`, { method: 'POST', body: Buffer.alloc(1000, 0x61) });
+  assert.equal(res.status, 200);
+  assert.equal(res.json().bodyBytes, 1000);
+});
+
+test('a request that never completes its headers: 408', async () => {
+  const socket = connect(Number(new URL(t.gw.url).port), '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  socket.write('GET /x HTTP/1.1\r\nHost: gateway.test\r\n');
+  await new Promise((r) => socket.once('close', r));
+  const res = parseRawResponse(Buffer.concat(chunks).toString('latin1'));
+  assert.equal(res.status, 408);
+  assert.equal(JSON.parse(res.body).code, 'GH_REQUEST_TIMEOUT');
+});
+
+test('connections beyond maxConnections are closed at once; the gateway serves again afterwards', async () => {
+  const port = Number(new URL(t.gw.url).port);
+  const open = async (): Promise<Socket> => {
+    const s = connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    return s;
+  };
+  const held = [await open(), await open(), await open()];
+  // Make sure the server has accepted (and counted) the three held connections.
+  for (const s of held) s.write('GET /held HTTP/1.1\r\nHost: gateway.test\r\n');
+  await new Promise((r) => setImmediate(r));
+  const extra = await open();
+  const received: Buffer[] = [];
+  extra.on('data', (d: Buffer) => received.push(d));
+  extra.on('error', () => {});
+  extra.write('GET /x HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n');
+  await new Promise((r) => extra.once('close', r));
+  assert.equal(Buffer.concat(received).length, 0, 'the extra connection got no response: it was dropped');
+  for (const s of held) s.destroy();
+  // Once the held sockets are gone the gateway accepts again.
+  let status = 0;
+  for (let i = 0; i < 50 && status !== 200; i++) {
+    status = (await rawRequest(t.gw.url, rawGet('/x')).catch(() => ({ status: 0 }))).status;
+    if (status !== 200) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(status, 200);
+});
+
+test('still serving after every limit was hit', async () => {
+  const res = await call(`${t.gw.url}/fine`);
+  assert.equal(res.status, 200);
+});

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { request } from 'undici';
+import { call, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
+
+let up: EchoUpstream;
+let slowUp: EchoUpstream;
+let t: TestGateway;
+let trusting: TestGateway;
+let deadPort: number;
+
+before(async () => {
+  up = await startEchoUpstream();
+  slowUp = await startEchoUpstream();
+  deadPort = await refusedPort();
+  const routes = [
+    { path: '/', upstream: up.url, auth: 'none' },
+    { path: '/slow', upstream: slowUp.url, auth: 'none', timeoutMs: 300 },
+    { path: '/stream', upstream: slowUp.url, auth: 'none' },
+    { path: '/down', upstream: `http://127.0.0.1:${deadPort}`, auth: 'none' },
+  ];
+  t = await startTestGateway({ routes, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] });
+  trusting = await startTestGateway({ routes: [{ path: '/', upstream: up.url, auth: 'none' }], trustedProxies: ['127.0.0.0/8'] });
+});
+
+after(async () => {
+  await t.close();
+  await trusting.close();
+  await up.close();
+  await slowUp.close();
+});
+
+test('hop-by-hop headers are removed in both directions, and those named in Connection', async () => {
+  up.setMode('hop-by-hop');
+  try {
+    const res = await rawRequest(
+      t.gw.url,
+      [
+        'GET /hop HTTP/1.1',
+        'Host: gateway.test',
+        'Connection: close, x-private-hop',
+        'X-Private-Hop: secret',
+        'Keep-Alive: timeout=5',
+        'TE: trailers',
+        'Proxy-Authorization: Basic Zm9vOmJhcg==',
+        'Upgrade: websocket',
+        'X-Kept: yes',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    assert.equal(res.status, 200);
+    const got = JSON.parse(res.body) as EchoRecord;
+    for (const h of ['x-private-hop', 'keep-alive', 'te', 'proxy-authorization', 'upgrade']) {
+      assert.equal(got.headers[h], undefined, `${h} must not reach the upstream`);
+    }
+    assert.equal(got.headers['x-kept'], 'yes');
+    assert.equal(res.headers['x-upstream-private'], undefined, 'Connection-listed response header removed');
+    assert.equal(res.headers['keep-alive'], undefined);
+    assert.equal(res.headers['proxy-authenticate'], undefined);
+    assert.equal(res.headers['x-upstream-public'], 'passes');
+  } finally {
+    up.setMode('echo');
+  }
+});
+
+test('X-Forwarded-* from an untrusted peer are replaced', async () => {
+  const res = await call(`${t.gw.url}/xff`, {
+    headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6' },
+  });
+  const got = res.json<EchoRecord>();
+  assert.equal(got.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(got.headers['x-forwarded-proto'], 'http');
+  assert.match(String(got.headers['x-forwarded-host']), /^127\.0\.0\.1:\d+$/);
+  assert.equal(got.headers.forwarded, undefined);
+  assert.equal(got.headers['x-real-ip'], undefined);
+});
+
+test('X-Forwarded-* from a trusted proxy are kept and appended to', async () => {
+  const res = await call(`${trusting.gw.url}/xff`, {
+    headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' },
+  });
+  const got = res.json<EchoRecord>();
+  assert.equal(got.headers['x-forwarded-for'], '203.0.113.9, 10.0.0.2, 127.0.0.1');
+  assert.equal(got.headers['x-forwarded-proto'], 'https');
+  assert.equal(got.headers['x-forwarded-host'], 'shop.example');
+});
+
+test('request id: a sane inbound one is propagated, anything else replaced', async () => {
+  const kept = await call(`${t.gw.url}/rid`, { headers: { 'x-request-id': 'abc-123_x.y:z' } });
+  assert.equal(kept.headers['x-request-id'], 'abc-123_x.y:z');
+  assert.equal(kept.json<EchoRecord>().headers['x-request-id'], 'abc-123_x.y:z');
+  const replaced = await call(`${t.gw.url}/rid`, { headers: { 'x-request-id': 'bad value with spaces <script>' } });
+  assert.match(String(replaced.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  assert.equal(replaced.json<EchoRecord>().headers['x-request-id'], replaced.headers['x-request-id']);
+});
+
+test('a large chunked request body streams through intact', async () => {
+  const body = new PassThrough();
+  const hash = createHash('sha256');
+  const pending = request(`${t.gw.url}/upload`, { method: 'POST', body });
+  let total = 0;
+  for (let i = 0; i < 64; i++) {
+    const chunk = randomBytes(64 * 1024);
+    hash.update(chunk);
+    total += chunk.length;
+    if (!body.write(chunk)) await new Promise((r) => body.once('drain', r));
+  }
+  body.end();
+  const res = await pending;
+  const got = (await res.body.json()) as EchoRecord;
+  assert.equal(res.statusCode, 200);
+  assert.equal(got.bodyBytes, total);
+  assert.equal(got.bodySha256, hash.digest('hex'));
+  assert.equal(got.headers['transfer-encoding'], 'chunked');
+});
+
+test('the request body is streamed, not buffered: the upstream answers after the first chunk', async () => {
+  up.setMode('early');
+  try {
+    const body = new PassThrough();
+    const pending = request(`${t.gw.url}/early`, { method: 'POST', body });
+    body.write(Buffer.alloc(1000, 1));
+    // The rest of the body is only sent once the upstream has answered: a buffering proxy would deadlock here.
+    const res = await pending;
+    assert.equal(res.statusCode, 200);
+    const got = (await res.body.json()) as { firstChunkBytes: number };
+    assert.ok(got.firstChunkBytes > 0);
+    body.end(Buffer.alloc(1000, 2));
+  } finally {
+    up.setMode('echo');
+  }
+});
+
+test('a slow streamed response reaches the client chunk by chunk', async () => {
+  slowUp.setMode('stream');
+  try {
+    const res = await request(`${t.gw.url}/stream/x`);
+    assert.equal(res.statusCode, 200);
+    const it = res.body[Symbol.asyncIterator]();
+    const first = await it.next();
+    // The upstream has not finished: the first chunk arrived on its own.
+    assert.equal(Buffer.from(first.value as Buffer).toString(), STREAM_FIRST);
+    slowUp.release();
+    let rest = '';
+    for (let n = await it.next(); !n.done; n = await it.next()) rest += Buffer.from(n.value as Buffer).toString();
+    assert.equal(rest, STREAM_REST);
+  } finally {
+    slowUp.setMode('echo');
+  }
+});
+
+test('upstream connection refused: 502 GH_UPSTREAM_UNAVAILABLE', async () => {
+  const res = await call(`${t.gw.url}/down/x`);
+  assert.equal(res.status, 502);
+  assert.equal(res.headers['content-type'], 'application/problem+json');
+  assert.equal(res.json().code, 'GH_UPSTREAM_UNAVAILABLE');
+});
+
+test('upstream too slow: 504 GH_UPSTREAM_TIMEOUT', async () => {
+  slowUp.setMode('hang');
+  try {
+    const res = await call(`${t.gw.url}/slow/x`);
+    assert.equal(res.status, 504);
+    assert.equal(res.json().code, 'GH_UPSTREAM_TIMEOUT');
+  } finally {
+    slowUp.setMode('echo');
+  }
+  const metrics = await t.metrics.registry.metrics();
+  assert.match(metrics, /gatehouse_upstream_errors_total\{route="\/slow",kind="timeout"\} 1/);
+  assert.match(metrics, /gatehouse_upstream_errors_total\{route="\/down",kind="connect"\} [1-9]/);
+});
+
+test('upstream connections are pooled and kept alive', async () => {
+  const before = up.connections;
+  for (let i = 0; i < 20; i++) assert.equal((await call(`${t.gw.url}/pooled/${i}`)).status, 200);
+  assert.ok(up.connections - before <= 2, `20 sequential requests used ${up.connections - before} new connections`);
+});
+
+test('still serving after upstream failures', async () => {
+  const res = await call(`${t.gw.url}/after`, { method: 'PUT', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+  assert.equal(res.status, 200);
+  const got = res.json<EchoRecord>();
+  assert.equal(got.method, 'PUT');
+  assert.equal(got.body, '{"a":1}');
+  assert.equal(got.headers['content-length'], '7');
+});

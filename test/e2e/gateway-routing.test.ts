@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { generateTestKey, mintToken, startJwksServer, testIssuerOptions, type JwksServer, type TestKey } from '../helpers/jwt.js';
+import { call, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startEchoUpstream, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
+
+const ISS = 'https://issuer.test';
+
+let publicUp: EchoUpstream;
+let protectedUp: EchoUpstream;
+let hostUp: EchoUpstream;
+let jwks: JwksServer;
+let key: TestKey;
+let t: TestGateway;
+
+before(async () => {
+  publicUp = await startEchoUpstream();
+  protectedUp = await startEchoUpstream();
+  hostUp = await startEchoUpstream();
+  key = generateTestKey('RS256');
+  jwks = await startJwksServer([key]);
+  t = await startTestGateway({
+    security: { jwt: testIssuerOptions({ issuer: ISS, jwksUri: jwks.uri }) },
+    routes: [
+      { path: '/public', upstream: publicUp.url, auth: 'none' },
+      { path: '/api/orders', upstream: protectedUp.url, scopes: ['orders:read'] },
+      { path: '/readonly', upstream: publicUp.url, auth: 'none', methods: ['GET', 'POST'] },
+      { path: '/hosted', upstream: hostUp.url, auth: 'none', host: '*.tenant.test' },
+      { name: 'based', path: '/based', upstream: `${publicUp.url}/base/`, auth: 'none' },
+    ],
+  });
+});
+
+after(async () => {
+  await t.close();
+  await Promise.all([publicUp.close(), protectedUp.close(), hostUp.close(), jwks.close()]);
+});
+
+const validToken = () => mintToken(key, { iss: ISS, aud: 'api', sub: 'alice', scope: 'orders:read' });
+
+/**
+ * Every spelling that could reach /api/orders through /public. Each must either be
+ * rejected, find no route, or be matched (and forwarded) as the protected route it
+ * really is — where it then needs a token.
+ */
+const SPELLINGS: [string, number, string][] = [
+  ['/public/../api/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/public/%2e%2e/api/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/public/%2E%2E/api/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/public/.%2e/api/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/public/./../api/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/public/x/../../api/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/%2e%2e/api/orders', 401, 'GH_TOKEN_MISSING'],
+  ['//api//orders', 401, 'GH_TOKEN_MISSING'],
+  ['/api/./orders', 401, 'GH_TOKEN_MISSING'],
+  ['/%61pi/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/API/orders', 404, 'GH_ROUTE_NOT_FOUND'],
+  ['/api/ordersX', 404, 'GH_ROUTE_NOT_FOUND'],
+  ['/public%2F..%2Fapi%2Forders', 400, 'GH_PATH_REJECTED'],
+  ['/public/..%2Fapi/orders', 400, 'GH_PATH_REJECTED'],
+  ['/public%2f..%2fapi/orders', 400, 'GH_PATH_REJECTED'],
+  ['/public\\..\\api\\orders', 400, 'GH_PATH_REJECTED'],
+  ['/public%5C..%5Capi/orders', 400, 'GH_PATH_REJECTED'],
+  ['/public/..;/api/orders', 400, 'GH_PATH_REJECTED'],
+  ['/public/%2e%2e;x/api/orders', 400, 'GH_PATH_REJECTED'],
+  ['/public/%00/../api/orders', 400, 'GH_PATH_REJECTED'],
+  ['/public/%0d%0a/api/orders', 400, 'GH_PATH_REJECTED'],
+  ['http://gateway.test/api/orders', 400, 'GH_PATH_REJECTED'],
+];
+
+test('no spelling of a path slips past the protected route', async () => {
+  for (const [path, status, code] of SPELLINGS) {
+    const res = await rawRequest(t.gw.url, rawGet(path));
+    assert.equal(res.status, status, `${path}: ${res.raw.slice(0, 200)}`);
+    assert.equal(res.headers['content-type'], 'application/problem+json', path);
+    assert.equal(JSON.parse(res.body).code, code, path);
+  }
+  assert.equal(protectedUp.received.length, 0, 'nothing reached the protected upstream without a token');
+  for (const r of publicUp.received) assert.ok(r.path.startsWith('/public'), r.path);
+});
+
+test('an encoded dot-dot that is not decoded stays inside the public route', async () => {
+  const res = await rawRequest(t.gw.url, rawGet('/public/%252e%252e/api/orders'));
+  assert.equal(res.status, 200);
+  assert.equal(JSON.parse(res.body).path, '/public/%252e%252e/api/orders');
+});
+
+test('the normalized path is what is forwarded', async () => {
+  const tok = validToken();
+  const res = await rawRequest(t.gw.url, rawGet('/public/%2e%2e//api/./orders/%7e7?q=%2e%2e', [`Authorization: Bearer ${tok}`]));
+  assert.equal(res.status, 200, res.raw.slice(0, 300));
+  const got = JSON.parse(res.body) as EchoRecord;
+  assert.equal(got.path, '/api/orders/~7');
+  assert.equal(got.query, '?q=%2e%2e', 'the query string is forwarded unchanged');
+  assert.equal(protectedUp.received.length, 1);
+});
+
+test('an upstream base path is prepended', async () => {
+  const res = await call(`${t.gw.url}/based/x`);
+  assert.equal(res.status, 200);
+  assert.equal(res.json<EchoRecord>().path, '/base/based/x');
+});
+
+test('methods: 405 with Allow', async () => {
+  const res = await call(`${t.gw.url}/readonly/x`, { method: 'DELETE' });
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.allow, 'GET, POST, HEAD');
+  assert.equal(res.json().code, 'GH_METHOD_NOT_ALLOWED');
+  assert.equal((await call(`${t.gw.url}/readonly/x`, { method: 'HEAD' })).status, 200, 'HEAD follows GET');
+  const post = await call(`${t.gw.url}/readonly/x`, { method: 'POST', body: 'hello' });
+  assert.equal(post.status, 200);
+  assert.equal(post.json<EchoRecord>().body, 'hello');
+});
+
+test('host matching: a wildcard host needs a subdomain', async () => {
+  const ok = await rawRequest(t.gw.url, ['GET /hosted/a HTTP/1.1', 'Host: eu.tenant.test:8080', 'Connection: close', '', ''].join('\r\n'));
+  assert.equal(ok.status, 200);
+  assert.equal(hostUp.received.length, 1);
+  const no = await rawRequest(t.gw.url, ['GET /hosted/a HTTP/1.1', 'Host: tenant.test', 'Connection: close', '', ''].join('\r\n'));
+  assert.equal(no.status, 404);
+  assert.equal(hostUp.received.length, 1);
+});
+
+test('no route: 404 problem+json without a challenge', async () => {
+  const res = await call(`${t.gw.url}/nowhere`);
+  assert.equal(res.status, 404);
+  assert.equal(res.headers['content-type'], 'application/problem+json');
+  assert.equal(res.json().code, 'GH_ROUTE_NOT_FOUND');
+  assert.equal(res.headers['www-authenticate'], undefined);
+  assert.match(String(res.headers['x-request-id']), /./);
+});
+
+test('still serving after all of it', async () => {
+  const res = await call(`${t.gw.url}/api/orders`, { headers: { authorization: `Bearer ${validToken()}` } });
+  assert.equal(res.status, 200);
+});

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Agent, request } from 'undici';
+import { ConfigError } from '../../src/errors.js';
+import { call, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startEchoUpstream, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
+
+let dir: string;
+let ca: string;
+let up: EchoUpstream;
+let t: TestGateway;
+let agent: Agent;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-'));
+  // A fresh self-signed certificate per run; the test client trusts exactly it.
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+  ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  agent = new Agent({ connect: { ca } });
+  up = await startEchoUpstream();
+  t = await startTestGateway(
+    {
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem', redirectPort: 0, hstsMaxAge: 600 } },
+      routes: [{ path: '/', upstream: up.url, auth: 'none' }, { path: '/api', upstream: up.url, auth: 'jwt' }],
+      security: { jwt: { issuer: 'https://issuer.test', audience: 'api', publicKey: 'cert.pem', algorithms: ['ES256'] } },
+    },
+    { baseDir: dir },
+  );
+});
+
+after(async () => {
+  await t.close();
+  await up.close();
+  await agent.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('HTTPS with the configured certificate, HSTS on every response, X-Forwarded-Proto https', async () => {
+  assert.match(t.gw.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const res = await request(`${t.gw.url}/hello`, { dispatcher: agent });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['strict-transport-security'], 'max-age=600');
+  const got = (await res.body.json()) as EchoRecord;
+  assert.equal(got.headers['x-forwarded-proto'], 'https');
+  const denied = await request(`${t.gw.url}/api/x`, { dispatcher: agent });
+  assert.equal(denied.statusCode, 401);
+  assert.equal(denied.headers['strict-transport-security'], 'max-age=600');
+  await denied.body.dump();
+});
+
+test('the plain listener only redirects to HTTPS (308, path and query kept)', async () => {
+  assert.ok(t.gw.redirectUrl);
+  const res = await call(`${t.gw.redirectUrl}/a/b?c=d`, { method: 'POST', body: 'x' });
+  assert.equal(res.status, 308);
+  assert.equal(res.headers.location, `${t.gw.url}/a/b?c=d`);
+  assert.equal(up.received.filter((r) => r.path === '/a/b').length, 0, 'nothing was proxied over plain HTTP');
+});
+
+test('a hostile Host header is not echoed into the redirect', async () => {
+  const res = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil.test/@attacker' } });
+  assert.equal(res.status, 308);
+  assert.match(String(res.headers.location), /^https:\/\/127\.0\.0\.1:\d+\/x$/);
+});
+
+test('plain HTTP on a non-loopback address is refused without allowInsecureHttp', async () => {
+  await assert.rejects(
+    startTestGateway({ listen: { host: '0.0.0.0', port: 0 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] }),
+    (err: unknown) => err instanceof ConfigError && /allowInsecureHttp/.test(err.message),
+  );
+});
+
+test('with allowInsecureHttp it binds and warns at start', async () => {
+  const g = await startTestGateway({
+    listen: { host: '0.0.0.0', port: 0, allowInsecureHttp: true },
+    routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+  });
+  try {
+    const warn = g.logText().split('\n').filter((l) => l.includes('"level":"warn"'));
+    assert.equal(warn.length, 1);
+    assert.match(warn[0] as string, /unencrypted/);
+    const port = new URL(g.gw.url).port;
+    assert.equal((await call(`http://127.0.0.1:${port}/x`)).status, 200);
+  } finally {
+    await g.close();
+  }
+});
