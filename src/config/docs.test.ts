@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { CONFIG_DOCS_PATH, packageRoot, renderConfigDocs } from './docs.js';
@@ -10,7 +11,8 @@ test('docs/configuration.md is up to date with the schema', () => {
   const file = join(packageRoot(), CONFIG_DOCS_PATH);
   const onDisk = readFileSync(file, 'utf8');
   const fresh = renderConfigDocs(ConfigSchema);
-  assert.ok(onDisk === fresh, `${CONFIG_DOCS_PATH} is stale: run \`npm run docs\` and commit the result`);
+  const script = relative(process.cwd(), fileURLToPath(new URL('./docs.js', import.meta.url)));
+  assert.ok(onDisk === fresh, `${CONFIG_DOCS_PATH} is stale: run \`npm run docs\` (or \`node ${script} --write\`) and commit the result`);
 });
 
 test('every top-level key of the schema is documented', () => {
@@ -63,4 +65,28 @@ test('renders every kind of zod type a schema may use', () => {
   assert.match(row('items[].id'), /Constraints: at least 2 characters\./);
   // Each nested section follows its parent's table.
   assert.ok(text.indexOf('## `store` (when') < text.indexOf('## `pools.<name>`'));
+});
+
+test('intersections list the keys of every part, and recursive schemas terminate', () => {
+  interface Node {
+    label: string;
+    children?: Node[];
+  }
+  const NodeSchema: z.ZodType<Node> = z.lazy(() =>
+    z.object({ label: z.string().describe('Node label.'), children: z.array(NodeSchema).optional() }).strict(),
+  );
+  const Sample = z
+    .object({
+      both: z.intersection(
+        z.object({ a: z.string().describe('From the left.') }),
+        z.object({ b: z.number().default(1).describe('From the right.') }),
+      ),
+      tree: NodeSchema,
+    })
+    .strict();
+  const text = renderConfigDocs(Sample);
+  assert.match(text, /\| `both\.a` \| string \| yes \| +\| From the left\. \|/);
+  assert.match(text, /\| `both\.b` \| number \| no \| `1` \| From the right\. \|/);
+  assert.match(text, /\| `tree\.label` \| string \| yes \|/);
+  assert.match(text, /### `tree\.children\[\]`\n\nTakes the same keys as `tree`\./);
 });

@@ -72,15 +72,28 @@ interface Section {
 export function renderConfigDocs(schema: z.ZodType = ConfigSchema): string {
   const root = inputJsonSchema(schema);
   const defs = root.$defs ?? {};
-  const deref = (s: JsonSchema): JsonSchema => (s.$ref?.startsWith('#/$defs/') ? deref(defs[s.$ref.slice(8)] ?? {}) : s);
+  const deref = (s: JsonSchema): JsonSchema => {
+    if (s.$ref === '#') return root;
+    if (s.$ref?.startsWith('#/$defs/')) return deref(defs[decodeURIComponent(s.$ref.slice(8))] ?? {});
+    if (s.allOf) return mergeAllOf(s, s.allOf.map(deref));
+    return s;
+  };
   const out: string[] = [PREAMBLE];
-  // Depth first, so each nested section follows the table that points to it.
-  const visit = (section: Section): void => {
+  // Depth first, so each nested section follows the table that points to it. A
+  // recursive schema (z.lazy) points back at an ancestor instead of recursing.
+  const visit = (section: Section, ancestors: Map<JsonSchema, string>): void => {
+    const obj = deref(section.schema);
+    const ancestor = ancestors.get(obj);
+    if (ancestor !== undefined) {
+      out.push(`### ${section.title}`, '', `Takes the same keys as ${ancestor || 'the top level'}.`, '');
+      return;
+    }
     const children: Section[] = [];
     out.push(...renderSection(section, deref, children));
-    children.forEach(visit);
+    const inner = new Map(ancestors).set(obj, section.title);
+    for (const child of children) visit(child, inner);
   };
-  visit({ path: '', title: '', schema: root });
+  visit({ path: '', title: '', schema: root }, new Map());
   out.push(SYNTAX_NOTES);
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
@@ -206,6 +219,17 @@ function constraints(s: JsonSchema): string {
   if (s.maxItems !== undefined) parts.push(`at most ${s.maxItems} entries`);
   if (s.pattern !== undefined) parts.push(`matches ${code(s.pattern)}`);
   return [...new Set(parts.filter(Boolean))].join(', ');
+}
+
+/** `z.intersection` emits allOf: document the union of the parts' keys. */
+function mergeAllOf(outer: JsonSchema, parts: JsonSchema[]): JsonSchema {
+  const { allOf: _allOf, ...rest } = outer;
+  return {
+    ...rest,
+    type: 'object',
+    properties: Object.assign({}, ...parts.map((p) => p.properties ?? {})) as Record<string, JsonSchema>,
+    required: parts.flatMap((p) => p.required ?? []),
+  };
 }
 
 /** Structure without prose, to recognize the same shape wherever it appears. */
