@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+
+export interface BenchArgs {
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly rounds: number;
+  readonly connections: number;
+  readonly modes: string[] | undefined;
+  readonly freshTokens: number;
+  readonly tokenCacheEntries: number;
+  readonly gatewayLogLevel: string;
+  /** Write a V8 CPU profile of each gateway child into this folder. */
+  readonly profileDir: string | undefined;
+  readonly out: string | undefined;
+  readonly pin: boolean;
+  readonly freshFixtures: boolean;
+  readonly verbose: boolean;
+  readonly quick: boolean;
+  readonly help: boolean;
+}
+
+export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js [options])
+
+  --modes LIST         modes by id or group, comma-separated (default: all): a,b,c,d,e
+                       (d = d-es256 and d-eddsa)
+  --duration SECONDS   load per target per round (default 4)        env GH_BENCH_DURATION
+  --rounds N           rounds; each round loads every target once   env GH_BENCH_ROUNDS
+                       (default 3; medians are reported)
+  --connections N      concurrent connections (default 50)          env GH_BENCH_CONNECTIONS
+  --warmup SECONDS     unmeasured load per target before round 1 (default 1; whole seconds)
+  --quick              1 round × 2 s (a smoke run, not a result)
+  --fresh-tokens N     size of mode (c)'s never-seen token list (default 25000)
+  --token-cache N      gateway security.tokenCache.maxEntries (default 10000, the schema default)
+  --gateway-log LEVEL  gateway logging.level (default warn: no access log, like the peers)
+  --profile DIR        run each gateway child with --cpu-prof into DIR, and print its hottest functions
+  --out FILE           results file (default bench/results/latest.md)
+  --no-pin             do not pin processes with taskset
+  --fresh-fixtures     make new keys and tokens instead of reusing the cached ones
+  --verbose            show the children's output
+`;
+
+function num(value: string | undefined, envName: string, fallback: number): number {
+  const raw = value ?? process.env[envName];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${envName.replace('GH_BENCH_', '--').toLowerCase()} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      modes: { type: 'string' },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      warmup: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'fresh-tokens': { type: 'string' },
+      'token-cache': { type: 'string' },
+      'gateway-log': { type: 'string', default: 'warn' },
+      profile: { type: 'string' },
+      out: { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
+      'fresh-fixtures': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const quick = values.quick === true;
+  return {
+    // wrk takes whole seconds.
+    durationS: Math.max(1, Math.round(num(values.duration, 'GH_BENCH_DURATION', quick ? 2 : 4))),
+    warmupS: Math.max(1, Math.round(num(values.warmup, 'GH_BENCH_WARMUP', 1))),
+    rounds: Math.round(num(values.rounds, 'GH_BENCH_ROUNDS', quick ? 1 : 3)),
+    connections: Math.round(num(values.connections, 'GH_BENCH_CONNECTIONS', 50)),
+    modes: values.modes?.split(',').map((s) => s.trim()).filter(Boolean),
+    freshTokens: Math.round(num(values['fresh-tokens'], 'GH_BENCH_FRESH_TOKENS', 25_000)),
+    tokenCacheEntries: Math.round(num(values['token-cache'], 'GH_BENCH_TOKEN_CACHE', 10_000)),
+    gatewayLogLevel: values['gateway-log'] ?? 'warn',
+    profileDir: values.profile,
+    out: values.out,
+    pin: values['no-pin'] !== true,
+    freshFixtures: values['fresh-fixtures'] === true,
+    verbose: values.verbose === true,
+    quick,
+    help: values.help === true,
+  };
+}

@@ -1,0 +1,171 @@
+import { BENCH_AUDIENCE, BENCH_ISSUER, BENCH_SCOPE, type Fixtures, type TokenSetRequest } from './fixtures/fixtures.js';
+import type { BenchAlg } from './fixtures/jwt-sign.js';
+import type { PeerAuth } from './targets/child.js';
+
+/** The servers loaded in every mode. `bare` is the ceiling every ratio is taken against. */
+export const TARGET_KINDS = ['bare', 'gateway', 'express', 'fastify'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+export type PeerKind = 'express' | 'fastify';
+
+export interface ModeContext {
+  readonly fixtures: Fixtures;
+  readonly upstreamUrl: string;
+  /** Gateway log level for the bench (access logs are off by default, as for the peers). */
+  readonly gatewayLogLevel: string;
+}
+
+/** Where each request's credential comes from: one value per line, sent in rotation. */
+export interface CredentialSource {
+  readonly valuesFile: string;
+  readonly count: number;
+  /** Header carrying the value; empty for none. */
+  readonly header: string;
+  readonly prefix: string;
+  /** The first value, for the correctness probe before loading. */
+  readonly first: string;
+}
+
+/**
+ * One bench mode: what each target is configured with and what the load sends.
+ * A new mode (opaque tokens, session cookies, …) is one more entry: its gateway
+ * config, its peers' setup (or why a peer cannot do it), and its credentials.
+ */
+export interface ModeSpec {
+  readonly id: string;
+  /** `--modes` selects by group (`d` selects `d-es256` and `d-eddsa`) or by id. */
+  readonly group: string;
+  readonly title: string;
+  readonly path: string;
+  /** Status every response must have (checked before loading, and counted during it). */
+  readonly expectStatus: 200 | 401;
+  /** Target: median gateway req/s ÷ median bare-proxy req/s. */
+  readonly minRatioVsBare: number;
+  /** Target: median gateway req/s ÷ median peer req/s, for each peer. */
+  readonly minRatioVsPeer: number;
+  credentials(ctx: ModeContext): Promise<CredentialSource>;
+  /** The gateway config (the YAML file's content) for this mode. */
+  gatewayConfig(ctx: ModeContext, ports: { port: number; adminPort: number }): Promise<Record<string, unknown>>;
+  /** Peer setup; a string says why that peer cannot take part in this mode. */
+  peer(kind: PeerKind, ctx: ModeContext): PeerAuth | string;
+  /** Said under the mode's table. */
+  readonly notes: readonly string[];
+  /** Warm-up goes on until this many passes through the credential list are done (0: just the warm-up time). */
+  readonly warmupPasses: number;
+}
+
+export interface ModeOptions {
+  /** Size of the never-seen token list for mode (c). */
+  readonly freshTokens: number;
+  /** The gateway's verified-token cache size (the schema default unless overridden). */
+  readonly tokenCacheEntries: number;
+}
+
+const ROUTE_PATH = '/api/orders';
+
+/** A gateway config with one JWT issuer (the bench key for `alg`) and one protected route. */
+export function jwtGatewayConfig(
+  alg: BenchAlg,
+  ctx: ModeContext,
+  ports: { port: number; adminPort: number },
+  tokenCacheEntries: number,
+): Record<string, unknown> {
+  return {
+    listen: { host: '127.0.0.1', port: ports.port },
+    admin: { enabled: true, host: '127.0.0.1', port: ports.adminPort },
+    security: {
+      jwt: { issuer: BENCH_ISSUER, audience: BENCH_AUDIENCE, publicKey: ctx.fixtures.publicKeyFile(alg), algorithms: [alg] },
+      tokenCache: { maxEntries: tokenCacheEntries },
+    },
+    routes: [{ path: ROUTE_PATH, upstream: ctx.upstreamUrl, auth: 'jwt', scopes: [BENCH_SCOPE] }],
+    logging: { level: ctx.gatewayLogLevel },
+  };
+}
+
+function jwtPeer(alg: BenchAlg, kind: PeerKind, ctx: ModeContext): PeerAuth | string {
+  if (kind === 'express' && alg === 'EdDSA') return 'express-jwt (jsonwebtoken 9) has no EdDSA';
+  return { kind: 'jwt', alg, publicKeyFile: ctx.fixtures.publicKeyFile(alg), issuer: BENCH_ISSUER, audience: BENCH_AUDIENCE, scope: BENCH_SCOPE };
+}
+
+function bearerMode(spec: {
+  id: string;
+  group: string;
+  title: string;
+  alg: BenchAlg;
+  tokens: TokenSetRequest;
+  expectStatus: 200 | 401;
+  minRatioVsBare: number;
+  tokenCacheEntries: number;
+  notes?: string[];
+  warmupPasses?: number;
+}): ModeSpec {
+  return {
+    id: spec.id,
+    group: spec.group,
+    title: spec.title,
+    path: `${ROUTE_PATH}/42`,
+    expectStatus: spec.expectStatus,
+    minRatioVsBare: spec.minRatioVsBare,
+    minRatioVsPeer: 2,
+    async credentials(ctx) {
+      const set = await ctx.fixtures.tokenSet(spec.tokens);
+      return { valuesFile: set.file, count: set.count, header: 'Authorization', prefix: 'Bearer ', first: set.first };
+    },
+    gatewayConfig: async (ctx, ports) => jwtGatewayConfig(spec.alg, ctx, ports, spec.tokenCacheEntries),
+    peer: (kind, ctx) => jwtPeer(spec.alg, kind, ctx),
+    notes: spec.notes ?? [],
+    warmupPasses: spec.warmupPasses ?? 0,
+  };
+}
+
+/** The modes of issue 2, in run order. */
+export function buildModes(opts: ModeOptions): ModeSpec[] {
+  const cache = opts.tokenCacheEntries;
+  return [
+    bearerMode({
+      id: 'a', group: 'a', title: 'one RS256 token repeated', alg: 'RS256', expectStatus: 200, minRatioVsBare: 0.9, tokenCacheEntries: cache,
+      tokens: { name: 'single', alg: 'RS256', count: 1 },
+    }),
+    bearerMode({
+      id: 'b', group: 'b', title: '10,000 distinct RS256 tokens in rotation', alg: 'RS256', expectStatus: 200, minRatioVsBare: 0.85,
+      tokenCacheEntries: cache, warmupPasses: 1,
+      tokens: { name: 'rotation', alg: 'RS256', count: 10_000 },
+      notes: ['Warm-up runs until every token has been sent once, so the rounds measure the steady state of a rotation that fits the cache.'],
+    }),
+    bearerMode({
+      id: 'c', group: 'c', title: 'RS256 tokens never seen before', alg: 'RS256', expectStatus: 200, minRatioVsBare: 0.6, tokenCacheEntries: cache,
+      tokens: { name: 'fresh', alg: 'RS256', count: opts.freshTokens },
+      notes: [
+        `${opts.freshTokens.toLocaleString('en')} pre-signed tokens, sent in order (each run continues where the last stopped) and wrapping around; with the gateway's token cache ` +
+          `at ${cache.toLocaleString('en')} entries (LRU, smaller than the list) every lookup misses, so each request pays a full verification, ` +
+          'exactly as for a token never seen. The gateway\'s own hit/miss counters are shown to prove it.',
+        ...(cache >= opts.freshTokens ? ['**The list is not larger than the cache: tokens repeat and can hit; raise --fresh-tokens.**'] : []),
+      ],
+    }),
+    bearerMode({
+      id: 'd-es256', group: 'd', title: 'one ES256 token repeated', alg: 'ES256', expectStatus: 200, minRatioVsBare: 0.9, tokenCacheEntries: cache,
+      tokens: { name: 'single', alg: 'ES256', count: 1 },
+    }),
+    bearerMode({
+      id: 'd-eddsa', group: 'd', title: 'one EdDSA (Ed25519) token repeated', alg: 'EdDSA', expectStatus: 200, minRatioVsBare: 0.9,
+      tokenCacheEntries: cache,
+      tokens: { name: 'single', alg: 'EdDSA', count: 1 },
+    }),
+    bearerMode({
+      id: 'e', group: 'e', title: '10,000 distinct RS256 tokens with invalid signatures (401)', alg: 'RS256', expectStatus: 401,
+      minRatioVsBare: 1.0, tokenCacheEntries: cache,
+      tokens: { name: 'rotation', alg: 'RS256', count: 10_000, variant: 'bad-signature' },
+      notes: ['Each token keeps valid claims and carries another token\'s signature, so every one costs a full RSA verification to reject.'],
+    }),
+  ];
+}
+
+/** Picks modes by id or group (`a,b,d`), keeping run order; throws on an unknown name. */
+export function selectModes(all: readonly ModeSpec[], names: readonly string[] | undefined): ModeSpec[] {
+  if (!names || names.length === 0) return [...all];
+  for (const name of names) {
+    if (!all.some((m) => m.id === name || m.group === name)) {
+      throw new Error(`unknown mode "${name}"; known: ${all.map((m) => m.id).join(', ')}`);
+    }
+  }
+  return all.filter((m) => names.includes(m.id) || names.includes(m.group));
+}

@@ -1,0 +1,160 @@
+import type { BenchArgs } from '../args.js';
+import { TARGET_KINDS, type TargetKind } from '../modes.js';
+import type { MachineFacts } from './machine.js';
+import { checks, medians, ratioOfMedians, roundRatios, verdict, type ModeResult } from './stats.js';
+
+/** How the run was set up, for both the console and the results file. */
+export interface RunFacts {
+  readonly args: BenchArgs;
+  readonly generator: string;
+  readonly layout: string;
+  readonly machine: MachineFacts;
+  readonly startedAt: string;
+  readonly elapsedS: number;
+  readonly fixtureNotes: string[];
+  /** 1-minute load average when the run started and ended (other work on a shared machine skews results). */
+  readonly loadAverage: readonly [number, number];
+  /** The command as run. */
+  readonly command: string;
+}
+
+const TARGET_LABEL: Record<TargetKind, string> = {
+  bare: 'bare proxy (node:http + undici)',
+  gateway: 'gatehouse',
+  express: 'express + express-jwt + http-proxy-middleware',
+  fastify: 'fastify + @fastify/jwt + @fastify/reply-from',
+};
+
+const fmt = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
+const int = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en'));
+
+/** Rows of one mode's table: a header row, then one row per target. */
+function modeRows(result: ModeResult): string[][] {
+  const rows = [['target', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', '× bare', '× bare per round', 'other load on core']];
+  for (const kind of TARGET_KINDS) {
+    const t = result.targets.find((x) => x.target === kind);
+    if (!t) continue;
+    const m = medians(t.samples);
+    if (!m) {
+      rows.push([TARGET_LABEL[kind], t.unsupported ? 'n/a' : 'failed', '', '', '', '', '', '']);
+      continue;
+    }
+    const perRound = kind === 'bare' ? '' : roundRatios(result, kind, 'bare').map((r) => r.toFixed(2)).join(' / ');
+    rows.push([
+      TARGET_LABEL[kind],
+      int(m.rps),
+      int(m.cpuUsPerReq),
+      fmt(m.p50Ms, 2),
+      fmt(m.p99Ms, 2),
+      kind === 'bare' ? '1.00' : fmt(ratioOfMedians(result, kind, 'bare'), 2),
+      perRound,
+      m.foreignCpuShare === undefined ? '–' : `${Math.round(m.foreignCpuShare * 100)}%`,
+    ]);
+  }
+  return rows;
+}
+
+function checkLines(result: ModeResult): string[] {
+  return checks(result).map((c) => `${verdict(c)}  ${c.label}: ${fmt(c.value, 2)}× (by CPU per request: ${fmt(c.cpuValue, 2)}×)`);
+}
+
+function targetNotes(result: ModeResult): string[] {
+  return result.targets.flatMap((t) =>
+    t.unsupported ? [`${TARGET_LABEL[t.target]}: n/a, ${t.unsupported}`] : t.failed ? [`${TARGET_LABEL[t.target]} failed: ${t.failed}`] : [],
+  );
+}
+
+function cacheLine(result: ModeResult): string | undefined {
+  const c = result.gatewayCache;
+  if (!c) return undefined;
+  const total = c.hit + c.miss;
+  return `gateway token cache during the measured rounds: ${c.hit.toLocaleString('en')} hits, ${c.miss.toLocaleString('en')} misses` +
+    (total > 0 ? ` (${((100 * c.hit) / total).toFixed(1)}% hits)` : '');
+}
+
+function padTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+function markdownTable(rows: string[][], leftColumns = 1): string {
+  const [head, ...body] = rows;
+  const line = (r: string[]) => `| ${r.join(' | ')} |`;
+  return [line(head!), `|${head!.map((_, i) => (i < leftColumns ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+export function consoleMode(result: ModeResult): string {
+  const { mode } = result;
+  const parts = [
+    `\nmode ${mode.id}: ${mode.title} (expect ${mode.expectStatus})`,
+    padTable(modeRows(result)),
+    ...targetNotes(result).map((n) => `  ${n}`),
+    ...checkLines(result),
+  ];
+  const cache = cacheLine(result);
+  if (cache) parts.push(cache);
+  for (const p of result.problems) parts.push(`! ${p}`);
+  return parts.join('\n');
+}
+
+/** One line per check over all modes: the summary printed last and put first in the file. */
+export function summaryRows(results: readonly ModeResult[]): string[][] {
+  const rows = [['mode', 'check', 'req/s ratio', 'result', 'CPU/req ratio']];
+  for (const r of results) {
+    for (const c of checks(r)) rows.push([`${r.mode.id}: ${r.mode.title}`, c.label, `${fmt(c.value, 2)}×`, verdict(c), `${fmt(c.cpuValue, 2)}×`]);
+  }
+  return rows;
+}
+
+export function consoleSummary(results: readonly ModeResult[]): string {
+  return `\nsummary (ratios of median req/s; the bench reports, it never fails the build)\n${padTable(summaryRows(results))}`;
+}
+
+export function markdownReport(results: readonly ModeResult[], facts: RunFacts): string {
+  const { args, machine } = facts;
+  const out: string[] = [];
+  out.push('# Gatehouse benchmark — latest run', '');
+  out.push(
+    `Run ${facts.startedAt}, ${Math.round(facts.elapsedS)} s in all. Written by \`npm run bench\` (bench/run.ts); ` +
+      'ratios are of median req/s over the rounds, each target loaded back to back in every round.',
+    '',
+  );
+  if (args.quick) out.push('**Quick run (`--quick`): one short round — a smoke test, not a result.**', '');
+  out.push('## Summary', '', markdownTable(summaryRows(results), 2), '');
+  for (const r of results) {
+    out.push(`## Mode ${r.mode.id}: ${r.mode.title}`, '');
+    out.push(`Every response must be ${r.mode.expectStatus} (the bare proxy, which checks nothing: 200).`, '');
+    out.push(markdownTable(modeRows(r)), '');
+    for (const line of [...targetNotes(r), ...checkLines(r)]) out.push(`- ${line}`);
+    const cache = cacheLine(r);
+    if (cache) out.push(`- ${cache}`);
+    for (const n of r.mode.notes) out.push(`- ${n}`);
+    for (const p of r.problems) out.push(`- **Problem:** ${p}`);
+    out.push('');
+  }
+  out.push('## Parameters', '');
+  out.push(
+    `- Modes: ${results.map((r) => r.mode.id).join(', ')}`,
+    `- ${args.rounds} round(s) × ${args.durationS} s per target, ${args.connections} connections, ${args.warmupS} s unmeasured warm-up per target per mode`,
+    `- Load generator: ${facts.generator}`,
+    `- Layout: ${facts.layout}`,
+    `- Gateway: one process, \`logging.level: ${args.gatewayLogLevel}\`, \`security.tokenCache.maxEntries: ${args.tokenCacheEntries}\`, ` +
+      'one route `/api/orders` (auth jwt, scope `orders:read`); requests go to `/api/orders/42`',
+    '- Peers verify the same tokens: same public key (imported once), algorithm allow-list, issuer, audience and scope; keep-alive pools of 128 upstream connections everywhere',
+    '- CPU µs/req: user + system time of the server process (all threads, from /proc/<pid>/stat) over the load, ÷ completed requests',
+    '- Tokens: RSA 2048 (RS256), P-256 (ES256), Ed25519 (EdDSA), pre-signed with node:crypto in worker threads',
+    ...facts.fixtureNotes.map((n) => `- ${n}`),
+    `- Command: \`${facts.command}\``,
+    `- Machine load (1-minute load average) at start and end: ${facts.loadAverage[0].toFixed(2)}, ${facts.loadAverage[1].toFixed(2)}; ` +
+      'the "other load on core" column is the share of the server core that other processes used during each load (median)',
+    '',
+  );
+  out.push('## Machine', '');
+  out.push(
+    `- CPU: ${machine.cpuModel}, ${machine.cores} cores; ${machine.memoryGiB} GiB memory; Linux ${machine.kernel}`,
+    `- Node.js ${machine.node}; gatehouse ${machine.gatehouse}`,
+    `- Packages: ${Object.entries(machine.packages).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    '',
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,82 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a V8 CPU profile spends its time, by function (self time) and by file. */
+export interface ProfileSummary {
+  readonly file: string;
+  readonly totalMs: number;
+  readonly functions: { name: string; ms: number; share: number }[];
+  readonly files: { name: string; ms: number; share: number }[];
+}
+
+function shortUrl(url: string): string {
+  if (!url) return '(native)';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
+  const src = url.search(/\/(src|bench)\//);
+  if (src >= 0) return url.slice(src + 1);
+  return url.replace(/^file:\/\//, '');
+}
+
+export function summarizeProfile(file: string, top = 25): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const fn = new Map<string, number>();
+  const files = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id);
+    if (!node) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    total += us;
+    if (functionName === '(idle)') continue;
+    const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
+    const key = `${functionName || '(anonymous)'} ${where}`.trim();
+    fn.set(key, (fn.get(key) ?? 0) + us);
+    const fileKey = url ? shortUrl(url).replace(/:\d+$/, '') : functionName;
+    files.set(fileKey, (files.get(fileKey) ?? 0) + us);
+  }
+  const rank = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, ms: us / 1000, share: total > 0 ? us / total : 0 }));
+  return { file, totalMs: total / 1000, functions: rank(fn), files: rank(files) };
+}
+
+export function latestProfiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+export function formatProfile(s: ProfileSummary, label: string): string {
+  const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)}%`;
+  return [
+    `\nprofile ${label}: ${s.file} (${Math.round(s.totalMs)} ms sampled, idle included in the total)`,
+    '  self time by function:',
+    ...s.functions.map((f) => `  ${pct(f.share)}  ${f.name}`),
+    '  self time by file:',
+    ...s.files.slice(0, 15).map((f) => `  ${pct(f.share)}  ${f.name}`),
+  ].join('\n');
+}

@@ -1,0 +1,125 @@
+import type { ModeSpec, TargetKind } from '../modes.js';
+
+/** One measured load of one target in one round. */
+export interface Sample {
+  readonly round: number;
+  readonly rps: number;
+  /** CPU time of the server process per completed request, in microseconds. */
+  readonly cpuUsPerReq: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly errorStatuses: number;
+  readonly socketErrors: number;
+  /**
+   * Share of the server core used by other processes during the load (the
+   * machine is shared): high values mean the sample measured contention.
+   * undefined when processes are not pinned.
+   */
+  readonly foreignCpuShare: number | undefined;
+}
+
+export interface TargetResult {
+  readonly target: TargetKind;
+  /** Why a peer cannot take part in this mode (not a failure). */
+  readonly unsupported?: string;
+  /** Why the target was not (fully) measured: it failed to start or answered wrongly. */
+  readonly failed?: string;
+  readonly samples: Sample[];
+}
+
+export interface ModeResult {
+  readonly mode: ModeSpec;
+  readonly targets: TargetResult[];
+  /** Gateway token-cache lookups during the measured rounds, from its /metrics. */
+  readonly gatewayCache?: { hit: number; miss: number };
+  readonly problems: string[];
+}
+
+export interface Medians {
+  readonly rps: number;
+  readonly cpuUsPerReq: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly foreignCpuShare: number | undefined;
+}
+
+export interface Check {
+  readonly label: string;
+  readonly value: number | undefined;
+  /**
+   * The same ratio from CPU time per request (other's µs ÷ gateway's µs): what the
+   * req/s ratio would be if both were CPU-bound on a core of their own. Less
+   * sensitive to other load on a shared machine; shown beside, never judged.
+   */
+  readonly cpuValue: number | undefined;
+  readonly min: number;
+  /** undefined when it could not be measured. */
+  readonly pass: boolean | undefined;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function medians(samples: readonly Sample[]): Medians | undefined {
+  if (samples.length === 0) return undefined;
+  return {
+    rps: median(samples.map((s) => s.rps)),
+    cpuUsPerReq: median(samples.map((s) => s.cpuUsPerReq)),
+    p50Ms: median(samples.map((s) => s.p50Ms)),
+    p99Ms: median(samples.map((s) => s.p99Ms)),
+    foreignCpuShare: samples[0]?.foreignCpuShare === undefined ? undefined : median(samples.map((s) => s.foreignCpuShare ?? 0)),
+  };
+}
+
+export function targetResult(result: ModeResult, target: TargetKind): TargetResult | undefined {
+  return result.targets.find((t) => t.target === target);
+}
+
+/** Median req/s of `target` ÷ median req/s of `base`, in the same mode. */
+export function ratioOfMedians(result: ModeResult, target: TargetKind, base: TargetKind): number | undefined {
+  const t = medians(targetResult(result, target)?.samples ?? []);
+  const b = medians(targetResult(result, base)?.samples ?? []);
+  return t && b && b.rps > 0 ? t.rps / b.rps : undefined;
+}
+
+/** Per-round ratios of `target` to `base` (same round, back to back). */
+export function roundRatios(result: ModeResult, target: TargetKind, base: TargetKind): number[] {
+  const t = targetResult(result, target)?.samples ?? [];
+  const b = targetResult(result, base)?.samples ?? [];
+  return t.flatMap((s) => {
+    const other = b.find((x) => x.round === s.round);
+    return other && other.rps > 0 ? [s.rps / other.rps] : [];
+  });
+}
+
+/** The mode's targets: gateway vs bare proxy, and gateway vs each peer that took part. */
+/** Median CPU µs per request of `base` ÷ that of `target`: the efficiency ratio. */
+export function cpuRatio(result: ModeResult, target: TargetKind, base: TargetKind): number | undefined {
+  const t = medians(targetResult(result, target)?.samples ?? []);
+  const b = medians(targetResult(result, base)?.samples ?? []);
+  return t && b && t.cpuUsPerReq > 0 ? b.cpuUsPerReq / t.cpuUsPerReq : undefined;
+}
+
+export function checks(result: ModeResult): Check[] {
+  const { mode } = result;
+  const out: Check[] = [];
+  const versus = (base: TargetKind, min: number, label: string): Check => {
+    const value = ratioOfMedians(result, 'gateway', base);
+    return { label, value, cpuValue: cpuRatio(result, 'gateway', base), min, pass: value === undefined ? undefined : value >= min };
+  };
+  out.push(versus('bare', mode.minRatioVsBare, `gateway ÷ bare proxy ≥ ${mode.minRatioVsBare.toFixed(2)}`));
+  for (const peer of ['express', 'fastify'] as const) {
+    if (targetResult(result, peer)?.unsupported) continue;
+    out.push(versus(peer, mode.minRatioVsPeer, `gateway ÷ ${peer} ≥ ${mode.minRatioVsPeer.toFixed(1)}`));
+  }
+  return out;
+}
+
+export function verdict(check: Check): string {
+  return check.pass === undefined ? 'n/a' : check.pass ? 'PASS' : 'MISS';
+}

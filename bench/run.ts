@@ -1,0 +1,281 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBenchArgs, USAGE, type BenchArgs } from './args.js';
+import { Fixtures } from './fixtures/fixtures.js';
+import { autocannonGenerator } from './load/autocannon.js';
+import type { LoadGenerator, LoadResult } from './load/load.js';
+import { wrkGenerator } from './load/wrk.js';
+import { buildModes, selectModes, TARGET_KINDS, type ModeContext, type ModeSpec, type TargetKind } from './modes.js';
+import { gatewayCacheCounts, probeTarget } from './probe.js';
+import { consoleMode, consoleSummary, markdownReport } from './report/format.js';
+import { machineFacts, wrkVersion } from './report/machine.js';
+import { formatProfile, latestProfiles, summarizeProfile } from './report/profile.js';
+import type { ModeResult, Sample, TargetResult } from './report/stats.js';
+import { readCoreMicros, spawnChild, type ChildHandle } from './targets/spawn.js';
+import { gatewayEntry, startTarget, type Placement, type StartedTarget } from './targets/start.js';
+
+/** The repository root: the nearest folder above this file with gatehouse's package.json (works from dist/ and .build/<name>/). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'gatehouse') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the gatehouse package.json above bench/');
+    dir = parent;
+  }
+}
+
+function findExecutable(candidates: readonly string[]): string | undefined {
+  const pathDirs = (process.env.PATH ?? '').split(':').filter(Boolean);
+  for (const c of candidates) {
+    if (c.includes('/')) {
+      if (existsSync(c)) return c;
+    } else {
+      const hit = pathDirs.map((d) => join(d, c)).find((p) => existsSync(p));
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+function placement(args: BenchArgs): { placement: Placement; layout: string } {
+  const taskset = args.pin ? findExecutable(['taskset']) : undefined;
+  if (!taskset || cpus().length < 2) {
+    const why = !args.pin ? '--no-pin' : !taskset ? 'taskset not found' : 'fewer than two cores';
+    return { placement: { taskset: undefined, serverCore: undefined, loadCore: undefined }, layout: `unpinned (${why}): the load generator competes with the server for CPU` };
+  }
+  return {
+    placement: { taskset, serverCore: 1, loadCore: 0 },
+    layout:
+      'server under test on core 1 (taskset -c 1; the idle targets wait there too); the load generator (one thread) and the upstream share core 0',
+  };
+}
+
+/** The bare proxy checks nothing, so it forwards every request (200) in every mode. */
+function expectedStatus(kind: TargetKind, mode: ModeSpec): number {
+  return kind === 'bare' ? 200 : mode.expectStatus;
+}
+
+async function runMode(
+  mode: ModeSpec,
+  ctx: ModeContext,
+  args: BenchArgs,
+  env: { generator: LoadGenerator; placement: Placement; workDir: string },
+): Promise<ModeResult> {
+  const creds = await mode.credentials(ctx);
+  const problems: string[] = [];
+  const started: StartedTarget[] = [];
+  const results = new Map<string, TargetResult>();
+  for (const kind of TARGET_KINDS) {
+    if (kind === 'express' || kind === 'fastify') {
+      const peer = mode.peer(kind, ctx);
+      if (typeof peer === 'string') {
+        results.set(kind, { target: kind, unsupported: peer, samples: [] });
+        continue;
+      }
+    }
+    try {
+      const target = await startTarget(kind, mode, ctx, {
+        placement: env.placement,
+        workDir: env.workDir,
+        verbose: args.verbose,
+        profileDir: args.profileDir,
+      });
+      const wrong = await probeTarget(target.child.port, mode.path, creds.header, creds.prefix + creds.first, expectedStatus(kind, mode));
+      if (wrong) {
+        results.set(kind, { target: kind, failed: `probe ${wrong}`, samples: [] });
+        await target.child.stop();
+        continue;
+      }
+      started.push(target);
+      results.set(kind, { target: kind, samples: [] });
+    } catch (err) {
+      results.set(kind, { target: kind, failed: (err as Error).message.split('\n')[0] ?? 'failed to start', samples: [] });
+      if (args.verbose) console.error(err);
+    }
+  }
+
+  // Each target walks the credential list on from where its last run stopped,
+  // so a list larger than the gateway's cache never repeats a recent value.
+  const cursor = new Map<TargetKind, number>();
+  const load = async (t: StartedTarget, durationS: number) => {
+    const r = await env.generator.run({
+      url: `http://127.0.0.1:${t.child.port}${mode.path}`,
+      connections: args.connections,
+      durationS,
+      valuesFile: creds.valuesFile,
+      header: creds.header,
+      prefix: creds.prefix,
+      core: env.placement.loadCore,
+      startIndex: cursor.get(t.kind) ?? 0,
+    });
+    cursor.set(t.kind, r.nextIndex);
+    return r;
+  };
+  const warmUp = async (t: StartedTarget) => {
+    // Some modes measure a steady state (every token cached): warm up through the whole list first.
+    const wanted = mode.warmupPasses * creds.count;
+    let sent = 0;
+    for (let runs = 0; runs === 0 || (sent < wanted && runs < 10); runs++) sent += (await load(t, args.warmupS)).requests;
+  };
+
+  try {
+    const dead = new Set<string>();
+    for (const t of started) {
+      await warmUp(t).catch((err: unknown) => {
+        dead.add(t.kind);
+        results.set(t.kind, { target: t.kind, failed: `warm-up: ${(err as Error).message.split('\n')[0]}`, samples: [] });
+      });
+    }
+    const gateway = started.find((t) => t.kind === 'gateway');
+    const cacheBefore = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl) : undefined;
+    for (let round = 0; round < args.rounds; round++) {
+      // Rotate the order each round so no target always runs first or last.
+      const order = started.map((_, i) => started[(i + round) % started.length]!);
+      for (const t of order) {
+        if (dead.has(t.kind)) continue;
+        let r: LoadResult;
+        let cpuUs: number;
+        const core = env.placement.serverCore;
+        let coreBefore = core === undefined ? undefined : readCoreMicros(core);
+        let coreAfter = coreBefore;
+        try {
+          const cpuBefore = t.child.cpuMicros();
+          coreBefore = core === undefined ? undefined : readCoreMicros(core);
+          r = await load(t, args.durationS);
+          coreAfter = core === undefined ? undefined : readCoreMicros(core);
+          cpuUs = t.child.cpuMicros() - cpuBefore;
+        } catch (err) {
+          // A target that crashes under load is reported, and the others still run.
+          dead.add(t.kind);
+          const reason = `round ${round + 1}: ${(err as Error).message.split('\n')[0]} (the process died or the load failed)`;
+          const prev = results.get(t.kind)!;
+          results.set(t.kind, { ...prev, failed: reason });
+          problems.push(`${t.kind} ${reason}`);
+          continue;
+        }
+        const sample: Sample = {
+          round,
+          rps: r.rps,
+          cpuUsPerReq: r.requests > 0 ? cpuUs / r.requests : Number.NaN,
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          requests: r.requests,
+          errorStatuses: r.errorStatuses,
+          socketErrors: r.socketErrors,
+          foreignCpuShare:
+            coreBefore && coreAfter && coreAfter.total > coreBefore.total
+              ? Math.max(0, coreAfter.busy - coreBefore.busy - cpuUs) / (coreAfter.total - coreBefore.total)
+              : undefined,
+        };
+        results.get(t.kind)!.samples.push(sample);
+        const expect = expectedStatus(t.kind, mode);
+        const wrongStatuses = expect < 400 ? r.errorStatuses : r.requests - r.errorStatuses;
+        if (wrongStatuses > 0) problems.push(`${t.kind}, round ${round + 1}: ${wrongStatuses} of ${r.requests} responses were not ${expect}`);
+        if (r.socketErrors > 0) problems.push(`${t.kind}, round ${round + 1}: ${r.socketErrors} socket errors or timeouts`);
+        if (args.verbose) console.log(`  ${mode.id} round ${round + 1} ${t.kind}: ${Math.round(r.rps)} req/s`);
+      }
+    }
+    const cacheAfter = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl) : undefined;
+    const gatewayCache = cacheAfter
+      ? { hit: cacheAfter.hit - (cacheBefore?.hit ?? 0), miss: cacheAfter.miss - (cacheBefore?.miss ?? 0) }
+      : undefined;
+    return { mode, targets: TARGET_KINDS.flatMap((k) => results.get(k) ?? []), gatewayCache, problems };
+  } finally {
+    await Promise.all(started.map((t) => t.child.stop()));
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const startedAt = new Date();
+  const loadAtStart = loadavg()[0]!;
+  const root = projectRoot();
+  const allModes = buildModes({ freshTokens: args.freshTokens, tokenCacheEntries: args.tokenCacheEntries });
+  const modes = selectModes(allModes, args.modes);
+  const { placement: place, layout } = placement(args);
+  const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const wrk = findExecutable(['/usr/bin/wrk', 'wrk']);
+  const generator = wrk
+    ? wrkGenerator({ wrk, taskset: place.taskset, workDir, threads: 1 })
+    : autocannonGenerator({ taskset: place.taskset });
+  const generatorNote = wrk ? `${wrkVersion(wrk)}, 1 thread, Lua script rotating the credential per request` : 'autocannon in a separate process (wrk not found: install the Debian package `wrk` for a lighter load generator)';
+  const entry = gatewayEntry();
+
+  console.log(`gatehouse bench: modes ${modes.map((m) => m.id).join(', ')}; ${args.rounds} round(s) × ${args.durationS} s, ${args.connections} connections`);
+  console.log(`load: ${generatorNote}`);
+  console.log(`layout: ${layout}`);
+  console.log(`gateway: ${entry.note}`);
+
+  const fixtures = Fixtures.open({ fresh: args.freshFixtures });
+  let upstream: ChildHandle | undefined;
+  const results: ModeResult[] = [];
+  const fixtureNotes: string[] = [];
+  try {
+    upstream = await spawnChild(
+      {
+        name: 'upstream',
+        script: new URL('./targets/upstream.js', import.meta.url),
+        settings: {},
+        core: place.loadCore,
+        ready: 'ipc',
+        verbose: args.verbose,
+      },
+      { taskset: place.taskset },
+    );
+    const ctx: ModeContext = { fixtures, upstreamUrl: `http://127.0.0.1:${upstream.port}`, gatewayLogLevel: args.gatewayLogLevel };
+    for (const mode of modes) {
+      const t0 = performance.now();
+      const creds = await mode.credentials(ctx);
+      const signS = (performance.now() - t0) / 1000;
+      if (signS > 1) {
+        const note = `mode ${mode.id}: ${creds.count.toLocaleString('en')} tokens signed in ${signS.toFixed(1)} s (cached in ${fixtures.dir} for later runs)`;
+        console.log(note);
+        fixtureNotes.push(note);
+      }
+      const result = await runMode(mode, ctx, args, { generator, placement: place, workDir });
+      results.push(result);
+      console.log(consoleMode(result));
+    }
+  } finally {
+    await upstream?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  console.log(consoleSummary(results));
+
+  if (args.profileDir) {
+    for (const mode of modes) {
+      for (const file of latestProfiles(join(args.profileDir, mode.id))) console.log(formatProfile(summarizeProfile(file), `gateway, mode ${mode.id}`));
+    }
+  }
+
+  const out = args.out ?? join(root, 'bench', 'results', 'latest.md');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    markdownReport(results, {
+      args,
+      generator: generatorNote,
+      layout,
+      machine: machineFacts(root),
+      startedAt: startedAt.toISOString(),
+      elapsedS: (Date.now() - startedAt.getTime()) / 1000,
+      fixtureNotes,
+      loadAverage: [loadAtStart, loadavg()[0]!],
+      command: ['node', relative(root, process.argv[1] ?? 'dist/bench/run.js'), ...process.argv.slice(2)].join(' '),
+    }),
+  );
+  console.log(`\nwrote ${relative(process.cwd(), out) || out}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,96 @@
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { ModeContext, ModeSpec, TargetKind } from '../modes.js';
+import { cliUrl, gatewayModuleUrl } from './gateway.js';
+import { spawnChild, type ChildHandle } from './spawn.js';
+
+/** How processes are placed on cores (undefined core: unpinned). */
+export interface Placement {
+  readonly taskset: string | undefined;
+  readonly serverCore: number | undefined;
+  readonly loadCore: number | undefined;
+}
+
+export interface StartedTarget {
+  readonly kind: TargetKind;
+  readonly child: ChildHandle;
+  /** Admin base URL (gateway only), for its /metrics. */
+  readonly adminUrl?: string;
+}
+
+export interface TargetStartOptions {
+  readonly placement: Placement;
+  readonly workDir: string;
+  readonly verbose: boolean;
+  readonly profileDir: string | undefined;
+}
+
+/** A free loopback port: the gateway takes its ports from its config file, so they are picked here. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Which way the gateway can be started from this build, or why it cannot. */
+export function gatewayEntry(): { kind: 'module' | 'cli'; note: string } | { kind: 'missing'; note: string } {
+  if (gatewayModuleUrl()) return { kind: 'module', note: 'startGateway(config) from src/gateway.ts, in a child process' };
+  if (cliUrl()) return { kind: 'cli', note: '`gatehouse start --config FILE` (src/cli/main.ts)' };
+  return { kind: 'missing', note: 'neither src/gateway.ts nor src/cli/main.ts is built yet' };
+}
+
+/** Starts one target for a mode; throws with the child's stderr when it cannot start. */
+export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeContext, opts: TargetStartOptions): Promise<StartedTarget> {
+  const common = { core: opts.placement.serverCore, verbose: opts.verbose };
+  const pin = { taskset: opts.placement.taskset };
+  if (kind === 'bare') {
+    const child = await spawnChild(
+      { ...common, name: 'bare proxy', script: new URL('./bare-proxy.js', import.meta.url), settings: { upstream: ctx.upstreamUrl }, ready: 'ipc' },
+      pin,
+    );
+    return { kind, child };
+  }
+  if (kind === 'express' || kind === 'fastify') {
+    const auth = mode.peer(kind, ctx);
+    if (typeof auth === 'string') throw new Error(auth);
+    const child = await spawnChild(
+      { ...common, name: kind, script: new URL(`./${kind}-peer.js`, import.meta.url), settings: { upstream: ctx.upstreamUrl, auth }, ready: 'ipc' },
+      pin,
+    );
+    return { kind, child };
+  }
+  const entry = gatewayEntry();
+  if (entry.kind === 'missing') throw new Error(entry.note);
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const configFile = join(opts.workDir, `gateway-${mode.id}.yaml`);
+  writeFileSync(configFile, stringify(await mode.gatewayConfig(ctx, { port, adminPort })));
+  const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(opts.profileDir, mode.id)}`] : [];
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const child =
+    entry.kind === 'module'
+      ? await spawnChild(
+          { ...common, name: 'gateway', script: new URL('./gateway.js', import.meta.url), nodeArgs, settings: { configFile, port }, ready: 'ipc' },
+          pin,
+        )
+      : await spawnChild(
+          {
+            ...common,
+            name: 'gateway (cli)',
+            script: cliUrl()!,
+            args: ['start', '--config', configFile],
+            nodeArgs,
+            settings: {},
+            ready: { url: `${adminUrl}/readyz`, port },
+          },
+          pin,
+        );
+  return { kind, child, adminUrl };
+}
