@@ -1,0 +1,115 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { asGatehouseError, GatehouseError, InsufficientScope, problemDetails, wwwAuthenticate } from '../errors.js';
+import type { Identity } from '../tokens/identity.js';
+import type { TokenVerifier } from '../tokens/jwt/options.js';
+import { looksLikeJwt } from '../tokens/jwt/parse.js';
+
+/**
+ * Options shared by every `requireToken*` middleware.
+ *
+ * @example
+ * ```ts
+ * requireToken(verifier, { scopes: ['orders:read', 'orders:write'], realm: 'orders' });
+ * ```
+ */
+export interface RequireTokenOptions {
+  /** Scopes that must all be granted (403 `insufficient_scope` otherwise). */
+  readonly scopes?: readonly string[];
+  /** Realm of the `WWW-Authenticate` challenge. Default `service`. */
+  readonly realm?: string;
+}
+
+/**
+ * What a failed check answers: status, headers and an RFC 9457 body.
+ *
+ * @example
+ * ```ts
+ * if (!result.ok) res.writeHead(result.rejection.status, result.rejection.headers).end(result.rejection.body);
+ * ```
+ */
+export interface Rejection {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly error: GatehouseError;
+}
+
+/**
+ * The outcome of checking one request's credentials.
+ *
+ * @example
+ * ```ts
+ * const result: GuardResult = await checkRequest(verifier, req.headers, req.rawHeaders, {});
+ * ```
+ */
+export type GuardResult = { readonly ok: true; readonly identity: Identity } | { readonly ok: false; readonly rejection: Rejection };
+
+// RFC 6750 §2.1 b64token.
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * The framework-free core of the middlewares: reads `Authorization: Bearer`,
+ * verifies, checks scopes, and says what to answer on failure. Never throws.
+ * `rawHeaders` (when the framework exposes it) lets duplicate Authorization
+ * headers be refused; Node keeps only the first in `headers`.
+ *
+ * @example
+ * ```ts
+ * // In a framework the kit has no middleware for:
+ * const result = await checkRequest(verifier, req.headers, req.rawHeaders, { scopes: ['admin'] });
+ * if (result.ok) ctx.state.identity = result.identity;
+ * else { ctx.status = result.rejection.status; ctx.set(result.rejection.headers); ctx.body = result.rejection.body; }
+ * ```
+ */
+export async function checkRequest(
+  verifier: TokenVerifier,
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[] | undefined,
+  opts: RequireTokenOptions,
+): Promise<GuardResult> {
+  try {
+    const token = bearerToken(headers, rawHeaders);
+    if (token === undefined) throw new GatehouseError('GH_TOKEN_MISSING', 'a Bearer token is required');
+    if (!looksLikeJwt(token)) throw new GatehouseError('GH_TOKEN_MALFORMED', 'the Bearer token is not a JWT');
+    const identity = await verifier.verify(token);
+    const missing = (opts.scopes ?? []).filter((s) => !identity.scopes.has(s));
+    if (missing.length > 0) throw new InsufficientScope(opts.scopes!);
+    return { ok: true, identity };
+  } catch (err) {
+    return { ok: false, rejection: rejection(asGatehouseError(err), opts.realm ?? 'service') };
+  }
+}
+
+function bearerToken(headers: IncomingHttpHeaders, rawHeaders: readonly string[] | undefined): string | undefined {
+  if (rawHeaders) {
+    let count = 0;
+    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+    if (count > 1) throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'more than one Authorization header');
+  }
+  const value = headers.authorization;
+  if (value === undefined) return undefined;
+  const space = value.indexOf(' ');
+  const scheme = space < 0 ? value : value.slice(0, space);
+  // Another scheme is not ours to judge: treat as absent, the challenge names Bearer.
+  if (scheme.toLowerCase() !== 'bearer') return undefined;
+  const token = value.slice(space + 1);
+  if (space < 0 || !TOKEN68.test(token)) {
+    throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'the Bearer credential must be exactly one token68 value');
+  }
+  return token;
+}
+
+function rejection(error: GatehouseError, realm: string): Rejection {
+  const headers: Record<string, string> = {
+    'content-type': 'application/problem+json',
+    'cache-control': 'no-store',
+  };
+  // RFC 6750 §3: 401 and 403 carry the challenge; a 503 is not the client's fault.
+  if (error.status === 401 || error.status === 403 || error.status === 400) headers['www-authenticate'] = wwwAuthenticate(error, realm);
+  return { status: error.status, headers, body: JSON.stringify(problemDetails(error)), error };
+}
+
+/** Writes a rejection on a node:http response (Express's `res` is one). */
+export function sendRejection(res: ServerResponse, r: Rejection): void {
+  res.writeHead(r.status, r.headers).end(r.body);
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { generateTestKey, mintToken, startJwksServer, type JwksServer } from '../../test/helpers/jwt.js';
+import {
+  createVerifier,
+  requireToken,
+  requireTokenExpress,
+  requireTokenFastify,
+  type FastifyLikeRequest,
+  type RequestWithIdentity,
+  type TokenVerifier,
+} from './index.js';
+
+const ISS = 'https://auth.example.com';
+const key = generateTestKey('ES256');
+const claims = { iss: ISS, aud: 'orders', sub: 'alice', scope: 'orders:read' };
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw request, so tests can send duplicate headers. */
+function call(url: string, rawHeaders: [string, string][] = []): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    // Array headers are sent as given (duplicates included), and without a default Host.
+    const headers = [['Host', new URL(url).host], ...rawHeaders].flat();
+    const req = request(url, { method: 'GET', headers: headers as unknown as Record<string, string> }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const bearer = (token: string): [string, string][] => [['Authorization', `Bearer ${token}`]];
+
+let jwks: JwksServer;
+let verifier: TokenVerifier;
+let unavailable: TokenVerifier;
+let dead: JwksServer;
+
+before(async () => {
+  jwks = await startJwksServer([key]);
+  dead = await startJwksServer([key]);
+  dead.setBehaviour('error');
+  verifier = createVerifier({ issuer: ISS, audience: 'orders', jwksUri: jwks.uri, algorithms: ['ES256'] });
+  unavailable = createVerifier({ issuer: ISS, audience: 'orders', jwksUri: dead.uri, algorithms: ['ES256'] });
+  await verifier.ready;
+});
+after(async () => {
+  verifier.close();
+  unavailable.close();
+  await jwks.close();
+  await dead.close();
+});
+
+/** The same contract for each framework: `base` serves /read (orders:read), /admin (admin) and /down (keys unavailable). */
+function contract(name: string, start: () => Promise<{ base: string; stop: () => Promise<void> }>) {
+  describe(name, () => {
+    let base = '';
+    let stop: () => Promise<void> = async () => {};
+    before(async () => {
+      ({ base, stop } = await start());
+    });
+    after(() => stop());
+
+    test('a valid token reaches the handler with its identity', async () => {
+      const r = await call(`${base}/read`, bearer(mintToken(key, claims)));
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'hello alice');
+    });
+
+    test('no token: 401, challenge without an error attribute', async () => {
+      const r = await call(`${base}/read`);
+      assert.equal(r.status, 401);
+      assert.equal(r.headers['www-authenticate'], 'Bearer realm="service"');
+      assert.match(String(r.headers['content-type']), /^application\/problem\+json(; charset=utf-8)?$/);
+      assert.equal(JSON.parse(r.body).code, 'GH_TOKEN_MISSING');
+    });
+
+    test('another scheme counts as no token', async () => {
+      const r = await call(`${base}/read`, [['Authorization', 'Basic dXNlcjpwYXNz']]);
+      assert.equal(r.status, 401);
+      assert.equal(JSON.parse(r.body).code, 'GH_TOKEN_MISSING');
+    });
+
+    for (const [what, token, code] of [
+      ['an expired token', () => mintToken(key, { ...claims, exp: 1000 }), 'GH_TOKEN_EXPIRED'],
+      ['a token for another audience', () => mintToken(key, { ...claims, aud: 'billing' }), 'GH_TOKEN_INVALID'],
+      ['an opaque token', () => 'opaque-value', 'GH_TOKEN_MALFORMED'],
+      ['garbage in three segments', () => 'x.y.z', 'GH_TOKEN_MALFORMED'],
+    ] as const) {
+      test(`${what}: 401 invalid_token, nothing echoed`, async () => {
+        const t = token();
+        const r = await call(`${base}/read`, bearer(t));
+        assert.equal(r.status, 401);
+        assert.match(String(r.headers['www-authenticate']), /^Bearer realm="service", error="invalid_token", error_description="[^"]+"$/);
+        assert.equal(JSON.parse(r.body).code, code);
+        assert.ok(!r.body.includes(t) && !String(r.headers['www-authenticate']).includes(t));
+      });
+    }
+
+    test('a missing scope: 403 insufficient_scope naming the scope', async () => {
+      const r = await call(`${base}/admin`, bearer(mintToken(key, claims)));
+      assert.equal(r.status, 403);
+      assert.match(String(r.headers['www-authenticate']), /error="insufficient_scope".*scope="admin"/);
+      assert.equal(JSON.parse(r.body).code, 'GH_INSUFFICIENT_SCOPE');
+    });
+
+    test('two Authorization headers: 400 invalid_request', async () => {
+      const t = mintToken(key, claims);
+      const r = await call(`${base}/read`, [...bearer(t), ...bearer(t)]);
+      assert.equal(r.status, 400);
+      assert.equal(JSON.parse(r.body).code, 'GH_BAD_CREDENTIAL_REQUEST');
+    });
+
+    test('keys that never loaded: 503 GH_KEYS_UNAVAILABLE, and the service still serves', async () => {
+      const r = await call(`${base}/down`, bearer(mintToken(key, claims)));
+      assert.equal(r.status, 503);
+      assert.equal(JSON.parse(r.body).code, 'GH_KEYS_UNAVAILABLE');
+      assert.equal((await call(`${base}/read`, bearer(mintToken(key, claims)))).status, 200);
+    });
+  });
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+contract('node:http requireToken', async () => {
+  const guards = {
+    '/read': requireToken(verifier, { scopes: ['orders:read'] }),
+    '/admin': requireToken(verifier, { scopes: ['admin'] }),
+    '/down': requireToken(unavailable),
+  } as const;
+  const server = createServer(async (req, res) => {
+    const guard = guards[req.url as keyof typeof guards];
+    const identity = await guard(req, res);
+    if (!identity) return;
+    res.end(`hello ${identity.subject}`);
+  });
+  const base = await listen(server);
+  return { base, stop: () => new Promise((r) => server.close(() => r())) };
+});
+
+contract('express requireTokenExpress', async () => {
+  const app = express();
+  const hello = (req: express.Request, res: express.Response) => {
+    res.type('text/plain').send(`hello ${(req as unknown as RequestWithIdentity).identity!.subject}`);
+  };
+  app.get('/read', requireTokenExpress(verifier, { scopes: ['orders:read'] }), hello);
+  app.get('/admin', requireTokenExpress(verifier, { scopes: ['admin'] }), hello);
+  app.get('/down', requireTokenExpress(unavailable), hello);
+  const server = createServer(app);
+  const base = await listen(server);
+  return { base, stop: () => new Promise((r) => server.close(() => r())) };
+});
+
+contract('fastify requireTokenFastify', async () => {
+  const app: FastifyInstance = Fastify();
+  app.decorateRequest('identity', null);
+  const hello = async (request: unknown) => `hello ${(request as FastifyLikeRequest).identity!.subject}`;
+  app.get('/read', { preHandler: requireTokenFastify(verifier, { scopes: ['orders:read'] }) }, hello);
+  app.get('/admin', { preHandler: requireTokenFastify(verifier, { scopes: ['admin'] }) }, hello);
+  app.get('/down', { preHandler: requireTokenFastify(unavailable) }, hello);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { base, stop: () => app.close() };
+});
+
+test('createVerifier takes several issuers and fills the defaults', async () => {
+  const other = generateTestKey('HS256');
+  const v = createVerifier([
+    { issuer: ISS, audience: 'orders', jwksUri: jwks.uri, algorithms: ['ES256'] },
+    { issuer: 'https://internal.test', audience: ['orders'], secret: other.secret!, algorithms: ['HS256'] },
+  ]);
+  try {
+    await v.ready;
+    assert.equal((await v.verify(mintToken(key, claims))).subject, 'alice');
+    assert.equal((await v.verify(mintToken(other, { ...claims, iss: 'https://internal.test' }))).subject, 'alice');
+  } finally {
+    v.close();
+  }
+});

@@ -1,0 +1,160 @@
+/**
+ * Gatehouse service kit: verify the gateway's tokens again inside a service
+ * (defense in depth), with the same core the gateway uses. Imports nothing but
+ * the token core and the error catalog; express and fastify are not needed at
+ * run time (the middlewares only rely on the shapes of their objects).
+ *
+ * @packageDocumentation
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Identity } from '../tokens/identity.js';
+import { withIssuerDefaults, type IssuerInput, type TokenVerifier, type VerifierOptions } from '../tokens/jwt/options.js';
+import { createTokenVerifier } from '../tokens/jwt/verifier.js';
+import { checkRequest, sendRejection, type RequireTokenOptions } from './guard.js';
+
+export type { Identity } from '../tokens/identity.js';
+export type { IssuerInput, IssuerOptions, TokenVerifier, VerifierHooks, VerifierOptions } from '../tokens/jwt/options.js';
+export { GatehouseError, type ErrorCode } from '../errors.js';
+export { inspectToken, type TokenInspection } from '../tokens/jwt/inspect.js';
+export { checkRequest, type GuardResult, type Rejection, type RequireTokenOptions } from './guard.js';
+
+/**
+ * Builds a verifier for one issuer or several. Fields the gateway's config
+ * would default (`clockSkew` 30 s, `jwks` limits) are optional here.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier } from 'gatehouse/kit';
+ * const verifier = createVerifier({
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'orders-service',
+ *   jwksUri: 'https://auth.example.com/jwks',
+ *   algorithms: ['RS256', 'ES256'],
+ * });
+ * await verifier.ready;                       // keys loaded once
+ * const identity = await verifier.verify(token); // throws GatehouseError
+ * ```
+ */
+export function createVerifier(options: IssuerInput | readonly IssuerInput[], opts?: VerifierOptions): TokenVerifier {
+  const list = (Array.isArray(options) ? options : [options]) as readonly IssuerInput[];
+  return createTokenVerifier(list.map(withIssuerDefaults), opts);
+}
+
+/**
+ * For plain `node:http`: checks the request and resolves to the identity, or
+ * writes the 401/403 (problem+json, `WWW-Authenticate`) and resolves to
+ * `undefined`, after which the handler must simply return.
+ *
+ * @example
+ * ```ts
+ * const guard = requireToken(verifier, { scopes: ['orders:read'] });
+ * http.createServer(async (req, res) => {
+ *   const identity = await guard(req, res);
+ *   if (!identity) return;
+ *   res.end(`hello ${identity.subject}`);
+ * });
+ * ```
+ */
+export function requireToken(
+  verifier: TokenVerifier,
+  opts: RequireTokenOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => Promise<Identity | undefined> {
+  return async (req, res) => {
+    const result = await checkRequest(verifier, req.headers, req.rawHeaders, opts);
+    if (result.ok) return result.identity;
+    sendRejection(res, result.rejection);
+    return undefined;
+  };
+}
+
+/**
+ * An Express (or Connect) request after {@link requireTokenExpress}: `req.identity` is set.
+ *
+ * @example
+ * ```ts
+ * const who = (req as RequestWithIdentity).identity?.subject;
+ * ```
+ */
+export type RequestWithIdentity = IncomingMessage & { identity?: Identity };
+
+/**
+ * Express / Connect middleware: sets `req.identity` and calls `next()`, or
+ * answers 401/403 itself. Express is not a dependency of the kit.
+ *
+ * @example
+ * ```ts
+ * app.get('/orders', requireTokenExpress(verifier, { scopes: ['orders:read'] }), (req, res) => {
+ *   res.json({ user: (req as RequestWithIdentity).identity!.subject });
+ * });
+ * ```
+ */
+export function requireTokenExpress(
+  verifier: TokenVerifier,
+  opts: RequireTokenOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  return (req, res, next) => {
+    checkRequest(verifier, req.headers, req.rawHeaders, opts).then((result) => {
+      if (result.ok) {
+        (req as RequestWithIdentity).identity = result.identity;
+        next();
+      } else {
+        sendRejection(res, result.rejection);
+      }
+    }, next);
+  };
+}
+
+/**
+ * The parts of a Fastify request the hook reads (Fastify is not a dependency of the kit).
+ *
+ * @example
+ * ```ts
+ * declare module 'fastify' { interface FastifyRequest { identity: Identity | null } }
+ * ```
+ */
+export interface FastifyLikeRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly raw: IncomingMessage;
+  identity?: Identity | null;
+}
+
+/**
+ * The parts of a Fastify reply the hook uses; a real `FastifyReply` fits.
+ *
+ * @example
+ * ```ts
+ * const hook = requireTokenFastify(verifier); // (request, reply: FastifyLikeReply) => …
+ * ```
+ */
+export interface FastifyLikeReply {
+  code(status: number): FastifyLikeReply;
+  headers(values: Record<string, string>): FastifyLikeReply;
+  send(payload?: unknown): FastifyLikeReply;
+}
+
+/**
+ * Fastify `preHandler` hook: sets `request.identity`, or replies 401/403 and
+ * ends the request. Declare the property once for a stable object shape.
+ *
+ * @example
+ * ```ts
+ * fastify.decorateRequest('identity', null);
+ * fastify.get('/orders', { preHandler: requireTokenFastify(verifier, { scopes: ['orders:read'] }) },
+ *   async (request) => ({ user: request.identity.subject }));
+ * ```
+ */
+export function requireTokenFastify(
+  verifier: TokenVerifier,
+  opts: RequireTokenOptions = {},
+): (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<FastifyLikeReply | undefined> {
+  return async (request, reply) => {
+    const result = await checkRequest(verifier, request.headers, request.raw.rawHeaders, opts);
+    if (result.ok) {
+      request.identity = result.identity;
+      return undefined;
+    }
+    const r = result.rejection;
+    // An async hook that sent a reply must return it, so Fastify skips the handler.
+    return reply.code(r.status).headers(r.headers).send(r.body);
+  };
+}
