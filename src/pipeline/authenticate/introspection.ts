@@ -1,0 +1,51 @@
+import { createIntrospectionClient, type IntrospectionClient } from '../../tokens/introspection/client.js';
+import type { Authenticator } from '../context.js';
+import type { AuthKind, AuthKindContext } from './index.js';
+
+export interface IntrospectionAuthenticatorOptions {
+  /**
+   * Leave three-segment (JWT-shaped) bearers to the JWT authenticator. Set it
+   * when the route also accepts `jwt`; on an `opaque`-only route every bearer is
+   * introspected, so the authorization server decides what it issued.
+   */
+  readonly skipJwtShaped?: boolean;
+}
+
+/** Authenticates a bearer token by RFC 7662 introspection (auth kind `opaque`). */
+export function introspectionAuthenticator(
+  client: IntrospectionClient,
+  opts: IntrospectionAuthenticatorOptions = {},
+): Authenticator {
+  return {
+    kind: 'opaque',
+    async authenticate(ctx) {
+      const token = ctx.credential?.bearer;
+      if (!token) return { status: 'skipped' };
+      if (opts.skipJwtShaped && isJwtShaped(token)) return { status: 'skipped' };
+      return { status: 'authenticated', identity: await client.introspect(token) };
+    },
+  };
+}
+
+export function isJwtShaped(token: string): boolean {
+  return token.split('.').length === 3;
+}
+
+/**
+ * The `opaque` auth kind: one introspection client (one cache, one connection
+ * pool) shared by every route. Routes that also accept `jwt` skip JWT-shaped
+ * bearers so each token is checked by exactly one authenticator whatever the order.
+ */
+export function createIntrospectionKind(ctx: AuthKindContext): AuthKind {
+  const cfg = ctx.config.security.introspection;
+  if (!cfg) throw new Error('auth kind opaque needs security.introspection');
+  const client = createIntrospectionClient(cfg, { now: ctx.now, metrics: ctx.metrics, logger: ctx.logger });
+  const alone = introspectionAuthenticator(client);
+  const besideJwt = introspectionAuthenticator(client, { skipJwtShaped: true });
+  return {
+    authenticatorFor: (route) => ((Array.isArray(route.auth) ? route.auth : [route.auth]).includes('jwt') ? besideJwt : alone),
+    ready: Promise.resolve(),
+    isReady: () => true,
+    close: () => client.close(),
+  };
+}
