@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log.js';
@@ -33,6 +34,8 @@ export interface AuthService {
   readonly accounts: AccountStore;
   /** Rotates the signing keys now: publishes a new key that signs after `signing.rotationDelay`. */
   rotateKeys(): Promise<RotationResult>;
+  /** Re-reads the keys file now (it is also re-read every `signing.reloadInterval`). */
+  reloadKeys(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,18 @@ export interface AuthServiceOptions {
   readonly logger?: Logger;
   /** Clock in epoch milliseconds, for expiry tests. Stored items and key schedules follow it. */
   readonly now?: () => number;
+  /** Relative file paths in `cfg` are resolved against this folder (the config file's). Default: the working directory. */
+  readonly baseDir?: string;
+}
+
+/** The config with its file paths made absolute against `baseDir`. */
+export function resolveAuthPaths(cfg: AuthServiceConfig, baseDir = process.cwd()): AuthServiceConfig {
+  return {
+    ...cfg,
+    usersPath: resolve(baseDir, cfg.usersPath),
+    store: cfg.store.kind === 'sqlite' ? { ...cfg.store, path: resolve(baseDir, cfg.store.path) } : cfg.store,
+    signing: { ...cfg.signing, keysPath: resolve(baseDir, cfg.signing.keysPath) },
+  };
 }
 
 /**
@@ -52,7 +67,8 @@ export interface AuthServiceOptions {
  * console.log(`issuer ${svc.issuer} listening on ${svc.url}`);
  * await svc.close();
  */
-export async function startAuthService(cfg: AuthServiceConfig, opts: AuthServiceOptions = {}): Promise<AuthService> {
+export async function startAuthService(config: AuthServiceConfig, opts: AuthServiceOptions = {}): Promise<AuthService> {
+  const cfg = resolveAuthPaths(config, opts.baseDir);
   const now = opts.now ?? Date.now;
   const nowSeconds = () => Math.floor(now() / 1000);
   const logger = opts.logger;
@@ -157,6 +173,7 @@ export async function startAuthService(cfg: AuthServiceConfig, opts: AuthService
       await reloadKeys();
       return result;
     },
+    reloadKeys,
     async close() {
       clearInterval(reloadTimer);
       await new Promise<void>((resolve) => {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 
@@ -33,6 +33,8 @@ export async function openSqlite(path: string): Promise<DatabaseSync> {
   const { DatabaseSync } = await loadSqlite();
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
+  // Password hashes and refresh tokens live here: owner-only, like the keys file.
+  if (path !== ':memory:') chmodSync(path, 0o600);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
   return db;
 }

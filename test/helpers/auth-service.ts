@@ -29,6 +29,8 @@ export interface TestClients {
   readonly thirdParty: { clientId: string; clientSecret: string; redirectUri: string };
   /** Confidential client the gateway uses to call introspection. */
   readonly gateway: { clientId: string; clientSecret: string };
+  /** Confidential, first-party, code + refresh, no resources: its access tokens are for userinfo (opaque). */
+  readonly oidcOnly: { clientId: string; clientSecret: string; redirectUri: string };
 }
 
 export interface TestAuthService {
@@ -54,8 +56,11 @@ export interface TestAuthServiceOptions {
   /** Injected clock (epoch ms) for expiry tests. */
   readonly now?: () => number;
   /** Deep-merged over the generated `auth:` config before validation (e.g. `{ ttl: { authorizationCode: 5 } }`). */
-  readonly overrides?: Partial<AuthServiceConfigInput>;
+  readonly overrides?: DeepPartial<AuthServiceConfigInput>;
 }
+
+/** Every key optional, recursively (arrays are replaced whole). */
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 const secret = () => randomBytes(24).toString('base64url');
 
@@ -90,6 +95,7 @@ export async function startTestAuthService(opts: TestAuthServiceOptions = {}): P
     public: { clientId: 'test-public', redirectUri: TEST_REDIRECT_URI },
     thirdParty: { clientId: 'test-third-party', clientSecret: secret(), redirectUri: TEST_REDIRECT_URI },
     gateway: { clientId: 'test-gateway', clientSecret: secret() },
+    oidcOnly: { clientId: 'test-oidc', clientSecret: secret(), redirectUri: TEST_REDIRECT_URI },
   };
   const code = ['authorization_code', 'refresh_token'] as const;
   const raw: AuthServiceConfigInput = {
@@ -111,6 +117,7 @@ export async function startTestAuthService(opts: TestAuthServiceOptions = {}): P
       { clientId: clients.public.clientId, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'api:read'], resources: [TEST_API], firstParty: true },
       { clientId: clients.thirdParty.clientId, clientSecret: clients.thirdParty.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'api:read'], resources: [TEST_API] },
       { ...clients.gateway, grantTypes: ['client_credentials'], scopes: ['api:read'], resources: [TEST_OPAQUE_API] },
+      { clientId: clients.oidcOnly.clientId, clientSecret: clients.oidcOnly.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'profile'], firstParty: true },
     ],
   };
   const config = AuthServiceSchema.parse(deepMerge(raw, opts.overrides ?? {}));

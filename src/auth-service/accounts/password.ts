@@ -38,7 +38,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
-  if (![N, r, p].every((n) => Number.isInteger(n) && n > 0) || N > 2 ** 20) return false;
+  // Bounds keep a tampered row from turning one login into a memory or CPU bomb.
+  if (![N, r, p].every((n) => Number.isInteger(n) && n > 0) || N < 2 || N > 2 ** 20 || (N & (N - 1)) !== 0 || r > 32 || p > 16) return false;
   const salt = Buffer.from(parts[4] as string, 'base64url');
   const expected = Buffer.from(parts[5] as string, 'base64url');
   if (expected.length < 16 || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
@@ -46,6 +47,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
     await scrypt('x', salt, { N, r, p, keyLength: 32 });
     return false;
   }
-  const actual = await scrypt(password, salt, { N, r, p, keyLength: expected.length });
-  return timingSafeEqual(actual, expected);
+  try {
+    const actual = await scrypt(password, salt, { N, r, p, keyLength: expected.length });
+    return timingSafeEqual(actual, expected);
+  } catch {
+    return false;
+  }
 }

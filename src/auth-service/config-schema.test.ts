@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfigText } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import { AuthServiceSchema } from './config-schema.js';
+
+const base = {
+  issuer: 'http://127.0.0.1:8081',
+  store: { kind: 'sqlite', path: 'oidc.sqlite' },
+  usersPath: 'users.sqlite',
+  signing: { keysPath: 'keys.json' },
+  cookieKeys: ['c'.repeat(32)],
+  resources: [{ indicator: 'https://api.example.com', scopes: ['api:read'] }],
+};
+const client = { clientId: 'svc', clientSecret: 's'.repeat(20), grantTypes: ['client_credentials'], scopes: ['api:read'], resources: ['https://api.example.com'] };
+
+function issues(input: unknown): string[] {
+  const r = AuthServiceSchema.safeParse(input);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+test('defaults: ES256, 5-minute access tokens, rotating refresh lifetimes', () => {
+  const cfg = AuthServiceSchema.parse({ ...base, clients: [client] });
+  assert.equal(cfg.signing.alg, 'ES256');
+  assert.equal(cfg.ttl.accessToken, 300);
+  assert.equal(cfg.resources[0]?.accessTokenFormat, 'jwt');
+  assert.equal(cfg.clients[0]?.firstParty, false);
+});
+
+test('a confidential client without a secret, or with a short one, is rejected', () => {
+  const { clientSecret: _omit, ...noSecret } = client;
+  assert.match(issues({ ...base, clients: [{ ...noSecret, tokenEndpointAuthMethod: 'client_secret_basic' }] }).join('\n'), /clients\.0\.clientSecret: a confidential client needs a secret/);
+  assert.match(issues({ ...base, clients: [{ ...client, clientSecret: 'short' }] }).join('\n'), /clients\.0\.clientSecret/);
+});
+
+test('public clients: no secret, no client_credentials, redirect URIs for the code flow', () => {
+  assert.match(issues({ ...base, clients: [{ ...client, tokenEndpointAuthMethod: 'none' }] }).join('\n'), /public client/);
+  const { clientSecret: _s, ...pub } = client;
+  assert.match(issues({ ...base, clients: [pub] }).join('\n'), /client_credentials needs a confidential client/);
+  assert.match(issues({ ...base, clients: [{ ...pub, grantTypes: ['authorization_code'] }] }).join('\n'), /redirectUris: authorization_code needs/);
+});
+
+test('cookie keys are required and long; clients only name configured resources; ids are unique', () => {
+  const { cookieKeys: _c, ...noKeys } = base;
+  assert.match(issues({ ...noKeys, clients: [client] }).join('\n'), /cookieKeys/);
+  assert.match(issues({ ...base, cookieKeys: ['short'] }).join('\n'), /cookieKeys\.0: a cookie key needs at least 32/);
+  assert.match(issues({ ...base, clients: [{ ...client, resources: ['https://other.example.com'] }] }).join('\n'), /not a configured resource/);
+  assert.match(issues({ ...base, clients: [client, client] }).join('\n'), /duplicate clientId/);
+});
+
+test('the config file: an auth section alone is valid; neither routes nor auth is not', () => {
+  const text = `auth:
+  issuer: http://127.0.0.1:8081
+  store: { kind: redis, url: "redis://127.0.0.1:6379" }
+  usersPath: users.sqlite
+  signing: { keysPath: keys.json, alg: EdDSA, rotationDelay: 10m }
+  cookieKeys: ["\${COOKIE_KEY}"]
+  resources: [{ indicator: "https://api.example.com", accessTokenFormat: opaque, scopes: [api:read], accessTokenTtl: 2m }]
+  clients:
+    - { clientId: svc, clientSecret: "\${SVC_SECRET}", grantTypes: [client_credentials], scopes: [api:read], resources: ["https://api.example.com"] }
+`;
+  const cfg = parseConfigText(text, { COOKIE_KEY: 'k'.repeat(40), SVC_SECRET: 'x'.repeat(24) });
+  assert.equal(cfg.auth?.signing.rotationDelay, 600);
+  assert.equal(cfg.auth?.resources[0]?.accessTokenTtl, 120);
+  assert.equal(cfg.auth?.store.kind === 'redis' && cfg.auth.store.keyPrefix, 'gatehouse:auth:');
+  assert.deepEqual(cfg.routes, []);
+  assert.throws(() => parseConfigText(text, { COOKIE_KEY: 'k'.repeat(40) }), (err: ConfigError) => err.issues.some((i) => /SVC_SECRET/.test(i.message)));
+  assert.throws(() => parseConfigText('logging: { level: info }\n', {}), (err: ConfigError) => err.issues.some((i) => i.path === 'routes'));
+});

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as oidc from 'openid-client';
+import { CookieJar, csrfFromPage, discoverClient, loginWithForm, startTestAuthService, TEST_REDIRECT_URI, type TestAuthService } from '../../../test/helpers/auth-service.js';
+import { LOGIN_FAILED_MESSAGE } from './routes.js';
+
+let auth: TestAuthService;
+before(async () => {
+  auth = await startTestAuthService({ overrides: { login: { maxAttemptsPerUser: 3, maxAttemptsPerIp: 50, window: 300 } } });
+});
+after(() => auth.close());
+
+/** Starts an authorization request and returns the login page, its form action and the jar holding the interaction cookie. */
+async function openLoginPage(clientId = auth.clients.web.clientId) {
+  const jar = new CookieJar();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = `${auth.issuer}/auth?${new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: TEST_REDIRECT_URI,
+    scope: 'openid api:read',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })}`;
+  const first = await fetch(url, { redirect: 'manual' });
+  jar.store(first);
+  await first.text();
+  const pageUrl = new URL(first.headers.get('location') as string, auth.issuer).href;
+  const page = await fetch(pageUrl, { headers: { cookie: jar.header() } });
+  const html = await page.text();
+  return { jar, html, status: page.status, headers: page.headers, action: new URL(`${new URL(pageUrl).pathname}/login`, auth.issuer).href };
+}
+
+async function submit(action: string, jar: CookieJar, fields: Record<string, string>) {
+  const res = await fetch(action, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
+  return { status: res.status, location: res.headers.get('location'), html: await res.text(), headers: res.headers };
+}
+
+test('the login page is plain accessible HTML with a CSRF field and no external assets', async () => {
+  const { html, status, headers } = await openLoginPage();
+  assert.equal(status, 200);
+  assert.match(headers.get('content-security-policy') ?? '', /default-src 'none'/);
+  assert.equal(headers.get('x-frame-options'), 'DENY');
+  assert.match(html, /<html lang="en">/);
+  assert.match(html, /<label for="username">/);
+  assert.match(html, /<label for="password">/);
+  assert.match(html, /autocomplete="current-password"/);
+  assert.ok(csrfFromPage(html));
+  assert.doesNotMatch(html, /<script|https?:\/\/(?!127\.0\.0\.1)/);
+});
+
+test('wrong password and unknown user: same status, same message', async () => {
+  const a = await openLoginPage();
+  const wrong = await submit(a.action, a.jar, { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: 'wrong-password' });
+  const b = await openLoginPage();
+  const unknown = await submit(b.action, b.jar, { csrf: csrfFromPage(b.html) as string, username: 'mallory-nobody', password: 'wrong-password' });
+  assert.equal(wrong.status, 401);
+  assert.equal(unknown.status, 401);
+  assert.ok(wrong.html.includes(LOGIN_FAILED_MESSAGE));
+  assert.ok(unknown.html.includes(LOGIN_FAILED_MESSAGE));
+  const strip = (h: string) => h.replace(/value="[^"]*"/g, '').replace(/\/interaction\/[^/"]+/g, '');
+  assert.equal(strip(wrong.html), strip(unknown.html).replace('mallory-nobody', auth.user.username));
+});
+
+test('CSRF token missing or from another interaction: 403', async () => {
+  const a = await openLoginPage();
+  const b = await openLoginPage();
+  const missing = await submit(a.action, a.jar, { username: auth.user.username, password: auth.user.password });
+  assert.equal(missing.status, 403);
+  const foreign = await submit(a.action, a.jar, { csrf: csrfFromPage(b.html) as string, username: auth.user.username, password: auth.user.password });
+  assert.equal(foreign.status, 403);
+  // The form still works with its own token.
+  const ok = await submit(a.action, a.jar, { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: auth.user.password });
+  assert.equal(ok.status, 303);
+});
+
+test('a login post without the interaction cookie: 400, no sign-in', async () => {
+  const a = await openLoginPage();
+  const res = await submit(a.action, new CookieJar(), { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: auth.user.password });
+  assert.equal(res.status, 400);
+  assert.equal(res.location, null);
+});
+
+test('rate limit per username: 429 with Retry-After; other users still sign in', async () => {
+  const victim = 'rate-limited-user';
+  for (let i = 0; i < 3; i++) {
+    const p = await openLoginPage();
+    const r = await submit(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: victim, password: `guess-${i}` });
+    assert.equal(r.status, 401);
+  }
+  const p = await openLoginPage();
+  const limited = await submit(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: victim, password: 'guess-x' });
+  assert.equal(limited.status, 429);
+  assert.ok(Number(limited.headers.get('retry-after')) > 0);
+  // Other users are unaffected, and the service keeps serving.
+  const cb = await loginWithForm(await authUrl(), { username: auth.user.username, password: auth.user.password, redirectUri: TEST_REDIRECT_URI });
+  assert.ok(cb.searchParams.get('code'));
+});
+
+async function authUrl(clientId = auth.clients.web.clientId): Promise<string> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  return `${auth.issuer}/auth?${new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: TEST_REDIRECT_URI,
+    scope: 'openid api:read',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })}`;
+}
+
+test('consent page for a third-party client; deny gives access_denied, allow gives a code', async () => {
+  const denied = await loginWithForm(await authUrl(auth.clients.thirdParty.clientId), {
+    username: auth.user.username,
+    password: auth.user.password,
+    redirectUri: TEST_REDIRECT_URI,
+    consent: false,
+  }).catch((err: Error) => err);
+  // With consent: false the helper stops on the consent page.
+  assert.ok(denied instanceof Error);
+  assert.match(denied.message, /Allow access/);
+
+  const jar = new CookieJar();
+  const allowed = await loginWithForm(await authUrl(auth.clients.thirdParty.clientId), { username: auth.user.username, password: auth.user.password, redirectUri: TEST_REDIRECT_URI, jar });
+  assert.ok(allowed.searchParams.get('code'));
+  // The grant is remembered for this browser session: no consent page the second time.
+  const again = await loginWithForm(await authUrl(auth.clients.thirdParty.clientId), { username: 'x', password: 'x', redirectUri: TEST_REDIRECT_URI, jar, consent: false });
+  assert.ok(again.searchParams.get('code'));
+});
+
+test('deny on the consent page: access_denied back to the client', async () => {
+  const jar = new CookieJar();
+  let res = await fetch(await authUrl(auth.clients.thirdParty.clientId), { redirect: 'manual' });
+  jar.store(res);
+  let url = new URL(res.headers.get('location') as string, auth.issuer).href;
+  // Sign in, then follow to the consent page.
+  let page = await (await fetch(url, { headers: { cookie: jar.header() } })).text();
+  res = await fetch(`${url}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf: csrfFromPage(page) as string, username: auth.user.username, password: auth.user.password }),
+  });
+  jar.store(res);
+  for (;;) {
+    res = await fetch(new URL(res.headers.get('location') as string, auth.issuer), { redirect: 'manual', headers: { cookie: jar.header() } });
+    jar.store(res);
+    if (res.status === 200) break;
+  }
+  url = res.url;
+  page = await res.text();
+  assert.match(page, /Allow access/);
+  res = await fetch(`${url}/abort`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf: csrfFromPage(page) as string }),
+  });
+  jar.store(res);
+  res = await fetch(new URL(res.headers.get('location') as string, auth.issuer), { redirect: 'manual', headers: { cookie: jar.header() } });
+  const callback = new URL(res.headers.get('location') as string);
+  assert.equal(callback.searchParams.get('error'), 'access_denied');
+});
+
+test('userinfo and ID token for a client without resources', async () => {
+  const config = await discoverClient(auth, auth.clients.oidcOnly);
+  const { obtainTokensWithLogin } = await import('../../../test/helpers/auth-service.js');
+  const tokens = await obtainTokensWithLogin(auth, auth.clients.oidcOnly, { scope: 'openid profile' });
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, auth.user.id);
+  assert.equal(info.sub, auth.user.id);
+  assert.equal(info.preferred_username, auth.user.username);
+});

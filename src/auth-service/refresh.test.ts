@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as oidc from 'openid-client';
+import { discoverClient, obtainTokensWithLogin, startTestAuthService, type TestAuthService } from '../../test/helpers/auth-service.js';
+
+let clock = Date.now();
+let auth: TestAuthService;
+before(async () => {
+  auth = await startTestAuthService({ now: () => clock, overrides: { ttl: { refreshTokenIdle: 100, refreshTokenAbsolute: 150 } } });
+});
+after(() => auth.close());
+
+const isInvalidGrant = (err: oidc.ResponseBodyError) => err.error === 'invalid_grant' && err.status === 400;
+
+async function login() {
+  const tokens = await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read' });
+  return { tokens, config: await discoverClient(auth, auth.clients.opaqueWeb), gw: await discoverClient(auth, auth.clients.gateway) };
+}
+
+test('revoking an access token: introspection then says inactive, and the tokens of its grant go with it (RFC 7009 §2.1)', async () => {
+  const { tokens, config, gw } = await login();
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, true);
+  await oidc.tokenRevocation(config, tokens.access_token);
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, false);
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.refresh_token as string)).active, false);
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), isInvalidGrant);
+  // Revoking an unknown token is not an error (RFC 7009 §2.2).
+  await oidc.tokenRevocation(config, 'never-issued');
+});
+
+test('revoking a refresh token revokes its grant: its access tokens go inactive', async () => {
+  const { tokens, config, gw } = await login();
+  await oidc.tokenRevocation(config, tokens.refresh_token as string);
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, false);
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), isInvalidGrant);
+});
+
+test('idle lifetime: a refresh token unused longer than refreshTokenIdle is refused', async () => {
+  const { tokens, config } = await login();
+  clock += 101_000;
+  try {
+    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), isInvalidGrant);
+  } finally {
+    clock = Date.now();
+  }
+});
+
+test('absolute lifetime: rotation cannot extend a grant past refreshTokenAbsolute', async () => {
+  const { tokens, config } = await login();
+  const start = clock;
+  try {
+    clock = start + 90_000;
+    const second = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+    // 90 s in, with a 150 s absolute cap: the rotated token lives 60 s, not the 100 s idle window.
+    clock = start + 140_000;
+    const third = await oidc.refreshTokenGrant(config, second.refresh_token as string);
+    clock = start + 151_000;
+    await assert.rejects(oidc.refreshTokenGrant(config, third.refresh_token as string), isInvalidGrant);
+  } finally {
+    clock = Date.now();
+  }
+});
+
+test('refresh response: rotated refresh token, new access token, scope kept', async () => {
+  const { tokens, config } = await login();
+  const next = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+  assert.notEqual(next.refresh_token, tokens.refresh_token);
+  assert.notEqual(next.access_token, tokens.access_token);
+  assert.equal(next.scope, 'api:read');
+  assert.equal(next.expires_in, 300);
+});
+
+test('end-session endpoint answers', async () => {
+  const res = await fetch(`${auth.issuer}/session/end`);
+  assert.equal(res.status, 200);
+  await res.text();
+});
