@@ -3,8 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import { after, before, test } from 'node:test';
 import { GatehouseError } from '../../errors.js';
 import { generateTestKey, mintToken, startJwksServer, testIssuerOptions, type JwksServer } from '../../../test/helpers/jwt.js';
+import type { JwtIssuerConfig } from '../../config/schema.js';
 import { createTokenVerifier } from '../../tokens/jwt/verifier.js';
-import type { TokenVerifier } from '../../tokens/jwt/options.js';
+import type { IssuerOptions, TokenVerifier } from '../../tokens/jwt/options.js';
 import type { RequestContext } from '../context.js';
 import { jwtAuthenticator } from './jwt.js';
 
@@ -53,4 +54,9 @@ test('a JWT-shaped bearer that fails throws the verifier error', async () => {
   await assert.rejects(auth.authenticate(ctx('a.b.c')), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_MALFORMED');
   const expired = mintToken(key, { iss: 'https://issuer.test', aud: 'api', exp: 1 });
   await assert.rejects(auth.authenticate(ctx(expired)), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_EXPIRED');
+});
+
+test('the config schema output fits IssuerOptions (checked by the compiler)', () => {
+  const fromConfig = (c: JwtIssuerConfig): IssuerOptions => c;
+  assert.equal(typeof fromConfig, 'function');
 });

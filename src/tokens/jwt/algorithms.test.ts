@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { test } from 'node:test';
+import { compactVerify, importJWK, type JWK } from 'jose';
+import { generateTestKey, signCompact } from '../../../test/helpers/jwt.js';
+import { isSupportedAlgorithm, keyFitsAlgorithm, verifySignature } from './algorithms.js';
+
+const data = Buffer.from('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0');
+
+test('ECDSA and EdDSA signatures of zeros are rejected by node:crypto, and by jose', async () => {
+  for (const [alg, size] of [['ES256', 64], ['ES384', 96], ['EdDSA', 64]] as const) {
+    const key = generateTestKey(alg);
+    assert.equal(verifySignature(alg, key.publicKey!, data, Buffer.alloc(size)), false, alg);
+    // jose (WebCrypto) agrees: the same forgery through its own verify.
+    const token = `${data.toString()}.${Buffer.alloc(size).toString('base64url')}`;
+    const joseKey = await importJWK(key.publicJwk as JWK, alg);
+    await assert.rejects(compactVerify(token.replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg })).toString('base64url')), joseKey));
+  }
+});
+
+test('a real signature verifies; wrong lengths and DER-encoded ECDSA do not', () => {
+  const key = generateTestKey('ES256');
+  const p1363 = sign('sha256', data, { key: key.privateKey!, dsaEncoding: 'ieee-p1363' });
+  assert.equal(verifySignature('ES256', key.publicKey!, data, p1363), true);
+  const der = sign('sha256', data, key.privateKey!);
+  assert.equal(verifySignature('ES256', key.publicKey!, data, der), false);
+  assert.equal(verifySignature('ES256', key.publicKey!, data, p1363.subarray(0, 63)), false);
+});
+
+test('HS256 keyed with the RSA public key text cannot pass as RS256, nor as HS256 against an RSA key', () => {
+  const rsa = generateTestKey('RS256');
+  const mac = createHmac('sha256', rsa.publicPem).update(data).digest();
+  assert.equal(verifySignature('RS256', rsa.publicKey!, data, mac), false);
+  assert.equal(verifySignature('HS256', rsa.publicKey!, data, mac), false);
+  assert.equal(keyFitsAlgorithm('HS256', rsa.publicKey!), false);
+});
+
+test('keys must fit the algorithm: type, curve, size', () => {
+  const rsa = generateTestKey('RS256').publicKey!;
+  const p256 = generateTestKey('ES256').publicKey!;
+  const ed = generateTestKey('EdDSA').publicKey!;
+  const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+  assert.equal(keyFitsAlgorithm('RS256', rsa), true);
+  assert.equal(keyFitsAlgorithm('PS256', rsa), true);
+  assert.equal(keyFitsAlgorithm('RS256', weak), false);
+  assert.equal(keyFitsAlgorithm('ES256', p256), true);
+  assert.equal(keyFitsAlgorithm('ES384', p256), false);
+  assert.equal(keyFitsAlgorithm('RS256', p256), false);
+  assert.equal(keyFitsAlgorithm('EdDSA', ed), true);
+  assert.equal(keyFitsAlgorithm('Ed25519', ed), true);
+  assert.equal(keyFitsAlgorithm('ES256', ed), false);
+  assert.equal(keyFitsAlgorithm('HS256', Buffer.alloc(31)), false);
+  assert.equal(keyFitsAlgorithm('HS256', Buffer.alloc(32)), true);
+  const priv = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  assert.equal(keyFitsAlgorithm('ES256', priv), false);
+});
+
+test('none, in any casing, is not an algorithm', () => {
+  for (const alg of ['none', 'None', 'NONE', 'nOnE', '', 'rs256', 'HS256 ', undefined, 7]) {
+    assert.equal(isSupportedAlgorithm(alg), false, String(alg));
+  }
+  assert.equal(isSupportedAlgorithm('toString'), false);
+  assert.equal(isSupportedAlgorithm('__proto__'), false);
+});
+
+test('the test helper signs what the verifier accepts (PS256 round trip)', () => {
+  const key = generateTestKey('PS256');
+  const [h, p, s] = signCompact({ alg: 'PS256' }, { a: 1 }, key).split('.');
+  assert.equal(verifySignature('PS256', key.publicKey!, Buffer.from(`${h}.${p}`), Buffer.from(s!, 'base64url')), true);
+  assert.equal(verifySignature('RS256', key.publicKey!, Buffer.from(`${h}.${p}`), Buffer.from(s!, 'base64url')), false);
+});

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GatehouseError } from '../../errors.js';
+import { b64 } from '../../../test/helpers/jwt.js';
+import { looksLikeJwt, MAX_TOKEN_LENGTH, parseCompactJws } from './parse.js';
+
+const H = b64('{"alg":"RS256"}');
+const P = b64('{"sub":"a"}');
+
+test('looksLikeJwt: exactly three dot-separated segments', () => {
+  assert.equal(looksLikeJwt(`${H}.${P}.sig`), true);
+  assert.equal(looksLikeJwt(`${H}.${P}.`), true); // unsecured: ours to reject
+  assert.equal(looksLikeJwt('a..b'), true);
+  assert.equal(looksLikeJwt('opaque'), false);
+  assert.equal(looksLikeJwt('a.b'), false);
+  assert.equal(looksLikeJwt('a.b.c.d.e'), false);
+});
+
+test('parses header, payload, signing input and signature', () => {
+  const p = parseCompactJws(`${H}.${P}.${Buffer.from([1, 2, 3]).toString('base64url')}`);
+  assert.deepEqual(p.header, { alg: 'RS256' });
+  assert.deepEqual(p.payload, { sub: 'a' });
+  assert.equal(p.signingInput.toString(), `${H}.${P}`);
+  assert.deepEqual([...p.signature], [1, 2, 3]);
+});
+
+for (const [name, token] of [
+  ['empty header', `.${P}.c2ln`],
+  ['empty payload', `${H}..c2ln`],
+  ['four segments', `${H}.${P}.c2ln.x`],
+  ['padding characters', `${H}=.${P}.c2ln`],
+  ['standard base64 alphabet', `${H}.${P}.ab+/`],
+  ['whitespace', `${H}.${P} .c2ln`],
+  ['impossible length', `${H}.${P}.abcde`],
+  ['invalid UTF-8 in the payload', `${H}.${Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')}.c2ln`],
+  ['payload is a JSON string', `${H}.${b64('"x"')}.c2ln`],
+  ['payload is null', `${H}.${b64('null')}.c2ln`],
+  ['header is an array', `${b64('[]')}.${P}.c2ln`],
+  ['too large', `${H}.${b64(JSON.stringify({ x: 'a'.repeat(MAX_TOKEN_LENGTH) }))}.c2ln`],
+] as const) {
+  test(`malformed: ${name}`, () => {
+    assert.throws(() => parseCompactJws(token), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_MALFORMED');
+  });
+}
