@@ -44,8 +44,9 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     const node = byId.get(id);
     if (!node) continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    total += us;
+    // The gateway idles while the other targets are loaded: shares are of busy time.
     if (functionName === '(idle)') continue;
+    total += us;
     const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     fn.set(key, (fn.get(key) ?? 0) + us);
@@ -73,7 +74,7 @@ export function latestProfiles(dir: string): string[] {
 export function formatProfile(s: ProfileSummary, label: string): string {
   const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)}%`;
   return [
-    `\nprofile ${label}: ${s.file} (${Math.round(s.totalMs)} ms sampled, idle included in the total)`,
+    `\nprofile ${label}: ${s.file} (${Math.round(s.totalMs)} ms busy; shares of busy time, start-up included)`,
     '  self time by function:',
     ...s.functions.map((f) => `  ${pct(f.share)}  ${f.name}`),
     '  self time by file:',

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildModes, selectModes } from '../modes.js';
+import { checks, median, ratioOfMedians, roundRatios, type ModeResult, type Sample } from './stats.js';
+
+const sample = (round: number, rps: number, cpuUsPerReq = 100): Sample => ({
+  round, rps, cpuUsPerReq, p50Ms: 1, p99Ms: 2, requests: rps, errorStatuses: 0, socketErrors: 0, foreignCpuShare: undefined,
+});
+
+const modes = buildModes({ freshTokens: 25_000, tokenCacheEntries: 10_000 });
+
+test('median of odd and even counts, NaN when empty', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+});
+
+test('ratios are of medians, per-round ratios pair samples by round', () => {
+  const result: ModeResult = {
+    mode: modes[0]!,
+    targets: [
+      { target: 'bare', samples: [sample(0, 100), sample(1, 200), sample(2, 300)] },
+      { target: 'gateway', samples: [sample(0, 95), sample(1, 150), sample(2, 290)] },
+    ],
+    problems: [],
+  };
+  assert.equal(ratioOfMedians(result, 'gateway', 'bare'), 150 / 200);
+  assert.deepEqual(roundRatios(result, 'gateway', 'bare'), [0.95, 0.75, 290 / 300]);
+});
+
+test('checks: PASS, MISS, n/a for a failed peer, none for an unsupported one', () => {
+  const result: ModeResult = {
+    mode: modes[0]!, // (a): ≥ 0.90 of bare, ≥ 2× each peer
+    targets: [
+      { target: 'bare', samples: [sample(0, 1000, 80)] },
+      { target: 'gateway', samples: [sample(0, 950, 84)] },
+      { target: 'express', samples: [sample(0, 500, 200)] },
+      { target: 'fastify', failed: 'probe answered 401', samples: [] },
+    ],
+    problems: [],
+  };
+  const byLabel = Object.fromEntries(checks(result).map((c) => [c.label.split(' ≥')[0], c]));
+  assert.equal(byLabel['gateway ÷ bare proxy']?.pass, true);
+  assert.equal(byLabel['gateway ÷ bare proxy']?.cpuValue, 80 / 84);
+  assert.equal(byLabel['gateway ÷ express']?.pass, false);
+  assert.equal(byLabel['gateway ÷ fastify']?.pass, undefined);
+
+  const unsupported: ModeResult = { ...result, targets: [...result.targets.slice(0, 3), { target: 'fastify', unsupported: 'no EdDSA', samples: [] }] };
+  assert.equal(checks(unsupported).length, 2);
+});
+
+test('modes are selected by id or by group, in run order; an unknown name is refused', () => {
+  assert.deepEqual(selectModes(modes, ['e', 'd']).map((m) => m.id), ['d-es256', 'd-eddsa', 'e']);
+  assert.deepEqual(selectModes(modes, undefined).map((m) => m.id), ['a', 'b', 'c', 'd-es256', 'd-eddsa', 'e']);
+  assert.throws(() => selectModes(modes, ['z']), /unknown mode "z"/);
+});
