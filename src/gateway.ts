@@ -11,6 +11,7 @@ import { startListeners, type Listeners } from './server/listener.js';
 import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
 import { createTrustedProxies } from './server/trusted-proxies.js';
+import { createSessionRuntime, type SessionRuntime } from './sessions/runtime.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -72,8 +73,13 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   });
   const unroutedMetrics = new RouteMetrics(metrics, '(none)');
 
+  // Sessions outlive reloads (a memory store would otherwise forget every login); a changed
+  // `sessions` section builds a new runtime.
+  const newSessions = (cfg: Config) => (cfg.sessions ? createSessionRuntime(cfg.sessions, { now: opts.now }) : undefined);
+  let sessions: SessionRuntime | undefined = newSessions(config);
+
   const build = (cfg: Config): Generation => {
-    const auth = createAuthKinds({ config: cfg, metrics, logger, now: opts.now, baseDir: opts.baseDir });
+    const auth = createAuthKinds({ config: cfg, metrics, logger, now: opts.now, baseDir: opts.baseDir, sessions });
     try {
       const routes = compileRoutes(cfg, auth, pools, metrics);
       const state: GatewayState = {
@@ -82,6 +88,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         maxUrlLength: cfg.limits.maxUrlLength,
         trusted: createTrustedProxies(cfg.trustedProxies),
         unroutedMetrics,
+        ...(sessions ? { sessionEndpoints: sessions.endpoints } : {}),
       };
       return { state, auth };
     } catch (err) {
@@ -90,7 +97,13 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     }
   };
 
-  let current = build(config);
+  let current: Generation;
+  try {
+    current = build(config);
+  } catch (err) {
+    await sessions?.close();
+    throw err;
+  }
   let active = config;
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
@@ -125,6 +138,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     }
   } catch (err) {
     await current.auth.close();
+    await sessions?.close();
     await pools.destroy();
     // Listeners that did bind must not outlive a failed start.
     listeners?.server.close();
@@ -146,13 +160,26 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
     async reload(next) {
       assertSameListeners(active, next);
-      const generation = build(next); // throws: the old generation keeps serving
+      const previousSessions = sessions;
+      const sessionsChanged = JSON.stringify(next.sessions) !== JSON.stringify(active.sessions);
+      if (sessionsChanged) sessions = newSessions(next);
+      let generation: Generation;
+      try {
+        generation = build(next); // throws: the old generation keeps serving
+      } catch (err) {
+        if (sessionsChanged) {
+          await sessions?.close();
+          sessions = previousSessions;
+        }
+        throw err;
+      }
       const previous = current;
       current = generation;
       active = next;
       logger.level = next.logging.level;
       logger.info({ routes: next.routes.length }, 'configuration reloaded');
       await previous.auth.close();
+      if (sessionsChanged) await previousSessions?.close();
       await pools.retainOnly(new Set(generation.state.router.routes.map((r) => r.origin)));
     },
 
@@ -178,6 +205,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         await pools.destroy();
         await admin?.close();
         await current.auth.close();
+        await sessions?.close();
         logger.info('gateway stopped');
       })();
       return closing;

@@ -5,6 +5,7 @@ import { asGatehouseError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
 import { runPipeline } from '../pipeline/run.js';
+import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
 import { buildUpstreamHeaders } from './forwarded-headers.js';
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
@@ -22,6 +23,8 @@ export interface GatewayState {
   readonly trusted: TrustedProxies;
   /** Metrics for requests that matched no route. */
   readonly unroutedMetrics: RouteMetrics;
+  /** The gateway's own `/auth/*` endpoints, served before routing, when `sessions` is configured. */
+  readonly sessionEndpoints?: SessionEndpoints;
 }
 
 /** What stays the same across reloads. */
@@ -55,6 +58,7 @@ class Exchange implements RequestContext, UpstreamObserver {
   query = '';
   credential: Credential | undefined = undefined;
   identity: Identity | undefined = undefined;
+  responseHeaders: string[] | undefined = undefined;
   private route: CompiledRoute | undefined;
   private authOutcome = '';
   private upstream: ProxyHandler | undefined;
@@ -81,6 +85,12 @@ class Exchange implements RequestContext, UpstreamObserver {
       return this.fail(asGatehouseError(err));
     }
     this.query = q < 0 ? '' : url.slice(q);
+    const endpoints = state.sessionEndpoints;
+    if (endpoints !== undefined && endpoints.matches(this.path)) {
+      this.authOutcome = 'session-endpoint';
+      endpoints.handle(req, this.res, this.path, this.query).catch(this.onUnexpected);
+      return;
+    }
     const route = state.router.match(req.headers.host, this.path);
     if (route === undefined) return this.fail(new GatehouseError('GH_ROUTE_NOT_FOUND', 'no route matches this request'));
     this.route = route;
@@ -124,6 +134,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     });
     if (this.identity !== undefined && route.identityHeaders !== undefined) route.identityHeaders(this.identity, headers);
     const extra = env.hsts ? ['x-request-id', this.requestId, 'strict-transport-security', env.hsts] : ['x-request-id', this.requestId];
+    if (this.responseHeaders !== undefined) extra.push(...this.responseHeaders);
     this.upstream = forwardRequest(
       req,
       this.res,
@@ -153,6 +164,9 @@ class Exchange implements RequestContext, UpstreamObserver {
     if (this.res.destroyed) return;
     // An unread request body must not be parsed as the next request: close instead.
     const bodyUnread = !this.req.complete;
+    // Set-Cookie (cleared session) and Location (login redirect) from the pipeline; writeHead merges them.
+    const extra = this.responseHeaders;
+    if (extra !== undefined) for (let i = 0; i + 1 < extra.length; i += 2) this.res.appendHeader(extra[i] as string, extra[i + 1] as string);
     sendError(this.res, err, {
       realm: this.state.realm,
       requestId: this.requestId,

@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../../log.js';
-import { demoInstructions, startDemo } from '../../demo/run.js';
 import { handleSignals } from '../lifecycle.js';
 
 /** `gatehouse demo`: what `npm start` runs. */
@@ -19,11 +18,13 @@ export function registerDemoCommand(program: Command): void {
       } catch (err) {
         command.error((err as Error).message, { exitCode: 2, code: 'gatehouse.invalidEnv' });
       }
+      const { demoInstructions, startDemo } = await import('../../demo/run.js');
       // Request logs go to stderr so the instructions on stdout stay readable.
       const logger = createLogger('info', process.stderr);
       const demo = await startDemo({ port, adminPort, logger });
-      process.stdout.write(demoInstructions(demo));
+      // Handlers first: whoever reads the instructions may signal at once.
       handleSignals({ close: () => demo.close() }, logger);
+      process.stdout.write(demoInstructions(demo));
     });
 }
 

@@ -2,7 +2,6 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
-import { startGateway } from '../../gateway.js';
 import { createLogger } from '../../log.js';
 import { describeConfigFailure } from '../config-issues.js';
 import { handleSignals } from '../lifecycle.js';
@@ -23,21 +22,13 @@ export function registerStartCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      // Loaded here, not at the top: `--help` and the other commands need none of the gateway.
+      const { startGateway } = await import('../../gateway.js');
       const logger = createLogger(cfg.logging.level);
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
       const gateway = await startGateway(cfg, { logger, baseDir });
-      logger.info(
-        {
-          url: gateway.url,
-          adminUrl: gateway.adminUrl,
-          config: resolve(file),
-          routes: cfg.routes.map((r) => ({ path: r.path, host: r.host, upstream: r.upstream, auth: r.auth, scopes: r.scopes })),
-        },
-        `serving ${cfg.routes.length} route(s) on ${gateway.url}${gateway.adminUrl ? `, admin on ${gateway.adminUrl}` : ''}`,
-      );
-      void gateway.ready.then(() => logger.info('ready: every key source has loaded'));
-
+      // Handlers before the announcement: whoever waits for it may signal at once.
       handleSignals(
         {
           close: () => gateway.close(),
@@ -59,5 +50,15 @@ export function registerStartCommand(program: Command): void {
         },
         logger,
       );
+      logger.info(
+        {
+          url: gateway.url,
+          adminUrl: gateway.adminUrl,
+          config: resolve(file),
+          routes: cfg.routes.map((r) => ({ path: r.path, host: r.host, upstream: r.upstream, auth: r.auth, scopes: r.scopes })),
+        },
+        `serving ${cfg.routes.length} route(s) on ${gateway.url}${gateway.adminUrl ? `, admin on ${gateway.adminUrl}` : ''}`,
+      );
+      void gateway.ready.then(() => logger.info('ready: every key source has loaded'));
     });
 }

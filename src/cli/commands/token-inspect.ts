@@ -3,9 +3,8 @@ import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import { configuredIssuers } from '../../config/schema.js';
-import { inspectToken, type TokenInspection } from '../../tokens/jwt/inspect.js';
+import type { TokenInspection } from '../../tokens/jwt/inspect.js';
 import type { TokenVerifier } from '../../tokens/jwt/options.js';
-import { createTokenVerifier } from '../../tokens/jwt/verifier.js';
 import { describeConfigFailure } from '../config-issues.js';
 
 /** `gatehouse token inspect TOKEN [--config FILE]`: decode, and verify under the config when given. */
@@ -18,6 +17,10 @@ export function registerTokenCommand(program: Command): void {
     .option('-c, --config <file>', 'verify with the issuers, keys and rules of this configuration file')
     .action(async (arg: string, opts: { config?: string }) => {
       const jwt = (arg === '-' ? await text(process.stdin) : arg).trim();
+      const [{ inspectToken }, { createTokenVerifier }] = await Promise.all([
+        import('../../tokens/jwt/inspect.js'),
+        import('../../tokens/jwt/verifier.js'),
+      ]);
       let verifier: TokenVerifier | undefined;
       if (opts.config) {
         const file = opts.config;

@@ -6,6 +6,8 @@ import { createTokenVerifier } from '../../tokens/index.js';
 import type { Authenticator } from '../context.js';
 import { jwtAuthenticator } from './jwt.js';
 import { createIntrospectionKind } from './introspection.js';
+import { createSessionKind } from './session.js';
+import type { SessionRuntime } from '../../sessions/runtime.js';
 
 /** What an auth kind may use to build itself. */
 export interface AuthKindContext {
@@ -16,6 +18,8 @@ export interface AuthKindContext {
   readonly now?: () => number;
   /** Directory relative key file paths resolve against. */
   readonly baseDir?: string;
+  /** Browser sessions, when `sessions` is configured (owned by the gateway: it outlives reloads). */
+  readonly sessions?: SessionRuntime;
 }
 
 /**
@@ -41,6 +45,7 @@ export type AuthKindFactory = (ctx: AuthKindContext) => AuthKind;
 export const AUTH_KINDS: Readonly<Record<string, AuthKindFactory>> = {
   jwt: createJwtKind,
   opaque: createIntrospectionKind,
+  session: createSessionKind,
 };
 
 function createJwtKind(ctx: AuthKindContext): AuthKind {
