@@ -33,6 +33,8 @@ export const ERROR_CATALOG = {
   GH_PROVIDER_UNAVAILABLE: { status: 503, title: 'Identity provider unavailable' },
   GH_CSRF_REJECTED: { status: 403, title: 'Cross-site request rejected' },
   GH_LOGIN_FAILED: { status: 400, title: 'Login could not be completed' },
+  GH_LOGIN_REQUIRED: { status: 302, title: 'Login required' },
+  GH_SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
   GH_ROUTE_NOT_FOUND: { status: 404, title: 'No route' },
   GH_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   GH_PATH_REJECTED: { status: 400, title: 'Path rejected' },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
+import { SessionsSchema } from '../sessions/config-schema.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -104,8 +105,8 @@ const ClaimConditionSchema = z
 export type ClaimCondition = z.infer<typeof ClaimConditionSchema>;
 
 const AuthKindSchema = z
-  .enum(['none', 'jwt', 'opaque'])
-  .describe('`none`: public route; `jwt`: a Bearer JWT is required; `opaque`: a Bearer token checked by introspection (`security.introspection`).');
+  .enum(['none', 'jwt', 'opaque', 'session'])
+  .describe('`none`: public route; `jwt`: a Bearer JWT is required; `opaque`: a Bearer token checked by introspection (`security.introspection`); `session`: a browser session cookie (`sessions`).');
 
 const PropagateSchema = z
   .object({
@@ -159,6 +160,10 @@ export const RouteSchema = z
     propagate: PropagateSchema.default(PropagateSchema.parse({})),
     maxBodyBytes: z.number().int().nonnegative().optional().describe('Largest request body for this route (413 beyond).'),
     timeoutMs: z.number().int().positive().optional().describe('Upstream response timeout for this route.'),
+    login: z
+      .enum(['auto', 'redirect', 'status'])
+      .default('auto')
+      .describe('Session routes without a usable session: `redirect` to login, `status` 401, `auto` redirects page navigations and answers API calls 401.'),
   })
   .strict();
 export type RouteConfig = z.infer<typeof RouteSchema>;
@@ -290,6 +295,7 @@ export const ConfigSchema = z
     security: SecuritySchema.default(SecuritySchema.parse({})),
     identity: IdentitySchema.default(IdentitySchema.parse({})),
     routes: z.array(RouteSchema).default([]).describe('Routes, matched by host, then longest path prefix. At least one unless `auth` is set.'),
+    sessions: SessionsSchema.optional().describe('Browser sessions at the gateway (routes with `auth: session`, and `/auth/*`).'),
     auth: AuthServiceSchema.optional().describe('The authorization service (`gatehouse auth start`, or alongside the gateway).'),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
@@ -317,6 +323,9 @@ export const ConfigSchema = z
           path: ['routes', i, 'auth'],
           message: 'route requires opaque but security.introspection is not configured',
         });
+      }
+      if (kinds.includes('session') && cfg.sessions === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'auth'], message: 'route requires session but sessions is not configured' });
       }
       if (kinds.includes('none') && (route.scopes.length > 0 || route.claims.length > 0)) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'scopes'], message: 'a public route (auth: none) cannot require scopes or claims' });

@@ -19,6 +19,12 @@ export interface RequestContext {
   readonly query: string;
   credential: Credential | undefined;
   identity: Identity | undefined;
+  /**
+   * Response headers a stage adds, flat `[name, value, …]`: Set-Cookie from a
+   * session refresh or a cleared session, Location for a login redirect. Sent
+   * with the upstream response and with an error response alike.
+   */
+  responseHeaders?: string[];
 }
 
 export type AuthnResult =

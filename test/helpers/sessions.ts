@@ -51,7 +51,8 @@ export async function countPrefix(url: string, prefix: string): Promise<number> 
   }
 }
 
-async function freePort(): Promise<number> {
+/** A port that was free a moment ago (for servers whose URL must be known before they start). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -82,6 +82,30 @@ export class RedisSessionStore implements SessionStore {
 
   /** Connects and waits until Redis answers; rejects (GH_SESSION_STORE_UNAVAILABLE) when it does not. */
   static async connect(url: string, opts: RedisSessionStoreOptions = {}): Promise<RedisSessionStore> {
+    const client = RedisSessionStore.client(url, opts);
+    try {
+      await client.connect();
+      await client.ping();
+    } catch (err) {
+      client.disconnect();
+      throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store unavailable', { cause: err });
+    }
+    return new RedisSessionStore(client, true, opts);
+  }
+
+  /**
+   * A store that connects in the background (for a gateway that must start
+   * while Redis is still coming up): until Redis answers, calls fail with 503.
+   */
+  static open(url: string, opts: RedisSessionStoreOptions = {}): RedisSessionStore {
+    const client = RedisSessionStore.client(url, opts);
+    client.connect().catch(() => {
+      // Retried by ioredis; requests see 503 until it succeeds.
+    });
+    return new RedisSessionStore(client, true, opts);
+  }
+
+  private static client(url: string, opts: RedisSessionStoreOptions): Redis {
     const client = new Redis(url, {
       lazyConnect: true,
       // Fail fast while disconnected instead of queueing requests behind an outage.
@@ -94,14 +118,7 @@ export class RedisSessionStore implements SessionStore {
     });
     // Without a listener an emitted 'error' would crash the process; failures reach callers as 503s.
     client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.ping();
-    } catch (err) {
-      client.disconnect();
-      throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store unavailable', { cause: err });
-    }
-    return new RedisSessionStore(client, true, opts);
+    return client;
   }
 
   /** Uses a client the caller owns (and closes). */

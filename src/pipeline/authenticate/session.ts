@@ -1,0 +1,120 @@
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError } from '../../errors.js';
+import { parseCookies, withoutCookies, type CookieLimits } from '../../sessions/cookies.js';
+import { checkCsrf } from '../../sessions/csrf.js';
+import type { SessionRuntime } from '../../sessions/runtime.js';
+import type { SessionData } from '../../sessions/session.js';
+import type { Identity } from '../../tokens/identity.js';
+import type { Authenticator, RequestContext } from '../context.js';
+import { routeAuthKinds, type AuthKind, type AuthKindContext } from './index.js';
+
+export interface SessionAuthOptions {
+  readonly runtime: SessionRuntime;
+  /** What a request without a usable session gets: see the route's `login` setting. */
+  readonly login: 'auto' | 'redirect' | 'status';
+  /** The route also admits anonymous callers (`auth` includes `none`). */
+  readonly allowAnonymous: boolean;
+  readonly cookieLimits?: CookieLimits;
+}
+
+/**
+ * Authenticates by the session cookie (kind `session`). A request carrying a
+ * Bearer token is left to the token authenticators. On success the upstream
+ * request carries `Authorization: Bearer <access token>` (refreshed first when
+ * it expires within the skew) and none of the gateway's cookies. Unsafe
+ * methods must pass the CSRF check. Without a usable session, page navigations
+ * are redirected to login and API calls get 401, per the route's `login`.
+ */
+export function sessionAuthenticator(o: SessionAuthOptions): Authenticator {
+  const { runtime } = o;
+  const { manager } = runtime;
+  return {
+    kind: 'session',
+    async authenticate(ctx) {
+      if (ctx.credential?.bearer !== undefined) return { status: 'skipped' };
+      const req = ctx.req;
+      const cookies = parseCookies(req.headers.cookie, o.cookieLimits);
+      let present = false;
+      for (const name of cookies.keys()) if (manager.isSessionCookie(name)) present = true;
+      if (!present) {
+        // Another credential was sent (a non-Bearer Authorization): let the pipeline judge it.
+        if (o.allowAnonymous || ctx.credential !== undefined) return { status: 'skipped' };
+        throw unauthenticated(ctx, new GatehouseError('GH_SESSION_MISSING', 'this route requires a session'));
+      }
+      checkCsrf(req.method, req.headers, cookies, runtime.csrf);
+      let data: SessionData;
+      try {
+        const resumed = await manager.resume(cookies);
+        if (!resumed) throw new GatehouseError('GH_SESSION_MISSING', 'this route requires a session');
+        data = resumed.data;
+        addResponseHeaders(ctx, resumed.setCookies.flatMap((c) => ['set-cookie', c]));
+      } catch (err) {
+        if (err instanceof GatehouseError && (err.code === 'GH_SESSION_INVALID' || err.code === 'GH_SESSION_EXPIRED')) {
+          addResponseHeaders(ctx, manager.clearCookies(cookies).flatMap((c) => ['set-cookie', c]));
+          throw unauthenticated(ctx, err);
+        }
+        throw err;
+      }
+      // The upstream gets the access token, never the session cookie.
+      req.headers.authorization = `Bearer ${data.tokens.accessToken}`;
+      const rest = withoutCookies(req.headers.cookie, runtime.isGatewayCookie);
+      if (rest === undefined) delete req.headers.cookie;
+      else req.headers.cookie = rest;
+      return { status: 'authenticated', identity: identityOf(data, runtime.config.provider.clientId) };
+    },
+  };
+
+  function unauthenticated(ctx: RequestContext, err: GatehouseError): GatehouseError {
+    if (!wantsRedirect(ctx.req, o.login)) return err;
+    const returnTo = ctx.path + ctx.query;
+    addResponseHeaders(ctx, ['location', `${runtime.loginPath}?return_to=${encodeURIComponent(returnTo)}`]);
+    return new GatehouseError('GH_LOGIN_REQUIRED', 'login required');
+  }
+}
+
+function wantsRedirect(req: IncomingMessage, login: SessionAuthOptions['login']): boolean {
+  if (login === 'status' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+  if (login === 'redirect') return true;
+  const mode = req.headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate';
+  return (req.headers.accept ?? '').includes('text/html');
+}
+
+function addResponseHeaders(ctx: RequestContext, headers: readonly string[]): void {
+  if (headers.length === 0) return;
+  (ctx.responseHeaders ??= []).push(...headers);
+}
+
+/** The identity a session stands for; scopes are those the provider granted the access token. */
+export function identityOf(data: SessionData, clientId: string): Identity {
+  const t = data.tokens;
+  return {
+    source: 'session',
+    issuer: data.issuer,
+    subject: data.subject,
+    clientId,
+    scopes: new Set((t.scope ?? '').split(' ').filter((s) => s !== '')),
+    claims: Object.freeze({ ...data.claims, iss: data.issuer, sub: data.subject }),
+    expiresAt: t.accessTokenExpiresAt,
+    tokenId: undefined,
+    accessToken: t.accessToken,
+  };
+}
+
+/** The `session` auth kind: one authenticator per route (its `login` setting and whether it admits anonymous callers). */
+export function createSessionKind(ctx: AuthKindContext): AuthKind {
+  const runtime = ctx.sessions;
+  if (runtime === undefined) throw new Error('auth kind session needs the sessions section');
+  return {
+    authenticatorFor: (route) =>
+      sessionAuthenticator({
+        runtime,
+        login: route.login,
+        allowAnonymous: routeAuthKinds(route).includes('none'),
+      }),
+    ready: Promise.resolve(),
+    isReady: () => true,
+    // The gateway owns the runtime (sessions outlive a reload) and closes it.
+    close: () => {},
+  };
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * The `sessions:` section: browser sessions at the gateway (login at an OpenID
+ * Connect provider, stateful or stateless sessions, transparent refresh). Keys
+ * and the client secret have no defaults: use `${ENV_VAR}`.
+ */
+
+// Same grammar as config/schema.ts `durationSeconds`; repeated because schema.ts imports this file.
+function durationSeconds() {
+  return z
+    .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 2h')])
+    .transform((v) => {
+      if (typeof v === 'number') return v;
+      const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim()) as RegExpExecArray;
+      return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    });
+}
+
+const SessionKeySchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ (at most 64)').describe('Key id, stored with every ciphertext.'),
+    secret: z
+      .string()
+      .refine((s) => Buffer.from(s, /[+/]/.test(s) ? 'base64' : 'base64url').length === 32, '32 bytes, base64 or base64url encoded')
+      .describe('32 random bytes, base64 or base64url (use `${ENV_VAR}`; `openssl rand -base64 32`).'),
+  })
+  .strict();
+
+const StoreSchema = z
+  .discriminatedUnion('kind', [
+    z
+      .object({
+        kind: z.literal('memory'),
+        maxEntries: z.number().int().positive().default(100000).describe('Most sessions held; the least recently written goes first.'),
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('redis'),
+        url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').describe('Redis URL (use `${ENV_VAR}` for a password).'),
+        prefix: z.string().default('gh:sess:').describe('Key prefix.'),
+        commandTimeoutMs: z.number().int().positive().default(2000).describe('A Redis command slower than this fails the request with 503.'),
+      })
+      .strict(),
+  ])
+  .describe('Where stateful sessions live (stateless mode keeps only logout markers and refresh results there).');
+
+export const SessionsSchema = z
+  .object({
+    mode: z.enum(['stateful', 'stateless']).default('stateful').describe('`stateful`: a random id in the cookie, the session in the store; `stateless`: the session sealed in the cookies.'),
+    store: StoreSchema.default({ kind: 'memory', maxEntries: 100000 }),
+    publicUrl: z.url().describe('The gateway origin as browsers see it (`https://app.example.com`); the callback is `<publicUrl>/auth/callback`.'),
+    provider: z
+      .object({
+        issuer: z.url().describe('OpenID Connect issuer URL (https, or http on loopback).'),
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1).optional().describe('Confidential client secret (use `${ENV_VAR}`); absent for a public client.'),
+        scopes: z.string().default('openid offline_access').describe('Requested scopes; `offline_access` gets a refresh token.'),
+        resource: z.url().optional().describe('RFC 8707 resource indicator for the access token.'),
+        timeoutMs: z.number().int().positive().default(5000).describe('Timeout of each call to the provider.'),
+      })
+      .strict(),
+    keys: z.array(SessionKeySchema).min(1).describe('Encryption keys; the first encrypts, all decrypt. Prepend a new key to rotate.'),
+    idleTimeout: durationSeconds().default(1800).describe('A session unused this long ends.'),
+    absoluteTimeout: durationSeconds().default(43200).describe('No session outlives its login by more than this.'),
+    refreshSkew: durationSeconds().default(30).describe('Refresh the access token when it expires within this window.'),
+    touchInterval: durationSeconds().default(60).describe('Last-seen time is written at most this often (bounds store writes; idle precision).'),
+    refreshLock: z
+      .object({
+        ttlMs: z.number().int().positive().default(15000).describe('Lock lifetime; keep above provider.timeoutMs.'),
+        waitMs: z.number().int().positive().default(10000).describe('How long a request waits for another instance\'s refresh before 503.'),
+      })
+      .strict()
+      .default({ ttlMs: 15000, waitMs: 10000 }),
+    csrf: z
+      .object({
+        allowedOrigins: z.array(z.url()).default([]).describe('Other origins whose pages may send cookie-authenticated unsafe requests.'),
+        doubleSubmit: z.boolean().default(false).describe('Also require header `x-csrf-token` equal to cookie `__Host-gh_csrf`.'),
+      })
+      .strict()
+      .default({ allowedOrigins: [], doubleSubmit: false }),
+    returnToOrigins: z.array(z.url()).default([]).describe('Origins (besides publicUrl) that `return_to` may point to.'),
+    logout: z
+      .object({
+        endSession: z.boolean().default(true).describe("Continue at the provider's end-session endpoint after logout."),
+        postLogoutRedirectUri: z.url().optional().describe('Where the provider sends the browser after end-session (register it there).'),
+      })
+      .strict()
+      .default({ endSession: true }),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.absoluteTimeout < s.idleTimeout) ctx.addIssue({ code: 'custom', path: ['absoluteTimeout'], message: 'must not be shorter than idleTimeout' });
+    if (s.refreshLock.ttlMs <= s.provider.timeoutMs) ctx.addIssue({ code: 'custom', path: ['refreshLock', 'ttlMs'], message: 'must exceed provider.timeoutMs' });
+    const ids = new Set<string>();
+    s.keys.forEach((k, i) => {
+      if (ids.has(k.id)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: 'duplicate key id' });
+      ids.add(k.id);
+    });
+  });
+
+export type SessionsConfig = z.infer<typeof SessionsSchema>;
+export type SessionsConfigInput = z.input<typeof SessionsSchema>;

@@ -1,0 +1,204 @@
+import * as oidc from 'openid-client';
+import { GatehouseError } from '../errors.js';
+import type { SessionTokens } from './refresh.js';
+import { systemClock, type Clock } from './store.js';
+
+export interface OidcClientOptions {
+  /** Issuer URL; its discovery document names every endpoint. */
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Absent for a public client (PKCE only). */
+  readonly clientSecret?: string;
+  /** `<public URL>/auth/callback`, registered at the provider. */
+  readonly redirectUri: string;
+  readonly scope: string;
+  /** RFC 8707 resource indicator for the access token, when the provider wants one. */
+  readonly resource?: string;
+  /** Timeout of each call to the provider. Default 5000. */
+  readonly timeoutMs?: number;
+  readonly now?: Clock;
+}
+
+/** What a completed login yields. */
+export interface LoginResult {
+  readonly tokens: SessionTokens;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly claims: Record<string, unknown>;
+}
+
+// ID token claims that describe the token, not the user.
+const TECHNICAL_CLAIMS = new Set(['aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'jti']);
+
+const isLoopback = (u: URL) => u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+
+/**
+ * The gateway's OpenID Connect client (openid-client): authorization code +
+ * PKCE with state and nonce, refresh, revocation, end-session. Discovery runs
+ * on first use and is retried until it succeeds, so the gateway may start
+ * before its provider.
+ */
+export class OidcClient {
+  private server: oidc.ServerMetadata | undefined;
+  private discovering: Promise<oidc.ServerMetadata> | undefined;
+  private cached: { skew: number; config: oidc.Configuration } | undefined;
+  private readonly now: Clock;
+  private readonly timeoutMs: number;
+
+  constructor(readonly opts: OidcClientOptions) {
+    this.now = opts.now ?? systemClock;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    const issuer = new URL(opts.issuer);
+    if (issuer.protocol !== 'https:' && !isLoopback(issuer)) throw new RangeError('the provider issuer must be https (or http on loopback)');
+  }
+
+  /** The authorization request URL for one login attempt. */
+  async authorizationUrl(p: { state: string; nonce: string; codeVerifier: string }): Promise<URL> {
+    const config = await this.config();
+    return oidc.buildAuthorizationUrl(config, {
+      redirect_uri: this.opts.redirectUri,
+      scope: this.opts.scope,
+      response_type: 'code',
+      state: p.state,
+      nonce: p.nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(p.codeVerifier),
+      code_challenge_method: 'S256',
+      ...(this.opts.resource ? { resource: this.opts.resource } : {}),
+    });
+  }
+
+  /** Completes a login from the callback URL: checks state, exchanges the code with PKCE, validates the ID token and nonce. */
+  async completeLogin(callbackUrl: URL, p: { state: string; nonce: string; codeVerifier: string }): Promise<LoginResult> {
+    const config = await this.config();
+    try {
+      const res = await oidc.authorizationCodeGrant(
+        config,
+        callbackUrl,
+        { pkceCodeVerifier: p.codeVerifier, expectedState: p.state, expectedNonce: p.nonce, idTokenExpected: true },
+        this.opts.resource ? { resource: this.opts.resource } : undefined,
+      );
+      const idClaims = res.claims();
+      if (!idClaims) throw new GatehouseError('GH_LOGIN_FAILED', 'the provider returned no ID token');
+      const claims: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(idClaims)) if (!TECHNICAL_CLAIMS.has(k)) claims[k] = v;
+      return { tokens: this.tokensOf(res), issuer: idClaims.iss, subject: idClaims.sub, claims };
+    } catch (err) {
+      throw classify(err, 'login');
+    }
+  }
+
+  /** Refresh grant; GH_SESSION_EXPIRED when refused, GH_PROVIDER_UNAVAILABLE when unreachable or failing. */
+  readonly refresh = async (refreshToken: string): Promise<SessionTokens> => {
+    const config = await this.config();
+    try {
+      const res = await oidc.refreshTokenGrant(config, refreshToken, this.opts.resource ? { resource: this.opts.resource } : undefined);
+      return this.tokensOf(res);
+    } catch (err) {
+      throw classify(err, 'refresh');
+    }
+  };
+
+  /** RFC 7009 revocation; best effort: resolves false when the provider could not be told. */
+  async revoke(refreshToken: string): Promise<boolean> {
+    try {
+      const config = await this.config();
+      if (!config.serverMetadata().revocation_endpoint) return false;
+      await oidc.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** RP-initiated logout URL, or undefined when the provider has no end-session endpoint. */
+  async endSessionUrl(p: { idTokenHint?: string; postLogoutRedirectUri?: string }): Promise<URL | undefined> {
+    const config = await this.config().catch(() => undefined);
+    if (!config?.serverMetadata().end_session_endpoint) return undefined;
+    return oidc.buildEndSessionUrl(config, {
+      client_id: this.opts.clientId,
+      ...(p.idTokenHint ? { id_token_hint: p.idTokenHint } : {}),
+      ...(p.postLogoutRedirectUri ? { post_logout_redirect_uri: p.postLogoutRedirectUri } : {}),
+    });
+  }
+
+  private tokensOf(res: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): SessionTokens {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const expiresIn = res.expiresIn() ?? jwtLifetime(res.access_token, nowSeconds) ?? 300;
+    return {
+      accessToken: res.access_token,
+      accessTokenExpiresAt: nowSeconds + expiresIn,
+      ...(res.refresh_token ? { refreshToken: res.refresh_token } : {}),
+      ...(res.id_token ? { idToken: res.id_token } : {}),
+      ...(res.scope ? { scope: res.scope } : {}),
+    };
+  }
+
+  /** A Configuration whose idea of "now" follows the injected clock (ID token time checks). */
+  private async config(): Promise<oidc.Configuration> {
+    const server = await this.serverMetadata();
+    const skew = Math.round((this.now() - Date.now()) / 1000);
+    if (this.cached?.skew === skew) return this.cached.config;
+    const auth = this.opts.clientSecret ? oidc.ClientSecretBasic(this.opts.clientSecret) : oidc.None();
+    const config = new oidc.Configuration(server, this.opts.clientId, { [oidc.clockSkew]: skew }, auth);
+    this.configure(config);
+    this.cached = { skew, config };
+    return config;
+  }
+
+  private configure(config: oidc.Configuration): void {
+    if (isLoopback(new URL(this.opts.issuer))) oidc.allowInsecureRequests(config);
+    config.timeout = Math.ceil(this.timeoutMs / 1000);
+  }
+
+  private async serverMetadata(): Promise<oidc.ServerMetadata> {
+    if (this.server) return this.server;
+    this.discovering ??= (async () => {
+      try {
+        const discovered = await oidc.discovery(new URL(this.opts.issuer), this.opts.clientId, undefined, undefined, {
+          timeout: Math.ceil(this.timeoutMs / 1000),
+          ...(isLoopback(new URL(this.opts.issuer)) ? { execute: [oidc.allowInsecureRequests] } : {}),
+        });
+        this.server = discovered.serverMetadata();
+        return this.server;
+      } catch (err) {
+        throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'identity provider discovery failed', { cause: err });
+      } finally {
+        this.discovering = undefined;
+      }
+    })();
+    return this.discovering;
+  }
+}
+
+/** Maps an openid-client failure to our codes; the provider's own text never reaches the client. */
+export function classify(err: unknown, during: 'login' | 'refresh'): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  const unavailable = () => new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'identity provider unavailable', { cause: err });
+  if (err instanceof oidc.ResponseBodyError) {
+    if (err.status >= 500) return unavailable();
+    if (err.error === 'invalid_grant') {
+      return during === 'refresh'
+        ? new GatehouseError('GH_SESSION_EXPIRED', 'the provider refused the refresh token', { cause: err })
+        : new GatehouseError('GH_LOGIN_FAILED', 'the authorization code was refused', { cause: err });
+    }
+    return during === 'refresh' ? unavailable() : new GatehouseError('GH_LOGIN_FAILED', 'the provider refused the login', { cause: err });
+  }
+  if (err instanceof oidc.AuthorizationResponseError) return new GatehouseError('GH_LOGIN_FAILED', 'the provider refused the login', { cause: err });
+  const name = (err as { name?: string } | null)?.name;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  // Network failures, timeouts, and non-OAuth answers (an HTML 502 from a proxy).
+  if (err instanceof TypeError || name === 'TimeoutError' || name === 'AbortError') return unavailable();
+  if (cause instanceof Response && cause.status >= 500) return unavailable();
+  return during === 'refresh' ? unavailable() : new GatehouseError('GH_LOGIN_FAILED', 'the login response did not validate', { cause: err });
+}
+
+function jwtLifetime(token: string, nowSeconds: number): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString()) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? Math.max(0, exp - nowSeconds) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,38 @@
+import { GatehouseError } from '../errors.js';
+
+const isLoopback = (u: URL) => u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+
+/**
+ * Where a login may send the browser afterwards: a path on the gateway's own
+ * origin, or a URL on an allow-listed origin. Anything else — another host,
+ * a scheme-relative `//evil`, a backslash trick, `javascript:` — is 400
+ * GH_BAD_REQUEST, never a redirect (no open redirect).
+ */
+export function safeReturnTo(raw: string | null | undefined, publicOrigin: string, allowedOrigins: readonly string[] = []): string {
+  if (raw === undefined || raw === null || raw === '') return '/';
+  const refuse = () => new GatehouseError('GH_BAD_REQUEST', 'return_to is not an allowed destination');
+  // Control characters and backslashes are normalized differently by browsers and URL parsers.
+  // eslint-disable-next-line no-control-regex
+  if (raw.length > 2048 || /[\x00-\x1f\x7f\\]/.test(raw)) throw refuse();
+  if (raw.startsWith('/')) {
+    if (raw.startsWith('//')) throw refuse();
+    let u: URL;
+    try {
+      u = new URL(raw, publicOrigin);
+    } catch {
+      throw refuse();
+    }
+    if (u.origin !== publicOrigin) throw refuse();
+    return u.pathname + u.search + u.hash;
+  }
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw refuse();
+  }
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u))) throw refuse();
+  if (u.username || u.password) throw refuse();
+  if (u.origin !== publicOrigin && !allowedOrigins.includes(u.origin)) throw refuse();
+  return u.href;
+}

@@ -1,0 +1,228 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as oidc from 'openid-client';
+import { asGatehouseError, GatehouseError, problemDetails } from '../errors.js';
+import { clearCookie, parseCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
+import type { Keyring } from './crypto.js';
+import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
+import type { SessionManager } from './manager.js';
+import type { OidcClient } from './oidc-client.js';
+import { safeReturnTo } from './return-to.js';
+import { CookieSealer } from './sealed-cookie.js';
+import { newHandle, type SessionData } from './session.js';
+import type { Clock } from './store.js';
+
+export interface SessionEndpointsOptions {
+  readonly manager: SessionManager;
+  readonly client: OidcClient;
+  /** Master keys; the login transaction cookie uses its own subkeys. */
+  readonly keyring: Keyring;
+  /** The gateway's public origin, e.g. `https://app.example.com`. */
+  readonly publicOrigin: string;
+  /** Origins (besides our own) `return_to` may point to. */
+  readonly returnToOrigins: readonly string[];
+  readonly csrf: CsrfOptions;
+  readonly now: Clock;
+  /** Absolute session lifetime, for the CSRF cookie. */
+  readonly absoluteSeconds: number;
+  /** Continue logout at the provider's end-session endpoint. */
+  readonly endSession: boolean;
+  /** Where the provider returns after end-session (registered there), or where logout lands. */
+  readonly postLogoutRedirectUri?: string;
+  /** Mount point. Default `/auth`. */
+  readonly basePath?: string;
+  readonly cookieLimits?: CookieLimits;
+  readonly cookieAttributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
+}
+
+const LOGIN_TTL_SECONDS = 600;
+
+interface LoginTransaction {
+  readonly state: string;
+  readonly nonce: string;
+  readonly verifier: string;
+  readonly returnTo: string;
+  readonly startedAt: number;
+}
+
+/**
+ * The gateway's own browser endpoints (backend-for-frontend):
+ *
+ * - `GET  /auth/login?return_to=` — starts code + PKCE + state + nonce;
+ * - `GET  /auth/callback` — completes it, issues a fresh session;
+ * - `POST /auth/refresh` — a fresh access token for an SPA (token-handler pattern);
+ * - `POST /auth/logout` — ends the session, revokes its refresh token, clears cookies;
+ * - `GET  /auth/sessions`, `DELETE /auth/sessions/{id}`, `DELETE /auth/sessions` (all others).
+ */
+export class SessionEndpoints {
+  readonly basePath: string;
+  private readonly tx: CookieSealer;
+
+  constructor(private readonly o: SessionEndpointsOptions) {
+    this.basePath = o.basePath ?? '/auth';
+    this.tx = new CookieSealer({ keyring: o.keyring.derive('login-transaction'), name: '__Host-gh_login', maxChunks: 1, attributes: o.cookieAttributes });
+  }
+
+  /** True for paths these endpoints own (the gateway serves them before routing). */
+  matches(path: string): boolean {
+    return path === this.basePath || path.startsWith(`${this.basePath}/`);
+  }
+
+  /** Serves one request; never throws (errors become problem responses). */
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    const setCookies: string[] = [];
+    let cookies: Map<string, string> = new Map();
+    try {
+      cookies = parseCookies(req.headers.cookie, this.o.cookieLimits);
+      const sub = path.slice(this.basePath.length);
+      const method = req.method ?? 'GET';
+      const allow = (methods: string) => {
+        if (!methods.split(', ').includes(method)) throw Object.assign(new GatehouseError('GH_METHOD_NOT_ALLOWED', 'method not allowed here'), { allow: methods });
+      };
+      if (sub === '/login') return allow('GET'), await this.login(res, query, setCookies);
+      if (sub === '/callback') return allow('GET'), await this.callback(req, res, query, cookies, setCookies);
+      if (sub === '/refresh') return allow('POST'), await this.refresh(req, res, cookies, setCookies);
+      if (sub === '/logout') return allow('POST'), await this.logout(req, res, cookies, setCookies);
+      if (sub === '/sessions') return allow('GET, DELETE'), await this.sessions(req, res, cookies, setCookies);
+      const m = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(sub);
+      if (m) return allow('DELETE'), await this.endOne(req, res, cookies, setCookies, m[1] as string);
+      throw new GatehouseError('GH_ROUTE_NOT_FOUND', 'no such endpoint');
+    } catch (err) {
+      const e = asGatehouseError(err);
+      if (e.code === 'GH_SESSION_INVALID' || e.code === 'GH_SESSION_EXPIRED') setCookies.push(...this.o.manager.clearCookies(cookies));
+      const allowHeader = (err as { allow?: string }).allow;
+      sendProblem(res, e, setCookies, allowHeader);
+    }
+  }
+
+  private async login(res: ServerResponse, query: string, setCookies: string[]): Promise<void> {
+    const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
+    const returnTo = safeReturnTo(params.get('return_to'), this.o.publicOrigin, this.o.returnToOrigins);
+    const t: LoginTransaction = {
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      verifier: oidc.randomPKCECodeVerifier(),
+      returnTo,
+      startedAt: this.o.now(),
+    };
+    const url = await this.o.client.authorizationUrl({ state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
+    setCookies.push(...(await this.tx.seal(t, LOGIN_TTL_SECONDS)));
+    redirect(res, url.href, setCookies);
+  }
+
+  private async callback(req: IncomingMessage, res: ServerResponse, query: string, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+    // The transaction is single-use: cleared whatever the outcome.
+    setCookies.push(...this.tx.clear(cookies));
+    let t: LoginTransaction | undefined;
+    try {
+      t = (await this.tx.open(cookies)) as LoginTransaction | undefined;
+    } catch {
+      t = undefined;
+    }
+    if (!t || typeof t.state !== 'string' || this.o.now() - t.startedAt > LOGIN_TTL_SECONDS * 1000) {
+      throw new GatehouseError('GH_LOGIN_FAILED', 'no login in progress in this browser (or it took too long)');
+    }
+    const callbackUrl = new URL(this.o.client.opts.redirectUri);
+    callbackUrl.search = query;
+    const result = await this.o.client.completeLogin(callbackUrl, { state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
+    const now = this.o.now();
+    const ua = req.headers['user-agent'];
+    const data: SessionData = {
+      handle: newHandle(),
+      issuer: result.issuer,
+      subject: result.subject,
+      claims: result.claims,
+      tokens: result.tokens,
+      createdAt: now,
+      lastSeenAt: now,
+      ...(ua ? { userAgent: ua.slice(0, 256) } : {}),
+    };
+    setCookies.push(...(await this.o.manager.create(data, cookies)));
+    if (this.o.csrf.doubleSubmit) setCookies.push(csrfCookie(this.o.csrf, this.o.cookieAttributes ?? {}, this.o.absoluteSeconds));
+    redirect(res, t.returnTo, setCookies);
+  }
+
+  private async refresh(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+    checkCsrf(req.method, req.headers, cookies, this.o.csrf);
+    const s = await this.requireSession(cookies, setCookies);
+    const t = s.tokens;
+    sendJson(res, 200, {
+      access_token: t.accessToken,
+      token_type: 'Bearer',
+      expires_in: Math.max(0, t.accessTokenExpiresAt - Math.floor(this.o.now() / 1000)),
+      ...(t.scope ? { scope: t.scope } : {}),
+    }, setCookies);
+  }
+
+  private async logout(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+    checkCsrf(req.method, req.headers, cookies, this.o.csrf);
+    const ended = await this.o.manager.destroy(cookies);
+    setCookies.push(...this.o.manager.clearCookies(cookies));
+    if (cookies.has(this.o.csrf.cookieName ?? '__Host-gh_csrf')) setCookies.push(clearCookie(this.o.csrf.cookieName ?? '__Host-gh_csrf', { ...this.o.cookieAttributes, httpOnly: false }));
+    const revoked = ended?.tokens.refreshToken ? await this.o.client.revoke(ended.tokens.refreshToken) : false;
+    const endSessionUrl =
+      this.o.endSession && ended ? await this.o.client.endSessionUrl({ idTokenHint: ended.tokens.idToken, postLogoutRedirectUri: this.o.postLogoutRedirectUri }) : undefined;
+    if (req.headers['sec-fetch-mode'] === 'navigate') {
+      return redirect(res, endSessionUrl?.href ?? this.o.postLogoutRedirectUri ?? '/', setCookies, 303);
+    }
+    sendJson(res, 200, { ended: ended !== undefined, revoked, ...(endSessionUrl ? { end_session_url: endSessionUrl.href } : {}) }, setCookies);
+  }
+
+  private async sessions(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+    if (req.method === 'DELETE') checkCsrf(req.method, req.headers, cookies, this.o.csrf);
+    const current = await this.requireSession(cookies, setCookies);
+    if (req.method === 'DELETE') {
+      sendJson(res, 200, { ended: await this.o.manager.destroyOthers(current) }, setCookies);
+      return;
+    }
+    sendJson(res, 200, { sessions: await this.o.manager.list(current) }, setCookies);
+  }
+
+  private async endOne(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[], handle: string): Promise<void> {
+    checkCsrf(req.method, req.headers, cookies, this.o.csrf);
+    const current = await this.requireSession(cookies, setCookies);
+    if (!(await this.o.manager.destroyHandle(current, handle))) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
+    if (handle === current.handle) setCookies.push(...this.o.manager.clearCookies(cookies));
+    res.writeHead(204, { 'cache-control': 'no-store', ...(setCookies.length ? { 'set-cookie': setCookies } : {}) });
+    res.end();
+  }
+
+  private async requireSession(cookies: Map<string, string>, setCookies: string[]): Promise<SessionData> {
+    const s = await this.o.manager.resume(cookies);
+    if (!s) throw new GatehouseError('GH_SESSION_MISSING', 'no session');
+    setCookies.push(...s.setCookies);
+    return s.data;
+  }
+}
+
+function redirect(res: ServerResponse, location: string, setCookies: readonly string[], status = 302): void {
+  res.writeHead(status, { location, 'cache-control': 'no-store', 'content-length': '0', ...(setCookies.length ? { 'set-cookie': [...setCookies] } : {}) });
+  res.end();
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, setCookies: readonly string[]): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+    ...(setCookies.length ? { 'set-cookie': [...setCookies] } : {}),
+  });
+  res.end(text);
+}
+
+function sendProblem(res: ServerResponse, err: GatehouseError, setCookies: readonly string[], allow?: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(problemDetails(err));
+  res.writeHead(err.status, {
+    'content-type': 'application/problem+json',
+    'content-length': String(Buffer.byteLength(text)),
+    'cache-control': 'no-store',
+    ...(allow ? { allow } : {}),
+    ...(setCookies.length ? { 'set-cookie': [...setCookies] } : {}),
+  });
+  res.end(text);
+}

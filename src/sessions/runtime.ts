@@ -1,0 +1,101 @@
+import type { CookieAttributes } from './cookies.js';
+import type { SessionsConfig } from './config-schema.js';
+import { Keyring } from './crypto.js';
+import type { CsrfOptions } from './csrf.js';
+import type { SessionManager, SessionManagerDeps } from './manager.js';
+import { MemorySessionStore } from './memory/memory-store.js';
+import { OidcClient } from './oidc-client.js';
+import { RedisSessionStore } from './redis/redis-store.js';
+import { RefreshCoordinator } from './refresh.js';
+import { SessionEndpoints } from './routes.js';
+import { StatefulSessions } from './stateful.js';
+import { StatelessSessions } from './stateless.js';
+import { systemClock, type Clock, type SessionStore } from './store.js';
+
+/** Everything the gateway needs for browser sessions, built once from `sessions:`. */
+export interface SessionRuntime {
+  readonly config: SessionsConfig;
+  readonly manager: SessionManager;
+  readonly endpoints: SessionEndpoints;
+  readonly client: OidcClient;
+  readonly csrf: CsrfOptions;
+  /** `/auth/login`. */
+  readonly loginPath: string;
+  /** Names of gateway-owned cookies that never go upstream. */
+  isGatewayCookie(name: string): boolean;
+  close(): Promise<void>;
+}
+
+export interface SessionRuntimeOptions {
+  readonly now?: Clock;
+  /** Use this store instead of the configured one (tests). */
+  readonly store?: SessionStore;
+  /** Cookie attribute overrides (tests of the `Secure` rule only). */
+  readonly cookieAttributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
+}
+
+/**
+ * Builds the session machinery: store, keyring, OIDC client (discovery on first
+ * use), refresh coordinator, session manager for the configured mode, and the
+ * `/auth/*` endpoints.
+ */
+export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOptions = {}): SessionRuntime {
+  const now = opts.now ?? systemClock;
+  const publicOrigin = new URL(cfg.publicUrl).origin;
+  const store =
+    opts.store ??
+    (cfg.store.kind === 'redis'
+      ? RedisSessionStore.open(cfg.store.url, { prefix: cfg.store.prefix, commandTimeoutMs: cfg.store.commandTimeoutMs, clock: now })
+      : new MemorySessionStore({ maxEntries: cfg.store.maxEntries, clock: now }));
+  const keyring = new Keyring(cfg.keys);
+  const client = new OidcClient({
+    issuer: cfg.provider.issuer,
+    clientId: cfg.provider.clientId,
+    ...(cfg.provider.clientSecret ? { clientSecret: cfg.provider.clientSecret } : {}),
+    redirectUri: `${publicOrigin}/auth/callback`,
+    scope: cfg.provider.scopes,
+    ...(cfg.provider.resource ? { resource: cfg.provider.resource } : {}),
+    timeoutMs: cfg.provider.timeoutMs,
+    now,
+  });
+  const deps: SessionManagerDeps = {
+    store,
+    keyring,
+    timeouts: { idleSeconds: cfg.idleTimeout, absoluteSeconds: cfg.absoluteTimeout },
+    grant: client.refresh,
+    coordinator: new RefreshCoordinator({ store, lockTtlMs: cfg.refreshLock.ttlMs, waitMs: cfg.refreshLock.waitMs }),
+    now,
+    skewSeconds: cfg.refreshSkew,
+    touchIntervalSeconds: cfg.touchInterval,
+    ...(opts.cookieAttributes ? { cookieAttributes: opts.cookieAttributes } : {}),
+  };
+  const manager = cfg.mode === 'stateful' ? new StatefulSessions(deps) : new StatelessSessions(deps);
+  const csrf: CsrfOptions = {
+    publicOrigin,
+    allowedOrigins: cfg.csrf.allowedOrigins.map((o) => new URL(o).origin),
+    doubleSubmit: cfg.csrf.doubleSubmit,
+  };
+  const endpoints = new SessionEndpoints({
+    manager,
+    client,
+    keyring,
+    publicOrigin,
+    returnToOrigins: cfg.returnToOrigins.map((o) => new URL(o).origin),
+    csrf,
+    now,
+    absoluteSeconds: cfg.absoluteTimeout,
+    endSession: cfg.logout.endSession,
+    ...(cfg.logout.postLogoutRedirectUri ? { postLogoutRedirectUri: cfg.logout.postLogoutRedirectUri } : {}),
+    ...(opts.cookieAttributes ? { cookieAttributes: opts.cookieAttributes } : {}),
+  });
+  return {
+    config: cfg,
+    manager,
+    endpoints,
+    client,
+    csrf,
+    loginPath: `${endpoints.basePath}/login`,
+    isGatewayCookie: (name) => manager.isSessionCookie(name) || name === '__Host-gh_csrf' || name.startsWith('__Host-gh_login'),
+    close: () => manager.close(),
+  };
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: login, API call with a bearer upstream, session list, logout, old cookie dead`, async (t) => {
+    const stack = await startSessionStack({ mode });
+    t.after(() => stack.close());
+
+    // A page navigation without a session is sent to login; an API call gets 401.
+    const nav = await rawRequest(`${stack.url}/app/home?x=1`, { headers: { 'sec-fetch-mode': 'navigate', accept: 'text/html' } });
+    assert.equal(nav.status, 302);
+    assert.equal(nav.headers.location, `/auth/login?return_to=${encodeURIComponent('/app/home?x=1')}`);
+    const api = await fetch(`${stack.url}/api/orders`);
+    assert.equal(api.status, 401);
+    assert.equal(((await api.json()) as { code: string }).code, 'GH_SESSION_MISSING');
+
+    const { jar, location } = await stack.login('/app/home');
+    assert.equal(location, '/app/home');
+    const cookieHeader = `${jar.header()}; theme=dark`;
+
+    const call = await fetch(`${stack.url}/api/orders`, { headers: { cookie: cookieHeader } });
+    assert.equal(call.status, 200);
+    const echo = (await call.json()) as Echo;
+    assert.match(echo.authorization ?? '', /^Bearer eyJ/);
+    assert.equal(echo.cookie, 'theme=dark', 'gateway cookies are never forwarded');
+
+    const list = await fetch(`${stack.url}/auth/sessions`, { headers: { cookie: cookieHeader } });
+    assert.equal(list.status, 200);
+    const sessions = ((await list.json()) as { sessions: { current: boolean; userAgent: string }[] }).sessions;
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0]?.current, true);
+    assert.equal(sessions[0]?.userAgent, 'session-e2e');
+
+    const refresh = await fetch(`${stack.url}/auth/refresh`, { method: 'POST', headers: { cookie: cookieHeader, origin: stack.url } });
+    assert.equal(refresh.status, 200);
+    const tokens = (await refresh.json()) as { access_token: string; token_type: string; expires_in: number };
+    assert.equal(tokens.token_type, 'Bearer');
+    assert.ok(tokens.expires_in > 0);
+    assert.equal(`Bearer ${tokens.access_token}`, echo.authorization);
+    assert.equal(refresh.headers.get('cache-control'), 'no-store');
+
+    const logout = await fetch(`${stack.url}/auth/logout`, { method: 'POST', headers: { cookie: cookieHeader, origin: stack.url } });
+    assert.equal(logout.status, 200);
+    const out = (await logout.json()) as { ended: boolean; revoked: boolean; end_session_url?: string };
+    assert.equal(out.ended, true);
+    assert.equal(out.revoked, true);
+    assert.match(out.end_session_url ?? '', new RegExp(`^${stack.auth.issuer}/`));
+    assert.ok(logout.headers.getSetCookie().every((c) => /Max-Age=0/.test(c)));
+
+    const after = await fetch(`${stack.url}/api/orders`, { headers: { cookie: cookieHeader } });
+    assert.equal(after.status, 401);
+    assert.equal(((await after.json()) as { code: string }).code, 'GH_SESSION_EXPIRED');
+    assert.ok(after.headers.getSetCookie().some((c) => /Max-Age=0/.test(c)), 'the dead cookie is cleared');
+  });
+}

@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { request as undiciRequest } from 'undici';
+import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
+import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuthService } from './auth-service.js';
+import { freePort } from './sessions.js';
+
+// Full stack for session tests: the real authorization service, a gateway with
+// `sessions:` configured, and an upstream that echoes what it received.
+
+export { CookieJar };
+
+/** What the echo upstream saw. */
+export interface Echo {
+  readonly path: string;
+  readonly method: string;
+  readonly authorization: string | undefined;
+  readonly cookie: string | undefined;
+}
+
+/** An upstream that answers every request with what it received (JSON), and a small HTML page on `/app`. */
+export async function startEchoUpstream(): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const echo: Echo = { path: req.url ?? '', method: req.method ?? '', authorization: req.headers.authorization, cookie: req.headers.cookie };
+      if ((req.url ?? '').startsWith('/app')) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end(`<!doctype html><title>app</title><pre id="echo">${JSON.stringify({ bearer: /^Bearer \S+$/.test(echo.authorization ?? '') })}</pre>`);
+        return;
+      }
+      const body = JSON.stringify(echo);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export interface SessionStackOptions {
+  readonly mode: 'stateful' | 'stateless';
+  readonly store?: { kind: 'memory' } | { kind: 'redis'; url: string; prefix: string };
+  readonly now?: () => number;
+  /** Extra gateway instances sharing the configuration (and store), for cross-instance tests. */
+  readonly instances?: number;
+  readonly sessions?: Partial<SessionsConfigInput>;
+}
+
+export interface SessionStack {
+  readonly auth: TestAuthService;
+  readonly upstream: { url: string };
+  /** Gateway instances; `[0]` is the one registered at the provider (its URL is the publicUrl). */
+  readonly gateways: Gateway[];
+  readonly url: string;
+  readonly clientId: string;
+  /** Refresh-token grants the provider handled (success and failure). */
+  refreshGrants(): number;
+  /** Logs the test user in through `/auth/login` and returns the jar holding the session cookies. */
+  login(returnTo?: string, jar?: CookieJar): Promise<{ jar: CookieJar; location: string }>;
+  close(): Promise<void>;
+}
+
+/** Starts the provider, the echo upstream and the gateway(s). Close in `t.after`. */
+export async function startSessionStack(o: SessionStackOptions): Promise<SessionStack> {
+  const ports = [await freePort()];
+  for (let i = 1; i < (o.instances ?? 1); i++) ports.push(await freePort());
+  const publicUrl = `http://127.0.0.1:${ports[0]}`;
+  const clientId = 'gateway-web';
+  const clientSecret = randomBytes(24).toString('base64url');
+  const auth = await startTestAuthService({
+    ...(o.now ? { now: o.now } : {}),
+    overrides: {
+      clients: [
+        {
+          clientId,
+          clientSecret,
+          redirectUris: ports.map((p) => `http://127.0.0.1:${p}/auth/callback`),
+          postLogoutRedirectUris: [`${publicUrl}/`],
+          grantTypes: ['authorization_code', 'refresh_token'],
+          scopes: ['openid', 'offline_access', 'profile', 'api:read'],
+          resources: [TEST_API],
+          firstParty: true,
+        },
+      ],
+    },
+  });
+  let grants = 0;
+  const countGrants = (ctx: { oidc?: { params?: { grant_type?: unknown } } }) => {
+    if (ctx.oidc?.params?.grant_type === 'refresh_token') grants++;
+  };
+  auth.service.provider.on('grant.success', countGrants);
+  auth.service.provider.on('grant.error', countGrants);
+  const upstream = await startEchoUpstream();
+  const keys = [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
+  const gateways: Gateway[] = [];
+  try {
+    for (const port of ports) {
+      const input: ConfigInput = {
+        listen: { host: '127.0.0.1', port },
+        admin: { enabled: false },
+        logging: { level: 'silent' },
+        routes: [
+          { path: '/app', upstream: upstream.url, auth: 'session' },
+          { path: '/api', upstream: upstream.url, auth: 'session', login: 'status' },
+          { path: '/mixed', upstream: upstream.url, auth: ['session', 'none'] },
+          { path: '/public', upstream: upstream.url, auth: 'none' },
+        ],
+        sessions: {
+          mode: o.mode,
+          store: o.store ?? { kind: 'memory' },
+          publicUrl,
+          provider: { issuer: auth.issuer, clientId, clientSecret, scopes: 'openid offline_access profile api:read', resource: TEST_API, timeoutMs: 2000 },
+          keys,
+          logout: { endSession: true, postLogoutRedirectUri: `${publicUrl}/` },
+          ...o.sessions,
+        },
+      };
+      gateways.push(await startGateway(ConfigSchema.parse(input), o.now ? { now: o.now } : {}));
+    }
+  } catch (err) {
+    for (const g of gateways) await g.close();
+    await upstream.close();
+    await auth.close();
+    throw err;
+  }
+  const url = (gateways[0] as Gateway).url;
+  return {
+    auth,
+    upstream,
+    gateways,
+    url,
+    clientId,
+    refreshGrants: () => grants,
+    async login(returnTo = '/app/home', jar = new CookieJar()) {
+      const start = await fetch(`${url}/auth/login?return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual', headers: { cookie: jar.header() } });
+      if (start.status !== 302) throw new Error(`login start: HTTP ${start.status} ${await start.text()}`);
+      jar.store(start);
+      const callback = await loginWithForm(start.headers.get('location') as string, {
+        username: auth.user.username,
+        password: auth.user.password,
+        redirectUri: `${url}/auth/callback`,
+      });
+      const done = await fetch(callback, { redirect: 'manual', headers: { cookie: jar.header(), 'user-agent': 'session-e2e' } });
+      if (done.status !== 302) throw new Error(`callback: HTTP ${done.status} ${await done.text()}`);
+      jar.store(done);
+      return { jar, location: done.headers.get('location') as string };
+    },
+    async close() {
+      for (const g of gateways) await g.close();
+      await upstream.close();
+      await auth.close();
+    },
+  };
+}
+
+/** A raw response, read whole. */
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  /** Set-Cookie values. */
+  readonly setCookies: string[];
+  /** Parsed body (JSON), or undefined. */
+  json<T = Record<string, unknown>>(): T;
+}
+
+/**
+ * One request with exactly the headers given: unlike fetch, undici's `request`
+ * does not impose `Sec-Fetch-Mode: cors`, so browser navigations and
+ * cross-site requests can be imitated.
+ */
+export async function rawRequest(url: string, o: { method?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+  const res = await undiciRequest(url, { method: (o.method ?? 'GET') as 'GET', headers: o.headers ?? {} });
+  const body = await res.body.text();
+  const sc = res.headers['set-cookie'];
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body,
+    setCookies: sc === undefined ? [] : Array.isArray(sc) ? sc : [sc],
+    json: <T>() => JSON.parse(body) as T,
+  };
+}
