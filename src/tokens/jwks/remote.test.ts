@@ -21,6 +21,8 @@ interface Rig {
   jwks: JwksServer;
   verifier: TokenVerifier;
   fetches: ('ok' | 'error')[];
+  /** Reasons reported through onKeySourceError. */
+  errors: string[];
   /** Resolves on the next fetch result reported by the verifier. */
   nextFetch(): Promise<'ok' | 'error'>;
   clock: { now: number };
@@ -44,6 +46,7 @@ async function rig(
   jwks.setBehaviour(initial);
   const clock = { now: Date.now() };
   const fetches: ('ok' | 'error')[] = [];
+  const errors: string[] = [];
   let waiters: ((r: 'ok' | 'error') => void)[] = [];
   const verifier = createTokenVerifier(
     [
@@ -66,6 +69,9 @@ async function rig(
           waiters = [];
           for (const f of w) f(result);
         },
+        onKeySourceError(_issuer, reason) {
+          errors.push(reason);
+        },
       },
     },
   );
@@ -73,6 +79,7 @@ async function rig(
     jwks,
     verifier,
     fetches,
+    errors,
     clock,
     nextFetch: () => new Promise((resolve) => waiters.push(resolve)),
   };
@@ -172,6 +179,13 @@ describe('unknown kid flood', () => {
 });
 
 describe('a failing JWKS endpoint keeps the last good keys', () => {
+  const reasons: Record<string, string> = {
+    down: 'JWKS fetch failed: request failed',
+    error: 'JWKS fetch failed: unexpected status 500',
+    garbage: 'JWKS fetch failed: response is not JSON',
+    oversized: 'JWKS fetch failed: response too large',
+    slow: 'JWKS fetch failed: timed out',
+  };
   const behaviours: JwksBehaviour[] = ['down', 'error', 'garbage', 'oversized', 'slow'];
   for (const behaviour of behaviours) {
     test(`${behaviour}: last good keys kept`, async () => {
@@ -184,6 +198,7 @@ describe('a failing JWKS endpoint keeps the last good keys', () => {
       // An unknown kid forces a fetch, which fails.
       await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'rotated-away' })), 'GH_TOKEN_INVALID', 'unknown signing key');
       assert.equal(await failed, 'error');
+      assert.deepEqual(r.errors, [reasons[behaviour]]);
       await r.verifier.verify(mintToken(a, claims));
       assert.equal(r.verifier.isReady(), true);
     });

@@ -19,6 +19,7 @@ export interface IssuerVerifierDeps {
   readonly baseDir?: string;
   readonly onJwksFetch?: (result: 'ok' | 'error', reason?: string) => void;
   readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
+  readonly onStaticKeyError?: (err: Error) => void;
 }
 
 /**
@@ -95,6 +96,7 @@ export class IssuerVerifier {
         (err: Error) => {
           // A bad static key never becomes ready: the readiness probe and every request report it.
           this.staticError = err;
+          deps.onStaticKeyError?.(err);
           return new Promise<void>(() => {});
         },
       );

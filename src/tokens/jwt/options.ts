@@ -67,6 +67,12 @@ export function withIssuerDefaults(input: IssuerInput): IssuerOptions {
 export interface VerifierHooks {
   /** After every JWKS fetch, with the issuer's name (or URL when unnamed). */
   onJwksFetch?(issuer: string, result: 'ok' | 'error'): void;
+  /**
+   * When an issuer's keys cannot be loaded: a JWKS fetch failed (reason such as
+   * `timed out`, `response too large`, `unexpected status 500`) or a static key
+   * file did not import. For logs; the reason never holds key material.
+   */
+  onKeySourceError?(issuer: string, reason: string): void;
   /** On every verified-token cache lookup (not called when the cache is disabled). */
   onCacheLookup?(hit: boolean): void;
 }

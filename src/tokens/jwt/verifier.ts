@@ -47,7 +47,11 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
         new IssuerVerifier(options, {
           now,
           baseDir: opts.baseDir,
-          onJwksFetch: (result) => hooks.onJwksFetch?.(name, result),
+          onJwksFetch: (result, reason) => {
+            hooks.onJwksFetch?.(name, result);
+            if (result === 'error') hooks.onKeySourceError?.(name, `JWKS fetch failed: ${reason ?? 'error'}`);
+          },
+          onStaticKeyError: (err) => hooks.onKeySourceError?.(name, err.message),
           onKeysChanged: (next, previous) => {
             // A new set can make a once-bad signature good; a withdrawn key must stop vouching.
             rejected?.clear();

@@ -96,6 +96,20 @@ describe('publicKey files', () => {
   }
 });
 
+test('a static key that fails to import is reported through onKeySourceError, naming the file only', async () => {
+  const path = file('not-a-key.pem', '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+  const reported = new Promise<[string, string]>((resolve) => {
+    const v = createTokenVerifier([testIssuerOptions({ name: 'static-one', publicKey: path, algorithms: ['RS256'] })], {
+      hooks: { onKeySourceError: (issuer, reason) => resolve([issuer, reason]) },
+    });
+    after(() => v.close());
+  });
+  const [issuer, reason] = await reported;
+  assert.equal(issuer, 'static-one');
+  assert.match(reason, /not-a-key\.pem/);
+  assert.ok(!reason.includes('AAAA'));
+});
+
 describe('HMAC secrets', () => {
   test('HS256 with a 32-byte secret verifies; a wrong secret does not', async () => {
     const key = generateTestKey('HS256');
