@@ -141,6 +141,10 @@ export const AuthServiceSchema = z
       .min(1)
       .describe('Keys that sign the service cookies (use `${ENV_VAR}`); the first signs, all verify.'),
     login: LoginSchema.default(LoginSchema.parse({})),
+    trustProxy: z
+      .boolean()
+      .default(false)
+      .describe('Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/Host (needed for an https issuer served over plain http).'),
     maxBodyBytes: z.number().int().positive().default(16384).describe('Largest request body (413 beyond).'),
     maxUrlLength: z.number().int().positive().default(8192).describe('Longest request target (414 beyond).'),
   })

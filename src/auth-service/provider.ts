@@ -142,7 +142,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
   };
   const provider = new Provider(cfg.issuer, configuration);
-  provider.proxy = false;
+  // Only behind a proxy that sets X-Forwarded-*: otherwise a client could claim https.
+  provider.proxy = cfg.trustProxy;
   return provider;
 }
 
