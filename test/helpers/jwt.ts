@@ -188,6 +188,10 @@ export interface JwksServer {
   setBehaviour(behaviour: JwksBehaviour): void;
   /** Resolves once `fetchCount` reaches `n` (event-driven, no polling). */
   waitForFetches(n: number): Promise<void>;
+  /** Requests held open by `slow` right now. */
+  readonly heldCount: number;
+  /** Resolves once exactly `n` requests are held open (e.g. 0: the client gave up). */
+  waitForHeld(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -201,6 +205,12 @@ export async function startJwksServer(keys: readonly (TestKey | Record<string, u
   let count = 0;
   const waiters: { n: number; resolve: () => void }[] = [];
   const held = new Set<ServerResponse>();
+  let heldWaiters: { n: number; resolve: () => void }[] = [];
+  const heldChanged = () => {
+    const ready = heldWaiters.filter((w) => w.n === held.size);
+    heldWaiters = heldWaiters.filter((w) => w.n !== held.size);
+    for (const w of ready) w.resolve();
+  };
 
   const server: Server = createServer((req, res) => {
     if (req.url !== '/jwks') {
@@ -236,7 +246,11 @@ export async function startJwksServer(keys: readonly (TestKey | Record<string, u
       }
       case 'slow':
         held.add(res);
-        res.on('close', () => held.delete(res));
+        heldChanged();
+        res.on('close', () => {
+          held.delete(res);
+          heldChanged();
+        });
         return;
     }
   });
@@ -257,6 +271,13 @@ export async function startJwksServer(keys: readonly (TestKey | Record<string, u
     waitForFetches(n) {
       if (count >= n) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    get heldCount() {
+      return held.size;
+    },
+    waitForHeld(n) {
+      if (held.size === n) return Promise.resolve();
+      return new Promise((resolve) => heldWaiters.push({ n, resolve }));
     },
     async close() {
       for (const res of held) res.destroy();

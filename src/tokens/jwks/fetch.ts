@@ -26,9 +26,11 @@ function isLoopback(host: string): boolean {
 }
 
 /** Downloads and parses a JWKS document. Throws JwksFetchError; the caller keeps its last good keys. */
-export async function fetchJwksDocument(url: URL, limits: JwksFetchLimits): Promise<{ keys: unknown[] }> {
+export async function fetchJwksDocument(url: URL, limits: JwksFetchLimits, cancel?: AbortSignal): Promise<{ keys: unknown[] }> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), limits.timeoutMs);
+  const onCancel = () => controller.abort();
+  cancel?.addEventListener('abort', onCancel, { once: true });
   try {
     let res: Response;
     try {
@@ -63,6 +65,7 @@ export async function fetchJwksDocument(url: URL, limits: JwksFetchLimits): Prom
     return doc as { keys: unknown[] };
   } finally {
     clearTimeout(timer);
+    cancel?.removeEventListener('abort', onCancel);
   }
 }
 

@@ -153,6 +153,16 @@ describe('key rotation', () => {
   });
 });
 
+test('close() aborts a fetch under way instead of waiting for a slow endpoint', async () => {
+  const a = generateTestKey('ES256');
+  const r = await rig([a], { timeoutMs: 60_000 }, 'slow');
+  await r.jwks.waitForHeld(1);
+  r.verifier.close();
+  await r.jwks.waitForHeld(0);
+  assert.deepEqual(r.fetches, []); // an abort on close is not reported as a failed fetch
+  assert.equal(r.verifier.isReady(), false);
+});
+
 describe('unknown kid flood', () => {
   test('many unknown kids cause at most one fetch per cooldown', async () => {
     const a = generateTestKey('ES256');

@@ -43,6 +43,8 @@ export class RemoteKeySource {
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Aborts a fetch under way on close(), so shutdown does not wait for a slow endpoint. */
+  private readonly closing = new AbortController();
   private markReady!: () => void;
 
   constructor(private readonly opts: RemoteKeySourceOptions) {
@@ -93,6 +95,7 @@ export class RemoteKeySource {
 
   close(): void {
     this.closed = true;
+    this.closing.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -106,7 +109,7 @@ export class RemoteKeySource {
 
   private async load(): Promise<void> {
     try {
-      const doc = await fetchJwksDocument(this.url, this.opts);
+      const doc = await fetchJwksDocument(this.url, this.opts, this.closing.signal);
       const keys: VerificationKey[] = [];
       for (const jwk of doc.keys) {
         const imported = await importVerificationJwk(jwk, this.opts.algorithms);
@@ -121,6 +124,7 @@ export class RemoteKeySource {
       this.opts.onFetch?.('ok');
       this.markReady();
     } catch (err) {
+      if (this.closed) return;
       this.failures++;
       this.opts.onFetch?.('error', err instanceof JwksFetchError ? err.message : 'failed');
     }
