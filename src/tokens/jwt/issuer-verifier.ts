@@ -51,7 +51,6 @@ export class IssuerVerifier {
   private readonly remote: RemoteKeySource | undefined;
   private readonly staticLoad: Promise<KeySet> | undefined;
   private staticKeys: KeySet | undefined;
-  private staticError: Error | undefined;
 
   constructor(options: IssuerOptions, deps: IssuerVerifierDeps) {
     this.issuer = options.issuer;
@@ -95,7 +94,6 @@ export class IssuerVerifier {
         },
         (err: Error) => {
           // A bad static key never becomes ready: the readiness probe and every request report it.
-          this.staticError = err;
           deps.onStaticKeyError?.(err);
           return new Promise<void>(() => {});
         },
@@ -105,11 +103,6 @@ export class IssuerVerifier {
 
   isReady(): boolean {
     return this.remote ? this.remote.isReady() : this.staticKeys !== undefined;
-  }
-
-  /** Why static keys failed to load, if they did (message names the file, never key material). */
-  get loadError(): Error | undefined {
-    return this.staticError;
   }
 
   /**
