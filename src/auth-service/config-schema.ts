@@ -104,7 +104,11 @@ const TtlSchema = z
 const SigningSchema = z
   .object({
     alg: z.enum(SIGNING_ALGORITHMS).default('ES256'),
-    keysPath: z.string().min(1).describe('JSON file holding the private signing keys (created with mode 0600).'),
+    keysPath: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('JSON file holding the private signing keys (created with mode 0600). Required with the sqlite store; with redis the keys live in Redis (`<keyPrefix>signing-keys`) so every instance shares them.'),
     rotationDelay: durationSeconds()
       .default(3600)
       .describe('A rotated-in key is published this long before it signs, so verifiers caching the JWKS see it first.'),
@@ -159,6 +163,9 @@ export const AuthServiceSchema = z
         if (!resources.has(r)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: 'not a configured resource indicator' });
       });
     });
+    if (cfg.store.kind === 'sqlite' && cfg.signing.keysPath === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['signing', 'keysPath'], message: 'required with the sqlite store' });
+    }
     if (cfg.ttl.refreshTokenAbsolute < cfg.ttl.refreshTokenIdle) {
       ctx.addIssue({ code: 'custom', path: ['ttl', 'refreshTokenAbsolute'], message: 'must not be shorter than refreshTokenIdle' });
     }

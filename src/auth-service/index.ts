@@ -12,15 +12,16 @@ import { createSqliteModelStore, type ModelStore } from './adapters/sqlite.js';
 import { longestAccessTokenTtl, type AuthServiceConfig } from './config-schema.js';
 import { handleInteraction } from './interactions/routes.js';
 import { LoginRateLimiter } from './interactions/rate-limit.js';
-import { rotateKeyFile, type RotationResult } from './keys/rotate.js';
-import { loadOrCreateKeys, readKeyFile, type KeyFile } from './keys/store.js';
+import { fileKeyRepository, redisKeyRepository, signingKeysRedisKey, type KeyRepository } from './keys/repository.js';
+import { rotateStoredKeys, type RotationResult } from './keys/rotate.js';
+import { loadOrCreateKeys, type KeyFile } from './keys/store.js';
 import { createProvider, keyScheduleFingerprint } from './provider.js';
 
 export { AuthServiceSchema, type AuthServiceConfig, type AuthServiceConfigInput } from './config-schema.js';
 export { SqliteAccountStore } from './accounts/sqlite-store.js';
 export { hashPassword, verifyPassword } from './accounts/password.js';
-export { rotateKeyFile, describeKeys, type RotationResult } from './keys/rotate.js';
-export { readKeyFile } from './keys/store.js';
+export { rotateStoredKeys, describeKeys, type RotationResult } from './keys/rotate.js';
+export { openKeyRepository, fileKeyRepository, type KeyRepository } from './keys/repository.js';
 
 /** A running authorization service. */
 export interface AuthService {
@@ -34,7 +35,7 @@ export interface AuthService {
   readonly accounts: AccountStore;
   /** Rotates the signing keys now: publishes a new key that signs after `signing.rotationDelay`. */
   rotateKeys(): Promise<RotationResult>;
-  /** Re-reads the keys file now (it is also re-read every `signing.reloadInterval`). */
+  /** Re-reads the stored keys now (they are also re-read every `signing.reloadInterval`). */
   reloadKeys(): Promise<void>;
   close(): Promise<void>;
 }
@@ -53,7 +54,7 @@ export function resolveAuthPaths(cfg: AuthServiceConfig, baseDir = process.cwd()
     ...cfg,
     usersPath: resolve(baseDir, cfg.usersPath),
     store: cfg.store.kind === 'sqlite' ? { ...cfg.store, path: resolve(baseDir, cfg.store.path) } : cfg.store,
-    signing: { ...cfg.signing, keysPath: resolve(baseDir, cfg.signing.keysPath) },
+    signing: { ...cfg.signing, keysPath: cfg.signing.keysPath === undefined ? undefined : resolve(baseDir, cfg.signing.keysPath) },
   };
 }
 
@@ -74,17 +75,29 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   const logger = opts.logger;
   const accounts = await SqliteAccountStore.open(cfg.usersPath, { now });
   let models: ModelStore;
+  let keyRepo: KeyRepository;
   try {
-    models =
-      cfg.store.kind === 'sqlite'
-        ? await createSqliteModelStore(cfg.store.path, { now })
-        : await createRedisModelStore(cfg.store.url, cfg.store.keyPrefix, { now });
+    if (cfg.store.kind === 'sqlite') {
+      models = await createSqliteModelStore(cfg.store.path, { now });
+      keyRepo = fileKeyRepository(cfg.signing.keysPath as string);
+    } else {
+      const redisModels = await createRedisModelStore(cfg.store.url, cfg.store.keyPrefix, { now });
+      models = redisModels;
+      keyRepo = redisKeyRepository(redisModels.redis, signingKeysRedisKey(cfg.store.keyPrefix));
+    }
   } catch (err) {
     await accounts.close();
     throw err;
   }
 
-  let keys: KeyFile = await loadOrCreateKeys(cfg.signing.keysPath, cfg.signing.alg, nowSeconds());
+  let keys: KeyFile;
+  try {
+    keys = await loadOrCreateKeys(keyRepo, cfg.signing.alg, nowSeconds());
+  } catch (err) {
+    await models.close();
+    await accounts.close();
+    throw err;
+  }
   let keysText = JSON.stringify(keys);
   let fingerprint = '';
   let provider!: Provider;
@@ -103,7 +116,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   currentProvider();
 
   const reloadKeys = async (): Promise<void> => {
-    const file = await readKeyFile(cfg.signing.keysPath);
+    const file = await keyRepo.read();
     if (file && JSON.stringify(file) !== keysText) {
       keys = file;
       keysText = JSON.stringify(file);
@@ -164,7 +177,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     },
     accounts,
     async rotateKeys() {
-      const result = await rotateKeyFile(cfg.signing.keysPath, {
+      const result = await rotateStoredKeys(keyRepo, {
         alg: cfg.signing.alg,
         rotationDelaySeconds: cfg.signing.rotationDelay,
         retireAfterSeconds: longestAccessTokenTtl(cfg),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as oidc from 'openid-client';
 import { discoverClient, obtainTokensWithLogin, startTestAuthService } from '../../test/helpers/auth-service.js';
+import { startAuthService } from './index.js';
 
 // A restart loses no grant, no refresh token and no signing key, in both store modes.
 for (const store of ['sqlite', 'redis'] as const) {
@@ -25,3 +26,29 @@ for (const store of ['sqlite', 'redis'] as const) {
     assert.equal((await oidc.tokenIntrospection(gw, next.access_token)).active, false);
   });
 }
+
+test('redis: two instances share grants and signing keys (scale-out behind one issuer)', async (t) => {
+  const auth = await startTestAuthService({ store: 'redis' });
+  t.after(() => auth.close());
+  const second = await startAuthService({ ...auth.config, listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => second.close());
+  assert.deepEqual(await (await fetch(`${second.url}/jwks`)).json(), await (await fetch(`${auth.issuer}/jwks`)).json());
+
+  const tokens = await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read' });
+  const basic = (c: { clientId: string; clientSecret: string }) => `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
+  const post = (path: string, client: { clientId: string; clientSecret: string }, body: Record<string, string>) =>
+    fetch(`${second.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+  const intro = await post('/token/introspection', auth.clients.gateway, { token: tokens.access_token });
+  assert.equal(intro.body.active, true);
+  const refreshed = await post('/token', auth.clients.opaqueWeb, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string });
+  assert.equal(refreshed.status, 200);
+  // Reuse at the first instance of a token rotated at the second: detected, grant revoked everywhere.
+  const config = await discoverClient(auth, auth.clients.opaqueWeb);
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+  assert.equal((await post('/token/introspection', auth.clients.gateway, { token: refreshed.body.access_token as string })).body.active, false);
+});

@@ -3,7 +3,8 @@ import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { discoverClient, startTestAuthService, TEST_API, type TestAuthService } from '../../../test/helpers/auth-service.js';
-import { describeKeys, planRotation, rotateKeyFile } from './rotate.js';
+import { fileKeyRepository } from './repository.js';
+import { describeKeys, planRotation, rotateStoredKeys } from './rotate.js';
 import { activeKey, generateSigningKey, publishedKeys, readKeyFile, type KeyFile } from './store.js';
 
 test('planRotation: new key published now, active after the delay; old key retires after the longest token lifetime', () => {
@@ -71,7 +72,7 @@ test('rotation in a running service: JWKS first, signing after the delay, old ke
 test('a rotation written to the keys file (gatehouse keys rotate) is picked up by reloadKeys', async () => {
   const auth = await startTestAuthService();
   services.push(auth);
-  const result = await rotateKeyFile(auth.config.signing.keysPath, {
+  const result = await rotateStoredKeys(fileKeyRepository(auth.config.signing.keysPath as string), {
     alg: 'ES256',
     rotationDelaySeconds: 60,
     retireAfterSeconds: 300,
@@ -80,7 +81,7 @@ test('a rotation written to the keys file (gatehouse keys rotate) is picked up b
   await auth.service.reloadKeys();
   const { jwks } = await tokenAndJwks(auth);
   assert.ok(jwks.keys.some((k) => k.kid === result.kid));
-  const file = await readKeyFile(auth.config.signing.keysPath);
+  const file = await readKeyFile(auth.config.signing.keysPath as string);
   assert.equal(file?.keys.length, 2);
 });
 

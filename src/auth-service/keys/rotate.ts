@@ -1,5 +1,6 @@
 import type { SigningAlgorithm } from '../config-schema.js';
-import { activeKey, generateSigningKey, loadOrCreateKeys, writeKeyFile, type KeyFile, type SigningKeyRecord } from './store.js';
+import type { KeyRepository } from './repository.js';
+import { activeKey, generateSigningKey, loadOrCreateKeys, type KeyFile, type SigningKeyRecord } from './store.js';
 
 export interface RotationOptions {
   readonly alg: SigningAlgorithm;
@@ -44,11 +45,11 @@ export function planRotation(file: KeyFile, opts: RotationOptions): { file: KeyF
   };
 }
 
-/** Rotates the keys in the file at `path` (creating it if needed) and writes it back. */
-export async function rotateKeyFile(path: string, opts: RotationOptions): Promise<RotationResult> {
-  const current = await loadOrCreateKeys(path, opts.alg, opts.now);
+/** Rotates the stored keys (creating the first key if needed) and writes them back. */
+export async function rotateStoredKeys(repo: KeyRepository, opts: RotationOptions): Promise<RotationResult> {
+  const current = await loadOrCreateKeys(repo, opts.alg, opts.now);
   const { file, result } = planRotation(current, opts);
-  await writeKeyFile(path, file);
+  await repo.write(file);
   return result;
 }
 

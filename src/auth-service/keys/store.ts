@@ -56,13 +56,11 @@ export async function writeKeyFile(path: string, file: KeyFile): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Loads the keys, creating the file with one active key on first start. */
-export async function loadOrCreateKeys(path: string, alg: SigningAlgorithm, now: number): Promise<KeyFile> {
-  const existing = await readKeyFile(path);
+/** Loads the keys, storing one active key on first start. */
+export async function loadOrCreateKeys(repo: { read(): Promise<KeyFile | undefined>; create(file: KeyFile): Promise<KeyFile> }, alg: SigningAlgorithm, now: number): Promise<KeyFile> {
+  const existing = await repo.read();
   if (existing && existing.keys.length > 0) return existing;
-  const file: KeyFile = { version: 1, keys: [generateSigningKey(alg, now)] };
-  await writeKeyFile(path, file);
-  return file;
+  return repo.create({ version: 1, keys: [generateSigningKey(alg, now)] });
 }
 
 /** The key that signs at `now`: the most recently activated one that is not retired. */

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
-import { describeKeys, readKeyFile, rotateKeyFile } from '../../auth-service/index.js';
+import { describeKeys, openKeyRepository, rotateStoredKeys } from '../../auth-service/index.js';
 import { longestAccessTokenTtl } from '../../auth-service/config-schema.js';
 import { loadAuthSection } from './auth-config.js';
 
 /**
- * `gatehouse keys rotate|list --config FILE`. Rotation writes the keys file; a
- * running service picks it up within `signing.reloadInterval` (or on SIGHUP).
+ * `gatehouse keys rotate|list --config FILE`. Rotation writes the stored keys; a
+ * running service picks them up within `signing.reloadInterval` (or on SIGHUP).
  */
 export function registerKeysCommand(program: Command): void {
-  const keys = program.command('keys').description('manage the authorization service signing keys (auth.signing.keysPath)');
+  const keys = program.command('keys').description('manage the authorization service signing keys (auth.signing.keysPath, or Redis with the redis store)');
   keys
     .command('rotate')
     .description('publish a new signing key now; it signs after signing.rotationDelay; the old key leaves after the longest access-token lifetime')
@@ -17,12 +17,13 @@ export function registerKeysCommand(program: Command): void {
       const loaded = await loadAuthSection(opts.config);
       if (!loaded) return;
       const { auth } = loaded;
-      const result = await rotateKeyFile(auth.signing.keysPath, {
+      const repo = await openKeyRepository(auth);
+      const result = await rotateStoredKeys(repo, {
         alg: auth.signing.alg,
         rotationDelaySeconds: auth.signing.rotationDelay,
         retireAfterSeconds: longestAccessTokenTtl(auth),
         now: Math.floor(Date.now() / 1000),
-      });
+      }).finally(() => repo.close());
       console.log(`new key ${result.kid} (${result.alg}) published; signs from ${new Date(result.activateAt * 1000).toISOString()}`);
       for (const r of result.retiring) console.log(`key ${r.kid} leaves the JWKS at ${new Date(r.retireAt * 1000).toISOString()}`);
     });
@@ -33,7 +34,8 @@ export function registerKeysCommand(program: Command): void {
     .action(async (opts: { config: string }) => {
       const loaded = await loadAuthSection(opts.config);
       if (!loaded) return;
-      const file = await readKeyFile(loaded.auth.signing.keysPath);
+      const repo = await openKeyRepository(loaded.auth);
+      const file = await repo.read().finally(() => repo.close());
       if (!file) {
         console.log('no keys yet: the service creates its first key when it starts');
         return;
