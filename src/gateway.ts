@@ -39,7 +39,7 @@ export interface Gateway {
 
 export interface GatewayOptions {
   logger?: Logger;
-  /** Metrics to record into (default: a fresh set without Node's default process metrics). */
+  /** Metrics to record into (default: a fresh set, with Node's process metrics). */
   metrics?: GatewayMetrics;
   /** Clock in ms for token expiry and caches. */
   now?: () => number;
@@ -66,12 +66,13 @@ interface Generation {
  */
 export async function startGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const logger = opts.logger ?? createLogger(config.logging.level);
-  const metrics = opts.metrics ?? new GatewayMetrics({ collectDefault: false });
+  const metrics = opts.metrics ?? new GatewayMetrics();
   const pools = new UpstreamPools({
     connections: config.limits.upstreamConnections,
     connectTimeoutMs: config.limits.upstreamConnectTimeoutMs,
   });
   const unroutedMetrics = new RouteMetrics(metrics, '(none)');
+  const accessLog = logger.child({}, { redact: [] });
 
   // Sessions outlive reloads (a memory store would otherwise forget every login); a changed
   // `sessions` section builds a new runtime.
@@ -118,6 +119,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         proto: config.listen.tls ? 'https' : 'http',
         hsts: config.listen.tls ? `max-age=${Math.floor(config.listen.tls.hstsMaxAge)}` : undefined,
         logger,
+        accessLog,
         state: () => current.state,
         requestStarted: () => {
           inFlight++;
@@ -148,6 +150,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const bound = listeners;
   logger.info({ url: bound.url, redirectUrl: bound.redirectUrl, adminUrl: admin?.url }, 'gateway listening');
 
+  /** Closes pools no route of `g` uses; requests still running on them finish first, without holding up the caller. */
+  const releasePools = (g: Generation): void => {
+    const origins = new Set(g.state.router.routes.map((r) => r.origin));
+    pools.retainOnly(origins).catch((err: unknown) => logger.warn({ err }, 'closing an unused upstream pool failed'));
+  };
+
   let closing: Promise<void> | undefined;
   return {
     url: bound.url,
@@ -171,16 +179,19 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           await sessions?.close();
           sessions = previousSessions;
         }
+        // Drop any pool the failed build opened.
+        releasePools(current);
         throw err;
       }
       const previous = current;
       current = generation;
       active = next;
       logger.level = next.logging.level;
+      accessLog.level = next.logging.level;
       logger.info({ routes: next.routes.length }, 'configuration reloaded');
       await previous.auth.close();
       if (sessionsChanged) await previousSessions?.close();
-      await pools.retainOnly(new Set(generation.state.router.routes.map((r) => r.origin)));
+      releasePools(generation);
     },
 
     close() {

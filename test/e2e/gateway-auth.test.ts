@@ -244,7 +244,10 @@ test('logs: one line per request, never a token; metrics count outcomes', async 
   const tok = token();
   await call(`${t.gw.url}/api/orders/logged`, { headers: { ...bearer(tok), cookie: 'session=secret-cookie-value' } });
   await call(`${t.gw.url}/api/orders/logged?access_token=${tok}`);
+  const inPath = await call(`${t.gw.url}/public/callback/${tok}`);
+  assert.equal(inPath.status, 200);
   const lines = t.requestLogs();
+  assert.ok(lines.some((l) => l.path === '/public/callback/[redacted]'), 'a token in the path is masked in the log');
   const line = lines.find((l) => l.path === '/api/orders/logged' && l.status === 200);
   assert.ok(line, 'the request was logged');
   assert.equal(line.route, '/api/orders');

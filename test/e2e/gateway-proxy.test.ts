@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { call, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { call, parseRawResponse, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
 
 let up: EchoUpstream;
@@ -151,6 +152,28 @@ test('a slow streamed response reaches the client chunk by chunk', async () => {
   } finally {
     slowUp.setMode('echo');
   }
+});
+
+test('Expect: 100-continue is answered by the gateway and the body forwarded', async () => {
+  const port = Number(new URL(t.gw.url).port);
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1');
+  let sent = false;
+  socket.on('data', (d: string) => {
+    text += d;
+    if (text.startsWith('HTTP/1.1 100') && !sent) {
+      sent = true;
+      socket.write('hello');
+    }
+  });
+  socket.write('POST /expect HTTP/1.1\r\nHost: gateway.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n');
+  await new Promise((r) => socket.once('close', r));
+  const final = parseRawResponse(text.slice(text.indexOf('\r\n\r\n') + 4));
+  assert.equal(final.status, 200, text);
+  const got = JSON.parse(final.body) as EchoRecord;
+  assert.equal(got.body, 'hello');
+  assert.equal(got.headers.expect, undefined);
 });
 
 test('upstream connection refused: 502 GH_UPSTREAM_UNAVAILABLE', async () => {
