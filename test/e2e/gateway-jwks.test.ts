@@ -1,0 +1,139 @@
+/**
+ * The gateway in front of a real upstream and a real JWKS endpoint whose keys
+ * and behaviour change while requests flow: rotation without restart, an
+ * endpoint that breaks after loading, one that never loads, and a flood of
+ * unknown kids.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
+import { validateConfig } from '../../src/config/load.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/log.js';
+import { call } from '../helpers/gateway.js';
+import { generateTestKey, mintToken, startJwksServer, testIssuerOptions, type JwksServer, type TestKey } from '../helpers/jwt.js';
+import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
+
+const ISS = 'https://issuer.test';
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Stack {
+  gw: Gateway;
+  jwks: JwksServer;
+  upstream: EchoUpstream;
+  metrics: GatewayMetrics;
+  get(token: string): Promise<{ status: number; code?: string }>;
+}
+
+/** Gateway + upstream + JWKS; does not wait for keys (a test may start with the endpoint broken). */
+async function stack(keys: TestKey[], jwksLimits: Record<string, number>, behaviour: 'ok' | 'down' | 'garbage' = 'ok'): Promise<Stack> {
+  const upstream = await startEchoUpstream();
+  cleanups.push(() => upstream.close());
+  const jwks = await startJwksServer(keys);
+  jwks.setBehaviour(behaviour);
+  cleanups.push(() => jwks.close());
+  const config = validateConfig({
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { enabled: false },
+    logging: { level: 'silent' },
+    security: {
+      jwt: testIssuerOptions({
+        issuer: ISS,
+        jwksUri: jwks.uri,
+        clockSkew: 5,
+        jwks: { timeoutMs: 1000, maxBytes: 64 * 1024, cacheMaxAge: 600, cooldown: 30, ...jwksLimits },
+      }),
+    },
+    routes: [{ path: '/api', upstream: upstream.url }],
+  });
+  const metrics = new GatewayMetrics({ collectDefault: false });
+  const gw = await startGateway(config, { logger: createLogger('silent'), metrics });
+  cleanups.push(() => gw.close());
+  return {
+    gw,
+    jwks,
+    upstream,
+    metrics,
+    async get(token) {
+      const res = await call(`${gw.url}/api/x`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, code: res.status === 200 ? undefined : res.json<{ code: string }>().code };
+    },
+  };
+}
+
+const claims = { iss: ISS, aud: 'api', sub: 'alice' };
+
+test('key rotation through the gateway: no valid request fails, the dropped key stops working', async () => {
+  const a = generateTestKey('RS256', 'rot-a');
+  const b = generateTestKey('ES256', 'rot-b');
+  const s = await stack([a], { cacheMaxAge: 0.3, cooldown: 30 });
+  await s.gw.ready;
+  const old = mintToken(a, claims);
+  assert.equal((await s.get(old)).status, 200);
+
+  let signer = a;
+  let running = true;
+  const statuses: number[] = [];
+  const loop = (async () => {
+    while (running) statuses.push((await s.get(mintToken(signer, { ...claims, jti: String(statuses.length) }))).status);
+  })();
+  // Let some traffic flow on the old key, then publish the new one and switch the signer.
+  while (statuses.length < 5) await new Promise((r) => setImmediate(r));
+  s.jwks.setKeys([a, b]);
+  signer = b;
+  const switchedAt = statuses.length;
+  while (statuses.length < switchedAt + 10) await new Promise((r) => setImmediate(r));
+  // Retire the old key; wait for two background refreshes to have passed.
+  s.jwks.setKeys([b]);
+  await s.jwks.waitForFetches(s.jwks.fetchCount + 2);
+  running = false;
+  await loop;
+
+  assert.deepEqual(statuses.filter((x) => x !== 200), []);
+  assert.ok(statuses.length >= switchedAt + 10);
+  assert.deepEqual(await s.get(old), { status: 401, code: 'GH_TOKEN_INVALID' });
+  assert.deepEqual(await s.get(mintToken(a, claims)), { status: 401, code: 'GH_TOKEN_INVALID' });
+  assert.equal((await s.get(mintToken(b, claims))).status, 200);
+});
+
+for (const behaviour of ['down', 'garbage', 'oversized', 'slow', 'error'] as const) {
+  test(`JWKS ${behaviour} after loading: last good keys keep serving`, async () => {
+    const a = generateTestKey('EdDSA');
+    const s = await stack([a], { cacheMaxAge: 0.2, timeoutMs: 300, maxBytes: 16 * 1024 });
+    await s.gw.ready;
+    s.jwks.setBehaviour(behaviour);
+    // Two failed background refreshes at least.
+    await s.jwks.waitForFetches(s.jwks.fetchCount + 2);
+    for (let i = 0; i < 3; i++) assert.equal((await s.get(mintToken(a, claims))).status, 200);
+    assert.equal(s.gw.isReady(), true);
+    const errors = (await s.metrics.jwksFetches.get()).values.find((v) => v.labels.result === 'error');
+    assert.ok(errors && errors.value >= 1);
+  });
+}
+
+test('JWKS never loaded: 503 GH_KEYS_UNAVAILABLE, not ready; serves once the endpoint recovers', async () => {
+  const a = generateTestKey('PS256');
+  const s = await stack([a], { cooldown: 0.05, cacheMaxAge: 0.2, timeoutMs: 300 }, 'down');
+  assert.deepEqual(await s.get(mintToken(a, claims)), { status: 503, code: 'GH_KEYS_UNAVAILABLE' });
+  assert.equal(s.gw.isReady(), false);
+  s.jwks.setBehaviour('garbage');
+  await s.jwks.waitForFetches(s.jwks.fetchCount + 1);
+  assert.equal((await s.get(mintToken(a, claims))).status, 503);
+  s.jwks.setBehaviour('ok');
+  await s.gw.ready;
+  assert.equal((await s.get(mintToken(a, claims))).status, 200);
+});
+
+test('a flood of unknown kids through the gateway costs at most one JWKS fetch per cooldown', async () => {
+  const a = generateTestKey('ES256');
+  const s = await stack([a], { cooldown: 30 });
+  await s.gw.ready;
+  const before = s.jwks.fetchCount;
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => s.get(mintToken(a, claims, { kid: `nope-${i}` }))));
+  assert.ok(results.every((r) => r.status === 401 && r.code === 'GH_TOKEN_INVALID'));
+  assert.ok(s.jwks.fetchCount - before <= 1, `fetches: ${s.jwks.fetchCount - before}`);
+  assert.equal((await s.get(mintToken(a, claims))).status, 200);
+});
