@@ -41,7 +41,7 @@ const isLoopback = (u: URL) => u.hostname === '127.0.0.1' || u.hostname === 'loc
 export class OidcClient {
   private server: oidc.ServerMetadata | undefined;
   private discovering: Promise<oidc.ServerMetadata> | undefined;
-  private cached: { skew: number; config: oidc.Configuration } | undefined;
+  private cached: oidc.Configuration | undefined;
   private readonly now: Clock;
   private readonly timeoutMs: number;
 
@@ -133,15 +133,18 @@ export class OidcClient {
     };
   }
 
-  /** A Configuration whose idea of "now" follows the injected clock (ID token time checks). */
+  /**
+   * The client configuration. ID token time checks use the real clock, not the
+   * injected one: the provider stamps tokens with real time, and the injected
+   * clock only drives the gateway's own session and refresh decisions.
+   */
   private async config(): Promise<oidc.Configuration> {
+    if (this.cached) return this.cached;
     const server = await this.serverMetadata();
-    const skew = Math.round((this.now() - Date.now()) / 1000);
-    if (this.cached?.skew === skew) return this.cached.config;
     const auth = this.opts.clientSecret ? oidc.ClientSecretBasic(this.opts.clientSecret) : oidc.None();
-    const config = new oidc.Configuration(server, this.opts.clientId, { [oidc.clockSkew]: skew }, auth);
+    const config = new oidc.Configuration(server, this.opts.clientId, undefined, auth);
     this.configure(config);
-    this.cached = { skew, config };
+    this.cached = config;
     return config;
   }
 

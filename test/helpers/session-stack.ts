@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { request as undiciRequest } from 'undici';
 import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
@@ -160,9 +161,16 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     async close() {
       for (const g of gateways) await g.close();
       await upstream.close();
-      await auth.close();
+      // A test may have stopped the provider already; still remove its folder.
+      await auth.close().catch(() => rm(auth.dir, { recursive: true, force: true }));
     },
   };
+}
+
+/** A clock that runs with real time plus an offset the test moves forward. */
+export function offsetClock(): { now: () => number; advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
 }
 
 /** A raw response, read whole. */

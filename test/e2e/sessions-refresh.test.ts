@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { startAuthService } from '../../src/auth-service/index.js';
+import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import { offsetClock, rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
+
+const prefix = randomPrefix('e2e');
+after(() => deletePrefix(REDIS_URL, prefix));
+
+const apiCall = (url: string, cookie: string) => rawRequest(`${url}/api/orders`, { headers: { cookie } });
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: an expired access token is refreshed before forwarding, once for 20 concurrent requests (counted at the provider)`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const first = (await apiCall(stack.url, jar.header())).json<Echo>();
+    clock.advance(301_000); // past the 300 s access token
+    const results = await Promise.all(Array.from({ length: 20 }, () => apiCall(stack.url, jar.header())));
+    assert.equal(stack.refreshGrants(), 1, 'exactly one refresh at the provider');
+    const bearers = new Set(results.map((r) => r.json<Echo>().authorization));
+    assert.equal(bearers.size, 1, 'every request forwarded the same new token');
+    assert.notEqual([...bearers][0], first.authorization);
+    for (const r of results) assert.equal(r.status, 200);
+    if (mode === 'stateless') assert.ok(results.every((r) => r.setCookies.some((c) => c.startsWith('__Host-gh_s.0='))), 'the re-sealed session goes back to the browser');
+    // The family was not revoked by a replay: the session keeps working and refreshes again later.
+    for (const c of results[0]?.setCookies ?? []) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+    clock.advance(301_000);
+    const later = await apiCall(stack.url, jar.header());
+    assert.equal(later.status, 200);
+    assert.equal(stack.refreshGrants(), 2);
+  });
+
+  test(`${mode}: idle and absolute timeouts are enforced by the gateway clock`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now, sessions: { idleTimeout: '1h', absoluteTimeout: '5h', touchInterval: 0 } });
+    t.after(() => stack.close());
+    let { jar } = await stack.login();
+    clock.advance(3601_000);
+    const idle = await apiCall(stack.url, jar.header());
+    assert.equal(idle.status, 401);
+    assert.equal(idle.json().code, 'GH_SESSION_EXPIRED');
+
+    ({ jar } = await stack.login());
+    for (let i = 0; i < 5; i++) {
+      clock.advance(50 * 60_000);
+      const r = await apiCall(stack.url, jar.header());
+      assert.equal(r.status, 200, `use ${i + 1} within the idle window: ${r.body}`);
+      for (const c of r.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+    }
+    clock.advance(50 * 60_000); // 300 minutes after login: the 5 h absolute limit
+    const absolute = await apiCall(stack.url, jar.header());
+    assert.equal(absolute.status, 401);
+    assert.equal(absolute.json().code, 'GH_SESSION_EXPIRED');
+  });
+
+  test(`${mode}: provider down during refresh → 503 GH_PROVIDER_UNAVAILABLE, the session is kept`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    await stack.auth.service.close();
+    clock.advance(301_000);
+    const down = await apiCall(stack.url, jar.header());
+    assert.equal(down.status, 503);
+    assert.equal(down.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    assert.ok(!down.setCookies.some((c) => /Max-Age=0/.test(c)), 'cookies not cleared');
+    const revived = await startAuthService(stack.auth.config, { now: clock.now });
+    t.after(() => revived.close());
+    const back = await apiCall(stack.url, jar.header());
+    assert.equal(back.status, 200);
+    assert.match(back.json<Echo>().authorization ?? '', /^Bearer /);
+  });
+}
+
+test('two gateway instances on one Redis: 20 concurrent requests across both → one refresh', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateful', now: clock.now, instances: 2, store: { kind: 'redis', url: REDIS_URL, prefix } });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const [a, b] = stack.gateways.map((g) => g.url) as [string, string];
+  assert.equal((await apiCall(b, jar.header())).status, 200, 'the other instance knows the session');
+  clock.advance(301_000);
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => apiCall(i % 2 ? a : b, jar.header())));
+  assert.ok(results.every((r) => r.status === 200));
+  assert.equal(new Set(results.map((r) => r.json<Echo>().authorization)).size, 1);
+  assert.equal(stack.refreshGrants(), 1);
+});
+
+test('Redis down → 503 GH_SESSION_STORE_UNAVAILABLE; once back, the session is still there', async (t) => {
+  const redis = await DisposableRedis.start();
+  t.after(() => redis.dispose());
+  const stack = await startSessionStack({ mode: 'stateful', store: { kind: 'redis', url: redis.url, prefix: 'gh:' }, sessions: { touchInterval: 0 } });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  assert.equal((await apiCall(stack.url, jar.header())).status, 200);
+  await redis.stop();
+  const down = await apiCall(stack.url, jar.header());
+  assert.equal(down.status, 503);
+  assert.equal(down.json().code, 'GH_SESSION_STORE_UNAVAILABLE');
+  assert.ok(!down.setCookies.some((c) => /Max-Age=0/.test(c)), 'cookie kept');
+  const login = await rawRequest(`${stack.url}/auth/sessions`, { headers: { cookie: jar.header() } });
+  assert.equal(login.status, 503);
+  await redis.start();
+  let back = await apiCall(stack.url, jar.header());
+  for (let i = 0; i < 100 && back.status === 503; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    back = await apiCall(stack.url, jar.header());
+  }
+  assert.equal(back.status, 200);
+  assert.match(back.json<Echo>().authorization ?? '', /^Bearer /);
+});
