@@ -4,6 +4,16 @@ import type { Identity } from '../identity.js';
  * One trusted issuer. Structurally the gateway's `JwtIssuerConfig` (the config
  * schema's output fits it), defined here so the service kit needs nothing from
  * config/. Times are seconds.
+ *
+ * @example
+ * ```ts
+ * const issuer: IssuerOptions = {
+ *   issuer: 'https://auth.example.com', audience: ['orders', 'billing'],
+ *   publicKey: '/etc/gatehouse/issuer.pem', algorithms: ['RS256'],
+ *   clockSkew: 30, requireTyp: 'at+jwt',
+ *   jwks: { timeoutMs: 5000, maxBytes: 524288, cacheMaxAge: 600, cooldown: 30 },
+ * };
+ * ```
  */
 export interface IssuerOptions {
   /** Label for metrics and logs; defaults to `issuer`. */
@@ -29,7 +39,14 @@ export interface IssuerOptions {
   readonly jwks: JwksOptions;
 }
 
-/** Limits for fetching one issuer's JWKS. */
+/**
+ * Limits for fetching one issuer's JWKS.
+ *
+ * @example
+ * ```ts
+ * const jwks: JwksOptions = { timeoutMs: 2000, maxBytes: 65536, cacheMaxAge: 300, cooldown: 10 };
+ * ```
+ */
 export interface JwksOptions {
   readonly timeoutMs: number;
   readonly maxBytes: number;
@@ -48,13 +65,28 @@ export const DEFAULT_JWKS_OPTIONS: JwksOptions = Object.freeze({
 });
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
 
-/** IssuerOptions with the defaulted fields optional, for callers without the config schema (the kit). */
+/**
+ * IssuerOptions with the defaulted fields optional, for callers without the config schema (the kit).
+ *
+ * @example
+ * ```ts
+ * const input: IssuerInput = { issuer: 'https://auth.example.com', audience: 'orders',
+ *   jwksUri: 'https://auth.example.com/jwks', algorithms: ['ES256'] };
+ * ```
+ */
 export type IssuerInput = Omit<IssuerOptions, 'clockSkew' | 'jwks'> & {
   readonly clockSkew?: number;
   readonly jwks?: Partial<JwksOptions>;
 };
 
-/** Fills defaults the config schema would have filled. */
+/**
+ * Fills defaults the config schema would have filled (clock skew 30 s, JWKS limits).
+ *
+ * @example
+ * ```ts
+ * createTokenVerifier([withIssuerDefaults({ issuer, audience: 'orders', secret, algorithms: ['HS256'] })]);
+ * ```
+ */
 export function withIssuerDefaults(input: IssuerInput): IssuerOptions {
   return {
     ...input,
@@ -63,7 +95,18 @@ export function withIssuerDefaults(input: IssuerInput): IssuerOptions {
   };
 }
 
-/** Observers for metrics; called synchronously, must not throw. */
+/**
+ * Observers for metrics and logs; called synchronously, must not throw.
+ *
+ * @example
+ * ```ts
+ * const hooks: VerifierHooks = {
+ *   onJwksFetch: (issuer, result) => fetches.inc({ issuer, result }),
+ *   onCacheLookup: (hit) => (hit ? hits : misses).inc(),
+ *   onKeySourceError: (issuer, reason) => logger.warn({ issuer, reason }, 'signing keys unavailable'),
+ * };
+ * ```
+ */
 export interface VerifierHooks {
   /** After every JWKS fetch, with the issuer's name (or URL when unnamed). */
   onJwksFetch?(issuer: string, result: 'ok' | 'error'): void;
@@ -77,6 +120,14 @@ export interface VerifierHooks {
   onCacheLookup?(hit: boolean): void;
 }
 
+/**
+ * Options of {@link TokenVerifier} construction.
+ *
+ * @example
+ * ```ts
+ * createTokenVerifier(issuers, { cacheMaxEntries: 50_000, baseDir: dirname(configFile) });
+ * ```
+ */
 export interface VerifierOptions {
   /** Verified-token cache size; 0 disables it. Default 10000. */
   readonly cacheMaxEntries?: number;
@@ -87,7 +138,19 @@ export interface VerifierOptions {
   readonly baseDir?: string;
 }
 
-/** Verifies JWT access tokens for a set of trusted issuers. */
+/**
+ * Verifies JWT access tokens for a set of trusted issuers.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   const identity = await verifier.verify(token);
+ * } catch (err) {
+ *   if (err instanceof GatehouseError) reply(err.status, err.code); // GH_TOKEN_EXPIRED, …
+ * }
+ * verifier.close(); // at shutdown
+ * ```
+ */
 export interface TokenVerifier {
   /** Resolves to the caller's identity; rejects with a GatehouseError. */
   verify(token: string): Promise<Identity>;
