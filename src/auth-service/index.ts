@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -29,8 +30,14 @@ export interface AuthService {
   readonly url: string;
   /** The configured issuer identifier. */
   readonly issuer: string;
-  /** The current oidc-provider instance (replaced when the signing-key schedule changes). */
+  /**
+   * The current oidc-provider instance. It is replaced when the signing-key
+   * schedule changes (a rotation activates or retires a key): subscribe to its
+   * events with {@link AuthService.on}, which follows the replacement.
+   */
   readonly provider: Provider;
+  /** Subscribes to an oidc-provider event (`grant.success`, `grant.revoked`, …) on this and every later instance. */
+  on(event: string, listener: (...args: unknown[]) => void): void;
   /** The account store (for tests and tooling; the CLI opens its own). */
   readonly accounts: AccountStore;
   /** Rotates the signing keys now: publishes a new key that signs after `signing.rotationDelay`. */
@@ -102,12 +109,14 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   let fingerprint = '';
   let provider!: Provider;
   let callback!: ReturnType<Provider['callback']>;
+  const listeners: [string, (...args: unknown[]) => void][] = [];
   const currentProvider = (): Provider => {
     // The active key and the published set change with time (rotation schedule): rebuild when they do.
     const next = keyScheduleFingerprint(keys, now());
     if (next !== fingerprint) {
       provider = createProvider({ cfg, accounts, adapter: models.factory, keys, now });
       provider.on('server_error', (_ctx, err) => logger?.error({ err: { message: err.message, name: err.name } }, 'authorization service error'));
+      for (const [event, listener] of listeners) (provider as unknown as EventEmitter).on(event, listener);
       callback = provider.callback();
       fingerprint = next;
     }
@@ -176,6 +185,12 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
       return currentProvider();
     },
     accounts,
+    on(event, listener) {
+      // Resolve the instance first, so a rebuild inside this call cannot attach the listener twice.
+      const p = currentProvider();
+      listeners.push([event, listener]);
+      (p as unknown as EventEmitter).on(event, listener);
+    },
     async rotateKeys() {
       const result = await rotateStoredKeys(keyRepo, {
         alg: cfg.signing.alg,

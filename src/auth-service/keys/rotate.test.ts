@@ -94,3 +94,18 @@ for (const alg of ['RS256', 'EdDSA'] as const) {
     await jwtVerify(token, createLocalJWKSet(jwks), { issuer: auth.issuer, audience: TEST_API, algorithms: [alg] });
   });
 }
+
+test('event listeners registered with on() follow the provider across a key switch', async () => {
+  let now = Date.now();
+  const auth = await startTestAuthService({ now: () => now });
+  services.push(auth);
+  const events: string[] = [];
+  auth.service.on('grant.success', () => events.push('grant'));
+  const first = auth.service.provider;
+  await tokenAndJwks(auth);
+  await auth.service.rotateKeys();
+  now += auth.config.signing.rotationDelay * 1000;
+  await tokenAndJwks(auth);
+  assert.notEqual(auth.service.provider, first, 'a new instance after the switch');
+  assert.deepEqual(events, ['grant', 'grant']);
+});
