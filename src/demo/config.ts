@@ -1,12 +1,13 @@
 import { validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { DEMO_AUDIENCE, DEMO_ISSUER } from './keys.js';
+import { DEMO_API, DEMO_OPAQUE_API } from './auth.js';
 
 export interface DemoConfigOptions {
   readonly port: number;
   readonly adminPort: number;
   readonly upstream: string;
-  readonly jwksUri: string;
+  /** The demo authorization service: issuer, its JWKS, and the gateway's client for introspection. */
+  readonly auth: { issuer: string; jwksUri: string; introspectionClient: { clientId: string; clientSecret: string } };
 }
 
 /**
@@ -22,11 +23,17 @@ export function demoConfig(opts: DemoConfigOptions): Config {
       security: {
         jwt: {
           name: 'demo',
-          issuer: DEMO_ISSUER,
-          audience: DEMO_AUDIENCE,
-          jwksUri: opts.jwksUri,
+          issuer: opts.auth.issuer,
+          audience: DEMO_API,
+          jwksUri: opts.auth.jwksUri,
           algorithms: ['ES256'],
           requireTyp: 'at+jwt',
+        },
+        introspection: {
+          issuer: opts.auth.issuer,
+          clientId: opts.auth.introspectionClient.clientId,
+          clientSecret: opts.auth.introspectionClient.clientSecret,
+          audience: DEMO_OPAQUE_API,
         },
       },
       routes: [
@@ -42,6 +49,17 @@ export function demoConfig(opts: DemoConfigOptions): Config {
           },
         },
         { name: 'refunds', path: '/api/refunds', upstream: opts.upstream, auth: 'jwt', scopes: ['orders:write'] },
+        {
+          name: 'inventory',
+          path: '/api/inventory',
+          upstream: opts.upstream,
+          auth: 'opaque',
+          scopes: ['orders:read'],
+          propagate: {
+            authorization: 'drop',
+            headers: { subject: 'x-gatehouse-subject', clientId: 'x-gatehouse-client-id', scopes: 'x-gatehouse-scopes' },
+          },
+        },
         { name: 'public', path: '/public', upstream: opts.upstream, auth: 'none' },
       ],
     },

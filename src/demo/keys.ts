@@ -12,9 +12,9 @@ export interface DemoSigner {
 }
 
 /**
- * A throwaway ES256 key pair made at start, standing in for the authorization
- * service until the demo gets its tokens from it. The private key never leaves
- * this process.
+ * A throwaway ES256 key pair that mints demo-style access tokens without an
+ * authorization service (tests use it; the demo itself gets its tokens from the
+ * service). The private key never leaves this process.
  */
 export async function createDemoSigner(): Promise<DemoSigner> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });

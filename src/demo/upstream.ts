@@ -4,22 +4,17 @@ import type { AddressInfo } from 'node:net';
 export interface DemoUpstream {
   /** e.g. `http://127.0.0.1:40123` */
   readonly url: string;
-  /** Where the demo's JWKS is served (loopback). */
-  readonly jwksUri: string;
   close(): Promise<void>;
 }
-
-export const JWKS_PATH = '/.well-known/jwks.json';
 
 /**
  * The service behind the demo gateway. `/api/orders` answers with the identity
  * headers it received, so the demo shows what the gateway propagates (and that
  * the client's own `x-gatehouse-*` headers never arrive). `/public/hello` is the
- * public route. It also serves the demo issuer's JWKS, which the gateway fetches
- * directly on loopback, not through a route.
+ * public route; `/api/inventory` sits behind the opaque-token (introspection) route.
  */
-export async function startDemoUpstream(jwks: object, host = '127.0.0.1'): Promise<DemoUpstream> {
-  const server = createServer((req, res) => handle(req, res, jwks));
+export async function startDemoUpstream(host = '127.0.0.1'): Promise<DemoUpstream> {
+  const server = createServer((req, res) => handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => resolve());
@@ -28,7 +23,6 @@ export async function startDemoUpstream(jwks: object, host = '127.0.0.1'): Promi
   const url = `http://${host}:${port}`;
   return {
     url,
-    jwksUri: `${url}${JWKS_PATH}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -37,11 +31,10 @@ export async function startDemoUpstream(jwks: object, host = '127.0.0.1'): Promi
   };
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, jwks: object): void {
+function handle(req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
-  if (path === JWKS_PATH) return json(res, 200, jwks, { 'cache-control': 'max-age=300' });
   if (path === '/public/hello') return json(res, 200, { message: 'hello from the demo upstream; no token needed here' });
-  if (path === '/api/orders' || path.startsWith('/api/orders/') || path.startsWith('/api/refunds')) {
+  if (path === '/api/orders' || path.startsWith('/api/orders/') || path.startsWith('/api/refunds') || path.startsWith('/api/inventory')) {
     return json(res, 200, {
       upstream: 'demo',
       method: req.method,

@@ -19,7 +19,7 @@ export interface CliOptions {
 
 function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   // Port overrides from the developer's shell must not leak into tests.
-  const { GATEHOUSE_PORT: _p, GATEHOUSE_ADMIN_PORT: _a, ...env } = process.env;
+  const { GATEHOUSE_PORT: _p, GATEHOUSE_ADMIN_PORT: _a, GATEHOUSE_AUTH_PORT: _u, ...env } = process.env;
   return { ...env, ...extra };
 }
 

@@ -6,22 +6,25 @@ import { handleSignals } from '../lifecycle.js';
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run the gateway in front of a demo upstream, with a demo issuer, and print commands to try')
+    .description('run the authorization service and the gateway in front of a demo upstream, and print commands to try')
     .option('-p, --port <port>', 'gateway port (default: env GATEHOUSE_PORT or 8080; 0 picks a free one)', parsePort)
     .option('-a, --admin-port <port>', 'admin port (default: env GATEHOUSE_ADMIN_PORT or 9090; 0 picks a free one)', parsePort)
-    .action(async (opts: { port?: number; adminPort?: number }, command: Command) => {
+    .option('--auth-port <port>', 'authorization service port, also in its issuer URL (default: env GATEHOUSE_AUTH_PORT or 8081; 0 picks a free one)', parsePort)
+    .action(async (opts: { port?: number; adminPort?: number; authPort?: number }, command: Command) => {
       let port: number;
       let adminPort: number;
+      let authPort: number;
       try {
         port = opts.port ?? portFromEnv('GATEHOUSE_PORT', 8080);
         adminPort = opts.adminPort ?? portFromEnv('GATEHOUSE_ADMIN_PORT', 9090);
+        authPort = opts.authPort ?? portFromEnv('GATEHOUSE_AUTH_PORT', 8081);
       } catch (err) {
         command.error((err as Error).message, { exitCode: 2, code: 'gatehouse.invalidEnv' });
       }
       const { demoInstructions, startDemo } = await import('../../demo/run.js');
       // Request logs go to stderr so the instructions on stdout stay readable.
       const logger = createLogger('info', process.stderr);
-      const demo = await startDemo({ port, adminPort, logger });
+      const demo = await startDemo({ port, adminPort, authPort, logger });
       // Handlers first: whoever reads the instructions may signal at once.
       handleSignals({ close: () => demo.close() }, logger);
       process.stdout.write(demoInstructions(demo));

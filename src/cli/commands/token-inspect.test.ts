@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { createDemoSigner } from '../../demo/keys.js';
-import { startDemoUpstream } from '../../demo/upstream.js';
 import { runCli } from '../../../test/helpers/cli.js';
+import { startJwksServer } from '../../../test/helpers/jwt.js';
 
 const ISSUER = 'https://auth.test.example';
 
@@ -94,14 +94,14 @@ test('a token that is not a JWT: exit 1, nothing decoded, and the token is not e
 
 test('reads the token from stdin with -, and verifies against a JWKS endpoint', async (t) => {
   const signer = await createDemoSigner();
-  const upstream = await startDemoUpstream(signer.jwks);
-  t.after(() => upstream.close());
+  const jwks = await startJwksServer(signer.jwks.keys as unknown as Record<string, unknown>[]);
+  t.after(() => jwks.close());
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-inspect-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const config = join(dir, 'jwks.yaml');
   await writeFile(
     config,
-    `security:\n  jwt:\n    issuer: urn:gatehouse:demo-issuer\n    audience: demo-api\n    jwksUri: ${upstream.jwksUri}\n    algorithms: [ES256]\n    requireTyp: at+jwt\nroutes:\n  - path: /api\n    upstream: http://127.0.0.1:9001\n`,
+    `security:\n  jwt:\n    issuer: urn:gatehouse:demo-issuer\n    audience: demo-api\n    jwksUri: ${jwks.uri}\n    algorithms: [ES256]\n    requireTyp: at+jwt\nroutes:\n  - path: /api\n    upstream: http://127.0.0.1:9001\n`,
   );
   const token = await signer.mint({ sub: 'bob', scope: 'orders:read' });
   const r = await runCli(['token', 'inspect', '-', '--config', config], { input: `${token}\n` });
