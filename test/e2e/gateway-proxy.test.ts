@@ -176,6 +176,18 @@ test('Expect: 100-continue is answered by the gateway and the body forwarded', a
   assert.equal(got.headers.expect, undefined);
 });
 
+test('an upstream that dies mid-body: the client sees a broken response, not a short success', async () => {
+  up.setMode('reset');
+  try {
+    const res = await request(`${t.gw.url}/reset`);
+    assert.equal(res.statusCode, 200);
+    await assert.rejects(res.body.text());
+  } finally {
+    up.setMode('echo');
+  }
+  assert.equal((await call(`${t.gw.url}/after-reset`)).status, 200);
+});
+
 test('upstream connection refused: 502 GH_UPSTREAM_UNAVAILABLE', async () => {
   const res = await call(`${t.gw.url}/down/x`);
   assert.equal(res.status, 502);

@@ -25,9 +25,10 @@ export interface EchoRecord {
  * - `hang`: reads the request, never answers (until closed);
  * - `stream`: 200, writes `first`, then waits for {@link EchoUpstream.release} before `rest` and the end;
  * - `early`: answers as soon as the first body chunk arrives (proves the body is streamed);
- * - `hop-by-hop`: echo, plus hop-by-hop and Connection-listed response headers the gateway must remove.
+ * - `hop-by-hop`: echo, plus hop-by-hop and Connection-listed response headers the gateway must remove;
+ * - `reset`: announces a 1000-byte body, sends 10 bytes, then drops the connection.
  */
-export type UpstreamMode = 'echo' | 'hang' | 'stream' | 'early' | 'hop-by-hop';
+export type UpstreamMode = 'echo' | 'hang' | 'stream' | 'early' | 'hop-by-hop' | 'reset';
 
 export interface EchoUpstream {
   /** e.g. `http://127.0.0.1:41234` */
@@ -76,6 +77,12 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       held.add(res);
       res.on('close', () => held.delete(res));
       releases.push(() => res.end(STREAM_REST));
+      return;
+    }
+    if (current === 'reset') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
+      res.write('0123456789', () => res.destroy());
       return;
     }
     if (current === 'early') {
