@@ -22,8 +22,18 @@ export async function createRedisModelStore(url: string, keyPrefix: string, opts
   const now = opts.now ?? Date.now;
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
   // Without a listener ioredis reports connection errors as unhandled; commands still reject.
-  redis.on('error', () => {});
-  await redis.connect();
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    lastError = err;
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    const where = URL.parse(url);
+    // Host and port only: the URL may carry a password.
+    throw new Error(`cannot connect to Redis at ${where?.host ?? 'the configured URL'}: ${(lastError ?? (err as Error)).message}`, { cause: err });
+  }
   return {
     redis,
     factory: (model: string) => new RedisAdapter(model, redis, keyPrefix, now),

@@ -65,7 +65,12 @@ export async function openKeyRepository(cfg: AuthServiceConfig): Promise<KeyRepo
   }
   const redis = new Redis(cfg.store.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
   redis.on('error', () => {});
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot connect to Redis at ${URL.parse(cfg.store.url)?.host ?? 'the configured URL'}`, { cause: err });
+  }
   return {
     ...redisKeyRepository(redis, signingKeysRedisKey(cfg.store.keyPrefix)),
     close: async () => {
