@@ -6,7 +6,10 @@ import { createLogger } from '../../log.js';
 import { describeConfigFailure } from '../config-issues.js';
 import { handleSignals } from '../lifecycle.js';
 
-/** `gatehouse start --config FILE`: runs the gateway until SIGTERM/SIGINT; SIGHUP reloads FILE. */
+/**
+ * `gatehouse start --config FILE`: runs the gateway (and, when FILE has an `auth:` section, the
+ * authorization service in the same process) until SIGTERM/SIGINT; SIGHUP reloads FILE.
+ */
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
@@ -27,12 +30,29 @@ export function registerStartCommand(program: Command): void {
       const logger = createLogger(cfg.logging.level);
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
-      const gateway = await startGateway(cfg, { logger, baseDir });
+      // The authorization service first: the gateway may fetch its metadata and JWKS as it starts.
+      const auth = cfg.auth
+        ? await (await import('../../auth-service/index.js')).startAuthService(cfg.auth, { logger, baseDir })
+        : undefined;
+      if (auth) logger.info({ url: auth.url, issuer: auth.issuer }, `authorization service ${auth.issuer} listening on ${auth.url}`);
+      let gateway: Awaited<ReturnType<typeof startGateway>>;
+      try {
+        gateway = await startGateway(cfg, { logger, baseDir });
+      } catch (err) {
+        await auth?.close();
+        throw err;
+      }
       // Handlers before the announcement: whoever waits for it may signal at once.
       handleSignals(
         {
-          close: () => gateway.close(),
+          close: async () => {
+            // Gateway first: its in-flight requests may still need introspection at the service.
+            await gateway.close();
+            await auth?.close();
+          },
           reload: async () => {
+            // The service's settings need a restart; its signing keys are re-read (`gatehouse keys rotate`).
+            await auth?.reloadKeys().catch((err: unknown) => logger.warn({ err }, 'cannot re-read the signing keys'));
             let next: Config;
             try {
               next = await loadConfigFile(file);
