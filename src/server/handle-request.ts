@@ -136,6 +136,8 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   private forward(route: CompiledRoute): void {
     const { req, env } = this;
+    // No upstream sees the gateway's own cookies, whatever the route's auth.
+    this.state.sessionEndpoints?.stripGatewayCookies(req.headers);
     const peer = req.socket.remoteAddress;
     const headers = buildUpstreamHeaders(req.headers, route.stripper, route.dropAuthorization, {
       peer,

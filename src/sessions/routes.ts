@@ -1,7 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
 import { asGatehouseError, GatehouseError, problemDetails } from '../errors.js';
-import { clearCookie, parseCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
+import { clearCookie, parseCookies, withoutCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import type { SessionManager } from './manager.js';
@@ -60,6 +60,20 @@ export class SessionEndpoints {
   constructor(private readonly o: SessionEndpointsOptions) {
     this.basePath = o.basePath ?? '/auth';
     this.tx = new CookieSealer({ keyring: o.keyring.derive('login-transaction'), name: '__Host-gh_login', maxChunks: 1, attributes: o.cookieAttributes });
+  }
+
+  /** True for cookie names the gateway owns (session, login transaction, CSRF token). */
+  isGatewayCookie(name: string): boolean {
+    return this.o.manager.isSessionCookie(name) || name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') || this.tx.isOwnCookie(name);
+  }
+
+  /** Removes the gateway's cookies from headers about to go upstream, on every route: no upstream ever sees them. */
+  stripGatewayCookies(headers: IncomingHttpHeaders): void {
+    const cookie = headers.cookie;
+    if (cookie === undefined || !cookie.includes('__Host-gh_')) return;
+    const rest = withoutCookies(cookie, (name) => this.isGatewayCookie(name));
+    if (rest === undefined) delete headers.cookie;
+    else headers.cookie = rest;
   }
 
   /** True for paths these endpoints own (the gateway serves them before routing). */

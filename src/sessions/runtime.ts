@@ -95,7 +95,7 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
     client,
     csrf,
     loginPath: `${endpoints.basePath}/login`,
-    isGatewayCookie: (name) => manager.isSessionCookie(name) || name === '__Host-gh_csrf' || name.startsWith('__Host-gh_login'),
+    isGatewayCookie: (name) => endpoints.isGatewayCookie(name),
     close: () => manager.close(),
   };
 }

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { CookieJar, loginWithForm } from '../helpers/auth-service.js';
+import { rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
+
+const code = (r: { json(): Record<string, unknown> }) => r.json().code;
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: tampered, truncated, partial or junk cookies → 401 GH_SESSION_INVALID with cookies cleared; the server still serves`, async (t) => {
+    const stack = await startSessionStack({ mode });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const [name, value] = jar.header().split('; ').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]).find(([n]) => n?.startsWith('__Host-gh_s')) as [string, string];
+    const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    const bad =
+      mode === 'stateful'
+        ? [`${name}=${value.slice(0, 20)}`, `${name}=${value}x`, `${name}=${'%'.repeat(43)}`]
+        : [
+            `${name}=${flip(value, 30)}`,
+            `${name}=${flip(value, value.length - 3)}`,
+            `${name}=${value.slice(0, -10)}`,
+            `${name}=2~${value.slice(2)}`,
+            `${name}=${value.slice(2)}`,
+            '__Host-gh_s.1=orphan-chunk',
+            `${name}=1~junk`,
+          ];
+    for (const cookie of bad) {
+      const r = await rawRequest(`${stack.url}/api/orders`, { headers: { cookie } });
+      assert.equal(r.status, 401, cookie.slice(0, 40));
+      assert.equal(code(r), 'GH_SESSION_INVALID', cookie.slice(0, 40));
+      assert.ok(r.setCookies.length > 0 && r.setCookies.every((c) => /Max-Age=0/.test(c)), 'cookies cleared');
+      assert.ok(!r.body.includes(value.slice(5, 25)), 'the cookie value is not echoed');
+    }
+    if (mode === 'stateful') {
+      const unknown = await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: `${name}=${randomBytes(32).toString('base64url')}` } });
+      assert.equal(unknown.status, 401);
+      assert.equal(code(unknown), 'GH_SESSION_EXPIRED', 'well-formed but unknown id');
+    }
+    const ok = await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: jar.header() } });
+    assert.equal(ok.status, 200);
+  });
+
+  test(`${mode}: a session cookie planted before login is replaced and ended (no fixation)`, async (t) => {
+    const stack = await startSessionStack({ mode });
+    t.after(() => stack.close());
+    const planted = (await stack.login()).jar; // the attacker's own valid session
+    const plantedHeader = planted.header();
+    const victim = new CookieJar();
+    for (const c of plantedHeader.split('; ')) victim.store(new Response(null, { headers: { 'set-cookie': `${c}; Path=/` } }));
+    const { jar } = await stack.login('/app/home', victim);
+    assert.notEqual(jar.header(), plantedHeader, 'a fresh session cookie was issued');
+    const mine = await rawRequest(`${stack.url}/api/x`, { headers: { cookie: jar.header() } });
+    assert.equal(mine.status, 200);
+    const theirs = await rawRequest(`${stack.url}/api/x`, { headers: { cookie: plantedHeader } });
+    assert.equal(theirs.status, 401, 'the planted session no longer works');
+    if (mode === 'stateful') {
+      // An id the attacker made up is never adopted either.
+      const madeUp = randomBytes(32).toString('base64url');
+      const v2 = new CookieJar();
+      v2.store(new Response(null, { headers: { 'set-cookie': `__Host-gh_sid=${madeUp}; Path=/` } }));
+      const { jar: j2 } = await stack.login('/app/home', v2);
+      assert.ok(!j2.header().includes(madeUp));
+    }
+  });
+}
+
+test('CSRF: cookie-authenticated unsafe requests need our Origin or Sec-Fetch-Site: same-origin', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const cookie = jar.header();
+  const post = (headers: Record<string, string>, path = '/api/orders', method = 'POST') => rawRequest(`${stack.url}${path}`, { method, headers: { cookie, ...headers } });
+  const attempts: Record<string, string>[] = [
+    { origin: 'http://evil.example' },
+    { origin: 'null' },
+    { 'sec-fetch-site': 'cross-site' },
+    { 'sec-fetch-site': 'same-site', origin: 'http://sub.127.0.0.1' },
+    { 'sec-fetch-site': 'cross-site', origin: 'http://evil.example' },
+    {},
+  ];
+  for (const headers of attempts) {
+    const r = await post(headers);
+    assert.equal(r.status, 403, JSON.stringify(headers));
+    assert.equal(code(r), 'GH_CSRF_REJECTED');
+  }
+  for (const [path, method] of [['/auth/logout', 'POST'], ['/auth/refresh', 'POST'], ['/auth/sessions', 'DELETE']] as const) {
+    const r = await post({ origin: 'http://evil.example' }, path, method);
+    assert.equal(r.status, 403, path);
+    assert.equal(code(r), 'GH_CSRF_REJECTED');
+  }
+  const same = await post({ origin: stack.url });
+  assert.equal(same.status, 200);
+  assert.equal(same.json<Echo>().method, 'POST');
+  assert.equal((await post({ 'sec-fetch-site': 'same-origin' })).status, 200);
+  assert.equal((await rawRequest(`${stack.url}/api/orders`, { headers: { cookie, origin: 'http://evil.example' } })).status, 200, 'safe methods pass');
+  // A bearer-token request is not cookie-authenticated: no CSRF check applies to it.
+  assert.equal((await rawRequest(`${stack.url}/api/orders`, { method: 'POST', headers: { authorization: 'Bearer abc.def.ghi' } })).status, 401);
+  assert.equal((await rawRequest(`${stack.url}/api/orders`, { headers: { cookie } })).status, 200, 'the session survived the attempts');
+});
+
+test('CSRF double-submit: with csrf.doubleSubmit the x-csrf-token header must match the __Host-gh_csrf cookie', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateless', sessions: { csrf: { doubleSubmit: true } } });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const token = /__Host-gh_csrf=([^;]+)/.exec(jar.header())?.[1];
+  assert.ok(token, 'the login set a readable CSRF cookie');
+  const post = (headers: Record<string, string>) => rawRequest(`${stack.url}/api/orders`, { method: 'POST', headers: { cookie: jar.header(), origin: stack.url, ...headers } });
+  assert.equal((await post({})).status, 403);
+  assert.equal((await post({ 'x-csrf-token': `${token}x` })).status, 403);
+  assert.equal((await post({ 'x-csrf-token': token })).status, 200);
+});
+
+test('open-redirect attempts on /auth/login are 400; same-origin paths and allow-listed origins pass', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful', sessions: { returnToOrigins: ['https://spa.example.com'] } });
+  t.after(() => stack.close());
+  for (const target of [
+    '//evil.example/x',
+    'https://evil.example/',
+    '/\\evil.example',
+    '\\\\evil.example',
+    'javascript:alert(1)',
+    'data:text/html,hi',
+    'http://127.0.0.1:1/other-port',
+    'https://evil.example@spa.example.com.evil.example/',
+    '/\t/evil.example',
+    'https://spa.example.com.evil.example/',
+    'http://spa.example.com/',
+  ]) {
+    const r = await rawRequest(`${stack.url}/auth/login?return_to=${encodeURIComponent(target)}`);
+    assert.equal(r.status, 400, target);
+    assert.equal(code(r), 'GH_BAD_REQUEST', target);
+    assert.equal(r.headers.location, undefined);
+  }
+  for (const target of ['/app/x?y=1#z', 'https://spa.example.com/cb']) {
+    const r = await rawRequest(`${stack.url}/auth/login?return_to=${encodeURIComponent(target)}`);
+    assert.equal(r.status, 302, target);
+    assert.match(String(r.headers.location), new RegExp(`^${stack.auth.issuer}/`));
+  }
+  const { location } = await stack.login('/app/x?y=1#z');
+  assert.equal(location, '/app/x?y=1#z');
+});
+
+test('callback without a login in progress, with a foreign state, replayed, or with a provider error → 400 GH_LOGIN_FAILED', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const noTx = await rawRequest(`${stack.url}/auth/callback?code=abc&state=xyz`);
+  assert.equal(noTx.status, 400);
+  assert.equal(code(noTx), 'GH_LOGIN_FAILED');
+
+  // Two logins in flight: the callback of the first with the transaction cookie of the second.
+  const startA = await rawRequest(`${stack.url}/auth/login`);
+  const startB = await rawRequest(`${stack.url}/auth/login`);
+  const txB = startB.setCookies.map((c) => c.split(';')[0]).join('; ');
+  const callbackA = await loginWithForm(String(startA.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+  const crossed = await rawRequest(callbackA.href, { headers: { cookie: txB } });
+  assert.equal(crossed.status, 400);
+  assert.equal(code(crossed), 'GH_LOGIN_FAILED');
+  assert.ok(crossed.setCookies.some((c) => /^__Host-gh_login\.0=;.*Max-Age=0/.test(c)), 'the transaction is single-use');
+
+  const txA = startA.setCookies.map((c) => c.split(';')[0]).join('; ');
+  const good = await rawRequest(callbackA.href, { headers: { cookie: txA } });
+  assert.equal(good.status, 302, 'state is checked before the code is spent: the right browser still completes');
+  const replay = await rawRequest(callbackA.href, { headers: { cookie: txA } });
+  assert.equal(replay.status, 400, 'a replayed callback (code already used) fails');
+  assert.equal(code(replay), 'GH_LOGIN_FAILED');
+
+  const denied = await rawRequest(`${stack.url}/auth/callback?error=access_denied&state=x`, { headers: { cookie: txA } });
+  assert.equal(denied.status, 400);
+  assert.equal(code(denied), 'GH_LOGIN_FAILED');
+
+  const ok = await stack.login();
+  assert.equal(ok.location, '/app/home', 'the gateway still logs people in');
+});
+
+test('/auth endpoints: unknown path 404, wrong method 405 with Allow; gateway cookies never reach any upstream', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const nf = await rawRequest(`${stack.url}/auth/nope`);
+  assert.equal(nf.status, 404);
+  const m = await rawRequest(`${stack.url}/auth/logout`);
+  assert.equal(m.status, 405);
+  assert.equal(m.headers.allow, 'POST');
+  const missing = await rawRequest(`${stack.url}/auth/sessions`);
+  assert.equal(missing.status, 401);
+  assert.equal(code(missing), 'GH_SESSION_MISSING');
+  const { jar } = await stack.login();
+  const pub = await rawRequest(`${stack.url}/public/x`, { headers: { cookie: `${jar.header()}; a=1` } });
+  assert.equal(pub.status, 200);
+  assert.equal(pub.json<Echo>().cookie, 'a=1', 'stripped on a public route too');
+  assert.equal(pub.json<Echo>().authorization, undefined, 'a public route gets no token');
+  const mixed = await rawRequest(`${stack.url}/mixed/x`, { headers: { cookie: jar.header() } });
+  assert.match(mixed.json<Echo>().authorization ?? '', /^Bearer /, 'a session is used when present on an optional-auth route');
+  const anon = await rawRequest(`${stack.url}/mixed/x`);
+  assert.equal(anon.status, 200, 'and anonymous callers pass');
+  const other = await rawRequest(`${stack.url}/auth/sessions/${'a'.repeat(22)}`, { method: 'DELETE', headers: { cookie: jar.header(), origin: stack.url } });
+  assert.equal(other.status, 404);
+  assert.equal(code(other), 'GH_SESSION_NOT_FOUND');
+});
