@@ -232,6 +232,21 @@ describe('claim rules and the clock', () => {
     }
   });
 
+  test('the fully-specified Ed25519 algorithm, from a JWK published with alg Ed25519', async () => {
+    const ed = generateTestKey('EdDSA');
+    const jwksEd = await startJwksServer([{ ...ed.publicJwk, alg: 'Ed25519' }]);
+    const v = createTokenVerifier([testIssuerOptions({ jwksUri: jwksEd.uri, algorithms: ['Ed25519'] })], { now: () => NOW * 1000 });
+    try {
+      const c = { iss: ISS, aud: 'api', exp: NOW + 60 };
+      assert.equal((await v.verify(signCompact({ alg: 'Ed25519', kid: ed.kid }, c, ed))).issuer, ISS);
+      // The JWK names Ed25519: the token cannot pick EdDSA for it.
+      await rejects(v.verify(signCompact({ alg: 'EdDSA', kid: ed.kid }, c, ed)), 'GH_TOKEN_INVALID', 'algorithm not allowed');
+    } finally {
+      v.close();
+      await jwksEd.close();
+    }
+  });
+
   test('a duplicate issuer or a remote http JWKS URI is refused at construction', () => {
     assert.throws(() => createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri }), testIssuerOptions({ jwksUri: jwks.uri })]), /configured twice/);
     assert.throws(() => createTokenVerifier([testIssuerOptions({ jwksUri: 'http://auth.example.com/jwks' })]), /https/);
