@@ -84,6 +84,26 @@ test('start serves the config, SIGHUP rejects a broken file and keeps serving, a
   await assert.rejects(fetch(`${info.url}/v1/items`));
 });
 
+test('SIGHUP with a valid file the running gateway cannot apply (a listener change) keeps the old config', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const upstream = await startEcho(t);
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText(upstream, ['/v1']));
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+
+  await writeFile(file, configText(upstream, ['/v1', '/v2']).replace('listen: { host: 127.0.0.1, port: 0 }', 'listen: { host: 127.0.0.1, port: 0, allowInsecureHttp: true }'));
+  cli.child.kill('SIGHUP');
+  const failed = await cli.waitForLine('stdout', /"msg":"reload failed; the running configuration keeps serving"/);
+  assert.match(failed.line, /listen/);
+  assert.equal(await status(`${url}/v1/items`), 200);
+  assert.equal(await status(`${url}/v2/items`), 404);
+  cli.child.kill('SIGTERM');
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+});
+
 test('SIGINT also drains and exits 0', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
