@@ -48,6 +48,13 @@ test('cookie keys are required and long; clients only name configured resources;
   assert.match(issues({ ...base, clients: [client, client] }).join('\n'), /duplicate clientId/);
 });
 
+test('the issuer is a bare origin', () => {
+  for (const issuer of ['http://127.0.0.1:8081/', 'https://auth.example.com/oidc', 'https://auth.example.com?x=1']) {
+    assert.match(issues({ ...base, issuer }).join('\n'), /issuer: the issuer is an origin/, issuer);
+  }
+  assert.deepEqual(issues({ ...base, issuer: 'https://auth.example.com' }), []);
+});
+
 test('the config file: an auth section alone is valid; neither routes nor auth is not', () => {
   const text = `auth:
   issuer: http://127.0.0.1:8081

@@ -163,6 +163,12 @@ export const AuthServiceSchema = z
         if (!resources.has(r)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: 'not a configured resource indicator' });
       });
     });
+    const issuer = new URL(cfg.issuer);
+    // The service answers at the root of its origin; mounting under a path is not supported.
+    if ((issuer.pathname !== '/' && issuer.pathname !== '') || issuer.search || issuer.hash || cfg.issuer.endsWith('/')) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer is an origin such as https://auth.example.com (no path, query or trailing slash)' });
+    }
+    if (!['https:', 'http:'].includes(issuer.protocol)) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer must be an https (or loopback http) URL' });
     if (cfg.store.kind === 'sqlite' && cfg.signing.keysPath === undefined) {
       ctx.addIssue({ code: 'custom', path: ['signing', 'keysPath'], message: 'required with the sqlite store' });
     }

@@ -144,7 +144,6 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     now,
   });
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'));
-  const issuerPath = new URL(cfg.issuer).pathname.replace(/\/$/, '');
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if ((req.url ?? '').length > cfg.maxUrlLength) return sendOAuthError(res, 414, 'invalid_request', 'request target too long');
@@ -152,8 +151,8 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     if (declared > cfg.maxBodyBytes) return sendOAuthError(res, 413, 'invalid_request', 'request body too large');
     const p = currentProvider();
     const path = (req.url ?? '/').split('?')[0] as string;
-    // RFC 8414 §3: the well-known segment goes before the issuer's path; the document is the same as OIDC discovery's.
-    if (path === `/.well-known/oauth-authorization-server${issuerPath}`) req.url = `${issuerPath}/.well-known/openid-configuration`;
+    // RFC 8414 metadata: the same document as OIDC discovery's (the issuer has no path, so no path suffix either).
+    if (path === '/.well-known/oauth-authorization-server') req.url = '/.well-known/openid-configuration';
     if (await handleInteraction(req, res, p, { cfg, accounts, limiter, dummyHash, logger })) return;
     await callback(req, res);
   };
