@@ -78,6 +78,18 @@ test('a request that never completes its headers: 408', async () => {
   assert.equal(JSON.parse(res.body).code, 'GH_REQUEST_TIMEOUT');
 });
 
+test('a body that trickles past the request timeout: 408, and the upstream request is abandoned', async () => {
+  const socket = connect(Number(new URL(t.gw.url).port), '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  socket.on('error', () => {});
+  socket.write('POST /trickle HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: 10\r\n\r\nab');
+  await new Promise((r) => socket.once('close', r));
+  const res = parseRawResponse(Buffer.concat(chunks).toString('latin1'));
+  assert.equal(res.status, 408);
+  assert.equal(up.received.filter((r) => r.path === '/trickle').length, 0, 'the upstream never got a complete request');
+});
+
 test('connections beyond maxConnections are closed at once; the gateway serves again afterwards', async () => {
   const port = Number(new URL(t.gw.url).port);
   const open = async (): Promise<Socket> => {

@@ -108,7 +108,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       }
       res.writeHead(200, headers);
       res.end(body);
-    });
+    }, () => res.destroy()); // the gateway gave up on the request mid-body
   });
   server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
