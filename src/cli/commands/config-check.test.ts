@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -21,6 +21,26 @@ test('examples/gatehouse.yaml is accepted, with a short summary', async () => {
   assert.match(r.stdout, /listen {3}http:\/\/127\.0\.0\.1:8080/);
   assert.match(r.stdout, /issuer {3}https:\/\/auth\.example\.com \(RS256, ES256; jwks /);
   assert.match(r.stdout, /route {4}\/api\/orders -> http:\/\/127\.0\.0\.1:9001 \(auth: jwt scopes: orders:read\)/);
+});
+
+test('every optional `#:` section of examples/gatehouse.yaml is valid once enabled', async (t) => {
+  const dir = await tempDir(t);
+  const text = await readFile(join(packageRoot(), 'examples/gatehouse.yaml'), 'utf8');
+  const enabled = text.replace(/^(\s*)#: ?/gm, '$1');
+  assert.notEqual(enabled, text, 'the example has optional sections');
+  const file = join(dir, 'full.yaml');
+  await writeFile(file, enabled);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [, name] of enabled.matchAll(/\$\{([A-Z0-9_]+)\}/g)) env[name!] = 'x'.repeat(32);
+  env.GATEHOUSE_SESSION_KEY = Buffer.alloc(32, 7).toString('base64');
+  const r = await runCli(['config', 'check', file], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /issuer {3}internal-batch \(HS256; secret\)/);
+  assert.match(r.stdout, /introspection discovered from https:\/\/auth\.example\.com/);
+  assert.match(r.stdout, /sessions stateful at https:\/\/app\.example\.com/);
+  assert.match(r.stdout, /auth {5}https:\/\/auth\.example\.com on http:\/\/127\.0\.0\.1:8081/);
+  assert.match(r.stdout, /route {4}\/api\/reports -> .*\(auth: jwt\|opaque scopes: reports:read\)/);
+  assert.match(r.stdout, /route {4}\/app -> .*\(auth: session\)/);
 });
 
 test('every problem is printed as FILE:LINE:COL key.path: message, exit 1', async (t) => {

@@ -71,6 +71,10 @@ function summarize(file: string, cfg: Config): string[] {
     const keys = iss.jwksUri ? `jwks ${iss.jwksUri}` : iss.publicKey ? `key ${iss.publicKey}` : 'secret';
     lines.push(`  issuer   ${iss.issuer} (${iss.algorithms.join(', ')}; ${keys})`);
   }
+  const introspection = cfg.security.introspection;
+  if (introspection) lines.push(`  introspection ${introspection.endpoint ?? `discovered from ${introspection.issuer}`}`);
+  if (cfg.sessions) lines.push(`  sessions ${cfg.sessions.mode} at ${cfg.sessions.publicUrl} (provider ${cfg.sessions.provider.issuer})`);
+  if (cfg.auth) lines.push(`  auth     ${cfg.auth.issuer} on http://${cfg.auth.listen.host}:${cfg.auth.listen.port}`);
   for (const route of cfg.routes) {
     const auth = Array.isArray(route.auth) ? route.auth.join('|') : route.auth;
     const scopes = route.scopes.length > 0 ? ` scopes: ${route.scopes.join(' ')}` : '';
