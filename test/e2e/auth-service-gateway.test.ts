@@ -160,6 +160,18 @@ test('revoked at the service: still served from cache, refused once the cache bo
   assertProblem(await call(`${gw.gw.url}/opaque`, bearer(tok)), 401, 'GH_TOKEN_INACTIVE');
 });
 
+test('refresh-token reuse at the service revokes the grant: the gateway refuses its access tokens within the cache bound', async () => {
+  const web = await discoverClient(auth, auth.clients.opaqueWeb);
+  const first = await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read', resource: TEST_OPAQUE_API });
+  const rotated = await oidc.refreshTokenGrant(web, first.refresh_token as string);
+  assert.equal((await call(`${gw.gw.url}/opaque`, bearer(rotated.access_token))).status, 200);
+  // Replaying the used refresh token is reuse (RFC 9700): the service revokes the whole grant.
+  await assert.rejects(oidc.refreshTokenGrant(web, first.refresh_token as string));
+
+  offsetMs += CACHE_MAX_AGE_S * 1000;
+  assertProblem(await call(`${gw.gw.url}/opaque`, bearer(rotated.access_token)), 401, 'GH_TOKEN_INACTIVE');
+});
+
 test('a route accepting jwt and opaque: each token goes to its own authenticator', async () => {
   const misses = async () =>
     (await gw.metrics.tokenCache.get()).values.find((v) => v.labels.cache === 'introspection' && v.labels.result === 'miss')?.value ?? 0;
