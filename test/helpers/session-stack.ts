@@ -27,6 +27,13 @@ export async function startEchoUpstream(): Promise<{ url: string; server: Server
     req.resume();
     req.on('end', () => {
       const echo: Echo = { path: req.url ?? '', method: req.method ?? '', authorization: req.headers.authorization, cookie: req.headers.cookie };
+      if ((req.url ?? '').startsWith('/api/whoami')) {
+        // For pages: says whether a bearer token arrived, never the token itself.
+        const body = JSON.stringify({ bearer: /^Bearer \S+$/.test(echo.authorization ?? ''), cookieNames: (echo.cookie ?? '').split(';').map((c) => c.split('=')[0]?.trim()).filter(Boolean) });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+        return;
+      }
       if ((req.url ?? '').startsWith('/app')) {
         res.writeHead(200, { 'content-type': 'text/html' });
         res.end(`<!doctype html><title>app</title><pre id="echo">${JSON.stringify({ bearer: /^Bearer \S+$/.test(echo.authorization ?? '') })}</pre>`);
