@@ -12,6 +12,8 @@ export const TEST_API = 'https://api.gatehouse.test';
 export const TEST_OPAQUE_API = 'https://opaque.gatehouse.test';
 /** Redirect URI registered for the browser-style test clients; nothing listens there, the helper stops at the redirect. */
 export const TEST_REDIRECT_URI = 'http://127.0.0.1:9/callback';
+/** Post-logout redirect URI registered for the `web` and `oidcOnly` clients. */
+export const TEST_POST_LOGOUT_URI = 'http://127.0.0.1:9/signed-out';
 
 /** Pre-registered clients of the test service (secrets are random per run). */
 export interface TestClients {
@@ -112,12 +114,12 @@ export async function startTestAuthService(opts: TestAuthServiceOptions = {}): P
     clients: [
       { ...clients.service, grantTypes: ['client_credentials'], scopes: ['api:read', 'api:write'], resources: [TEST_API, TEST_OPAQUE_API] },
       { ...clients.opaqueService, grantTypes: ['client_credentials'], scopes: ['api:read'], resources: [TEST_OPAQUE_API] },
-      { clientId: clients.web.clientId, clientSecret: clients.web.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'profile', 'api:read', 'api:write'], resources: [TEST_API], firstParty: true },
+      { clientId: clients.web.clientId, clientSecret: clients.web.clientSecret, redirectUris: [TEST_REDIRECT_URI], postLogoutRedirectUris: [TEST_POST_LOGOUT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'profile', 'api:read', 'api:write'], resources: [TEST_API], firstParty: true },
       { clientId: clients.opaqueWeb.clientId, clientSecret: clients.opaqueWeb.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'api:read'], resources: [TEST_OPAQUE_API], firstParty: true },
       { clientId: clients.public.clientId, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'api:read'], resources: [TEST_API], firstParty: true },
       { clientId: clients.thirdParty.clientId, clientSecret: clients.thirdParty.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'api:read'], resources: [TEST_API] },
       { ...clients.gateway, grantTypes: ['client_credentials'], scopes: ['api:read'], resources: [TEST_OPAQUE_API] },
-      { clientId: clients.oidcOnly.clientId, clientSecret: clients.oidcOnly.clientSecret, redirectUris: [TEST_REDIRECT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'profile'], firstParty: true },
+      { clientId: clients.oidcOnly.clientId, clientSecret: clients.oidcOnly.clientSecret, redirectUris: [TEST_REDIRECT_URI], postLogoutRedirectUris: [TEST_POST_LOGOUT_URI], grantTypes: [...code], scopes: ['openid', 'offline_access', 'profile'], firstParty: true },
     ],
   };
   const config = AuthServiceSchema.parse(deepMerge(raw, opts.overrides ?? {}));

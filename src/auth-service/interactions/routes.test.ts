@@ -175,3 +175,36 @@ test('userinfo and ID token for a client without resources', async () => {
   assert.equal(info.sub, auth.user.id);
   assert.equal(info.preferred_username, auth.user.username);
 });
+
+test('RP-initiated logout: confirm page, redirect to the registered URI, the session grant revoked', async () => {
+  const { TEST_POST_LOGOUT_URI, obtainTokensWithLogin } = await import('../../../test/helpers/auth-service.js');
+  const jar = new CookieJar();
+  // Without offline_access the grant does not outlive the sign-in session.
+  const tokens = await obtainTokensWithLogin(auth, auth.clients.web, { scope: 'openid api:read', jar });
+  const gw = await discoverClient(auth, auth.clients.gateway);
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.refresh_token as string)).active, true);
+  const endUrl = `${auth.issuer}/session/end?${new URLSearchParams({ id_token_hint: tokens.id_token as string, post_logout_redirect_uri: TEST_POST_LOGOUT_URI, state: 'bye' })}`;
+  const page = await fetch(endUrl, { headers: { cookie: jar.header() } });
+  jar.store(page);
+  const html = await page.text();
+  assert.equal(page.status, 200);
+  assert.match(html, /Sign out/);
+  const action = /action="([^"]+)"/.exec(html)?.[1] as string;
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1] as string;
+  const confirm = await fetch(new URL(action, auth.issuer), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, logout: 'yes' }),
+  });
+  await confirm.text();
+  assert.equal(confirm.status, 303);
+  const location = new URL(confirm.headers.get('location') as string);
+  assert.equal(`${location.origin}${location.pathname}`, TEST_POST_LOGOUT_URI);
+  assert.equal(location.searchParams.get('state'), 'bye');
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.refresh_token as string)).active, false);
+
+  const bad = await fetch(`${auth.issuer}/session/end?${new URLSearchParams({ id_token_hint: tokens.id_token as string, post_logout_redirect_uri: 'http://127.0.0.1:9/elsewhere' })}`);
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /invalid_request/);
+});
