@@ -22,8 +22,8 @@ export interface BenchArgs {
 export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js [options])
 
   --modes LIST         modes by id or group, comma-separated (default: all): a,b,c,d,e
-                       (d = d-es256 and d-eddsa)
-  --duration SECONDS   load per target per round (default 4)        env GH_BENCH_DURATION
+                       (d = d-es256,d-eddsa; e = e-repeat,e-distinct)
+  --duration SECONDS   load per target per round (default 3)        env GH_BENCH_DURATION
   --rounds N           rounds; each round loads every target once   env GH_BENCH_ROUNDS
                        (default 3; medians are reported)
   --connections N      concurrent connections (default 50)          env GH_BENCH_CONNECTIONS
@@ -73,7 +73,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const quick = values.quick === true;
   return {
     // wrk takes whole seconds.
-    durationS: Math.max(1, Math.round(num(values.duration, 'GH_BENCH_DURATION', quick ? 2 : 4))),
+    durationS: Math.max(1, Math.round(num(values.duration, 'GH_BENCH_DURATION', quick ? 2 : 3))),
     warmupS: Math.max(1, Math.round(num(values.warmup, 'GH_BENCH_WARMUP', 1))),
     rounds: Math.round(num(values.rounds, 'GH_BENCH_ROUNDS', quick ? 1 : 3)),
     connections: Math.round(num(values.connections, 'GH_BENCH_CONNECTIONS', 50)),

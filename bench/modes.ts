@@ -151,10 +151,19 @@ export function buildModes(opts: ModeOptions): ModeSpec[] {
       tokens: { name: 'single', alg: 'EdDSA', count: 1 },
     }),
     bearerMode({
-      id: 'e', group: 'e', title: '10,000 distinct RS256 tokens with invalid signatures (401)', alg: 'RS256', expectStatus: 401,
+      id: 'e-repeat', group: 'e', title: 'one RS256 token with an invalid signature repeated (401)', alg: 'RS256', expectStatus: 401,
+      minRatioVsBare: 1.0, tokenCacheEntries: cache,
+      tokens: { name: 'rotation', alg: 'RS256', count: 1, variant: 'bad-signature' },
+      notes: ['The same forged token again and again: the gateway may answer from a cache of rejected signatures.'],
+    }),
+    bearerMode({
+      id: 'e-distinct', group: 'e', title: '10,000 distinct RS256 tokens with invalid signatures (401)', alg: 'RS256', expectStatus: 401,
       minRatioVsBare: 1.0, tokenCacheEntries: cache,
       tokens: { name: 'rotation', alg: 'RS256', count: 10_000, variant: 'bad-signature' },
-      notes: ['Each token keeps valid claims and carries another token\'s signature, so every one costs a full RSA verification to reject.'],
+      notes: [
+        'Each token keeps valid claims and carries another token\'s signature, so every one costs a full RSA verification to reject. ' +
+          'The 10,000 tokens, sent in order, outnumber the gateway\'s cache of rejected signatures (LRU, a quarter of tokenCache.maxEntries when written), so it never answers from that cache.',
+      ],
     }),
   ];
 }

@@ -11,10 +11,10 @@ import { buildModes, selectModes, TARGET_KINDS, type ModeContext, type ModeSpec,
 import { gatewayCacheCounts, probeTarget } from './probe.js';
 import { consoleMode, consoleSummary, markdownReport } from './report/format.js';
 import { machineFacts, wrkVersion } from './report/machine.js';
-import { formatProfile, latestProfiles, summarizeProfile } from './report/profile.js';
+import { formatProfile, formatProfileDiff, latestProfiles, summarizeProfile } from './report/profile.js';
 import type { ModeResult, Sample, TargetResult } from './report/stats.js';
 import { readCoreMicros, spawnChild, type ChildHandle } from './targets/spawn.js';
-import { gatewayEntry, startTarget, type Placement, type StartedTarget } from './targets/start.js';
+import { gatewayEntry, profileDirFor, startTarget, type Placement, type StartedTarget } from './targets/start.js';
 
 /** The repository root: the nearest folder above this file with gatehouse's package.json (works from dist/ and .build/<name>/). */
 function projectRoot(): string {
@@ -101,6 +101,7 @@ async function runMode(
   // Each target walks the credential list on from where its last run stopped,
   // so a list larger than the gateway's cache never repeats a recent value.
   const cursor = new Map<TargetKind, number>();
+  const served: Partial<Record<TargetKind, number>> = {};
   const load = async (t: StartedTarget, durationS: number) => {
     const r = await env.generator.run({
       url: `http://127.0.0.1:${t.child.port}${mode.path}`,
@@ -113,6 +114,7 @@ async function runMode(
       startIndex: cursor.get(t.kind) ?? 0,
     });
     cursor.set(t.kind, r.nextIndex);
+    served[t.kind] = (served[t.kind] ?? 0) + r.requests;
     return r;
   };
   const warmUp = async (t: StartedTarget) => {
@@ -183,10 +185,27 @@ async function runMode(
     const gatewayCache = cacheAfter
       ? { hit: cacheAfter.hit - (cacheBefore?.hit ?? 0), miss: cacheAfter.miss - (cacheBefore?.miss ?? 0) }
       : undefined;
-    return { mode, targets: TARGET_KINDS.flatMap((k) => results.get(k) ?? []), gatewayCache, problems };
+    return { mode, targets: TARGET_KINDS.flatMap((k) => results.get(k) ?? []), gatewayCache, problems, served };
   } finally {
     await Promise.all(started.map((t) => t.child.stop()));
   }
+}
+
+/** The gateway's hottest functions per mode, and where it spends more per request than the bare proxy. */
+function printProfiles(dir: string, results: readonly ModeResult[]): void {
+  for (const r of results) {
+    const [gatewayFile] = latestProfiles(profileDirFor(dir, r.mode.id, 'gateway'));
+    const [bareFile] = latestProfiles(profileDirFor(dir, r.mode.id, 'bare'));
+    if (!gatewayFile) continue;
+    const gateway = summarizeProfile(gatewayFile);
+    console.log(formatProfile(gateway, `gateway, mode ${r.mode.id}`));
+    if (bareFile) {
+      console.log(
+        formatProfileDiff(gateway, r.served?.gateway ?? 0, summarizeProfile(bareFile), r.served?.bare ?? 0, `gateway vs bare proxy, mode ${r.mode.id}`),
+      );
+    }
+  }
+  console.log(`\nprofiles of every target: ${dir}/<mode>/<target>/*.cpuprofile (open in Chrome DevTools or speedscope)`);
 }
 
 async function main(): Promise<void> {
@@ -250,11 +269,7 @@ async function main(): Promise<void> {
   }
   console.log(consoleSummary(results));
 
-  if (args.profileDir) {
-    for (const mode of modes) {
-      for (const file of latestProfiles(join(args.profileDir, mode.id))) console.log(formatProfile(summarizeProfile(file), `gateway, mode ${mode.id}`));
-    }
-  }
+  if (args.profileDir) printProfiles(args.profileDir, results);
 
   const out = args.out ?? join(root, 'bench', 'results', 'latest.md');
   mkdirSync(dirname(out), { recursive: true });

@@ -16,6 +16,8 @@ interface CpuProfile {
 export interface ProfileSummary {
   readonly file: string;
   readonly totalMs: number;
+  /** Self time in µs of every function (key: name and location). */
+  readonly selfUs: ReadonlyMap<string, number>;
   readonly functions: { name: string; ms: number; share: number }[];
   readonly files: { name: string; ms: number; share: number }[];
 }
@@ -58,7 +60,7 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, ms: us / 1000, share: total > 0 ? us / total : 0 }));
-  return { file, totalMs: total / 1000, functions: rank(fn), files: rank(files) };
+  return { file, totalMs: total / 1000, selfUs: fn, functions: rank(fn), files: rank(files) };
 }
 
 export function latestProfiles(dir: string): string[] {
@@ -79,5 +81,33 @@ export function formatProfile(s: ProfileSummary, label: string): string {
     ...s.functions.map((f) => `  ${pct(f.share)}  ${f.name}`),
     '  self time by file:',
     ...s.files.slice(0, 15).map((f) => `  ${pct(f.share)}  ${f.name}`),
+  ].join('\n');
+}
+
+/**
+ * Functions whose self time per request is higher in `target` than in `base`
+ * (both profiles under the same load): where the extra cost of a request goes.
+ */
+export function formatProfileDiff(
+  target: ProfileSummary,
+  targetRequests: number,
+  base: ProfileSummary,
+  baseRequests: number,
+  label: string,
+  top = 25,
+): string {
+  const per = (us: number | undefined, n: number) => (us ?? 0) / Math.max(1, n);
+  const keys = new Set([...target.selfUs.keys(), ...base.selfUs.keys()]);
+  const rows = [...keys]
+    .map((k) => ({ k, t: per(target.selfUs.get(k), targetRequests), b: per(base.selfUs.get(k), baseRequests) }))
+    .map((r) => ({ ...r, d: r.t - r.b }))
+    .sort((x, y) => y.d - x.d)
+    .slice(0, top);
+  const totalT = target.totalMs * 1000 / Math.max(1, targetRequests);
+  const totalB = base.totalMs * 1000 / Math.max(1, baseRequests);
+  return [
+    `\n${label}: ${totalT.toFixed(1)} µs busy per request vs ${totalB.toFixed(1)} µs (start-up and warm-up included); largest differences in self time:`,
+    '   +µs/req   target    base  function',
+    ...rows.map((r) => `  ${r.d.toFixed(2).padStart(7)}  ${r.t.toFixed(2).padStart(7)} ${r.b.toFixed(2).padStart(7)}  ${r.k}`),
   ].join('\n');
 }

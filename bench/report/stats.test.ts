@@ -50,7 +50,8 @@ test('checks: PASS, MISS, n/a for a failed peer, none for an unsupported one', (
 });
 
 test('modes are selected by id or by group, in run order; an unknown name is refused', () => {
-  assert.deepEqual(selectModes(modes, ['e', 'd']).map((m) => m.id), ['d-es256', 'd-eddsa', 'e']);
-  assert.deepEqual(selectModes(modes, undefined).map((m) => m.id), ['a', 'b', 'c', 'd-es256', 'd-eddsa', 'e']);
+  assert.deepEqual(selectModes(modes, ['e', 'd']).map((m) => m.id), ['d-es256', 'd-eddsa', 'e-repeat', 'e-distinct']);
+  assert.deepEqual(selectModes(modes, ['a', 'e-repeat']).map((m) => m.id), ['a', 'e-repeat']);
+  assert.deepEqual(selectModes(modes, undefined).map((m) => m.id), ['a', 'b', 'c', 'd-es256', 'd-eddsa', 'e-repeat', 'e-distinct']);
   assert.throws(() => selectModes(modes, ['z']), /unknown mode "z"/);
 });

@@ -34,6 +34,8 @@ export interface ModeResult {
   /** Gateway token-cache lookups during the measured rounds, from its /metrics. */
   readonly gatewayCache?: { hit: number; miss: number };
   readonly problems: string[];
+  /** Requests each target answered in this mode, warm-up included (to scale CPU profiles per request). */
+  readonly served?: Partial<Record<TargetKind, number>>;
 }
 
 export interface Medians {

@@ -40,6 +40,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Where `--profile DIR` puts the V8 CPU profile of one target in one mode. */
+export function profileDirFor(root: string, modeId: string, kind: TargetKind): string {
+  return join(root, modeId, kind);
+}
+
 /** Which way the gateway can be started from this build, or why it cannot. */
 export function gatewayEntry(): { kind: 'module' | 'cli'; note: string } | { kind: 'missing'; note: string } {
   if (gatewayModuleUrl()) return { kind: 'module', note: 'startGateway(config) from src/gateway.ts, in a child process' };
@@ -49,7 +54,8 @@ export function gatewayEntry(): { kind: 'module' | 'cli'; note: string } | { kin
 
 /** Starts one target for a mode; throws with the child's stderr when it cannot start. */
 export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeContext, opts: TargetStartOptions): Promise<StartedTarget> {
-  const common = { core: opts.placement.serverCore, verbose: opts.verbose };
+  const profileArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDirFor(opts.profileDir, mode.id, kind)}`] : [];
+  const common = { core: opts.placement.serverCore, verbose: opts.verbose, nodeArgs: profileArgs };
   const pin = { taskset: opts.placement.taskset };
   if (kind === 'bare') {
     const child = await spawnChild(
@@ -72,12 +78,11 @@ export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeCon
   const [port, adminPort] = [await freePort(), await freePort()];
   const configFile = join(opts.workDir, `gateway-${mode.id}.yaml`);
   writeFileSync(configFile, stringify(await mode.gatewayConfig(ctx, { port, adminPort })));
-  const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(opts.profileDir, mode.id)}`] : [];
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const child =
     entry.kind === 'module'
       ? await spawnChild(
-          { ...common, name: 'gateway', script: new URL('./gateway.js', import.meta.url), nodeArgs, settings: { configFile, port }, ready: 'ipc' },
+          { ...common, name: 'gateway', script: new URL('./gateway.js', import.meta.url), settings: { configFile, port }, ready: 'ipc' },
           pin,
         )
       : await spawnChild(
@@ -86,7 +91,6 @@ export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeCon
             name: 'gateway (cli)',
             script: cliUrl()!,
             args: ['start', '--config', configFile],
-            nodeArgs,
             settings: {},
             ready: { url: `${adminUrl}/readyz`, port },
           },
