@@ -53,6 +53,9 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
   const inflight = new Map<string, Promise<IntrospectionOutcome>>();
   let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
   let lastWarnAt = -Infinity;
+  // Bound once: label lookup per request would cost more than the cache hit itself.
+  const hits = opts.metrics?.tokenCache.labels('introspection', 'hit');
+  const misses = opts.metrics?.tokenCache.labels('introspection', 'miss');
 
   function resolveEndpoint(): Promise<string> {
     if (!endpoint) {
@@ -130,10 +133,10 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       const key = createHash('sha256').update(token).digest('base64url');
       const hit = cache?.get(key);
       if (hit && hit.until > now()) {
-        opts.metrics?.tokenCache.inc({ cache: 'introspection', result: 'hit' });
+        hits?.inc();
         return settle(hit.outcome);
       }
-      opts.metrics?.tokenCache.inc({ cache: 'introspection', result: 'miss' });
+      misses?.inc();
       let pending = inflight.get(key);
       if (!pending) {
         pending = ask(token).then(
