@@ -283,3 +283,23 @@ test('stateless across two instances on one Redis: one refresh, logout seen by b
   await a.destroy(jar);
   await assert.rejects(b.resume(jar), code('GH_SESSION_EXPIRED'));
 });
+
+test('stateless: "end all other sessions" ends older sessions of the user, keeps the current one and later logins', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const sessions = build('stateless', store, clock, new Provider(clock));
+  const other = apply(new Map(), await sessions.create(login(clock, { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
+  clock.advance(1000);
+  const mineJar = apply(new Map(), await sessions.create(login(clock, { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
+  const bob = apply(new Map(), await sessions.create(login(clock, { subject: 'bob', tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
+  const me = (await sessions.resume(mineJar))?.data as SessionData;
+  assert.deepEqual((await sessions.list(me)).map((s) => s.current), [true]);
+  assert.equal(await sessions.destroyOthers(me), -1, 'count unknown without server-side state');
+  await assert.rejects(sessions.resume(other), code('GH_SESSION_EXPIRED'));
+  assert.ok(await sessions.resume(mineJar), 'current kept');
+  assert.ok(await sessions.resume(bob), 'other users untouched');
+  clock.advance(1000);
+  const later = apply(new Map(), await sessions.create(login(clock, { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
+  assert.ok(await sessions.resume(later), 'a later login is not affected');
+  assert.equal(await sessions.destroyHandle(me, 'not-mine'), false);
+});

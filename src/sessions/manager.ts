@@ -37,7 +37,7 @@ export interface SessionManager {
   list(current: SessionData): Promise<SessionSummary[]>;
   /** Ends one of the user's sessions by its handle; false when the user has none by that handle. */
   destroyHandle(current: SessionData, handle: string): Promise<boolean>;
-  /** Ends every other session of the user; resolves to how many ended. */
+  /** Ends every other session of the user; resolves to how many ended (-1: unknown, stateless). */
   destroyOthers(current: SessionData): Promise<number>;
   /** Set-Cookie values deleting the session cookies (those present, or all). */
   clearCookies(cookies?: ReadonlyMap<string, string>): string[];

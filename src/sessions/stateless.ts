@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError } from '../errors.js';
-import { openRecord, sealRecord, type Keyring } from './crypto.js';
+import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
 import { expiresWithin, mergeTokens, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
@@ -60,7 +60,7 @@ export class StatelessSessions implements SessionManager {
     const sealed = parseSessionData(opened);
     const now = this.deps.now();
     assertWithinTimeouts(sealed, this.deps.timeouts, now);
-    if (await this.isEnded(sealed.handle)) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
+    if (await this.isEnded(sealed)) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
     const data = await this.deps.coordinator.ensureFresh(sealed.handle, sealed, this.refreshOps(sealed));
     const touch = now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000;
     if (data === sealed && !touch) return { data, setCookies: [] };
@@ -92,8 +92,15 @@ export class StatelessSessions implements SessionManager {
     return true;
   }
 
-  async destroyOthers(): Promise<number> {
-    throw new GatehouseError('GH_BAD_REQUEST', 'stateless sessions cannot list or end other sessions');
+  /**
+   * Ends every other session of the user by a cutoff: sessions created before
+   * now, except the current one, are ended. The count of ended sessions is
+   * unknown without server-side state, so this resolves to -1.
+   */
+  async destroyOthers(current: SessionData): Promise<number> {
+    const cutoff = JSON.stringify({ before: this.deps.now(), keep: current.handle });
+    await this.deps.store.put(this.cutoffKey(current), { data: cutoff, version: 1 }, this.deps.timeouts.absoluteSeconds);
+    return -1;
   }
 
   clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
@@ -108,7 +115,7 @@ export class StatelessSessions implements SessionManager {
     const needsRefresh = (s: SessionData) => expiresWithin(s.tokens.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
     // Follows the chain of refresh results from the cookie's refresh token to the newest.
     const reload = async (): Promise<SessionData | undefined> => {
-      if (await this.isEnded(sealed.handle)) return undefined;
+      if (await this.isEnded(sealed)) return undefined;
       let cur = sealed;
       for (let hops = 0; hops < 10 && needsRefresh(cur) && cur.tokens.refreshToken; hops++) {
         const key = this.resultKey(cur.tokens.refreshToken);
@@ -136,8 +143,17 @@ export class StatelessSessions implements SessionManager {
     };
   }
 
-  private async isEnded(handle: string): Promise<boolean> {
-    return (await this.deps.store.get(this.endedKey(handle))) !== undefined;
+  /** Logged out, or ended by "end all other sessions" from another session of the user. */
+  private async isEnded(data: SessionData): Promise<boolean> {
+    const [ended, cutoff] = await Promise.all([this.deps.store.get(this.endedKey(data.handle)), this.deps.store.get(this.cutoffKey(data))]);
+    if (ended !== undefined) return true;
+    if (cutoff === undefined) return false;
+    const c = JSON.parse(cutoff.data) as { before: number; keep: string };
+    return data.createdAt <= c.before && data.handle !== c.keep;
+  }
+
+  private cutoffKey(data: SessionData): string {
+    return `cutoff:${ownerKeyOf(data.issuer, data.subject)}`;
   }
 
   private endedKey(handle: string): string {

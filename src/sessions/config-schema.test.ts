@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { ConfigSchema } from '../config/schema.js';
+import { SessionsSchema } from './config-schema.js';
+
+const key = () => ({ id: 'k1', secret: randomBytes(32).toString('base64url') });
+const base = {
+  publicUrl: 'https://app.example.com',
+  provider: { issuer: 'https://idp.example.com', clientId: 'gw', clientSecret: 's3cret' },
+  keys: [key()],
+};
+
+test('defaults: stateful, memory store, 30 min idle, 12 h absolute, Origin check without double submit', () => {
+  const s = SessionsSchema.parse(base);
+  assert.equal(s.mode, 'stateful');
+  assert.deepEqual(s.store, { kind: 'memory', maxEntries: 100000 });
+  assert.equal(s.idleTimeout, 1800);
+  assert.equal(s.absoluteTimeout, 43200);
+  assert.equal(s.refreshSkew, 30);
+  assert.deepEqual(s.csrf, { allowedOrigins: [], doubleSubmit: false });
+  assert.equal(s.provider.scopes, 'openid offline_access');
+  assert.equal(SessionsSchema.parse({ ...base, idleTimeout: '15m', store: { kind: 'redis', url: 'redis://127.0.0.1:6379' } }).idleTimeout, 900);
+});
+
+test('bad sessions settings are reported with their path', () => {
+  const issues = (input: unknown) => {
+    const r = SessionsSchema.safeParse(input);
+    assert.equal(r.success, false);
+    return r.error?.issues.map((i) => i.path.join('.')) ?? [];
+  };
+  assert.ok(issues({ ...base, keys: [] }).includes('keys'));
+  assert.ok(issues({ ...base, keys: [{ id: 'k1', secret: randomBytes(16).toString('base64url') }] }).includes('keys.0.secret'));
+  assert.ok(issues({ ...base, keys: [{ id: 'bad id', secret: key().secret }] }).includes('keys.0.id'));
+  assert.ok(issues({ ...base, keys: [key(), key()] }).includes('keys.1.id'));
+  assert.ok(issues({ ...base, idleTimeout: '2h', absoluteTimeout: '1h' }).includes('absoluteTimeout'));
+  assert.ok(issues({ ...base, mode: 'cookie' }).includes('mode'));
+  assert.ok(issues({ ...base, store: { kind: 'redis', url: 'http://x' } }).includes('store.url'));
+  assert.ok(issues({ ...base, provider: { ...base.provider, timeoutMs: 20000 } }).includes('refreshLock.ttlMs'));
+  assert.ok(issues({ ...base, surprise: 1 }).length > 0, 'unknown keys are errors');
+});
+
+test('a route with auth: session needs the sessions section; login defaults to auto', () => {
+  const route = { path: '/app', upstream: 'http://127.0.0.1:9', auth: 'session' };
+  const bad = ConfigSchema.safeParse({ routes: [route] });
+  assert.equal(bad.success, false);
+  assert.ok(bad.error?.issues.some((i) => i.path.join('.') === 'routes.0.auth'));
+  const good = ConfigSchema.parse({ routes: [route], sessions: base });
+  assert.equal(good.routes[0]?.login, 'auto');
+  assert.equal(good.sessions?.mode, 'stateful');
+});
