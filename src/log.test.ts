@@ -89,3 +89,12 @@ test('the level filters lines and each line is one JSON object with an ISO time'
   assert.equal(recs[0]?.msg, 'shown');
   assert.match(String(recs[0]?.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 });
+
+test('credential fields are redacted at the top level and nested', () => {
+  const lines: string[] = [];
+  const logger = createLogger('info', { write: (s: string) => void lines.push(s) });
+  logger.info({ token: 'tok-top-secret', err: { request: { headers: { authorization: 'Bearer tok-deep-secret' } } }, a: { b: { c: { password: 'pw-secret' } } } }, 'x');
+  const out = lines.join('');
+  for (const secret of ['tok-top-secret', 'tok-deep-secret', 'pw-secret']) assert.ok(!out.includes(secret), `${secret} leaked`);
+  assert.match(out, /\[redacted\]/);
+});

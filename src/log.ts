@@ -2,27 +2,22 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
-/**
- * Paths pino blanks out wherever a request, response or error is logged. Token
- * values must never reach a log line, whatever the caller passes.
- */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["proxy-authorization"]',
-  'res.headers["set-cookie"]',
-  'headers.authorization',
-  'headers.cookie',
-  '*.token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.access_token',
-  '*.refresh_token',
-  '*.id_token',
-  '*.password',
-  '*.client_secret',
-  '*.secret',
+/** Field names whose values are credentials wherever they appear. */
+const SECRET_FIELDS = [
+  'authorization', 'cookie', 'proxy-authorization', 'set-cookie',
+  'token', 'accessToken', 'refreshToken', 'idToken', 'access_token', 'refresh_token', 'id_token',
+  'password', 'client_secret', 'clientSecret', 'secret',
 ];
+
+/**
+ * Paths pino blanks out wherever a request, response or error is logged: each
+ * credential field at the top level and up to three levels down (req.headers.cookie,
+ * err.request.headers.authorization …). Token values must never reach a log line.
+ */
+export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => {
+  const key = /^[A-Za-z_]\w*$/.test(f) ? (prefix: string) => `${prefix}.${f}` : (prefix: string) => `${prefix}["${f}"]`;
+  return [...(f.includes('-') ? [] : [f]), key('*'), key('*.*'), key('*.*.*')];
+});
 
 const TOKEN_LIKE = /\b(eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*|[A-Za-z0-9_-]{40,})\b/g;
 
