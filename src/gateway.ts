@@ -4,6 +4,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { createAuthKinds, type AuthKinds } from './pipeline/authenticate/index.js';
+import { createAccessLog } from './server/access-log.js';
 import { compileRoutes } from './server/compile-routes.js';
 import { UpstreamPools } from './server/forward.js';
 import { createRequestHandler, type GatewayState } from './server/handle-request.js';
@@ -72,7 +73,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     connectTimeoutMs: config.limits.upstreamConnectTimeoutMs,
   });
   const unroutedMetrics = new RouteMetrics(metrics, '(none)');
-  const accessLog = logger.child({}, { redact: [] });
+  const accessLog = createAccessLog(logger);
 
   // Sessions outlive reloads (a memory store would otherwise forget every login); a changed
   // `sessions` section builds a new runtime.
@@ -187,7 +188,6 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       current = generation;
       active = next;
       logger.level = next.logging.level;
-      accessLog.level = next.logging.level;
       logger.info({ routes: next.routes.length }, 'configuration reloaded');
       await previous.auth.close();
       if (sessionsChanged) await previousSessions?.close();

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { asGatehouseError, GatehouseError } from '../errors.js';
 import { redactTokenLike, type Logger } from '../log.js';
+import type { AccessLog } from './access-log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
 import { runPipeline } from '../pipeline/run.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
@@ -33,11 +34,8 @@ export interface HandlerEnv {
   /** `Strict-Transport-Security` value on HTTPS. */
   readonly hsts: string | undefined;
   readonly logger: Logger;
-  /**
-   * The per-request access log. Its lines hold only fields built here (no headers),
-   * so it may skip pino's path redaction, which costs more than the rest of the line.
-   */
-  readonly accessLog: Logger;
+  /** Writes the one log line per request. */
+  readonly accessLog: AccessLog;
   /** Reads the current state once per request, so a reload never mixes two tables in one request. */
   state(): GatewayState;
   requestStarted(): void;
@@ -201,14 +199,14 @@ class Exchange implements RequestContext, UpstreamObserver {
     const res = this.res;
     const status = res.writableFinished ? res.statusCode : 499;
     (this.route?.metrics ?? this.state.unroutedMetrics).request(status, seconds);
-    this.env.accessLog.info({
+    this.env.accessLog({
       requestId: this.requestId,
-      method: this.req.method,
+      method: this.req.method as string,
       path: loggablePath(this.path),
       route: this.route?.name,
       status,
       durationMs: Math.round(seconds * 1e6) / 1e3,
-      auth: this.authOutcome || undefined,
-    }, 'request');
+      auth: this.authOutcome,
+    });
   };
 }
