@@ -44,7 +44,8 @@ export function createIntrospectionKind(ctx: AuthKindContext): AuthKind {
   const besideJwt = introspectionAuthenticator(client, { skipJwtShaped: true });
   return {
     authenticatorFor: (route) => ((Array.isArray(route.auth) ? route.auth : [route.auth]).includes('jwt') ? besideJwt : alone),
-    ready: Promise.resolve(),
+    // Metadata discovery happens at load so the first request does not pay for it.
+    ready: client.prefetch(),
     isReady: () => true,
     close: () => client.close(),
   };

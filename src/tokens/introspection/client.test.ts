@@ -218,6 +218,17 @@ test('the endpoint is discovered from the issuer metadata', async () => {
   assert.equal((await c.introspect('tok-disc')).subject, 'alice');
 });
 
+test('prefetch discovers the endpoint ahead of the first lookup, and never rejects', async () => {
+  const c = client({ endpoint: undefined });
+  await c.prefetch();
+  stub.metadataIssuer = 'https://other.example'; // would fail now: the endpoint is already known
+  activeToken('tok-pre');
+  assert.equal((await c.introspect('tok-pre')).subject, 'alice');
+  const down = client({ endpoint: undefined, issuer: new URL(await closedPortUrl('/')).origin });
+  await down.prefetch();
+  await rejectsWith(down.introspect('tok-pre'), 'GH_INTROSPECTION_UNAVAILABLE');
+});
+
 test('metadata naming another issuer is refused (503), then discovery is retried', async () => {
   const c = client({ endpoint: undefined });
   activeToken('tok-disc2');

@@ -20,6 +20,11 @@ export interface IntrospectionClient {
   introspect(token: string): Promise<Identity>;
   /** Number of cached answers (active and refused). */
   readonly cacheSize: number;
+  /**
+   * Discovers the endpoint ahead of the first request (when only `issuer` is
+   * configured). Never rejects: a failure is retried by the first lookup.
+   */
+  prefetch(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -157,6 +162,12 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
     },
     get cacheSize() {
       return cache?.size ?? 0;
+    },
+    prefetch() {
+      return resolveEndpoint().then(
+        () => undefined,
+        (err: unknown) => warn(err),
+      );
     },
     async close() {
       await dispatcher.close();
