@@ -48,6 +48,11 @@ test('cookie keys are required and long; clients only name configured resources;
   assert.match(issues({ ...base, clients: [client, client] }).join('\n'), /duplicate clientId/);
 });
 
+test('lifetimes must nest: idle ≤ absolute ≤ grant', () => {
+  assert.match(issues({ ...base, ttl: { refreshTokenIdle: '2d', refreshTokenAbsolute: '1d' } }).join('\n'), /ttl\.refreshTokenAbsolute/);
+  assert.match(issues({ ...base, ttl: { refreshTokenAbsolute: '60d' } }).join('\n'), /ttl\.grant: must not be shorter/);
+});
+
 test('the issuer is a bare origin', () => {
   for (const issuer of ['http://127.0.0.1:8081/', 'https://auth.example.com/oidc', 'https://auth.example.com?x=1']) {
     assert.match(issues({ ...base, issuer }).join('\n'), /issuer: the issuer is an origin/, issuer);

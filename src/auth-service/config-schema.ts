@@ -96,7 +96,7 @@ const TtlSchema = z
     refreshTokenAbsolute: durationSeconds().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
     authorizationCode: durationSeconds().default(60),
     session: durationSeconds().default(86400).describe('Login session at the service.'),
-    grant: durationSeconds().default(30 * 86400),
+    grant: durationSeconds().default(30 * 86400).describe("A user's authorization of a client; at least refreshTokenAbsolute."),
     interaction: durationSeconds().default(600).describe('Time to complete the login form.'),
   })
   .strict();
@@ -171,6 +171,10 @@ export const AuthServiceSchema = z
     if (!['https:', 'http:'].includes(issuer.protocol)) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer must be an https (or loopback http) URL' });
     if (cfg.store.kind === 'sqlite' && cfg.signing.keysPath === undefined) {
       ctx.addIssue({ code: 'custom', path: ['signing', 'keysPath'], message: 'required with the sqlite store' });
+    }
+    if (cfg.ttl.grant < cfg.ttl.refreshTokenAbsolute) {
+      // A grant that expires first would silently cut every refresh token of it short.
+      ctx.addIssue({ code: 'custom', path: ['ttl', 'grant'], message: 'must not be shorter than refreshTokenAbsolute' });
     }
     if (cfg.ttl.refreshTokenAbsolute < cfg.ttl.refreshTokenIdle) {
       ctx.addIssue({ code: 'custom', path: ['ttl', 'refreshTokenAbsolute'], message: 'must not be shorter than refreshTokenIdle' });
