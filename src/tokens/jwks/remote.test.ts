@@ -144,6 +144,23 @@ describe('key rotation', () => {
     await r.verifier.verify(mintToken(b, claims));
   });
 
+  test('new material under an old kid replaces the key, and cached tokens of the old material go with it', async () => {
+    const a = generateTestKey('ES256', 'same-kid');
+    const a2 = generateTestKey('ES256', 'same-kid');
+    const r = await rig([a], { cacheMaxAge: 0.2 });
+    await r.verifier.ready;
+    const old = mintToken(a, claims);
+    const first = await r.verifier.verify(old);
+    // A refresh that changes nothing keeps the cache: the same identity object comes back.
+    await r.jwks.waitForFetches(r.jwks.fetchCount + 2);
+    assert.equal(await r.verifier.verify(old), first);
+    r.jwks.setKeys([a2]);
+    await r.jwks.waitForFetches(r.jwks.fetchCount + 2);
+    while ((await r.nextFetch()) !== 'ok');
+    await rejects(r.verifier.verify(old), 'GH_TOKEN_INVALID', 'signature invalid');
+    assert.equal((await r.verifier.verify(mintToken(a2, claims))).subject, 'alice');
+  });
+
   test('the JWKS is refreshed in the background before cacheMaxAge ends, without any request', async () => {
     const a = generateTestKey('ES256');
     const r = await rig([a], { cacheMaxAge: 0.2 });

@@ -53,6 +53,8 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
           },
           onStaticKeyError: (err) => hooks.onKeySourceError?.(name, err.message),
           onKeysChanged: (next, previous) => {
+            // A refresh that changed nothing (the usual case) leaves both caches alone.
+            if (next.sameKeysAs(previous)) return;
             // A new set can make a once-bad signature good; a withdrawn key must stop vouching.
             rejected?.clear();
             if (previous) cache?.dropWithdrawnKeys(name, next.ids);

@@ -59,7 +59,8 @@ export async function importVerificationJwk(
   }
   const algorithms = candidates.filter((a) => keyFitsAlgorithm(a, material));
   if (algorithms.length === 0) return { kid, reason: 'key too weak or wrong curve for the allowed algorithms' };
-  const id = kid ?? (await calculateJwkThumbprint(publicJwk as JWK, 'sha256'));
+  // The material is part of the identity: a key replaced under the same kid is a different key.
+  const id = `${kid ?? ''}#${await calculateJwkThumbprint(publicJwk as JWK, 'sha256')}`;
   return { id, kid, algorithms: new Set(algorithms), material };
 }
 
@@ -78,7 +79,7 @@ export async function importPemKey(pem: string, allowed: readonly JwsAlgorithm[]
   const algorithms = asymmetric.filter((a) => keyFitsAlgorithm(a, material));
   if (algorithms.length === 0) throw new Error(`the key does not fit any of the algorithms ${asymmetric.join(', ')}`);
   const jwk = material.export({ format: 'jwk' });
-  const id = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  const id = `#${await calculateJwkThumbprint(jwk as JWK, 'sha256')}`;
   return { id, kid: undefined, algorithms: new Set(algorithms), material };
 }
 

@@ -2,7 +2,7 @@ import type { JwsAlgorithm, KeyMaterial } from '../jwt/algorithms.js';
 
 /** One verification key, imported once, with the algorithms it may verify for its issuer. */
 export interface VerificationKey {
-  /** Stable identity of the key: its `kid`, or its RFC 7638 thumbprint when it has none. */
+  /** Stable identity of the key across refreshes: `kid#thumbprint` (RFC 7638), so new material under an old kid is a new key. */
   readonly id: string;
   readonly kid: string | undefined;
   /** Allowed algorithms (issuer allow-list ∩ key type ∩ the JWK's own `alg`). Never empty. */
@@ -41,6 +41,13 @@ export class KeySet {
       if (list) list.push(key);
       else this.byKid.set(key.kid, [key]);
     }
+  }
+
+  /** Whether both sets hold exactly the same keys. */
+  sameKeysAs(other: KeySet | undefined): boolean {
+    if (!other || other.ids.size !== this.ids.size) return false;
+    for (const id of this.ids) if (!other.ids.has(id)) return false;
+    return true;
   }
 
   get size(): number {
