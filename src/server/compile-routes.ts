@@ -10,6 +10,7 @@ import { compileInboundStripper, type InboundStripper } from '../pipeline/propag
 import type { RoutePolicy } from '../pipeline/run.js';
 import type { UpstreamPools } from './forward.js';
 import type { Dispatcher } from 'undici';
+import { normalizePath } from './normalize-path.js';
 import { RouteMetrics } from './route-metrics.js';
 import type { Routable } from './router.js';
 
@@ -73,7 +74,7 @@ function compileRoute(
   const p = route.propagate;
   return {
     name,
-    path: route.path,
+    path: routePath(route.path, name),
     host: route.host,
     methods,
     allow: methods ? [...methods].join(', ') : '',
@@ -93,4 +94,19 @@ function compileRoute(
     timeoutMs: route.timeoutMs ?? config.limits.upstreamTimeoutMs,
     metrics: new RouteMetrics(metrics, name),
   };
+}
+
+/**
+ * Route paths go through the same normalization as request paths; a configured
+ * spelling that normalization would change could never match, so it is refused.
+ */
+function routePath(path: string, name: string): string {
+  let normalized: string;
+  try {
+    normalized = normalizePath(path);
+  } catch {
+    throw new Error(`route ${name}: path ${path} contains characters requests may not use`);
+  }
+  if (normalized !== path) throw new Error(`route ${name}: write the path as ${normalized}`);
+  return path;
 }
