@@ -197,6 +197,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     this.env.requestEnded();
     const seconds = (performance.now() - this.startedAt) / 1000;
     const res = this.res;
+    // 499 (nginx's convention): the connection closed before the response was complete.
     const status = res.writableFinished ? res.statusCode : 499;
     (this.route?.metrics ?? this.state.unroutedMetrics).request(status, seconds);
     this.env.accessLog({
