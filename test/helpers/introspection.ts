@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
  * How the stand-in answers: `ok` per its token table; the others are the
  * failure modes a gateway must survive (RFC 7662 endpoint broken in some way).
  */
-export type StubMode = 'ok' | 'hang' | 'reset' | '500' | 'not-json' | 'bad-active' | 'huge' | 'html' | 'unsupported';
+export type StubMode = 'ok' | 'hang' | 'reset' | 'reset-once' | '500' | 'not-json' | 'bad-active' | 'huge' | 'html' | 'unsupported';
 
 export interface IntrospectionStub {
   /** Base URL; also the issuer (serves OpenID discovery). */
@@ -54,6 +54,10 @@ export async function startIntrospectionStub(
         hanging.add(res);
         return;
       case 'reset':
+        req.socket.destroy();
+        return;
+      case 'reset-once':
+        stub.mode = 'ok';
         req.socket.destroy();
         return;
       case '500':

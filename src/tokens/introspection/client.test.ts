@@ -148,6 +148,17 @@ for (const mode of FAILURES) {
   });
 }
 
+test('a connection reset is retried once on a fresh connection; a second reset is 503', async () => {
+  const c = client();
+  activeToken('tok-reset');
+  stub.mode = 'reset-once';
+  assert.equal((await c.introspect('tok-reset')).subject, 'alice');
+  assert.equal(stub.requests, 2);
+  stub.mode = 'reset';
+  await rejectsWith(c.introspect('tok-reset-2'), 'GH_INTROSPECTION_UNAVAILABLE');
+  assert.equal(stub.requests, 4);
+});
+
 test('endpoint down (nothing listening) is 503; a cached token still passes', async () => {
   const c = client({ endpoint: await closedPortUrl() });
   await rejectsWith(c.introspect('tok-down'), 'GH_INTROSPECTION_UNAVAILABLE');

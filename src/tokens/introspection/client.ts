@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { GatewayMetrics } from '../../admin/metrics.js';
 import { isSafeEndpointUrl, type IntrospectionConfig } from '../../config/schema.js';
@@ -84,21 +84,28 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   async function ask(token: string): Promise<IntrospectionOutcome> {
     const url = await resolveEndpoint();
+    const request = {
+      method: 'POST' as const,
+      headers: {
+        authorization,
+        accept: 'application/json',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      ...limits,
+    };
     let res;
-    try {
-      res = await exchange(dispatcher, url, {
-        method: 'POST',
-        headers: {
-          authorization,
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-        ...limits,
-      });
-    } catch (err) {
-      const reason = err instanceof ExchangeFailed ? err.reason : 'network';
-      throw unavailable(`request failed: ${reason}`, err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await exchange(dispatcher, url, request);
+        break;
+      } catch (err) {
+        const reason = err instanceof ExchangeFailed ? err.reason : 'network';
+        // A pooled connection the server closed while idle fails with a reset. Introspection has no
+        // side effects, so one fresh attempt is safe; a timeout is not retried (it already cost timeoutMs).
+        if (reason === 'network' && attempt === 1) continue;
+        throw unavailable(`request failed: ${reason}`, err);
+      }
     }
     const error = (res.json as { error?: unknown } | undefined)?.error;
     // oidc-provider answers this for a JWT: it is not a token this endpoint can vouch for.
@@ -135,7 +142,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
         throw new GatehouseError('GH_TOKEN_MALFORMED', 'malformed bearer token');
       }
-      const key = createHash('sha256').update(token).digest('base64url');
+      const key = hash('sha256', token, 'base64url');
       const hit = cache?.get(key);
       if (hit && hit.until > now()) {
         hits?.inc();
