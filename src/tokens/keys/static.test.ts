@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { GatehouseError } from '../../errors.js';
-import { generateTestKey, jwtFixture, mintToken, testIssuerOptions, testKeyFromPrivate } from '../../../test/helpers/jwt.js';
+import { forgeHs256WithPublicKey, generateTestKey, jwtFixture, mintToken, testIssuerOptions, testKeyFromPrivate } from '../../../test/helpers/jwt.js';
 import { createTokenVerifier } from '../jwt/verifier.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-static-keys-'));
@@ -63,6 +63,25 @@ describe('publicKey files', () => {
     const set = file('keys.json', JSON.stringify({ keys: [a.publicJwk, b.publicJwk] }));
     await verifies(set, mintToken(a, claims), ['ES256', 'RS256']);
     await verifies(set, mintToken(b, claims), ['ES256', 'RS256']);
+  });
+
+  test('HS256 in the allow-list beside a public key never turns the key into an HMAC secret', async () => {
+    const key = generateTestKey('RS256');
+    const v = createTokenVerifier([
+      testIssuerOptions({ issuer: ISS, audience: 'api-users', publicKey: file('mixed.pem', key.publicPem), algorithms: ['RS256', 'HS256'] }),
+    ]);
+    try {
+      await v.ready;
+      const forged = forgeHs256WithPublicKey(key, { ...claims, exp: Math.floor(Date.now() / 1000) + 60 });
+      await assert.rejects(v.verify(forged), (e: GatehouseError) => e.code === 'GH_TOKEN_INVALID');
+      // Without a kid, too.
+      const [, p, sig] = forged.split('.');
+      const noKid = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${p}.${sig}`;
+      await assert.rejects(v.verify(noKid), (e: GatehouseError) => e.code === 'GH_TOKEN_INVALID' && e.message === 'no key for this algorithm');
+      assert.equal((await v.verify(mintToken(key, claims))).subject, 'alice');
+    } finally {
+      v.close();
+    }
   });
 
   test('a missing file fails at construction, naming the path', () => {
