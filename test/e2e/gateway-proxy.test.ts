@@ -215,6 +215,14 @@ test('upstream connections are pooled and kept alive', async () => {
   assert.ok(up.connections - before <= 2, `20 sequential requests used ${up.connections - before} new connections`);
 });
 
+test('200 concurrent requests all arrive, each with its own request id', async () => {
+  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => call(`${t.gw.url}/many/${i}`)));
+  assert.ok(results.every((r) => r.status === 200));
+  const paths = new Set(results.map((r) => r.json<EchoRecord>().path));
+  assert.equal(paths.size, 200);
+  assert.equal(new Set(results.map((r) => r.headers['x-request-id'])).size, 200);
+});
+
 test('still serving after upstream failures', async () => {
   const res = await call(`${t.gw.url}/after`, { method: 'PUT', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
   assert.equal(res.status, 200);
