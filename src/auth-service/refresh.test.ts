@@ -75,3 +75,20 @@ test('end-session endpoint answers', async () => {
   assert.equal(res.status, 200);
   await res.text();
 });
+
+test('two concurrent uses of one refresh token: one answer at most, and the grant ends', async () => {
+  const { tokens, config, gw } = await login();
+  const results = await Promise.allSettled([
+    oidc.refreshTokenGrant(config, tokens.refresh_token as string),
+    oidc.refreshTokenGrant(config, tokens.refresh_token as string),
+  ]);
+  const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+  assert.ok(rejected.length >= 1, 'a concurrent reuse is detected');
+  for (const r of rejected) assert.equal((r.reason as oidc.ResponseBodyError).error, 'invalid_grant');
+  for (const r of results) {
+    if (r.status !== 'fulfilled') continue;
+    // Whatever the winner got belongs to a revoked grant.
+    assert.equal((await oidc.tokenIntrospection(gw, r.value.access_token)).active, false);
+    await assert.rejects(oidc.refreshTokenGrant(config, r.value.refresh_token as string), isInvalidGrant);
+  }
+});

@@ -85,3 +85,28 @@ export function adapterContract(name: string, open: (now: () => number) => Promi
     assert.equal(((await g.find('g1')) as AdapterPayload).accountId, 'b');
   });
 }
+
+/** Races two consumes of one refresh token: exactly one wins; the other is a replay that ends the grant. */
+export function adapterRaceContract(name: string, open: (now: () => number) => Promise<ModelStore>): void {
+  test(`${name}: concurrent consume of one refresh token: one wins, the loser gets invalid_grant and the grant ends`, async (t) => {
+    const store = await open(Date.now);
+    t.after(() => store.close());
+    const rt = store.factory('RefreshToken');
+    const at = store.factory('AccessToken');
+    const grant = store.factory('Grant');
+    await grant.upsert('g1', { jti: 'g1' } as AdapterPayload, 600);
+    await rt.upsert('r1', { jti: 'r1', grantId: 'g1' } as AdapterPayload, 600);
+    await at.upsert('a1', { jti: 'a1', grantId: 'g1' } as AdapterPayload, 600);
+    const results = await Promise.allSettled([rt.consume('r1'), rt.consume('r1')]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal((failure.reason as { error?: string }).error, 'invalid_grant');
+    assert.equal(await at.find('a1'), undefined);
+    assert.equal(await grant.find('g1'), undefined);
+    // A consumed authorization code is likewise spent once.
+    const code = store.factory('AuthorizationCode');
+    await code.upsert('c1', { jti: 'c1', grantId: 'g2' } as AdapterPayload, 60);
+    await code.consume('c1');
+    await assert.rejects(code.consume('c1'), (err: { error?: string }) => err.error === 'invalid_grant');
+  });
+}

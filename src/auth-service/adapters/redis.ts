@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import type { Adapter, AdapterPayload } from 'oidc-provider';
-import type { ModelStore } from './sqlite.js';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { REPLAY_REVOKES, type ModelStore } from './sqlite.js';
 
 /** Models that belong to a grant and go when it is revoked. */
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'ClientCredentials']);
@@ -94,15 +94,31 @@ class RedisAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const key = this.key(id);
+    const ttlMs = await this.redis.pttl(key);
+    if (ttlMs === -2) return;
+    const at = Math.floor(this.now() / 1000);
+    // SET NX on a marker is the atomic step: of two instances racing with the same refresh token, exactly one wins.
+    const won = ttlMs > 0 ? await this.redis.set(`${key}:consumed`, String(at), 'PX', ttlMs, 'NX') : await this.redis.set(`${key}:consumed`, String(at), 'NX');
     const raw = await this.redis.get(key);
-    if (!raw) return;
-    const stored = JSON.parse(raw) as Stored;
-    stored.p = { ...stored.p, consumed: Math.floor(this.now() / 1000) };
-    await this.redis.set(key, JSON.stringify(stored), 'KEEPTTL');
+    if (won === 'OK') {
+      if (!raw) return;
+      const stored = JSON.parse(raw) as Stored;
+      stored.p = { ...stored.p, consumed: at };
+      await this.redis.set(key, JSON.stringify(stored), 'KEEPTTL');
+      return;
+    }
+    if (!REPLAY_REVOKES.has(this.model)) return;
+    const row = raw ? (JSON.parse(raw) as Stored).p : undefined;
+    // The loser of the race is a replay (RFC 9700 §4.14.2, RFC 6749 §4.1.2): end the whole grant, as oidc-provider does for a later one.
+    if (row?.grantId) {
+      await this.revokeByGrantId(row.grantId);
+      await this.redis.del(`${this.prefix}Grant:${row.grantId}`);
+    }
+    throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.redis.del(this.key(id));
+    await this.redis.del(this.key(id), `${this.key(id)}:consumed`);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterContract } from '../../../test/helpers/auth-adapter-contract.js';
-import { createSqliteModelStore } from './sqlite.js';
+import { adapterContract, adapterRaceContract } from '../../../test/helpers/auth-adapter-contract.js';
+import { createSqliteModelStore, type ModelStore } from './sqlite.js';
 
-adapterContract('sqlite', async (now) => {
+const open = async (now: () => number): Promise<ModelStore> => {
   const dir = await mkdtemp(join(tmpdir(), 'gh-adapter-'));
   const store = await createSqliteModelStore(join(dir, 'm.sqlite'), { now });
   return {
@@ -14,4 +14,7 @@ adapterContract('sqlite', async (now) => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+adapterContract('sqlite', open);
+adapterRaceContract('sqlite', open);

@@ -1,6 +1,9 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
 import { openSqlite } from '../sqlite-open.js';
+
+/** Models whose second use is a replay that ends the grant, even when the two uses race. */
+export const REPLAY_REVOKES = new Set(['RefreshToken', 'AuthorizationCode']);
 
 /** Storage for oidc-provider models, plus a way to close it. */
 export interface ModelStore {
@@ -62,6 +65,9 @@ function prepare(db: DatabaseSync) {
     findByUid: s('SELECT payload, expires_at FROM oidc_models WHERE model = ? AND uid = ?'),
     destroy: s('DELETE FROM oidc_models WHERE model = ? AND id = ?'),
     revokeByGrantId: s('DELETE FROM oidc_models WHERE grant_id = ?'),
+    revokeGrant: s("DELETE FROM oidc_models WHERE grant_id = ? OR (model = 'Grant' AND id = ?)"),
+    consume: s(`UPDATE oidc_models SET payload = json_set(payload, '$.consumed', ?)
+                WHERE model = ? AND id = ? AND json_extract(payload, '$.consumed') IS NULL`),
     sweep: s('DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ?'),
   };
 }
@@ -101,11 +107,15 @@ class SqliteAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
+    // One statement: of two requests racing with the same refresh token, exactly one consumes it.
+    const r = this.stmts.consume.run(Math.floor(this.now() / 1000), this.model, id);
+    if (Number(r.changes) > 0) return;
     const row = await this.find(id);
-    if (!row) return;
-    const current = this.stmts.find.get(this.model, id) as { expires_at: number | null } | undefined;
-    const remaining = current?.expires_at ? (current.expires_at - this.now()) / 1000 : undefined;
-    await this.upsert(id, { ...row, consumed: Math.floor(this.now() / 1000) }, remaining);
+    if (row && REPLAY_REVOKES.has(this.model) && row.consumed !== undefined) {
+      // The loser of the race is a replay (RFC 9700 §4.14.2, RFC 6749 §4.1.2): end the whole grant, as oidc-provider does for a later one.
+      if (row.grantId) this.stmts.revokeGrant.run(row.grantId, row.grantId);
+      throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+    }
   }
 
   async destroy(id: string): Promise<void> {
