@@ -46,6 +46,18 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MAX_TOKEN_LENGTH = 8192;
 const WARN_INTERVAL_MS = 5000;
 
+/**
+ * An RFC 7662 client for one authorization server: form POST with
+ * `token_type_hint=access_token`, `client_secret_basic`, a deadline and a size
+ * cap per exchange, strict reading of the answer, and a bounded cache keyed by a
+ * SHA-256 of the token (active answers until min(`exp`, `cacheMaxAge`), refused
+ * ones for `inactiveCacheMaxAge`, failures never).
+ *
+ * @example
+ * const client = createIntrospectionClient(config.security.introspection);
+ * const identity = await client.introspect(bearer); // throws GatehouseError (401 or 503)
+ * await client.close();
+ */
 export function createIntrospectionClient(cfg: IntrospectionConfig, opts: IntrospectionClientOptions = {}): IntrospectionClient {
   const now = opts.now ?? Date.now;
   const dispatcher = createDispatcher();
