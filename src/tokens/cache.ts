@@ -6,7 +6,7 @@ import type { Identity } from './identity.js';
 /** A verified token as cached: the identity and what vouched for it. */
 export interface CachedVerification {
   readonly identity: Identity;
-  /** Issuer name and key id, so entries can be dropped when their key leaves the JWKS. */
+  /** Issuer (`iss`) and key id, so entries can be dropped when their key leaves the JWKS. */
   readonly issuer: string;
   readonly keyId: string;
   /** Token expiry in ms; checked on every hit against the injected clock. */

@@ -3,7 +3,7 @@ import { RejectedTokenCache, tokenCacheKey, VerifiedTokenCache } from '../cache.
 import type { Identity } from '../identity.js';
 import { IssuerVerifier, SignatureInvalid } from './issuer-verifier.js';
 import type { IssuerOptions, TokenVerifier, VerifierOptions } from './options.js';
-import { parseCompactJws } from './parse.js';
+import { MAX_TOKEN_LENGTH, parseCompactJws } from './parse.js';
 
 const DEFAULT_CACHE_ENTRIES = 10_000;
 
@@ -57,7 +57,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
             if (next.sameKeysAs(previous)) return;
             // A new set can make a once-bad signature good; a withdrawn key must stop vouching.
             rejected?.clear();
-            if (previous) cache?.dropWithdrawnKeys(name, next.ids);
+            if (previous) cache?.dropWithdrawnKeys(options.issuer, next.ids);
           },
         }),
       );
@@ -70,6 +70,8 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
 
   async function verify(token: string): Promise<Identity> {
     if (typeof token !== 'string' || token.length === 0) throw new GatehouseError('GH_TOKEN_MALFORMED', 'token is empty');
+    // Before hashing: an oversized token costs nothing beyond this comparison.
+    if (token.length > MAX_TOKEN_LENGTH) throw new GatehouseError('GH_TOKEN_MALFORMED', 'token too large');
     const nowMs = now();
     let key: string | undefined;
     if (cache) {
@@ -94,7 +96,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     if (key) {
       cache!.set(
         key,
-        { identity: verified.identity, issuer: issuer.name, keyId: verified.keyId, expiresAtMs: verified.identity.expiresAt * 1000 },
+        { identity: verified.identity, issuer: issuer.issuer, keyId: verified.keyId, expiresAtMs: verified.identity.expiresAt * 1000 },
         nowMs,
       );
     }
