@@ -81,8 +81,11 @@ routes:
   );
   const cli = new CliProcess(['start', '--config', file], { env });
   t.after(() => cli.stop());
-  await cli.waitForLine('stdout', /"msg":"authorization service http:\/\/127\.0\.0\.1:\d+ listening on /);
-  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+  // The service logs its own start, before the gateway's.
+  const served = await cli.waitForLine('stdout', /"msg":"serving /);
+  const serviceLine = cli.stdout.split('\n').findIndex((l) => l.includes(`"issuer":"${issuer}"`));
+  assert.ok(serviceLine >= 0 && serviceLine < served.index, 'the authorization service started first');
+  const { url } = JSON.parse(served.line) as { url: string };
   await cli.waitForLine('stdout', /"msg":"ready: every key source has loaded"/);
 
   for (const resource of ['https://api.test', 'https://opaque.test']) {

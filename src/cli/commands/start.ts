@@ -34,7 +34,6 @@ export function registerStartCommand(program: Command): void {
       const auth = cfg.auth
         ? await (await import('../../auth-service/index.js')).startAuthService(cfg.auth, { logger, baseDir })
         : undefined;
-      if (auth) logger.info({ url: auth.url, issuer: auth.issuer }, `authorization service ${auth.issuer} listening on ${auth.url}`);
       let gateway: Awaited<ReturnType<typeof startGateway>>;
       try {
         gateway = await startGateway(cfg, { logger, baseDir });
