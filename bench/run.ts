@@ -93,7 +93,9 @@ async function runMode(
       started.push(target);
       results.set(kind, { target: kind, samples: [] });
     } catch (err) {
-      results.set(kind, { target: kind, failed: (err as Error).message.split('\n')[0] ?? 'failed to start', samples: [] });
+      // The first two lines name the failure and its cause (the child's first stderr line).
+      const reason = (err as Error).message.split('\n').filter(Boolean).slice(0, 2).join(' ');
+      results.set(kind, { target: kind, failed: reason || 'failed to start', samples: [] });
       if (args.verbose) console.error(err);
     }
   }

@@ -27,6 +27,8 @@ function packageVersion(root: string, name: string): string {
 }
 
 function gitDescribe(root: string): string {
+  // Set when the bench runs from an exported tree (git archive), which has no .git.
+  if (process.env.GH_BENCH_SOURCE) return process.env.GH_BENCH_SOURCE;
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
