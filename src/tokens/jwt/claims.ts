@@ -1,5 +1,6 @@
-import { GatehouseError } from '../../errors.js';
+import type { GatehouseError } from '../../errors.js';
 import type { Identity } from '../identity.js';
+import { refuse } from './reject.js';
 
 /** What one issuer requires of a token's claims. Times in seconds. */
 export interface ClaimRules {
@@ -19,7 +20,7 @@ export function checkClaims(payload: Readonly<Record<string, unknown>>, rules: C
   const { exp, nbf, iat } = payload;
   if (exp === undefined) throw invalid('token has no expiry');
   if (!isNumericDate(exp)) throw invalid('exp claim is not a number');
-  if (nowSeconds - rules.clockSkewSeconds >= exp) throw new GatehouseError('GH_TOKEN_EXPIRED', 'token expired');
+  if (nowSeconds - rules.clockSkewSeconds >= exp) throw refuse('GH_TOKEN_EXPIRED', 'token expired');
   if (nbf !== undefined) {
     if (!isNumericDate(nbf)) throw invalid('nbf claim is not a number');
     if (nowSeconds + rules.clockSkewSeconds < nbf) throw invalid('token not yet valid');
@@ -31,7 +32,7 @@ export function checkClaims(payload: Readonly<Record<string, unknown>>, rules: C
   if (rules.maxTokenAgeSeconds !== undefined) {
     if (iat === undefined) throw invalid('token has no iat claim');
     if (nowSeconds - (iat as number) - rules.clockSkewSeconds > rules.maxTokenAgeSeconds) {
-      throw new GatehouseError('GH_TOKEN_EXPIRED', 'token too old');
+      throw refuse('GH_TOKEN_EXPIRED', 'token too old');
     }
   }
   if (!audienceAccepted(payload.aud, rules.audiences)) throw invalid('audience not accepted');
@@ -57,7 +58,7 @@ function isNumericDate(v: unknown): v is number {
 }
 
 function invalid(message: string): GatehouseError {
-  return new GatehouseError('GH_TOKEN_INVALID', message);
+  return refuse('GH_TOKEN_INVALID', message);
 }
 
 /**

@@ -6,6 +6,7 @@ import { loadPublicKeyFile, loadSecret } from '../keys/static.js';
 import { isSupportedAlgorithm, verifySignature, type JwsAlgorithm } from './algorithms.js';
 import { checkClaims, identityFromClaims, type ClaimRules } from './claims.js';
 import type { ParsedToken } from './parse.js';
+import { refuse } from './reject.js';
 import type { IssuerOptions } from './options.js';
 
 /** A verified token: the identity, and the key that vouched for it (for cache invalidation). */
@@ -35,8 +36,19 @@ const EMBEDDED_KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
  * until the key set changes, so the verifier may remember it.
  */
 export class SignatureInvalid extends GatehouseError {
-  constructor() {
+  private constructor() {
     super('GH_TOKEN_INVALID', 'signature invalid');
+  }
+
+  /** Without a stack trace, like every refusal (see reject.ts). */
+  static create(): SignatureInvalid {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new SignatureInvalid();
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 }
 
@@ -120,14 +132,14 @@ export class IssuerVerifier {
     }
     if (header.crit !== undefined) throw invalid('unsupported critical header');
     const kid = header.kid;
-    if (kid !== undefined && typeof kid !== 'string') throw new GatehouseError('GH_TOKEN_MALFORMED', 'kid header is not a string');
+    if (kid !== undefined && typeof kid !== 'string') throw refuse('GH_TOKEN_MALFORMED', 'kid header is not a string');
     if (this.requireTyp && !isAccessTokenTyp(header.typ)) throw invalid('token type not accepted');
     checkClaims(payload, this.rules, nowMs / 1000);
 
     const selection = this.selectSync(kid, alg) ?? (await this.selectAsync(kid, alg));
     if (selection.status === 'unknown-kid') throw invalid('unknown signing key');
     if (selection.status === 'no-key') throw invalid(selection.reason);
-    if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) throw new SignatureInvalid();
+    if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) throw SignatureInvalid.create();
     return { identity: identityFromClaims(payload as Record<string, unknown>, token), keyId: selection.key.id };
   }
 
@@ -165,5 +177,5 @@ function isAccessTokenTyp(typ: unknown): boolean {
 }
 
 function invalid(message: string): GatehouseError {
-  return new GatehouseError('GH_TOKEN_INVALID', message);
+  return refuse('GH_TOKEN_INVALID', message);
 }

@@ -1,4 +1,5 @@
-import { GatehouseError } from '../../errors.js';
+import type { GatehouseError } from '../../errors.js';
+import { refuse } from './reject.js';
 
 /** A compact JWS split into its parts, before any signature or claim check. */
 export interface ParsedToken {
@@ -69,5 +70,5 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
 }
 
 function malformed(message: string): GatehouseError {
-  return new GatehouseError('GH_TOKEN_MALFORMED', message);
+  return refuse('GH_TOKEN_MALFORMED', message);
 }

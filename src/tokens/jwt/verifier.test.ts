@@ -134,6 +134,15 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
       });
     }
 
+    test('refusals carry no stack trace (cheap to build on a path attackers drive)', async () => {
+      const forged = forgeToken({ alg: 'ES256', kid: keys.ES256!.kid }, { ...claims, exp: NOW + 60, jti: 'stackless' }, Buffer.alloc(64, 7));
+      for (const token of [forged, 'x.y.z', mintToken(rsa(), { ...claims, exp: NOW - 100 }, { nowSeconds: NOW - 200 })]) {
+        await assert.rejects(verifier.verify(token), (e: Error) => e instanceof GatehouseError && !/\n\s+at /.test(e.stack ?? ''));
+      }
+      // The global limit is restored afterwards.
+      assert.ok(Error.stackTraceLimit > 0);
+    });
+
     test('the error message never echoes the token', async () => {
       const token = mintToken(rsa(), { ...claims, aud: 'billing' }, { nowSeconds: NOW });
       await assert.rejects(verifier.verify(token), (err: Error) => !err.message.includes(token.split('.')[1]!));

@@ -1,9 +1,9 @@
-import { GatehouseError } from '../../errors.js';
 import { RejectedTokenCache, tokenCacheKey, VerifiedTokenCache } from '../cache.js';
 import type { Identity } from '../identity.js';
 import { IssuerVerifier, SignatureInvalid } from './issuer-verifier.js';
 import type { IssuerOptions, TokenVerifier, VerifierOptions } from './options.js';
 import { MAX_TOKEN_LENGTH, parseCompactJws } from './parse.js';
+import { refuse } from './reject.js';
 
 const DEFAULT_CACHE_ENTRIES = 10_000;
 
@@ -69,9 +69,9 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   const all = [...byIssuer.values()];
 
   async function verify(token: string): Promise<Identity> {
-    if (typeof token !== 'string' || token.length === 0) throw new GatehouseError('GH_TOKEN_MALFORMED', 'token is empty');
+    if (typeof token !== 'string' || token.length === 0) throw refuse('GH_TOKEN_MALFORMED', 'token is empty');
     // Before hashing: an oversized token costs nothing beyond this comparison.
-    if (token.length > MAX_TOKEN_LENGTH) throw new GatehouseError('GH_TOKEN_MALFORMED', 'token too large');
+    if (token.length > MAX_TOKEN_LENGTH) throw refuse('GH_TOKEN_MALFORMED', 'token too large');
     const nowMs = now();
     let key: string | undefined;
     if (cache) {
@@ -85,7 +85,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     const parsed = parseCompactJws(token);
     const iss = parsed.payload.iss;
     const issuer = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
-    if (!issuer) throw new GatehouseError('GH_TOKEN_INVALID', 'issuer not accepted');
+    if (!issuer) throw refuse('GH_TOKEN_INVALID', 'issuer not accepted');
     let verified;
     try {
       verified = await issuer.verify(parsed, token, nowMs);
