@@ -3,6 +3,7 @@ import { asGatehouseError, GatehouseError, InsufficientScope, problemDetails, ww
 import type { Identity } from '../tokens/identity.js';
 import type { TokenVerifier } from '../tokens/jwt/options.js';
 import { looksLikeJwt } from '../tokens/jwt/parse.js';
+import { refuse } from '../tokens/jwt/reject.js';
 
 /**
  * Options shared by every `requireToken*` middleware.
@@ -69,8 +70,8 @@ export async function checkRequest(
 ): Promise<GuardResult> {
   try {
     const token = bearerToken(headers, rawHeaders);
-    if (token === undefined) throw new GatehouseError('GH_TOKEN_MISSING', 'a Bearer token is required');
-    if (!looksLikeJwt(token)) throw new GatehouseError('GH_TOKEN_MALFORMED', 'the Bearer token is not a JWT');
+    if (token === undefined) throw refuse('GH_TOKEN_MISSING', 'a Bearer token is required');
+    if (!looksLikeJwt(token)) throw refuse('GH_TOKEN_MALFORMED', 'the Bearer token is not a JWT');
     const identity = await verifier.verify(token);
     const missing = (opts.scopes ?? []).filter((s) => !identity.scopes.has(s));
     if (missing.length > 0) throw new InsufficientScope(opts.scopes!);
@@ -84,7 +85,7 @@ function bearerToken(headers: IncomingHttpHeaders, rawHeaders: readonly string[]
   if (rawHeaders) {
     let count = 0;
     for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') count++;
-    if (count > 1) throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'more than one Authorization header');
+    if (count > 1) throw refuse('GH_BAD_CREDENTIAL_REQUEST', 'more than one Authorization header');
   }
   const value = headers.authorization;
   if (value === undefined) return undefined;
@@ -94,7 +95,7 @@ function bearerToken(headers: IncomingHttpHeaders, rawHeaders: readonly string[]
   if (scheme.toLowerCase() !== 'bearer') return undefined;
   const token = value.slice(space + 1);
   if (space < 0 || !TOKEN68.test(token)) {
-    throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'the Bearer credential must be exactly one token68 value');
+    throw refuse('GH_BAD_CREDENTIAL_REQUEST', 'the Bearer credential must be exactly one token68 value');
   }
   return token;
 }
