@@ -21,7 +21,7 @@ export interface BenchArgs {
 
 export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js [options])
 
-  --modes LIST         modes by id or group, comma-separated (default: all): a,b,c,d,e
+  --modes LIST         modes by id or group, comma-separated (default: all): a,b,c,d,e,s
                        (d = d-es256,d-eddsa; e = e-repeat,e-distinct)
   --duration SECONDS   load per target per round (default 3)        env GH_BENCH_DURATION
   --rounds N           rounds; each round loads every target once   env GH_BENCH_ROUNDS

@@ -1,5 +1,6 @@
 import { BENCH_AUDIENCE, BENCH_ISSUER, BENCH_SCOPE, type Fixtures, type TokenSetRequest } from './fixtures/fixtures.js';
 import type { BenchAlg } from './fixtures/jwt-sign.js';
+import { BENCH_REDIS_URL, makeBenchSessions, type BenchSessionKind, type BenchSessions } from './fixtures/sessions.js';
 import type { PeerAuth } from './targets/child.js';
 
 /** The servers loaded in every mode. `bare` is the ceiling every ratio is taken against. */
@@ -51,6 +52,8 @@ export interface ModeSpec {
   readonly notes: readonly string[];
   /** Warm-up goes on until this many passes through the credential list are done (0: just the warm-up time). */
   readonly warmupPasses: number;
+  /** Sessions the gateway child loads into its memory store before it starts (a JSON seed file), if any. */
+  gatewaySessionSeed?(ctx: ModeContext): Promise<string | undefined>;
 }
 
 export interface ModeOptions {
@@ -117,7 +120,60 @@ function bearerMode(spec: {
   };
 }
 
-/** The modes of issue 2, in run order. */
+const SESSION_COUNT = 1000;
+
+/**
+ * A session-cookie mode (issue 4): 1,000 logged-in sessions sent in rotation as
+ * `Cookie` headers to a route with `auth: session`; the gateway forwards each
+ * with `Authorization: Bearer <access token>`. The tokens stay valid all run
+ * (no refresh), and `touchInterval` is an hour so the load client, which keeps
+ * no cookies, does not make the stateless gateway re-seal on every request.
+ */
+function sessionMode(spec: { id: string; kind: BenchSessionKind; title: string; minRatioVsBare: number; notes: string[] }): ModeSpec {
+  let made: Promise<BenchSessions> | undefined;
+  const sessions = (ctx: ModeContext) => (made ??= makeBenchSessions(spec.kind, SESSION_COUNT, ctx.fixtures.dir));
+  return {
+    id: spec.id,
+    group: 's',
+    title: spec.title,
+    path: `${ROUTE_PATH}/42`,
+    expectStatus: 200,
+    minRatioVsBare: spec.minRatioVsBare,
+    minRatioVsPeer: 0,
+    async credentials(ctx) {
+      const s = await sessions(ctx);
+      return { valuesFile: s.valuesFile, count: s.count, header: 'Cookie', prefix: '', first: s.first };
+    },
+    async gatewayConfig(ctx, ports) {
+      const s = await sessions(ctx);
+      return {
+        listen: { host: '127.0.0.1', port: ports.port },
+        admin: { enabled: true, host: '127.0.0.1', port: ports.adminPort },
+        routes: [{ path: ROUTE_PATH, upstream: ctx.upstreamUrl, auth: 'session', login: 'status' }],
+        sessions: {
+          mode: spec.kind === 'stateless' ? 'stateless' : 'stateful',
+          store: spec.kind === 'redis' ? { kind: 'redis', url: BENCH_REDIS_URL, prefix: s.redisPrefix } : { kind: 'memory' },
+          publicUrl: `http://127.0.0.1:${ports.port}`,
+          // Never contacted: discovery is lazy and the bench's tokens never need a refresh.
+          provider: { issuer: 'http://127.0.0.1:9/bench-idp', clientId: 'bench' },
+          keys: [s.key],
+          idleTimeout: '12h',
+          absoluteTimeout: '24h',
+          touchInterval: '1h',
+        },
+        logging: { level: ctx.gatewayLogLevel },
+      };
+    },
+    async gatewaySessionSeed(ctx) {
+      return (await sessions(ctx)).seedFile;
+    },
+    peer: () => 'no session-cookie equivalent in this peer setup',
+    notes: spec.notes,
+    warmupPasses: 1,
+  };
+}
+
+/** The modes of issue 2, in run order, then the session modes of issue 4. */
 export function buildModes(opts: ModeOptions): ModeSpec[] {
   const cache = opts.tokenCacheEntries;
   return [
@@ -164,6 +220,18 @@ export function buildModes(opts: ModeOptions): ModeSpec[] {
         'Each token keeps valid claims and carries another token\'s signature, so every one costs a full RSA verification to reject. ' +
           'The 10,000 tokens, sent in order, outnumber the gateway\'s cache of rejected signatures (LRU, a quarter of tokenCache.maxEntries when written), so it never answers from that cache.',
       ],
+    }),
+    sessionMode({
+      id: 's-memory', kind: 'memory', title: '1,000 stateful sessions, memory store', minRatioVsBare: 0.85,
+      notes: ['Each request: SHA-256 of the id and a store lookup; the AES-256-GCM record is decrypted once and then served from an in-process cache keyed by its exact ciphertext; the bearer token goes upstream.'],
+    }),
+    sessionMode({
+      id: 's-redis', kind: 'redis', title: '1,000 stateful sessions, Redis store', minRatioVsBare: 0.75,
+      notes: ['As s-memory, with one Redis round trip (HMGET) per request to the Redis at 127.0.0.1:6379, which shares the machine\'s cores with everything else.'],
+    }),
+    sessionMode({
+      id: 's-stateless', kind: 'stateless', title: '1,000 stateless sessions (sealed cookies)', minRatioVsBare: 0.85,
+      notes: ['Each request: a ~3 KB sealed cookie (JWE dir/A256GCM), decrypted once and then served from a cache keyed by the exact JWE, plus two in-memory lookups (logout marker, per-user cutoff).'],
     }),
   ];
 }

@@ -13,6 +13,7 @@ import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
 import { createTrustedProxies } from './server/trusted-proxies.js';
 import { createSessionRuntime, type SessionRuntime } from './sessions/runtime.js';
+import type { SessionStore } from './sessions/store.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** Directory relative paths in the config (keys, certificates) resolve against. */
   baseDir?: string;
+  /** Session store to use instead of the one `sessions.store` configures (embedding, benchmarks). */
+  sessionStore?: SessionStore;
 }
 
 interface Generation {
@@ -77,7 +80,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
   // Sessions outlive reloads (a memory store would otherwise forget every login); a changed
   // `sessions` section builds a new runtime.
-  const newSessions = (cfg: Config) => (cfg.sessions ? createSessionRuntime(cfg.sessions, { now: opts.now }) : undefined);
+  const newSessions = (cfg: Config) => (cfg.sessions ? createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore }) : undefined);
   let sessions: SessionRuntime | undefined = newSessions(config);
 
   const build = (cfg: Config): Generation => {

@@ -52,6 +52,7 @@ test('checks: PASS, MISS, n/a for a failed peer, none for an unsupported one', (
 test('modes are selected by id or by group, in run order; an unknown name is refused', () => {
   assert.deepEqual(selectModes(modes, ['e', 'd']).map((m) => m.id), ['d-es256', 'd-eddsa', 'e-repeat', 'e-distinct']);
   assert.deepEqual(selectModes(modes, ['a', 'e-repeat']).map((m) => m.id), ['a', 'e-repeat']);
-  assert.deepEqual(selectModes(modes, undefined).map((m) => m.id), ['a', 'b', 'c', 'd-es256', 'd-eddsa', 'e-repeat', 'e-distinct']);
+  assert.deepEqual(selectModes(modes, undefined).map((m) => m.id), ['a', 'b', 'c', 'd-es256', 'd-eddsa', 'e-repeat', 'e-distinct', 's-memory', 's-redis', 's-stateless']);
+  assert.deepEqual(selectModes(modes, ['s']).map((m) => m.id), ['s-memory', 's-redis', 's-stateless']);
   assert.throws(() => selectModes(modes, ['z']), /unknown mode "z"/);
 });

@@ -13,6 +13,8 @@ export interface ChildSettings {
   readonly auth?: PeerAuth;
   /** Gateway config file (gateway child only). */
   readonly configFile?: string;
+  /** Sessions to load into the gateway's memory session store before it starts (gateway child only). */
+  readonly sessionSeedFile?: string;
   /** Port to listen on; 0 picks one. */
   readonly port?: number;
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { announceReady, exitWhenParentSaysSo, readChildSettings } from './child.js';
 
@@ -7,7 +7,10 @@ import { announceReady, exitWhenParentSaysSo, readChildSettings } from './child.
 // Paths are resolved from this file, so it runs from dist/ and from .build/<name>/.
 
 interface GatewayModule {
-  startGateway(config: unknown): Promise<unknown>;
+  startGateway(config: unknown, opts?: { sessionStore?: unknown }): Promise<unknown>;
+}
+interface SessionFixturesModule {
+  loadSeededStore(seed: unknown): Promise<unknown>;
 }
 interface LoadModule {
   loadConfigFile(file: string): Promise<unknown>;
@@ -32,7 +35,13 @@ async function main(): Promise<void> {
   const load = (await import(new URL('../../src/config/load.js', import.meta.url).href)) as LoadModule;
   const gateway = (await import(moduleUrl.href)) as GatewayModule;
   const config = await load.loadConfigFile(settings.configFile);
-  const handle = (await gateway.startGateway(config)) as
+  // Session modes with the memory store: the sessions the parent made, loaded before the gateway starts.
+  let sessionStore: unknown;
+  if (settings.sessionSeedFile) {
+    const fixtures = (await import(new URL('../fixtures/sessions.js', import.meta.url).href)) as SessionFixturesModule;
+    sessionStore = await fixtures.loadSeededStore(JSON.parse(readFileSync(settings.sessionSeedFile, 'utf8')));
+  }
+  const handle = (await gateway.startGateway(config, sessionStore ? { sessionStore } : {})) as
     | { close?: () => Promise<void>; stop?: () => Promise<void>; ready?: Promise<void> }
     | undefined;
   await handle?.ready;

@@ -78,11 +78,12 @@ export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeCon
   const [port, adminPort] = [await freePort(), await freePort()];
   const configFile = join(opts.workDir, `gateway-${mode.id}.yaml`);
   writeFileSync(configFile, stringify(await mode.gatewayConfig(ctx, { port, adminPort })));
+  const sessionSeedFile = await mode.gatewaySessionSeed?.(ctx);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const child =
     entry.kind === 'module'
       ? await spawnChild(
-          { ...common, name: 'gateway', script: new URL('./gateway.js', import.meta.url), settings: { configFile, port }, ready: 'ipc' },
+          { ...common, name: 'gateway', script: new URL('./gateway.js', import.meta.url), settings: { configFile, port, ...(sessionSeedFile ? { sessionSeedFile } : {}) }, ready: 'ipc' },
           pin,
         )
       : await spawnChild(

@@ -303,3 +303,20 @@ test('stateless: "end all other sessions" ends older sessions of the user, keeps
   assert.ok(await sessions.resume(later), 'a later login is not affected');
   assert.equal(await sessions.destroyHandle(me, 'not-mine'), false);
 });
+
+test('stateful: the decrypted-session cache never hides a write made by another instance', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }]);
+  const provider = new Provider(clock);
+  const a = build('stateful', store, clock, provider, keyring);
+  const b = build('stateful', store, clock, provider, keyring);
+  const jar = apply(new Map(), await a.create(login(clock), new Map()));
+  assert.equal((await a.resume(jar))?.data.tokens.accessToken, 'at-0', 'A has it cached now');
+  clock.advance(400_000);
+  assert.equal((await b.resume(jar))?.data.tokens.accessToken, 'at-1', 'B refreshed');
+  assert.equal((await a.resume(jar))?.data.tokens.accessToken, 'at-1', 'A sees the rotation, not its cached copy');
+  assert.equal(provider.calls, 1);
+  await b.destroy(jar);
+  await assert.rejects(a.resume(jar), code('GH_SESSION_EXPIRED'));
+});

@@ -96,6 +96,7 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
     csrf,
     loginPath: `${endpoints.basePath}/login`,
     isGatewayCookie: (name) => endpoints.isGatewayCookie(name),
-    close: () => manager.close(),
+    // An injected store belongs to whoever passed it in.
+    close: () => (opts.store ? Promise.resolve() : manager.close()),
   };
 }

@@ -1,4 +1,5 @@
 import { CompactEncrypt, compactDecrypt } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { GatehouseError } from '../errors.js';
 import { clearCookie, serializeCookie, type CookieAttributes } from './cookies.js';
 import type { Keyring } from './crypto.js';
@@ -14,6 +15,11 @@ export interface SealedCookieOptions {
   readonly maxChunks?: number;
   /** Cookie attributes (tests of the `Secure` rule only). */
   readonly attributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
+  /**
+   * Opened sessions kept in memory, keyed by the whole JWE: the same ciphertext
+   * always opens to the same plaintext, so a hit skips the decryption. Default 0 (off).
+   */
+  readonly cacheEntries?: number;
 }
 
 const TYP = 'gh-session+jwe';
@@ -32,8 +38,10 @@ export class CookieSealer {
   private readonly chunkBytes: number;
   private readonly maxChunks: number;
   private readonly attributes: Omit<CookieAttributes, 'maxAgeSeconds'>;
+  private readonly opened: LRUCache<string, Record<string, unknown>> | undefined;
 
   constructor(opts: SealedCookieOptions) {
+    this.opened = opts.cacheEntries ? new LRUCache({ max: opts.cacheEntries }) : undefined;
     this.keyring = opts.keyring;
     this.name = opts.name ?? '__Host-gh_s';
     this.chunkBytes = opts.chunkBytes ?? 3800;
@@ -62,6 +70,7 @@ export class CookieSealer {
     for (let i = 0; i < jwe.length; i += this.chunkBytes) parts.push(jwe.slice(i, i + this.chunkBytes));
     // The count prefix may push chunk 0 two bytes over chunkBytes; the default leaves room for that.
     if (parts.length > this.maxChunks) throw new GatehouseError('GH_INTERNAL', 'session too large to seal in cookies');
+    this.opened?.set(jwe, JSON.parse(JSON.stringify(session)) as Record<string, unknown>);
     parts[0] = `${parts.length}~${parts[0]}`;
     const out = parts.map((p, i) => serializeCookie(this.chunkName(i), p, { ...this.attributes, maxAgeSeconds }));
     for (let i = parts.length; i < this.maxChunks; i++) {
@@ -88,10 +97,13 @@ export class CookieSealer {
       parts.push(part);
     }
     if (parts[0].length > this.chunkBytes) throw invalid();
+    const jwe = parts.join('');
+    const hit = this.opened?.get(jwe);
+    if (hit !== undefined) return hit;
     let plaintext: Uint8Array;
     try {
       const result = await compactDecrypt(
-        parts.join(''),
+        jwe,
         (header) => {
           const key = typeof header.kid === 'string' ? this.keyring.key(header.kid) : undefined;
           if (!key || header.typ !== TYP) throw invalid();
@@ -110,6 +122,7 @@ export class CookieSealer {
       throw invalid();
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid();
+    this.opened?.set(jwe, value as Record<string, unknown>);
     return value as Record<string, unknown>;
   }
 

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { GatehouseError } from '../errors.js';
 import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
@@ -13,6 +14,8 @@ interface Loaded {
 export interface StatefulOptions extends SessionManagerDeps {
   /** Default `__Host-gh_sid`. */
   readonly cookieName?: string;
+  /** Decrypted sessions kept in memory, keyed by store key and checked against the stored ciphertext. Default 10000; 0 disables. */
+  readonly openedCacheEntries?: number;
 }
 
 /**
@@ -25,10 +28,15 @@ export class StatefulSessions implements SessionManager {
   readonly mode = 'stateful';
   readonly cookieName: string;
   private readonly keyring: Keyring;
+  // Decrypting and parsing a record costs more than the rest of a request; a hit needs the
+  // exact ciphertext the store holds now, so a write anywhere (another instance) is never missed.
+  private readonly opened: LRUCache<string, { readonly sealed: string; readonly data: SessionData }> | undefined;
 
   constructor(private readonly deps: StatefulOptions) {
     this.cookieName = deps.cookieName ?? '__Host-gh_sid';
     this.keyring = deps.keyring.derive('session-store');
+    const max = deps.openedCacheEntries ?? 10_000;
+    this.opened = max > 0 ? new LRUCache({ max }) : undefined;
   }
 
   isSessionCookie(name: string): boolean {
@@ -143,13 +151,20 @@ export class StatefulSessions implements SessionManager {
   private async write(key: string, data: SessionData, expectedVersion: number): Promise<boolean> {
     const ttl = remainingSeconds(data, this.deps.timeouts, this.deps.now());
     const owner = ownerKeyOf(data.issuer, data.subject);
-    return this.deps.store.replace(key, { data: this.seal(key, data), owner, version: expectedVersion + 1 }, Math.max(1, ttl), expectedVersion);
+    const sealed = this.seal(key, data);
+    const done = await this.deps.store.replace(key, { data: sealed, owner, version: expectedVersion + 1 }, Math.max(1, ttl), expectedVersion);
+    if (done) this.opened?.set(key, { sealed, data });
+    return done;
   }
 
   private async load(key: string): Promise<Loaded | undefined> {
     const entry = await this.deps.store.get(key);
     if (!entry) return undefined;
-    return { data: parseSessionData(openRecord(this.keyring, key, entry.data)), version: entry.version };
+    const hit = this.opened?.get(key);
+    if (hit !== undefined && hit.sealed === entry.data) return { data: hit.data, version: entry.version };
+    const data = parseSessionData(openRecord(this.keyring, key, entry.data));
+    this.opened?.set(key, { sealed: entry.data, data });
+    return { data, version: entry.version };
   }
 
   private async sessionsOf(current: SessionData): Promise<{ key: string; data: SessionData }[]> {

@@ -39,6 +39,7 @@ export class StatelessSessions implements SessionManager {
       name: deps.cookieName ?? '__Host-gh_s',
       maxChunks: deps.maxChunks ?? 5,
       attributes: deps.cookieAttributes,
+      cacheEntries: 10_000,
     });
     this.recordKeys = deps.keyring.derive('refresh-result');
     this.resultSeconds = deps.refreshResultSeconds ?? 300;

@@ -85,8 +85,19 @@ function addResponseHeaders(ctx: RequestContext, headers: readonly string[]): vo
   (ctx.responseHeaders ??= []).push(...headers);
 }
 
+// Sessions come back as the same objects while unchanged (the managers cache them), so their identities can be reused.
+const identities = new WeakMap<SessionData, Identity>();
+
 /** The identity a session stands for; scopes are those the provider granted the access token. */
 export function identityOf(data: SessionData, clientId: string): Identity {
+  const known = identities.get(data);
+  if (known !== undefined && known.clientId === clientId) return known;
+  const identity = buildIdentity(data, clientId);
+  identities.set(data, identity);
+  return identity;
+}
+
+function buildIdentity(data: SessionData, clientId: string): Identity {
   const t = data.tokens;
   return {
     source: 'session',
