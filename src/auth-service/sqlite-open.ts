@@ -21,6 +21,9 @@ function loadSqlite(): Promise<typeof import('node:sqlite')> {
     } as typeof process.emitWarning;
     try {
       return await import('node:sqlite');
+    } catch (err) {
+      // Node 22.12 has node:sqlite behind a flag; 22.13 and later have it unflagged.
+      throw new Error('node:sqlite is unavailable: use Node.js >= 22.13, or run Node 22.12 with --experimental-sqlite', { cause: err });
     } finally {
       process.emitWarning = original;
     }
