@@ -54,3 +54,19 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.ok(after.headers.getSetCookie().some((c) => /Max-Age=0/.test(c)), 'the dead cookie is cleared');
   });
 }
+
+test('a route accepting [jwt, session]: an SPA token from /auth/refresh works as a bearer, the cookie works alone, neither → 401', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const viaCookie = await rawRequest(`${stack.url}/both/x`, { headers: { cookie: jar.header() } });
+  assert.equal(viaCookie.status, 200);
+  const token = (await rawRequest(`${stack.url}/auth/refresh`, { method: 'POST', headers: { cookie: jar.header(), origin: stack.url } })).json<{ access_token: string }>().access_token;
+  const viaBearer = await rawRequest(`${stack.url}/both/x`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(viaBearer.status, 200, viaBearer.body);
+  assert.equal(viaBearer.json<Echo>().authorization, `Bearer ${token}`);
+  const none = await rawRequest(`${stack.url}/both/x`);
+  assert.equal(none.status, 401);
+  const forged = await rawRequest(`${stack.url}/both/x`, { headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA`, cookie: jar.header() } });
+  assert.equal(forged.status, 401, 'a bad bearer is not rescued by the cookie');
+});

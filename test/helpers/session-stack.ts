@@ -124,7 +124,9 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
           { path: '/api', upstream: upstream.url, auth: 'session', login: 'status' },
           { path: '/mixed', upstream: upstream.url, auth: ['session', 'none'] },
           { path: '/public', upstream: upstream.url, auth: 'none' },
+          { path: '/both', upstream: upstream.url, auth: ['jwt', 'session'], login: 'status', scopes: ['api:read'] },
         ],
+        security: { jwt: { issuer: auth.issuer, audience: TEST_API, jwksUri: `${auth.issuer}/jwks`, algorithms: ['ES256'] } },
         sessions: {
           mode: o.mode,
           store: o.store ?? { kind: 'memory' },
