@@ -197,3 +197,28 @@ test('/auth endpoints: unknown path 404, wrong method 405 with Allow; gateway co
   assert.equal(other.status, 404);
   assert.equal(code(other), 'GH_SESSION_NOT_FOUND');
 });
+
+test('logout by form navigation continues to the provider end-session endpoint; login while the provider is down is 503', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const out = await rawRequest(`${stack.url}/auth/logout`, {
+    method: 'POST',
+    headers: { cookie: jar.header(), origin: stack.url, 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'same-origin' },
+  });
+  assert.equal(out.status, 303);
+  const to = new URL(String(out.headers.location));
+  assert.equal(to.origin, stack.auth.issuer);
+  assert.ok(to.searchParams.get('id_token_hint'), 'id_token_hint sent');
+  assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${stack.url}/`);
+  assert.ok(out.setCookies.some((c) => c.startsWith('__Host-gh_sid=;')));
+  assert.equal((await rawRequest(`${stack.url}/api/x`, { headers: { cookie: jar.header() } })).status, 401);
+
+  await stack.auth.service.close();
+  const fresh = await startSessionStack({ mode: 'stateless' });
+  t.after(() => fresh.close());
+  await fresh.auth.service.close();
+  const login = await rawRequest(`${fresh.url}/auth/login`);
+  assert.equal(login.status, 503, 'discovery fails: the provider is unreachable');
+  assert.equal(login.json().code, 'GH_PROVIDER_UNAVAILABLE');
+});
