@@ -107,9 +107,25 @@ function buildIdentity(data: SessionData, clientId: string): Identity {
     scopes: new Set((t.scope ?? '').split(' ').filter((s) => s !== '')),
     claims: Object.freeze({ ...data.claims, iss: data.issuer, sub: data.subject }),
     expiresAt: t.accessTokenExpiresAt,
-    tokenId: undefined,
+    tokenId: jwtId(t.accessToken),
     accessToken: t.accessToken,
   };
+}
+
+/**
+ * The `jti` of a JWT access token (read, not verified: the gateway received it
+ * from the provider's token endpoint itself), so revocation by token id applies
+ * to session requests as well.
+ */
+function jwtId(token: string): string | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const jti = (JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { jti?: unknown }).jti;
+    return typeof jti === 'string' ? jti : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The `session` auth kind: one authenticator per route (its `login` setting and whether it admits anonymous callers). */
