@@ -70,3 +70,15 @@ async function eventually<T>(op: () => Promise<T>): Promise<T> {
     }
   }
 }
+
+test('redis: a store opened while Redis is down answers 503, then works once Redis comes up', async (t) => {
+  const redis = await DisposableRedis.start();
+  t.after(() => redis.dispose());
+  await redis.stop();
+  const store = RedisSessionStore.open(redis.url, { commandTimeoutMs: 300, prefix: 'p:' });
+  t.after(() => store.close());
+  await assert.rejects(store.get('k'), isUnavailable);
+  await redis.start();
+  await eventually(() => store.put('k', { data: 'v', version: 1 }, 60));
+  assert.equal((await store.get('k'))?.data, 'v');
+});
