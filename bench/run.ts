@@ -144,13 +144,18 @@ async function runMode(
         let r: LoadResult;
         let cpuUs: number;
         const core = env.placement.serverCore;
+        const loadCore = env.placement.loadCore;
         let coreBefore = core === undefined ? undefined : readCoreMicros(core);
         let coreAfter = coreBefore;
+        let loadBefore = loadCore === undefined ? undefined : readCoreMicros(loadCore);
+        let loadAfter = loadBefore;
         try {
           const cpuBefore = t.child.cpuMicros();
           coreBefore = core === undefined ? undefined : readCoreMicros(core);
+          loadBefore = loadCore === undefined ? undefined : readCoreMicros(loadCore);
           r = await load(t, args.durationS);
           coreAfter = core === undefined ? undefined : readCoreMicros(core);
+          loadAfter = loadCore === undefined ? undefined : readCoreMicros(loadCore);
           cpuUs = t.child.cpuMicros() - cpuBefore;
         } catch (err) {
           // A target that crashes under load is reported, and the others still run.
@@ -173,6 +178,10 @@ async function runMode(
           foreignCpuShare:
             coreBefore && coreAfter && coreAfter.total > coreBefore.total
               ? Math.max(0, coreAfter.busy - coreBefore.busy - cpuUs) / (coreAfter.total - coreBefore.total)
+              : undefined,
+          loadCoreBusyShare:
+            loadBefore && loadAfter && loadAfter.total > loadBefore.total
+              ? (loadAfter.busy - loadBefore.busy) / (loadAfter.total - loadBefore.total)
               : undefined,
         };
         results.get(t.kind)!.samples.push(sample);

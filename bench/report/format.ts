@@ -30,13 +30,13 @@ const int = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '�
 
 /** Rows of one mode's table: a header row, then one row per target. */
 function modeRows(result: ModeResult): string[][] {
-  const rows = [['target', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', '× bare', '× bare per round', 'other load on core']];
+  const rows = [['target', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', '× bare', '× bare per round', 'other load on server core', 'load core busy']];
   for (const kind of TARGET_KINDS) {
     const t = result.targets.find((x) => x.target === kind);
     if (!t) continue;
     const m = medians(t.samples);
     if (!m) {
-      rows.push([TARGET_LABEL[kind], t.unsupported ? 'n/a' : 'failed', '', '', '', '', '', '']);
+      rows.push([TARGET_LABEL[kind], t.unsupported ? 'n/a' : 'failed', '', '', '', '', '', '', '']);
       continue;
     }
     const perRound = kind === 'bare' ? '' : roundRatios(result, kind, 'bare').map((r) => r.toFixed(2)).join(' / ');
@@ -49,6 +49,7 @@ function modeRows(result: ModeResult): string[][] {
       kind === 'bare' ? '1.00' : fmt(ratioOfMedians(result, kind, 'bare'), 2),
       perRound,
       m.foreignCpuShare === undefined ? '–' : `${Math.round(m.foreignCpuShare * 100)}%`,
+      m.loadCoreBusyShare === undefined ? '–' : `${Math.round(m.loadCoreBusyShare * 100)}%`,
     ]);
   }
   return rows;
@@ -146,7 +147,9 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts):
     ...facts.fixtureNotes.map((n) => `- ${n}`),
     `- Command: \`${facts.command}\``,
     `- Machine load (1-minute load average) at start and end: ${facts.loadAverage[0].toFixed(2)}, ${facts.loadAverage[1].toFixed(2)}; ` +
-      'the "other load on core" column is the share of the server core that other processes used during each load (median)',
+      'of the last two columns (medians), "other load on server core" is the share of core 1 not spent by the server under test ' +
+      '(other processes, and kernel network work not charged to it), "load core busy" how busy core 0 was (wrk, the upstream, anything else): ' +
+      'near 100% there, the client side capped the rate, not the server',
     '',
   );
   out.push('## Machine', '');

@@ -4,7 +4,7 @@ import { buildModes, selectModes } from '../modes.js';
 import { checks, median, ratioOfMedians, roundRatios, type ModeResult, type Sample } from './stats.js';
 
 const sample = (round: number, rps: number, cpuUsPerReq = 100): Sample => ({
-  round, rps, cpuUsPerReq, p50Ms: 1, p99Ms: 2, requests: rps, errorStatuses: 0, socketErrors: 0, foreignCpuShare: undefined,
+  round, rps, cpuUsPerReq, p50Ms: 1, p99Ms: 2, requests: rps, errorStatuses: 0, socketErrors: 0, foreignCpuShare: undefined, loadCoreBusyShare: undefined,
 });
 
 const modes = buildModes({ freshTokens: 25_000, tokenCacheEntries: 10_000 });

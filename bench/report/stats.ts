@@ -17,6 +17,11 @@ export interface Sample {
    * undefined when processes are not pinned.
    */
   readonly foreignCpuShare: number | undefined;
+  /**
+   * How busy the load generator's core was (wrk, the upstream, and anything
+   * else). Near 100%, the client side capped the rate, not the server.
+   */
+  readonly loadCoreBusyShare: number | undefined;
 }
 
 export interface TargetResult {
@@ -44,6 +49,7 @@ export interface Medians {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly foreignCpuShare: number | undefined;
+  readonly loadCoreBusyShare: number | undefined;
 }
 
 export interface Check {
@@ -75,6 +81,7 @@ export function medians(samples: readonly Sample[]): Medians | undefined {
     p50Ms: median(samples.map((s) => s.p50Ms)),
     p99Ms: median(samples.map((s) => s.p99Ms)),
     foreignCpuShare: samples[0]?.foreignCpuShare === undefined ? undefined : median(samples.map((s) => s.foreignCpuShare ?? 0)),
+    loadCoreBusyShare: samples[0]?.loadCoreBusyShare === undefined ? undefined : median(samples.map((s) => s.loadCoreBusyShare ?? 0)),
   };
 }
 
