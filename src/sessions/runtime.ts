@@ -23,6 +23,10 @@ export interface SessionRuntime {
   readonly loginPath: string;
   /** Names of gateway-owned cookies that never go upstream. */
   isGatewayCookie(name: string): boolean;
+  /** Resolves once the store answers (Redis connected); never rejects. */
+  readonly ready: Promise<void>;
+  /** False while the store is unreachable. */
+  isReady(): boolean;
   close(): Promise<void>;
 }
 
@@ -96,6 +100,8 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
     csrf,
     loginPath: `${endpoints.basePath}/login`,
     isGatewayCookie: (name) => endpoints.isGatewayCookie(name),
+    ready: store instanceof RedisSessionStore ? store.ready : Promise.resolve(),
+    isReady: () => (store instanceof RedisSessionStore ? store.isReady() : true),
     // An injected store belongs to whoever passed it in.
     close: () => (opts.store ? Promise.resolve() : manager.close()),
   };

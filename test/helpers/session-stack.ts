@@ -137,7 +137,9 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
           ...o.sessions,
         },
       };
-      gateways.push(await startGateway(ConfigSchema.parse(input), o.now ? { now: o.now } : {}));
+      const gateway = await startGateway(ConfigSchema.parse(input), o.now ? { now: o.now } : {});
+      gateways.push(gateway);
+      await gateway.ready; // keys fetched, session store connected
     }
   } catch (err) {
     for (const g of gateways) await g.close();

@@ -139,8 +139,8 @@ export function createSessionKind(ctx: AuthKindContext): AuthKind {
         login: route.login,
         allowAnonymous: routeAuthKinds(route).includes('none'),
       }),
-    ready: Promise.resolve(),
-    isReady: () => true,
+    ready: runtime.ready,
+    isReady: () => runtime.isReady(),
     // The gateway owns the runtime (sessions outlive a reload) and closes it.
     close: () => {},
   };

@@ -71,14 +71,17 @@ async function eventually<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-test('redis: a store opened while Redis is down answers 503, then works once Redis comes up', async (t) => {
+test('redis: a store opened while Redis is down answers 503 and is not ready, then works once Redis comes up', async (t) => {
   const redis = await DisposableRedis.start();
   t.after(() => redis.dispose());
   await redis.stop();
   const store = RedisSessionStore.open(redis.url, { commandTimeoutMs: 300, prefix: 'p:' });
   t.after(() => store.close());
   await assert.rejects(store.get('k'), isUnavailable);
+  assert.equal(store.isReady(), false, 'not ready for traffic while Redis is down');
   await redis.start();
+  await store.ready;
+  assert.equal(store.isReady(), true);
   await eventually(() => store.put('k', { data: 'v', version: 1 }, 60));
   assert.equal((await store.get('k'))?.data, 'v');
 });

@@ -66,6 +66,8 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisSessionStore implements SessionStore {
   private readonly prefix: string;
   private readonly now: Clock;
+  /** Resolves once Redis has answered (the first connection is up); never rejects. */
+  readonly ready: Promise<void>;
 
   private constructor(
     private readonly client: Redis,
@@ -74,6 +76,7 @@ export class RedisSessionStore implements SessionStore {
   ) {
     this.prefix = opts.prefix ?? 'gh:sess:';
     this.now = opts.clock ?? systemClock;
+    this.ready = client.status === 'ready' ? Promise.resolve() : new Promise((resolve) => client.once('ready', () => resolve()));
     client.defineCommand('ghSessPut', { numberOfKeys: 2, lua: PUT });
     client.defineCommand('ghSessReplace', { numberOfKeys: 2, lua: REPLACE });
     client.defineCommand('ghSessDelete', { numberOfKeys: 1, lua: DELETE });
@@ -119,6 +122,11 @@ export class RedisSessionStore implements SessionStore {
     // Without a listener an emitted 'error' would crash the process; failures reach callers as 503s.
     client.on('error', () => {});
     return client;
+  }
+
+  /** True while connected: a gateway whose store is down is not ready for traffic. */
+  isReady(): boolean {
+    return this.client.status === 'ready';
   }
 
   /** Uses a client the caller owns (and closes). */
