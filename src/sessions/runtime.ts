@@ -25,7 +25,7 @@ export interface SessionRuntime {
   isGatewayCookie(name: string): boolean;
   /** Resolves once the store answers (Redis connected); never rejects. */
   readonly ready: Promise<void>;
-  /** False while the store is unreachable. */
+  /** False until the store has answered once. */
   isReady(): boolean;
   close(): Promise<void>;
 }

@@ -68,6 +68,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly now: Clock;
   /** Resolves once Redis has answered (the first connection is up); never rejects. */
   readonly ready: Promise<void>;
+  private connectedOnce = false;
 
   private constructor(
     private readonly client: Redis,
@@ -77,6 +78,7 @@ export class RedisSessionStore implements SessionStore {
     this.prefix = opts.prefix ?? 'gh:sess:';
     this.now = opts.clock ?? systemClock;
     this.ready = client.status === 'ready' ? Promise.resolve() : new Promise((resolve) => client.once('ready', () => resolve()));
+    void this.ready.then(() => (this.connectedOnce = true));
     client.defineCommand('ghSessPut', { numberOfKeys: 2, lua: PUT });
     client.defineCommand('ghSessReplace', { numberOfKeys: 2, lua: REPLACE });
     client.defineCommand('ghSessDelete', { numberOfKeys: 1, lua: DELETE });
@@ -124,9 +126,14 @@ export class RedisSessionStore implements SessionStore {
     return client;
   }
 
-  /** True while connected: a gateway whose store is down is not ready for traffic. */
+  /**
+   * True once Redis has answered at least once. A later outage does not make
+   * the gateway unready: every instance shares this Redis, so taking them all
+   * out of the load balancer would also stop routes that need no session; those
+   * requests get 503 one by one instead.
+   */
   isReady(): boolean {
-    return this.client.status === 'ready';
+    return this.connectedOnce || this.client.status === 'ready';
   }
 
   /** Uses a client the caller owns (and closes). */
