@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
-import { asGatehouseError, GatehouseError, problemDetails } from '../errors.js';
+import { asGatehouseError, GatehouseError } from '../errors.js';
 import { clearCookie, parseCookies, withoutCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
+import { redirect, sendJson, sendProblem } from './http-responses.js';
 import type { SessionManager } from './manager.js';
 import type { OidcClient } from './oidc-client.js';
 import { safeReturnTo } from './return-to.js';
@@ -35,6 +36,24 @@ export interface SessionEndpointsOptions {
 }
 
 const LOGIN_TTL_SECONDS = 600;
+
+/** One request to an endpoint, with the cookies it brought and the ones its response sets. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly query: string;
+  readonly cookies: Map<string, string>;
+  readonly setCookies: string[];
+}
+
+const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh' | 'logout' | 'sessions' | 'session'; methods: readonly string[] }>> = {
+  '/login': { name: 'login', methods: ['GET'] },
+  '/callback': { name: 'callback', methods: ['GET'] },
+  '/refresh': { name: 'refresh', methods: ['POST'] },
+  '/logout': { name: 'logout', methods: ['POST'] },
+  '/sessions': { name: 'sessions', methods: ['GET', 'DELETE'] },
+  '/sessions/{id}': { name: 'session', methods: ['DELETE'] },
+};
 
 interface LoginTransaction {
   readonly state: string;
@@ -85,30 +104,40 @@ export class SessionEndpoints {
   async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
     const setCookies: string[] = [];
     let cookies: Map<string, string> = new Map();
+    let allow: string | undefined;
     try {
       cookies = parseCookies(req.headers.cookie, this.o.cookieLimits);
       const sub = path.slice(this.basePath.length);
-      const method = req.method ?? 'GET';
-      const allow = (methods: string) => {
-        if (!methods.split(', ').includes(method)) throw Object.assign(new GatehouseError('GH_METHOD_NOT_ALLOWED', 'method not allowed here'), { allow: methods });
-      };
-      if (sub === '/login') return allow('GET'), await this.login(res, query, setCookies);
-      if (sub === '/callback') return allow('GET'), await this.callback(req, res, query, cookies, setCookies);
-      if (sub === '/refresh') return allow('POST'), await this.refresh(req, res, cookies, setCookies);
-      if (sub === '/logout') return allow('POST'), await this.logout(req, res, cookies, setCookies);
-      if (sub === '/sessions') return allow('GET, DELETE'), await this.sessions(req, res, cookies, setCookies);
-      const m = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(sub);
-      if (m) return allow('DELETE'), await this.endOne(req, res, cookies, setCookies, m[1] as string);
-      throw new GatehouseError('GH_ROUTE_NOT_FOUND', 'no such endpoint');
+      const handle = /^\/sessions\/[A-Za-z0-9_-]{1,64}$/.test(sub) ? sub.slice('/sessions/'.length) : undefined;
+      const endpoint = handle !== undefined ? ENDPOINTS['/sessions/{id}'] : Object.hasOwn(ENDPOINTS, sub) ? ENDPOINTS[sub] : undefined;
+      if (endpoint === undefined) throw new GatehouseError('GH_ROUTE_NOT_FOUND', 'no such endpoint');
+      if (!endpoint.methods.includes(req.method ?? 'GET')) {
+        allow = endpoint.methods.join(', ');
+        throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'method not allowed here');
+      }
+      const x: Exchange = { req, res, query, cookies, setCookies };
+      switch (endpoint.name) {
+        case 'login':
+          return await this.login(x);
+        case 'callback':
+          return await this.callback(x);
+        case 'refresh':
+          return await this.refresh(x);
+        case 'logout':
+          return await this.logout(x);
+        case 'sessions':
+          return await this.sessions(x);
+        case 'session':
+          return await this.endOne(x, handle as string);
+      }
     } catch (err) {
       const e = asGatehouseError(err);
       if (e.code === 'GH_SESSION_INVALID' || e.code === 'GH_SESSION_EXPIRED') setCookies.push(...this.o.manager.clearCookies(cookies));
-      const allowHeader = (err as { allow?: string }).allow;
-      sendProblem(res, e, setCookies, allowHeader);
+      sendProblem(res, e, setCookies, allow);
     }
   }
 
-  private async login(res: ServerResponse, query: string, setCookies: string[]): Promise<void> {
+  private async login({ res, query, setCookies }: Exchange): Promise<void> {
     const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
     const returnTo = safeReturnTo(params.get('return_to'), this.o.publicOrigin, this.o.returnToOrigins);
     const t: LoginTransaction = {
@@ -123,7 +152,7 @@ export class SessionEndpoints {
     redirect(res, url.href, setCookies);
   }
 
-  private async callback(req: IncomingMessage, res: ServerResponse, query: string, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+  private async callback({ req, res, query, cookies, setCookies }: Exchange): Promise<void> {
     // The transaction is single-use: cleared whatever the outcome.
     setCookies.push(...this.tx.clear(cookies));
     let t: LoginTransaction | undefined;
@@ -155,7 +184,7 @@ export class SessionEndpoints {
     redirect(res, t.returnTo, setCookies);
   }
 
-  private async refresh(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+  private async refresh({ req, res, cookies, setCookies }: Exchange): Promise<void> {
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const s = await this.requireSession(cookies, setCookies);
     const t = s.tokens;
@@ -167,7 +196,7 @@ export class SessionEndpoints {
     }, setCookies);
   }
 
-  private async logout(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+  private async logout({ req, res, cookies, setCookies }: Exchange): Promise<void> {
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const ended = await this.o.manager.destroy(cookies);
     setCookies.push(...this.o.manager.clearCookies(cookies));
@@ -181,7 +210,7 @@ export class SessionEndpoints {
     sendJson(res, 200, { ended: ended !== undefined, revoked, ...(endSessionUrl ? { end_session_url: endSessionUrl.href } : {}) }, setCookies);
   }
 
-  private async sessions(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[]): Promise<void> {
+  private async sessions({ req, res, cookies, setCookies }: Exchange): Promise<void> {
     if (req.method === 'DELETE') checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(cookies, setCookies);
     if (req.method === 'DELETE') {
@@ -193,7 +222,7 @@ export class SessionEndpoints {
     sendJson(res, 200, { sessions: await this.o.manager.list(current) }, setCookies);
   }
 
-  private async endOne(req: IncomingMessage, res: ServerResponse, cookies: Map<string, string>, setCookies: string[], handle: string): Promise<void> {
+  private async endOne({ req, res, cookies, setCookies }: Exchange, handle: string): Promise<void> {
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(cookies, setCookies);
     if (!(await this.o.manager.destroyHandle(current, handle))) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
@@ -208,37 +237,4 @@ export class SessionEndpoints {
     setCookies.push(...s.setCookies);
     return s.data;
   }
-}
-
-function redirect(res: ServerResponse, location: string, setCookies: readonly string[], status = 302): void {
-  res.writeHead(status, { location, 'cache-control': 'no-store', 'content-length': '0', ...(setCookies.length ? { 'set-cookie': [...setCookies] } : {}) });
-  res.end();
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, setCookies: readonly string[]): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-    pragma: 'no-cache',
-    ...(setCookies.length ? { 'set-cookie': [...setCookies] } : {}),
-  });
-  res.end(text);
-}
-
-function sendProblem(res: ServerResponse, err: GatehouseError, setCookies: readonly string[], allow?: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify(problemDetails(err));
-  res.writeHead(err.status, {
-    'content-type': 'application/problem+json',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-    ...(allow ? { allow } : {}),
-    ...(setCookies.length ? { 'set-cookie': [...setCookies] } : {}),
-  });
-  res.end(text);
 }
