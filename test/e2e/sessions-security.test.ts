@@ -222,3 +222,20 @@ test('logout by form navigation continues to the provider end-session endpoint; 
   assert.equal(login.status, 503, 'discovery fails: the provider is unreachable');
   assert.equal(login.json().code, 'GH_PROVIDER_UNAVAILABLE');
 });
+
+test('a page navigation with a dead session cookie is redirected to login and the cookie is cleared; an API call gets 401', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const dead = `__Host-gh_sid=${randomBytes(32).toString('base64url')}`;
+  const nav = await rawRequest(`${stack.url}/app/page?q=1`, { headers: { cookie: dead, 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } });
+  assert.equal(nav.status, 302);
+  assert.equal(nav.headers.location, `/auth/login?return_to=${encodeURIComponent('/app/page?q=1')}`);
+  assert.ok(nav.setCookies.some((c) => /^__Host-gh_sid=;.*Max-Age=0/.test(c)));
+  const api = await rawRequest(`${stack.url}/app/data`, { headers: { cookie: dead, 'sec-fetch-mode': 'cors' } });
+  assert.equal(api.status, 401, 'fetch() from the page: 401, not a redirect');
+  assert.equal(code(api), 'GH_SESSION_EXPIRED');
+  const apiRoute = await rawRequest(`${stack.url}/api/data`, { headers: { cookie: dead, 'sec-fetch-mode': 'navigate' } });
+  assert.equal(apiRoute.status, 401, 'login: status never redirects');
+  const post = await rawRequest(`${stack.url}/app/form`, { method: 'POST', headers: { origin: stack.url, 'sec-fetch-mode': 'navigate' } });
+  assert.equal(post.status, 401, 'an unsafe navigation is not redirected (its body would be lost)');
+});
