@@ -13,6 +13,7 @@ import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
 import { createTrustedProxies } from './server/trusted-proxies.js';
 import { createSessionRuntime, type SessionRuntime } from './sessions/runtime.js';
+import type { RefreshOutcome } from './sessions/refresh.js';
 import type { SessionStore } from './sessions/store.js';
 
 /** A running gateway. */
@@ -80,7 +81,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
   // Sessions outlive reloads (a memory store would otherwise forget every login); a changed
   // `sessions` section builds a new runtime.
-  const newSessions = (cfg: Config) => (cfg.sessions ? createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore }) : undefined);
+  const sessionMetrics = {
+    onRefresh: (outcome: RefreshOutcome) => metrics.sessionRefreshes.inc({ outcome }),
+    onLogin: (result: 'ok' | 'failed') => metrics.sessionLogins.inc({ result }),
+  };
+  const newSessions = (cfg: Config) =>
+    cfg.sessions ? createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore, metrics: sessionMetrics }) : undefined;
   let sessions: SessionRuntime | undefined = newSessions(config);
 
   const build = (cfg: Config): Generation => {

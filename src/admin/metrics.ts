@@ -50,6 +50,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly sessionRefreshes = new Counter({
+    name: 'gatehouse_session_refreshes_total',
+    help: 'Session token refreshes by outcome: refreshed (one provider call), adopted (another request or instance had just refreshed), refused (session ended), failed (provider or store unavailable).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sessionLogins = new Counter({
+    name: 'gatehouse_session_logins_total',
+    help: 'Browser logins completed at /auth/callback by result (ok, failed).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { collectDefault?: boolean } = {}) {
     if (opts.collectDefault ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
   }

@@ -192,3 +192,24 @@ test('mergeTokens keeps the old refresh and id tokens when the provider sends no
   assert.equal(expiresWithin(100, 30, 69_000), false);
   assert.equal(expiresWithin(100, 30, 70_000), true);
 });
+
+test('outcomes are reported: one refreshed, the rest adopted; refused and failed', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  const seen: string[] = [];
+  const coord = new RefreshCoordinator({ store, onOutcome: (o) => seen.push(o) });
+  const stale = await seed(store, 's', clock, -1);
+  const ops = storeOps(store, 's', provider.grant, clock);
+  await Promise.all(Array.from({ length: 5 }, () => coord.ensureFresh('s', stale, ops)));
+  assert.deepEqual(seen.sort(), ['adopted', 'adopted', 'adopted', 'adopted', 'refreshed']);
+  seen.length = 0;
+  clock.advance(400_000);
+  provider.down = true;
+  await assert.rejects(coord.ensureFresh('s', (await ops.reload()) as State, ops));
+  provider.down = false;
+  provider.familyRevoked = true;
+  await assert.rejects(coord.ensureFresh('s', (await ops.reload()) as State, ops));
+  assert.deepEqual(seen, ['failed', 'refused']);
+  await store.close();
+});

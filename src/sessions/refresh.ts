@@ -55,7 +55,12 @@ export interface RefreshCoordinatorOptions {
   readonly waitMs?: number;
   /** Interval between re-reads while another instance refreshes. Default 50. */
   readonly pollMs?: number;
+  /** Told the outcome of every refresh attempt (metrics). */
+  readonly onOutcome?: (outcome: RefreshOutcome) => void;
 }
+
+/** `refreshed`: one provider call; `adopted`: another request or instance had just refreshed; `refused`: the session ended; `failed`: provider or store unavailable. */
+export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'failed';
 
 /**
  * Exactly one refresh per expiry. In-process, concurrent callers for one
@@ -70,8 +75,10 @@ export class RefreshCoordinator {
   private readonly lockTtlMs: number;
   private readonly waitMs: number;
   private readonly pollMs: number;
+  private readonly onOutcome: (outcome: RefreshOutcome) => void;
 
   constructor(opts: RefreshCoordinatorOptions) {
+    this.onOutcome = opts.onOutcome ?? (() => {});
     this.store = opts.store;
     this.lockTtlMs = opts.lockTtlMs ?? 15_000;
     this.waitMs = opts.waitMs ?? 10_000;
@@ -90,8 +97,19 @@ export class RefreshCoordinator {
   async ensureFresh<S>(key: string, current: S, ops: RefreshOps<S>): Promise<S> {
     if (!ops.needsRefresh(current)) return current;
     const running = this.inflight.get(key) as Promise<S> | undefined;
-    if (running) return running;
-    const p = this.refreshOnce(key, ops).finally(() => this.inflight.delete(key));
+    if (running) {
+      return running.then((s) => {
+        this.onOutcome('adopted');
+        return s;
+      });
+    }
+    const p = this.refreshOnce(key, ops).then(
+      (s) => s,
+      (err: unknown) => {
+        this.onOutcome(err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED' ? 'refused' : 'failed');
+        throw err;
+      },
+    ).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }
@@ -105,9 +123,14 @@ export class RefreshCoordinator {
         try {
           const latest = await ops.reload();
           if (latest === undefined) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
-          if (!ops.needsRefresh(latest)) return latest;
+          if (!ops.needsRefresh(latest)) {
+            this.onOutcome('adopted');
+            return latest;
+          }
           try {
-            return await ops.refresh(latest);
+            const refreshed = await ops.refresh(latest);
+            this.onOutcome('refreshed');
+            return refreshed;
           } catch (err) {
             if (err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED') await ops.end();
             throw err;
@@ -121,7 +144,10 @@ export class RefreshCoordinator {
       await sleep(this.pollMs);
       const latest = await ops.reload();
       if (latest === undefined) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
-      if (!ops.needsRefresh(latest)) return latest;
+      if (!ops.needsRefresh(latest)) {
+        this.onOutcome('adopted');
+        return latest;
+      }
     }
     throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'token refresh did not complete in time');
   }

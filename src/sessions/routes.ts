@@ -33,6 +33,8 @@ export interface SessionEndpointsOptions {
   readonly basePath?: string;
   readonly cookieLimits?: CookieLimits;
   readonly cookieAttributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
+  /** Told each completed (or failed) callback (metrics). */
+  readonly onLogin?: (result: 'ok' | 'failed') => void;
 }
 
 const LOGIN_TTL_SECONDS = 600;
@@ -120,7 +122,14 @@ export class SessionEndpoints {
         case 'login':
           return await this.login(x);
         case 'callback':
-          return await this.callback(x);
+          try {
+            await this.callback(x);
+            this.o.onLogin?.('ok');
+          } catch (err) {
+            this.o.onLogin?.('failed');
+            throw err;
+          }
+          return;
         case 'refresh':
           return await this.refresh(x);
         case 'logout':

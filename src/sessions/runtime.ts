@@ -6,7 +6,7 @@ import type { SessionManager, SessionManagerDeps } from './manager.js';
 import { MemorySessionStore } from './memory/memory-store.js';
 import { OidcClient } from './oidc-client.js';
 import { RedisSessionStore } from './redis/redis-store.js';
-import { RefreshCoordinator } from './refresh.js';
+import { RefreshCoordinator, type RefreshOutcome } from './refresh.js';
 import { SessionEndpoints } from './routes.js';
 import { StatefulSessions } from './stateful.js';
 import { StatelessSessions } from './stateless.js';
@@ -36,6 +36,14 @@ export interface SessionRuntimeOptions {
   readonly store?: SessionStore;
   /** Cookie attribute overrides (tests of the `Secure` rule only). */
   readonly cookieAttributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
+  /** Counts refresh outcomes and logins (the gateway's metrics). */
+  readonly metrics?: SessionMetrics;
+}
+
+/** The counters sessions feed. */
+export interface SessionMetrics {
+  onRefresh(outcome: RefreshOutcome): void;
+  onLogin(result: 'ok' | 'failed'): void;
 }
 
 /**
@@ -67,7 +75,12 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
     keyring,
     timeouts: { idleSeconds: cfg.idleTimeout, absoluteSeconds: cfg.absoluteTimeout },
     grant: client.refresh,
-    coordinator: new RefreshCoordinator({ store, lockTtlMs: cfg.refreshLock.ttlMs, waitMs: cfg.refreshLock.waitMs }),
+    coordinator: new RefreshCoordinator({
+      store,
+      lockTtlMs: cfg.refreshLock.ttlMs,
+      waitMs: cfg.refreshLock.waitMs,
+      ...(opts.metrics ? { onOutcome: (o: RefreshOutcome) => opts.metrics?.onRefresh(o) } : {}),
+    }),
     now,
     skewSeconds: cfg.refreshSkew,
     touchIntervalSeconds: cfg.touchInterval,
@@ -89,6 +102,7 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
     now,
     absoluteSeconds: cfg.absoluteTimeout,
     endSession: cfg.logout.endSession,
+    ...(opts.metrics ? { onLogin: (r: 'ok' | 'failed') => opts.metrics?.onLogin(r) } : {}),
     ...(cfg.logout.postLogoutRedirectUri ? { postLogoutRedirectUri: cfg.logout.postLogoutRedirectUri } : {}),
     ...(opts.cookieAttributes ? { cookieAttributes: opts.cookieAttributes } : {}),
   });

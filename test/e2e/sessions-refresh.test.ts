@@ -19,6 +19,11 @@ for (const mode of ['stateful', 'stateless'] as const) {
     clock.advance(301_000); // past the 300 s access token
     const results = await Promise.all(Array.from({ length: 20 }, () => apiCall(stack.url, jar.header())));
     assert.equal(stack.refreshGrants(), 1, 'exactly one refresh at the provider');
+    const counted = await stack.metrics[0]?.sessionRefreshes.get();
+    const by = (o: string) => counted?.values.find((v) => v.labels.outcome === o)?.value ?? 0;
+    assert.equal(by('refreshed'), 1, 'gatehouse_session_refreshes_total{outcome="refreshed"}');
+    assert.equal(by('refused') + by('failed'), 0);
+    assert.equal((await stack.metrics[0]?.sessionLogins.get())?.values.find((v) => v.labels.result === 'ok')?.value, 1);
     const bearers = new Set(results.map((r) => r.json<Echo>().authorization));
     assert.equal(bearers.size, 1, 'every request forwarded the same new token');
     assert.notEqual([...bearers][0], first.authorization);

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { request as undiciRequest } from 'undici';
 import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuthService } from './auth-service.js';
@@ -75,6 +76,8 @@ export interface SessionStack {
   readonly clientId: string;
   /** Refresh-token grants the provider handled (success and failure). */
   refreshGrants(): number;
+  /** Each gateway's metrics, in `gateways` order. */
+  readonly metrics: GatewayMetrics[];
   /** Logs the test user in through `/auth/login` and returns the jar holding the session cookies. */
   login(returnTo?: string, jar?: CookieJar): Promise<{ jar: CookieJar; location: string }>;
   close(): Promise<void>;
@@ -113,6 +116,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
   const upstream = await startEchoUpstream();
   const keys = [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
   const gateways: Gateway[] = [];
+  const metrics: GatewayMetrics[] = [];
   try {
     for (const port of ports) {
       const input: ConfigInput = {
@@ -137,7 +141,9 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
           ...o.sessions,
         },
       };
-      const gateway = await startGateway(ConfigSchema.parse(input), o.now ? { now: o.now } : {});
+      const m = new GatewayMetrics({ collectDefault: false });
+      metrics.push(m);
+      const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, ...(o.now ? { now: o.now } : {}) });
       gateways.push(gateway);
       await gateway.ready; // keys fetched, session store connected
     }
@@ -155,6 +161,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     url,
     clientId,
     refreshGrants: () => grants,
+    metrics,
     async login(returnTo = '/app/home', jar = new CookieJar()) {
       const start = await fetch(`${url}/auth/login?return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual', headers: { cookie: jar.header() } });
       if (start.status !== 302) throw new Error(`login start: HTTP ${start.status} ${await start.text()}`);
