@@ -1,6 +1,8 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { request as undiciRequest } from 'undici';
 import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
@@ -60,6 +62,8 @@ export async function startEchoUpstream(): Promise<{ url: string; server: Server
 
 export interface SessionStackOptions {
   readonly mode: 'stateful' | 'stateless';
+  /** Gateways beyond the first run as separate processes (see `gateway-child.ts`); needs a shared store. */
+  readonly childProcesses?: boolean;
   readonly store?: { kind: 'memory' } | { kind: 'redis'; url: string; prefix: string };
   readonly now?: () => number;
   /** Extra gateway instances sharing the configuration (and store), for cross-instance tests. */
@@ -78,6 +82,10 @@ export interface SessionStack {
   refreshGrants(): number;
   /** Each gateway's metrics, in `gateways` order. */
   readonly metrics: GatewayMetrics[];
+  /** URLs of every instance: in-process gateways first, then child processes. */
+  readonly urls: string[];
+  /** Moves the clock of the child-process gateways (the in-process ones share the test's clock). */
+  advanceChildren(ms: number): Promise<void>;
   /** Logs the test user in through `/auth/login` and returns the jar holding the session cookies. */
   login(returnTo?: string, jar?: CookieJar): Promise<{ jar: CookieJar; location: string }>;
   close(): Promise<void>;
@@ -117,8 +125,10 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
   const keys = [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
   const gateways: Gateway[] = [];
   const metrics: GatewayMetrics[] = [];
+  const children: ChildProcess[] = [];
+  const childUrls: string[] = [];
   try {
-    for (const port of ports) {
+    for (const [index, port] of ports.entries()) {
       const input: ConfigInput = {
         listen: { host: '127.0.0.1', port },
         admin: { enabled: false },
@@ -141,6 +151,12 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
           ...o.sessions,
         },
       };
+      if (index > 0 && o.childProcesses) {
+        const { child, url } = await spawnGateway(input, o.now ? o.now() - Date.now() : 0);
+        children.push(child);
+        childUrls.push(url);
+        continue;
+      }
       const m = new GatewayMetrics({ collectDefault: false });
       metrics.push(m);
       const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, ...(o.now ? { now: o.now } : {}) });
@@ -149,6 +165,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     }
   } catch (err) {
     for (const g of gateways) await g.close();
+    for (const c of children) c.kill();
     await upstream.close();
     await auth.close();
     throw err;
@@ -162,6 +179,10 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     clientId,
     refreshGrants: () => grants,
     metrics,
+    urls: [...gateways.map((g) => g.url), ...childUrls],
+    async advanceChildren(ms) {
+      await Promise.all(children.map((c) => ask(c, { advance: ms }, 'advanced')));
+    },
     async login(returnTo = '/app/home', jar = new CookieJar()) {
       const start = await fetch(`${url}/auth/login?return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual', headers: { cookie: jar.header() } });
       if (start.status !== 302) throw new Error(`login start: HTTP ${start.status} ${await start.text()}`);
@@ -178,11 +199,47 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     },
     async close() {
       for (const g of gateways) await g.close();
+      await Promise.all(children.map((c) => stopChild(c)));
       await upstream.close();
       // A test may have stopped the provider already; still remove its folder.
       await auth.close().catch(() => rm(auth.dir, { recursive: true, force: true }));
     },
   };
+}
+
+/** Starts `gateway-child.js` with this config; resolves once it listens. */
+async function spawnGateway(config: ConfigInput, clockOffsetMs: number): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(fileURLToPath(new URL('./gateway-child.js', import.meta.url)), [], {
+    env: { ...process.env, GH_TEST_GATEWAY_CONFIG: JSON.stringify(config), GH_TEST_CLOCK_OFFSET: String(clockOffsetMs) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const url = (await ask(child, undefined, 'url')) as string;
+  return { child, url };
+}
+
+/** Sends `message` (if any) and resolves with the first reply carrying `key`; rejects if the child exits first. */
+function ask(child: ChildProcess, message: unknown, key: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (!(key in m)) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m[key]);
+    };
+    const onExit = (code: number | null) => reject(new Error(`gateway child exited (${code})`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    if (message !== undefined) child.send(message as object);
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.send('stop');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** A clock that runs with real time plus an offset the test moves forward. */
