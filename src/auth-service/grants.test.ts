@@ -55,6 +55,19 @@ test('client credentials: opaque token for an opaque resource, active at introsp
   assert.equal(info.scope, 'api:read');
 });
 
+test('revocation: only the client a token was issued to may revoke it (RFC 7009 §2.1)', async () => {
+  const owner = await discoverClient(auth, auth.clients.opaqueService);
+  const tokens = await oidc.clientCredentialsGrant(owner, { scope: 'api:read' });
+  const gw = await discoverClient(auth, auth.clients.gateway);
+  await assert.rejects(oidc.tokenRevocation(gw, tokens.access_token), (err: unknown) => {
+    assert.equal((err as { error?: string }).error, 'invalid_request');
+    return true;
+  });
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, true, 'a foreign client revoked nothing');
+  await oidc.tokenRevocation(owner, tokens.access_token);
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, false);
+});
+
 test('authorization code + PKCE through the login form; refresh rotates; reuse revokes the grant', async () => {
   const tokens = await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read' });
   assert.ok(tokens.refresh_token);
