@@ -30,7 +30,7 @@ function gitDescribe(root: string): string {
   // Set when the bench runs from an exported tree (git archive), which has no .git.
   if (process.env.GH_BENCH_SOURCE) return process.env.GH_BENCH_SOURCE;
   try {
-    const quiet = { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] } as const;
+    const quiet: { cwd: string; encoding: 'utf8'; stdio: ('ignore' | 'pipe')[] } = { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] };
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], quiet).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], quiet).trim() !== '';
     return `${commit}${dirty ? ' (src/ has uncommitted changes)' : ''}`;
