@@ -15,6 +15,8 @@ export interface BenchArgs {
   readonly pin: boolean;
   readonly freshFixtures: boolean;
   readonly verbose: boolean;
+  /** Use autocannon even when wrk is installed. */
+  readonly autocannon: boolean;
   readonly quick: boolean;
   readonly help: boolean;
 }
@@ -36,6 +38,7 @@ export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js
   --out FILE           results file (default bench/results/latest.md)
   --no-pin             do not pin processes with taskset
   --fresh-fixtures     make new keys and tokens instead of reusing the cached ones
+  --autocannon         load with autocannon (in its own process) even when wrk is installed
   --verbose            show the children's output
 `;
 
@@ -65,6 +68,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       'no-pin': { type: 'boolean', default: false },
       'fresh-fixtures': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      autocannon: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -86,6 +90,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     pin: values['no-pin'] !== true,
     freshFixtures: values['fresh-fixtures'] === true,
     verbose: values.verbose === true,
+    autocannon: values.autocannon === true,
     quick,
     help: values.help === true,
   };

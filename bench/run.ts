@@ -232,11 +232,15 @@ async function main(): Promise<void> {
   const modes = selectModes(allModes, args.modes);
   const { placement: place, layout } = placement(args);
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-  const wrk = findExecutable(['/usr/bin/wrk', 'wrk']);
+  const wrk = args.autocannon ? undefined : findExecutable(['/usr/bin/wrk', 'wrk']);
   const generator = wrk
     ? wrkGenerator({ wrk, taskset: place.taskset, workDir, threads: 1 })
     : autocannonGenerator({ taskset: place.taskset });
-  const generatorNote = wrk ? `${wrkVersion(wrk)}, 1 thread, Lua script rotating the credential per request` : 'autocannon in a separate process (wrk not found: install the Debian package `wrk` for a lighter load generator)';
+  const generatorNote = wrk
+    ? `${wrkVersion(wrk)}, 1 thread, Lua script rotating the credential per request`
+    : args.autocannon
+      ? 'autocannon in a separate process (--autocannon)'
+      : 'autocannon in a separate process (wrk not found: install the Debian package `wrk` for a lighter load generator)';
   const entry = gatewayEntry();
 
   console.log(`gatehouse bench: modes ${modes.map((m) => m.id).join(', ')}; ${args.rounds} round(s) × ${args.durationS} s, ${args.connections} connections`);
