@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 
 export interface BenchArgs {
   readonly durationS: number;
+  /** Load per round of the authorization-service rates (`as-*`). */
+  readonly authDurationS: number;
   readonly warmupS: number;
   readonly rounds: number;
   readonly connections: number;
@@ -23,11 +25,14 @@ export interface BenchArgs {
 
 export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js [options])
 
-  --modes LIST         modes by id or group, comma-separated (default: all): a,b,c,d,e,s
-                       (d = d-es256,d-eddsa; e = e-repeat,e-distinct)
+  --modes LIST         modes by id or group, comma-separated (default: all): a,b,c,d,e,s,o,as
+                       (d = d-es256,d-eddsa; e = e-repeat,e-distinct; o = o-opaque;
+                       as = as-issue-jwt,as-issue-opaque,as-introspect: the authorization service alone)
   --duration SECONDS   load per target per round (default 3)        env GH_BENCH_DURATION
   --rounds N           rounds; each round loads every target once   env GH_BENCH_ROUNDS
                        (default 3; medians are reported)
+  --as-duration SECONDS
+                       load per round of the authorization-service rates (default 2)
   --connections N      concurrent connections (default 50)          env GH_BENCH_CONNECTIONS
   --warmup SECONDS     unmeasured load per target before round 1 (default 1; whole seconds)
   --quick              1 round × 2 s (a smoke run, not a result)
@@ -56,6 +61,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     options: {
       modes: { type: 'string' },
       duration: { type: 'string' },
+      'as-duration': { type: 'string' },
       rounds: { type: 'string' },
       connections: { type: 'string' },
       warmup: { type: 'string' },
@@ -79,6 +85,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     // wrk takes whole seconds.
     durationS: Math.max(1, Math.round(num(values.duration, 'GH_BENCH_DURATION', quick ? 2 : 3))),
     warmupS: Math.max(1, Math.round(num(values.warmup, 'GH_BENCH_WARMUP', 1))),
+    authDurationS: Math.max(1, Math.round(num(values['as-duration'], 'GH_BENCH_AS_DURATION', quick ? 1 : 2))),
     rounds: Math.round(num(values.rounds, 'GH_BENCH_ROUNDS', quick ? 1 : 3)),
     connections: Math.round(num(values.connections, 'GH_BENCH_CONNECTIONS', 50)),
     modes: values.modes?.split(',').map((s) => s.trim()).filter(Boolean),

@@ -42,24 +42,33 @@ export async function probeTarget(
   return last;
 }
 
-/** Sums `gatehouse_token_cache_total` by result from the gateway's Prometheus text. */
-export async function gatewayCacheCounts(adminUrl: string): Promise<{ hit: number; miss: number } | undefined> {
+/**
+ * Sums `gatehouse_token_cache_total` by result from the gateway's Prometheus
+ * text, over every cache or only the one named (`jwt`, `introspection`);
+ * undefined when no such series is there.
+ */
+export function cacheCountsFromMetrics(text: string, cache?: string): { hit: number; miss: number } | undefined {
+  const counts = { hit: 0, miss: 0 };
+  let seen = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('gatehouse_token_cache_total{')) continue;
+    if (cache !== undefined && /cache="([^"]*)"/.exec(line)?.[1] !== cache) continue;
+    const result = /result="(\w+)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if ((result === 'hit' || result === 'miss') && Number.isFinite(value)) {
+      counts[result] += value;
+      seen = true;
+    }
+  }
+  return seen ? counts : undefined;
+}
+
+/** The gateway's token-cache counts from its admin `/metrics` (see {@link cacheCountsFromMetrics}). */
+export async function gatewayCacheCounts(adminUrl: string, cache?: string): Promise<{ hit: number; miss: number } | undefined> {
   try {
     const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
     if (!res.ok) return undefined;
-    const text = await res.text();
-    const counts = { hit: 0, miss: 0 };
-    let seen = false;
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('gatehouse_token_cache_total{')) continue;
-      const result = /result="(\w+)"/.exec(line)?.[1];
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (result === 'hit' || result === 'miss') {
-        counts[result] += value;
-        seen = true;
-      }
-    }
-    return seen ? counts : undefined;
+    return cacheCountsFromMetrics(await res.text(), cache);
   } catch {
     return undefined;
   }

@@ -3,17 +3,20 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, USAGE, type BenchArgs } from './args.js';
+import { buildRateModes, runRateMode } from './auth-rates.js';
+import { startBenchAuth, type BenchAuth } from './fixtures/auth.js';
 import { Fixtures } from './fixtures/fixtures.js';
 import { autocannonGenerator } from './load/autocannon.js';
 import type { LoadGenerator, LoadResult } from './load/load.js';
 import { wrkGenerator } from './load/wrk.js';
 import { buildModes, selectModes, TARGET_KINDS, type ModeContext, type ModeSpec, type TargetKind } from './modes.js';
+import { measureLoad } from './measure.js';
 import { gatewayCacheCounts, probeTarget } from './probe.js';
-import { consoleMode, consoleSummary, markdownReport } from './report/format.js';
+import { consoleMode, consoleRates, consoleSummary, markdownReport } from './report/format.js';
 import { machineFacts, wrkVersion } from './report/machine.js';
 import { formatProfile, formatProfileDiff, latestProfiles, summarizeProfile } from './report/profile.js';
-import type { ModeResult, Sample, TargetResult } from './report/stats.js';
-import { readCoreMicros, spawnChild, type ChildHandle } from './targets/spawn.js';
+import type { ModeResult, RateResult, Sample, TargetResult } from './report/stats.js';
+import { spawnChild, type ChildHandle } from './targets/spawn.js';
 import { gatewayEntry, profileDirFor, startTarget, type Placement, type StartedTarget } from './targets/start.js';
 
 /** The repository root: the nearest folder above this file with gatehouse's package.json (works from dist/ and .build/<name>/). */
@@ -135,28 +138,16 @@ async function runMode(
       });
     }
     const gateway = started.find((t) => t.kind === 'gateway');
-    const cacheBefore = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl) : undefined;
+    const cacheBefore = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl, mode.gatewayCache) : undefined;
     for (let round = 0; round < args.rounds; round++) {
       // Rotate the order each round so no target always runs first or last.
       const order = started.map((_, i) => started[(i + round) % started.length]!);
       for (const t of order) {
         if (dead.has(t.kind)) continue;
         let r: LoadResult;
-        let cpuUs: number;
-        const core = env.placement.serverCore;
-        const loadCore = env.placement.loadCore;
-        let coreBefore = core === undefined ? undefined : readCoreMicros(core);
-        let coreAfter = coreBefore;
-        let loadBefore = loadCore === undefined ? undefined : readCoreMicros(loadCore);
-        let loadAfter = loadBefore;
+        let sample: Sample;
         try {
-          const cpuBefore = t.child.cpuMicros();
-          coreBefore = core === undefined ? undefined : readCoreMicros(core);
-          loadBefore = loadCore === undefined ? undefined : readCoreMicros(loadCore);
-          r = await load(t, args.durationS);
-          coreAfter = core === undefined ? undefined : readCoreMicros(core);
-          loadAfter = loadCore === undefined ? undefined : readCoreMicros(loadCore);
-          cpuUs = t.child.cpuMicros() - cpuBefore;
+          ({ sample, result: r } = await measureLoad(t.child, env.placement, round, () => load(t, args.durationS)));
         } catch (err) {
           // A target that crashes under load is reported, and the others still run.
           dead.add(t.kind);
@@ -166,24 +157,6 @@ async function runMode(
           problems.push(`${t.kind} ${reason}`);
           continue;
         }
-        const sample: Sample = {
-          round,
-          rps: r.rps,
-          cpuUsPerReq: r.requests > 0 ? cpuUs / r.requests : Number.NaN,
-          p50Ms: r.p50Ms,
-          p99Ms: r.p99Ms,
-          requests: r.requests,
-          errorStatuses: r.errorStatuses,
-          socketErrors: r.socketErrors,
-          foreignCpuShare:
-            coreBefore && coreAfter && coreAfter.total > coreBefore.total
-              ? Math.max(0, coreAfter.busy - coreBefore.busy - cpuUs) / (coreAfter.total - coreBefore.total)
-              : undefined,
-          loadCoreBusyShare:
-            loadBefore && loadAfter && loadAfter.total > loadBefore.total
-              ? (loadAfter.busy - loadBefore.busy) / (loadAfter.total - loadBefore.total)
-              : undefined,
-        };
         results.get(t.kind)!.samples.push(sample);
         const expect = expectedStatus(t.kind, mode);
         const wrongStatuses = expect < 400 ? r.errorStatuses : r.requests - r.errorStatuses;
@@ -192,7 +165,7 @@ async function runMode(
         if (args.verbose) console.log(`  ${mode.id} round ${round + 1} ${t.kind}: ${Math.round(r.rps)} req/s`);
       }
     }
-    const cacheAfter = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl) : undefined;
+    const cacheAfter = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl, mode.gatewayCache) : undefined;
     const gatewayCache = cacheAfter
       ? { hit: cacheAfter.hit - (cacheBefore?.hit ?? 0), miss: cacheAfter.miss - (cacheBefore?.miss ?? 0) }
       : undefined;
@@ -229,7 +202,11 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg()[0]!;
   const root = projectRoot();
   const allModes = buildModes({ freshTokens: args.freshTokens, tokenCacheEntries: args.tokenCacheEntries });
-  const modes = selectModes(allModes, args.modes);
+  const rateModes = buildRateModes();
+  // One --modes list names both kinds; an unknown name is refused against both.
+  const picked = selectModes<{ id: string; group: string }>([...allModes, ...rateModes], args.modes);
+  const modes = allModes.filter((m) => picked.includes(m));
+  const rateSpecs = rateModes.filter((m) => picked.includes(m));
   const { placement: place, layout } = placement(args);
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const wrk = args.autocannon ? undefined : findExecutable(['/usr/bin/wrk', 'wrk']);
@@ -243,14 +220,17 @@ async function main(): Promise<void> {
       : 'autocannon in a separate process (wrk not found: install the Debian package `wrk` for a lighter load generator)';
   const entry = gatewayEntry();
 
-  console.log(`gatehouse bench: modes ${modes.map((m) => m.id).join(', ')}; ${args.rounds} round(s) × ${args.durationS} s, ${args.connections} connections`);
+  console.log(`gatehouse bench: modes ${picked.map((m) => m.id).join(', ')}; ${args.rounds} round(s) × ${args.durationS} s, ${args.connections} connections`);
   console.log(`load: ${generatorNote}`);
   console.log(`layout: ${layout}`);
   console.log(`gateway: ${entry.note}`);
 
   const fixtures = Fixtures.open({ fresh: args.freshFixtures });
   let upstream: ChildHandle | undefined;
+  // The authorization service of the gateway modes that need one: beside the upstream, started on first use.
+  let authBeside: Promise<BenchAuth> | undefined;
   const results: ModeResult[] = [];
+  const rates: RateResult[] = [];
   const fixtureNotes: string[] = [];
   try {
     upstream = await spawnChild(
@@ -264,7 +244,13 @@ async function main(): Promise<void> {
       },
       { taskset: place.taskset },
     );
-    const ctx: ModeContext = { fixtures, upstreamUrl: `http://127.0.0.1:${upstream.port}`, gatewayLogLevel: args.gatewayLogLevel };
+    const ctx: ModeContext = {
+      fixtures,
+      upstreamUrl: `http://127.0.0.1:${upstream.port}`,
+      gatewayLogLevel: args.gatewayLogLevel,
+      authService: () =>
+        (authBeside ??= startBenchAuth({ workDir, core: place.loadCore, taskset: place.taskset, verbose: args.verbose })),
+    };
     for (const mode of modes) {
       const t0 = performance.now();
       const creds = await mode.credentials(ctx);
@@ -278,7 +264,12 @@ async function main(): Promise<void> {
       results.push(result);
       console.log(consoleMode(result));
     }
+    await (await authBeside?.catch(() => undefined))?.stop();
+    authBeside = undefined;
+    for (const spec of rateSpecs) rates.push(await runRateMode(spec, args, { generator, placement: place, workDir }));
+    if (rates.length > 0) console.log(consoleRates(rates));
   } finally {
+    await (await authBeside?.catch(() => undefined))?.stop();
     await upstream?.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -290,17 +281,21 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
-    markdownReport(results, {
-      args,
-      generator: generatorNote,
-      layout,
-      machine: machineFacts(root),
-      startedAt: startedAt.toISOString(),
-      elapsedS: (Date.now() - startedAt.getTime()) / 1000,
-      fixtureNotes,
-      loadAverage: [loadAtStart, loadavg()[0]!],
-      command: ['node', relative(root, process.argv[1] ?? 'dist/bench/run.js'), ...process.argv.slice(2)].join(' '),
-    }),
+    markdownReport(
+      results,
+      {
+        args,
+        generator: generatorNote,
+        layout,
+        machine: machineFacts(root),
+        startedAt: startedAt.toISOString(),
+        elapsedS: (Date.now() - startedAt.getTime()) / 1000,
+        fixtureNotes,
+        loadAverage: [loadAtStart, loadavg()[0]!],
+        command: ['node', relative(root, process.argv[1] ?? 'dist/bench/run.js'), ...process.argv.slice(2)].join(' '),
+      },
+      rates,
+    ),
   );
   console.log(`\nwrote ${relative(process.cwd(), out) || out}`);
 }

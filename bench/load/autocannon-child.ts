@@ -3,7 +3,9 @@ import type { LoadSpec } from './load.js';
 
 // autocannon ships no type declarations; this is the part of its API used here.
 interface AutocannonRequest {
+  method?: string;
   headers?: Record<string, string>;
+  body?: string;
 }
 interface AutocannonResult {
   requests: { total: number };
@@ -35,10 +37,14 @@ const result = await autocannon({
   requests: [
     {
       setupRequest: (req) => {
-        if (spec.header) {
+        if (spec.header || spec.post) {
           const value = values[next]!;
           next = next + 1 === values.length ? 0 : next + 1;
-          req.headers = { ...req.headers, [spec.header]: spec.prefix + value };
+          if (spec.post) {
+            req.method = 'POST';
+            req.headers = { ...req.headers, ...spec.post.headers };
+            req.body = spec.post.bodyPrefix + value;
+          } else req.headers = { ...req.headers, [spec.header]: spec.prefix + value };
         }
         return req;
       },

@@ -13,6 +13,16 @@ export interface LoadSpec {
   readonly core?: number;
   /** Index in the list of the first value to send (0-based), so consecutive runs continue through the list. */
   readonly startIndex: number;
+  /**
+   * A POST instead of a GET (the authorization-service rates): each value goes
+   * into the body after `bodyPrefix` (and `header` is empty), with these fixed headers.
+   */
+  readonly post?: PostSpec;
+}
+
+export interface PostSpec {
+  readonly bodyPrefix: string;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface LoadResult {

@@ -21,13 +21,23 @@ function init(args)
   local file, header, prefix = args[1], args[2] or "", args[3] or ""
   local threads = tonumber(args[4]) or 1
   local start = tonumber(args[5]) or 0
+  -- POST: the value goes into the body after the prefix; args 8… are fixed "Name: value" headers.
+  local method, body_prefix = args[6] or "GET", args[7] or ""
+  local fixed = {}
+  for k = 8, #args do
+    local name, value = string.match(args[k], "^([^:]+): (.*)$")
+    if name then fixed[name] = value end
+  end
   local f = assert(io.open(file, "r"))
   for line in f:lines() do
     if line ~= "" then
       n = n + 1
       local headers = {}
+      for name, value in pairs(fixed) do headers[name] = value end
       if header ~= "" then headers[header] = prefix .. line end
-      reqs[n] = wrk.format(nil, nil, headers)
+      local body = nil
+      if method == "POST" then body = body_prefix .. line end
+      reqs[n] = wrk.format(method, nil, headers, body)
     end
   end
   f:close()
@@ -50,6 +60,30 @@ function done(summary, latency, requests)
 end
 `;
 
+/** wrk's command-line arguments for one run of the rotating script (after `wrk` itself). */
+export function wrkArguments(spec: LoadSpec, script: string, threads: number): string[] {
+  const post = spec.post
+    ? ['POST', spec.post.bodyPrefix, ...Object.entries(spec.post.headers).map(([name, value]) => `${name}: ${value}`)]
+    : [];
+  return [
+    `-t${threads}`,
+    `-c${spec.connections}`,
+    `-d${spec.durationS}s`,
+    '--timeout',
+    '5s',
+    '-s',
+    script,
+    spec.url,
+    '--',
+    spec.valuesFile,
+    spec.header,
+    spec.prefix,
+    String(threads),
+    String(spec.startIndex),
+    ...post,
+  ];
+}
+
 /** wrk (the Debian package) driven by a Lua script that rotates credentials. */
 export function wrkGenerator(opts: { wrk: string; taskset: string | undefined; workDir: string; threads: number }): LoadGenerator {
   const script = join(opts.workDir, 'rotate.lua');
@@ -58,22 +92,7 @@ export function wrkGenerator(opts: { wrk: string; taskset: string | undefined; w
     name: 'wrk',
     run(spec: LoadSpec): Promise<LoadResult> {
       const threads = Math.min(opts.threads, spec.connections);
-      const wrkArgs = [
-        `-t${threads}`,
-        `-c${spec.connections}`,
-        `-d${spec.durationS}s`,
-        '--timeout',
-        '5s',
-        '-s',
-        script,
-        spec.url,
-        '--',
-        spec.valuesFile,
-        spec.header,
-        spec.prefix,
-        String(threads),
-        String(spec.startIndex),
-      ];
+      const wrkArgs = wrkArguments(spec, script, threads);
       const [cmd, args] =
         opts.taskset && spec.core !== undefined ? [opts.taskset, ['-c', String(spec.core), opts.wrk, ...wrkArgs]] : [opts.wrk, wrkArgs];
       return new Promise((resolve, reject) => {

@@ -1,7 +1,8 @@
 import type { BenchArgs } from '../args.js';
 import { TARGET_KINDS, type TargetKind } from '../modes.js';
+import { AUTH_RATE_MAX_CONNECTIONS } from '../auth-rates.js';
 import type { MachineFacts } from './machine.js';
-import { checks, medians, ratioOfMedians, roundRatios, verdict, type ModeResult } from './stats.js';
+import { checks, medians, ratioOfMedians, roundRatios, verdict, type ModeResult, type RateResult } from './stats.js';
 
 /** How the run was set up, for both the console and the results file. */
 export interface RunFacts {
@@ -65,11 +66,12 @@ function targetNotes(result: ModeResult): string[] {
   );
 }
 
-function cacheLine(result: ModeResult): string | undefined {
+export function cacheLine(result: ModeResult): string | undefined {
   const c = result.gatewayCache;
   if (!c) return undefined;
   const total = c.hit + c.miss;
-  return `gateway token cache during the measured rounds: ${c.hit.toLocaleString('en')} hits, ${c.miss.toLocaleString('en')} misses` +
+  const name = result.mode.gatewayCache ? `${result.mode.gatewayCache} cache` : 'token cache';
+  return `gateway ${name} during the measured rounds: ${c.hit.toLocaleString('en')} hits, ${c.miss.toLocaleString('en')} misses` +
     (total > 0 ? ` (${((100 * c.hit) / total).toFixed(1)}% hits)` : '');
 }
 
@@ -98,6 +100,66 @@ export function consoleMode(result: ModeResult): string {
   return parts.join('\n');
 }
 
+/** Rows of the authorization-service table: a header row, then one row per rate mode. */
+export function rateRows(results: readonly RateResult[]): string[][] {
+  const rows = [['mode', 'req/s', 'req/s per round', 'CPU µs/req', 'p50 ms', 'p99 ms', 'other load on server core', 'load core busy']];
+  for (const r of results) {
+    const m = medians(r.samples);
+    const label = `${r.id}: ${r.title}`;
+    if (!m) {
+      rows.push([label, 'failed', '', '', '', '', '', '']);
+      continue;
+    }
+    rows.push([
+      label,
+      int(m.rps),
+      r.samples.map((s) => int(s.rps)).join(' / '),
+      int(m.cpuUsPerReq),
+      fmt(m.p50Ms, 2),
+      fmt(m.p99Ms, 2),
+      m.foreignCpuShare === undefined ? '–' : `${Math.round(m.foreignCpuShare * 100)}%`,
+      m.loadCoreBusyShare === undefined ? '–' : `${Math.round(m.loadCoreBusyShare * 100)}%`,
+    ]);
+  }
+  return rows;
+}
+
+function rateNotes(results: readonly RateResult[]): { notes: string[]; problems: string[] } {
+  return {
+    notes: results.flatMap((r) => [...(r.failed ? [`${r.id} failed: ${r.failed}`] : []), ...r.notes.map((n) => `${r.id}: ${n}`)]),
+    problems: results.flatMap((r) => r.problems.map((p) => `${r.id}, ${p}`)),
+  };
+}
+
+export function consoleRates(results: readonly RateResult[]): string {
+  if (results.length === 0) return '';
+  const { problems } = rateNotes(results);
+  return [
+    '\nauthorization service alone (no bare-proxy ratio)',
+    padTable(rateRows(results)),
+    ...results.flatMap((r) => (r.failed ? [`  ${r.id} failed: ${r.failed}`] : [])),
+    ...problems.map((p) => `! ${p}`),
+  ].join('\n');
+}
+
+/** The results file's section on the authorization service's own rates; empty when none ran. */
+export function rateSection(results: readonly RateResult[], facts: { connections: number; durationS: number; rounds: number }): string[] {
+  if (results.length === 0) return [];
+  const { notes, problems } = rateNotes(results);
+  return [
+    '## Authorization service',
+    '',
+    'The service alone, loaded with POST requests (a proxy ratio means nothing here). It runs in its own process on the server core, ' +
+      `a fresh SQLite store per mode; ${facts.rounds} round(s) × ${facts.durationS} s, ${facts.connections} connections, every answer must be 200.`,
+    '',
+    markdownTable(rateRows(results)),
+    '',
+    ...notes.map((n) => `- ${n}`),
+    ...problems.map((p) => `- **Problem:** ${p}`),
+    '',
+  ];
+}
+
 /** One line per check over all modes: the summary printed last and put first in the file. */
 export function summaryRows(results: readonly ModeResult[]): string[][] {
   const rows = [['mode', 'check', 'req/s ratio', 'result', 'CPU/req ratio']];
@@ -111,7 +173,7 @@ export function consoleSummary(results: readonly ModeResult[]): string {
   return `\nsummary (ratios of median req/s; the bench reports, it never fails the build)\n${padTable(summaryRows(results))}`;
 }
 
-export function markdownReport(results: readonly ModeResult[], facts: RunFacts): string {
+export function markdownReport(results: readonly ModeResult[], facts: RunFacts, rates: readonly RateResult[] = []): string {
   const { args, machine } = facts;
   const out: string[] = [];
   out.push('# Gatehouse benchmark — latest run', '');
@@ -133,16 +195,21 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts):
     for (const p of r.problems) out.push(`- **Problem:** ${p}`);
     out.push('');
   }
+  out.push(...rateSection(rates, { connections: Math.min(args.connections, AUTH_RATE_MAX_CONNECTIONS), durationS: args.authDurationS, rounds: args.rounds }));
   out.push('## Parameters', '');
   out.push(
-    `- Modes: ${results.map((r) => r.mode.id).join(', ')}`,
+    `- Modes: ${[...results.map((r) => r.mode.id), ...rates.map((r) => r.id)].join(', ')}`,
     `- ${args.rounds} round(s) × ${args.durationS} s per target, ${args.connections} connections, ${args.warmupS} s unmeasured warm-up per target per mode`,
     `- Load generator: ${facts.generator}`,
     `- Layout: ${facts.layout}`,
     `- Gateway: one process, \`logging.level: ${args.gatewayLogLevel}\`, \`security.tokenCache.maxEntries: ${args.tokenCacheEntries}\`, ` +
-      'one route `/api/orders` (auth jwt, scope `orders:read`); requests go to `/api/orders/42`',
+      'one route `/api/orders` (auth jwt, scope `orders:read`; session modes: auth session; o-opaque: auth opaque, introspection cached 1 h); requests go to `/api/orders/42`',
     '- Peers verify the same tokens: same public key (imported once), algorithm allow-list, issuer, audience and scope; keep-alive pools of 128 upstream connections everywhere',
     '- CPU µs/req: user + system time of the server process (all threads, from /proc/<pid>/stat) over the load, ÷ completed requests',
+    ...(results.some((r) => r.mode.id === 'o-opaque') || rates.length > 0
+      ? ['- Authorization service: `startAuthService(config)` (src/auth-service) in its own process, SQLite store, ES256 signing, a JWT and an opaque resource (access tokens live 24 h); ' +
+          'for o-opaque it runs pinned to the load core beside the upstream (it only answers the warm-up\'s introspections), for the `as-*` rates on the server core as the server under test']
+      : []),
     '- Tokens: RSA 2048 (RS256), P-256 (ES256), Ed25519 (EdDSA), pre-signed with node:crypto in worker threads',
     ...facts.fixtureNotes.map((n) => `- ${n}`),
     `- Command: \`${facts.command}\``,

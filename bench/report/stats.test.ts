@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { buildRateModes } from '../auth-rates.js';
 import { buildModes, selectModes } from '../modes.js';
 import { checks, median, ratioOfMedians, roundRatios, type ModeResult, type Sample } from './stats.js';
 
@@ -52,7 +53,16 @@ test('checks: PASS, MISS, n/a for a failed peer, none for an unsupported one', (
 test('modes are selected by id or by group, in run order; an unknown name is refused', () => {
   assert.deepEqual(selectModes(modes, ['e', 'd']).map((m) => m.id), ['d-es256', 'd-eddsa', 'e-repeat', 'e-distinct']);
   assert.deepEqual(selectModes(modes, ['a', 'e-repeat']).map((m) => m.id), ['a', 'e-repeat']);
-  assert.deepEqual(selectModes(modes, undefined).map((m) => m.id), ['a', 'b', 'c', 'd-es256', 'd-eddsa', 'e-repeat', 'e-distinct', 's-memory', 's-redis', 's-stateless']);
+  assert.deepEqual(selectModes(modes, undefined).map((m) => m.id), ['a', 'b', 'c', 'd-es256', 'd-eddsa', 'e-repeat', 'e-distinct', 's-memory', 's-redis', 's-stateless', 'o-opaque']);
+  assert.deepEqual(selectModes(modes, ['o']).map((m) => m.id), ['o-opaque']);
   assert.deepEqual(selectModes(modes, ['s']).map((m) => m.id), ['s-memory', 's-redis', 's-stateless']);
   assert.throws(() => selectModes(modes, ['z']), /unknown mode "z"/);
+});
+
+test('one --modes list selects gateway modes and authorization-service rates together', () => {
+  const all = [...modes, ...buildRateModes()];
+  assert.deepEqual(selectModes(all, ['as']).map((m) => m.id), ['as-issue-jwt', 'as-issue-opaque', 'as-introspect']);
+  assert.deepEqual(selectModes(all, ['as-introspect', 'o-opaque']).map((m) => m.id), ['o-opaque', 'as-introspect']);
+  assert.ok(selectModes(all, undefined).some((m) => m.id === 'as-issue-opaque'), 'the rates are in the default run');
+  assert.throws(() => selectModes(all, ['as-nothing']), /unknown mode "as-nothing"/);
 });

@@ -43,6 +43,17 @@ export interface ModeResult {
   readonly served?: Partial<Record<TargetKind, number>>;
 }
 
+/** One authorization-service rate (`as-*`): the service alone under load, no bare-proxy ratio. */
+export interface RateResult {
+  readonly id: string;
+  readonly title: string;
+  readonly notes: readonly string[];
+  readonly samples: Sample[];
+  /** Why it was not (fully) measured. */
+  readonly failed?: string;
+  readonly problems: string[];
+}
+
 export interface Medians {
   readonly rps: number;
   readonly cpuUsPerReq: number;

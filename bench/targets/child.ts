@@ -11,7 +11,7 @@ export interface ChildSettings {
   readonly upstream?: string;
   /** Authentication the peer must enforce; absent means a bare proxy. */
   readonly auth?: PeerAuth;
-  /** Gateway config file (gateway child only). */
+  /** Config file (gateway and authorization-service children only). */
   readonly configFile?: string;
   /** Sessions to load into the gateway's memory session store before it starts (gateway child only). */
   readonly sessionSeedFile?: string;

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildModes } from '../modes.js';
+import { cacheLine, rateRows, rateSection } from './format.js';
+import type { ModeResult, RateResult, Sample } from './stats.js';
+
+const sample = (round: number, rps: number, cpuUsPerReq: number, p99Ms = 20): Sample => ({
+  round, rps, cpuUsPerReq, p50Ms: 5, p99Ms, requests: rps * 2, errorStatuses: 0, socketErrors: 0, foreignCpuShare: 0.04, loadCoreBusyShare: 0.5,
+});
+
+const rates: RateResult[] = [
+  { id: 'as-issue-jwt', title: 'client-credentials token issuance, JWT resource', notes: ['signed each time'], samples: [sample(0, 1000, 300), sample(1, 1200, 280), sample(2, 900, 310, 40)], problems: [] },
+  { id: 'as-introspect', title: 'token introspection of opaque tokens', notes: [], samples: [], failed: 'probe: introspection answered 401', problems: ['round 1: 3 of 10 responses were not 200'] },
+];
+
+test('rate rows: medians, every round in order, shares as percentages; a failed mode says so', () => {
+  const [head, jwt, failed] = rateRows(rates);
+  assert.deepEqual(head, ['mode', 'req/s', 'req/s per round', 'CPU µs/req', 'p50 ms', 'p99 ms', 'other load on server core', 'load core busy']);
+  assert.deepEqual(jwt, ['as-issue-jwt: client-credentials token issuance, JWT resource', '1,000', '1,000 / 1,200 / 900', '300', '5.00', '20.00', '4%', '50%']);
+  assert.equal(failed?.[1], 'failed');
+});
+
+test('rate section: table, notes, failures and problems; nothing when no rate mode ran', () => {
+  const text = rateSection(rates, { connections: 16, durationS: 2, rounds: 3 }).join('\n');
+  assert.match(text, /^## Authorization service/);
+  assert.match(text, /3 round\(s\) × 2 s, 16 connections/);
+  assert.match(text, /\| as-issue-jwt: client-credentials token issuance, JWT resource \| 1,000 \|/);
+  assert.match(text, /- as-issue-jwt: signed each time/);
+  assert.match(text, /- as-introspect failed: probe: introspection answered 401/);
+  assert.match(text, /\*\*Problem:\*\* as-introspect, round 1: 3 of 10/);
+  assert.deepEqual(rateSection([], { connections: 16, durationS: 2, rounds: 3 }), []);
+});
+
+test('cache line names the cache the mode counts', () => {
+  const modes = buildModes({ freshTokens: 25_000, tokenCacheEntries: 10_000 });
+  const opaque = modes.find((m) => m.id === 'o-opaque')!;
+  const a = modes.find((m) => m.id === 'a')!;
+  const result = (mode: typeof a): ModeResult => ({ mode, targets: [], problems: [], gatewayCache: { hit: 999, miss: 1 } });
+  assert.equal(cacheLine(result(opaque)), 'gateway introspection cache during the measured rounds: 999 hits, 1 misses (99.9% hits)');
+  assert.match(cacheLine(result(a)) ?? '', /^gateway token cache during/);
+  assert.equal(cacheLine({ mode: a, targets: [], problems: [] }), undefined);
+});
