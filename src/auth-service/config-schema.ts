@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSeconds } from '../config/duration.js';
 
 /**
  * The `auth:` section of the config file: the authorization service. Nothing
@@ -6,18 +7,6 @@ import { z } from 'zod';
  * `${ENV_VAR}`) and cookie keys must be given, so an operator cannot start a
  * service that signs sessions with a value copied from the docs.
  */
-
-// Same grammar as config/schema.ts `durationSeconds`; repeated here because
-// schema.ts imports this file, and importing back would make a cycle.
-function durationSeconds() {
-  return z
-    .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 2h')])
-    .transform((v) => {
-      if (typeof v === 'number') return v;
-      const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim()) as RegExpExecArray;
-      return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-    });
-}
 
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];

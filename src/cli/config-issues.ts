@@ -1,4 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
+import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 
 /**
@@ -18,6 +20,17 @@ export function formatConfigError(file: string, err: ConfigError): string[] {
 export function describeConfigFailure(file: string, err: unknown): string[] {
   if (err instanceof ConfigError) return formatConfigError(file, err);
   return [`${file}: ${err instanceof Error ? err.message : String(err)}`];
+}
+
+/** Loads FILE for a command; on failure prints every problem, sets exit code 1 and resolves to undefined. */
+export async function loadConfigForCommand(file: string): Promise<Config | undefined> {
+  try {
+    return await loadConfigFile(file);
+  } catch (err) {
+    for (const line of describeConfigFailure(file, err)) console.error(line);
+    process.exitCode = 1;
+    return undefined;
+  }
 }
 
 /** Line and column of a key path in a YAML text, for problems found after validation. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
 import { SessionsSchema } from '../sessions/config-schema.js';
 
@@ -8,19 +9,7 @@ import { SessionsSchema } from '../sessions/config-schema.js';
  * object is strict: an unknown key is an error, not a silent no-op.
  */
 
-/** A duration: a number of seconds, or a string such as `250ms`, `30s`, `5m`, `2h`, `7d`. */
-export function durationSeconds() {
-  return z
-    .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 2h')])
-    .transform((v) => (typeof v === 'number' ? v : parseDurationSeconds(v)));
-}
-
-export function parseDurationSeconds(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
-  if (!m) throw new Error(`not a duration: ${text}`);
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
+export { durationSeconds, parseDurationSeconds };
 
 export const ASYMMETRIC_ALGORITHMS = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',

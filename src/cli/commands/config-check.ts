@@ -1,9 +1,8 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfigFile } from '../../config/load.js';
 import { configuredIssuers, type Config } from '../../config/schema.js';
-import { describeConfigFailure, formatConfigIssue, locateYamlKey } from '../config-issues.js';
+import { formatConfigIssue, loadConfigForCommand, locateYamlKey } from '../config-issues.js';
 
 /** `gatehouse config check FILE`: validates like `start` does, without starting anything. */
 export function registerConfigCommand(program: Command): void {
@@ -13,14 +12,8 @@ export function registerConfigCommand(program: Command): void {
     .description('validate a configuration file; print every problem as FILE:LINE:COL key.path: message')
     .argument('<file>', 'YAML configuration file')
     .action(async (file: string) => {
-      let cfg: Config;
-      try {
-        cfg = await loadConfigFile(file);
-      } catch (err) {
-        for (const line of describeConfigFailure(file, err)) console.error(line);
-        process.exitCode = 1;
-        return;
-      }
+      const cfg = await loadConfigForCommand(file);
+      if (!cfg) return;
       const missing = await missingFiles(cfg, dirname(resolve(file)));
       if (missing.length > 0) {
         const text = await readFile(file, 'utf8');

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../log.js';
-import { describeConfigFailure } from '../config-issues.js';
+import { describeConfigFailure, loadConfigForCommand } from '../config-issues.js';
 import { handleSignals } from '../lifecycle.js';
 
 /**
@@ -17,14 +17,8 @@ export function registerStartCommand(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML configuration file')
     .action(async (opts: { config: string }) => {
       const file = opts.config;
-      let cfg: Config;
-      try {
-        cfg = await loadConfigFile(file);
-      } catch (err) {
-        for (const line of describeConfigFailure(file, err)) console.error(line);
-        process.exitCode = 1;
-        return;
-      }
+      const cfg = await loadConfigForCommand(file);
+      if (!cfg) return;
       // Loaded here, not at the top: `--help` and the other commands need none of the gateway.
       const { startGateway } = await import('../../gateway.js');
       const logger = createLogger(cfg.logging.level);
