@@ -60,6 +60,8 @@ export interface ModeSpec {
   readonly notes: readonly string[];
   /** Warm-up goes on until this many passes through the credential list are done (0: just the warm-up time). */
   readonly warmupPasses: number;
+  /** Where the credentials come from when they are made anew each run (not signed into the fixture cache). */
+  readonly credentialsFrom?: string;
   /** Which of the gateway's token caches (`cache` label: `jwt`, `introspection`) the hit/miss line counts; all when absent. */
   readonly gatewayCache?: string;
   /** Sessions the gateway child loads into its memory store before it starts (a JSON seed file), if any. */
@@ -238,6 +240,7 @@ function opaqueMode(): ModeSpec {
     ],
     warmupPasses: 1,
     gatewayCache: 'introspection',
+    credentialsFrom: 'the authorization service (client credentials)',
   };
 }
 

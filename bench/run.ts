@@ -256,7 +256,9 @@ async function main(): Promise<void> {
       const creds = await mode.credentials(ctx);
       const signS = (performance.now() - t0) / 1000;
       if (signS > 1) {
-        const note = `mode ${mode.id}: ${creds.count.toLocaleString('en')} tokens signed in ${signS.toFixed(1)} s (cached in ${fixtures.dir} for later runs)`;
+        const note = mode.credentialsFrom
+          ? `mode ${mode.id}: ${creds.count.toLocaleString('en')} tokens obtained from ${mode.credentialsFrom} in ${signS.toFixed(1)} s (start-up included)`
+          : `mode ${mode.id}: ${creds.count.toLocaleString('en')} tokens signed in ${signS.toFixed(1)} s (cached in ${fixtures.dir} for later runs)`;
         console.log(note);
         fixtureNotes.push(note);
       }
@@ -273,7 +275,7 @@ async function main(): Promise<void> {
     await upstream?.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
-  console.log(consoleSummary(results));
+  if (results.length > 0) console.log(consoleSummary(results));
 
   if (args.profileDir) printProfiles(args.profileDir, results);
 

@@ -183,7 +183,7 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts, 
     '',
   );
   if (args.quick) out.push('**Quick run (`--quick`): one short round — a smoke test, not a result.**', '');
-  out.push('## Summary', '', markdownTable(summaryRows(results), 2), '');
+  if (results.length > 0) out.push('## Summary', '', markdownTable(summaryRows(results), 2), '');
   for (const r of results) {
     out.push(`## Mode ${r.mode.id}: ${r.mode.title}`, '');
     out.push(`Every response must be ${r.mode.expectStatus} (the bare proxy, which checks nothing: 200).`, '');
