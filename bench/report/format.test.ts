@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildModes } from '../modes.js';
-import { cacheLine, rateRows, rateSection } from './format.js';
+import { cacheLine, noiseLine, rateRows, rateSection } from './format.js';
 import type { ModeResult, RateResult, Sample } from './stats.js';
 
 const sample = (round: number, rps: number, cpuUsPerReq: number, p99Ms = 20): Sample => ({
@@ -39,4 +39,16 @@ test('cache line names the cache the mode counts', () => {
   assert.equal(cacheLine(result(opaque)), 'gateway introspection cache during the measured rounds: 999 hits, 1 misses (99.9% hits)');
   assert.match(cacheLine(result(a)) ?? '', /^gateway token cache during/);
   assert.equal(cacheLine({ mode: a, targets: [], problems: [] }), undefined);
+});
+
+test('noise warning names each target measured while other work held the server core', () => {
+  const busy = (share: number): Sample => ({ ...sample(0, 1000, 50), foreignCpuShare: share });
+  assert.equal(noiseLine([{ name: 'bare', samples: [busy(0.05)] }, { name: 'gateway', samples: [busy(0.2)] }]), undefined);
+  const line = noiseLine([
+    { name: 'bare', samples: [busy(0.9), busy(0.1), busy(0.5)] },
+    { name: 'gateway', samples: [busy(0.05)] },
+    { name: 'unpinned', samples: [{ ...busy(0), foreignCpuShare: undefined }] },
+  ]);
+  assert.equal(line?.startsWith('noisy: other load took 50% of the server core while bare ran;'), true);
+  assert.doesNotMatch(line ?? '', /gateway|unpinned/);
 });

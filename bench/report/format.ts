@@ -2,7 +2,7 @@ import type { BenchArgs } from '../args.js';
 import { TARGET_KINDS, type TargetKind } from '../modes.js';
 import { AUTH_RATE_MAX_CONNECTIONS } from '../auth-rates.js';
 import type { MachineFacts } from './machine.js';
-import { checks, medians, ratioOfMedians, roundRatios, verdict, type ModeResult, type RateResult } from './stats.js';
+import { checks, medians, noisyTargets, ratioOfMedians, roundRatios, verdict, type ModeResult, type RateResult, type Sample } from './stats.js';
 
 /** How the run was set up, for both the console and the results file. */
 export interface RunFacts {
@@ -75,6 +75,16 @@ export function cacheLine(result: ModeResult): string | undefined {
     (total > 0 ? ` (${((100 * c.hit) / total).toFixed(1)}% hits)` : '');
 }
 
+/** A warning when other work took much of the server core while it was measured; undefined when it did not. */
+export function noiseLine(samplesByName: readonly { name: string; samples: readonly Sample[] }[]): string | undefined {
+  const noisy = noisyTargets(samplesByName);
+  if (noisy.length === 0) return undefined;
+  return `noisy: other load took ${noisy.map((n) => `${Math.round(n.share * 100)}% of the server core while ${n.name} ran`).join(', ')}; ` +
+    'req/s and its ratios measured contention, compare CPU µs per request instead';
+}
+
+const modeNoise = (result: ModeResult) => noiseLine(result.targets.map((t) => ({ name: t.target, samples: t.samples })));
+
 function padTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
@@ -96,6 +106,8 @@ export function consoleMode(result: ModeResult): string {
   ];
   const cache = cacheLine(result);
   if (cache) parts.push(cache);
+  const noise = modeNoise(result);
+  if (noise) parts.push(`! ${noise}`);
   for (const p of result.problems) parts.push(`! ${p}`);
   return parts.join('\n');
 }
@@ -127,7 +139,10 @@ export function rateRows(results: readonly RateResult[]): string[][] {
 function rateNotes(results: readonly RateResult[]): { notes: string[]; problems: string[] } {
   return {
     notes: results.flatMap((r) => [...(r.failed ? [`${r.id} failed: ${r.failed}`] : []), ...r.notes.map((n) => `${r.id}: ${n}`)]),
-    problems: results.flatMap((r) => r.problems.map((p) => `${r.id}, ${p}`)),
+    problems: [
+      ...results.flatMap((r) => r.problems.map((p) => `${r.id}, ${p}`)),
+      ...[noiseLine(results.map((r) => ({ name: r.id, samples: r.samples })))].filter((n): n is string => n !== undefined),
+    ],
   };
 }
 
@@ -191,6 +206,8 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts, 
     for (const line of [...targetNotes(r), ...checkLines(r)]) out.push(`- ${line}`);
     const cache = cacheLine(r);
     if (cache) out.push(`- ${cache}`);
+    const noise = modeNoise(r);
+    if (noise) out.push(`- **${noise}**`);
     for (const n of r.mode.notes) out.push(`- ${n}`);
     for (const p of r.problems) out.push(`- **Problem:** ${p}`);
     out.push('');

@@ -140,6 +140,21 @@ export function checks(result: ModeResult): Check[] {
   return out;
 }
 
+/** Above this median share of the server core taken by other work, a sample measured contention more than the server. */
+export const NOISY_FOREIGN_SHARE = 0.2;
+
+/**
+ * The targets whose median "other load on server core" is above
+ * {@link NOISY_FOREIGN_SHARE}, with that share: their req/s (and the ratios) are
+ * not to be trusted; the CPU-per-request ratio is the steadier figure then.
+ */
+export function noisyTargets(samplesByName: readonly { name: string; samples: readonly Sample[] }[]): { name: string; share: number }[] {
+  return samplesByName.flatMap(({ name, samples }) => {
+    const share = medians(samples)?.foreignCpuShare;
+    return share !== undefined && share > NOISY_FOREIGN_SHARE ? [{ name, share }] : [];
+  });
+}
+
 export function verdict(check: Check): string {
   return check.pass === undefined ? 'n/a' : check.pass ? 'PASS' : 'MISS';
 }
