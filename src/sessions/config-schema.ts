@@ -41,6 +41,13 @@ const StoreSchema = z
         url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').describe('Redis URL (use `${ENV_VAR}` for a password).'),
         prefix: z.string().default('gh:sess:').describe('Key prefix.'),
         commandTimeoutMs: z.number().int().positive().default(2000).describe('A Redis command slower than this fails the request with 503.'),
+        localCache: z
+          .object({
+            maxEntries: z.number().int().nonnegative().default(10000).describe('Session reads each instance keeps in memory, evicted on every change by Redis pub/sub; 0 disables the cache.'),
+            ttlMs: z.number().int().positive().default(5000).describe('Longest a cached read is used without asking Redis: bounds a revocation missed while the invalidation channel looked up, and how long an outage can go unnoticed.'),
+          })
+          .strict()
+          .default({ maxEntries: 10000, ttlMs: 5000 }),
       })
       .strict(),
   ])

@@ -5,6 +5,7 @@ import type { CsrfOptions } from './csrf.js';
 import type { SessionManager, SessionManagerDeps } from './manager.js';
 import { MemorySessionStore } from './memory/memory-store.js';
 import { OidcClient } from './oidc-client.js';
+import { CachedSessionStore } from './redis/cached-store.js';
 import { RedisSessionStore } from './redis/redis-store.js';
 import { RefreshCoordinator, type RefreshOutcome } from './refresh.js';
 import { SessionEndpoints } from './routes.js';
@@ -46,6 +47,17 @@ export interface SessionMetrics {
   onLogin(result: 'ok' | 'failed'): void;
 }
 
+function configuredStore(cfg: SessionsConfig['store'], now: Clock): SessionStore {
+  if (cfg.kind === 'memory') return new MemorySessionStore({ maxEntries: cfg.maxEntries, clock: now });
+  const redis = RedisSessionStore.open(cfg.url, { prefix: cfg.prefix, commandTimeoutMs: cfg.commandTimeoutMs, clock: now });
+  if (cfg.localCache.maxEntries === 0) return redis;
+  return new CachedSessionStore(redis, { maxEntries: cfg.localCache.maxEntries, ttlMs: cfg.localCache.ttlMs, clock: now });
+}
+
+function isRedisBacked(store: SessionStore): store is RedisSessionStore | CachedSessionStore {
+  return store instanceof RedisSessionStore || store instanceof CachedSessionStore;
+}
+
 /**
  * Builds the session machinery: store, keyring, OIDC client (discovery on first
  * use), refresh coordinator, session manager for the configured mode, and the
@@ -54,11 +66,7 @@ export interface SessionMetrics {
 export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOptions = {}): SessionRuntime {
   const now = opts.now ?? systemClock;
   const publicOrigin = new URL(cfg.publicUrl).origin;
-  const store =
-    opts.store ??
-    (cfg.store.kind === 'redis'
-      ? RedisSessionStore.open(cfg.store.url, { prefix: cfg.store.prefix, commandTimeoutMs: cfg.store.commandTimeoutMs, clock: now })
-      : new MemorySessionStore({ maxEntries: cfg.store.maxEntries, clock: now }));
+  const store = opts.store ?? configuredStore(cfg.store, now);
   const keyring = new Keyring(cfg.keys);
   const client = new OidcClient({
     issuer: cfg.provider.issuer,
@@ -114,8 +122,8 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
     csrf,
     loginPath: `${endpoints.basePath}/login`,
     isGatewayCookie: (name) => endpoints.isGatewayCookie(name),
-    ready: store instanceof RedisSessionStore ? store.ready : Promise.resolve(),
-    isReady: () => (store instanceof RedisSessionStore ? store.isReady() : true),
+    ready: isRedisBacked(store) ? store.ready : Promise.resolve(),
+    isReady: () => (isRedisBacked(store) ? store.isReady() : true),
     // An injected store belongs to whoever passed it in.
     close: () => (opts.store ? Promise.resolve() : manager.close()),
   };

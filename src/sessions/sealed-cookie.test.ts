@@ -96,3 +96,18 @@ test('clear deletes the chunks present, or all of them', () => {
   assert.deepEqual(cleared.map((c) => c.split('=')[0]), ['__Host-gh_s.1']);
   assert.throws(() => new CookieSealer({ keyring: new Keyring([k1]), maxChunks: 0 }), RangeError);
 });
+
+test('the opened-session cache answers only the exact JWE: a cookie altered anywhere but its tag still fails', async () => {
+  const sealer = new CookieSealer({ keyring: new Keyring([k1]), cacheEntries: 10 });
+  for (const session of [{ sid: 's1', refresh_token: 'rt' }, big(7000)]) {
+    const cookies = jar(await sealer.seal(session, 60));
+    assert.deepEqual(await sealer.open(cookies), session, 'served (from the cache, sealed here)');
+    for (const [name, value] of cookies) {
+      // Flip a character in the middle of this chunk: the tag (the JWE's end) is unchanged.
+      const at = Math.floor(value.length / 2);
+      const altered = new Map(cookies).set(name, `${value.slice(0, at)}${value[at] === 'A' ? 'B' : 'A'}${value.slice(at + 1)}`);
+      await assert.rejects(sealer.open(altered), invalid, `${name} altered`);
+    }
+    assert.deepEqual(await sealer.open(cookies), session, 'the untouched cookie still opens');
+  }
+});

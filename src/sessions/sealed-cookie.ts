@@ -1,6 +1,6 @@
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import { LRUCache } from 'lru-cache';
 import { GatehouseError } from '../errors.js';
+import { BoundedMap } from './bounded-map.js';
 import { clearCookie, serializeCookie, type CookieAttributes } from './cookies.js';
 import type { Keyring } from './crypto.js';
 
@@ -23,6 +23,21 @@ export interface SealedCookieOptions {
 }
 
 const TYP = 'gh-session+jwe';
+
+/** The authentication tag of a compact JWE: its last 22 characters (16 bytes, base64url). */
+function tagOf(jweOrLastChunk: string): string {
+  return jweOrLastChunk.slice(-22);
+}
+
+/** True when the chunks, joined, are exactly `jwe` (compared in place, no joined copy). */
+function sameJwe(jwe: string, parts: readonly string[]): boolean {
+  let at = 0;
+  for (const part of parts) {
+    if (!jwe.startsWith(part, at)) return false;
+    at += part.length;
+  }
+  return at === jwe.length;
+}
 const invalid = () => new GatehouseError('GH_SESSION_INVALID', 'session cookie could not be read');
 
 /**
@@ -38,10 +53,12 @@ export class CookieSealer {
   private readonly chunkBytes: number;
   private readonly maxChunks: number;
   private readonly attributes: Omit<CookieAttributes, 'maxAgeSeconds'>;
-  private readonly opened: LRUCache<string, Record<string, unknown>> | undefined;
+  // Keyed by the JWE's GCM tag (its last 22 characters) rather than the whole ~3 KB JWE, which
+  // every lookup would have to join and hash; a hit still requires the exact JWE (compared in place).
+  private readonly opened: BoundedMap<string, { readonly jwe: string; readonly value: Record<string, unknown> }> | undefined;
 
   constructor(opts: SealedCookieOptions) {
-    this.opened = opts.cacheEntries ? new LRUCache({ max: opts.cacheEntries }) : undefined;
+    this.opened = opts.cacheEntries ? new BoundedMap(opts.cacheEntries) : undefined;
     this.keyring = opts.keyring;
     this.name = opts.name ?? '__Host-gh_s';
     this.chunkBytes = opts.chunkBytes ?? 3800;
@@ -70,7 +87,7 @@ export class CookieSealer {
     for (let i = 0; i < jwe.length; i += this.chunkBytes) parts.push(jwe.slice(i, i + this.chunkBytes));
     // The count prefix may push chunk 0 two bytes over chunkBytes; the default leaves room for that.
     if (parts.length > this.maxChunks) throw new GatehouseError('GH_INTERNAL', 'session too large to seal in cookies');
-    this.opened?.set(jwe, JSON.parse(JSON.stringify(session)) as Record<string, unknown>);
+    this.opened?.set(tagOf(jwe), { jwe, value: JSON.parse(JSON.stringify(session)) as Record<string, unknown> });
     parts[0] = `${parts.length}~${parts[0]}`;
     const out = parts.map((p, i) => serializeCookie(this.chunkName(i), p, { ...this.attributes, maxAgeSeconds }));
     for (let i = parts.length; i < this.maxChunks; i++) {
@@ -97,9 +114,10 @@ export class CookieSealer {
       parts.push(part);
     }
     if (parts[0].length > this.chunkBytes) throw invalid();
+    const last = parts[parts.length - 1] as string;
+    const hit = this.opened?.get(tagOf(last.length >= 22 ? last : parts.join('')));
+    if (hit !== undefined && sameJwe(hit.jwe, parts)) return hit.value;
     const jwe = parts.join('');
-    const hit = this.opened?.get(jwe);
-    if (hit !== undefined) return hit;
     let plaintext: Uint8Array;
     try {
       const result = await compactDecrypt(
@@ -122,7 +140,7 @@ export class CookieSealer {
       throw invalid();
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid();
-    this.opened?.set(jwe, value as Record<string, unknown>);
+    this.opened?.set(tagOf(jwe), { jwe, value: value as Record<string, unknown> });
     return value as Record<string, unknown>;
   }
 

@@ -1,10 +1,12 @@
-import { LRUCache } from 'lru-cache';
 import { GatehouseError } from '../errors.js';
+import { BoundedMap } from './bounded-map.js';
 import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
 import { expiresWithin, mergeTokens, type RefreshOps } from './refresh.js';
 import { assertWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
+
+const NO_COOKIES: readonly string[] = Object.freeze([]);
 
 interface Loaded {
   readonly data: SessionData;
@@ -30,13 +32,17 @@ export class StatefulSessions implements SessionManager {
   private readonly keyring: Keyring;
   // Decrypting and parsing a record costs more than the rest of a request; a hit needs the
   // exact ciphertext the store holds now, so a write anywhere (another instance) is never missed.
-  private readonly opened: LRUCache<string, { readonly sealed: string; readonly data: SessionData }> | undefined;
+  private readonly opened: BoundedMap<string, { readonly sealed: string; readonly data: SessionData }> | undefined;
+  // Session id → store key, so a known cookie costs a Map lookup instead of a SHA-256. In process
+  // memory only (like the opened sessions, which hold the tokens themselves); the store still sees hashes alone.
+  private readonly storeKeys: BoundedMap<string, string> | undefined;
 
   constructor(private readonly deps: StatefulOptions) {
     this.cookieName = deps.cookieName ?? '__Host-gh_sid';
     this.keyring = deps.keyring.derive('session-store');
     const max = deps.openedCacheEntries ?? 10_000;
-    this.opened = max > 0 ? new LRUCache({ max }) : undefined;
+    this.opened = max > 0 ? new BoundedMap(max) : undefined;
+    this.storeKeys = max > 0 ? new BoundedMap(max) : undefined;
   }
 
   isSessionCookie(name: string): boolean {
@@ -56,10 +62,19 @@ export class StatefulSessions implements SessionManager {
   async resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined> {
     const id = cookies.get(this.cookieName);
     if (id === undefined) return undefined;
-    if (!isSessionIdShape(id)) throw new GatehouseError('GH_SESSION_INVALID', 'session cookie is malformed');
-    const key = storeKeyOf(id);
+    let key = this.storeKeys?.get(id);
+    const known = key !== undefined;
+    if (key === undefined) {
+      if (!isSessionIdShape(id)) throw new GatehouseError('GH_SESSION_INVALID', 'session cookie is malformed');
+      key = storeKeyOf(id);
+    }
     let state = await this.load(key);
-    if (!state) throw new GatehouseError('GH_SESSION_EXPIRED', 'session not found or ended');
+    if (!state) {
+      if (known) this.storeKeys?.delete(id);
+      throw new GatehouseError('GH_SESSION_EXPIRED', 'session not found or ended');
+    }
+    // Remembered only for sessions that exist, so junk ids cannot crowd out real ones.
+    if (!known) this.storeKeys?.set(id, key);
     const now = this.deps.now();
     try {
       assertWithinTimeouts(state.data, this.deps.timeouts, now);
@@ -67,25 +82,30 @@ export class StatefulSessions implements SessionManager {
       await this.deps.store.delete(key);
       throw err;
     }
-    state = await this.deps.coordinator.ensureFresh(key, state, this.refreshOps(key));
+    // The refresh machinery (and its closures) only when the token is due.
+    if (expiresWithin(state.data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, now)) {
+      state = await this.deps.coordinator.ensureFresh(key, state, this.refreshOps(key));
+    }
     if (now - state.data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) {
       const touched = { ...state.data, lastSeenAt: now };
       // Losing this race only loses a lastSeenAt update; a rotation written meanwhile must win.
       await this.write(key, touched, state.version);
       state = { data: touched, version: state.version + 1 };
     }
-    return { data: state.data, setCookies: [] };
+    return { data: state.data, setCookies: NO_COOKIES };
   }
 
   async destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
     const id = cookies.get(this.cookieName);
     if (id === undefined || !isSessionIdShape(id)) return undefined;
     const key = storeKeyOf(id);
+    this.storeKeys?.delete(id);
     const state = await this.load(key).catch((err: unknown) => {
       if (err instanceof GatehouseError && err.code === 'GH_SESSION_INVALID') return undefined;
       throw err;
     });
     await this.deps.store.delete(key);
+    this.opened?.delete(key);
     return state?.data;
   }
 
@@ -127,7 +147,8 @@ export class StatefulSessions implements SessionManager {
   private refreshOps(key: string): RefreshOps<Loaded> {
     return {
       needsRefresh: (s) => expiresWithin(s.data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now()),
-      reload: () => this.load(key),
+      // Under the refresh lock: past any local cache, another instance may just have rotated.
+      reload: () => this.load(key, true),
       refresh: async (s) => {
         const refreshToken = s.data.tokens.refreshToken;
         if (!refreshToken) throw new GatehouseError('GH_SESSION_EXPIRED', 'access token expired and the session has no refresh token');
@@ -138,7 +159,7 @@ export class StatefulSessions implements SessionManager {
         for (let i = 0; i < 5 && cur; i++) {
           const next = { ...cur.data, tokens };
           if (await this.write(key, next, cur.version)) return { data: next, version: cur.version + 1 };
-          cur = await this.load(key);
+          cur = await this.load(key, true);
         }
         throw cur
           ? new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'could not store the refreshed session')
@@ -157,8 +178,8 @@ export class StatefulSessions implements SessionManager {
     return done;
   }
 
-  private async load(key: string): Promise<Loaded | undefined> {
-    const entry = await this.deps.store.get(key);
+  private async load(key: string, fresh = false): Promise<Loaded | undefined> {
+    const entry = await this.deps.store.get(key, fresh ? { fresh } : undefined);
     if (!entry) return undefined;
     const hit = this.opened?.get(key);
     if (hit !== undefined && hit.sealed === entry.data) return { data: hit.data, version: entry.version };

@@ -32,6 +32,7 @@ export class StatelessSessions implements SessionManager {
   private readonly sealer: CookieSealer;
   private readonly recordKeys: Keyring;
   private readonly resultSeconds: number;
+  private readonly cutoffKeys = new WeakMap<SessionData, string>();
 
   constructor(private readonly deps: StatelessOptions) {
     this.sealer = new CookieSealer({
@@ -116,11 +117,12 @@ export class StatelessSessions implements SessionManager {
     const needsRefresh = (s: SessionData) => expiresWithin(s.tokens.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
     // Follows the chain of refresh results from the cookie's refresh token to the newest.
     const reload = async (): Promise<SessionData | undefined> => {
-      if (await this.isEnded(sealed)) return undefined;
+      // Under the refresh lock: past any local cache, another instance may just have rotated.
+      if (await this.isEnded(sealed, true)) return undefined;
       let cur = sealed;
       for (let hops = 0; hops < 10 && needsRefresh(cur) && cur.tokens.refreshToken; hops++) {
         const key = this.resultKey(cur.tokens.refreshToken);
-        const entry = await this.deps.store.get(key);
+        const entry = await this.deps.store.get(key, { fresh: true });
         if (!entry) break;
         const tokens = JSON.parse(openRecord(this.recordKeys, key, entry.data)) as SessionTokens;
         cur = { ...cur, tokens };
@@ -145,8 +147,9 @@ export class StatelessSessions implements SessionManager {
   }
 
   /** Logged out, or ended by "end all other sessions" from another session of the user. */
-  private async isEnded(data: SessionData): Promise<boolean> {
-    const [ended, cutoff] = await Promise.all([this.deps.store.get(this.endedKey(data.handle)), this.deps.store.get(this.cutoffKey(data))]);
+  private async isEnded(data: SessionData, fresh = false): Promise<boolean> {
+    const opts = fresh ? { fresh } : undefined;
+    const [ended, cutoff] = await Promise.all([this.deps.store.get(this.endedKey(data.handle), opts), this.deps.store.get(this.cutoffKey(data), opts)]);
     if (ended !== undefined) return true;
     if (cutoff === undefined) return false;
     const c = JSON.parse(cutoff.data) as { before: number; keep: string };
@@ -154,7 +157,10 @@ export class StatelessSessions implements SessionManager {
   }
 
   private cutoffKey(data: SessionData): string {
-    return `cutoff:${ownerKeyOf(data.issuer, data.subject)}`;
+    // The sealer hands back the same object while the cookie is unchanged: hash once per session, not per request.
+    let key = this.cutoffKeys.get(data);
+    if (key === undefined) this.cutoffKeys.set(data, (key = `cutoff:${ownerKeyOf(data.issuer, data.subject)}`));
+    return key;
   }
 
   private endedKey(handle: string): string {

@@ -31,12 +31,21 @@ export interface StoredSession extends SessionEntry {
   readonly expiresAtMs: number;
 }
 
+export interface GetOptions {
+  /** Bypass any local cache. */
+  readonly fresh?: boolean;
+}
+
 /** Releases a lock; a no-op when the lock already expired and someone else holds it. */
 export type ReleaseLock = () => Promise<void>;
 
 export interface SessionStore {
-  /** The live entry, or undefined when absent or expired. */
-  get(key: SessionKey): Promise<StoredSession | undefined>;
+  /**
+   * The live entry, or undefined when absent or expired. With `fresh`, a store
+   * that keeps a local read cache asks the shared store itself (the re-read
+   * under the refresh lock must see the latest rotation).
+   */
+  get(key: SessionKey, opts?: GetOptions): Promise<StoredSession | undefined>;
   /** Writes the entry unconditionally, living `ttlSeconds` from now. */
   put(key: SessionKey, entry: SessionEntry, ttlSeconds: number): Promise<void>;
   /**

@@ -8,6 +8,7 @@ import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
+import type { SessionStore } from '../../src/sessions/store.js';
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuthService } from './auth-service.js';
 import { freePort } from './sessions.js';
 
@@ -69,6 +70,8 @@ export interface SessionStackOptions {
   /** Extra gateway instances sharing the configuration (and store), for cross-instance tests. */
   readonly instances?: number;
   readonly sessions?: Partial<SessionsConfigInput>;
+  /** Store for each in-process gateway, by index (the caller closes them), instead of the configured one. */
+  readonly sessionStores?: readonly SessionStore[];
 }
 
 export interface SessionStack {
@@ -159,7 +162,8 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
       }
       const m = new GatewayMetrics({ collectDefault: false });
       metrics.push(m);
-      const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, ...(o.now ? { now: o.now } : {}) });
+      const sessionStore = o.sessionStores?.[index];
+      const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, ...(o.now ? { now: o.now } : {}), ...(sessionStore ? { sessionStore } : {}) });
       gateways.push(gateway);
       await gateway.ready; // keys fetched, session store connected
     }

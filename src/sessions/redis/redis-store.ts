@@ -17,9 +17,13 @@ export interface RedisSessionStoreOptions {
 // index is a sorted set of session keys scored by expiry, trimmed on each write
 // and kept alive as long as its longest-lived member. Scripts keep each write
 // atomic: a reader never sees an entry without its index, or a half rotation.
+// Every change publishes the session key on the invalidation channel (ARGV[8]),
+// from inside the script, so the message is on its way to every subscribed
+// instance before the writer hears back (see cached-store.ts).
 const WRITE = `
 local function write()
   redis.call('HSET', KEYS[1], 'd', ARGV[1], 'o', ARGV[2], 'v', ARGV[3], 'e', ARGV[5])
+  redis.call('PUBLISH', ARGV[8], ARGV[7])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   if ARGV[2] ~= '' then
     redis.call('ZADD', KEYS[2], ARGV[5], ARGV[7])
@@ -32,17 +36,18 @@ const PUT = `${WRITE}
 write()
 return 1`;
 
-// ARGV[8] = expected version. A missing or expired entry never matches.
+// ARGV[9] = expected version. A missing or expired entry never matches.
 const REPLACE = `${WRITE}
 local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
-if not cur[1] or cur[1] ~= ARGV[8] or tonumber(cur[2]) <= tonumber(ARGV[6]) then return 0 end
+if not cur[1] or cur[1] ~= ARGV[9] or tonumber(cur[2]) <= tonumber(ARGV[6]) then return 0 end
 write()
 return 1`;
 
-// KEYS[1] = entry; ARGV[1] = owner-index prefix, ARGV[2] = member.
+// KEYS[1] = entry; ARGV[1] = owner-index prefix, ARGV[2] = member, ARGV[3] = invalidation channel.
 const DELETE = `
 local owner = redis.call('HGET', KEYS[1], 'o')
 redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[3], ARGV[2])
 if owner and owner ~= '' then redis.call('ZREM', ARGV[1] .. owner, ARGV[2]) end
 return 1`;
 
@@ -55,7 +60,8 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
  * Sessions in Redis, shared by every gateway instance. Keys: `<prefix>s:<key>`
- * (entry), `<prefix>o:<owner>` (index), `<prefix>l:<name>` (lock). Expiry is
+ * (entry), `<prefix>o:<owner>` (index), `<prefix>l:<name>` (lock); channel
+ * `<prefix>inv` carries the key of every changed or deleted entry. Expiry is
  * enforced twice: Redis TTLs reclaim memory, and reads compare the stored expiry
  * with the injected clock so tests need not sleep.
  *
@@ -66,6 +72,8 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisSessionStore implements SessionStore {
   private readonly prefix: string;
   private readonly now: Clock;
+  /** Pub/sub channel on which every write and delete publishes the changed session key. */
+  readonly invalidationChannel: string;
   /** Resolves once Redis has answered (the first connection is up); never rejects. */
   readonly ready: Promise<void>;
   private connectedOnce = false;
@@ -76,6 +84,7 @@ export class RedisSessionStore implements SessionStore {
     opts: RedisSessionStoreOptions,
   ) {
     this.prefix = opts.prefix ?? 'gh:sess:';
+    this.invalidationChannel = `${this.prefix}inv`;
     this.now = opts.clock ?? systemClock;
     this.ready = client.status === 'ready' ? Promise.resolve() : new Promise((resolve) => client.once('ready', () => resolve()));
     void this.ready.then(() => (this.connectedOnce = true));
@@ -141,6 +150,17 @@ export class RedisSessionStore implements SessionStore {
     return new RedisSessionStore(client, false, opts);
   }
 
+  /**
+   * A second connection to the same Redis (same options), not yet connected,
+   * for subscribing to the invalidation channel: a subscribed connection can
+   * run no other command.
+   */
+  duplicateClient(): Redis {
+    const client = this.client.duplicate({ lazyConnect: true, autoResubscribe: false });
+    client.on('error', () => {});
+    return client;
+  }
+
   async get(key: SessionKey): Promise<StoredSession | undefined> {
     const [data, owner, version, expires] = await this.call(() => this.client.hmget(this.entryKey(key), 'd', 'o', 'v', 'e'));
     if (data === null || version === null || expires === null) return undefined;
@@ -159,7 +179,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async delete(key: SessionKey): Promise<void> {
-    await this.call(() => this.script('ghSessDelete')(this.entryKey(key), `${this.prefix}o:`, key));
+    await this.call(() => this.script('ghSessDelete')(this.entryKey(key), `${this.prefix}o:`, key, this.invalidationChannel));
   }
 
   async listByOwner(owner: string): Promise<SessionKey[]> {
@@ -200,6 +220,7 @@ export class RedisSessionStore implements SessionStore {
       now + ttlMs,
       now,
       key,
+      this.invalidationChannel,
     ];
   }
 
