@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+// The docs generator recognizes a duration by this validation pattern.
+const DURATION_SYNTAX = /^\d+(\.\d+)?\s*(ms|s|m|h|d)$/;
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
 
@@ -10,7 +12,7 @@ const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
  */
 export function durationSeconds() {
   return z
-    .union([z.number().nonnegative(), z.string().regex(DURATION, 'a duration such as 30s, 5m, 2h')])
+    .union([z.number().nonnegative(), z.string().regex(DURATION_SYNTAX, 'a duration such as 30s, 5m, 2h')])
     .transform((v) => (typeof v === 'number' ? v : parseDurationSeconds(v)));
 }
 
