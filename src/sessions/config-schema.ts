@@ -1,21 +1,11 @@
 import { z } from 'zod';
+import { durationSeconds } from '../config/duration.js';
 
 /**
  * The `sessions:` section: browser sessions at the gateway (login at an OpenID
  * Connect provider, stateful or stateless sessions, transparent refresh). Keys
  * and the client secret have no defaults: use `${ENV_VAR}`.
  */
-
-// Same grammar as config/schema.ts `durationSeconds`; repeated because schema.ts imports this file.
-function durationSeconds() {
-  return z
-    .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 2h')])
-    .transform((v) => {
-      if (typeof v === 'number') return v;
-      const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim()) as RegExpExecArray;
-      return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-    });
-}
 
 const SessionKeySchema = z
   .object({
