@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 /**
  * The gateway's Prometheus metrics. One instance per gateway; label values are
@@ -12,6 +12,7 @@ export class GatewayMetrics {
     help: 'Requests by route, method class and response status.',
     labelNames: ['route', 'status'] as const,
     registers: [this.registry],
+    collect: () => this.foldTallies(),
   });
 
   readonly authOutcomes = new Counter({
@@ -19,14 +20,15 @@ export class GatewayMetrics {
     help: 'Authentication and authorization outcomes by route and reason (ok or an error code).',
     labelNames: ['route', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => this.foldTallies(),
   });
 
-  readonly latency = new Histogram({
+  readonly latency = new FastHistogram({
     name: 'gatehouse_request_duration_seconds',
     help: 'Time from request start to response headers sent upstream-inclusive.',
-    labelNames: ['route'] as const,
+    labelName: 'route',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
+    registry: this.registry,
   });
 
   readonly jwksFetches = new Counter({
@@ -64,7 +66,163 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  private readonly tallies = new Map<string, RouteTally>();
+
   constructor(opts: { collectDefault?: boolean } = {}) {
     if (opts.collectDefault ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+  }
+
+  /**
+   * The request counters of one route, as plain numbers the request path bumps:
+   * prom-client validates and hashes the label set on every `inc` and `observe`,
+   * about a microsecond per request. They are folded into `requests` and
+   * `authOutcomes` when those are read, so `/metrics` shows the same series.
+   * One tally per route name, shared across reloads (as prom-client keeps every
+   * label set it has seen, the route names bound this).
+   */
+  routeTally(route: string): RouteTally {
+    let t = this.tallies.get(route);
+    if (t === undefined) {
+      t = { statuses: new Map(), outcomes: new Map(), latency: this.latency.labels(route) };
+      this.tallies.set(route, t);
+    }
+    return t;
+  }
+
+  /** Adds the tallies' counts since the last read to the prom-client counters (run before either is read). */
+  private foldTallies(): void {
+    for (const [route, t] of this.tallies) {
+      foldInto(t.statuses, (status, n) => this.requests.inc({ route, status: String(status) }, n));
+      foldInto(t.outcomes, (outcome, n) => this.authOutcomes.inc({ route, outcome }, n));
+    }
+  }
+}
+
+/** Counts not yet folded into prom-client, by label value; and the route's latency series. */
+export interface RouteTally {
+  readonly statuses: Map<number, number>;
+  readonly outcomes: Map<string, number>;
+  readonly latency: HistogramSeries;
+}
+
+function foldInto<K>(pending: Map<K, number>, inc: (key: K, n: number) => void): void {
+  for (const [key, n] of pending) {
+    if (n === 0) continue;
+    inc(key, n);
+    // Zeroed, not deleted: the key comes back on the next request anyway.
+    pending.set(key, 0);
+  }
+}
+
+/** One label value's series of a {@link FastHistogram}: plain numbers. */
+export class HistogramSeries {
+  /** Per bucket, not cumulative; the last slot is +Inf. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > (bounds[i] as number)) i++;
+    this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+interface FastHistogramOptions {
+  readonly name: string;
+  readonly help: string;
+  readonly labelName: string;
+  readonly buckets: readonly number[];
+  readonly registry: Registry;
+}
+
+interface SeriesValue {
+  labels: Record<string, string | number>;
+  sharedLabels?: Record<string, string>;
+  value: number;
+  metricName: string;
+  /** prom-client's shape: null on buckets, undefined on `_sum` and `_count` (no exemplars here). */
+  exemplar: null | undefined;
+}
+
+/**
+ * A one-label histogram served by prom-client's registry exactly as its own
+ * `Histogram` would be (same series, names and label order), whose `observe` is
+ * a bucket search and three additions on a series resolved once per route.
+ * A series appears once it has an observation, as with prom-client.
+ */
+export class FastHistogram {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly labelName: string;
+  private readonly bounds: readonly number[];
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(opts: FastHistogramOptions) {
+    this.name = opts.name;
+    this.help = opts.help;
+    this.labelName = opts.labelName;
+    this.bounds = Object.freeze([...opts.buckets]);
+    opts.registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The series of one label value (created on first use, kept for good). */
+  labels(value: string): HistogramSeries {
+    let s = this.series.get(value);
+    if (s === undefined) {
+      s = new HistogramSeries(this.bounds);
+      this.series.set(value, s);
+    }
+    return s;
+  }
+
+  observe(labels: Record<string, string>, value: number): void {
+    this.labels(labels[this.labelName] as string).observe(value);
+  }
+
+  /** Zeroes every series in place: routes keep the series they resolved. */
+  reset(): void {
+    for (const s of this.series.values()) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+
+  /** What prom-client's registry reads for the text format. */
+  async getForPromString(): Promise<{ name: string; help: string; type: string; aggregator: string; values: SeriesValue[] }> {
+    const values: SeriesValue[] = [];
+    const bucketName = `${this.name}_bucket`;
+    for (const [labelValue, s] of this.series) {
+      if (s.count === 0) continue;
+      const shared = { [this.labelName]: labelValue };
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += s.counts[i] as number;
+        values.push({ labels: { le: this.bounds[i] as number }, sharedLabels: shared, value: acc, metricName: bucketName, exemplar: null });
+      }
+      values.push(
+        { labels: { le: '+Inf' }, sharedLabels: shared, value: s.count, metricName: bucketName, exemplar: null },
+        { labels: {}, sharedLabels: shared, value: s.sum, metricName: `${this.name}_sum`, exemplar: undefined },
+        { labels: {}, sharedLabels: shared, value: s.count, metricName: `${this.name}_count`, exemplar: undefined },
+      );
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** What prom-client's registry reads for JSON: the shared label merged into each value's labels. */
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: SeriesValue[] }> {
+    const data = await this.getForPromString();
+    data.values = data.values.map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } }));
+    return data;
   }
 }

@@ -1,44 +1,34 @@
-import type { Counter, Histogram } from 'prom-client';
-import type { GatewayMetrics } from '../admin/metrics.js';
-
-type CounterChild = Counter.Internal;
+import type { GatewayMetrics, HistogramSeries, RouteTally } from '../admin/metrics.js';
 
 /**
- * A route's metric children, resolved once: prom-client hashes the label set on
- * every `inc({ … })`, so the hot path keeps the children it needs instead.
- * Label values stay bounded: route names come from config, statuses and
- * outcomes from the error catalog.
+ * A route's metrics on the request path: plain counters and a histogram series
+ * resolved once (see {@link GatewayMetrics.routeTally}), folded into the
+ * Prometheus metrics when they are scraped. Label values stay bounded: route
+ * names come from config, statuses and outcomes from the error catalog.
  */
 export class RouteMetrics {
-  private readonly requests = new Map<number, CounterChild>();
-  private readonly outcomes = new Map<string, CounterChild>();
-  private readonly latency: Histogram.Internal<string>;
+  private readonly statuses: Map<number, number>;
+  private readonly outcomes: Map<string, number>;
+  private readonly latency: HistogramSeries;
 
   constructor(
     private readonly metrics: GatewayMetrics,
     private readonly route: string,
   ) {
-    this.latency = metrics.latency.labels(route);
+    const tally: RouteTally = metrics.routeTally(route);
+    this.statuses = tally.statuses;
+    this.outcomes = tally.outcomes;
+    this.latency = tally.latency;
   }
 
   request(status: number, seconds: number): void {
-    let child = this.requests.get(status);
-    if (!child) {
-      child = this.metrics.requests.labels(this.route, String(status));
-      this.requests.set(status, child);
-    }
-    child.inc();
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
     this.latency.observe(seconds);
   }
 
   /** `ok`, `anonymous`, `public`, or an error code. */
   authOutcome(outcome: string): void {
-    let child = this.outcomes.get(outcome);
-    if (!child) {
-      child = this.metrics.authOutcomes.labels(this.route, outcome);
-      this.outcomes.set(outcome, child);
-    }
-    child.inc();
+    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
   }
 
   upstreamError(kind: string): void {
