@@ -1,6 +1,6 @@
 import { GatehouseError } from '../errors.js';
 import type { IdentityCheck } from './authorize/scopes.js';
-import type { Authenticator, RequestContext } from './context.js';
+import type { Authenticator, AuthnResult, RequestContext } from './context.js';
 import { extractCredential } from './extract.js';
 
 /** A route's compiled policy: who may call it. */
@@ -13,6 +13,15 @@ export interface RoutePolicy {
   readonly checks: readonly IdentityCheck[];
 }
 
+/** An authenticator that can often decide without waiting (e.g. a token it has already verified). */
+export interface SyncCapableAuthenticator extends Authenticator {
+  /**
+   * Same contract as `authenticate`, answered synchronously; `undefined` when it
+   * cannot decide without waiting, and `authenticate` must be called instead.
+   */
+  authenticateSync?(ctx: RequestContext): AuthnResult | undefined;
+}
+
 /**
  * Runs extract → authenticate → authorize for one request and leaves the
  * identity on the context. Throws a GatehouseError to refuse the request.
@@ -23,16 +32,48 @@ export interface RoutePolicy {
  * 401 GH_TOKEN_MALFORMED.
  */
 export async function runPipeline(policy: RoutePolicy, ctx: RequestContext): Promise<void> {
+  const resumeAt = runPipelineSync(policy, ctx);
+  if (resumeAt >= 0) await resumePipeline(policy, ctx, resumeAt);
+}
+
+/**
+ * The same pipeline as {@link runPipeline}, run as far as it goes without
+ * waiting: a cached token costs no promise. Returns -1 when the request is
+ * decided (identity on the context, or thrown), otherwise the index of the
+ * authenticator that must be awaited: pass it to {@link resumePipeline}.
+ */
+export function runPipelineSync(policy: RoutePolicy, ctx: RequestContext): number {
   const { authenticators } = policy;
-  if (authenticators.length === 0) return;
+  if (authenticators.length === 0) return -1;
   ctx.credential = extractCredential(ctx.req, ctx.query);
   for (let i = 0; i < authenticators.length; i++) {
+    const a = authenticators[i] as SyncCapableAuthenticator;
+    if (a.authenticateSync === undefined) return i;
+    const result = a.authenticateSync(ctx);
+    if (result === undefined) return i;
+    if (result.status === 'authenticated') {
+      ctx.identity = result.identity;
+      break;
+    }
+  }
+  authorize(policy, ctx);
+  return -1;
+}
+
+/** Continues {@link runPipelineSync} from the authenticator it stopped at. */
+export async function resumePipeline(policy: RoutePolicy, ctx: RequestContext, from: number): Promise<void> {
+  const { authenticators } = policy;
+  for (let i = from; i < authenticators.length; i++) {
     const result = await (authenticators[i] as Authenticator).authenticate(ctx);
     if (result.status === 'authenticated') {
       ctx.identity = result.identity;
       break;
     }
   }
+  authorize(policy, ctx);
+}
+
+function authorize(policy: RoutePolicy, ctx: RequestContext): void {
   const identity = ctx.identity;
   if (identity === undefined) {
     if (policy.allowAnonymous) return;

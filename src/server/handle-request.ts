@@ -5,7 +5,7 @@ import { asGatehouseError, GatehouseError } from '../errors.js';
 import { redactTokenLike, type Logger } from '../log.js';
 import type { AccessLog } from './access-log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
-import { runPipeline } from '../pipeline/run.js';
+import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
 import { buildUpstreamHeaders } from './forwarded-headers.js';
@@ -114,21 +114,45 @@ class Exchange implements RequestContext, UpstreamObserver {
       this.authOutcome = 'public';
       return this.forward(route);
     }
-    this.authorize(route).catch(this.onUnexpected);
+    // A token already verified is decided here, without a promise; only real verification waits.
+    let resumeAt: number;
+    try {
+      resumeAt = runPipelineSync(route, this);
+    } catch (err) {
+      return this.refuse(route, err);
+    }
+    if (resumeAt >= 0) {
+      this.authorizeAsync(route, resumeAt).catch(this.onUnexpected);
+      return;
+    }
+    try {
+      this.admit(route);
+    } catch (err) {
+      // As on the asynchronous path: a fault while forwarding is logged and answered, never thrown into node:http.
+      this.onUnexpected(err);
+    }
   }
 
-  private async authorize(route: CompiledRoute): Promise<void> {
+  private async authorizeAsync(route: CompiledRoute, resumeAt: number): Promise<void> {
     try {
-      await runPipeline(route, this);
+      await resumePipeline(route, this, resumeAt);
     } catch (err) {
-      const e = asGatehouseError(err);
-      this.authOutcome = e.code;
-      route.metrics.authOutcome(e.code);
-      return this.fail(e);
+      return this.refuse(route, err);
     }
+    if (this.res.destroyed) return; // the client left while we verified
+    this.admit(route);
+  }
+
+  private refuse(route: CompiledRoute, err: unknown): void {
+    const e = asGatehouseError(err);
+    this.authOutcome = e.code;
+    route.metrics.authOutcome(e.code);
+    this.fail(e);
+  }
+
+  private admit(route: CompiledRoute): void {
     this.authOutcome = this.identity === undefined ? 'anonymous' : 'ok';
     route.metrics.authOutcome(this.authOutcome);
-    if (this.res.destroyed) return; // the client left while we verified
     this.forward(route);
   }
 
@@ -175,16 +199,19 @@ class Exchange implements RequestContext, UpstreamObserver {
     if (this.res.destroyed) return;
     // An unread request body must not be parsed as the next request: close instead.
     const bodyUnread = !this.req.complete;
-    // Set-Cookie (cleared session) and Location (login redirect) from the pipeline; writeHead merges them.
-    const extra = this.responseHeaders;
-    if (extra !== undefined) for (let i = 0; i + 1 < extra.length; i += 2) this.res.appendHeader(extra[i] as string, extra[i + 1] as string);
-    sendError(this.res, err, {
-      realm: this.state.realm,
-      requestId: this.requestId,
-      hsts: this.env.hsts,
-      allow: err.code === 'GH_METHOD_NOT_ALLOWED' ? this.route?.allow : undefined,
-      close: bodyUnread && err.status === 413,
-    });
+    // Set-Cookie (cleared session) and Location (login redirect) from the pipeline go out with the error.
+    sendError(
+      this.res,
+      err,
+      {
+        realm: this.state.realm,
+        requestId: this.requestId,
+        hsts: this.env.hsts,
+        allow: err.code === 'GH_METHOD_NOT_ALLOWED' ? this.route?.allow : undefined,
+        close: bodyUnread && err.status === 413,
+      },
+      this.responseHeaders,
+    );
   }
 
   private readonly onUnexpected = (err: unknown): void => {

@@ -14,29 +14,65 @@ export interface ErrorResponseOptions {
   readonly close?: boolean;
 }
 
+/** The parts of an error response that do not depend on the request. */
+interface ErrorTemplate {
+  /** Flat `[name, value, …]`: content type, cache control, challenge, HSTS, Allow, Connection. */
+  readonly headers: readonly string[];
+  /** The problem+json body without its closing brace, before any request id. */
+  readonly bodyStart: string;
+}
+
+// Errors come from our catalog with our own messages, so few distinct templates
+// exist; the bound only guards against a message that varies without limit.
+const MAX_TEMPLATES = 256;
+const templates = new Map<string, ErrorTemplate>();
+
+function templateFor(err: GatehouseError, opts: ErrorResponseOptions): ErrorTemplate {
+  const key = `${err.code}\0${err.message}\0${opts.realm}\0${opts.hsts ?? ''}\0${opts.allow ?? ''}\0${opts.close === true}`;
+  let t = templates.get(key);
+  if (t !== undefined) return t;
+  const headers = ['content-type', 'application/problem+json', 'cache-control', 'no-store'];
+  if (isCredentialError(err)) headers.push('www-authenticate', wwwAuthenticate(err, opts.realm));
+  if (opts.hsts) headers.push('strict-transport-security', opts.hsts);
+  if (opts.allow !== undefined) headers.push('allow', opts.allow);
+  if (opts.close) headers.push('connection', 'close');
+  const body = JSON.stringify(problemDetails(err));
+  t = { headers, bodyStart: body.slice(0, -1) };
+  if (templates.size >= MAX_TEMPLATES) templates.clear();
+  templates.set(key, t);
+  return t;
+}
+
 /**
  * Sends an error as `application/problem+json` (RFC 9457). Credential errors carry
  * the RFC 6750 challenge. The body holds only the catalog title and our own safe
  * message: never the credential.
+ *
+ * The parts that do not depend on the request (challenge, body up to the
+ * request id) are built once per kind of error: a flood of bad tokens is the
+ * path an attacker drives at will. `extraHeaders` (e.g. a cleared session
+ * cookie) are sent as well.
  */
-export function sendError(res: ServerResponse, err: GatehouseError, opts: ErrorResponseOptions): void {
+export function sendError(res: ServerResponse, err: GatehouseError, opts: ErrorResponseOptions, extraHeaders?: readonly string[]): void {
   if (res.headersSent) {
     // Too late for a status line: cut the response so the client sees a failure, not a truncated success.
     res.destroy();
     return;
   }
-  const body = JSON.stringify(problemDetails(err, opts.requestId));
-  const headers: Record<string, string> = {
-    'content-type': 'application/problem+json',
-    'content-length': String(Buffer.byteLength(body)),
-    'cache-control': 'no-store',
-  };
-  if (isCredentialError(err)) headers['www-authenticate'] = wwwAuthenticate(err, opts.realm);
-  if (opts.requestId) headers['x-request-id'] = opts.requestId;
-  if (opts.hsts) headers['strict-transport-security'] = opts.hsts;
-  if (opts.allow !== undefined) headers.allow = opts.allow;
-  if (opts.close) headers.connection = 'close';
-  res.writeHead(err.status, headers);
+  const t = templateFor(err, opts);
+  // The same JSON problemDetails(err, requestId) gives: requestId is its last member, when present.
+  const body = opts.requestId ? `${t.bodyStart},"requestId":${JSON.stringify(opts.requestId)}}` : `${t.bodyStart}}`;
+  const own = [...t.headers, 'content-length', String(Buffer.byteLength(body))];
+  if (opts.requestId) own.push('x-request-id', opts.requestId);
+  if (res.getHeaderNames().length > 0) {
+    // Headers set on the response beforehand: merge as writeHead(status, object) would, ours winning.
+    if (extraHeaders !== undefined) for (let i = 0; i + 1 < extraHeaders.length; i += 2) res.appendHeader(extraHeaders[i] as string, extraHeaders[i + 1] as string);
+    for (let i = 0; i + 1 < own.length; i += 2) res.setHeader(own[i] as string, own[i + 1] as string);
+    res.writeHead(err.status);
+  } else {
+    if (extraHeaders !== undefined) for (let i = 0; i < extraHeaders.length; i++) own.push(extraHeaders[i] as string);
+    res.writeHead(err.status, own);
+  }
   res.end(body);
 }
 

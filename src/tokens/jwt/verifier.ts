@@ -68,19 +68,53 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   }
   const all = [...byIssuer.values()];
 
-  async function verify(token: string): Promise<Identity> {
+  // The key of the last cache miss: `verify` follows a `verifySync` miss with the
+  // same token, and hashing it again would cost a microsecond on every miss.
+  let missToken: string | undefined;
+  let missKey: string | undefined;
+
+  function checkSize(token: string): void {
     if (typeof token !== 'string' || token.length === 0) throw refuse('GH_TOKEN_MALFORMED', 'token is empty');
     // Before hashing: an oversized token costs nothing beyond this comparison.
     if (token.length > MAX_TOKEN_LENGTH) throw refuse('GH_TOKEN_MALFORMED', 'token too large');
+  }
+
+  /** Cache lookup: the identity on a hit, throws a known refusal, undefined on a miss. */
+  function lookup(key: string, nowMs: number): Identity | undefined {
+    const hit = cache!.get(key, nowMs);
+    hooks.onCacheLookup?.(hit !== undefined);
+    if (hit) return hit.identity;
+    const known = rejected!.get(key);
+    if (known) throw known;
+    return undefined;
+  }
+
+  function verifySync(token: string): Identity | undefined {
+    checkSize(token);
+    if (!cache) return undefined;
+    const key = tokenCacheKey(token);
+    const identity = lookup(key, now());
+    if (identity === undefined) {
+      missToken = token;
+      missKey = key;
+    }
+    return identity;
+  }
+
+  async function verify(token: string): Promise<Identity> {
+    checkSize(token);
     const nowMs = now();
     let key: string | undefined;
     if (cache) {
-      key = tokenCacheKey(token);
-      const hit = cache.get(key, nowMs);
-      hooks.onCacheLookup?.(hit !== undefined);
-      if (hit) return hit.identity;
-      const known = rejected!.get(key);
-      if (known) throw known;
+      if (missToken !== undefined && token === missToken) {
+        // Just looked up and missed by verifySync: go straight to verification.
+        key = missKey!;
+        missToken = missKey = undefined;
+      } else {
+        key = tokenCacheKey(token);
+        const identity = lookup(key, nowMs);
+        if (identity) return identity;
+      }
     }
     const parsed = parseCompactJws(token);
     const iss = parsed.payload.iss;
@@ -105,6 +139,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
 
   return {
     verify,
+    verifySync,
     ready: Promise.all(all.map((v) => v.ready)).then(() => undefined),
     isReady: () => all.every((v) => v.isReady()),
     close: () => {
