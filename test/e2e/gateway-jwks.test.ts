@@ -29,7 +29,12 @@ interface Stack {
 }
 
 /** Gateway + upstream + JWKS; does not wait for keys (a test may start with the endpoint broken). */
-async function stack(keys: TestKey[], jwksLimits: Record<string, number>, behaviour: 'ok' | 'down' | 'garbage' = 'ok'): Promise<Stack> {
+async function stack(
+  keys: TestKey[],
+  jwksLimits: Record<string, number>,
+  behaviour: 'ok' | 'down' | 'garbage' = 'ok',
+  logLines?: string[],
+): Promise<Stack> {
   const upstream = await startEchoUpstream();
   cleanups.push(() => upstream.close());
   const jwks = await startJwksServer(keys);
@@ -50,7 +55,8 @@ async function stack(keys: TestKey[], jwksLimits: Record<string, number>, behavi
     routes: [{ path: '/api', upstream: upstream.url }],
   });
   const metrics = new GatewayMetrics({ collectDefault: false });
-  const gw = await startGateway(config, { logger: createLogger('silent'), metrics });
+  const logger = logLines ? createLogger('warn', { write: (line: string) => void logLines.push(line) }) : createLogger('silent');
+  const gw = await startGateway(config, { logger, metrics });
   cleanups.push(() => gw.close());
   return {
     gw,
@@ -116,8 +122,13 @@ for (const behaviour of ['down', 'garbage', 'oversized', 'slow', 'error'] as con
 
 test('JWKS never loaded: 503 GH_KEYS_UNAVAILABLE, not ready; serves once the endpoint recovers', async () => {
   const a = generateTestKey('PS256');
-  const s = await stack([a], { cooldown: 0.05, cacheMaxAge: 0.2, timeoutMs: 300 }, 'down');
+  const logLines: string[] = [];
+  const s = await stack([a], { cooldown: 0.05, cacheMaxAge: 0.2, timeoutMs: 300 }, 'down', logLines);
   assert.deepEqual(await s.get(mintToken(a, claims)), { status: 503, code: 'GH_KEYS_UNAVAILABLE' });
+  // The operator is told why, once per failed fetch, naming the issuer.
+  const warning = logLines.map((l) => JSON.parse(l) as { msg?: string; issuer?: string; reason?: string }).find((l) => l.msg === 'signing keys unavailable');
+  assert.ok(warning, 'a failed JWKS fetch is logged');
+  assert.match(warning.reason ?? '', /JWKS fetch failed/);
   assert.equal(s.gw.isReady(), false);
   s.jwks.setBehaviour('garbage');
   await s.jwks.waitForFetches(s.jwks.fetchCount + 1);

@@ -59,6 +59,8 @@ function createJwtKind(ctx: AuthKindContext): AuthKind {
     hooks: {
       onJwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
       onCacheLookup: (isHit) => (isHit ? hit : miss).inc(),
+      // Without this a broken key file or JWKS shows only as 503s and a /readyz that never turns ready.
+      onKeySourceError: (issuer, reason) => ctx.logger.warn({ issuer, reason }, 'signing keys unavailable'),
     },
   });
   const authenticator = jwtAuthenticator(verifier);
