@@ -43,6 +43,7 @@ export class GatewayMetrics {
     help: 'Verified-token cache lookups by result (hit, miss).',
     labelNames: ['cache', 'result'] as const,
     registers: [this.registry],
+    collect: () => this.foldCacheTallies(),
   });
 
   readonly upstreamErrors = new Counter({
@@ -67,6 +68,7 @@ export class GatewayMetrics {
   });
 
   private readonly tallies = new Map<string, RouteTally>();
+  private readonly cacheTallies = new Map<string, CacheTally>();
 
   constructor(opts: { collectDefault?: boolean } = {}) {
     if (opts.collectDefault ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
@@ -89,6 +91,29 @@ export class GatewayMetrics {
     return t;
   }
 
+  /**
+   * Hit and miss counts of one token cache (`jwt`, `introspection`) as plain
+   * numbers, for the same reason as {@link routeTally}: a lookup happens on every
+   * request. Folded into `tokenCache` when it is read.
+   */
+  cacheTally(cache: string): CacheTally {
+    let t = this.cacheTallies.get(cache);
+    if (t === undefined) {
+      t = { hit: 0, miss: 0 };
+      this.cacheTallies.set(cache, t);
+    }
+    return t;
+  }
+
+  private foldCacheTallies(): void {
+    for (const [cache, t] of this.cacheTallies) {
+      if (t.hit > 0) this.tokenCache.inc({ cache, result: 'hit' }, t.hit);
+      if (t.miss > 0) this.tokenCache.inc({ cache, result: 'miss' }, t.miss);
+      t.hit = 0;
+      t.miss = 0;
+    }
+  }
+
   /** Adds the tallies' counts since the last read to the prom-client counters (run before either is read). */
   private foldTallies(): void {
     for (const [route, t] of this.tallies) {
@@ -96,6 +121,12 @@ export class GatewayMetrics {
       foldInto(t.outcomes, (outcome, n) => this.authOutcomes.inc({ route, outcome }, n));
     }
   }
+}
+
+/** Lookups of one token cache not yet folded into prom-client. */
+export interface CacheTally {
+  hit: number;
+  miss: number;
 }
 
 /** Counts not yet folded into prom-client, by label value; and the route's latency series. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
-import { SessionsSchema } from '../sessions/config-schema.js';
+import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -315,6 +315,14 @@ export const ConfigSchema = z
       }
       if (kinds.includes('session') && cfg.sessions === undefined) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'auth'], message: 'route requires session but sessions is not configured' });
+      }
+      // The session endpoints are answered before routing, on every host: such a route would never be reached.
+      if (cfg.sessions !== undefined && (route.path === SESSION_ENDPOINTS_PATH || route.path.startsWith(`${SESSION_ENDPOINTS_PATH}/`))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'path'],
+          message: `${SESSION_ENDPOINTS_PATH} and the paths below it are the gateway's session endpoints when sessions is configured; choose another path`,
+        });
       }
       if (kinds.includes('none') && (route.scopes.length > 0 || route.claims.length > 0)) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'scopes'], message: 'a public route (auth: none) cannot require scopes or claims' });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { GatehouseError } from '../errors.js';
-import { extractCredential, UNRECOGNIZED_CREDENTIAL } from './extract.js';
+import { checkBearerSyntax, extractCredential, UNRECOGNIZED_CREDENTIAL } from './extract.js';
 
 const req = (...rawHeaders: string[]) => ({ rawHeaders }) as unknown as IncomingMessage;
 
@@ -24,10 +24,14 @@ test('another scheme is a credential nobody reads here', () => {
   assert.equal(extractCredential(req('Authorization', 'Bearerx abc'), ''), UNRECOGNIZED_CREDENTIAL);
 });
 
-test('malformed Bearer values', () => {
-  for (const v of ['Bearer', 'Bearer ', 'Bearer  abc', 'Bearer a b', 'Bearer a=b', 'Bearer ab"c', 'Bearer a,b']) {
-    badRequest(() => extractCredential(req('Authorization', v), ''));
+test('malformed Bearer values: empty ones at extraction, the rest by the syntax check', () => {
+  for (const v of ['Bearer', 'Bearer ']) badRequest(() => extractCredential(req('Authorization', v), ''));
+  for (const v of ['Bearer  abc', 'Bearer a b', 'Bearer a=b', 'Bearer ab"c', 'Bearer a,b']) {
+    badRequest(() => checkBearerSyntax(extractCredential(req('Authorization', v), '')));
   }
+  checkBearerSyntax(extractCredential(req('Authorization', 'Bearer abc.def-_~+/='), ''));
+  checkBearerSyntax(UNRECOGNIZED_CREDENTIAL);
+  checkBearerSyntax(undefined);
 });
 
 test('several Authorization headers', () => {

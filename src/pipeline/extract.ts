@@ -14,7 +14,8 @@ const QUERY_TOKEN = /(?:^|[?&;])access(?:_|%5f)token(?:=|&|;|$)/i;
  * verification as envoy's extractor is). Only `Authorization: Bearer` is read:
  *
  * - no Authorization header → `undefined`;
- * - one `Bearer <token68>` (scheme case-insensitive, one space) → `{ bearer }`;
+ * - one `Bearer <token>` (scheme case-insensitive, one space) → `{ bearer }`, its
+ *   token68 syntax checked later by {@link checkBearerSyntax};
  * - another scheme → {@link UNRECOGNIZED_CREDENTIAL}, for authenticators to skip;
  * - several Authorization headers, a malformed Bearer value, or `access_token` in
  *   the query string (RFC 6750 §2.3 is not supported: URLs end up in logs and
@@ -45,8 +46,21 @@ export function parseAuthorization(value: string): Credential {
   const scheme = space < 0 ? value : value.slice(0, space);
   if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return UNRECOGNIZED_CREDENTIAL;
   const token = space < 0 ? '' : value.slice(space + 1);
-  if (!TOKEN68.test(token)) {
-    throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'the Bearer credential must be exactly one token68 value');
-  }
+  if (token.length === 0) throw badBearer();
   return { bearer: token };
+}
+
+/**
+ * The token68 syntax check of a Bearer value (400 GH_BAD_CREDENTIAL_REQUEST).
+ * Not part of extraction: it reads the whole token, and a token an authenticator
+ * decides from its cache has passed it already (nothing enters a cache before
+ * this check), so the pipeline runs it only before real work or a refusal.
+ */
+export function checkBearerSyntax(credential: Credential | undefined): void {
+  const token = credential?.bearer;
+  if (token !== undefined && !TOKEN68.test(token)) throw badBearer();
+}
+
+function badBearer(): GatehouseError {
+  return new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'the Bearer credential must be exactly one token68 value');
 }

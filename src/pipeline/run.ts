@@ -1,7 +1,7 @@
 import { GatehouseError } from '../errors.js';
 import type { IdentityCheck } from './authorize/scopes.js';
-import type { Authenticator, AuthnResult, RequestContext } from './context.js';
-import { extractCredential } from './extract.js';
+import type { Authenticator, AuthnResult, Credential, RequestContext } from './context.js';
+import { checkBearerSyntax, extractCredential } from './extract.js';
 
 /** A route's compiled policy: who may call it. */
 export interface RoutePolicy {
@@ -45,12 +45,13 @@ export async function runPipeline(policy: RoutePolicy, ctx: RequestContext): Pro
 export function runPipelineSync(policy: RoutePolicy, ctx: RequestContext): number {
   const { authenticators } = policy;
   if (authenticators.length === 0) return -1;
-  ctx.credential = extractCredential(ctx.req, ctx.query);
+  const credential = (ctx.credential = extractCredential(ctx.req, ctx.query));
   for (let i = 0; i < authenticators.length; i++) {
     const a = authenticators[i] as SyncCapableAuthenticator;
-    if (a.authenticateSync === undefined) return i;
+    // Before any real verification: see checkBearerSyntax for why not earlier.
+    if (a.authenticateSync === undefined) return waitFor(i, credential);
     const result = a.authenticateSync(ctx);
-    if (result === undefined) return i;
+    if (result === undefined) return waitFor(i, credential);
     if (result.status === 'authenticated') {
       ctx.identity = result.identity;
       break;
@@ -73,9 +74,16 @@ export async function resumePipeline(policy: RoutePolicy, ctx: RequestContext, f
   authorize(policy, ctx);
 }
 
+function waitFor(index: number, credential: Credential | undefined): number {
+  checkBearerSyntax(credential);
+  return index;
+}
+
 function authorize(policy: RoutePolicy, ctx: RequestContext): void {
   const identity = ctx.identity;
   if (identity === undefined) {
+    // A malformed Bearer is refused as such, also where anonymous callers pass.
+    checkBearerSyntax(ctx.credential);
     if (policy.allowAnonymous) return;
     if (ctx.credential === undefined) throw new GatehouseError('GH_TOKEN_MISSING', 'a Bearer token is required');
     throw new GatehouseError('GH_TOKEN_MALFORMED', 'the credential is not in a form this route accepts');

@@ -227,6 +227,8 @@ class Exchange implements RequestContext, UpstreamObserver {
     // 499 (nginx's convention): the connection closed before the response was complete.
     const status = res.writableFinished ? res.statusCode : 499;
     (this.route?.metrics ?? this.state.unroutedMetrics).request(status, seconds);
+    // The entry is built only when it will be written.
+    if (!this.env.logger.isLevelEnabled('info')) return;
     this.env.accessLog({
       requestId: this.requestId,
       method: this.req.method as string,

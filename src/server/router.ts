@@ -43,11 +43,13 @@ export function createRouter<R extends Routable>(routes: readonly R[]): Router<R
   });
   entries.sort((a, b) => b.prefix.length - a.prefix.length || hostRank(a) - hostRank(b));
   const table = entries;
+  // Most tables match on paths alone: then the Host header is never parsed.
+  const byHost = entries.some((e) => e.exactHost !== undefined || e.hostSuffix !== undefined);
 
   return {
     routes,
     match(rawHost, path) {
-      const host = rawHost === undefined ? undefined : hostnameOf(rawHost);
+      const host = rawHost === undefined || !byHost ? undefined : hostnameOf(rawHost);
       for (let i = 0; i < table.length; i++) {
         const e = table[i] as Entry<R>;
         if (!prefixMatches(e.prefix, path)) continue;

@@ -49,3 +49,16 @@ test('a route with auth: session needs the sessions section; login defaults to a
   assert.equal(good.routes[0]?.login, 'auto');
   assert.equal(good.sessions?.mode, 'stateful');
 });
+
+test('with sessions configured, a route at /auth or below is an error (the session endpoints answer there); /authors is not', () => {
+  const route = (path: string) => ({ path, upstream: 'http://127.0.0.1:9', auth: 'none' });
+  for (const path of ['/auth', '/auth/login', '/auth/api']) {
+    const r = ConfigSchema.safeParse({ routes: [route('/app'), route(path)], sessions: base });
+    assert.equal(r.success, false, path);
+    const issue = r.error?.issues.find((i) => i.path.join('.') === 'routes.1.path');
+    assert.match(issue?.message ?? '', /session endpoints/, path);
+  }
+  assert.equal(ConfigSchema.safeParse({ routes: [route('/authors')], sessions: base }).success, true);
+  // Without sessions the gateway serves nothing at /auth itself, so the path is free.
+  assert.equal(ConfigSchema.safeParse({ routes: [route('/auth/api')] }).success, true);
+});

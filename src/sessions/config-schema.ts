@@ -7,6 +7,9 @@ import { durationSeconds } from '../config/duration.js';
  * and the client secret have no defaults: use `${ENV_VAR}`.
  */
 
+/** Where the gateway serves its own session endpoints (`/auth/login`, `/auth/callback`, …). */
+export const SESSION_ENDPOINTS_PATH = '/auth';
+
 const SessionKeySchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ (at most 64)').describe('Key id, stored with every ciphertext.'),

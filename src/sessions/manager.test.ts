@@ -44,7 +44,14 @@ class Provider {
 
 type Mode = 'stateful' | 'stateless';
 
-function build(mode: Mode, store: SessionStore, clock: ManualClock, provider: Provider, keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }])): SessionManager {
+function build(
+  mode: Mode,
+  store: SessionStore,
+  clock: ManualClock,
+  provider: Provider,
+  keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }]),
+  touchIntervalSeconds = 0,
+): SessionManager {
   const deps = {
     store,
     keyring,
@@ -53,7 +60,7 @@ function build(mode: Mode, store: SessionStore, clock: ManualClock, provider: Pr
     coordinator: new RefreshCoordinator({ store, pollMs: 5 }),
     now: clock.now,
     skewSeconds: 30,
-    touchIntervalSeconds: 0,
+    touchIntervalSeconds,
   };
   return mode === 'stateful' ? new StatefulSessions(deps) : new StatelessSessions(deps);
 }
@@ -109,6 +116,32 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.equal(await sessions.resume(new Map([['other', 'x']])), undefined, 'no session cookie: no session');
     for (const name of jar.keys()) assert.ok(sessions.isSessionCookie(name));
     assert.ok(!sessions.isSessionCookie('theme'));
+  });
+
+  test(`${mode}: resumeSync answers the plain case alone; ended, expiring, touched or unknown sessions go to resume`, async () => {
+    const clock = manualClock();
+    const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+    const sessions = build(mode, store, clock, new Provider(clock), undefined, 60);
+    const jar = apply(new Map(), await sessions.create(login(clock), new Map()));
+    assert.equal(sessions.resumeSync(new Map()), undefined, 'no cookie');
+    await sessions.resume(jar);
+    assert.equal(sessions.resumeSync(jar)?.data.subject, 'alice', 'a known session, nothing due');
+    const [name, value] = [...jar][0] as [string, string];
+    assert.equal(sessions.resumeSync(new Map([[name, `${value.slice(0, -2)}xx`]])), undefined, 'an altered cookie');
+
+    clock.advance(61_000);
+    assert.equal(sessions.resumeSync(jar), undefined, 'lastSeenAt is due for a write');
+    const touched = apply(jar, (await sessions.resume(jar))?.setCookies ?? []);
+    assert.equal(sessions.resumeSync(touched)?.data.lastSeenAt, clock.now(), 'the written session');
+
+    clock.advance(230_000); // 9 s of the access token left: inside the skew
+    assert.equal(sessions.resumeSync(touched), undefined, 'a refresh is due');
+    const refreshed = apply(touched, (await sessions.resume(touched))?.setCookies ?? []);
+    assert.equal(sessions.resumeSync(refreshed)?.data.tokens.accessToken, 'at-1');
+
+    await sessions.destroy(refreshed);
+    assert.equal(sessions.resumeSync(refreshed), undefined, 'after logout');
+    await assert.rejects(sessions.resume(refreshed), code('GH_SESSION_EXPIRED'));
   });
 
   test(`${mode}: idle timeout, renewed by use; absolute timeout despite use`, async () => {

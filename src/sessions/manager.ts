@@ -31,6 +31,13 @@ export interface SessionManager {
   create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]>;
   /** The request's session with a usable access token; undefined when no session cookie was sent. */
   resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined>;
+  /**
+   * {@link resume} without waiting, for the common case only: a known session,
+   * already decrypted, whose store answer is held in process, within its
+   * timeouts, needing neither refresh nor a lastSeenAt write. Anything else
+   * (including every error) answers `undefined`: call `resume`.
+   */
+  resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined;
   /** Ends the presented session; resolves to its data (to revoke its refresh token) when there was one. */
   destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined>;
   /** The user's sessions (stateless mode: only the current one). */

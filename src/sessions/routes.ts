@@ -8,6 +8,7 @@ import { redirect, sendJson, sendProblem } from './http-responses.js';
 import type { SessionManager } from './manager.js';
 import type { OidcClient } from './oidc-client.js';
 import { safeReturnTo } from './return-to.js';
+import { SESSION_ENDPOINTS_PATH } from './config-schema.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { newHandle, type SessionData } from './session.js';
 import type { Clock } from './store.js';
@@ -79,7 +80,7 @@ export class SessionEndpoints {
   private readonly tx: CookieSealer;
 
   constructor(private readonly o: SessionEndpointsOptions) {
-    this.basePath = o.basePath ?? '/auth';
+    this.basePath = o.basePath ?? SESSION_ENDPOINTS_PATH;
     this.tx = new CookieSealer({ keyring: o.keyring.derive('login-transaction'), name: '__Host-gh_login', maxChunks: 1, attributes: o.cookieAttributes });
   }
 

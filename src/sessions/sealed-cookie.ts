@@ -104,8 +104,30 @@ export class CookieSealer {
     return out;
   }
 
+  /**
+   * The session when these exact cookies were opened (or sealed) before and are
+   * still cached; undefined otherwise, including for anything malformed ({@link open} judges those).
+   */
+  openCached(cookies: ReadonlyMap<string, string>): Record<string, unknown> | undefined {
+    if (this.opened === undefined) return undefined;
+    let parts: string[] | undefined;
+    try {
+      parts = this.chunks(cookies);
+    } catch {
+      return undefined;
+    }
+    return parts === undefined ? undefined : this.cached(parts);
+  }
+
   /** The session, undefined when no chunk is present at all; GH_SESSION_INVALID when it does not open. */
   async open(cookies: ReadonlyMap<string, string>): Promise<Record<string, unknown> | undefined> {
+    const parts = this.chunks(cookies);
+    if (parts === undefined) return undefined;
+    return this.cached(parts) ?? this.decrypt(parts);
+  }
+
+  /** The chunks in order, the count prefix removed; undefined when no chunk is present; GH_SESSION_INVALID when one is missing or oversized. */
+  private chunks(cookies: ReadonlyMap<string, string>): string[] | undefined {
     const first = cookies.get(this.chunkName(0));
     if (first === undefined) {
       for (let i = 1; i < this.maxChunks; i++) if (cookies.has(this.chunkName(i))) throw invalid();
@@ -122,9 +144,16 @@ export class CookieSealer {
       parts.push(part);
     }
     if (parts[0].length > this.chunkBytes) throw invalid();
+    return parts;
+  }
+
+  private cached(parts: readonly string[]): Record<string, unknown> | undefined {
     const last = parts[parts.length - 1] as string;
     const hit = this.opened?.get(tagOf(last.length >= 22 ? last : parts.join('')));
-    if (hit !== undefined && sameJwe(hit.jwe, parts)) return hit.value;
+    return hit !== undefined && sameJwe(hit.jwe, parts) ? hit.value : undefined;
+  }
+
+  private async decrypt(parts: readonly string[]): Promise<Record<string, unknown>> {
     const jwe = parts.join('');
     let plaintext: Uint8Array;
     try {

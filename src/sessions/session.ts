@@ -38,6 +38,11 @@ export function newHandle(): string {
 }
 
 /** Throws GH_SESSION_EXPIRED when the session passed its idle or absolute timeout at `nowMs`. */
+/** The boolean form of {@link assertWithinTimeouts}. */
+export function isWithinTimeouts(data: SessionData, t: SessionTimeouts, nowMs: number): boolean {
+  return nowMs < data.createdAt + t.absoluteSeconds * 1000 && nowMs < data.lastSeenAt + t.idleSeconds * 1000;
+}
+
 export function assertWithinTimeouts(data: SessionData, t: SessionTimeouts, nowMs: number): void {
   if (nowMs >= data.createdAt + t.absoluteSeconds * 1000) throw new GatehouseError('GH_SESSION_EXPIRED', 'session reached its absolute lifetime');
   if (nowMs >= data.lastSeenAt + t.idleSeconds * 1000) throw new GatehouseError('GH_SESSION_EXPIRED', 'session idle for too long');

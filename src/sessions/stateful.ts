@@ -3,8 +3,9 @@ import { BoundedMap } from './bounded-map.js';
 import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
+import { NOT_LOCAL } from './store.js';
 import { expiresWithin, mergeTokens, type RefreshOps } from './refresh.js';
-import { assertWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
+import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
 
 const NO_COOKIES: readonly string[] = Object.freeze([]);
 
@@ -93,6 +94,25 @@ export class StatefulSessions implements SessionManager {
       state = { data: touched, version: state.version + 1 };
     }
     return { data: state.data, setCookies: NO_COOKIES };
+  }
+
+  resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined {
+    const { store } = this.deps;
+    if (store.peek === undefined) return undefined;
+    const id = cookies.get(this.cookieName);
+    const key = id === undefined ? undefined : this.storeKeys?.get(id);
+    if (key === undefined) return undefined;
+    const entry = store.peek(key);
+    if (entry === undefined || entry === NOT_LOCAL) return undefined;
+    // Only the ciphertext the store holds now: a write from anywhere changes it.
+    const hit = this.opened?.get(key);
+    if (hit === undefined || hit.sealed !== entry.data) return undefined;
+    const data = hit.data;
+    const now = this.deps.now();
+    if (!isWithinTimeouts(data, this.deps.timeouts, now)) return undefined;
+    if (expiresWithin(data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, now)) return undefined;
+    if (now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) return undefined;
+    return { data, setCookies: NO_COOKIES };
   }
 
   async destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {

@@ -4,7 +4,9 @@ import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
 import { expiresWithin, mergeTokens, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
-import { assertWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
+import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
+
+const NO_COOKIES: readonly string[] = Object.freeze([]);
 
 export interface StatelessOptions extends SessionManagerDeps {
   /** Base cookie name; chunks are `<name>.0`, `<name>.1`, … Default `__Host-gh_s`. */
@@ -68,6 +70,22 @@ export class StatelessSessions implements SessionManager {
     if (data === sealed && !touch) return { data, setCookies: [] };
     const next = touch ? { ...data, lastSeenAt: now } : data;
     return { data: next, setCookies: await this.sealer.seal(next, this.deps.timeouts.absoluteSeconds, cookies) };
+  }
+
+  resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined {
+    const { store } = this.deps;
+    if (store.peek === undefined) return undefined;
+    const opened = this.sealer.openCached(cookies);
+    if (opened === undefined) return undefined;
+    const data = parseSessionData(opened);
+    const now = this.deps.now();
+    if (!isWithinTimeouts(data, this.deps.timeouts, now)) return undefined;
+    // Neither a logout marker nor an "end other sessions" cutoff: a cutoff is rare, and judged by resume.
+    if (store.peek(this.endedKey(data.handle)) !== undefined) return undefined;
+    if (store.peek(this.cutoffKey(data)) !== undefined) return undefined;
+    if (expiresWithin(data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, now)) return undefined;
+    if (now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) return undefined;
+    return { data, setCookies: NO_COOKIES };
   }
 
   async destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import type { SessionEntry, SessionStore } from './store.js';
+import { NOT_LOCAL, type SessionEntry, type SessionStore } from './store.js';
 
 /** A clock tests move by hand. */
 export interface ManualClock {
@@ -39,6 +39,31 @@ export function sessionStoreContract(name: string, create: (clock: ManualClock['
     const got = await store.get(k);
     assert.deepEqual(got, { data, version: 3, owner: 'owner-a', expiresAtMs: clock.now() + 60_000 });
     assert.equal(await store.get(key()), undefined);
+  });
+
+  test(`${name}: peek, where it answers, agrees with get (present, replaced, expired, deleted)`, async (t) => {
+    const { clock, store } = await open(t);
+    const k = key();
+    const agree = async (what: string) => {
+      const expected = await store.get(k);
+      const seen = store.peek ? store.peek(k) : NOT_LOCAL;
+      if (seen !== NOT_LOCAL) assert.deepEqual(seen, expected, what);
+      return seen !== NOT_LOCAL;
+    };
+    let answered = 0;
+    if (await agree('absent')) answered++;
+    await store.put(k, entry('a', 1, 'o'), 10);
+    await store.get(k);
+    if (await agree('present')) answered++;
+    await store.replace(k, entry('b', 2, 'o'), 10, 1);
+    if (await agree('replaced')) answered++;
+    clock.advance(10_001);
+    if (await agree('expired')) answered++;
+    await store.put(k, entry('c', 3, 'o'), 10);
+    await store.delete(k);
+    if (await agree('deleted')) answered++;
+    // A store that offers peek must answer at least from what it just read.
+    if (store.peek !== undefined) assert.ok(answered > 0, 'peek never answered');
   });
 
   test(`${name}: entries expire by the store clock, and a put renews the ttl`, async (t) => {

@@ -39,7 +39,17 @@ export interface GetOptions {
 /** Releases a lock; a no-op when the lock already expired and someone else holds it. */
 export type ReleaseLock = () => Promise<void>;
 
+/** {@link SessionStore.peek}'s answer when only the shared store can tell. */
+export const NOT_LOCAL: unique symbol = Symbol('not answered locally');
+
 export interface SessionStore {
+  /**
+   * The answer `get` would give, synchronously, when the store holds it in
+   * process (the memory store always, the Redis store's read cache on a hit);
+   * {@link NOT_LOCAL} when only a round trip can tell. Optional: a store
+   * without it is always asked with `get`.
+   */
+  peek?(key: SessionKey): StoredSession | undefined | typeof NOT_LOCAL;
   /**
    * The live entry, or undefined when absent or expired. With `fresh`, a store
    * that keeps a local read cache asks the shared store itself (the re-read

@@ -50,15 +50,17 @@ export const AUTH_KINDS: Readonly<Record<string, AuthKindFactory>> = {
 
 function createJwtKind(ctx: AuthKindContext): AuthKind {
   const { metrics } = ctx;
-  const hit = metrics.tokenCache.labels('jwt', 'hit');
-  const miss = metrics.tokenCache.labels('jwt', 'miss');
+  const lookups = metrics.cacheTally('jwt');
   const verifier = createTokenVerifier(configuredIssuers(ctx.config), {
     cacheMaxEntries: ctx.config.security.tokenCache.maxEntries,
     now: ctx.now,
     baseDir: ctx.baseDir,
     hooks: {
       onJwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
-      onCacheLookup: (isHit) => (isHit ? hit : miss).inc(),
+      onCacheLookup: (isHit) => {
+        if (isHit) lookups.hit++;
+        else lookups.miss++;
+      },
       // Without this a broken key file or JWKS shows only as 503s and a /readyz that never turns ready.
       onKeySourceError: (issuer, reason) => ctx.logger.warn({ issuer, reason }, 'signing keys unavailable'),
     },

@@ -1,5 +1,7 @@
 import { createIntrospectionClient, type IntrospectionClient } from '../../tokens/introspection/client.js';
-import type { Authenticator } from '../context.js';
+import { looksLikeJwt } from '../../tokens/jwt/parse.js';
+import type { AuthnResult } from '../context.js';
+import type { SyncCapableAuthenticator } from '../run.js';
 import type { AuthKind, AuthKindContext } from './index.js';
 
 export interface IntrospectionAuthenticatorOptions {
@@ -15,21 +17,27 @@ export interface IntrospectionAuthenticatorOptions {
 export function introspectionAuthenticator(
   client: IntrospectionClient,
   opts: IntrospectionAuthenticatorOptions = {},
-): Authenticator {
+): SyncCapableAuthenticator {
   return {
     kind: 'opaque',
     async authenticate(ctx) {
       const token = ctx.credential?.bearer;
-      if (!token) return { status: 'skipped' };
-      if (opts.skipJwtShaped && isJwtShaped(token)) return { status: 'skipped' };
+      if (!token) return SKIPPED;
+      if (opts.skipJwtShaped && looksLikeJwt(token)) return SKIPPED;
       return { status: 'authenticated', identity: await client.introspect(token) };
+    },
+    // A cached answer decides without a promise; a miss waits for the endpoint.
+    authenticateSync(ctx) {
+      const token = ctx.credential?.bearer;
+      if (!token) return SKIPPED;
+      if (opts.skipJwtShaped && looksLikeJwt(token)) return SKIPPED;
+      const identity = client.introspectCached(token);
+      return identity === undefined ? undefined : { status: 'authenticated', identity };
     },
   };
 }
 
-export function isJwtShaped(token: string): boolean {
-  return token.split('.').length === 3;
-}
+const SKIPPED: AuthnResult = Object.freeze({ status: 'skipped' });
 
 /**
  * The `opaque` auth kind: one introspection client (one cache, one connection

@@ -5,7 +5,8 @@ import { checkCsrf } from '../../sessions/csrf.js';
 import type { SessionRuntime } from '../../sessions/runtime.js';
 import type { SessionData } from '../../sessions/session.js';
 import type { Identity } from '../../tokens/identity.js';
-import type { Authenticator, RequestContext } from '../context.js';
+import type { AuthnResult, RequestContext } from '../context.js';
+import type { SyncCapableAuthenticator } from '../run.js';
 import { routeAuthKinds, type AuthKind, type AuthKindContext } from './index.js';
 
 export interface SessionAuthOptions {
@@ -25,11 +26,22 @@ export interface SessionAuthOptions {
  * methods must pass the CSRF check. Without a usable session, page navigations
  * are redirected to login and API calls get 401, per the route's `login`.
  */
-export function sessionAuthenticator(o: SessionAuthOptions): Authenticator {
+export function sessionAuthenticator(o: SessionAuthOptions): SyncCapableAuthenticator {
   const { runtime } = o;
   const { manager } = runtime;
+  const clientId = runtime.config.provider.clientId;
   return {
     kind: 'session',
+    // The common case decided without a promise: a session the manager holds in process, nothing to refresh or write.
+    authenticateSync(ctx) {
+      if (ctx.credential?.bearer !== undefined) return SKIPPED;
+      const req = ctx.req;
+      const cookies = parseCookies(req.headers.cookie, o.cookieLimits);
+      const resumed = manager.resumeSync(cookies);
+      if (resumed === undefined) return undefined;
+      checkCsrf(req.method, req.headers, cookies, runtime.csrf);
+      return admit(req, resumed.data);
+    },
     async authenticate(ctx) {
       if (ctx.credential?.bearer !== undefined) return { status: 'skipped' };
       const req = ctx.req;
@@ -55,14 +67,18 @@ export function sessionAuthenticator(o: SessionAuthOptions): Authenticator {
         }
         throw err;
       }
-      // The upstream gets the access token, never the session cookie.
-      req.headers.authorization = `Bearer ${data.tokens.accessToken}`;
-      const rest = withoutCookies(req.headers.cookie, runtime.isGatewayCookie);
-      if (rest === undefined) delete req.headers.cookie;
-      else req.headers.cookie = rest;
-      return { status: 'authenticated', identity: identityOf(data, runtime.config.provider.clientId) };
+      return admit(req, data);
     },
   };
+
+  function admit(req: IncomingMessage, data: SessionData): AuthnResult {
+    // The upstream gets the access token, never the session cookie.
+    req.headers.authorization = `Bearer ${data.tokens.accessToken}`;
+    const rest = withoutCookies(req.headers.cookie, runtime.isGatewayCookie);
+    if (rest === undefined) delete req.headers.cookie;
+    else req.headers.cookie = rest;
+    return { status: 'authenticated', identity: identityOf(data, clientId) };
+  }
 
   function unauthenticated(ctx: RequestContext, err: GatehouseError): GatehouseError {
     if (!wantsRedirect(ctx.req, o.login)) return err;
@@ -71,6 +87,8 @@ export function sessionAuthenticator(o: SessionAuthOptions): Authenticator {
     return new GatehouseError('GH_LOGIN_REQUIRED', 'login required');
   }
 }
+
+const SKIPPED: AuthnResult = Object.freeze({ status: 'skipped' });
 
 function wantsRedirect(req: IncomingMessage, login: SessionAuthOptions['login']): boolean {
   if (login === 'status' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;

@@ -47,6 +47,10 @@ export class MemorySessionStore implements SessionStore {
     return this.live(key);
   }
 
+  peek(key: SessionKey): StoredSession | undefined {
+    return this.live(key);
+  }
+
   async put(key: SessionKey, entry: SessionEntry, ttlSeconds: number): Promise<void> {
     this.write(key, entry, ttlSeconds);
   }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { systemClock, type Clock, type GetOptions, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
+import { NOT_LOCAL, systemClock, type Clock, type GetOptions, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
 import type { RedisSessionStore } from './redis-store.js';
 
 export interface CachedSessionStoreOptions {
@@ -114,14 +114,20 @@ export class CachedSessionStore extends EventEmitter implements SessionStore {
     return this.inner.isReady();
   }
 
+  peek(key: SessionKey): StoredSession | undefined | typeof NOT_LOCAL {
+    if (!this.subscribed) return NOT_LOCAL;
+    const hit = this.entries.get(key);
+    if (hit === undefined) return NOT_LOCAL;
+    const now = this.now();
+    if (hit.untilMs <= now) return NOT_LOCAL;
+    return hit.value !== undefined && hit.value.expiresAtMs <= now ? undefined : hit.value;
+  }
+
   get(key: SessionKey, opts?: GetOptions): Promise<StoredSession | undefined> {
     if (!this.subscribed || opts?.fresh === true) return this.guard(this.inner.get(key));
-    const hit = this.entries.get(key);
-    if (hit !== undefined) {
-      const now = this.now();
-      if (hit.untilMs > now) return Promise.resolve(hit.value !== undefined && hit.value.expiresAtMs <= now ? undefined : hit.value);
-      this.entries.delete(key);
-    }
+    const local = this.peek(key);
+    if (local !== NOT_LOCAL) return Promise.resolve(local);
+    this.entries.delete(key); // stale, if held at all
     const running = this.inflight.get(key);
     if (running !== undefined) return running.promise;
     const flight: Flight = {

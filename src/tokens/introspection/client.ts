@@ -18,6 +18,11 @@ export interface IntrospectionClient {
    * endpoint cannot answer and no cached answer exists.
    */
   introspect(token: string): Promise<Identity>;
+  /**
+   * The cached answer, without waiting: the identity, or throws the cached
+   * refusal; `undefined` when nothing is cached and {@link introspect} must ask.
+   */
+  introspectCached(token: string): Identity | undefined;
   /** Number of cached answers (active and refused). */
   readonly cacheSize: number;
   /**
@@ -71,8 +76,10 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
   let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
   let lastWarnAt = -Infinity;
   // Bound once: label lookup per request would cost more than the cache hit itself.
-  const hits = opts.metrics?.tokenCache.labels('introspection', 'hit');
-  const misses = opts.metrics?.tokenCache.labels('introspection', 'miss');
+  const lookups = opts.metrics?.cacheTally('introspection');
+  // The key of the last miss: `introspect` follows an `introspectCached` miss with the same token.
+  let missToken: string | undefined;
+  let missKey: string | undefined;
 
   function resolveEndpoint(): Promise<string> {
     if (!endpoint) {
@@ -149,18 +156,43 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
     throw new GatehouseError(outcome.code, outcome.message);
   }
 
+  /** The cached outcome of the token with this key, or undefined (a miss is counted by the caller). */
+  function cached(key: string): IntrospectionOutcome | undefined {
+    const hit = cache?.get(key);
+    if (hit === undefined || hit.until <= now()) return undefined;
+    if (lookups) lookups.hit++;
+    return hit.outcome;
+  }
+
+  function checkSize(token: string): void {
+    // Only the size here: the cache holds nothing but tokens that passed the syntax check below.
+    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new GatehouseError('GH_TOKEN_MALFORMED', 'malformed bearer token');
+  }
+
   return {
-    async introspect(token) {
-      if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
-        throw new GatehouseError('GH_TOKEN_MALFORMED', 'malformed bearer token');
-      }
+    introspectCached(token) {
+      checkSize(token);
+      if (!cache) return undefined;
       const key = hash('sha256', token, 'base64url');
-      const hit = cache?.get(key);
-      if (hit && hit.until > now()) {
-        hits?.inc();
-        return settle(hit.outcome);
+      const outcome = cached(key);
+      if (outcome !== undefined) return settle(outcome);
+      missToken = token;
+      missKey = key;
+      return undefined;
+    },
+    async introspect(token) {
+      checkSize(token);
+      let key: string;
+      if (missToken !== undefined && token === missToken) {
+        key = missKey as string;
+        missToken = missKey = undefined;
+      } else {
+        key = hash('sha256', token, 'base64url');
+        const outcome = cached(key);
+        if (outcome !== undefined) return settle(outcome);
       }
-      misses?.inc();
+      if (!B64TOKEN.test(token)) throw new GatehouseError('GH_TOKEN_MALFORMED', 'malformed bearer token');
+      if (lookups) lookups.miss++;
       let pending = inflight.get(key);
       if (!pending) {
         pending = ask(token).then(
