@@ -1,4 +1,5 @@
 import { constants, createHmac, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { p1363ToDer } from './ecdsa-der.js';
 
 /**
  * The JWS algorithms Gatehouse verifies, each with the key it needs and how to
@@ -100,8 +101,8 @@ export function verifySignature(alg: JwsAlgorithm, key: KeyMaterial, signingInpu
   if (Buffer.isBuffer(key)) return false;
   try {
     if (spec.family === 'EC') {
-      // JWS carries ECDSA signatures as raw r||s (IEEE P1363), not DER.
-      return cryptoVerify(spec.digest, signingInput, { key, dsaEncoding: 'ieee-p1363' }, signature);
+      // JWS carries ECDSA signatures as raw r||s (IEEE P1363); see p1363ToDer for why it becomes DER here.
+      return cryptoVerify(spec.digest, signingInput, key, p1363ToDer(signature));
     }
     if (spec.pss) {
       return cryptoVerify(
