@@ -30,7 +30,7 @@ export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js
                        as = as-issue-jwt,as-issue-opaque,as-introspect: the authorization service alone)
   --duration SECONDS   load per target per round (default 3)        env GH_BENCH_DURATION
   --rounds N           rounds; each round loads every target once   env GH_BENCH_ROUNDS
-                       (default 3; medians are reported)
+                       (default 5; medians are reported)
   --as-duration SECONDS
                        load per round of the authorization-service rates (default 2)
   --connections N      concurrent connections (default 50)          env GH_BENCH_CONNECTIONS
@@ -86,7 +86,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     durationS: Math.max(1, Math.round(num(values.duration, 'GH_BENCH_DURATION', quick ? 2 : 3))),
     warmupS: Math.max(1, Math.round(num(values.warmup, 'GH_BENCH_WARMUP', 1))),
     authDurationS: Math.max(1, Math.round(num(values['as-duration'], 'GH_BENCH_AS_DURATION', quick ? 1 : 2))),
-    rounds: Math.round(num(values.rounds, 'GH_BENCH_ROUNDS', quick ? 1 : 3)),
+    rounds: Math.round(num(values.rounds, 'GH_BENCH_ROUNDS', quick ? 1 : 5)),
     connections: Math.round(num(values.connections, 'GH_BENCH_CONNECTIONS', 50)),
     modes: values.modes?.split(',').map((s) => s.trim()).filter(Boolean),
     freshTokens: Math.round(num(values['fresh-tokens'], 'GH_BENCH_FRESH_TOKENS', 25_000)),

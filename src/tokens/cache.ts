@@ -24,15 +24,17 @@ export function tokenCacheKey(token: string): string {
 }
 
 /**
- * Verified tokens, bounded in entries, each living no longer than its token.
- * lru-cache's TTL runs on its own clock, so expiry is also checked on every
- * hit with the verifier's clock. Only successes are stored here.
+ * Verified tokens, bounded in entries, each living no longer than its token:
+ * expiry is checked on every hit against the verifier's clock (an expired entry
+ * is dropped then, or pushed out by newer ones). lru-cache's own TTL is not
+ * used: it runs on a second clock and reads it on every lookup. Only successes
+ * are stored here.
  */
 export class VerifiedTokenCache {
   private readonly lru: LRUCache<string, CachedVerification>;
 
   constructor(maxEntries: number) {
-    this.lru = new LRUCache({ max: maxEntries, ttlAutopurge: false });
+    this.lru = new LRUCache({ max: maxEntries });
   }
 
   get(key: string, nowMs: number): CachedVerification | undefined {
@@ -46,9 +48,8 @@ export class VerifiedTokenCache {
   }
 
   set(key: string, entry: CachedVerification, nowMs: number): void {
-    const ttl = Math.floor(entry.expiresAtMs - nowMs);
-    if (ttl <= 0) return;
-    this.lru.set(key, entry, { ttl });
+    if (entry.expiresAtMs <= nowMs) return;
+    this.lru.set(key, entry);
   }
 
   /**
