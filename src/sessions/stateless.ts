@@ -34,7 +34,8 @@ export class StatelessSessions implements SessionManager {
   private readonly sealer: CookieSealer;
   private readonly recordKeys: Keyring;
   private readonly resultSeconds: number;
-  private readonly cutoffKeys = new WeakMap<SessionData, string>();
+  /** Store keys of a session's markers, per (immutable) session object: see markerKeys. */
+  private readonly markers = new WeakMap<SessionData, { readonly ended: string; readonly cutoff: string }>();
 
   constructor(private readonly deps: StatelessOptions) {
     this.sealer = new CookieSealer({
@@ -81,8 +82,9 @@ export class StatelessSessions implements SessionManager {
     const now = this.deps.now();
     if (!isWithinTimeouts(data, this.deps.timeouts, now)) return undefined;
     // Neither a logout marker nor an "end other sessions" cutoff: a cutoff is rare, and judged by resume.
-    if (store.peek(this.endedKey(data.handle)) !== undefined) return undefined;
-    if (store.peek(this.cutoffKey(data)) !== undefined) return undefined;
+    const keys = this.markerKeys(data);
+    if (store.peek(keys.ended) !== undefined) return undefined;
+    if (store.peek(keys.cutoff) !== undefined) return undefined;
     if (expiresWithin(data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, now)) return undefined;
     if (now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) return undefined;
     return { data, setCookies: NO_COOKIES };
@@ -167,7 +169,8 @@ export class StatelessSessions implements SessionManager {
   /** Logged out, or ended by "end all other sessions" from another session of the user. */
   private async isEnded(data: SessionData, fresh = false): Promise<boolean> {
     const opts = fresh ? { fresh } : undefined;
-    const [ended, cutoff] = await Promise.all([this.deps.store.get(this.endedKey(data.handle), opts), this.deps.store.get(this.cutoffKey(data), opts)]);
+    const keys = this.markerKeys(data);
+    const [ended, cutoff] = await Promise.all([this.deps.store.get(keys.ended, opts), this.deps.store.get(keys.cutoff, opts)]);
     if (ended !== undefined) return true;
     if (cutoff === undefined) return false;
     const c = JSON.parse(cutoff.data) as { before: number; keep: string };
@@ -175,10 +178,20 @@ export class StatelessSessions implements SessionManager {
   }
 
   private cutoffKey(data: SessionData): string {
-    // The sealer hands back the same object while the cookie is unchanged: hash once per session, not per request.
-    let key = this.cutoffKeys.get(data);
-    if (key === undefined) this.cutoffKeys.set(data, (key = `cutoff:${ownerKeyOf(data.issuer, data.subject)}`));
-    return key;
+    return this.markerKeys(data).cutoff;
+  }
+
+  /**
+   * The sealer hands back the same object while the cookie is unchanged, so the
+   * keys are built (and hashed) once per session, not on every request.
+   */
+  private markerKeys(data: SessionData): { readonly ended: string; readonly cutoff: string } {
+    let keys = this.markers.get(data);
+    if (keys === undefined) {
+      keys = { ended: this.endedKey(data.handle), cutoff: `cutoff:${ownerKeyOf(data.issuer, data.subject)}` };
+      this.markers.set(data, keys);
+    }
+    return keys;
   }
 
   private endedKey(handle: string): string {
