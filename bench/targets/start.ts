@@ -75,13 +75,33 @@ export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeCon
   }
   const entry = gatewayEntry();
   if (entry.kind === 'missing') throw new Error(entry.note);
+  // A port found free can be taken before the child binds it (loopback clients draw their
+  // source ports from the same range): pick again rather than lose the mode.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGateway(entry.kind, mode, ctx, opts, common, pin);
+    } catch (err) {
+      if (attempt === 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startGateway(
+  entryKind: 'module' | 'cli',
+  mode: ModeSpec,
+  ctx: ModeContext,
+  opts: TargetStartOptions,
+  common: { core: number | undefined; verbose: boolean; nodeArgs: string[] },
+  pin: { taskset: string | undefined },
+): Promise<StartedTarget> {
+  const kind: TargetKind = 'gateway';
   const [port, adminPort] = [await freePort(), await freePort()];
   const configFile = join(opts.workDir, `gateway-${mode.id}.yaml`);
   writeFileSync(configFile, stringify(await mode.gatewayConfig(ctx, { port, adminPort })));
   const sessionSeedFile = await mode.gatewaySessionSeed?.(ctx);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const child =
-    entry.kind === 'module'
+    entryKind === 'module'
       ? await spawnChild(
           { ...common, name: 'gateway', script: new URL('./gateway.js', import.meta.url), settings: { configFile, port, ...(sessionSeedFile ? { sessionSeedFile } : {}) }, ready: 'ipc' },
           pin,

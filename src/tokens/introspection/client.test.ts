@@ -121,6 +121,24 @@ test('inactive answers are cached for inactiveCacheMaxAge only', async () => {
   assert.equal(stub.requests, 2);
 });
 
+test('introspectCached answers from the cache alone: identity, the cached refusal, or undefined (then introspect asks once)', async () => {
+  const c = client({ cacheMaxAge: '30s', inactiveCacheMaxAge: '5s' });
+  activeToken('tok-sync');
+  assert.equal(c.introspectCached('tok-sync'), undefined, 'nothing cached yet');
+  assert.equal(stub.requests, 0, 'a cache lookup never asks the endpoint');
+  assert.equal((await c.introspect('tok-sync')).subject, 'alice');
+  assert.equal(c.introspectCached('tok-sync')?.subject, 'alice');
+  clock += 30_000;
+  assert.equal(c.introspectCached('tok-sync'), undefined, 'past cacheMaxAge');
+  assert.equal(stub.requests, 1);
+
+  await rejectsWith(c.introspect('tok-gone'), 'GH_TOKEN_INACTIVE');
+  assert.throws(() => c.introspectCached('tok-gone'), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_INACTIVE');
+  assert.equal(c.introspectCached('has space'), undefined, 'a malformed value is never in the cache');
+  await rejectsWith(c.introspect('has space'), 'GH_TOKEN_MALFORMED');
+  assert.equal(stub.requests, 2);
+});
+
 test('concurrent lookups of one token share a single request', async () => {
   const c = client();
   activeToken('tok-flight');
