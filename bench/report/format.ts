@@ -177,9 +177,11 @@ export function rateSection(results: readonly RateResult[], facts: { connections
 
 /** One line per check over all modes: the summary printed last and put first in the file. */
 export function summaryRows(results: readonly ModeResult[]): string[][] {
-  const rows = [['mode', 'check', 'req/s ratio', 'result', 'CPU/req ratio']];
+  const rows = [['mode', 'check', 'req/s ratio', 'result', 'CPU/req ratio', 'median per-round ratio']];
   for (const r of results) {
-    for (const c of checks(r)) rows.push([`${r.mode.id}: ${r.mode.title}`, c.label, `${fmt(c.value, 2)}×`, verdict(c), `${fmt(c.cpuValue, 2)}×`]);
+    for (const c of checks(r)) {
+      rows.push([`${r.mode.id}: ${r.mode.title}`, c.label, `${fmt(c.value, 2)}×`, verdict(c), `${fmt(c.cpuValue, 2)}×`, `${fmt(c.pairedValue, 2)}×`]);
+    }
   }
   return rows;
 }

@@ -27,6 +27,8 @@ test('ratios are of medians, per-round ratios pair samples by round', () => {
   };
   assert.equal(ratioOfMedians(result, 'gateway', 'bare'), 150 / 200);
   assert.deepEqual(roundRatios(result, 'gateway', 'bare'), [0.95, 0.75, 290 / 300]);
+  // Paired by round, the median differs from the ratio of medians.
+  assert.equal(checks(result)[0]?.pairedValue, 0.95);
 });
 
 test('checks: PASS, MISS, n/a for a failed peer, none for an unsupported one', () => {
@@ -43,6 +45,7 @@ test('checks: PASS, MISS, n/a for a failed peer, none for an unsupported one', (
   const byLabel = Object.fromEntries(checks(result).map((c) => [c.label.split(' ≥')[0], c]));
   assert.equal(byLabel['gateway ÷ bare proxy']?.pass, true);
   assert.equal(byLabel['gateway ÷ bare proxy']?.cpuValue, 80 / 84);
+  assert.equal(byLabel['gateway ÷ bare proxy']?.pairedValue, 0.95);
   assert.equal(byLabel['gateway ÷ express']?.pass, false);
   assert.equal(byLabel['gateway ÷ fastify']?.pass, undefined);
 

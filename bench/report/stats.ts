@@ -72,6 +72,13 @@ export interface Check {
    * sensitive to other load on a shared machine; shown beside, never judged.
    */
   readonly cpuValue: number | undefined;
+  /**
+   * The median of the per-round ratios (each round's two loads back to back):
+   * drift on a shared machine hits both sides of a pair, so this moves less
+   * than the ratio of medians, which may pair a fast round with a slow one.
+   * Shown beside, never judged: the issue's check is the ratio of medians.
+   */
+  readonly pairedValue: number | undefined;
   readonly min: number;
   /** undefined when it could not be measured. */
   readonly pass: boolean | undefined;
@@ -130,7 +137,15 @@ export function checks(result: ModeResult): Check[] {
   const out: Check[] = [];
   const versus = (base: TargetKind, min: number, label: string): Check => {
     const value = ratioOfMedians(result, 'gateway', base);
-    return { label, value, cpuValue: cpuRatio(result, 'gateway', base), min, pass: value === undefined ? undefined : value >= min };
+    const paired = roundRatios(result, 'gateway', base);
+    return {
+      label,
+      value,
+      cpuValue: cpuRatio(result, 'gateway', base),
+      pairedValue: paired.length > 0 ? median(paired) : undefined,
+      min,
+      pass: value === undefined ? undefined : value >= min,
+    };
   };
   out.push(versus('bare', mode.minRatioVsBare, `gateway ÷ bare proxy ≥ ${mode.minRatioVsBare.toFixed(2)}`));
   for (const peer of ['express', 'fastify'] as const) {
