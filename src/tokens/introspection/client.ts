@@ -75,7 +75,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
   const inflight = new Map<string, Promise<IntrospectionOutcome>>();
   let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
   let lastWarnAt = -Infinity;
-  // Bound once: label lookup per request would cost more than the cache hit itself.
+  // Plain counts, folded into the metrics at scrape time: a lookup happens on every request.
   const lookups = opts.metrics?.cacheTally('introspection');
   // The key of the last miss: `introspect` follows an `introspectCached` miss with the same token.
   let missToken: string | undefined;
