@@ -7,9 +7,9 @@ import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendProblem } from './http-responses.js';
 import type { SessionManager } from './manager.js';
 import type { OidcClient } from './oidc-client.js';
+import { LoginTransactions, type LoginTransaction } from './login-transactions.js';
 import { safeReturnTo } from './return-to.js';
 import { SESSION_ENDPOINTS_PATH } from './config-schema.js';
-import { CookieSealer } from './sealed-cookie.js';
 import { newHandle, type SessionData } from './session.js';
 import type { Clock } from './store.js';
 
@@ -58,14 +58,6 @@ const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh
   '/sessions/{id}': { name: 'session', methods: ['DELETE'] },
 };
 
-interface LoginTransaction {
-  readonly state: string;
-  readonly nonce: string;
-  readonly verifier: string;
-  readonly returnTo: string;
-  readonly startedAt: number;
-}
-
 /**
  * The gateway's own browser endpoints (backend-for-frontend):
  *
@@ -77,11 +69,11 @@ interface LoginTransaction {
  */
 export class SessionEndpoints {
   readonly basePath: string;
-  private readonly tx: CookieSealer;
+  private readonly tx: LoginTransactions;
 
   constructor(private readonly o: SessionEndpointsOptions) {
     this.basePath = o.basePath ?? SESSION_ENDPOINTS_PATH;
-    this.tx = new CookieSealer({ keyring: o.keyring.derive('login-transaction'), name: '__Host-gh_login', maxChunks: 1, attributes: o.cookieAttributes });
+    this.tx = new LoginTransactions({ keyring: o.keyring.derive('login-transaction'), ttlSeconds: LOGIN_TTL_SECONDS, now: o.now, attributes: o.cookieAttributes });
   }
 
   /** True for cookie names the gateway owns (session, login transaction, CSRF token). */
@@ -147,7 +139,7 @@ export class SessionEndpoints {
     }
   }
 
-  private async login({ res, query, setCookies }: Exchange): Promise<void> {
+  private async login({ res, query, cookies, setCookies }: Exchange): Promise<void> {
     const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
     const returnTo = safeReturnTo(params.get('return_to'), this.o.publicOrigin, this.o.returnToOrigins);
     const t: LoginTransaction = {
@@ -158,20 +150,16 @@ export class SessionEndpoints {
       startedAt: this.o.now(),
     };
     const url = await this.o.client.authorizationUrl({ state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
-    setCookies.push(...(await this.tx.seal(t, LOGIN_TTL_SECONDS)));
+    setCookies.push(...(await this.tx.begin(t, cookies)));
     redirect(res, url.href, setCookies);
   }
 
   private async callback({ req, res, query, cookies, setCookies }: Exchange): Promise<void> {
-    // The transaction is single-use: cleared whatever the outcome.
-    setCookies.push(...this.tx.clear(cookies));
-    let t: LoginTransaction | undefined;
-    try {
-      t = (await this.tx.open(cookies)) as LoginTransaction | undefined;
-    } catch {
-      t = undefined;
-    }
-    if (!t || typeof t.state !== 'string' || this.o.now() - t.startedAt > LOGIN_TTL_SECONDS * 1000) {
+    // The transaction is single-use: cleared whatever the outcome. Other logins in flight in this browser stay.
+    const taken = await this.tx.take(new URLSearchParams(query).get('state'), cookies);
+    setCookies.push(...taken.setCookies);
+    const t = taken.transaction;
+    if (!t) {
       throw new GatehouseError('GH_LOGIN_FAILED', 'no login in progress in this browser (or it took too long)');
     }
     const callbackUrl = new URL(this.o.client.opts.redirectUri);

@@ -141,6 +141,25 @@ test('open-redirect attempts on /auth/login are 400; same-origin paths and allow
   assert.equal(location, '/app/x?y=1#z');
 });
 
+test('two logins started in one browser (two tabs) both complete: each callback takes its own transaction', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const startA = await rawRequest(`${stack.url}/auth/login?return_to=/app/a`);
+  const startB = await rawRequest(`${stack.url}/auth/login?return_to=/app/b`, { headers: { cookie: startA.setCookies.map((c) => c.split(';')[0]).join('; ') } });
+  const browser = [...startA.setCookies, ...startB.setCookies].map((c) => c.split(';')[0]).join('; ');
+  assert.equal(new Set(browser.split('; ').map((p) => p.slice(0, p.indexOf('=')))).size, 2, 'the second login did not replace the first');
+  const form = { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` };
+  const callbackB = await loginWithForm(String(startB.headers.location), form);
+  const callbackA = await loginWithForm(String(startA.headers.location), form);
+  const doneB = await rawRequest(callbackB.href, { headers: { cookie: browser } });
+  const doneA = await rawRequest(callbackA.href, { headers: { cookie: browser } });
+  assert.equal(doneB.status, 302, doneB.body);
+  assert.equal(doneB.headers.location, '/app/b');
+  assert.equal(doneA.status, 302, doneA.body);
+  assert.equal(doneA.headers.location, '/app/a');
+  assert.ok(doneA.setCookies.some((c) => c.startsWith('__Host-gh_sid=')), 'a session was issued');
+});
+
 test('callback without a login in progress, with a foreign state, replayed, or with a provider error → 400 GH_LOGIN_FAILED', async (t) => {
   const stack = await startSessionStack({ mode: 'stateful' });
   t.after(() => stack.close());
@@ -156,11 +175,14 @@ test('callback without a login in progress, with a foreign state, replayed, or w
   const crossed = await rawRequest(callbackA.href, { headers: { cookie: txB } });
   assert.equal(crossed.status, 400);
   assert.equal(code(crossed), 'GH_LOGIN_FAILED');
-  assert.ok(crossed.setCookies.some((c) => /^__Host-gh_login\.0=;.*Max-Age=0/.test(c)), 'the transaction is single-use');
+  const nameB = txB.slice(0, txB.indexOf('='));
+  assert.ok(!crossed.setCookies.some((c) => c.startsWith(`${nameB}=`)), "another login's transaction is left alone");
 
   const txA = startA.setCookies.map((c) => c.split(';')[0]).join('; ');
   const good = await rawRequest(callbackA.href, { headers: { cookie: txA } });
   assert.equal(good.status, 302, 'state is checked before the code is spent: the right browser still completes');
+  const nameA = txA.slice(0, txA.indexOf('='));
+  assert.ok(good.setCookies.some((c) => c.startsWith(`${nameA}=;`) && /Max-Age=0/.test(c)), 'the transaction is single-use');
   const replay = await rawRequest(callbackA.href, { headers: { cookie: txA } });
   assert.equal(replay.status, 400, 'a replayed callback (code already used) fails');
   assert.equal(code(replay), 'GH_LOGIN_FAILED');
