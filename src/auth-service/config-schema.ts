@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { durationSeconds } from '../config/duration.js';
 
 /**
@@ -138,11 +139,22 @@ export const AuthServiceSchema = z
       .boolean()
       .default(false)
       .describe('Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/Host (needed for an https issuer served over plain http).'),
+    trustedProxies: z
+      .array(z.string())
+      .default([])
+      .describe(
+        'Proxies (IP or CIDR) in front of the service: for requests from them, the login rate limit keys on the client address in X-Forwarded-For instead of the proxy\'s.',
+      ),
     maxBodyBytes: z.number().int().positive().default(16384).describe('Largest request body (413 beyond).'),
     maxUrlLength: z.number().int().positive().default(8192).describe('Longest request target (414 beyond).'),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    try {
+      createTrustedProxies(cfg.trustedProxies);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['trustedProxies'], message: (err as Error).message });
+    }
     const resources = new Map(cfg.resources.map((r) => [r.indicator, r]));
     const ids = new Set<string>();
     cfg.clients.forEach((c, i) => {

@@ -13,6 +13,7 @@ import { createSqliteModelStore, type ModelStore } from './adapters/sqlite.js';
 import { longestAccessTokenTtl, type AuthServiceConfig } from './config-schema.js';
 import { handleInteraction } from './interactions/routes.js';
 import { LoginRateLimiter } from './interactions/rate-limit.js';
+import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { fileKeyRepository, redisKeyRepository, signingKeysRedisKey, type KeyRepository } from './keys/repository.js';
 import { rotateStoredKeys, type RotationResult } from './keys/rotate.js';
 import { loadOrCreateKeys, type KeyFile } from './keys/store.js';
@@ -144,6 +145,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     now,
   });
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'));
+  const trusted = createTrustedProxies(cfg.trustedProxies);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if ((req.url ?? '').length > cfg.maxUrlLength) return sendOAuthError(res, 414, 'invalid_request', 'request target too long');
@@ -153,7 +155,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     const path = (req.url ?? '/').split('?')[0] as string;
     // RFC 8414 metadata: the same document as OIDC discovery's (the issuer has no path, so no path suffix either).
     if (path === '/.well-known/oauth-authorization-server') req.url = '/.well-known/openid-configuration';
-    if (await handleInteraction(req, res, p, { cfg, accounts, limiter, dummyHash, logger })) return;
+    if (await handleInteraction(req, res, p, { cfg, accounts, limiter, trusted, dummyHash, logger })) return;
     await callback(req, res);
   };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTrustedProxies } from './trusted-proxies.js';
+import { clientAddress, createTrustedProxies } from './trusted-proxies.js';
 
 test('addresses and CIDR blocks, IPv4 and IPv6', () => {
   const t = createTrustedProxies(['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '::1']);
@@ -31,4 +31,17 @@ test('entries that are not addresses are refused', () => {
   assert.throws(() => createTrustedProxies(['10.0.0.0/33']), /prefix length/);
   assert.throws(() => createTrustedProxies(['10.0.0.0/']), /prefix length/);
   assert.throws(() => createTrustedProxies(['10.0.0.0/x']), /prefix length/);
+});
+
+test('clientAddress: the peer unless it is a trusted proxy; then the right-most forwarded hop that is not one', () => {
+  const trusted = createTrustedProxies(['10.0.0.0/8', '2001:db8::1']);
+  assert.equal(clientAddress(trusted, '203.0.113.9', '198.51.100.1'), '203.0.113.9', 'an untrusted peer cannot claim another address');
+  assert.equal(clientAddress(trusted, '10.0.0.2', undefined), '10.0.0.2');
+  assert.equal(clientAddress(trusted, '10.0.0.2', '198.51.100.1'), '198.51.100.1');
+  assert.equal(clientAddress(trusted, '10.0.0.2', 'forged-by-client, 198.51.100.1, 10.0.0.7'), '198.51.100.1', 'trusted hops are skipped, forged ones never reached');
+  assert.equal(clientAddress(trusted, '::ffff:10.0.0.2', ['198.51.100.1', '10.1.1.1']), '198.51.100.1', 'several header lines, mapped peer');
+  assert.equal(clientAddress(trusted, '2001:db8::1', '10.0.0.3, 10.0.0.4'), '10.0.0.3', 'only trusted hops: the left-most');
+  assert.equal(clientAddress(trusted, '10.0.0.2', ' , 198.51.100.1'), '198.51.100.1');
+  assert.equal(clientAddress(trusted, '10.0.0.2', ''), '10.0.0.2', 'an empty header');
+  assert.equal(clientAddress(createTrustedProxies([]), '10.0.0.2', '198.51.100.1'), '10.0.0.2', 'nobody trusted');
 });

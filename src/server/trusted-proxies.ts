@@ -41,3 +41,23 @@ export function createTrustedProxies(entries: readonly string[]): TrustedProxies
     },
   };
 }
+
+/**
+ * The client's address as the nearest trusted proxy saw it: the socket peer;
+ * or, when the peer is a trusted proxy, the right-most `X-Forwarded-For` entry
+ * that is not itself a trusted proxy. Entries further left are whatever the
+ * client chose to send, so they are never read.
+ */
+export function clientAddress(trusted: TrustedProxies, peer: string | undefined, forwardedFor: string | string[] | undefined): string {
+  const direct = peer ?? 'unknown';
+  if (forwardedFor === undefined || !trusted.isTrusted(peer)) return direct;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+  let address = direct;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = (hops[i] as string).trim();
+    if (hop === '') break;
+    address = hop;
+    if (!trusted.isTrusted(hop)) break;
+  }
+  return address;
+}

@@ -11,10 +11,10 @@ before(async () => {
 after(() => auth.close());
 
 /** Starts an authorization request and returns the login page, its form action and the jar holding the interaction cookie. */
-async function openLoginPage(clientId = auth.clients.web.clientId) {
+async function openLoginPage(clientId = auth.clients.web.clientId, service = auth) {
   const jar = new CookieJar();
   const verifier = oidc.randomPKCECodeVerifier();
-  const url = `${auth.issuer}/auth?${new URLSearchParams({
+  const url = `${service.issuer}/auth?${new URLSearchParams({
     client_id: clientId,
     response_type: 'code',
     redirect_uri: TEST_REDIRECT_URI,
@@ -25,17 +25,17 @@ async function openLoginPage(clientId = auth.clients.web.clientId) {
   const first = await fetch(url, { redirect: 'manual' });
   jar.store(first);
   await first.text();
-  const pageUrl = new URL(first.headers.get('location') as string, auth.issuer).href;
+  const pageUrl = new URL(first.headers.get('location') as string, service.issuer).href;
   const page = await fetch(pageUrl, { headers: { cookie: jar.header() } });
   const html = await page.text();
-  return { jar, html, status: page.status, headers: page.headers, action: new URL(`${new URL(pageUrl).pathname}/login`, auth.issuer).href };
+  return { jar, html, status: page.status, headers: page.headers, action: new URL(`${new URL(pageUrl).pathname}/login`, service.issuer).href };
 }
 
-async function submit(action: string, jar: CookieJar, fields: Record<string, string>) {
+async function submit(action: string, jar: CookieJar, fields: Record<string, string>, headers: Record<string, string> = {}) {
   const res = await fetch(action, {
     method: 'POST',
     redirect: 'manual',
-    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(fields),
   });
   return { status: res.status, location: res.headers.get('location'), html: await res.text(), headers: res.headers };
@@ -100,6 +100,26 @@ test('rate limit per username: 429 with Retry-After; other users still sign in',
   // Other users are unaffected, and the service keeps serving.
   const cb = await loginWithForm(await authUrl(), { username: auth.user.username, password: auth.user.password, redirectUri: TEST_REDIRECT_URI });
   assert.ok(cb.searchParams.get('code'));
+});
+
+test('behind a trusted proxy the per-address limit keys on X-Forwarded-For; from other peers the header is ignored', async (t) => {
+  const login = { maxAttemptsPerUser: 100, maxAttemptsPerIp: 2, window: 300 };
+  const proxied = await startTestAuthService({ overrides: { trustedProxies: ['127.0.0.1', '::1'], login } });
+  const direct = await startTestAuthService({ overrides: { login } });
+  t.after(() => Promise.all([proxied.close(), direct.close()]));
+  const attempt = async (forwardedFor: string, username: string, service = proxied) => {
+    const p = await openLoginPage(service.clients.web.clientId, service);
+    return (await submit(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username, password: 'wrong' }, { 'x-forwarded-for': forwardedFor })).status;
+  };
+  assert.equal(await attempt('198.51.100.7', 'u1'), 401);
+  assert.equal(await attempt('198.51.100.7', 'u2'), 401);
+  assert.equal(await attempt('198.51.100.7', 'u3'), 429, 'the third failure from one client address');
+  assert.equal(await attempt('203.0.113.5', 'u4'), 401, 'another client behind the same proxy is not limited');
+  assert.equal(await attempt('203.0.113.5, 198.51.100.7', 'u5'), 429, 'the right-most untrusted hop counts, not what the client prepends');
+  // A service that trusts no proxy: forged headers do not spread one client's attempts over addresses.
+  assert.equal(await attempt('192.0.2.1', 'v1', direct), 401);
+  assert.equal(await attempt('192.0.2.2', 'v2', direct), 401);
+  assert.equal(await attempt('192.0.2.3', 'v3', direct), 429);
 });
 
 async function authUrl(clientId = auth.clients.web.clientId): Promise<string> {

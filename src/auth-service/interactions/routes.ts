@@ -10,11 +10,14 @@ import { csrfTokenFor, isValidCsrfToken } from './csrf.js';
 import { PAGE_HEADERS, renderPage } from './html.js';
 import { renderLoginPage } from './login-page.js';
 import type { LoginRateLimiter } from './rate-limit.js';
+import { clientAddress, type TrustedProxies } from '../../server/trusted-proxies.js';
 
 export interface InteractionDeps {
   readonly cfg: AuthServiceConfig;
   readonly accounts: AccountStore;
   readonly limiter: LoginRateLimiter;
+  /** Proxies whose X-Forwarded-For names the client (the rate limit's per-address key). */
+  readonly trusted: TrustedProxies;
   /** A hash of a random password: unknown users are checked against it so they cost the same time. */
   readonly dummyHash: string;
   readonly logger?: Logger;
@@ -112,7 +115,7 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
   }
   const username = (form.get('username') ?? '').slice(0, 256);
   const password = form.get('password') ?? '';
-  const ip = req.socket.remoteAddress ?? 'unknown';
+  const ip = clientAddress(deps.trusted, req.socket.remoteAddress, req.headers['x-forwarded-for']);
   const retryAfter = deps.limiter.retryAfterSeconds(username, ip);
   if (retryAfter > 0) {
     sendHtml(
