@@ -90,6 +90,25 @@ test('X-Forwarded-* from a trusted proxy are kept and appended to', async () => 
   assert.equal(got.headers['x-forwarded-host'], 'shop.example');
 });
 
+test('over IPv6: a trusted ::1 peer has its X-Forwarded-For appended to, an untrusted one replaced', async () => {
+  const routes = [{ path: '/', upstream: up.url, auth: 'none' }];
+  const trusted6 = await startTestGateway({ listen: { host: '::1', port: 0 }, routes, trustedProxies: ['::1/128'] });
+  const untrusted6 = await startTestGateway({ listen: { host: '::1', port: 0 }, routes, trustedProxies: ['fd00::/8'] });
+  try {
+    assert.match(trusted6.gw.url, /^http:\/\/\[::1\]:\d+$/);
+    const headers = { 'x-forwarded-for': '2001:db8::7', 'x-forwarded-proto': 'https' };
+    const kept = (await call(`${trusted6.gw.url}/v6`, { headers })).json<EchoRecord>();
+    assert.equal(kept.headers['x-forwarded-for'], '2001:db8::7, ::1');
+    assert.equal(kept.headers['x-forwarded-proto'], 'https');
+    const replaced = (await call(`${untrusted6.gw.url}/v6`, { headers })).json<EchoRecord>();
+    assert.equal(replaced.headers['x-forwarded-for'], '::1');
+    assert.equal(replaced.headers['x-forwarded-proto'], 'http');
+  } finally {
+    await trusted6.close();
+    await untrusted6.close();
+  }
+});
+
 test('request id: a sane inbound one is propagated, anything else replaced', async () => {
   const kept = await call(`${t.gw.url}/rid`, { headers: { 'x-request-id': 'abc-123_x.y:z' } });
   assert.equal(kept.headers['x-request-id'], 'abc-123_x.y:z');
