@@ -78,7 +78,12 @@ export class StatelessSessions implements SessionManager {
     if (store.peek === undefined) return undefined;
     const opened = this.sealer.openCached(cookies);
     if (opened === undefined) return undefined;
-    const data = parseSessionData(opened);
+    let data: SessionData;
+    try {
+      data = parseSessionData(opened);
+    } catch {
+      return undefined; // resume judges it, and clears the cookies
+    }
     const now = this.deps.now();
     if (!isWithinTimeouts(data, this.deps.timeouts, now)) return undefined;
     // Neither a logout marker nor an "end other sessions" cutoff: a cutoff is rare, and judged by resume.
