@@ -85,3 +85,11 @@ test('at most maxPending logins are kept: starting another drops the oldest, and
   jar = apply(jar, await tx.begin(transaction(), jar));
   assert.equal(jar.size, 1, 'the expired ones are cleared when the next login starts');
 });
+
+test('a request flooded with transaction cookies costs a bounded number of decryptions; all junk is cleared', async () => {
+  const { tx, transaction } = setup();
+  const jar = new Map<string, string>();
+  for (let i = 0; i < 40; i++) jar.set(`__Host-gh_login_${String(i).padStart(16, 'x')}.0`, `1~junk${i}`);
+  const after = apply(jar, await tx.begin(transaction(), jar));
+  assert.equal(after.size, 1, 'only the new login remains');
+});

@@ -50,10 +50,12 @@ export class LoginTransactions {
   async begin(t: LoginTransaction, present: ReadonlyMap<string, string>): Promise<string[]> {
     const out: string[] = [];
     const held: { id: string; startedAt: number }[] = [];
+    let seen = 0;
     for (const name of present.keys()) {
       if (!this.isOwnCookie(name)) continue;
       const id = name.slice(PREFIX.length, -2);
-      const open = await this.open(id, present);
+      // Bounded work: past twice the allowed number, cookies are cleared without being decrypted.
+      const open = ++seen > this.maxPending * 2 ? undefined : await this.open(id, present);
       if (open === undefined) out.push(...this.sealer(id).clear(present));
       else held.push({ id, startedAt: open.startedAt });
     }
