@@ -53,8 +53,9 @@ export function parseAuthorization(value: string): Credential {
 /**
  * The token68 syntax check of a Bearer value (400 GH_BAD_CREDENTIAL_REQUEST).
  * Not part of extraction: it reads the whole token, and a token an authenticator
- * decides from its cache has passed it already (nothing enters a cache before
- * this check), so the pipeline runs it only before real work or a refusal.
+ * accepts has passed a stricter check already (a JWT's segments are base64url;
+ * nothing enters a cache before this check or that parse), so it runs only
+ * before waiting on real work or on a refusal.
  */
 export function checkBearerSyntax(credential: Credential | undefined): void {
   const token = credential?.bearer;

@@ -1,6 +1,8 @@
+import { GatehouseError } from '../../errors.js';
 import { looksLikeJwt } from '../../tokens/jwt/parse.js';
 import type { TokenVerifier } from '../../tokens/jwt/options.js';
 import type { AuthnResult } from '../context.js';
+import { checkBearerSyntax } from '../extract.js';
 import type { SyncCapableAuthenticator } from '../run.js';
 
 const SKIPPED: AuthnResult = Object.freeze({ status: 'skipped' });
@@ -11,8 +13,9 @@ const SKIPPED: AuthnResult = Object.freeze({ status: 'skipped' });
  * authenticator gets its turn. A JWT-shaped bearer is this authenticator's to
  * judge; a bad one throws the verifier's GatehouseError.
  *
- * A token the verifier has already judged (a cache hit, or a known bad
- * signature) is decided synchronously, without a promise.
+ * Decided synchronously, without a promise, whenever the verifier needs no key
+ * fetch first: a cache hit, a known bad signature, or a fresh token whose
+ * issuer's keys are loaded.
  */
 export function jwtAuthenticator(verifier: TokenVerifier): SyncCapableAuthenticator {
   const verifySync = verifier.verifySync?.bind(verifier);
@@ -27,7 +30,16 @@ export function jwtAuthenticator(verifier: TokenVerifier): SyncCapableAuthentica
       const token = ctx.credential?.bearer;
       if (!token || !looksLikeJwt(token)) return SKIPPED;
       if (verifySync === undefined) return undefined;
-      const identity = verifySync(token);
+      let identity;
+      try {
+        identity = verifySync(token);
+      } catch (err) {
+        // A token the parser refuses may not even be token68: that is a bad
+        // request (400), not a bad token. Asked only here, on the refusal,
+        // because the check reads the whole token (see checkBearerSyntax).
+        if (err instanceof GatehouseError && err.code === 'GH_TOKEN_MALFORMED') checkBearerSyntax(ctx.credential);
+        throw err;
+      }
       return identity === undefined ? undefined : { status: 'authenticated', identity };
     },
   };

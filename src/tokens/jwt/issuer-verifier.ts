@@ -123,6 +123,26 @@ export class IssuerVerifier {
    * an unknown `kid` only triggers a JWKS fetch for a token whose claims pass.
    */
   async verify(parsed: ParsedToken, token: string, nowMs: number): Promise<VerifiedToken> {
+    const alg = this.checkHeaderAndClaims(parsed, nowMs);
+    const kid = parsed.header.kid as string | undefined;
+    const selection = this.selectSync(kid, alg) ?? (await this.selectAsync(kid, alg));
+    return this.checkSignature(selection, alg, parsed, token);
+  }
+
+  /**
+   * The same checks without a promise, for when the key is at hand (the usual
+   * case once keys have loaded). Returns `undefined` when only {@link verify}
+   * can tell: the keys are still loading, or the `kid` is unknown and a JWKS
+   * re-fetch may bring it. Throws the same refusals as `verify`.
+   */
+  verifySync(parsed: ParsedToken, token: string, nowMs: number): VerifiedToken | undefined {
+    const alg = this.checkHeaderAndClaims(parsed, nowMs);
+    const selection = this.selectSync(parsed.header.kid as string | undefined, alg);
+    return selection === undefined ? undefined : this.checkSignature(selection, alg, parsed, token);
+  }
+
+  /** Everything but the signature; returns the (allowed) algorithm. */
+  private checkHeaderAndClaims(parsed: ParsedToken, nowMs: number): JwsAlgorithm {
     const { header, payload } = parsed;
     const alg = header.alg;
     // The allow-list decides; `none`, `None`, `NONE`… are simply not in it.
@@ -135,12 +155,14 @@ export class IssuerVerifier {
     if (kid !== undefined && typeof kid !== 'string') throw refuse('GH_TOKEN_MALFORMED', 'kid header is not a string');
     if (this.requireTyp && !isAccessTokenTyp(header.typ)) throw invalid('token type not accepted');
     checkClaims(payload, this.rules, nowMs / 1000);
+    return alg;
+  }
 
-    const selection = this.selectSync(kid, alg) ?? (await this.selectAsync(kid, alg));
+  private checkSignature(selection: KeySelection, alg: JwsAlgorithm, parsed: ParsedToken, token: string): VerifiedToken {
     if (selection.status === 'unknown-kid') throw invalid('unknown signing key');
     if (selection.status === 'no-key') throw invalid(selection.reason);
     if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) throw SignatureInvalid.create();
-    return { identity: identityFromClaims(payload as Record<string, unknown>, token), keyId: selection.key.id };
+    return { identity: identityFromClaims(parsed.payload as Record<string, unknown>, token), keyId: selection.key.id };
   }
 
   close(): void {

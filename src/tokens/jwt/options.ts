@@ -155,9 +155,10 @@ export interface TokenVerifier {
   /** Resolves to the caller's identity; rejects with a GatehouseError. */
   verify(token: string): Promise<Identity>;
   /**
-   * The synchronous fast path: the identity of a token already verified and
-   * still valid, or the refusal of one already known bad (thrown); `undefined`
-   * when only {@link verify} can tell. Saves the promise chain on a cache hit.
+   * The synchronous path: the identity, or the refusal (thrown), whenever no
+   * key has to be fetched first (a cached answer, or keys already loaded);
+   * `undefined` when only {@link verify} can tell (keys still loading, or an
+   * unknown `kid` that may bring a JWKS fetch). Saves the promise chain.
    */
   verifySync?(token: string): Identity | undefined;
   /** Resolves once every key source has loaded once. Never rejects; see `isReady`. */

@@ -42,3 +42,28 @@ for (const [name, token] of [
     assert.throws(() => parseCompactJws(token), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_MALFORMED');
   });
 }
+
+test('a header seen before decodes to the same frozen object; every distinct header to its own', () => {
+  const a = parseCompactJws(`${H}.${P}.c2ln`).header;
+  assert.equal(parseCompactJws(`${H}.${b64('{"sub":"b"}')}.c2ln`).header, a);
+  assert.ok(Object.isFrozen(a));
+  // More distinct headers than the bounded map holds: each still decodes to its own content.
+  for (let i = 0; i < 300; i++) {
+    const header = { alg: 'RS256', kid: `k${i}` };
+    assert.deepEqual(parseCompactJws(`${b64(JSON.stringify(header))}.${P}.c2ln`).header, header);
+  }
+  assert.deepEqual(parseCompactJws(`${H}.${P}.c2ln`).header, { alg: 'RS256' });
+  // A long header (not kept) decodes as well, twice.
+  const long = { alg: 'RS256', kid: 'x'.repeat(600) };
+  for (let i = 0; i < 2; i++) assert.deepEqual(parseCompactJws(`${b64(JSON.stringify(long))}.${P}.c2ln`).header, long);
+});
+
+test('a malformed header is refused every time, also after a good one with the same payload', () => {
+  parseCompactJws(`${H}.${P}.c2ln`);
+  for (let i = 0; i < 2; i++) {
+    assert.throws(
+      () => parseCompactJws(`${b64('{nope')}.${P}.c2ln`),
+      (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_MALFORMED' && e.message === 'token header is not a JSON object',
+    );
+  }
+});

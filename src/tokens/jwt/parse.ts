@@ -15,8 +15,20 @@ export interface ParsedToken {
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
 // Strict base64url: Buffer's decoder silently skips stray characters, so check the alphabet first.
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const BASE64URL_OR_EMPTY = /^[A-Za-z0-9_-]*$/;
+// One pass over the whole token: two non-empty segments and a possibly empty signature.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Decoded protected headers by their encoded segment. One issuer signs every
+ * token with the same few headers (`alg`, `kid`, `typ`), so a token never seen
+ * before usually brings a header seen a moment ago: decoding it again would
+ * repeat jose's base64url and JSON work on every new token. The entries are
+ * frozen, the map is bounded, and a flood of distinct headers only empties it.
+ */
+const HEADER_CACHE_ENTRIES = 64;
+/** Real headers run to about 100 characters; longer ones are decoded every time rather than kept. */
+const HEADER_CACHE_MAX_SEGMENT = 512;
+const decodedHeaders = new Map<string, Readonly<Record<string, unknown>>>();
 
 /**
  * Cheap test: exactly three dot-separated segments. Tells a JWT from an opaque
@@ -44,18 +56,12 @@ export function parseCompactJws(token: string): ParsedToken {
   const first = token.indexOf('.');
   const second = first < 0 ? -1 : token.indexOf('.', first + 1);
   if (first <= 0 || second <= first + 1 || token.indexOf('.', second + 1) !== -1) throw malformed('token is not a compact JWS');
-  const h = token.slice(0, first);
-  const p = token.slice(first + 1, second);
-  const s = token.slice(second + 1);
-  if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL_OR_EMPTY.test(s)) throw malformed('token is not base64url encoded');
+  if (!COMPACT_JWS.test(token)) throw malformed('token is not base64url encoded');
   // A length of 1 mod 4 cannot come from any byte sequence: reject rather than let the decoder guess.
-  if (h.length % 4 === 1 || p.length % 4 === 1 || s.length % 4 === 1) throw malformed('token is not base64url encoded');
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(token);
-  } catch {
-    throw malformed('token header is not a JSON object');
+  if (first % 4 === 1 || (second - first - 1) % 4 === 1 || (token.length - second - 1) % 4 === 1) {
+    throw malformed('token is not base64url encoded');
   }
+  const header = decodeHeader(token, token.slice(0, first));
   let payload: Record<string, unknown>;
   try {
     payload = decodeJwt(token);
@@ -67,8 +73,23 @@ export function parseCompactJws(token: string): ParsedToken {
     payload,
     signingInput: Buffer.from(token.slice(0, second), 'latin1'),
     // The alphabet and length are checked above, so Node's native decoder reads it exactly (jose's copies it twice).
-    signature: Buffer.from(s, 'base64url'),
+    signature: Buffer.from(token.slice(second + 1), 'base64url'),
   };
+}
+
+function decodeHeader(token: string, segment: string): Readonly<Record<string, unknown>> {
+  const known = decodedHeaders.get(segment);
+  if (known !== undefined) return known;
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw malformed('token header is not a JSON object');
+  }
+  if (segment.length > HEADER_CACHE_MAX_SEGMENT) return header;
+  if (decodedHeaders.size >= HEADER_CACHE_ENTRIES) decodedHeaders.clear();
+  decodedHeaders.set(segment, Object.freeze(header));
+  return header;
 }
 
 function malformed(message: string): GatehouseError {

@@ -76,6 +76,26 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
     });
   }
 
+  test('a token never seen before is decided without a promise once the keys are loaded, and cached', () => {
+    const token = mintToken(keys.RS256!, { ...claims, jti: 'sync-fresh' }, { nowSeconds: NOW });
+    const first = verifier.verifySync!(token);
+    assert.equal(first?.subject, 'alice');
+    // The second answer comes from the cache: the very same identity object.
+    assert.equal(verifier.verifySync!(token), first);
+  });
+
+  test('before the keys have loaded, verifySync leaves the token to verify, which waits for them', async () => {
+    const fresh = createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri, audience: 'api' })], { now: () => NOW * 1000 });
+    try {
+      const token = mintToken(keys.ES256!, claims, { nowSeconds: NOW });
+      assert.equal(fresh.isReady(), false);
+      assert.equal(fresh.verifySync!(token), undefined);
+      assert.equal((await fresh.verify(token)).subject, 'alice');
+    } finally {
+      fresh.close();
+    }
+  });
+
   test('azp stands in for client_id; scp may be a string', async () => {
     const id = await verifier.verify(mintToken(keys.ES256!, { ...claims, azp: 'spa', scp: 'a b' }, { nowSeconds: NOW }));
     assert.equal(id.clientId, 'spa');
@@ -131,6 +151,20 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
     for (const [name, make, code, message] of cases) {
       test(name, async () => {
         await rejects(verifier.verify(make()), code, message);
+      });
+      test(`${name} (synchronous path: the same refusal, thrown)`, () => {
+        let result;
+        try {
+          result = verifier.verifySync!(make());
+        } catch (err) {
+          assert.ok(err instanceof GatehouseError, `expected GatehouseError, got ${String(err)}`);
+          assert.equal(err.code, code, `code for "${err.message}"`);
+          if (message !== undefined) assert.equal(err.message, message);
+          return;
+        }
+        // Only a kid the JWKS may yet bring is left to the asynchronous path.
+        assert.equal(result, undefined);
+        assert.equal(name, 'unknown kid');
       });
     }
 

@@ -1,8 +1,8 @@
 import { RejectedTokenCache, tokenCacheKey, VerifiedTokenCache } from '../cache.js';
 import type { Identity } from '../identity.js';
-import { IssuerVerifier, SignatureInvalid } from './issuer-verifier.js';
+import { IssuerVerifier, SignatureInvalid, type VerifiedToken } from './issuer-verifier.js';
 import type { IssuerOptions, TokenVerifier, VerifierOptions } from './options.js';
-import { MAX_TOKEN_LENGTH, parseCompactJws } from './parse.js';
+import { MAX_TOKEN_LENGTH, parseCompactJws, type ParsedToken } from './parse.js';
 import { refuse } from './reject.js';
 
 const DEFAULT_CACHE_ENTRIES = 10_000;
@@ -68,8 +68,8 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   }
   const all = [...byIssuer.values()];
 
-  // The key of the last cache miss: `verify` follows a `verifySync` miss with the
-  // same token, and hashing it again would cost a microsecond on every miss.
+  // The key of the last token `verifySync` could not decide: `verify` follows
+  // with the same token, and hashing it again would cost a microsecond.
   let missToken: string | undefined;
   let missKey: string | undefined;
 
@@ -89,16 +89,59 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     return undefined;
   }
 
+  function issuerOf(parsed: ParsedToken): IssuerVerifier {
+    const iss = parsed.payload.iss;
+    const issuer = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
+    if (!issuer) throw refuse('GH_TOKEN_INVALID', 'issuer not accepted');
+    return issuer;
+  }
+
+  /** A bad signature stays bad until the keys change: remember it, then refuse. */
+  function rememberRefusal(key: string | undefined, err: unknown): never {
+    if (key !== undefined && err instanceof SignatureInvalid) rejected!.set(key, err);
+    throw err;
+  }
+
+  function remember(key: string | undefined, issuer: IssuerVerifier, verified: VerifiedToken, nowMs: number): Identity {
+    if (key !== undefined) {
+      cache!.set(
+        key,
+        { identity: verified.identity, issuer: issuer.issuer, keyId: verified.keyId, expiresAtMs: verified.identity.expiresAt * 1000 },
+        nowMs,
+      );
+    }
+    return verified.identity;
+  }
+
+  /**
+   * Decides without a promise whenever no key has to be fetched: a cached
+   * answer, or a full verification against keys already loaded (signature
+   * checks are synchronous anyway). Undefined only while keys load or for an
+   * unknown `kid` that may warrant a JWKS fetch.
+   */
   function verifySync(token: string): Identity | undefined {
     checkSize(token);
-    if (!cache) return undefined;
-    const key = tokenCacheKey(token);
-    const identity = lookup(key, now());
-    if (identity === undefined) {
+    const nowMs = now();
+    let key: string | undefined;
+    if (cache) {
+      key = tokenCacheKey(token);
+      const identity = lookup(key, nowMs);
+      if (identity !== undefined) return identity;
+    }
+    const parsed = parseCompactJws(token);
+    const issuer = issuerOf(parsed);
+    let verified: VerifiedToken | undefined;
+    try {
+      verified = issuer.verifySync(parsed, token, nowMs);
+    } catch (err) {
+      rememberRefusal(key, err);
+    }
+    if (verified === undefined) {
       missToken = token;
       missKey = key;
+      return undefined;
     }
-    return identity;
+    return remember(key, issuer, verified, nowMs);
   }
 
   async function verify(token: string): Promise<Identity> {
@@ -107,8 +150,8 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     let key: string | undefined;
     if (cache) {
       if (missToken !== undefined && token === missToken) {
-        // Just looked up and missed by verifySync: go straight to verification.
-        key = missKey!;
+        // Just looked up and left undecided by verifySync: go straight to verification.
+        key = missKey;
         missToken = missKey = undefined;
       } else {
         key = tokenCacheKey(token);
@@ -117,24 +160,14 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
       }
     }
     const parsed = parseCompactJws(token);
-    const iss = parsed.payload.iss;
-    const issuer = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
-    if (!issuer) throw refuse('GH_TOKEN_INVALID', 'issuer not accepted');
-    let verified;
+    const issuer = issuerOf(parsed);
+    let verified: VerifiedToken;
     try {
       verified = await issuer.verify(parsed, token, nowMs);
     } catch (err) {
-      if (key && err instanceof SignatureInvalid) rejected!.set(key, err);
-      throw err;
+      rememberRefusal(key, err);
     }
-    if (key) {
-      cache!.set(
-        key,
-        { identity: verified.identity, issuer: issuer.issuer, keyId: verified.keyId, expiresAtMs: verified.identity.expiresAt * 1000 },
-        nowMs,
-      );
-    }
-    return verified.identity;
+    return remember(key, issuer, verified, nowMs);
   }
 
   return {
