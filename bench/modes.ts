@@ -5,8 +5,12 @@ import { BENCH_REDIS_URL, makeBenchSessions, type BenchSessionKind, type BenchSe
 import { opaqueMode } from './modes-opaque.js';
 import type { PeerAuth } from './targets/child.js';
 
-/** The servers loaded in every mode. `bare` is the ceiling every ratio is taken against. */
-export const TARGET_KINDS = ['bare', 'gateway', 'express', 'fastify'] as const;
+/**
+ * The servers a mode loads. `bare` is the ceiling every ratio is taken against;
+ * `floor` (only in modes with a {@link ModeSpec.floorKeyFile}) is the bare proxy
+ * plus one signature check per request, the most a verifying gateway can reach.
+ */
+export const TARGET_KINDS = ['bare', 'floor', 'gateway', 'express', 'fastify'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
 export type PeerKind = 'express' | 'fastify';
 
@@ -55,6 +59,11 @@ export interface ModeSpec {
   gatewayConfig(ctx: ModeContext, ports: { port: number; adminPort: number }): Promise<Record<string, unknown>>;
   /** Peer setup; a string says why that peer cannot take part in this mode. */
   peer(kind: PeerKind, ctx: ModeContext): PeerAuth | string;
+  /**
+   * Modes where every request needs a signature check (never-seen tokens, distinct
+   * forgeries): the RS256 public key the `floor` target verifies with.
+   */
+  floorKeyFile?(ctx: ModeContext): string;
   /** Said under the mode's table. */
   readonly notes: readonly string[];
   /** Warm-up goes on until this many passes through the credential list are done (0: just the warm-up time). */
@@ -111,6 +120,8 @@ function bearerMode(spec: {
   tokenCacheEntries: number;
   notes?: string[];
   warmupPasses?: number;
+  /** Every request needs a signature check: load the `floor` target too. */
+  floor?: boolean;
 }): ModeSpec {
   return {
     id: spec.id,
@@ -126,6 +137,7 @@ function bearerMode(spec: {
     },
     gatewayConfig: async (ctx, ports) => jwtGatewayConfig(spec.alg, ctx, ports, spec.tokenCacheEntries),
     peer: (kind, ctx) => jwtPeer(spec.alg, kind, ctx),
+    ...(spec.floor ? { floorKeyFile: (ctx: ModeContext) => ctx.fixtures.publicKeyFile(spec.alg) } : {}),
     notes: spec.notes ?? [],
     warmupPasses: spec.warmupPasses ?? 0,
   };
@@ -200,6 +212,7 @@ export function buildModes(opts: ModeOptions): ModeSpec[] {
     }),
     bearerMode({
       id: 'c', group: 'c', title: 'RS256 tokens never seen before', alg: 'RS256', expectStatus: 200, minRatioVsBare: 0.6, tokenCacheEntries: cache,
+      floor: true,
       tokens: { name: 'fresh', alg: 'RS256', count: opts.freshTokens },
       notes: [
         `${opts.freshTokens.toLocaleString('en')} pre-signed tokens, sent in order (each run continues where the last stopped) and wrapping around; with the gateway's token cache ` +
@@ -225,7 +238,7 @@ export function buildModes(opts: ModeOptions): ModeSpec[] {
     }),
     bearerMode({
       id: 'e-distinct', group: 'e', title: '10,000 distinct RS256 tokens with invalid signatures (401)', alg: 'RS256', expectStatus: 401,
-      minRatioVsBare: 1.0, tokenCacheEntries: cache,
+      minRatioVsBare: 1.0, tokenCacheEntries: cache, floor: true,
       tokens: { name: 'rotation', alg: 'RS256', count: 10_000, variant: 'bad-signature' },
       notes: [
         'Each token keeps valid claims and carries another token\'s signature, so every one costs a full RSA verification to reject. ' +

@@ -73,6 +73,7 @@ async function runMode(
   const started: StartedTarget[] = [];
   const results = new Map<string, TargetResult>();
   for (const kind of TARGET_KINDS) {
+    if (kind === 'floor' && mode.floorKeyFile === undefined) continue;
     if (kind === 'express' || kind === 'fastify') {
       const peer = mode.peer(kind, ctx);
       if (typeof peer === 'string') {

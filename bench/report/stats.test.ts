@@ -53,6 +53,26 @@ test('checks: PASS, MISS, n/a for a failed peer, none for an unsupported one', (
   assert.equal(checks(unsupported).length, 2);
 });
 
+test('the verify floor: a target only in modes where every request needs a signature check, shown beside the bare-proxy check', () => {
+  assert.deepEqual(modes.filter((m) => m.floorKeyFile !== undefined).map((m) => m.id), ['c', 'e-distinct']);
+  const c = modes.find((m) => m.id === 'c')!;
+  const result: ModeResult = {
+    mode: c,
+    targets: [
+      { target: 'bare', samples: [sample(0, 1000)] },
+      { target: 'floor', samples: [sample(0, 550)] },
+      { target: 'gateway', samples: [sample(0, 500)] },
+    ],
+    problems: [],
+  };
+  const [vsBare] = checks(result);
+  assert.equal(vsBare?.value, 0.5);
+  assert.equal(vsBare?.floorValue, 0.55);
+  assert.equal(vsBare?.pass, false);
+  // Without a floor target the check carries none.
+  assert.equal(checks({ ...result, targets: result.targets.filter((t) => t.target !== 'floor') })[0]?.floorValue, undefined);
+});
+
 test('modes are selected by id or by group, in run order; an unknown name is refused', () => {
   assert.deepEqual(selectModes(modes, ['e', 'd']).map((m) => m.id), ['d-es256', 'd-eddsa', 'e-repeat', 'e-distinct']);
   assert.deepEqual(selectModes(modes, ['a', 'e-repeat']).map((m) => m.id), ['a', 'e-repeat']);

@@ -79,6 +79,12 @@ export interface Check {
    * Shown beside, never judged: the issue's check is the ratio of medians.
    */
   readonly pairedValue: number | undefined;
+  /**
+   * On the bare-proxy check of a mode with a `floor` target: the floor's own
+   * ratio to the bare proxy, i.e. the most any gateway that checks every
+   * signature could score here. Shown beside, never judged.
+   */
+  readonly floorValue?: number;
   readonly min: number;
   /** undefined when it could not be measured. */
   readonly pass: boolean | undefined;
@@ -147,7 +153,9 @@ export function checks(result: ModeResult): Check[] {
       pass: value === undefined ? undefined : value >= min,
     };
   };
-  out.push(versus('bare', mode.minRatioVsBare, `gateway ÷ bare proxy ≥ ${mode.minRatioVsBare.toFixed(2)}`));
+  const floor = ratioOfMedians(result, 'floor', 'bare');
+  const vsBare = versus('bare', mode.minRatioVsBare, `gateway ÷ bare proxy ≥ ${mode.minRatioVsBare.toFixed(2)}`);
+  out.push(floor === undefined ? vsBare : { ...vsBare, floorValue: floor });
   for (const peer of ['express', 'fastify'] as const) {
     if (targetResult(result, peer)?.unsupported) continue;
     out.push(versus(peer, mode.minRatioVsPeer, `gateway ÷ ${peer} ≥ ${mode.minRatioVsPeer.toFixed(1)}`));

@@ -1,3 +1,5 @@
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
@@ -82,7 +84,31 @@ class BareHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+// With `verifyKeyFile` (the "verify floor" target): one RS256 check per request
+// and nothing else a gateway does — no parsing of header or claims, no cache, no
+// claim checks, a minimal 401. What a verifying gateway can never undercut.
+const verifyKey: KeyObject | undefined = settings.verifyKeyFile ? createPublicKey(readFileSync(settings.verifyKeyFile)) : undefined;
+const UNAUTHORIZED = Buffer.from('unauthorized\n');
+
+function signatureHolds(req: IncomingMessage, key: KeyObject): boolean {
+  const auth = req.headers.authorization;
+  if (auth === undefined || !auth.startsWith('Bearer ')) return false;
+  const dot = auth.lastIndexOf('.');
+  if (dot < 8) return false;
+  try {
+    return verify('sha256', Buffer.from(auth.slice(7, dot), 'latin1'), key, Buffer.from(auth.slice(dot + 1), 'base64url'));
+  } catch {
+    return false;
+  }
+}
+
 const server = createServer((req, res) => {
+  if (verifyKey !== undefined && !signatureHolds(req, verifyKey)) {
+    req.resume();
+    res.writeHead(401, { 'content-type': 'text/plain', 'content-length': String(UNAUTHORIZED.length) });
+    res.end(UNAUTHORIZED);
+    return;
+  }
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
   pool.dispatch(
     { method: req.method as Dispatcher.HttpMethod, path: req.url ?? '/', headers: requestHeaders(req), body: hasBody ? req : null },

@@ -15,6 +15,12 @@ export interface ChildSettings {
   readonly configFile?: string;
   /** Sessions to load into the gateway's memory session store before it starts (gateway child only). */
   readonly sessionSeedFile?: string;
+  /**
+   * Bare proxy only: an RS256 public key (PEM file). The proxy then checks each
+   * request's Bearer signature with it before forwarding, and answers 401 when
+   * it fails: the floor any gateway that verifies every signature stands on.
+   */
+  readonly verifyKeyFile?: string;
   /** Port to listen on; 0 picks one. */
   readonly port?: number;
 }

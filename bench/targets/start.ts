@@ -57,9 +57,17 @@ export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeCon
   const profileArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDirFor(opts.profileDir, mode.id, kind)}`] : [];
   const common = { core: opts.placement.serverCore, verbose: opts.verbose, nodeArgs: profileArgs };
   const pin = { taskset: opts.placement.taskset };
-  if (kind === 'bare') {
+  if (kind === 'bare' || kind === 'floor') {
+    const verifyKeyFile = kind === 'floor' ? mode.floorKeyFile?.(ctx) : undefined;
+    if (kind === 'floor' && verifyKeyFile === undefined) throw new Error(`mode ${mode.id} has no verify floor`);
     const child = await spawnChild(
-      { ...common, name: 'bare proxy', script: new URL('./bare-proxy.js', import.meta.url), settings: { upstream: ctx.upstreamUrl }, ready: 'ipc' },
+      {
+        ...common,
+        name: kind === 'bare' ? 'bare proxy' : 'verify floor',
+        script: new URL('./bare-proxy.js', import.meta.url),
+        settings: { upstream: ctx.upstreamUrl, ...(verifyKeyFile ? { verifyKeyFile } : {}) },
+        ready: 'ipc',
+      },
       pin,
     );
     return { kind, child };

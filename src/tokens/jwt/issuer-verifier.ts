@@ -126,16 +126,20 @@ export class IssuerVerifier {
     const alg = this.checkHeaderAndClaims(parsed, nowMs);
     const kid = parsed.header.kid as string | undefined;
     const selection = this.selectSync(kid, alg) ?? (await this.selectAsync(kid, alg));
-    return this.checkSignature(selection, alg, parsed, token);
+    const verified = this.checkSignature(selection, alg, parsed, token);
+    if (verified instanceof SignatureInvalid) throw verified;
+    return verified;
   }
 
   /**
    * The same checks without a promise, for when the key is at hand (the usual
    * case once keys have loaded). Returns `undefined` when only {@link verify}
    * can tell: the keys are still loading, or the `kid` is unknown and a JWKS
-   * re-fetch may bring it. Throws the same refusals as `verify`.
+   * re-fetch may bring it. Throws the same refusals as `verify`, except that a
+   * signature that fails is returned (a flood of forgeries must not keep the
+   * caller in V8's interpreter; see TokenVerifier's decideSync).
    */
-  verifySync(parsed: ParsedToken, token: string, nowMs: number): VerifiedToken | undefined {
+  verifySync(parsed: ParsedToken, token: string, nowMs: number): VerifiedToken | SignatureInvalid | undefined {
     const alg = this.checkHeaderAndClaims(parsed, nowMs);
     const selection = this.selectSync(parsed.header.kid as string | undefined, alg);
     return selection === undefined ? undefined : this.checkSignature(selection, alg, parsed, token);
@@ -158,10 +162,10 @@ export class IssuerVerifier {
     return alg;
   }
 
-  private checkSignature(selection: KeySelection, alg: JwsAlgorithm, parsed: ParsedToken, token: string): VerifiedToken {
+  private checkSignature(selection: KeySelection, alg: JwsAlgorithm, parsed: ParsedToken, token: string): VerifiedToken | SignatureInvalid {
     if (selection.status === 'unknown-kid') throw invalid('unknown signing key');
     if (selection.status === 'no-key') throw invalid(selection.reason);
-    if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) throw SignatureInvalid.create();
+    if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) return SignatureInvalid.create();
     return { identity: identityFromClaims(parsed.payload as Record<string, unknown>, token), keyId: selection.key.id };
   }
 
