@@ -18,8 +18,11 @@ export interface SyncCapableAuthenticator extends Authenticator {
   /**
    * Same contract as `authenticate`, answered synchronously; `undefined` when it
    * cannot decide without waiting, and `authenticate` must be called instead.
+   * A refusal may be returned instead of thrown: on a path an attacker drives
+   * (a flood of forgeries) every call would otherwise end in a throw, and V8
+   * never optimizes a function that never returns.
    */
-  authenticateSync?(ctx: RequestContext): AuthnResult | undefined;
+  authenticateSync?(ctx: RequestContext): AuthnResult | GatehouseError | undefined;
 }
 
 /**
@@ -33,16 +36,18 @@ export interface SyncCapableAuthenticator extends Authenticator {
  */
 export async function runPipeline(policy: RoutePolicy, ctx: RequestContext): Promise<void> {
   const resumeAt = runPipelineSync(policy, ctx);
+  if (resumeAt instanceof GatehouseError) throw resumeAt;
   if (resumeAt >= 0) await resumePipeline(policy, ctx, resumeAt);
 }
 
 /**
  * The same pipeline as {@link runPipeline}, run as far as it goes without
  * waiting: a cached token costs no promise. Returns -1 when the request is
- * decided (identity on the context, or thrown), otherwise the index of the
+ * admitted (identity on the context), the refusal when an authenticator
+ * returned one (other refusals are thrown), otherwise the index of the
  * authenticator that must be awaited: pass it to {@link resumePipeline}.
  */
-export function runPipelineSync(policy: RoutePolicy, ctx: RequestContext): number {
+export function runPipelineSync(policy: RoutePolicy, ctx: RequestContext): number | GatehouseError {
   const { authenticators } = policy;
   if (authenticators.length === 0) return -1;
   const credential = (ctx.credential = extractCredential(ctx.req, ctx.query));
@@ -52,6 +57,7 @@ export function runPipelineSync(policy: RoutePolicy, ctx: RequestContext): numbe
     if (a.authenticateSync === undefined) return waitFor(i, credential);
     const result = a.authenticateSync(ctx);
     if (result === undefined) return waitFor(i, credential);
+    if (result instanceof GatehouseError) return result;
     if (result.status === 'authenticated') {
       ctx.identity = result.identity;
       break;

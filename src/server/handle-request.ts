@@ -115,12 +115,13 @@ class Exchange implements RequestContext, UpstreamObserver {
       return this.forward(route);
     }
     // A token already verified is decided here, without a promise; only real verification waits.
-    let resumeAt: number;
+    let resumeAt: number | GatehouseError;
     try {
       resumeAt = runPipelineSync(route, this);
     } catch (err) {
       return this.refuse(route, err);
     }
+    if (resumeAt instanceof GatehouseError) return this.refuse(route, resumeAt);
     if (resumeAt >= 0) {
       this.authorizeAsync(route, resumeAt).catch(this.onUnexpected);
       return;

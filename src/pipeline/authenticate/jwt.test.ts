@@ -56,6 +56,21 @@ test('a JWT-shaped bearer that fails throws the verifier error', async () => {
   await assert.rejects(auth.authenticate(ctx(expired)), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_EXPIRED');
 });
 
+test('synchronously: a fresh valid JWT authenticates, a bad one is returned as its refusal, a non-token68 one is a 400 (thrown)', () => {
+  const auth = jwtAuthenticator(verifier);
+  const good = auth.authenticateSync!(ctx(mintToken(key, { iss: 'https://issuer.test', aud: 'api', sub: 'carol' })));
+  assert.ok(good !== undefined && !(good instanceof GatehouseError) && good.status === 'authenticated');
+  assert.equal(good.identity.subject, 'carol');
+  const expired = auth.authenticateSync!(ctx(mintToken(key, { iss: 'https://issuer.test', aud: 'api', exp: 1 })));
+  assert.ok(expired instanceof GatehouseError && expired.code === 'GH_TOKEN_EXPIRED');
+  const malformed = auth.authenticateSync!(ctx('a.b.c'));
+  assert.ok(malformed instanceof GatehouseError && malformed.code === 'GH_TOKEN_MALFORMED');
+  assert.throws(
+    () => auth.authenticateSync!(ctx('ey!!.x.y')),
+    (e: unknown) => e instanceof GatehouseError && e.code === 'GH_BAD_CREDENTIAL_REQUEST',
+  );
+});
+
 test('the config schema output fits IssuerOptions (checked by the compiler)', () => {
   const fromConfig = (c: JwtIssuerConfig): IssuerOptions => c;
   assert.equal(typeof fromConfig, 'function');

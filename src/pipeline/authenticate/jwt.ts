@@ -30,17 +30,16 @@ export function jwtAuthenticator(verifier: TokenVerifier): SyncCapableAuthentica
       const token = ctx.credential?.bearer;
       if (!token || !looksLikeJwt(token)) return SKIPPED;
       if (verifySync === undefined) return undefined;
-      let identity;
-      try {
-        identity = verifySync(token);
-      } catch (err) {
+      const outcome = verifySync(token);
+      if (outcome === undefined) return undefined;
+      if (outcome instanceof GatehouseError) {
         // A token the parser refuses may not even be token68: that is a bad
-        // request (400), not a bad token. Asked only here, on the refusal,
-        // because the check reads the whole token (see checkBearerSyntax).
-        if (err instanceof GatehouseError && err.code === 'GH_TOKEN_MALFORMED') checkBearerSyntax(ctx.credential);
-        throw err;
+        // request (400, thrown), not a bad token. Asked only here, on the
+        // refusal, because the check reads the whole token (see checkBearerSyntax).
+        if (outcome.code === 'GH_TOKEN_MALFORMED') checkBearerSyntax(ctx.credential);
+        return outcome;
       }
-      return identity === undefined ? undefined : { status: 'authenticated', identity };
+      return { status: 'authenticated', identity: outcome };
     },
   };
 }

@@ -137,7 +137,7 @@ export class IssuerVerifier {
    * can tell: the keys are still loading, or the `kid` is unknown and a JWKS
    * re-fetch may bring it. Throws the same refusals as `verify`, except that a
    * signature that fails is returned (a flood of forgeries must not keep the
-   * caller in V8's interpreter; see TokenVerifier's decideSync).
+   * caller in V8's interpreter; see TokenVerifier.verifySync).
    */
   verifySync(parsed: ParsedToken, token: string, nowMs: number): VerifiedToken | SignatureInvalid | undefined {
     const alg = this.checkHeaderAndClaims(parsed, nowMs);

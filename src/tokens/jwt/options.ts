@@ -1,3 +1,4 @@
+import type { GatehouseError } from '../../errors.js';
 import type { Identity } from '../identity.js';
 
 /**
@@ -155,12 +156,13 @@ export interface TokenVerifier {
   /** Resolves to the caller's identity; rejects with a GatehouseError. */
   verify(token: string): Promise<Identity>;
   /**
-   * The synchronous path: the identity, or the refusal (thrown), whenever no
-   * key has to be fetched first (a cached answer, or keys already loaded);
-   * `undefined` when only {@link verify} can tell (keys still loading, or an
-   * unknown `kid` that may bring a JWKS fetch). Saves the promise chain.
+   * The synchronous path: the identity, or the refusal (returned, not thrown),
+   * whenever no key has to be fetched first (a cached answer, or keys already
+   * loaded); `undefined` when only {@link verify} can tell (keys still loading,
+   * or an unknown `kid` that may bring a JWKS fetch). Saves the promise chain;
+   * returning refusals keeps a flood of forgeries out of V8's interpreter.
    */
-  verifySync?(token: string): Identity | undefined;
+  verifySync?(token: string): Identity | GatehouseError | undefined;
   /** Resolves once every key source has loaded once. Never rejects; see `isReady`. */
   readonly ready: Promise<void>;
   /** Whether every key source has keys now. */

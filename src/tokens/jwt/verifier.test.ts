@@ -79,7 +79,8 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
   test('a token never seen before is decided without a promise once the keys are loaded, and cached', () => {
     const token = mintToken(keys.RS256!, { ...claims, jti: 'sync-fresh' }, { nowSeconds: NOW });
     const first = verifier.verifySync!(token);
-    assert.equal(first?.subject, 'alice');
+    assert.ok(first !== undefined && !(first instanceof GatehouseError));
+    assert.equal(first.subject, 'alice');
     // The second answer comes from the cache: the very same identity object.
     assert.equal(verifier.verifySync!(token), first);
   });
@@ -152,19 +153,16 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
       test(name, async () => {
         await rejects(verifier.verify(make()), code, message);
       });
-      test(`${name} (synchronous path: the same refusal, thrown)`, () => {
-        let result;
-        try {
-          result = verifier.verifySync!(make());
-        } catch (err) {
-          assert.ok(err instanceof GatehouseError, `expected GatehouseError, got ${String(err)}`);
-          assert.equal(err.code, code, `code for "${err.message}"`);
-          if (message !== undefined) assert.equal(err.message, message);
+      test(`${name} (synchronous path: the same refusal, returned)`, () => {
+        const result = verifier.verifySync!(make());
+        if (result === undefined) {
+          // Only a kid the JWKS may yet bring is left to the asynchronous path.
+          assert.equal(name, 'unknown kid');
           return;
         }
-        // Only a kid the JWKS may yet bring is left to the asynchronous path.
-        assert.equal(result, undefined);
-        assert.equal(name, 'unknown kid');
+        assert.ok(result instanceof GatehouseError, `expected GatehouseError, got ${JSON.stringify(result)}`);
+        assert.equal(result.code, code, `code for "${result.message}"`);
+        if (message !== undefined) assert.equal(result.message, message);
       });
     }
 

@@ -118,21 +118,12 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
    * Decides without a promise whenever no key has to be fetched: a cached
    * answer, or a full verification against keys already loaded (signature
    * checks are synchronous anyway). Undefined only while keys load or for an
-   * unknown `kid` that may warrant a JWKS fetch.
+   * unknown `kid` that may warrant a JWKS fetch. A refusal is returned, not
+   * thrown: V8 counts a function's calls toward optimizing it when it returns,
+   * so one that always throws (every request of a flood of forgeries) would
+   * keep this whole path in the interpreter.
    */
-  function verifySync(token: string): Identity | undefined {
-    const outcome = decideSync(token);
-    if (outcome instanceof GatehouseError) throw outcome;
-    return outcome;
-  }
-
-  /**
-   * {@link verifySync}'s work, with the refusal returned rather than thrown.
-   * V8 counts a function's calls toward optimizing it when the function
-   * returns; one that always throws (every request of a flood of forgeries)
-   * would stay in the interpreter, with everything it runs on the way.
-   */
-  function decideSync(token: string): Identity | GatehouseError | undefined {
+  function verifySync(token: string): Identity | GatehouseError | undefined {
     try {
       checkSize(token);
       const nowMs = now();
