@@ -80,14 +80,12 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     if (token.length > MAX_TOKEN_LENGTH) throw refuse('GH_TOKEN_MALFORMED', 'token too large');
   }
 
-  /** Cache lookup: the identity on a hit, throws a known refusal, undefined on a miss. */
-  function lookup(key: string, nowMs: number): Identity | undefined {
+  /** Cache lookup: the identity on a hit, the refusal of a known bad signature, undefined on a miss. */
+  function lookup(key: string, nowMs: number): Identity | GatehouseError | undefined {
     const hit = cache!.get(key, nowMs);
     hooks.onCacheLookup?.(hit !== undefined);
     if (hit) return hit.identity;
-    const known = rejected!.get(key);
-    if (known) throw known;
-    return undefined;
+    return rejected!.get(key);
   }
 
   function issuerOf(parsed: ParsedToken): IssuerVerifier {
@@ -97,10 +95,9 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     return issuer;
   }
 
-  /** A bad signature stays bad until the keys change: remember it, then refuse. */
-  function rememberRefusal(key: string | undefined, err: unknown): never {
-    if (key !== undefined && err instanceof SignatureInvalid) rejected!.set(key, err);
-    throw err;
+  /** A bad signature stays bad until the keys change. */
+  function rememberBadSignature(key: string | undefined, err: SignatureInvalid): void {
+    if (key !== undefined) rejected!.set(key, err);
   }
 
   function remember(key: string | undefined, issuer: IssuerVerifier, verified: VerifiedToken, nowMs: number): Identity {
@@ -130,17 +127,14 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
       let key: string | undefined;
       if (cache) {
         key = tokenCacheKey(token);
-        const hit = cache.get(key, nowMs);
-        hooks.onCacheLookup?.(hit !== undefined);
-        if (hit) return hit.identity;
-        const known = rejected!.get(key);
-        if (known) return known;
+        const known = lookup(key, nowMs);
+        if (known !== undefined) return known;
       }
       const parsed = parseCompactJws(token);
       const issuer = issuerOf(parsed);
       const verified = issuer.verifySync(parsed, token, nowMs);
       if (verified instanceof SignatureInvalid) {
-        if (key !== undefined) rejected!.set(key, verified);
+        rememberBadSignature(key, verified);
         return verified;
       }
       if (verified === undefined) {
@@ -166,8 +160,9 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
         missToken = missKey = undefined;
       } else {
         key = tokenCacheKey(token);
-        const identity = lookup(key, nowMs);
-        if (identity) return identity;
+        const known = lookup(key, nowMs);
+        if (known instanceof GatehouseError) throw known;
+        if (known !== undefined) return known;
       }
     }
     const parsed = parseCompactJws(token);
@@ -176,7 +171,8 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     try {
       verified = await issuer.verify(parsed, token, nowMs);
     } catch (err) {
-      rememberRefusal(key, err);
+      if (err instanceof SignatureInvalid) rememberBadSignature(key, err);
+      throw err;
     }
     return remember(key, issuer, verified, nowMs);
   }
