@@ -26,14 +26,17 @@ function counting(maxEntries?: number, clock = { now: NOW * 1000 }) {
 }
 
 describe('verified-token cache', () => {
-  test('a repeated token is served from the cache, as the same identity', async () => {
+  test('a token is stored on its second verification and then served from the cache, as the same identity', async () => {
     const { verifier, lookups } = counting();
     try {
       const token = mintToken(key, { iss: ISS, aud: 'api' }, { nowSeconds: NOW });
       const first = await verifier.verify(token);
       const second = await verifier.verify(token);
-      assert.equal(second, first);
-      assert.deepEqual(lookups, [false, true]);
+      assert.notEqual(second, first, 'a token seen once is not stored');
+      const third = await verifier.verify(token);
+      assert.equal(third, second);
+      assert.equal(await verifier.verify(token), second);
+      assert.deepEqual(lookups, [false, false, true, true]);
     } finally {
       verifier.close();
     }
@@ -44,9 +47,12 @@ describe('verified-token cache', () => {
     try {
       const token = mintToken(key, { iss: ISS, aud: 'api', exp: NOW + 60 }, { nowSeconds: NOW });
       await verifier.verify(token);
+      await verifier.verify(token);
+      await verifier.verify(token);
+      assert.deepEqual(lookups, [false, false, true], 'stored at the second verification');
       clock.now = (NOW + 60) * 1000;
       await assert.rejects(verifier.verify(token), (e: GatehouseError) => e.code === 'GH_TOKEN_EXPIRED');
-      assert.deepEqual(lookups, [false, false]);
+      assert.deepEqual(lookups, [false, false, true, false]);
     } finally {
       verifier.close();
     }
@@ -88,33 +94,47 @@ describe('verified-token cache', () => {
     const { verifier, lookups } = counting(2);
     try {
       const tokens = [1, 2, 3].map((i) => mintToken(key, { iss: ISS, aud: 'api', jti: `t${i}` }, { nowSeconds: NOW }));
-      for (const t of tokens) await verifier.verify(t);
+      // Twice each, so each is stored.
+      for (const t of tokens) {
+        await verifier.verify(t);
+        await verifier.verify(t);
+      }
       await verifier.verify(tokens[0]!); // evicted by the third
       await verifier.verify(tokens[2]!);
-      assert.deepEqual(lookups, [false, false, false, false, true]);
+      assert.deepEqual(lookups, [false, false, false, false, false, false, false, true]);
     } finally {
       verifier.close();
     }
   });
 });
 
+const keyFor = (name: string) => tokenCacheKey(`token ${name}`);
+
 describe('VerifiedTokenCache', () => {
   const identity = { expiresAt: NOW + 10 } as Identity;
   test('drops entries whose key was withdrawn, for that issuer only', () => {
     const cache = new VerifiedTokenCache(10);
     const entry = (issuer: string, keyId: string) => ({ identity, issuer, keyId, expiresAtMs: (NOW + 10) * 1000 });
-    cache.set('a', entry('one', 'k1'), NOW * 1000);
-    cache.set('b', entry('one', 'k2'), NOW * 1000);
-    cache.set('c', entry('two', 'k1'), NOW * 1000);
+    for (const [k, issuer, keyId] of [
+      [keyFor('a'), 'one', 'k1'],
+      [keyFor('b'), 'one', 'k2'],
+      [keyFor('c'), 'two', 'k1'],
+    ] as const) {
+      cache.set(k, entry(issuer, keyId), NOW * 1000); // the first offer is only remembered
+      cache.set(k, entry(issuer, keyId), NOW * 1000);
+    }
+    assert.equal(cache.size, 3);
     assert.equal(cache.dropWithdrawnKeys('one', new Set(['k2'])), 1);
-    assert.equal(cache.get('a', NOW * 1000), undefined);
-    assert.ok(cache.get('b', NOW * 1000));
-    assert.ok(cache.get('c', NOW * 1000));
+    assert.equal(cache.get(keyFor('a'), NOW * 1000), undefined);
+    assert.ok(cache.get(keyFor('b'), NOW * 1000));
+    assert.ok(cache.get(keyFor('c'), NOW * 1000));
   });
 
   test('an already expired entry is not stored', () => {
     const cache = new VerifiedTokenCache(10);
-    cache.set('a', { identity, issuer: 'x', keyId: 'k', expiresAtMs: NOW * 1000 }, NOW * 1000);
+    const expired = { identity, issuer: 'x', keyId: 'k', expiresAtMs: NOW * 1000 };
+    cache.set(keyFor('a'), expired, NOW * 1000);
+    cache.set(keyFor('a'), expired, NOW * 1000);
     assert.equal(cache.size, 0);
   });
 

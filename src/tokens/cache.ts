@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { GatehouseError } from '../errors.js';
+import { SecondSightFilter } from './admission.js';
 import type { Identity } from './identity.js';
 
 /** A verified token as cached: the identity and what vouched for it. */
@@ -28,13 +29,17 @@ export function tokenCacheKey(token: string): string {
  * expiry is checked on every hit against the verifier's clock (an expired entry
  * is dropped then, or pushed out by newer ones). lru-cache's own TTL is not
  * used: it runs on a second clock and reads it on every lookup. Only successes
- * are stored here.
+ * are stored here, and only from a token's second verification on (see
+ * {@link SecondSightFilter}): a token used once is verified once and never
+ * stored; one used twice is verified twice, then served from here.
  */
 export class VerifiedTokenCache {
   private readonly lru: LRUCache<string, CachedVerification>;
+  private readonly admission: SecondSightFilter;
 
   constructor(maxEntries: number) {
     this.lru = new LRUCache({ max: maxEntries });
+    this.admission = new SecondSightFilter(maxEntries);
   }
 
   get(key: string, nowMs: number): CachedVerification | undefined {
@@ -48,7 +53,7 @@ export class VerifiedTokenCache {
   }
 
   set(key: string, entry: CachedVerification, nowMs: number): void {
-    if (entry.expiresAtMs <= nowMs) return;
+    if (entry.expiresAtMs <= nowMs || !this.admission.admit(key)) return;
     this.lru.set(key, entry);
   }
 
@@ -75,13 +80,17 @@ export class VerifiedTokenCache {
  * Tokens known to be bad whatever the clock says (a signature that does not
  * verify under a key we hold). Replaying one then costs a hash and a lookup,
  * not a signature check. Bounded; cleared whenever an issuer's keys change,
- * because a new key could make a once-bad signature good.
+ * because a new key could make a once-bad signature good. Admits a token on
+ * its second failure, like {@link VerifiedTokenCache}: a flood of distinct
+ * forgeries costs one signature check each and leaves nothing behind.
  */
 export class RejectedTokenCache {
   private readonly lru: LRUCache<string, GatehouseError>;
+  private readonly admission: SecondSightFilter;
 
   constructor(maxEntries: number) {
     this.lru = new LRUCache({ max: maxEntries });
+    this.admission = new SecondSightFilter(maxEntries);
   }
 
   get(key: string): GatehouseError | undefined {
@@ -89,10 +98,11 @@ export class RejectedTokenCache {
   }
 
   set(key: string, err: GatehouseError): void {
-    this.lru.set(key, err);
+    if (this.admission.admit(key)) this.lru.set(key, err);
   }
 
   clear(): void {
     this.lru.clear();
+    this.admission.clear();
   }
 }
