@@ -36,7 +36,7 @@ export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js
   --connections N      concurrent connections (default 50)          env GH_BENCH_CONNECTIONS
   --warmup SECONDS     unmeasured load per target before round 1 (default 1; whole seconds)
   --quick              1 round × 2 s (a smoke run, not a result)
-  --fresh-tokens N     size of mode (c)'s never-seen token list (default 25000)
+  --fresh-tokens N     size of the never-seen token lists of (c) and distinct forgeries (default 150000)
   --token-cache N      gateway security.tokenCache.maxEntries (default 10000, the schema default)
   --gateway-log LEVEL  gateway logging.level (default warn: no access log, like the peers)
   --profile DIR        run each gateway child with --cpu-prof into DIR, and print its hottest functions
@@ -89,7 +89,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     rounds: Math.round(num(values.rounds, 'GH_BENCH_ROUNDS', quick ? 1 : 5)),
     connections: Math.round(num(values.connections, 'GH_BENCH_CONNECTIONS', 50)),
     modes: values.modes?.split(',').map((s) => s.trim()).filter(Boolean),
-    freshTokens: Math.round(num(values['fresh-tokens'], 'GH_BENCH_FRESH_TOKENS', 25_000)),
+    freshTokens: Math.round(num(values['fresh-tokens'], 'GH_BENCH_FRESH_TOKENS', 150_000)),
     tokenCacheEntries: Math.round(num(values['token-cache'], 'GH_BENCH_TOKEN_CACHE', 10_000)),
     gatewayLogLevel: values['gateway-log'] ?? 'warn',
     profileDir: values.profile,

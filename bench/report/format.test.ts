@@ -39,6 +39,15 @@ test('cache line names the cache the mode counts', () => {
   assert.equal(cacheLine(result(opaque)), 'gateway introspection cache during the measured rounds: 999 hits, 1 misses (99.9% hits)');
   assert.match(cacheLine(result(a)) ?? '', /^gateway token cache during/);
   assert.equal(cacheLine({ mode: a, targets: [], problems: [] }), undefined);
+  assert.doesNotMatch(cacheLine(result(a)) ?? '', /raise --fresh-tokens/, 'hits are the point of mode a');
+});
+
+test('cache line warns when a never-seen-token mode hit the cache', () => {
+  const modes = buildModes({ freshTokens: 25_000, tokenCacheEntries: 10_000 });
+  const c = modes.find((m) => m.id === 'c')!;
+  const line = (hit: number, miss: number) => cacheLine({ mode: c, targets: [], problems: [], gatewayCache: { hit, miss } }) ?? '';
+  assert.match(line(8_811, 78_420), /10\.1% hits\); \*\*tokens came back .*raise --fresh-tokens\*\*$/);
+  assert.doesNotMatch(line(10, 78_420), /raise/);
 });
 
 test('noise warning names each target measured while other work held the server core', () => {

@@ -76,8 +76,11 @@ export function cacheLine(result: ModeResult): string | undefined {
   if (!c) return undefined;
   const total = c.hit + c.miss;
   const name = result.mode.gatewayCache ? `${result.mode.gatewayCache} cache` : 'token cache';
+  // In the modes where every request needs a signature check, hits mean the token list was too short.
+  const repeated = result.mode.floorKeyFile !== undefined && total > 0 && c.hit / total > 0.01;
   return `gateway ${name} during the measured rounds: ${c.hit.toLocaleString('en')} hits, ${c.miss.toLocaleString('en')} misses` +
-    (total > 0 ? ` (${((100 * c.hit) / total).toFixed(1)}% hits)` : '');
+    (total > 0 ? ` (${((100 * c.hit) / total).toFixed(1)}% hits)` : '') +
+    (repeated ? '; **tokens came back while the gateway still remembered them: raise --fresh-tokens**' : '');
 }
 
 /** A warning when other work took much of the server core while it was measured; undefined when it did not. */

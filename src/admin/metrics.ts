@@ -40,7 +40,7 @@ export class GatewayMetrics {
 
   readonly tokenCache = new Counter({
     name: 'gatehouse_token_cache_total',
-    help: 'Verified-token cache lookups by result (hit, miss).',
+    help: 'Token cache lookups by cache (jwt, introspection) and result (hit: answered from the cache, a known bad signature included; miss).',
     labelNames: ['cache', 'result'] as const,
     registers: [this.registry],
     collect: () => this.foldCacheTallies(),

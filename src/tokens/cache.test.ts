@@ -59,7 +59,7 @@ describe('verified-token cache', () => {
   });
 
   test('failures are never cached as success, and a tampered twin of a cached token fails', async () => {
-    const { verifier } = counting();
+    const { verifier, lookups } = counting();
     try {
       const token = mintToken(key, { iss: ISS, aud: 'api', sub: 'alice' }, { nowSeconds: NOW });
       await verifier.verify(token);
@@ -68,10 +68,13 @@ describe('verified-token cache', () => {
       for (let i = 0; i < 3; i++) {
         await assert.rejects(verifier.verify(twin), (e: GatehouseError) => e.message === 'signature invalid');
       }
+      // A bad signature is remembered from its second failure on; the third answer comes from that cache (a hit).
+      assert.deepEqual(lookups, [false, false, false, true]);
       const bad = mintToken(key, { iss: ISS, aud: 'other' }, { nowSeconds: NOW });
       for (let i = 0; i < 3; i++) {
         await assert.rejects(verifier.verify(bad), (e: GatehouseError) => e.message === 'audience not accepted');
       }
+      assert.deepEqual(lookups.slice(4), [false, false, false], 'a claim failure is never remembered');
     } finally {
       verifier.close();
     }

@@ -117,7 +117,10 @@ export interface VerifierHooks {
    * file did not import. For logs; the reason never holds key material.
    */
   onKeySourceError?(issuer: string, reason: string): void;
-  /** On every verified-token cache lookup (not called when the cache is disabled). */
+  /**
+   * On every token cache lookup (not called when the caches are disabled): a hit
+   * when the verified-token cache or the rejected-signature cache answered.
+   */
   onCacheLookup?(hit: boolean): void;
 }
 

@@ -83,9 +83,13 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   /** Cache lookup: the identity on a hit, the refusal of a known bad signature, undefined on a miss. */
   function lookup(key: string, nowMs: number): Identity | GatehouseError | undefined {
     const hit = cache!.get(key, nowMs);
-    hooks.onCacheLookup?.(hit !== undefined);
-    if (hit) return hit.identity;
-    return rejected!.get(key);
+    if (hit) {
+      hooks.onCacheLookup?.(true);
+      return hit.identity;
+    }
+    const known = rejected!.get(key);
+    hooks.onCacheLookup?.(known !== undefined);
+    return known;
   }
 
   function issuerOf(parsed: ParsedToken): IssuerVerifier {
