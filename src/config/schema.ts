@@ -255,7 +255,7 @@ const SecuritySchema = z
     realm: z.string().default('gatehouse').describe('Realm in `WWW-Authenticate` challenges.'),
     tokenCache: z
       .object({
-        maxEntries: z.number().int().nonnegative().default(10000).describe('Verified-token cache size (0 disables).'),
+        maxEntries: z.number().int().nonnegative().default(10000).describe('Verified-token cache size (0 disables). A token is stored at its second verification; the rejected-signature cache holds a quarter of this, at least 1,000.'),
       })
       .strict()
       .default({ maxEntries: 10000 }),
