@@ -85,9 +85,8 @@ export class SessionEndpoints {
   stripGatewayCookies(headers: IncomingHttpHeaders): void {
     const cookie = headers.cookie;
     if (cookie === undefined || !cookie.includes('__Host-gh_')) return;
-    const rest = withoutCookies(cookie, (name) => this.isGatewayCookie(name));
-    if (rest === undefined) delete headers.cookie;
-    else headers.cookie = rest;
+    // Undefined rather than deleted (see the session authenticator): buildUpstreamHeaders skips it.
+    headers.cookie = withoutCookies(cookie, (name) => this.isGatewayCookie(name));
   }
 
   /** True for paths these endpoints own (the gateway serves them before routing). */
