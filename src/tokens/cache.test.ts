@@ -65,9 +65,13 @@ describe('verified-token cache', () => {
       await verifier.verify(token);
       const [h, , s] = token.split('.');
       const twin = `${h}.${b64(JSON.stringify({ iss: ISS, aud: 'api', sub: 'root', exp: NOW + 60 }))}.${s}`;
+      const refusals = new Set<unknown>();
       for (let i = 0; i < 3; i++) {
-        await assert.rejects(verifier.verify(twin), (e: GatehouseError) => e.message === 'signature invalid');
+        await assert.rejects(verifier.verify(twin), (e: GatehouseError) => refusals.add(e) && e.message === 'signature invalid');
       }
+      // Verified or answered from the cache, a bad signature is one shared, frozen refusal.
+      assert.equal(refusals.size, 1);
+      assert.ok(Object.isFrozen([...refusals][0]));
       // A bad signature is remembered from its second failure on; the third answer comes from that cache (a hit).
       assert.deepEqual(lookups, [false, false, false, true]);
       const bad = mintToken(key, { iss: ISS, aud: 'other' }, { nowSeconds: NOW });

@@ -1,6 +1,5 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { GatehouseError } from '../errors.js';
 import { SecondSightFilter } from './admission.js';
 import type { Identity } from './identity.js';
 
@@ -78,14 +77,15 @@ export class VerifiedTokenCache {
 
 /**
  * Tokens known to be bad whatever the clock says (a signature that does not
- * verify under a key we hold). Replaying one then costs a hash and a lookup,
- * not a signature check. Bounded; cleared whenever an issuer's keys change,
- * because a new key could make a once-bad signature good. Admits a token on
- * its second failure, like {@link VerifiedTokenCache}: a flood of distinct
- * forgeries costs one signature check each and leaves nothing behind.
+ * verify under a key we hold), by cache key only: the refusal is always the
+ * same. Replaying one then costs a hash and a lookup, not a signature check.
+ * Bounded; cleared whenever an issuer's keys change, because a new key could
+ * make a once-bad signature good. Admits a token on its second failure, like
+ * {@link VerifiedTokenCache}: a flood of distinct forgeries costs one
+ * signature check each and leaves nothing behind.
  */
 export class RejectedTokenCache {
-  private readonly lru: LRUCache<string, GatehouseError>;
+  private readonly lru: LRUCache<string, true>;
   private readonly admission: SecondSightFilter;
 
   constructor(maxEntries: number) {
@@ -93,12 +93,12 @@ export class RejectedTokenCache {
     this.admission = new SecondSightFilter(maxEntries);
   }
 
-  get(key: string): GatehouseError | undefined {
-    return this.lru.get(key);
+  has(key: string): boolean {
+    return this.lru.get(key) === true;
   }
 
-  set(key: string, err: GatehouseError): void {
-    if (this.admission.admit(key)) this.lru.set(key, err);
+  add(key: string): void {
+    if (this.admission.admit(key)) this.lru.set(key, true);
   }
 
   clear(): void {

@@ -34,19 +34,15 @@ const EMBEDDED_KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
 /**
  * A signature that does not verify under a key we hold: true for this token
  * until the key set changes, so the verifier may remember it. One frozen
- * instance serves every such refusal (the rejected-signature cache already
- * hands one object to many requests): building an Error, even without its
- * stack, was 2–3 µs of a forged request, the path an attacker drives at will.
+ * instance, {@link SignatureInvalid.instance}, serves every such refusal:
+ * building an Error, even without its stack, was 2–3 µs of a forged request,
+ * the path an attacker drives at will.
  */
 export class SignatureInvalid extends GatehouseError {
-  private static readonly shared: SignatureInvalid = SignatureInvalid.build();
+  static readonly instance: SignatureInvalid = SignatureInvalid.build();
 
   private constructor() {
     super('GH_TOKEN_INVALID', 'signature invalid');
-  }
-
-  static create(): SignatureInvalid {
-    return SignatureInvalid.shared;
   }
 
   /** Without a stack trace, like every refusal (see reject.ts). */
@@ -174,7 +170,7 @@ export class IssuerVerifier {
   private checkSignature(selection: KeySelection, alg: JwsAlgorithm, parsed: ParsedToken, token: string): VerifiedToken | SignatureInvalid {
     if (selection.status === 'unknown-kid') throw invalid('unknown signing key');
     if (selection.status === 'no-key') throw invalid(selection.reason);
-    if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) return SignatureInvalid.create();
+    if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) return SignatureInvalid.instance;
     return { identity: identityFromClaims(parsed.payload as Record<string, unknown>, token), keyId: selection.key.id };
   }
 

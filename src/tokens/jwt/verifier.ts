@@ -87,9 +87,9 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
       hooks.onCacheLookup?.(true);
       return hit.identity;
     }
-    const known = rejected!.get(key);
-    hooks.onCacheLookup?.(known !== undefined);
-    return known;
+    const known = rejected!.has(key);
+    hooks.onCacheLookup?.(known);
+    return known ? SignatureInvalid.instance : undefined;
   }
 
   function issuerOf(parsed: ParsedToken): IssuerVerifier {
@@ -100,8 +100,8 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   }
 
   /** A bad signature stays bad until the keys change. */
-  function rememberBadSignature(key: string | undefined, err: SignatureInvalid): void {
-    if (key !== undefined) rejected!.set(key, err);
+  function rememberBadSignature(key: string | undefined): void {
+    if (key !== undefined) rejected!.add(key);
   }
 
   function remember(key: string | undefined, issuer: IssuerVerifier, verified: VerifiedToken, nowMs: number): Identity {
@@ -138,7 +138,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
       const issuer = issuerOf(parsed);
       const verified = issuer.verifySync(parsed, token, nowMs);
       if (verified instanceof SignatureInvalid) {
-        rememberBadSignature(key, verified);
+        rememberBadSignature(key);
         return verified;
       }
       if (verified === undefined) {
@@ -175,7 +175,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     try {
       verified = await issuer.verify(parsed, token, nowMs);
     } catch (err) {
-      if (err instanceof SignatureInvalid) rememberBadSignature(key, err);
+      if (err instanceof SignatureInvalid) rememberBadSignature(key);
       throw err;
     }
     return remember(key, issuer, verified, nowMs);
