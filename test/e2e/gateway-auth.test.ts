@@ -267,6 +267,23 @@ test('logs: one line per request, never a token; metrics count outcomes', async 
   assert.match(metrics, /gatehouse_jwks_fetches_total\{issuer="https:\/\/issuer.test",result="ok"\} [1-9]/);
 });
 
+test('token caches through the gateway: a token is stored at its second verification, a bad signature at its second failure', async () => {
+  const counts = async () => {
+    const text = await t.metrics.registry.metrics();
+    const read = (result: string) => Number(new RegExp(`gatehouse_token_cache_total\\{cache="jwt",result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return { hit: read('hit'), miss: read('miss') };
+  };
+  const good = token({ jti: 'cache-admission' });
+  const [h, p, sig] = good.split('.') as [string, string, string];
+  const forged = `${h}.${p}.${sig.slice(0, -4)}${sig.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+  const before = await counts();
+  for (let i = 0; i < 3; i++) assert.equal((await call(`${t.gw.url}/api/orders`, { headers: bearer(good) })).status, 200);
+  for (let i = 0; i < 3; i++) assert.equal((await call(`${t.gw.url}/api/orders`, { headers: bearer(forged) })).status, 401);
+  const after = await counts();
+  // Each: verified twice (misses), answered from a cache the third time (a hit).
+  assert.deepEqual({ hit: after.hit - before.hit, miss: after.miss - before.miss }, { hit: 2, miss: 4 });
+});
+
 test('the gateway still serves after every bad input', async () => {
   const res = await call(`${t.gw.url}/api/orders`, { headers: bearer(token()) });
   assert.equal(res.status, 200);
