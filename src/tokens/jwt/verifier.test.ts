@@ -87,6 +87,24 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
     assert.equal(verifier.verifySync!(token), second);
   });
 
+  test('a cached token and a copy forged in one character, sent alternately, are each answered for themselves', async () => {
+    const token = mintToken(keys.RS256!, { ...claims, jti: 'alternate' }, { nowSeconds: NOW });
+    const sig = token.lastIndexOf('.') + 10;
+    const forged = token.slice(0, sig) + (token[sig] === 'A' ? 'B' : 'A') + token.slice(sig + 1);
+    verifier.verifySync!(token);
+    const cached = verifier.verifySync!(token);
+    assert.ok(cached !== undefined && !(cached instanceof GatehouseError));
+    // The verifier remembers the key of the last token it hashed: it must never answer for the next one.
+    for (let i = 0; i < 3; i++) {
+      const refused = verifier.verifySync!(forged);
+      assert.ok(refused instanceof GatehouseError, `forgery accepted on pass ${i}`);
+      assert.equal(refused.message, 'signature invalid');
+      assert.equal(verifier.verifySync!(token), cached);
+      await rejects(verifier.verify(forged), 'GH_TOKEN_INVALID', 'signature invalid');
+      assert.equal(await verifier.verify(token), cached);
+    }
+  });
+
   test('before the keys have loaded, verifySync leaves the token to verify, which waits for them', async () => {
     const fresh = createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri, audience: 'api' })], { now: () => NOW * 1000 });
     try {
