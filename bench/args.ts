@@ -13,6 +13,8 @@ export interface BenchArgs {
   readonly gatewayLogLevel: string;
   /** Write a V8 CPU profile of each gateway child into this folder. */
   readonly profileDir: string | undefined;
+  /** A compiled build of another revision (see bench/build-baseline.sh), loaded beside this build's gateway in every gateway mode. */
+  readonly baselineDir: string | undefined;
   readonly out: string | undefined;
   readonly pin: boolean;
   readonly freshFixtures: boolean;
@@ -40,6 +42,9 @@ export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js
   --token-cache N      gateway security.tokenCache.maxEntries (default 10000, the schema default)
   --gateway-log LEVEL  gateway logging.level (default warn: no access log, like the peers)
   --profile DIR        run each gateway child with --cpu-prof into DIR, and print its hottest functions
+  --baseline DIR       also load the gateway of another build in every gateway mode, right after this
+                       build's in each round, and print the per-round difference in CPU µs per request
+                       (build one with: bench/build-baseline.sh REV, which writes .build/base-REV)
   --out FILE           results file (default bench/results/latest.md)
   --no-pin             do not pin processes with taskset
   --fresh-fixtures     make new keys and tokens instead of reusing the cached ones
@@ -70,6 +75,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       'token-cache': { type: 'string' },
       'gateway-log': { type: 'string', default: 'warn' },
       profile: { type: 'string' },
+      baseline: { type: 'string' },
       out: { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       'fresh-fixtures': { type: 'boolean', default: false },
@@ -93,6 +99,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     tokenCacheEntries: Math.round(num(values['token-cache'], 'GH_BENCH_TOKEN_CACHE', 10_000)),
     gatewayLogLevel: values['gateway-log'] ?? 'warn',
     profileDir: values.profile,
+    baselineDir: values.baseline,
     out: values.out,
     pin: values['no-pin'] !== true,
     freshFixtures: values['fresh-fixtures'] === true,

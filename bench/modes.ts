@@ -9,8 +9,10 @@ import type { PeerAuth } from './targets/child.js';
  * The servers a mode loads. `bare` is the ceiling every ratio is taken against;
  * `floor` (only in modes with a {@link ModeSpec.floorKeyFile}) is the bare proxy
  * plus one signature check per request, the most a verifying gateway can reach.
+ * `baseline` (only with `--baseline DIR`) is the gateway of another build, with
+ * the same config, loaded in the same rounds.
  */
-export const TARGET_KINDS = ['bare', 'floor', 'gateway', 'express', 'fastify'] as const;
+export const TARGET_KINDS = ['bare', 'floor', 'gateway', 'baseline', 'express', 'fastify'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
 export type PeerKind = 'express' | 'fastify';
 

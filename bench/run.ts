@@ -17,7 +17,7 @@ import { machineFacts, wrkVersion } from './report/machine.js';
 import { formatProfile, formatProfileDiff, latestProfiles, summarizeProfile } from './report/profile.js';
 import type { ModeResult, RateResult, Sample, TargetResult } from './report/stats.js';
 import { spawnChild, type ChildHandle } from './targets/spawn.js';
-import { gatewayEntry, profileDirFor, startTarget, type Placement, type StartedTarget } from './targets/start.js';
+import { describeBaseline, gatewayEntry, profileDirFor, startTarget, type Placement, type StartedTarget } from './targets/start.js';
 
 /** The repository root: the nearest folder above this file with gatehouse's package.json (works from dist/ and .build/<name>/). */
 function projectRoot(): string {
@@ -74,6 +74,7 @@ async function runMode(
   const results = new Map<string, TargetResult>();
   for (const kind of TARGET_KINDS) {
     if (kind === 'floor' && mode.floorKeyFile === undefined) continue;
+    if (kind === 'baseline' && args.baselineDir === undefined) continue;
     if (kind === 'express' || kind === 'fastify') {
       const peer = mode.peer(kind, ctx);
       if (typeof peer === 'string') {
@@ -87,6 +88,7 @@ async function runMode(
         workDir: env.workDir,
         verbose: args.verbose,
         profileDir: args.profileDir,
+        baselineDir: args.baselineDir,
       });
       const wrong = await probeTarget(target.child.port, mode.path, creds.header, creds.prefix + creds.first, expectedStatus(kind, mode));
       if (wrong) {
@@ -220,11 +222,14 @@ async function main(): Promise<void> {
       ? 'autocannon in a separate process (--autocannon)'
       : 'autocannon in a separate process (wrk not found: install the Debian package `wrk` for a lighter load generator)';
   const entry = gatewayEntry();
+  // Checked before any fixture is signed: a wrong folder fails now, not after minutes.
+  const baseline = args.baselineDir === undefined ? undefined : describeBaseline(args.baselineDir);
 
   console.log(`gatehouse bench: modes ${picked.map((m) => m.id).join(', ')}; ${args.rounds} round(s) × ${args.durationS} s, ${args.connections} connections`);
   console.log(`load: ${generatorNote}`);
   console.log(`layout: ${layout}`);
   console.log(`gateway: ${entry.note}`);
+  if (baseline) console.log(`baseline: ${baseline}`);
 
   const fixtures = Fixtures.open({ fresh: args.freshFixtures });
   let upstream: ChildHandle | undefined;
@@ -280,7 +285,8 @@ async function main(): Promise<void> {
 
   if (args.profileDir) printProfiles(args.profileDir, results);
 
-  const out = args.out ?? join(root, 'bench', 'results', 'latest.md');
+  // An A/B run is not the build's result: it does not replace latest.md unless asked to.
+  const out = args.out ?? join(root, 'bench', 'results', baseline ? 'ab-latest.md' : 'latest.md');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
@@ -295,6 +301,7 @@ async function main(): Promise<void> {
         elapsedS: (Date.now() - startedAt.getTime()) / 1000,
         fixtureNotes,
         loadAverage: [loadAtStart, loadavg()[0]!],
+        baseline,
         command: ['node', relative(root, process.argv[1] ?? 'dist/bench/run.js'), ...process.argv.slice(2)].join(' '),
       },
       rates,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildModes } from '../modes.js';
-import { cacheLine, noiseLine, rateRows, rateSection } from './format.js';
+import { baselineLine, cacheLine, noiseLine, rateRows, rateSection } from './format.js';
 import type { ModeResult, RateResult, Sample } from './stats.js';
 
 const sample = (round: number, rps: number, cpuUsPerReq: number, p99Ms = 20): Sample => ({
@@ -60,4 +60,23 @@ test('noise warning names each target measured while other work held the server 
   ]);
   assert.equal(line?.startsWith('noisy: other load took 50% of the server core while bare ran;'), true);
   assert.doesNotMatch(line ?? '', /gateway|unpinned/);
+});
+
+test('baseline line: per-round CPU difference of this build against the baseline build, paired by round; absent without a baseline', () => {
+  const a = buildModes({ freshTokens: 25_000, tokenCacheEntries: 10_000 }).find((m) => m.id === 'a')!;
+  const result: ModeResult = {
+    mode: a,
+    targets: [
+      { target: 'bare', samples: [sample(0, 1000, 60)] },
+      { target: 'gateway', samples: [sample(0, 900, 70), sample(1, 1000, 66), sample(2, 950, 72)] },
+      // Round 2 is missing for the baseline: only rounds measured for both are paired.
+      { target: 'baseline', samples: [sample(0, 850, 73.5), sample(1, 1000, 65), sample(3, 100, 500)] },
+    ],
+    problems: [],
+  };
+  assert.equal(
+    baselineLine(result),
+    'this build vs the baseline build, CPU µs per request by round: −3.5 / +1.0 (median −1.3; cheaper in 1 of 2 rounds); req/s ratio of medians 1.12×',
+  );
+  assert.equal(baselineLine({ ...result, targets: result.targets.slice(0, 2) }), undefined);
 });

@@ -2,7 +2,7 @@ import type { BenchArgs } from '../args.js';
 import { TARGET_KINDS, type TargetKind } from '../modes.js';
 import { AUTH_RATE_MAX_CONNECTIONS } from '../auth-rates.js';
 import type { MachineFacts } from './machine.js';
-import { checks, medians, noisyTargets, ratioOfMedians, roundRatios, verdict, type ModeResult, type RateResult, type Sample } from './stats.js';
+import { checks, median, medians, noisyTargets, ratioOfMedians, roundCpuDiffs, roundRatios, verdict, type ModeResult, type RateResult, type Sample } from './stats.js';
 
 /** How the run was set up, for both the console and the results file. */
 export interface RunFacts {
@@ -17,12 +17,15 @@ export interface RunFacts {
   readonly loadAverage: readonly [number, number];
   /** The command as run. */
   readonly command: string;
+  /** `--baseline`: the other build's folder and revision. */
+  readonly baseline?: string;
 }
 
 const TARGET_LABEL: Record<TargetKind, string> = {
   bare: 'bare proxy (node:http + undici)',
   floor: 'verify floor (bare proxy + one RS256 check)',
   gateway: 'gatehouse',
+  baseline: 'gatehouse, baseline build (--baseline)',
   express: 'express + express-jwt + http-proxy-middleware',
   fastify: 'fastify + @fastify/jwt + @fastify/reply-from',
 };
@@ -63,6 +66,21 @@ function checkLines(result: ModeResult): string[] {
       `${verdict(c)}  ${c.label}: ${fmt(c.value, 2)}× (by CPU per request: ${fmt(c.cpuValue, 2)}×)` +
       (c.floorValue === undefined ? '' : `; the verify floor reaches ${fmt(c.floorValue, 2)}×, the most any gateway that checks every signature could`),
   );
+}
+
+/**
+ * This build against the baseline build, when one was loaded: the per-round
+ * difference in CPU µs per request (the figure to trust on a noisy machine),
+ * how many rounds were cheaper, and the ratio of median req/s.
+ */
+export function baselineLine(result: ModeResult): string | undefined {
+  const diffs = roundCpuDiffs(result, 'gateway', 'baseline');
+  if (diffs.length === 0) return undefined;
+  const signed = (v: number) => `${v > 0 ? '+' : v < 0 ? '−' : '±'}${Math.abs(v).toFixed(1)}`;
+  const cheaper = diffs.filter((d) => d < 0).length;
+  return `this build vs the baseline build, CPU µs per request by round: ${diffs.map(signed).join(' / ')} ` +
+    `(median ${signed(median(diffs))}; cheaper in ${cheaper} of ${diffs.length} rounds); ` +
+    `req/s ratio of medians ${fmt(ratioOfMedians(result, 'gateway', 'baseline'), 2)}×`;
 }
 
 function targetNotes(result: ModeResult): string[] {
@@ -112,6 +130,8 @@ export function consoleMode(result: ModeResult): string {
     ...targetNotes(result).map((n) => `  ${n}`),
     ...checkLines(result),
   ];
+  const vsBaseline = baselineLine(result);
+  if (vsBaseline) parts.push(vsBaseline);
   const cache = cacheLine(result);
   if (cache) parts.push(cache);
   const noise = modeNoise(result);
@@ -217,6 +237,8 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts, 
     out.push(`Every response must be ${r.mode.expectStatus} (the bare proxy, which checks nothing: 200).`, '');
     out.push(markdownTable(modeRows(r)), '');
     for (const line of [...targetNotes(r), ...checkLines(r)]) out.push(`- ${line}`);
+    const vsBaseline = baselineLine(r);
+    if (vsBaseline) out.push(`- ${vsBaseline}`);
     const cache = cacheLine(r);
     if (cache) out.push(`- ${cache}`);
     const noise = modeNoise(r);
@@ -242,6 +264,7 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts, 
       : []),
     '- Tokens: RSA 2048 (RS256), P-256 (ES256), Ed25519 (EdDSA), pre-signed with node:crypto in worker threads',
     ...facts.fixtureNotes.map((n) => `- ${n}`),
+    ...(facts.baseline ? [`- Baseline: the gateway of ${facts.baseline}, same config, loaded in the same rounds`] : []),
     `- Command: \`${facts.command}\``,
     `- Machine load (1-minute load average) at start and end: ${facts.loadAverage[0].toFixed(2)}, ${facts.loadAverage[1].toFixed(2)}; ` +
       'of the last two columns (medians), "other load on server core" is the share of core 1 not spent by the server under test ' +

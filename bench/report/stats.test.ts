@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildRateModes } from '../auth-rates.js';
 import { buildModes, selectModes } from '../modes.js';
-import { checks, median, ratioOfMedians, roundRatios, type ModeResult, type Sample } from './stats.js';
+import { checks, median, ratioOfMedians, roundCpuDiffs, roundRatios, type ModeResult, type Sample } from './stats.js';
 
 const sample = (round: number, rps: number, cpuUsPerReq = 100): Sample => ({
   round, rps, cpuUsPerReq, p50Ms: 1, p99Ms: 2, requests: rps, errorStatuses: 0, socketErrors: 0, foreignCpuShare: undefined, loadCoreBusyShare: undefined,
@@ -88,4 +88,17 @@ test('one --modes list selects gateway modes and authorization-service rates tog
   assert.deepEqual(selectModes(all, ['as-introspect', 'o-opaque']).map((m) => m.id), ['o-opaque', 'as-introspect']);
   assert.ok(selectModes(all, undefined).some((m) => m.id === 'as-issue-opaque'), 'the rates are in the default run');
   assert.throws(() => selectModes(all, ['as-nothing']), /unknown mode "as-nothing"/);
+});
+
+test('per-round CPU differences pair samples by round and skip rounds measured for one side only', () => {
+  const result: ModeResult = {
+    mode: modes[0]!,
+    targets: [
+      { target: 'gateway', samples: [sample(0, 100, 70), sample(1, 100, 60), sample(2, 100, 65)] },
+      { target: 'baseline', samples: [sample(2, 100, 66), sample(0, 100, 75)] },
+    ],
+    problems: [],
+  };
+  assert.deepEqual(roundCpuDiffs(result, 'gateway', 'baseline'), [-5, -1]);
+  assert.deepEqual(roundCpuDiffs(result, 'gateway', 'bare'), []);
 });

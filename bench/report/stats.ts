@@ -130,7 +130,20 @@ export function roundRatios(result: ModeResult, target: TargetKind, base: Target
   });
 }
 
-/** The mode's targets: gateway vs bare proxy, and gateway vs each peer that took part. */
+/**
+ * Per-round CPU µs per request of `target` minus that of `base`, paired by
+ * round: negative where `target` was cheaper. Pairing cancels most of the
+ * drift of a shared machine, which moves both loads of a round together.
+ */
+export function roundCpuDiffs(result: ModeResult, target: TargetKind, base: TargetKind): number[] {
+  const t = targetResult(result, target)?.samples ?? [];
+  const b = targetResult(result, base)?.samples ?? [];
+  return t.flatMap((s) => {
+    const other = b.find((x) => x.round === s.round);
+    return other && Number.isFinite(s.cpuUsPerReq) && Number.isFinite(other.cpuUsPerReq) ? [s.cpuUsPerReq - other.cpuUsPerReq] : [];
+  });
+}
+
 /** Median CPU µs per request of `base` ÷ that of `target`: the efficiency ratio. */
 export function cpuRatio(result: ModeResult, target: TargetKind, base: TargetKind): number | undefined {
   const t = medians(targetResult(result, target)?.samples ?? []);

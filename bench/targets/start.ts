@@ -1,6 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import type { ModeContext, ModeSpec, TargetKind } from '../modes.js';
 import { cliUrl, gatewayModuleUrl } from './gateway.js';
@@ -25,6 +26,8 @@ export interface TargetStartOptions {
   readonly workDir: string;
   readonly verbose: boolean;
   readonly profileDir: string | undefined;
+  /** The other build's folder, for the `baseline` target. */
+  readonly baselineDir?: string;
 }
 
 /** A free loopback port: the gateway takes its ports from its config file, so they are picked here. */
@@ -50,6 +53,27 @@ export function gatewayEntry(): { kind: 'module' | 'cli'; note: string } | { kin
   if (gatewayModuleUrl()) return { kind: 'module', note: 'startGateway(config) from src/gateway.ts, in a child process' };
   if (cliUrl()) return { kind: 'cli', note: '`gatehouse start --config FILE` (src/cli/main.ts)' };
   return { kind: 'missing', note: 'neither src/gateway.ts nor src/cli/main.ts is built yet' };
+}
+
+/**
+ * The gateway child script of another build (`--baseline DIR`): it loads that
+ * build's gateway, so both builds run the same config through their own code.
+ * The folder must sit inside this repository, where its imports find node_modules.
+ */
+export function baselineGatewayScript(dir: string): URL {
+  const script = resolve(dir, 'bench/targets/gateway.js');
+  if (!existsSync(script) || !existsSync(resolve(dir, 'src/gateway.js'))) {
+    throw new Error(`--baseline ${dir}: no compiled gateway there (bench/targets/gateway.js and src/gateway.js); build one with bench/build-baseline.sh REV`);
+  }
+  return pathToFileURL(script);
+}
+
+/** `DIR (revision …)` for the report, from the REVISION file bench/build-baseline.sh writes; throws when DIR holds no gateway. */
+export function describeBaseline(dir: string): string {
+  baselineGatewayScript(dir);
+  const file = resolve(dir, 'REVISION');
+  const revision = existsSync(file) ? readFileSync(file, 'utf8').trim() : 'revision unknown';
+  return `${dir} (${revision})`;
 }
 
 /** Starts one target for a mode; throws with the child's stderr when it cannot start. */
@@ -83,35 +107,47 @@ export async function startTarget(kind: TargetKind, mode: ModeSpec, ctx: ModeCon
   }
   const entry = gatewayEntry();
   if (entry.kind === 'missing') throw new Error(entry.note);
+  const launch: GatewayLaunch =
+    kind === 'baseline'
+      ? { kind, name: 'gateway (baseline)', module: baselineGatewayScript(opts.baselineDir ?? '') }
+      : { kind: 'gateway', name: 'gateway', module: entry.kind === 'module' ? new URL('./gateway.js', import.meta.url) : undefined };
   // A port found free can be taken before the child binds it (loopback clients draw their
   // source ports from the same range): pick again rather than lose the mode.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startGateway(entry.kind, mode, ctx, opts, common, pin);
+      return await startGateway(launch, mode, ctx, opts, common, pin);
     } catch (err) {
       if (attempt === 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
     }
   }
 }
 
+/** Which gateway to start: this build's (through its child script, or its CLI when that is all there is) or the baseline's. */
+interface GatewayLaunch {
+  readonly kind: 'gateway' | 'baseline';
+  readonly name: string;
+  /** The gateway child script; undefined: this build's CLI. */
+  readonly module: URL | undefined;
+}
+
 async function startGateway(
-  entryKind: 'module' | 'cli',
+  launch: GatewayLaunch,
   mode: ModeSpec,
   ctx: ModeContext,
   opts: TargetStartOptions,
   common: { core: number | undefined; verbose: boolean; nodeArgs: string[] },
   pin: { taskset: string | undefined },
 ): Promise<StartedTarget> {
-  const kind: TargetKind = 'gateway';
+  const kind: TargetKind = launch.kind;
   const [port, adminPort] = [await freePort(), await freePort()];
-  const configFile = join(opts.workDir, `gateway-${mode.id}.yaml`);
+  const configFile = join(opts.workDir, `${kind}-${mode.id}.yaml`);
   writeFileSync(configFile, stringify(await mode.gatewayConfig(ctx, { port, adminPort })));
   const sessionSeedFile = await mode.gatewaySessionSeed?.(ctx);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const child =
-    entryKind === 'module'
+    launch.module !== undefined
       ? await spawnChild(
-          { ...common, name: 'gateway', script: new URL('./gateway.js', import.meta.url), settings: { configFile, port, ...(sessionSeedFile ? { sessionSeedFile } : {}) }, ready: 'ipc' },
+          { ...common, name: launch.name, script: launch.module, settings: { configFile, port, ...(sessionSeedFile ? { sessionSeedFile } : {}) }, ready: 'ipc' },
           pin,
         )
       : await spawnChild(
