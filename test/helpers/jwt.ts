@@ -116,6 +116,12 @@ export function signCompact(header: Record<string, unknown>, payload: Record<str
   return `${input}.${signBytes(key, Buffer.from(input)).toString('base64url')}`;
 }
 
+/** Signs a payload segment given as raw text (not necessarily JSON): for claims that are malformed but genuinely signed. */
+export function signRawPayload(header: Record<string, unknown>, payloadText: string, key: TestKey): string {
+  const input = `${b64(JSON.stringify(header))}.${b64(payloadText)}`;
+  return `${input}.${signBytes(key, Buffer.from(input)).toString('base64url')}`;
+}
+
 /** Builds a token from raw parts, with any signature bytes: for forgeries (alg none, zero signatures, …). */
 export function forgeToken(header: Record<string, unknown>, payload: Record<string, unknown>, signature: Buffer | string = ''): string {
   const sig = typeof signature === 'string' ? signature : signature.toString('base64url');

@@ -123,15 +123,22 @@ export class IssuerVerifier {
   }
 
   /**
-   * Checks header, claims and signature, cheapest first: every rejection is
-   * final, so an expired or foreign token never costs a signature check, and
-   * an unknown `kid` only triggers a JWKS fetch for a token whose claims pass.
+   * Checks header, signature and claims. The header comes first (it is cheap
+   * and picks the key); then the signature, so a forgery is refused without
+   * its claims ever being parsed; then the claims. Where no key can be chosen
+   * yet, the claims come first instead: an unknown `kid` only triggers a JWKS
+   * fetch for a token whose claims pass, and a token that cannot be checked is
+   * refused for its claims when those are wrong too (expired, say).
    */
   async verify(parsed: ParsedToken, token: string, nowMs: number): Promise<VerifiedToken> {
-    const alg = this.checkHeaderAndClaims(parsed, nowMs);
+    const alg = this.checkHeader(parsed);
     const kid = parsed.header.kid as string | undefined;
-    const selection = this.selectSync(kid, alg) ?? (await this.selectAsync(kid, alg));
-    const verified = this.checkSignature(selection, alg, parsed, token);
+    let selection = this.selectSync(kid, alg);
+    if (selection === undefined) {
+      checkClaims(parsed.payload, this.rules, nowMs / 1000);
+      selection = await this.selectAsync(kid, alg);
+    }
+    const verified = this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
     if (verified instanceof SignatureInvalid) throw verified;
     return verified;
   }
@@ -145,14 +152,19 @@ export class IssuerVerifier {
    * caller in V8's interpreter; see TokenVerifier.verifySync).
    */
   verifySync(parsed: ParsedToken, token: string, nowMs: number): VerifiedToken | SignatureInvalid | undefined {
-    const alg = this.checkHeaderAndClaims(parsed, nowMs);
+    const alg = this.checkHeader(parsed);
     const selection = this.selectSync(parsed.header.kid as string | undefined, alg);
-    return selection === undefined ? undefined : this.checkSignature(selection, alg, parsed, token);
+    if (selection === undefined) {
+      // Refused here rather than after a wait: `verify` would check the claims before any fetch anyway.
+      checkClaims(parsed.payload, this.rules, nowMs / 1000);
+      return undefined;
+    }
+    return this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
   }
 
-  /** Everything but the signature; returns the (allowed) algorithm. */
-  private checkHeaderAndClaims(parsed: ParsedToken, nowMs: number): JwsAlgorithm {
-    const { header, payload } = parsed;
+  /** The protected header; returns the (allowed) algorithm. */
+  private checkHeader(parsed: ParsedToken): JwsAlgorithm {
+    const { header } = parsed;
     const alg = header.alg;
     // The allow-list decides; `none`, `None`, `NONE`… are simply not in it.
     if (!isSupportedAlgorithm(alg) || !this.allowed.has(alg)) throw invalid('algorithm not allowed');
@@ -163,15 +175,25 @@ export class IssuerVerifier {
     const kid = header.kid;
     if (kid !== undefined && typeof kid !== 'string') throw refuse('GH_TOKEN_MALFORMED', 'kid header is not a string');
     if (this.requireTyp && !isAccessTokenTyp(header.typ)) throw invalid('token type not accepted');
-    checkClaims(payload, this.rules, nowMs / 1000);
     return alg;
   }
 
-  private checkSignature(selection: KeySelection, alg: JwsAlgorithm, parsed: ParsedToken, token: string): VerifiedToken | SignatureInvalid {
-    if (selection.status === 'unknown-kid') throw invalid('unknown signing key');
-    if (selection.status === 'no-key') throw invalid(selection.reason);
+  private checkSignatureAndClaims(
+    selection: KeySelection,
+    alg: JwsAlgorithm,
+    parsed: ParsedToken,
+    token: string,
+    nowMs: number,
+  ): VerifiedToken | SignatureInvalid {
+    if (selection.status !== 'found') {
+      // No key to check the signature with: the claims still speak first, so an expired token is refused as expired.
+      checkClaims(parsed.payload, this.rules, nowMs / 1000);
+      throw invalid(selection.status === 'unknown-kid' ? 'unknown signing key' : selection.reason);
+    }
     if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) return SignatureInvalid.instance;
-    return { identity: identityFromClaims(parsed.payload as Record<string, unknown>, token), keyId: selection.key.id };
+    const payload = parsed.payload;
+    checkClaims(payload, this.rules, nowMs / 1000);
+    return { identity: identityFromClaims(payload as Record<string, unknown>, token), keyId: selection.key.id };
   }
 
   close(): void {

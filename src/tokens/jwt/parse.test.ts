@@ -39,9 +39,18 @@ for (const [name, token] of [
   ['too large', `${H}.${b64(JSON.stringify({ x: 'a'.repeat(MAX_TOKEN_LENGTH) }))}.c2ln`],
 ] as const) {
   test(`malformed: ${name}`, () => {
-    assert.throws(() => parseCompactJws(token), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_MALFORMED');
+    // The claims are decoded when first read: a malformed payload is refused there.
+    assert.throws(() => parseCompactJws(token).payload, (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_MALFORMED');
   });
 }
+
+test('the claims are decoded only when read, once', () => {
+  const broken = parseCompactJws(`${H}.${b64('nope')}.c2ln`);
+  assert.deepEqual(broken.header, { alg: 'RS256' });
+  assert.throws(() => broken.payload, (e: unknown) => e instanceof GatehouseError && e.message === 'token payload is not a JSON object');
+  const p = parseCompactJws(`${H}.${P}.c2ln`);
+  assert.equal(p.payload, p.payload);
+});
 
 test('a header seen before decodes to the same frozen object; every distinct header to its own', () => {
   const a = parseCompactJws(`${H}.${P}.c2ln`).header;

@@ -12,8 +12,9 @@ const DEFAULT_CACHE_ENTRIES = 10_000;
  * Builds the verifier for a set of trusted issuers: the one verification core
  * shared by the gateway and the service kit.
  *
- * A token's (unverified) `iss` picks the issuer; that issuer's algorithm
- * allow-list, keys and claim rules then decide. Verified tokens are cached by
+ * With several issuers, a token's (unverified) `iss` picks one; that issuer's
+ * algorithm allow-list, keys and claim rules then decide, the signature before
+ * the claims (see IssuerVerifier.verify). Verified tokens are cached by
  * a hash of the token until their `exp`; tokens whose signature failed are
  * remembered in a separate bounded list so replays stay cheap.
  *
@@ -106,7 +107,12 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     return known ? SignatureInvalid.instance : undefined;
   }
 
+  // With one issuer there is nothing to choose, and the claims can wait until the signature
+  // holds (its claim checks still refuse any other `iss`): a forgery is never parsed past its header.
+  const onlyIssuer = all.length === 1 ? all[0] : undefined;
+
   function issuerOf(parsed: ParsedToken): IssuerVerifier {
+    if (onlyIssuer !== undefined) return onlyIssuer;
     const iss = parsed.payload.iss;
     const issuer = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
     if (!issuer) throw refuse('GH_TOKEN_INVALID', 'issuer not accepted');
