@@ -42,8 +42,8 @@ export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js
   --token-cache N      gateway security.tokenCache.maxEntries (default 10000, the schema default)
   --gateway-log LEVEL  gateway logging.level (default warn: no access log, like the peers)
   --profile DIR        run each gateway child with --cpu-prof into DIR, and print its hottest functions
-  --baseline DIR       also load the gateway of another build in every gateway mode, right after this
-                       build's in each round, and print the per-round difference in CPU µs per request
+  --baseline DIR       also load the gateway of another build in every gateway mode, in the same
+                       rounds as this build's, and print the per-round difference in CPU µs per request
                        (build one with: bench/build-baseline.sh REV, which writes .build/base-REV)
   --out FILE           results file (default bench/results/latest.md)
   --no-pin             do not pin processes with taskset
