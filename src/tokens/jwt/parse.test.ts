@@ -32,6 +32,9 @@ for (const [name, token] of [
   ['standard base64 alphabet', `${H}.${P}.ab+/`],
   ['whitespace', `${H}.${P} .c2ln`],
   ['impossible length', `${H}.${P}.abcde`],
+  // Spellings that Buffer decodes to the same bytes as the canonical one (checked below).
+  ['signature with non-zero unused bits', `${H}.${P}.AB`],
+  ['payload with non-zero unused bits', `${H}.${P.slice(0, -1)}1.c2ln`],
   ['invalid UTF-8 in the payload', `${H}.${Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')}.c2ln`],
   ['payload is a JSON string', `${H}.${b64('"x"')}.c2ln`],
   ['payload is null', `${H}.${b64('null')}.c2ln`],
@@ -39,10 +42,16 @@ for (const [name, token] of [
   ['too large', `${H}.${b64(JSON.stringify({ x: 'a'.repeat(MAX_TOKEN_LENGTH) }))}.c2ln`],
 ] as const) {
   test(`malformed: ${name}`, () => {
-    // The claims are decoded when first read: a malformed payload is refused there.
+    // The claims are decoded when first read: a malformed payload is refused there at the latest.
     assert.throws(() => parseCompactJws(token).payload, (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_MALFORMED');
   });
 }
+
+test('non-canonical spellings in the cases above are the same bytes to a lenient decoder', () => {
+  assert.deepEqual(Buffer.from('AB', 'base64url'), Buffer.from('AA', 'base64url'));
+  assert.equal(P.at(-1), '0');
+  assert.deepEqual(Buffer.from(`${P.slice(0, -1)}1`, 'base64url'), Buffer.from(P, 'base64url'));
+});
 
 test('the claims are decoded only when read, once', () => {
   const broken = parseCompactJws(`${H}.${b64('nope')}.c2ln`);

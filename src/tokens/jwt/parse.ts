@@ -79,8 +79,10 @@ export function parseCompactJws(token: string): ParsedToken {
   const second = first < 0 ? -1 : token.indexOf('.', first + 1);
   if (first <= 0 || second <= first + 1 || token.indexOf('.', second + 1) !== -1) throw malformed('token is not a compact JWS');
   if (!COMPACT_JWS.test(token)) throw malformed('token is not base64url encoded');
-  // A length of 1 mod 4 cannot come from any byte sequence: reject rather than let the decoder guess.
-  if (first % 4 === 1 || (second - first - 1) % 4 === 1 || (token.length - second - 1) % 4 === 1) {
+  // A length of 1 mod 4 cannot come from any byte sequence, and unused low bits in a segment's last
+  // character must be zero (RFC 4648 §3.5): otherwise several spellings decode to the same
+  // signature, and a token could be altered without breaking it.
+  if (!isCanonical(token, 0, first) || !isCanonical(token, first + 1, second) || !isCanonical(token, second + 1, token.length)) {
     throw malformed('token is not base64url encoded');
   }
   const header = decodeHeader(token, token.slice(0, first));
@@ -91,6 +93,20 @@ export function parseCompactJws(token: string): ParsedToken {
     // The alphabet and length are checked above, so Node's native decoder reads it exactly (jose's copies it twice).
     Buffer.from(token.slice(second + 1), 'base64url'),
   );
+}
+
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether `token[start, end)`, already known to be in the base64url alphabet, is the one
+ * encoding of its bytes: 2 or 3 characters in the last group leave 4 or 2 bits unused.
+ */
+function isCanonical(token: string, start: number, end: number): boolean {
+  const tail = (end - start) % 4;
+  if (tail === 0) return true;
+  if (tail === 1) return false;
+  const value = BASE64URL_ALPHABET.indexOf(token[end - 1] as string);
+  return (value & (tail === 2 ? 0x0f : 0x03)) === 0;
 }
 
 function decodeHeader(token: string, segment: string): Readonly<Record<string, unknown>> {

@@ -106,6 +106,16 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
     }
   });
 
+  test('a genuine token respelled in its signature (same bytes, non-zero unused bits) is refused, not accepted as a new token', async () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const token = mintToken(keys.RS256!, { ...claims, jti: 'respelled' }, { nowSeconds: NOW });
+    const respelled = token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) + 1];
+    const signature = (t: string) => Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'base64url');
+    assert.deepEqual(signature(respelled), signature(token), 'a lenient decoder sees the same signature');
+    assert.equal((await verifier.verify(token)).subject, 'alice');
+    await rejects(verifier.verify(respelled), 'GH_TOKEN_MALFORMED', 'token is not base64url encoded');
+  });
+
   test('before the keys have loaded, verifySync leaves the token to verify, which waits for them', async () => {
     const fresh = createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri, audience: 'api' })], { now: () => NOW * 1000 });
     try {
