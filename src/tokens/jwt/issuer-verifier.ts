@@ -135,7 +135,7 @@ export class IssuerVerifier {
     const kid = parsed.header.kid as string | undefined;
     let selection = this.selectSync(kid, alg);
     if (selection === undefined) {
-      checkClaims(parsed.payload, this.rules, nowMs / 1000);
+      this.checkClaims(parsed, nowMs);
       selection = await this.selectAsync(kid, alg);
     }
     const verified = this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
@@ -156,7 +156,7 @@ export class IssuerVerifier {
     const selection = this.selectSync(parsed.header.kid as string | undefined, alg);
     if (selection === undefined) {
       // Refused here rather than after a wait: `verify` would check the claims before any fetch anyway.
-      checkClaims(parsed.payload, this.rules, nowMs / 1000);
+      this.checkClaims(parsed, nowMs);
       return undefined;
     }
     return this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
@@ -187,13 +187,17 @@ export class IssuerVerifier {
   ): VerifiedToken | SignatureInvalid {
     if (selection.status !== 'found') {
       // No key to check the signature with: the claims still speak first, so an expired token is refused as expired.
-      checkClaims(parsed.payload, this.rules, nowMs / 1000);
+      this.checkClaims(parsed, nowMs);
       throw invalid(selection.status === 'unknown-kid' ? 'unknown signing key' : selection.reason);
     }
     if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) return SignatureInvalid.instance;
-    const payload = parsed.payload;
-    checkClaims(payload, this.rules, nowMs / 1000);
-    return { identity: identityFromClaims(payload as Record<string, unknown>, token), keyId: selection.key.id };
+    this.checkClaims(parsed, nowMs);
+    return { identity: identityFromClaims(parsed.payload as Record<string, unknown>, token), keyId: selection.key.id };
+  }
+
+  /** Decodes the claims on first use (GH_TOKEN_MALFORMED if they are not a JSON object) and checks them. */
+  private checkClaims(parsed: ParsedToken, nowMs: number): void {
+    checkClaims(parsed.payload, this.rules, nowMs / 1000);
   }
 
   close(): void {
