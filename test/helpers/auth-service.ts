@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { AuthServiceSchema, startAuthService, type AuthService, type AuthServiceConfig, type AuthServiceConfigInput } from '../../src/auth-service/index.js';
 import { hashPassword } from '../../src/auth-service/accounts/password.js';
 import { loginWithForm, type CookieJar } from './auth-login.js';
+import { freePort } from './ports.js';
 
 export { CookieJar, csrfFromPage, loginWithForm, type LoginOptions, type LoginStep } from './auth-login.js';
 
@@ -68,14 +68,6 @@ export interface TestAuthServiceOptions {
 export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 const secret = () => randomBytes(24).toString('base64url');
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /**
  * Starts a real authorization service on 127.0.0.1 (a free port) with a temp

@@ -10,7 +10,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
 import type { SessionStore } from '../../src/sessions/store.js';
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuthService } from './auth-service.js';
-import { freePort } from './sessions.js';
+import { freePort } from './ports.js';
 
 // Full stack for session tests: the real authorization service, a gateway with
 // `sessions:` configured, and an upstream that echoes what it received.

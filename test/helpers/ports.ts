@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { randomInt } from 'node:crypto';
+
+/**
+ * A loopback port that is free now, for a server whose URL must be known
+ * before it starts (an issuer, a redirect URI, a private redis-server).
+ *
+ * Chosen below the kernel's ephemeral range: outgoing connections draw their
+ * source ports from that range, so a port picked there and released can be
+ * taken by any client socket of a test running in parallel before our server
+ * binds it (seen as EADDRINUSE in CI). Below the range only another explicit
+ * pick can collide, and each pick is random among thousands and checked free.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  if (low - 1 > BELOW_FROM) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = randomInt(BELOW_FROM, low);
+      if ((await tryListen(port)) !== undefined) return port;
+    }
+  }
+  // A machine whose ephemeral range starts very low: let the kernel choose.
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error('no free loopback port');
+  return port;
+}
+
+/** Ports below this are left to system services. */
+const BELOW_FROM = 20_000;
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // Not Linux: the IANA dynamic range.
+  }
+  return [49152, 65535];
+}
+
+/** The port bound (and released again), or undefined when it is taken. */
+function tryListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
+      const bound = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(bound));
+    });
+  });
+}
