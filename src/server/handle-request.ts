@@ -10,6 +10,7 @@ import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
 import { buildUpstreamHeaders } from './forwarded-headers.js';
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
+import { hostHeaderError } from './host-header.js';
 import { normalizePath } from './normalize-path.js';
 import { sendError } from './respond.js';
 import type { RouteMetrics } from './route-metrics.js';
@@ -87,6 +88,8 @@ class Exchange implements RequestContext, UpstreamObserver {
     const { req, state } = this;
     const url = req.url as string;
     if (url.length > state.maxUrlLength) return this.fail(new GatehouseError('GH_URI_TOO_LONG', 'the request target is too long'));
+    const badHost = hostHeaderError(req);
+    if (badHost !== undefined) return this.fail(badHost);
     const q = url.indexOf('?');
     try {
       this.path = normalizePath(q < 0 ? url : url.slice(0, q));

@@ -6,7 +6,8 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { ConfigError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeRawError } from './respond.js';
+import { hostHeaderError } from './host-header.js';
+import { sendError, writeRawError } from './respond.js';
 
 type Listen = Config['listen'];
 type Limits = Config['limits'];
@@ -61,6 +62,8 @@ export async function startListeners(
     keepAliveTimeout: 5_000,
     // Node checks request and header deadlines on this interval (default 30 s): keep it well under the limit.
     connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(limits.requestTimeoutMs / 4))),
+    // Checked by the handlers (hostHeaderError), which also refuse duplicates, with a problem+json body.
+    requireHostHeader: false,
   };
   const hsts = tls ? `max-age=${Math.floor(tls.hstsMaxAge)}` : undefined;
   const server = tls
@@ -71,6 +74,7 @@ export async function startListeners(
     : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, hsts));
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, hsts));
   const address = await bind(server, listen.port, listen.host);
   const proto = tls ? 'https' : 'http';
   const url = `${proto}://${formatHost(address.address)}:${address.port}`;
@@ -82,6 +86,7 @@ export async function startListeners(
     redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, listen.host, httpsPort));
     redirect.maxConnections = limits.maxConnections;
     redirect.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, undefined));
+    redirect.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, undefined));
     try {
       const r = await bind(redirect, tls.redirectPort, listen.host);
       redirectUrl = `http://${formatHost(r.address)}:${r.port}`;
@@ -132,10 +137,21 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, hsts: str
   writeRawError(socket, error, hsts);
 }
 
+/**
+ * CONNECT asks for a tunnel, which a reverse proxy never opens. Without a listener Node
+ * would close the socket without a word; the answer says why, and the connection closes.
+ * On a connection that already carried responses writeRawError closes it unanswered, as Node would.
+ */
+function refuseTunnel(socket: Socket, hsts: string | undefined): void {
+  writeRawError(socket, new GatehouseError('GH_METHOD_NOT_IMPLEMENTED', 'CONNECT is not served: the gateway is not a forward proxy'), hsts);
+}
+
 // A Host header is echoed into the Location: accept only a plain host name or IP literal.
 const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 function redirectToHttps(req: IncomingMessage, res: ServerResponse, fallbackHost: string, httpsPort: number): void {
+  const badHost = hostHeaderError(req);
+  if (badHost !== undefined) return sendError(res, badHost, { realm: 'gatehouse', close: true });
   const hostHeader = req.headers.host;
   let host = hostHeader !== undefined && SAFE_HOST.test(hostHeader) ? hostHeader : formatHost(fallbackHost);
   host = host.replace(/:\d{1,5}$/, '');

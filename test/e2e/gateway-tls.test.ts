@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { ConfigError } from '../../src/errors.js';
-import { call, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { call, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startEchoUpstream, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
 
 let dir: string;
@@ -68,6 +68,16 @@ test('a hostile Host header is not echoed into the redirect', async () => {
   const res = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil.test/@attacker' } });
   assert.equal(res.status, 308);
   assert.match(String(res.headers.location), /^https:\/\/127\.0\.0\.1:\d+\/x$/);
+});
+
+test('the redirect listener refuses a request without exactly one Host header (400), as the gateway does', async () => {
+  const redirectUrl = t.gw.redirectUrl as string;
+  for (const hosts of [[], ['Host: localhost', 'Host: evil.test']]) {
+    const res = await rawRequest(redirectUrl, ['GET /x HTTP/1.1', ...hosts, 'Connection: close', '', ''].join('\r\n'));
+    assert.equal(res.status, 400, res.raw.slice(0, 200));
+    assert.equal(JSON.parse(res.body).code, 'GH_BAD_REQUEST');
+    assert.equal(res.headers.location, undefined);
+  }
 });
 
 test('plain HTTP on a non-loopback address is refused without allowInsecureHttp', async () => {
