@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { packageRoot } from '../config/docs.js';
 import { runCli } from '../../test/helpers/cli.js';
 
 test('--help works on the program and on every command and subcommand', async () => {
@@ -19,6 +22,16 @@ test('--help works on the program and on every command and subcommand', async ()
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stdout, pattern, args.join(' '));
   });
+});
+
+test('--version prints the version of package.json and exits 0', async () => {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  assert.match(pkg.version, /^\d+\.\d+\.\d+/);
+  for (const flag of ['--version', '-V']) {
+    const r = await runCli([flag]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), pkg.version);
+  }
 });
 
 test('usage errors exit 2 with a message on stderr', async () => {

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../config/docs.js';
 import { registerConfigCommand } from './commands/config-check.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerStartCommand } from './commands/start.js';
@@ -11,6 +14,7 @@ import { registerKeysCommand } from './commands/keys.js';
 // Exit codes: 0 success, 1 the command failed (bad config, token does not verify), 2 usage error.
 const program = new Command('gatehouse')
   .description('Gatehouse: a token and session gateway for microservices')
+  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .showHelpAfterError('(run with --help for usage)')
   // Subcommands created below inherit this, so every usage error reaches the catch.
   .exitOverride();
@@ -22,6 +26,11 @@ registerDemoCommand(program);
 registerAuthCommand(program);
 registerUsersCommand(program);
 registerKeysCommand(program);
+
+/** The version in package.json, read from the installed package so that it cannot drift from it. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 try {
   await program.parseAsync(process.argv);
