@@ -51,6 +51,39 @@ function loggablePath(path: string): string {
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
+// Node's own test for when it emits `checkContinue` (HTTP/1.1 only).
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/**
+ * Whether the client waits for `100 Continue` before sending its body. The
+ * listener takes Node's `checkContinue` event, so nothing has been sent yet:
+ * the gateway asks for the body only once the request is admitted, and a
+ * refused request's body is never transmitted.
+ */
+function awaitsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1 && CONTINUE.test(expect);
+}
+
+/** A refused request's body up to this size is read and dropped, keeping the connection; a longer one closes it. */
+const MAX_DRAINED_BODY_BYTES = 64 * 1024;
+
+/**
+ * Whether an error answer closes the connection because the request body was
+ * not read: an unread body must never be parsed as the next request, and
+ * reading one nobody wants is work a refused client should not get to ask for.
+ * Node drains a small declared body after the answer, which keeps the
+ * connection; a body over the limit, a chunked one (no length to bound the
+ * drain), or one the client holds back for `100 Continue` ends the connection.
+ */
+function closesAfterRefusal(req: IncomingMessage, status: number): boolean {
+  if (req.complete) return false;
+  const h = req.headers;
+  if (status === 413 || h['transfer-encoding'] !== undefined || awaitsContinue(req)) return true;
+  const length = h['content-length'];
+  return length !== undefined && Number(length) > MAX_DRAINED_BODY_BYTES;
+}
+
 /** The gateway's request listener: normalize → route → pipeline → propagate → forward. */
 export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -100,6 +133,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     const endpoints = state.sessionEndpoints;
     if (endpoints !== undefined && endpoints.matches(this.path)) {
       this.authOutcome = 'session-endpoint';
+      if (awaitsContinue(req)) this.res.writeContinue();
       endpoints.handle(req, this.res, this.path, this.query).catch(this.onUnexpected);
       return;
     }
@@ -174,6 +208,8 @@ class Exchange implements RequestContext, UpstreamObserver {
     if (this.identity !== undefined && route.identityHeaders !== undefined) route.identityHeaders(this.identity, headers);
     const extra = env.hsts ? ['x-request-id', this.requestId, 'strict-transport-security', env.hsts] : ['x-request-id', this.requestId];
     if (this.responseHeaders !== undefined) extra.push(...this.responseHeaders);
+    // The body is wanted now that the request is admitted (undici cannot pass Expect on to the upstream).
+    if (awaitsContinue(req)) this.res.writeContinue();
     this.upstream = forwardRequest(
       req,
       this.res,
@@ -201,8 +237,6 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   private fail(err: GatehouseError): void {
     if (this.res.destroyed) return;
-    // An unread request body must not be parsed as the next request: close instead.
-    const bodyUnread = !this.req.complete;
     // Set-Cookie (cleared session) and Location (login redirect) from the pipeline go out with the error.
     sendError(
       this.res,
@@ -212,7 +246,7 @@ class Exchange implements RequestContext, UpstreamObserver {
         requestId: this.requestId,
         hsts: this.env.hsts,
         allow: err.code === 'GH_METHOD_NOT_ALLOWED' ? this.route?.allow : undefined,
-        close: bodyUnread && err.status === 413,
+        close: closesAfterRefusal(this.req, err.status),
       },
       this.responseHeaders,
     );

@@ -73,6 +73,9 @@ export async function startListeners(
       )
     : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
+  // Without this listener Node answers `Expect: 100-continue` at once, before authentication, and the
+  // client sends a body the gateway may refuse; the handler sends 100 only for an admitted request.
+  server.on('checkContinue', handler);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, hsts));
   server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, hsts));
   const address = await bind(server, listen.port, listen.host);
