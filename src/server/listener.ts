@@ -154,6 +154,7 @@ const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 function redirectToHttps(req: IncomingMessage, res: ServerResponse, fallbackHost: string, httpsPort: number): void {
   const badHost = hostHeaderError(req);
+  // A 400 carries no challenge, so the realm is never sent.
   if (badHost !== undefined) return sendError(res, badHost, { realm: 'gatehouse', close: true });
   const hostHeader = req.headers.host;
   let host = hostHeader !== undefined && SAFE_HOST.test(hostHeader) ? hostHeader : formatHost(fallbackHost);
