@@ -267,8 +267,8 @@ const IdentitySchema = z
     stripPrefixes: z
       .array(z.string().min(1))
       .default(['x-gatehouse-', 'x-user-', 'x-auth-'])
-      .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity.'),
-    stripHeaders: z.array(z.string().min(1)).default([]).describe('Further inbound header names to remove.'),
+      .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity. Underscores count as hyphens (`x_user_id` is removed like `x-user-id`): CGI-style servers read both as one header.'),
+    stripHeaders: z.array(z.string().min(1)).default([]).describe('Further inbound header names to remove (underscore spellings too).'),
   })
   .strict();
 

@@ -218,6 +218,20 @@ test('spoofed identity headers never reach the upstream', async () => {
   assert.equal(userIds.length, 1, 'exactly one x-user-id: ours');
 });
 
+test('identity headers spelled with underscores are stripped too (a CGI-style upstream reads x_user_id as X-User-Id)', async () => {
+  const res = await call(`${t.gw.url}/api/orders`, {
+    headers: { ...bearer(token()), x_user_id: 'root', 'X-User_Scopes': 'everything', x_tenant: 'evil', x_gatehouse_claims: 'e30', 'x_client-id': 'spoofed' },
+  });
+  assert.equal(res.status, 200);
+  const got = res.json<EchoRecord>();
+  const names = got.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'));
+  assert.equal(names.filter((n) => n === 'x-user-id').length, 1, 'only our x-user-id');
+  assert.equal(names.filter((n) => n === 'x-tenant').length, 1, 'only our x-tenant');
+  assert.ok(!names.includes('x-gatehouse-claims'));
+  assert.ok(!names.includes('x-client-id'));
+  assert.equal(got.headers['x-user-id'], 'alice');
+});
+
 test('spoofed identity headers are stripped on public routes too', async () => {
   const res = await call(`${t.gw.url}/public/x`, { headers: { 'x-user-id': 'root', 'x-gatehouse-sub': 'root' } });
   assert.equal(res.status, 200);

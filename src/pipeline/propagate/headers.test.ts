@@ -70,3 +70,11 @@ test('inbound stripper: prefixes and names, case-insensitive config', () => {
   assert.equal(s.strips('x-tenantx'), false);
   assert.equal(s.strips('accept'), false);
 });
+
+test('inbound stripper: underscore spellings are stripped like hyphens (CGI servers read both as HTTP_X_USER_ID)', () => {
+  const s = compileInboundStripper({ prefixes: ['x-gatehouse-', 'X_User_'], names: ['x-tenant'] });
+  for (const name of ['x_user_id', 'x-user_id', 'x_user-id', 'x_gatehouse_sub', 'x_tenant', 'x-user-id']) {
+    assert.equal(s.strips(name), true, name);
+  }
+  for (const name of ['x_tenantx', 'x_other', 'accept_language']) assert.equal(s.strips(name), false, name);
+});

@@ -4,6 +4,10 @@
  * `x-user-`, `x-auth-`), every configured name, and every header the route itself
  * injects. Stripping happens before propagation adds the real values, so a client
  * can neither replace nor add to them.
+ *
+ * Underscores count as hyphens: CGI-style servers (Rack, WSGI, PHP) hand headers
+ * to the application as `HTTP_X_USER_ID`, the same key for `X-User-Id` and
+ * `X_User_Id`, so an underscore spelling must not slip past as another header.
  */
 export interface InboundStripper {
   /** `name` must be lower-case. */
@@ -15,16 +19,22 @@ export interface StripOptions {
   readonly names: readonly string[];
 }
 
+function canonical(name: string): string {
+  return name.toLowerCase().replaceAll('_', '-');
+}
+
 export function compileInboundStripper(opts: StripOptions): InboundStripper {
-  const prefixes = opts.prefixes.map((p) => p.toLowerCase());
-  const names = new Set(opts.names.map((n) => n.toLowerCase()));
+  const prefixes = opts.prefixes.map(canonical);
+  const names = new Set(opts.names.map(canonical));
+  function matches(name: string): boolean {
+    if (names.has(name)) return true;
+    for (let i = 0; i < prefixes.length; i++) {
+      if (name.startsWith(prefixes[i] as string)) return true;
+    }
+    return false;
+  }
   return {
-    strips(name) {
-      if (names.has(name)) return true;
-      for (let i = 0; i < prefixes.length; i++) {
-        if (name.startsWith(prefixes[i] as string)) return true;
-      }
-      return false;
-    },
+    // Underscores are rare in real header names: only those pay for the second spelling.
+    strips: (name) => matches(name) || (name.includes('_') && matches(name.replaceAll('_', '-'))),
   };
 }
