@@ -40,6 +40,8 @@ export function buildUpstreamHeaders(
   const connectionListed = connection !== undefined && !isPlainConnection(connection) ? listedNames(connection) : undefined;
   for (const name in headers) {
     if (NEVER_FORWARDED.has(name) || name.startsWith('proxy-') || stripper.strips(name)) continue;
+    // `x_forwarded_for` would reach a CGI-style upstream as HTTP_X_FORWARDED_FOR, beside ours.
+    if (name.includes('_') && NEVER_FORWARDED.has(name.replaceAll('_', '-'))) continue;
     if (dropAuthorization && name === 'authorization') continue;
     if (connectionListed !== undefined && connectionListed.has(name)) continue;
     const value = headers[name];

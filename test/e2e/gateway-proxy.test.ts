@@ -80,6 +80,17 @@ test('X-Forwarded-* from an untrusted peer are replaced', async () => {
   assert.equal(got.headers['x-real-ip'], undefined);
 });
 
+test('underscore spellings of the proxy headers are dropped (a CGI-style upstream would read them as its own)', async () => {
+  const res = await call(`${t.gw.url}/xff`, {
+    headers: { x_forwarded_for: '6.6.6.6', 'X-Forwarded_Proto': 'https', x_real_ip: '6.6.6.6', x_request_id: 'forged', 'x-custom_header': 'kept' },
+  });
+  const got = res.json<EchoRecord>();
+  const names = got.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+  for (const name of ['x_forwarded_for', 'x-forwarded_proto', 'x_real_ip', 'x_request_id']) assert.ok(!names.includes(name), name);
+  assert.equal(got.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(got.headers['x-custom_header'], 'kept', 'other underscore names pass');
+});
+
 test('X-Forwarded-* from a trusted proxy are kept and appended to', async () => {
   const res = await call(`${trusting.gw.url}/xff`, {
     headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' },
