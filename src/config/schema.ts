@@ -145,7 +145,7 @@ export const RouteSchema = z
     host: z
       .string()
       .optional()
-      .describe('Match only this Host (exact, or `*.example.com` for subdomains).'),
+      .describe('Match only this Host (exact, or `*.example.com` for subdomains; case, port and a final dot are ignored).'),
     propagate: PropagateSchema.default(PropagateSchema.parse({})),
     maxBodyBytes: z.number().int().nonnegative().optional().describe('Largest request body for this route (413 beyond).'),
     timeoutMs: z.number().int().positive().optional().describe('Upstream response timeout for this route.'),

@@ -59,4 +59,14 @@ test('hostnameOf strips ports and lower-cases, keeping IPv6 literals', () => {
   assert.equal(hostnameOf('Example.COM:80'), 'example.com');
   assert.equal(hostnameOf('[::1]:8080'), '[::1]');
   assert.equal(hostnameOf('127.0.0.1'), '127.0.0.1');
+  assert.equal(hostnameOf('Example.com.:443'), 'example.com');
+  assert.equal(hostnameOf('example.com.'), 'example.com');
+});
+
+test('a fully qualified Host (final dot) matches the route of its host, and a route written with one matches without', () => {
+  const router = createRouter([r('public', '/'), r('admin', '/', 'admin.example.com'), r('wild', '/', '*.fq.test.')]);
+  assert.equal(router.match('admin.example.com.', '/x')?.id, 'admin');
+  assert.equal(router.match('ADMIN.example.com.:8443', '/x')?.id, 'admin');
+  assert.equal(router.match('a.fq.test', '/x')?.id, 'wild');
+  assert.equal(router.match('admin.example.com..', '/x')?.id, 'public', 'only one final dot is a spelling of the name');
 });

@@ -32,7 +32,7 @@ interface Entry<R> {
 export function createRouter<R extends Routable>(routes: readonly R[]): Router<R> {
   const entries: Entry<R>[] = routes.map((route) => {
     const prefix = trimTrailingSlash(route.path);
-    const host = route.host?.toLowerCase();
+    const host = route.host === undefined ? undefined : hostnameOf(route.host);
     const wildcard = host?.startsWith('*.') ?? false;
     return {
       route,
@@ -83,7 +83,7 @@ function trimTrailingSlash(path: string): string {
   return path.slice(0, end);
 }
 
-/** The host name of a Host header: port removed, lower-cased, IPv6 brackets kept. */
+/** The host name of a Host header: port and a final dot removed, lower-cased, IPv6 brackets kept. */
 export function hostnameOf(hostHeader: string): string {
   let end = hostHeader.length;
   if (hostHeader.charCodeAt(0) === 0x5b) {
@@ -93,6 +93,9 @@ export function hostnameOf(hostHeader: string): string {
     const colon = hostHeader.indexOf(':');
     if (colon >= 0) end = colon;
   }
+  // `api.example.com.` is the same name written fully qualified: without this it would miss
+  // the route for `api.example.com` and fall through to a route without host.
+  if (end > 1 && hostHeader.charCodeAt(end - 1) === 0x2e) end--;
   const name = end === hostHeader.length ? hostHeader : hostHeader.slice(0, end);
   // Host names are case-insensitive; the common all-lower-case header skips the copy.
   return hasUpper(name) ? name.toLowerCase() : name;
