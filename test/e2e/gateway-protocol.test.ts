@@ -64,6 +64,17 @@ test('more than one Host header, in any spelling: 400 GH_BAD_REQUEST (Node would
   await assertRefused(lines('GET /x HTTP/1.1', 'host: gateway.test', 'HOST: gateway.test', 'Connection: close'), 400, 'GH_BAD_REQUEST', /more than one Host/);
 });
 
+test('a Host that is not a host name (a slash, userinfo, a space): 400 GH_BAD_REQUEST; names, IP literals and ports pass', async () => {
+  for (const host of ['evil.test/x', 'user@gateway.test', 'gateway.test evil', 'gateway.test:80:80', '[::1']) {
+    await assertRefused(lines('GET /x HTTP/1.1', `Host: ${host}`, 'Connection: close'), 400, 'GH_BAD_REQUEST', /not a host name/);
+  }
+  for (const host of ['gateway.test', 'Gateway.Test:8080', '127.0.0.1', '[::1]:8080', 'xn--bcher-kva.example', 'gateway.test.']) {
+    const res = await rawRequest(t.gw.url, lines('GET /host-ok HTTP/1.1', `Host: ${host}`, 'Connection: close'));
+    assert.equal(res.status, 200, `${host}: ${res.raw.slice(0, 200)}`);
+    assert.equal((JSON.parse(res.body) as EchoRecord).headers['x-forwarded-host'], host);
+  }
+});
+
 test('HTTP/1.0 may omit Host: forwarded', async () => {
   const res = await rawRequest(t.gw.url, lines('GET /old-client HTTP/1.0'));
   assert.equal(res.status, 200, res.raw.slice(0, 300));

@@ -65,7 +65,12 @@ test('the plain listener only redirects to HTTPS (308, path and query kept)', as
 });
 
 test('a hostile Host header is not echoed into the redirect', async () => {
-  const res = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil.test/@attacker' } });
+  // Not a host name at all: refused like at the gateway.
+  const refused = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil.test/@attacker' } });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.headers.location, undefined);
+  // Well-formed for RFC 3986 but no plain host name: the redirect uses the listener's own host.
+  const res = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil.test;x=%2f' } });
   assert.equal(res.status, 308);
   assert.match(String(res.headers.location), /^https:\/\/127\.0\.0\.1:\d+\/x$/);
 });
