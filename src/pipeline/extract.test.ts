@@ -43,4 +43,9 @@ test('tokens in the query string', () => {
   badRequest(() => extractCredential(req(), '?a=1&ACCESS_TOKEN=abc'));
   badRequest(() => extractCredential(req(), '?access%5Ftoken=abc'));
   assert.equal(extractCredential(req(), '?my_access_token_count=1'), undefined);
+  // Percent-encoded letters: an upstream decodes these names to access_token.
+  badRequest(() => extractCredential(req(), '?%61ccess_token=abc'));
+  badRequest(() => extractCredential(req(), '?a=%41&access_t%6Fken=abc'));
+  badRequest(() => extractCredential(req(), '?x=1;%61%63%63%65%73%73%5f%74%6f%6b%65%6e'));
+  assert.equal(extractCredential(req(), '?%61ccess_tokens=1&bad=%E0%A4%A'), undefined);
 });

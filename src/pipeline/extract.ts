@@ -25,7 +25,7 @@ const QUERY_TOKEN = /(?:^|[?&;])access(?:_|%5f)token(?:=|&|;|$)/i;
  * in `req.headers`, which would let a second one slip past unseen.
  */
 export function extractCredential(req: IncomingMessage, query: string): Credential | undefined {
-  if (query.length > 1 && QUERY_TOKEN.test(query)) {
+  if (query.length > 1 && hasAccessTokenParam(query)) {
     throw new GatehouseError('GH_BAD_CREDENTIAL_REQUEST', 'access tokens are not accepted in the query string');
   }
   const raw = req.rawHeaders;
@@ -39,6 +39,32 @@ export function extractCredential(req: IncomingMessage, query: string): Credenti
   if (value === undefined) return undefined;
   return parseAuthorization(value);
 }
+
+/**
+ * Whether the query (with its `?`) has an `access_token` parameter in any
+ * spelling an upstream would decode to that name: the plain one, or one with
+ * percent-encoded letters (`%61ccess_token`). Only names holding a `%` are decoded.
+ */
+function hasAccessTokenParam(query: string): boolean {
+  if (QUERY_TOKEN.test(query)) return true;
+  if (!query.includes('%')) return false;
+  for (const pair of query.slice(1).split(/[&;]/)) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    if (!name.includes('%') || name.length > MAX_ENCODED_NAME) continue;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(name);
+    } catch {
+      continue; // not decodable: no upstream reads it as access_token either
+    }
+    if (decoded.toLowerCase() === 'access_token') return true;
+  }
+  return false;
+}
+
+/** `access_token` with every character percent-encoded is 36 characters. */
+const MAX_ENCODED_NAME = 36;
 
 /** Parses one Authorization header value; see {@link extractCredential}. */
 export function parseAuthorization(value: string): Credential {
