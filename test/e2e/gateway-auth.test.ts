@@ -178,6 +178,10 @@ test('token in the query string: 400 invalid_request, even next to a valid heade
   const res = await call(`${t.gw.url}/api/orders?access_token=${tok}`, { headers: bearer(tok) });
   await assertProblem(res, 400, 'GH_BAD_CREDENTIAL_REQUEST');
   assert.match(String(res.headers['www-authenticate']), /error="invalid_request"/);
+  // The name with percent-encoded letters is the same parameter to an upstream that decodes it.
+  const before = upstream.received.length;
+  await assertProblem(await call(`${t.gw.url}/api/orders?x=1&%61ccess_t%6Fken=${tok}`, { headers: bearer(tok) }), 400, 'GH_BAD_CREDENTIAL_REQUEST');
+  assert.equal(upstream.received.length, before, 'the URL carrying the token was not forwarded');
 });
 
 test('insufficient scope: 403 with the scopes the route needs', async () => {

@@ -119,6 +119,10 @@ test('host matching: a wildcard host needs a subdomain', async () => {
   const no = await rawRequest(t.gw.url, ['GET /hosted/a HTTP/1.1', 'Host: tenant.test', 'Connection: close', '', ''].join('\r\n'));
   assert.equal(no.status, 404);
   assert.equal(hostUp.received.length, 1);
+  // Fully qualified (a final dot): the same host, so the same route.
+  const fq = await rawRequest(t.gw.url, ['GET /hosted/a HTTP/1.1', 'Host: EU.tenant.test.:8080', 'Connection: close', '', ''].join('\r\n'));
+  assert.equal(fq.status, 200);
+  assert.equal(hostUp.received.length, 2);
 });
 
 test('no route: 404 problem+json without a challenge', async () => {
