@@ -1,7 +1,7 @@
 import { GatehouseError } from '../errors.js';
 import type { IdentityCheck } from './authorize/scopes.js';
 import type { Authenticator, AuthnResult, Credential, RequestContext } from './context.js';
-import { checkBearerSyntax, extractCredential } from './extract.js';
+import { checkBearerSyntax, extractCredential, UNRECOGNIZED_CREDENTIAL } from './extract.js';
 
 /** A route's compiled policy: who may call it. */
 export interface RoutePolicy {
@@ -30,9 +30,10 @@ export interface SyncCapableAuthenticator extends Authenticator {
  * identity on the context. Throws a GatehouseError to refuse the request.
  *
  * Authenticators answer `skipped` for credentials that are not theirs; when all
- * of them skip, the answer depends on what was sent: nothing at all → 401
- * GH_TOKEN_MISSING (a bare challenge, RFC 6750 §3.1), something nobody reads →
- * 401 GH_TOKEN_MALFORMED.
+ * of them skip, the answer depends on what was sent: no Bearer token (nothing,
+ * or another scheme such as Basic) → 401 GH_TOKEN_MISSING with a bare challenge
+ * (RFC 6750 §3.1: a client using an unsupported method gets no error code),
+ * a token nobody reads → 401 GH_TOKEN_MALFORMED.
  */
 export async function runPipeline(policy: RoutePolicy, ctx: RequestContext): Promise<void> {
   const resumeAt = runPipelineSync(policy, ctx);
@@ -91,7 +92,10 @@ function authorize(policy: RoutePolicy, ctx: RequestContext): void {
     // A malformed Bearer is refused as such, also where anonymous callers pass.
     checkBearerSyntax(ctx.credential);
     if (policy.allowAnonymous) return;
-    if (ctx.credential === undefined) throw new GatehouseError('GH_TOKEN_MISSING', 'a Bearer token is required');
+    const credential = ctx.credential;
+    if (credential === undefined || credential === UNRECOGNIZED_CREDENTIAL) {
+      throw new GatehouseError('GH_TOKEN_MISSING', 'a Bearer token is required');
+    }
     throw new GatehouseError('GH_TOKEN_MALFORMED', 'the credential is not in a form this route accepts');
   }
   const checks = policy.checks;

@@ -108,8 +108,16 @@ test('no token: 401 with a bare challenge', async () => {
   assert.equal(res.headers['www-authenticate'], 'Bearer realm="test-realm"');
 });
 
-test('garbage and foreign credentials: 401 GH_TOKEN_MALFORMED with invalid_token', async () => {
-  for (const value of ['Bearer garbage', 'Basic dXNlcjpwYXNz', 'Bearer a.b.c', 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.AAAA', 'Bearer ey!!.x.y']) {
+test('another scheme (Basic, Digest, a misspelt Bearer): 401 GH_TOKEN_MISSING with a bare challenge (RFC 6750 §3.1)', async () => {
+  for (const value of ['Basic dXNlcjpwYXNz', 'Digest username="u"', 'Bearerx abc', 'eyJhbGciOiJSUzI1NiJ9']) {
+    const res = await call(`${t.gw.url}/api/orders`, { headers: { authorization: value } });
+    await assertProblem(res, 401, 'GH_TOKEN_MISSING');
+    assert.equal(res.headers['www-authenticate'], 'Bearer realm="test-realm"', value);
+  }
+});
+
+test('garbage Bearer tokens: 401 GH_TOKEN_MALFORMED with invalid_token', async () => {
+  for (const value of ['Bearer garbage', 'Bearer a.b.c', 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.AAAA', 'Bearer ey!!.x.y']) {
     const res = await call(`${t.gw.url}/api/orders`, { headers: { authorization: value } });
     if (value === 'Bearer ey!!.x.y') {
       await assertProblem(res, 400, 'GH_BAD_CREDENTIAL_REQUEST');
