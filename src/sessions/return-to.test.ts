@@ -23,6 +23,11 @@ test('everything that could leave for another origin is refused', () => {
   for (const raw of [
     '//evil.example',
     '///evil.example',
+    '/.//evil.example',
+    '/..//evil.example',
+    '/a/..//evil.example',
+    '/%2e%2e//evil.example',
+    '/%2E//evil.example/x?y#z',
     '/\\evil.example',
     '\\\\evil.example',
     '/\t/evil.example',

@@ -5,7 +5,8 @@ const isLoopback = (u: URL) => u.hostname === '127.0.0.1' || u.hostname === 'loc
 /**
  * Where a login may send the browser afterwards: a path on the gateway's own
  * origin, or a URL on an allow-listed origin. Anything else — another host,
- * a scheme-relative `//evil`, a backslash trick, `javascript:` — is 400
+ * a scheme-relative `//evil` (also one that dot segments produce, `/.//evil`),
+ * a backslash trick, `javascript:` — is 400
  * GH_BAD_REQUEST, never a redirect (no open redirect).
  */
 export function safeReturnTo(raw: string | null | undefined, publicOrigin: string, allowedOrigins: readonly string[] = []): string {
@@ -22,7 +23,9 @@ export function safeReturnTo(raw: string | null | undefined, publicOrigin: strin
     } catch {
       throw refuse();
     }
-    if (u.origin !== publicOrigin) throw refuse();
+    // Dot segments can resolve `/.//evil.example` to the path `//evil.example`, which a browser
+    // reads as another host: check what is returned, not what came in.
+    if (u.origin !== publicOrigin || u.pathname.startsWith('//')) throw refuse();
     return u.pathname + u.search + u.hash;
   }
   let u: URL;

@@ -116,6 +116,9 @@ test('open-redirect attempts on /auth/login are 400; same-origin paths and allow
   t.after(() => stack.close());
   for (const target of [
     '//evil.example/x',
+    '/.//evil.example/x',
+    '/..//evil.example',
+    '/%2e%2e//evil.example',
     'https://evil.example/',
     '/\\evil.example',
     '\\\\evil.example',
