@@ -268,7 +268,7 @@ const IdentitySchema = z
       .array(z.string().min(1))
       .default(['x-gatehouse-', 'x-user-', 'x-auth-'])
       .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity. Underscores count as hyphens (`x_user_id` is removed like `x-user-id`): CGI-style servers read both as one header.'),
-    stripHeaders: z.array(z.string().min(1)).default([]).describe('Further inbound header names to remove (underscore spellings too).'),
+    stripHeaders: z.array(z.string().min(1)).default([]).describe('Further inbound header names to remove (underscore spellings too). The identity headers any route injects (`propagate.headers`, `maskedClaims.header`) are removed on every route without being listed here.'),
   })
   .strict();
 

@@ -36,24 +36,32 @@ export interface CompiledRoute extends Routable, RoutePolicy {
 /** Compiles every route of a configuration. Throws on a route that cannot work. */
 export function compileRoutes(config: Config, auth: AuthKinds, pools: UpstreamPools, metrics: GatewayMetrics): CompiledRoute[] {
   const issuers = configuredIssuers(config);
+  // One stripper for every route: a header some route injects (`x-tenant`) must not reach an
+  // upstream from the client through another route, a public one to the same service included.
+  const stripper = compileInboundStripper({
+    prefixes: config.identity.stripPrefixes,
+    names: [...config.identity.stripHeaders, ...config.routes.flatMap((r) => identityHeaderNames(r.propagate))],
+  });
   const names = new Set<string>();
   return config.routes.map((route, i) => {
     const name = route.name ?? route.path;
     if (names.has(name)) throw new Error(`routes.${i}: route name ${name} is used twice; names label metrics`);
     names.add(name);
-    return compileRoute(route, config, auth, pools, metrics, issuers, name);
+    return compileRoute(route, config, { auth, pools, metrics, issuers, stripper }, name);
   });
 }
 
-function compileRoute(
-  route: RouteConfig,
-  config: Config,
-  auth: AuthKinds,
-  pools: UpstreamPools,
-  metrics: GatewayMetrics,
-  issuers: ReturnType<typeof configuredIssuers>,
-  name: string,
-): CompiledRoute {
+/** What every route of one configuration shares. */
+interface RouteEnv {
+  readonly auth: AuthKinds;
+  readonly pools: UpstreamPools;
+  readonly metrics: GatewayMetrics;
+  readonly issuers: ReturnType<typeof configuredIssuers>;
+  readonly stripper: InboundStripper;
+}
+
+function compileRoute(route: RouteConfig, config: Config, env: RouteEnv, name: string): CompiledRoute {
+  const { auth, pools, metrics, issuers } = env;
   const upstream = new URL(route.upstream);
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
     throw new Error(`route ${name}: upstream must be http or https`);
@@ -81,10 +89,7 @@ function compileRoute(
     authenticators,
     allowAnonymous,
     checks,
-    stripper: compileInboundStripper({
-      prefixes: config.identity.stripPrefixes,
-      names: [...config.identity.stripHeaders, ...identityHeaderNames(p)],
-    }),
+    stripper: env.stripper,
     dropAuthorization: p.authorization === 'drop',
     identityHeaders: compileIdentityHeaders(p),
     origin: upstream.origin,

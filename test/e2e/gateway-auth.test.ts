@@ -252,6 +252,17 @@ test('spoofed identity headers are stripped on public routes too', async () => {
   assert.equal(got.headers['x-gatehouse-sub'], undefined);
 });
 
+test('a header one route injects (x-tenant, outside the default prefixes) is stripped on every other route, public ones included', async () => {
+  for (const path of ['/public/x', '/api/optional']) {
+    const headers = path === '/public/x' ? {} : bearer(token());
+    const res = await call(`${t.gw.url}${path}`, { headers: { ...headers, 'x-tenant': 'evil', x_tenant: 'evil', 'x-client-id': 'spoofed' } });
+    assert.equal(res.status, 200, path);
+    const names = res.json<EchoRecord>().rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'));
+    assert.ok(!names.includes('x-tenant'), path);
+    assert.ok(!names.includes('x-client-id'), path);
+  }
+});
+
 test('masking: no Authorization upstream, only the chosen claims', async () => {
   const res = await call(`${t.gw.url}/api/masked`, { headers: bearer(token()) });
   assert.equal(res.status, 200);

@@ -1,8 +1,9 @@
 /**
  * Decides which inbound headers never reach an upstream because they could carry
  * a spoofed identity: every name with a configured prefix (default `x-gatehouse-`,
- * `x-user-`, `x-auth-`), every configured name, and every header the route itself
- * injects. Stripping happens before propagation adds the real values, so a client
+ * `x-user-`, `x-auth-`), every configured name, and every header any route
+ * injects (on every route: a public route to the same service must not carry it
+ * either). Stripping happens before propagation adds the real values, so a client
  * can neither replace nor add to them.
  *
  * Underscores count as hyphens: CGI-style servers (Rack, WSGI, PHP) hand headers
