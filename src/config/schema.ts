@@ -101,8 +101,8 @@ const PropagateSchema = z
   .object({
     authorization: z
       .enum(['forward', 'drop'])
-      .default('forward')
-      .describe('Forward the original `Authorization` header upstream, or drop it.'),
+      .optional()
+      .describe('Forward the original `Authorization` header upstream, or drop it. Default: `drop` when `maskedClaims` is set (the service gets the claims instead of the token), otherwise `forward`.'),
     headers: z
       .object({
         subject: z.string().optional().describe('Header that receives `sub`.'),
@@ -121,7 +121,7 @@ const PropagateSchema = z
       })
       .strict()
       .optional()
-      .describe('Forward a chosen subset of claims instead of the raw token (set `authorization: drop` with it).'),
+      .describe('Forward a chosen subset of claims instead of the raw token; the token is then dropped unless `authorization: forward` says otherwise.'),
   })
   .strict();
 export type PropagateConfig = z.infer<typeof PropagateSchema>;

@@ -90,7 +90,8 @@ function compileRoute(route: RouteConfig, config: Config, env: RouteEnv, name: s
     allowAnonymous,
     checks,
     stripper: env.stripper,
-    dropAuthorization: p.authorization === 'drop',
+    // Masking exists so a service need not see the token: it goes unless the route keeps it explicitly.
+    dropAuthorization: (p.authorization ?? (p.maskedClaims ? 'drop' : 'forward')) === 'drop',
     identityHeaders: compileIdentityHeaders(p),
     origin: upstream.origin,
     pool: pools.get(upstream.origin),

@@ -50,7 +50,12 @@ before(async () => {
       {
         path: '/api/masked',
         upstream: upstream.url,
-        propagate: { authorization: 'drop', maskedClaims: { claims: ['sub', 'tenant'] } },
+        propagate: { maskedClaims: { claims: ['sub', 'tenant'] } },
+      },
+      {
+        path: '/api/masked-keep-token',
+        upstream: upstream.url,
+        propagate: { authorization: 'forward', maskedClaims: { claims: ['sub'] } },
       },
       { path: '/api/second-only', upstream: upstream.url, issuers: ['second'] },
       { path: '/api/optional', upstream: upstream.url, auth: ['jwt', 'none'], propagate: { headers: { subject: 'x-user-id' } } },
@@ -263,13 +268,18 @@ test('a header one route injects (x-tenant, outside the default prefixes) is str
   }
 });
 
-test('masking: no Authorization upstream, only the chosen claims', async () => {
-  const res = await call(`${t.gw.url}/api/masked`, { headers: bearer(token()) });
+test('masking: no Authorization upstream by default, only the chosen claims; a route may keep the token explicitly', async () => {
+  const tok = token();
+  const res = await call(`${t.gw.url}/api/masked`, { headers: bearer(tok) });
   assert.equal(res.status, 200);
   const got = res.json<EchoRecord>();
   assert.equal(got.headers.authorization, undefined);
+  assert.ok(!JSON.stringify(got).includes(tok.split('.')[2] as string), 'no part of the token reaches the upstream');
   const claims = JSON.parse(Buffer.from(String(got.headers['x-gatehouse-claims']), 'base64url').toString('utf8'));
   assert.deepEqual(claims, { sub: 'alice', tenant: 'acme' });
+  const kept = (await call(`${t.gw.url}/api/masked-keep-token`, { headers: bearer(tok) })).json<EchoRecord>();
+  assert.equal(kept.headers.authorization, `Bearer ${tok}`);
+  assert.deepEqual(JSON.parse(Buffer.from(String(kept.headers['x-gatehouse-claims']), 'base64url').toString('utf8')), { sub: 'alice' });
 });
 
 test('issuer restriction: another trusted issuer is refused on the route', async () => {
