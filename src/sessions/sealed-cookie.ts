@@ -11,7 +11,13 @@ export interface SealedCookieOptions {
   readonly name?: string;
   /** Largest value per cookie, under the ~4096-byte per-cookie limit with name and attributes. Default 3800. */
   readonly chunkBytes?: number;
-  /** Most chunks; a bigger session is refused when sealing and never reassembled. Default 5. */
+  /**
+   * Most chunks; a bigger session is refused when sealing and never reassembled.
+   * Default 3: 3 × 3800 bytes leaves about 4.9 KB of the 16 KiB a request's
+   * headers may take (`limits.maxHeaderBytes`, and the Cookie header bound in
+   * `cookies.ts`) for the request line, other headers and other cookies. Five
+   * chunks could never be sent back at all (431).
+   */
   readonly maxChunks?: number;
   /** Cookie attributes (tests of the `Secure` rule only). */
   readonly attributes?: Omit<CookieAttributes, 'maxAgeSeconds'>;
@@ -66,7 +72,7 @@ export class CookieSealer {
     this.keyring = opts.keyring;
     this.name = opts.name ?? '__Host-gh_s';
     this.chunkBytes = opts.chunkBytes ?? 3800;
-    this.maxChunks = opts.maxChunks ?? 5;
+    this.maxChunks = opts.maxChunks ?? 3;
     this.attributes = opts.attributes ?? {};
     if (this.maxChunks < 1 || this.maxChunks > 9) throw new RangeError('maxChunks must be 1..9');
     if (this.chunkBytes < 64) throw new RangeError('chunkBytes too small');
@@ -83,8 +89,9 @@ export class CookieSealer {
 
   /**
    * Set-Cookie values carrying `session`, plus deletions of chunks the browser
-   * holds from a longer earlier session. Refuses a session that needs more than
-   * `maxChunks` cookies.
+   * holds from a longer earlier session. A session that needs more than
+   * `maxChunks` cookies is refused (GH_LOGIN_FAILED: it can only come from a
+   * provider's tokens and claims, and the browser could never send it back).
    */
   async seal(session: object, maxAgeSeconds: number, present: ReadonlyMap<string, string> = new Map()): Promise<string[]> {
     const { id, key } = this.keyring.current;
@@ -94,7 +101,7 @@ export class CookieSealer {
     const parts: string[] = [];
     for (let i = 0; i < jwe.length; i += this.chunkBytes) parts.push(jwe.slice(i, i + this.chunkBytes));
     // The count prefix may push chunk 0 two bytes over chunkBytes; the default leaves room for that.
-    if (parts.length > this.maxChunks) throw new GatehouseError('GH_INTERNAL', 'session too large to seal in cookies');
+    if (parts.length > this.maxChunks) throw new GatehouseError('GH_LOGIN_FAILED', 'the session is too large for stateless cookies (use stateful mode)');
     this.opened?.set(tagOf(jwe), { jwe, value: JSON.parse(JSON.stringify(session)) as Record<string, unknown> });
     parts[0] = `${parts.length}~${parts[0]}`;
     const out = parts.map((p, i) => serializeCookie(this.chunkName(i), p, { ...this.attributes, maxAgeSeconds }));

@@ -11,7 +11,7 @@ const NO_COOKIES: readonly string[] = Object.freeze([]);
 export interface StatelessOptions extends SessionManagerDeps {
   /** Base cookie name; chunks are `<name>.0`, `<name>.1`, … Default `__Host-gh_s`. */
   readonly cookieName?: string;
-  /** Most cookies one session may span. Default 5. */
+  /** Most cookies one session may span. Default 3 (see `SealedCookieOptions.maxChunks`). */
   readonly maxChunks?: number;
   /**
    * How long a refresh result stays readable under the old refresh token, for
@@ -41,7 +41,7 @@ export class StatelessSessions implements SessionManager {
     this.sealer = new CookieSealer({
       keyring: deps.keyring.derive('sealed-cookie'),
       name: deps.cookieName ?? '__Host-gh_s',
-      maxChunks: deps.maxChunks ?? 5,
+      maxChunks: deps.maxChunks ?? 3,
       attributes: deps.cookieAttributes,
       cacheEntries: 10_000,
     });
@@ -70,7 +70,17 @@ export class StatelessSessions implements SessionManager {
     const touch = now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000;
     if (data === sealed && !touch) return { data, setCookies: [] };
     const next = touch ? { ...data, lastSeenAt: now } : data;
-    return { data: next, setCookies: await this.sealer.seal(next, this.deps.timeouts.absoluteSeconds, cookies) };
+    return { data: next, setCookies: await this.reseal(next, cookies) };
+  }
+
+  /** The session's cookies again; one that grew too large to seal (refreshed tokens) ends, rather than reach the browser unreadable. */
+  private async reseal(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
+    try {
+      return await this.sealer.seal(data, this.deps.timeouts.absoluteSeconds, cookies);
+    } catch (err) {
+      if (err instanceof GatehouseError && err.code === 'GH_LOGIN_FAILED') throw new GatehouseError('GH_SESSION_EXPIRED', 'the refreshed session is too large for stateless cookies', { cause: err });
+      throw err;
+    }
   }
 
   resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined {

@@ -9,6 +9,9 @@ import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
 import type { SessionStore } from '../../src/sessions/store.js';
+import { Keyring, openRecord, storeKeyOf } from '../../src/sessions/crypto.js';
+import { CookieSealer } from '../../src/sessions/sealed-cookie.js';
+import { parseSessionData, type SessionData } from '../../src/sessions/session.js';
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuthService } from './auth-service.js';
 import { freePort } from './ports.js';
 
@@ -72,6 +75,8 @@ export interface SessionStackOptions {
   readonly sessions?: Partial<SessionsConfigInput>;
   /** Store for each in-process gateway, by index (the caller closes them), instead of the configured one. */
   readonly sessionStores?: readonly SessionStore[];
+  /** Session keys (default: one random key `k1`). */
+  readonly keys?: readonly { id: string; secret: string }[];
 }
 
 export interface SessionStack {
@@ -81,8 +86,15 @@ export interface SessionStack {
   readonly gateways: Gateway[];
   readonly url: string;
   readonly clientId: string;
+  readonly clientSecret: string;
+  /** The session keys the gateways were started with. */
+  readonly keys: readonly { id: string; secret: string }[];
   /** Refresh-token grants the provider handled (success and failure). */
   refreshGrants(): number;
+  /** Refresh-token grants the provider refused (invalid_grant: revoked, reused, expired). */
+  refusedRefreshGrants(): number;
+  /** Reloads gateway `index` (default 0) with its configuration, `sessions` patched. */
+  reloadSessions(patch: Partial<SessionsConfigInput>, index?: number): Promise<void>;
   /** Each gateway's metrics, in `gateways` order. */
   readonly metrics: GatewayMetrics[];
   /** URLs of every instance: in-process gateways first, then child processes. */
@@ -119,13 +131,18 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     },
   });
   let grants = 0;
+  let refused = 0;
   const countGrants = (ctx: { oidc?: { params?: { grant_type?: unknown } } }) => {
     if (ctx.oidc?.params?.grant_type === 'refresh_token') grants++;
   };
   auth.service.provider.on('grant.success', countGrants);
-  auth.service.provider.on('grant.error', countGrants);
+  auth.service.provider.on('grant.error', (ctx: { oidc?: { params?: { grant_type?: unknown } } }, err: { error?: string }) => {
+    countGrants(ctx);
+    if (ctx.oidc?.params?.grant_type === 'refresh_token' && err.error === 'invalid_grant') refused++;
+  });
   const upstream = await startEchoUpstream();
-  const keys = [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
+  const keys = o.keys ? [...o.keys] : [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
+  const inputs: ConfigInput[] = [];
   const gateways: Gateway[] = [];
   const metrics: GatewayMetrics[] = [];
   const children: ChildProcess[] = [];
@@ -154,6 +171,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
           ...o.sessions,
         },
       };
+      inputs.push(input);
       if (index > 0 && o.childProcesses) {
         const { child, url } = await spawnGateway(input, o.now ? o.now() - Date.now() : 0);
         children.push(child);
@@ -181,7 +199,14 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     gateways,
     url,
     clientId,
+    clientSecret,
+    keys,
     refreshGrants: () => grants,
+    refusedRefreshGrants: () => refused,
+    async reloadSessions(patch, index = 0) {
+      const input = inputs[index] as ConfigInput;
+      await (gateways[index] as Gateway).reload(ConfigSchema.parse({ ...input, sessions: { ...input.sessions, ...patch } }));
+    },
     metrics,
     urls: [...gateways.map((g) => g.url), ...childUrls],
     async advanceChildren(ms) {
@@ -279,4 +304,30 @@ export async function rawRequest(url: string, o: { method?: string; headers?: Re
     setCookies: sc === undefined ? [] : Array.isArray(sc) ? sc : [sc],
     json: <T>() => JSON.parse(body) as T,
   };
+}
+
+/** Cookie name → value, from a Cookie header. */
+export function cookieMap(header: string): Map<string, string> {
+  return new Map(header.split('; ').filter(Boolean).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+}
+
+/**
+ * A sealer for stateless session cookies under the stack's keys (as the
+ * gateway derives them), allowing up to `maxChunks` cookies: tests seal
+ * sessions of chosen sizes and read the ones the gateway set.
+ */
+export function testSealer(keys: readonly { id: string; secret: string }[], maxChunks = 9): CookieSealer {
+  return new CookieSealer({ keyring: new Keyring(keys).derive('sealed-cookie'), maxChunks });
+}
+
+/** The session a gateway sealed into these cookies (stateless mode). */
+export async function openStatelessSession(keys: readonly { id: string; secret: string }[], cookieHeader: string): Promise<SessionData> {
+  return parseSessionData((await testSealer(keys).open(cookieMap(cookieHeader))) ?? {});
+}
+
+/** The session a stateful gateway keeps in `store` for the session cookie in `cookieHeader`. */
+export async function readStatefulSession(keys: readonly { id: string; secret: string }[], store: SessionStore, cookieHeader: string): Promise<SessionData | undefined> {
+  const key = storeKeyOf(cookieMap(cookieHeader).get('__Host-gh_sid') ?? '');
+  const entry = await store.get(key, { fresh: true });
+  return entry && parseSessionData(openRecord(new Keyring(keys).derive('session-store'), key, entry.data));
 }
