@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
+import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
+import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { offsetClock, rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
+import { offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
 
 const prefix = randomPrefix('e2e');
 after(() => deletePrefix(REDIS_URL, prefix));
@@ -131,4 +134,64 @@ test('Redis down → 503 GH_SESSION_STORE_UNAVAILABLE; once back, the session is
   }
   assert.equal(back.status, 200);
   assert.match(back.json<Echo>().authorization ?? '', /^Bearer /);
+});
+
+const navigate = (url: string, cookie: string) => rawRequest(`${url}/app/home`, { headers: { cookie, 'sec-fetch-mode': 'navigate', accept: 'text/html' } });
+
+/** The session ended because the provider refused its refresh: 401 on the API route, the login redirect for a page; cookies cleared either way. */
+function assertEndedByRefusal(r: RawResponse, page: boolean): void {
+  if (page) {
+    assert.equal(r.status, 302, r.body);
+    assert.equal(r.headers.location, `/auth/login?return_to=${encodeURIComponent('/app/home')}`);
+  } else {
+    assert.equal(r.status, 401, r.body);
+    assert.equal(r.json().code, 'GH_SESSION_EXPIRED');
+  }
+  assert.ok(r.setCookies.length > 0 && r.setCookies.every((c) => /Max-Age=0/.test(c)), 'cookies cleared');
+}
+
+test('stateless: the provider refuses a replayed refresh token (a cookie older than its rotation and the result window) → 401 GH_SESSION_EXPIRED, or the login redirect for a page', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
+  t.after(() => stack.close());
+  for (const page of [false, true]) {
+    const { jar } = await stack.login();
+    const c0 = jar.header();
+    clock.advance(301_000);
+    const c1 = await apiCall(stack.url, c0);
+    assert.equal(c1.status, 200);
+    assert.ok(c1.setCookies.some((c) => c.startsWith('__Host-gh_s.0=')), 'refreshed: C1 sealed');
+    clock.advance(301_000); // past the 300 s refresh-result window: C0 can no longer adopt C1's tokens
+    const grants = stack.refreshGrants();
+    const r = page ? await navigate(stack.url, c0) : await apiCall(stack.url, c0);
+    assert.equal(stack.refreshGrants(), grants + 1, 'the gateway asked the provider');
+    assert.equal(stack.refusedRefreshGrants(), page ? 2 : 1, 'and the provider refused (invalid_grant)');
+    assertEndedByRefusal(r, page);
+  }
+  const counted = await stack.metrics[0]?.sessionRefreshes.get();
+  assert.equal(counted?.values.find((v) => v.labels.outcome === 'refused')?.value, 2);
+});
+
+test('stateful: a refresh token revoked at the provider → the next refresh is refused: 401 GH_SESSION_EXPIRED, or the login redirect for a page', async (t) => {
+  const clock = offsetClock();
+  const prefixRevoked = randomPrefix('e2e');
+  t.after(() => deletePrefix(REDIS_URL, prefixRevoked));
+  const stack = await startSessionStack({ mode: 'stateful', now: clock.now, store: { kind: 'redis', url: REDIS_URL, prefix: prefixRevoked } });
+  t.after(() => stack.close());
+  const store = RedisSessionStore.open(REDIS_URL, { prefix: prefixRevoked });
+  t.after(() => store.close());
+  const client = await discoverClient(stack.auth, { clientId: stack.clientId, clientSecret: stack.clientSecret });
+  for (const page of [false, true]) {
+    const { jar } = await stack.login();
+    const refreshToken = (await readStatefulSession(stack.keys, store, jar.header()))?.tokens.refreshToken;
+    assert.ok(refreshToken);
+    await oidc.tokenRevocation(client, refreshToken, { token_type_hint: 'refresh_token' });
+    assert.equal((await apiCall(stack.url, jar.header())).status, 200, 'the access token still works until it expires');
+    clock.advance(301_000);
+    const r = page ? await navigate(stack.url, jar.header()) : await apiCall(stack.url, jar.header());
+    assert.equal(stack.refusedRefreshGrants(), page ? 2 : 1, 'the provider refused the refresh (invalid_grant)');
+    assertEndedByRefusal(r, page);
+    assert.equal(await readStatefulSession(stack.keys, store, jar.header()), undefined, 'the session is gone from the store');
+    assert.equal((await apiCall(stack.url, jar.header())).status, 401);
+  }
 });
