@@ -5,7 +5,7 @@ import { GatehouseError } from '../errors.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
 import { MemorySessionStore } from './memory/memory-store.js';
 import { RedisSessionStore } from './redis/redis-store.js';
-import { expiresWithin, mergeTokens, RefreshCoordinator, type RefreshOps, type SessionTokens } from './refresh.js';
+import { expiresWithin, mergeTokens, RefreshCoordinator, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
 import { manualClock, type ManualClock } from './store-contract.js';
 import type { SessionStore } from './store.js';
 
@@ -212,4 +212,22 @@ test('outcomes are reported: one refreshed, the rest adopted; refused and failed
   await assert.rejects(coord.ensureFresh('s', (await ops.reload()) as State, ops));
   assert.deepEqual(seen, ['failed', 'refused']);
   await store.close();
+});
+
+test('UnsavedRotations: kept tokens are handed out only against the refresh token they replaced, until their time is up', () => {
+  let now = 1_000_000;
+  const unsaved = new UnsavedRotations(() => now, 60_000);
+  const tokens = { accessToken: 'at2', accessTokenExpiresAt: 2000, refreshToken: 'rt2' };
+  unsaved.keep('s1', 'rt1', tokens);
+  assert.equal(unsaved.get('s2', 'rt1'), undefined, 'another session');
+  assert.deepEqual(unsaved.get('s1', 'rt1'), tokens);
+  assert.deepEqual(unsaved.get('s1', 'rt1'), tokens, 'kept until stored');
+  unsaved.forget('s1');
+  assert.equal(unsaved.get('s1', 'rt1'), undefined);
+  unsaved.keep('s1', 'rt1', tokens);
+  assert.equal(unsaved.get('s1', 'rt0'), undefined, 'the store moved on: stale, dropped');
+  assert.equal(unsaved.get('s1', 'rt1'), undefined);
+  unsaved.keep('s1', 'rt1', tokens);
+  now += 60_000;
+  assert.equal(unsaved.get('s1', 'rt1'), undefined, 'expired with the idle timeout');
 });

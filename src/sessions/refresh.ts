@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
-import type { SessionStore } from './store.js';
+import { BoundedMap } from './bounded-map.js';
+import type { Clock, SessionStore } from './store.js';
 
 /** Tokens a session holds. Times are epoch seconds. */
 export interface SessionTokens {
@@ -28,6 +29,58 @@ export function mergeTokens(old: SessionTokens, fresh: SessionTokens): SessionTo
     ...((fresh.idToken ?? old.idToken) !== undefined ? { idToken: fresh.idToken ?? old.idToken } : {}),
     ...((fresh.scope ?? old.scope) !== undefined ? { scope: fresh.scope ?? old.scope } : {}),
   };
+}
+
+/**
+ * Tokens to replace `old` with: a rotation kept from an earlier refresh whose
+ * store write failed (still unexpired), else the result of a grant with the
+ * newest refresh token at hand.
+ */
+export async function rotateTokens(old: SessionTokens, kept: SessionTokens | undefined, grant: RefreshGrant, isDue: (t: SessionTokens) => boolean): Promise<SessionTokens> {
+  if (kept !== undefined && !isDue(kept)) return kept;
+  const from = kept ?? old;
+  if (!from.refreshToken) throw new GatehouseError('GH_SESSION_EXPIRED', 'access token expired and the session has no refresh token');
+  return mergeTokens(from, await grant(from.refreshToken));
+}
+
+/**
+ * Rotated tokens the provider issued but the store did not take (it failed
+ * after the grant). The provider has consumed the old refresh token, and
+ * replaying it would trip reuse detection and end the whole token family, so
+ * the next refresh of that session in this process uses these instead (the
+ * request in between gets 503). Process memory only, like the decrypted
+ * sessions the managers cache; bounded, and kept no longer than the idle
+ * timeout, after which the session has ended anyway.
+ */
+export class UnsavedRotations {
+  private readonly entries: BoundedMap<string, { readonly replaced: string; readonly tokens: SessionTokens; readonly untilMs: number }>;
+
+  constructor(
+    private readonly now: Clock,
+    private readonly ttlMs: number,
+    maxEntries = 1000,
+  ) {
+    this.entries = new BoundedMap(maxEntries);
+  }
+
+  /** Remembers `tokens` as the rotation of refresh token `replaced`, for session `key`. */
+  keep(key: string, replaced: string, tokens: SessionTokens): void {
+    this.entries.set(key, { replaced, tokens, untilMs: this.now() + this.ttlMs });
+  }
+
+  /** The tokens kept for session `key`, if they replaced `refreshToken` (what the store still holds). */
+  get(key: string, refreshToken: string | undefined): SessionTokens | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    if (e.replaced === refreshToken && this.now() < e.untilMs) return e.tokens;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  /** The rotation reached the store. */
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
 }
 
 /** What the coordinator needs to know about one session's state. */

@@ -4,7 +4,7 @@ import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
 import { NOT_LOCAL } from './store.js';
-import { expiresWithin, mergeTokens, type RefreshOps } from './refresh.js';
+import { expiresWithin, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
 
 const NO_COOKIES: readonly string[] = Object.freeze([]);
@@ -37,6 +37,7 @@ export class StatefulSessions implements SessionManager {
   // Session id → store key, so a known cookie costs a Map lookup instead of a SHA-256. In process
   // memory only (like the opened sessions, which hold the tokens themselves); the store still sees hashes alone.
   private readonly storeKeys: BoundedMap<string, string> | undefined;
+  private readonly unsaved: UnsavedRotations;
 
   constructor(private readonly deps: StatefulOptions) {
     this.cookieName = deps.cookieName ?? '__Host-gh_sid';
@@ -44,6 +45,7 @@ export class StatefulSessions implements SessionManager {
     const max = deps.openedCacheEntries ?? 10_000;
     this.opened = max > 0 ? new BoundedMap(max) : undefined;
     this.storeKeys = max > 0 ? new BoundedMap(max) : undefined;
+    this.unsaved = new UnsavedRotations(deps.now, deps.timeouts.idleSeconds * 1000);
   }
 
   isSessionCookie(name: string): boolean {
@@ -165,25 +167,33 @@ export class StatefulSessions implements SessionManager {
   }
 
   private refreshOps(key: string): RefreshOps<Loaded> {
+    const isDue = (t: SessionTokens) => expiresWithin(t.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
     return {
-      needsRefresh: (s) => expiresWithin(s.data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now()),
+      needsRefresh: (s) => isDue(s.data.tokens),
       // Under the refresh lock: past any local cache, another instance may just have rotated.
       reload: () => this.load(key, true),
       refresh: async (s) => {
-        const refreshToken = s.data.tokens.refreshToken;
-        if (!refreshToken) throw new GatehouseError('GH_SESSION_EXPIRED', 'access token expired and the session has no refresh token');
-        const tokens = mergeTokens(s.data.tokens, await this.deps.grant(refreshToken));
+        const old = s.data.tokens;
+        const tokens = await rotateTokens(old, this.unsaved.get(key, old.refreshToken), this.deps.grant, isDue);
         // The provider has rotated: the new refresh token must reach the store even if a
         // concurrent touch bumped the version, so retry on top of the latest state.
         let cur: Loaded | undefined = s;
-        for (let i = 0; i < 5 && cur; i++) {
-          const next = { ...cur.data, tokens };
-          if (await this.write(key, next, cur.version)) return { data: next, version: cur.version + 1 };
-          cur = await this.load(key, true);
+        try {
+          for (let i = 0; i < 5 && cur; i++) {
+            const next = { ...cur.data, tokens };
+            if (await this.write(key, next, cur.version)) {
+              this.unsaved.forget(key);
+              return { data: next, version: cur.version + 1 };
+            }
+            cur = await this.load(key, true);
+          }
+          if (cur) throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'could not store the refreshed session');
+        } catch (err) {
+          // Store down after the provider rotated: the next try stores these, never replays the old token.
+          this.unsaved.keep(key, old.refreshToken as string, tokens);
+          throw err;
         }
-        throw cur
-          ? new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'could not store the refreshed session')
-          : new GatehouseError('GH_SESSION_EXPIRED', 'session ended during refresh');
+        throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended during refresh');
       },
       end: () => this.deps.store.delete(key),
     };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
-import { expiresWithin, mergeTokens, type RefreshOps, type SessionTokens } from './refresh.js';
+import { expiresWithin, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
 
@@ -34,6 +34,7 @@ export class StatelessSessions implements SessionManager {
   private readonly sealer: CookieSealer;
   private readonly recordKeys: Keyring;
   private readonly resultSeconds: number;
+  private readonly unsaved: UnsavedRotations;
   /** Store keys of a session's markers, per (immutable) session object: see markerKeys. */
   private readonly markers = new WeakMap<SessionData, { readonly ended: string; readonly cutoff: string }>();
 
@@ -47,6 +48,7 @@ export class StatelessSessions implements SessionManager {
     });
     this.recordKeys = deps.keyring.derive('refresh-result');
     this.resultSeconds = deps.refreshResultSeconds ?? 300;
+    this.unsaved = new UnsavedRotations(deps.now, deps.timeouts.idleSeconds * 1000);
   }
 
   isSessionCookie(name: string): boolean {
@@ -149,7 +151,8 @@ export class StatelessSessions implements SessionManager {
   }
 
   private refreshOps(sealed: SessionData): RefreshOps<SessionData> {
-    const needsRefresh = (s: SessionData) => expiresWithin(s.tokens.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
+    const isDue = (t: SessionTokens) => expiresWithin(t.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
+    const needsRefresh = (s: SessionData) => isDue(s.tokens);
     // Follows the chain of refresh results from the cookie's refresh token to the newest.
     const reload = async (): Promise<SessionData | undefined> => {
       // Under the refresh lock: past any local cache, another instance may just have rotated.
@@ -168,11 +171,18 @@ export class StatelessSessions implements SessionManager {
       needsRefresh,
       reload,
       refresh: async (s) => {
-        const refreshToken = s.tokens.refreshToken;
-        if (!refreshToken) throw new GatehouseError('GH_SESSION_EXPIRED', 'access token expired and the session has no refresh token');
-        const tokens = mergeTokens(s.tokens, await this.deps.grant(refreshToken));
-        const key = this.resultKey(refreshToken);
-        await this.deps.store.put(key, { data: sealRecord(this.recordKeys, key, JSON.stringify(tokens)), version: 1 }, this.resultSeconds);
+        const old = s.tokens;
+        if (!old.refreshToken) throw new GatehouseError('GH_SESSION_EXPIRED', 'access token expired and the session has no refresh token');
+        const key = this.resultKey(old.refreshToken);
+        const tokens = await rotateTokens(old, this.unsaved.get(key, old.refreshToken), this.deps.grant, isDue);
+        try {
+          await this.deps.store.put(key, { data: sealRecord(this.recordKeys, key, JSON.stringify(tokens)), version: 1 }, this.resultSeconds);
+        } catch (err) {
+          // Store down after the provider rotated: the next try uses these, never replays the old token.
+          this.unsaved.keep(key, old.refreshToken, tokens);
+          throw err;
+        }
+        this.unsaved.forget(key);
         return { ...s, tokens };
       },
       end: async () => {

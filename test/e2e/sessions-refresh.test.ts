@@ -195,3 +195,47 @@ test('stateful: a refresh token revoked at the provider → the next refresh is 
     assert.equal((await apiCall(stack.url, jar.header())).status, 401);
   }
 });
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: Redis dies right after the provider rotated the refresh token → 503; once it is back the session works on the rotated tokens, and the old refresh token is never replayed`, async (t) => {
+    const clock = offsetClock();
+    const redis = await DisposableRedis.start();
+    t.after(() => redis.dispose());
+    // A short lock: the one held during the failed refresh cannot be released while Redis is down.
+    const stack = await startSessionStack({ mode, now: clock.now, store: { kind: 'redis', url: redis.url, prefix: 'gh:' }, sessions: { refreshLock: { ttlMs: 2500, waitMs: 500 } } });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    assert.equal((await apiCall(stack.url, jar.header())).status, 200);
+    // The provider has rotated and answered; the gateway gets the new tokens but no store to write them to.
+    let crashed = false;
+    stack.auth.service.provider.on('grant.success', (ctx: { oidc?: { params?: { grant_type?: unknown } } }) => {
+      if (crashed || ctx.oidc?.params?.grant_type !== 'refresh_token') return;
+      crashed = true;
+      redis.crash();
+    });
+    clock.advance(301_000);
+    const down = await apiCall(stack.url, jar.header());
+    assert.ok(crashed);
+    assert.equal(down.status, 503, down.body);
+    assert.equal(down.json().code, 'GH_SESSION_STORE_UNAVAILABLE');
+    assert.ok(!down.setCookies.some((c) => /Max-Age=0/.test(c)), 'cookies kept');
+    assert.equal(stack.refreshGrants(), 1);
+
+    await redis.start();
+    let back = await apiCall(stack.url, jar.header());
+    for (let i = 0; i < 100 && back.status === 503; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      back = await apiCall(stack.url, jar.header());
+    }
+    assert.equal(back.status, 200, back.body);
+    assert.equal(stack.refusedRefreshGrants(), 0, 'no invalid_grant: the old refresh token was not replayed');
+    assert.equal(stack.refreshGrants(), 1, 'the rotation the provider made is the one in use');
+    for (const c of back.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+    // The rotated refresh token reached the store (or the cookie) and works.
+    clock.advance(301_000);
+    const later = await apiCall(stack.url, jar.header());
+    assert.equal(later.status, 200, later.body);
+    assert.equal(stack.refreshGrants(), 2);
+    assert.equal(stack.refusedRefreshGrants(), 0);
+  });
+}

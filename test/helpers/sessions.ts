@@ -73,6 +73,8 @@ export class DisposableRedis {
   }
 
   async start(): Promise<void> {
+    const previous = this.child;
+    if (previous && previous.exitCode === null && previous.signalCode === null) await new Promise((resolve) => previous.once('exit', resolve));
     this.child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir],
@@ -97,11 +99,21 @@ export class DisposableRedis {
   /** SIGTERM and wait for exit (Redis flushes its AOF on the way out). */
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
     this.child = undefined;
+  }
+
+  /**
+   * SIGSTOP then SIGKILL, at once and synchronously (safe inside an event
+   * handler): the server dies without applying anything sent to it after this
+   * call, and keeps what it had written (append-only file). `start()` revives it.
+   */
+  crash(): void {
+    this.child?.kill('SIGSTOP');
+    this.child?.kill('SIGKILL');
   }
 
   /** SIGSTOP: the socket stays open but nothing answers. */
