@@ -96,21 +96,35 @@ test('two gateway instances on one Redis: 20 concurrent requests across both →
   assert.equal(stack.refreshGrants(), 1);
 });
 
-test('two gateway processes on one Redis: 20 concurrent requests across both → one refresh at the provider', async (t) => {
-  const clock = offsetClock();
-  const stack = await startSessionStack({ mode: 'stateful', now: clock.now, instances: 2, childProcesses: true, store: { kind: 'redis', url: REDIS_URL, prefix } });
-  t.after(() => stack.close());
-  assert.equal(stack.urls.length, 2);
-  const [a, b] = stack.urls as [string, string];
-  const { jar } = await stack.login();
-  assert.equal((await apiCall(b, jar.header())).status, 200, 'the other process knows the session');
-  clock.advance(301_000);
-  await stack.advanceChildren(301_000);
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => apiCall(i % 2 ? a : b, jar.header())));
-  assert.ok(results.every((r) => r.status === 200), results.map((r) => r.status).join(','));
-  assert.equal(new Set(results.map((r) => r.json<Echo>().authorization)).size, 1, 'both processes forwarded the same new token');
-  assert.equal(stack.refreshGrants(), 1);
-});
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: two gateway processes on one Redis: 20 concurrent requests across both → one refresh at the provider; the next expiry, through the other process → one more`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now, instances: 2, childProcesses: true, store: { kind: 'redis', url: REDIS_URL, prefix } });
+    t.after(() => stack.close());
+    assert.equal(stack.urls.length, 2);
+    const [a, b] = stack.urls as [string, string];
+    const { jar } = await stack.login();
+    assert.equal((await apiCall(b, jar.header())).status, 200, 'the other process knows the session');
+    clock.advance(301_000);
+    await stack.advanceChildren(301_000);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => apiCall(i % 2 ? a : b, jar.header())));
+    assert.ok(results.every((r) => r.status === 200), results.map((r) => r.status).join(','));
+    assert.equal(new Set(results.map((r) => r.json<Echo>().authorization)).size, 1, 'both processes forwarded the same new token');
+    assert.equal(stack.refreshGrants(), 1);
+    if (mode === 'stateless') for (const c of results[0]?.setCookies ?? []) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+
+    // The process that did not call the provider the first time does now: it must have the rotated refresh token.
+    const refreshedByA = (await stack.metrics[0]?.sessionRefreshes.get())?.values.find((v) => v.labels.outcome === 'refreshed')?.value ?? 0;
+    const other = refreshedByA === 1 ? b : a;
+    clock.advance(301_000);
+    await stack.advanceChildren(301_000);
+    const again = await apiCall(other, jar.header());
+    assert.equal(again.status, 200, again.body);
+    assert.notEqual(again.json<Echo>().authorization, results[0]?.json<Echo>().authorization);
+    assert.equal(stack.refreshGrants(), 2);
+    assert.equal(stack.refusedRefreshGrants(), 0);
+  });
+}
 
 test('Redis down → 503 GH_SESSION_STORE_UNAVAILABLE; once back, the session is still there', async (t) => {
   const redis = await DisposableRedis.start();
