@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
+import { after, test } from 'node:test';
+import * as oidc from 'openid-client';
+import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
+import { discoverClient } from '../helpers/auth-service.js';
+import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import { openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo } from '../helpers/session-stack.js';
 
 for (const mode of ['stateful', 'stateless'] as const) {
   test(`${mode}: login, API call with a bearer upstream, session list, logout, old cookie dead`, async (t) => {
@@ -70,3 +74,26 @@ test('a route accepting [jwt, session]: an SPA token from /auth/refresh works as
   const forged = await rawRequest(`${stack.url}/both/x`, { headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA`, cookie: jar.header() } });
   assert.equal(forged.status, 401, 'a bad bearer is not rescued by the cookie');
 });
+
+const prefix = randomPrefix('e2e-login');
+after(() => deletePrefix(REDIS_URL, prefix));
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: after logout the session's refresh token is dead at the provider (a refresh grant with it → invalid_grant)`, async (t) => {
+    const stack = await startSessionStack({ mode, store: { kind: 'redis', url: REDIS_URL, prefix } });
+    t.after(() => stack.close());
+    const store = RedisSessionStore.open(REDIS_URL, { prefix });
+    t.after(() => store.close());
+    const { jar } = await stack.login();
+    const cookie = jar.header();
+    const session = mode === 'stateless' ? await openStatelessSession(stack.keys, cookie) : await readStatefulSession(stack.keys, store, cookie);
+    const refreshToken = session?.tokens.refreshToken;
+    assert.ok(refreshToken, 'the session holds a refresh token');
+    const logout = await rawRequest(`${stack.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: stack.url } });
+    assert.equal(logout.status, 200);
+    assert.equal(logout.json().revoked, true);
+    const client = await discoverClient(stack.auth, { clientId: stack.clientId, clientSecret: stack.clientSecret });
+    await assert.rejects(oidc.refreshTokenGrant(client, refreshToken), (err: unknown) => err instanceof oidc.ResponseBodyError && err.error === 'invalid_grant');
+    assert.equal(stack.refusedRefreshGrants(), 1);
+  });
+}
