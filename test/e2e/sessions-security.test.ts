@@ -264,3 +264,24 @@ test('a page navigation with a dead session cookie is redirected to login and th
   const post = await rawRequest(`${stack.url}/app/form`, { method: 'POST', headers: { origin: stack.url, 'sec-fetch-mode': 'navigate' } });
   assert.equal(post.status, 401, 'an unsafe navigation is not redirected (its body would be lost)');
 });
+
+test('login carries state, nonce and PKCE S256; a callback whose ID token nonce is not the login\'s → 400 GH_LOGIN_FAILED, no session', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const start = await rawRequest(`${stack.url}/auth/login`);
+  assert.equal(start.status, 302);
+  const to = new URL(String(start.headers.location));
+  for (const p of ['state', 'nonce', 'code_challenge']) assert.match(to.searchParams.get(p) ?? '', /^[A-Za-z0-9_-]{32,}$/, p);
+  assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
+  assert.equal(to.searchParams.get('response_type'), 'code');
+
+  // Same state and PKCE challenge, another nonce: only the ID token's nonce differs from the transaction's.
+  to.searchParams.set('nonce', randomBytes(32).toString('base64url'));
+  const form = { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` };
+  const callback = await loginWithForm(to.href, form);
+  const tx = start.setCookies.map((c) => c.split(';')[0]).join('; ');
+  const done = await rawRequest(callback.href, { headers: { cookie: tx } });
+  assert.equal(done.status, 400, done.body);
+  assert.equal(code(done), 'GH_LOGIN_FAILED');
+  assert.ok(!done.setCookies.some((c) => c.startsWith('__Host-gh_sid=') && !/Max-Age=0/.test(c)), 'no session issued');
+});
