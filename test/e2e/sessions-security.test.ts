@@ -285,3 +285,22 @@ test('login carries state, nonce and PKCE S256; a callback whose ID token nonce 
   assert.equal(code(done), 'GH_LOGIN_FAILED');
   assert.ok(!done.setCookies.some((c) => c.startsWith('__Host-gh_sid=') && !/Max-Age=0/.test(c)), 'no session issued');
 });
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: CSRF is checked on the in-memory fast path too: after successful GETs, cross-origin unsafe requests → 403`, async (t) => {
+    const stack = await startSessionStack({ mode });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const cookie = jar.header();
+    // Two GETs: the first loads (and caches) the session, the second is answered from memory.
+    for (let i = 0; i < 2; i++) assert.equal((await rawRequest(`${stack.url}/api/orders`, { headers: { cookie } })).status, 200);
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, {}] as Record<string, string>[]) {
+        const r = await rawRequest(`${stack.url}/api/orders`, { method, headers: { cookie, ...headers } });
+        assert.equal(r.status, 403, `${method} ${JSON.stringify(headers)}`);
+        assert.equal(code(r), 'GH_CSRF_REJECTED');
+      }
+    }
+    assert.equal((await rawRequest(`${stack.url}/api/orders`, { method: 'POST', headers: { cookie, origin: stack.url } })).status, 200, 'our own origin passes');
+  });
+}
