@@ -253,3 +253,29 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.equal(stack.refusedRefreshGrants(), 0);
   });
 }
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: POST /auth/refresh with an expired access token refreshes first: a new token, one refresh grant at the provider`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const tokenNow = () => rawRequest(`${stack.url}/auth/refresh`, { method: 'POST', headers: { cookie: jar.header(), origin: stack.url } });
+    const before = await tokenNow();
+    assert.equal(before.status, 200);
+    assert.equal(stack.refreshGrants(), 0, 'a fresh token is handed out as it is');
+    clock.advance(301_000);
+    const after = await tokenNow();
+    assert.equal(after.status, 200, after.body);
+    const t0 = before.json<{ access_token: string }>().access_token;
+    const t1 = after.json<{ access_token: string; expires_in: number }>();
+    assert.notEqual(t1.access_token, t0);
+    assert.ok(t1.expires_in > 60, `expires_in ${t1.expires_in}`);
+    assert.equal(stack.refreshGrants(), 1);
+    if (mode === 'stateless') assert.ok(after.setCookies.some((c) => c.startsWith('__Host-gh_s.0=')), 'the re-sealed session goes back');
+    for (const c of after.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+    const call = await apiCall(stack.url, jar.header());
+    assert.equal(call.json<Echo>().authorization, `Bearer ${t1.access_token}`, 'the API route forwards the same new token');
+    assert.equal(stack.refreshGrants(), 1);
+  });
+}
