@@ -78,7 +78,8 @@ export class StatelessSessions implements SessionManager {
   /** The session's cookies again; one that grew too large to seal (refreshed tokens) ends, rather than reach the browser unreadable. */
   private async reseal(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
     try {
-      return await this.sealer.seal(data, this.deps.timeouts.absoluteSeconds, cookies);
+      // The cookie lives to the session's absolute end, counted from its login, not from this re-seal.
+      return await this.sealer.seal(data, secondsToAbsoluteEnd(data, this.deps.timeouts, this.deps.now()), cookies);
     } catch (err) {
       if (err instanceof GatehouseError && err.code === 'GH_LOGIN_FAILED') throw new GatehouseError('GH_SESSION_EXPIRED', 'the refreshed session is too large for stateless cookies', { cause: err });
       throw err;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { CookieJar, loginWithForm } from '../helpers/auth-service.js';
-import { rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
+import { offsetClock, rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
 
 const code = (r: { json(): Record<string, unknown> }) => r.json().code;
 
@@ -304,3 +304,33 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.equal((await rawRequest(`${stack.url}/api/orders`, { method: 'POST', headers: { cookie, origin: stack.url } })).status, 200, 'our own origin passes');
   });
 }
+
+test('stateless: a cookie sealed under a key the gateway no longer has → 401 GH_SESSION_INVALID, cookies cleared; while the old key is still listed it opens', async (t) => {
+  const k1 = { id: 'k1', secret: randomBytes(32).toString('base64url') };
+  const k2 = { id: 'k2', secret: randomBytes(32).toString('base64url') };
+  const stack = await startSessionStack({ mode: 'stateless', keys: [k1] });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  await stack.reloadSessions({ keys: [k2, k1] });
+  assert.equal((await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: jar.header() } })).status, 200, 'rotated: k2 seals, k1 still opens');
+  await stack.reloadSessions({ keys: [k2] });
+  const r = await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: jar.header() } });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'GH_SESSION_INVALID');
+  assert.ok(r.setCookies.length > 0 && r.setCookies.every((c) => /^__Host-gh_s\.\d=;.*Max-Age=0/.test(c)), 'cookies cleared');
+  const again = await stack.login();
+  assert.equal((await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: again.jar.header() } })).status, 200, 'a new login works under k2');
+});
+
+test('stateless: a re-sealed cookie lives to the absolute end counted from the login, not from the re-seal', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateless', now: clock.now, sessions: { idleTimeout: '2h', absoluteTimeout: '5h', touchInterval: 0 } });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const maxAge = (r: { setCookies: string[] }) => Number(/Max-Age=(\d+)/.exec(r.setCookies.find((c) => c.startsWith('__Host-gh_s.0=')) ?? '')?.[1]);
+  clock.advance(3600_000);
+  const r = await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: jar.header() } });
+  assert.equal(r.status, 200);
+  const left = maxAge(r);
+  assert.ok(Math.abs(left - 4 * 3600) <= 2, `Max-Age=${left}, expected about ${4 * 3600}`);
+});
