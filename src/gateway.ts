@@ -29,7 +29,10 @@ export interface Gateway {
   isReady(): boolean;
   /**
    * Swaps in a new configuration's routes and verifiers atomically. Everything is
-   * built first; on any error the old configuration keeps serving and this throws.
+   * built first, key files imported included; on any error the old configuration
+   * keeps serving and this throws. An issuer configured as before keeps its keys
+   * (a JWKS is not fetched again; while it is down, the last good keys serve on),
+   * and when every issuer is unchanged the token caches carry over.
    * Requests already running finish with the configuration they started with.
    * Listener and admin settings, and the limits bound into sockets and pools
    * (header size, connections, request time, upstream pool size and connect
@@ -89,8 +92,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     cfg.sessions ? createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore, metrics: sessionMetrics }) : undefined;
   let sessions: SessionRuntime | undefined = newSessions(config);
 
-  const build = (cfg: Config): Generation => {
-    const auth = createAuthKinds({ config: cfg, metrics, logger, now: opts.now, baseDir: opts.baseDir, sessions });
+  const build = (cfg: Config, previous?: Generation): Generation => {
+    const auth = createAuthKinds({ config: cfg, metrics, logger, now: opts.now, baseDir: opts.baseDir, sessions, previous: previous?.auth });
     try {
       const routes = compileRoutes(cfg, auth, pools, metrics);
       const state: GatewayState = {
@@ -166,6 +169,38 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     pools.retainOnly(origins).catch((err: unknown) => logger.warn({ err }, 'closing an unused upstream pool failed'));
   };
 
+  /** Swaps in `next` (see Gateway.reload); runs one at a time, as it waits for key files between building and swapping. */
+  const swapIn = async (next: Config): Promise<void> => {
+    assertSameListeners(active, next);
+    const previousSessions = sessions;
+    const sessionsChanged = JSON.stringify(next.sessions) !== JSON.stringify(active.sessions);
+    if (sessionsChanged) sessions = newSessions(next);
+    let generation: Generation | undefined;
+    try {
+      generation = build(next, current); // throws: the old generation keeps serving
+      // A key file that does not import would leave its issuer at 503 for good; a JWKS is not waited for.
+      await generation.auth.loaded;
+    } catch (err) {
+      await generation?.auth.close();
+      if (sessionsChanged) {
+        await sessions?.close();
+        sessions = previousSessions;
+      }
+      // Drop any pool the failed build opened.
+      releasePools(current);
+      throw err;
+    }
+    const previous = current;
+    current = generation;
+    active = next;
+    logger.level = next.logging.level;
+    logger.info({ routes: next.routes.length }, 'configuration reloaded');
+    await previous.auth.close();
+    if (sessionsChanged) await previousSessions?.close();
+    releasePools(generation);
+  };
+  let reloading: Promise<void> = Promise.resolve();
+
   let closing: Promise<void> | undefined;
   return {
     url: bound.url,
@@ -176,31 +211,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     },
     isReady: () => current.auth.isReady(),
 
-    async reload(next) {
-      assertSameListeners(active, next);
-      const previousSessions = sessions;
-      const sessionsChanged = JSON.stringify(next.sessions) !== JSON.stringify(active.sessions);
-      if (sessionsChanged) sessions = newSessions(next);
-      let generation: Generation;
-      try {
-        generation = build(next); // throws: the old generation keeps serving
-      } catch (err) {
-        if (sessionsChanged) {
-          await sessions?.close();
-          sessions = previousSessions;
-        }
-        // Drop any pool the failed build opened.
-        releasePools(current);
-        throw err;
-      }
-      const previous = current;
-      current = generation;
-      active = next;
-      logger.level = next.logging.level;
-      logger.info({ routes: next.routes.length }, 'configuration reloaded');
-      await previous.auth.close();
-      if (sessionsChanged) await previousSessions?.close();
-      releasePools(generation);
+    reload(next) {
+      const run = reloading.then(() => swapIn(next));
+      reloading = run.catch(() => {});
+      return run;
     },
 
     close() {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { validateConfig } from '../../src/config/load.js';
@@ -82,6 +85,84 @@ test('reload with JWT: the new key source verifies, the old one no longer does',
   } finally {
     await t.close();
     await Promise.all([up.close(), j1.close(), j2.close()]);
+  }
+});
+
+/** Reads `gatehouse_token_cache_total{cache="jwt",result="hit"}`. */
+async function cacheHits(t: { metrics: { registry: { metrics(): Promise<string> } } }): Promise<number> {
+  const text = await t.metrics.registry.metrics();
+  return Number(/gatehouse_token_cache_total\{cache="jwt",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+test('reload while the JWKS is down: an unchanged issuer keeps its keys and its token cache, /readyz stays 200', async () => {
+  const up = await startEchoUpstream();
+  const k = generateTestKey('ES256');
+  const jwks = await startJwksServer([k]);
+  const cfg = (paths: string[]) => ({
+    ...base,
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
+    security: { jwt: testIssuerOptions({ issuer: 'https://issuer.test', jwksUri: jwks.uri }) },
+    routes: paths.map((path) => ({ path, upstream: up.url })),
+  });
+  const t = await startTestGateway(cfg(['/api']));
+  const get = async (path: string, tok: string) => (await call(`${t.gw.url}${path}`, { headers: { authorization: `Bearer ${tok}` } })).status;
+  try {
+    const claims = { iss: 'https://issuer.test', aud: 'api', sub: 'a' };
+    const seen = mintToken(k, claims);
+    assert.equal(await get('/api', seen), 200);
+    assert.equal(await get('/api', seen), 200); // stored at its second verification
+    for (const behaviour of ['down', 'garbage'] as const) {
+      jwks.setBehaviour(behaviour);
+      const fetches = jwks.fetchCount;
+      const hits = await cacheHits(t);
+      await t.gw.reload(validateConfig(cfg(['/api', `/${behaviour}`])));
+      assert.equal(jwks.fetchCount, fetches, 'the unchanged issuer was not fetched again');
+      assert.equal(await get(`/${behaviour}`, mintToken(k, claims)), 200, 'a new token verifies with the kept keys');
+      assert.equal(await get('/api', seen), 200);
+      assert.equal(await cacheHits(t), hits + 1, 'the token cache carried over');
+      assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
+    }
+  } finally {
+    await t.close();
+    await Promise.all([up.close(), jwks.close()]);
+  }
+});
+
+test('reload with a publicKey file that does not import is refused, naming the file; the old key keeps verifying', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reload-keys-'));
+  const up = await startEchoUpstream();
+  const k1 = generateTestKey('RS256');
+  const k2 = generateTestKey('RS256');
+  const keyFile = join(dir, 'issuer.pem');
+  writeFileSync(keyFile, k1.publicPem);
+  const cfg = (publicKey: string) => ({
+    ...base,
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
+    security: { jwt: testIssuerOptions({ issuer: 'https://issuer.test', publicKey, algorithms: ['RS256'] }) },
+    routes: [{ path: '/api', upstream: up.url }],
+  });
+  const t = await startTestGateway(cfg(keyFile));
+  const get = async (tok: string) => (await call(`${t.gw.url}/api`, { headers: { authorization: `Bearer ${tok}` } })).status;
+  const claims = { iss: 'https://issuer.test', aud: 'api', sub: 'a' };
+  try {
+    assert.equal(await get(mintToken(k1, claims)), 200);
+    const garbage = join(dir, 'garbage.pem');
+    writeFileSync(garbage, 'not a key at all\n');
+    await assert.rejects(t.gw.reload(validateConfig(cfg(garbage))), new RegExp(`public key file ${garbage}: neither PEM nor JSON`));
+    // The same path, its content replaced: read again on reload, and refused the same way.
+    writeFileSync(keyFile, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+    await assert.rejects(t.gw.reload(validateConfig(cfg(keyFile))), new RegExp(`public key file ${keyFile}`));
+    assert.equal(await get(mintToken(k1, claims)), 200, 'the old key keeps verifying');
+    assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
+    // A good file rotates the key.
+    writeFileSync(keyFile, k2.publicPem);
+    await t.gw.reload(validateConfig(cfg(keyFile)));
+    assert.equal(await get(mintToken(k2, claims)), 200);
+    assert.equal(await get(mintToken(k1, claims)), 401);
+  } finally {
+    await t.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -2,7 +2,7 @@ import type { Config, RouteConfig } from '../../config/schema.js';
 import { configuredIssuers } from '../../config/schema.js';
 import type { GatewayMetrics } from '../../admin/metrics.js';
 import type { Logger } from '../../log.js';
-import { createTokenVerifier } from '../../tokens/index.js';
+import { createTokenVerifier, type TokenVerifier } from '../../tokens/index.js';
 import type { Authenticator } from '../context.js';
 import { jwtAuthenticator } from './jwt.js';
 import { createIntrospectionKind } from './introspection.js';
@@ -20,6 +20,8 @@ export interface AuthKindContext {
   readonly baseDir?: string;
   /** Browser sessions, when `sessions` is configured (owned by the gateway: it outlives reloads). */
   readonly sessions?: SessionRuntime;
+  /** The kinds of the configuration a reload replaces, whose unchanged parts (keys, caches) a kind may take over. */
+  readonly previous?: AuthKinds;
 }
 
 /**
@@ -31,12 +33,15 @@ export interface AuthKind {
   authenticatorFor(route: RouteConfig): Authenticator;
   /** Resolves once the kind's key sources have loaded (never rejects). */
   readonly ready: Promise<void>;
+  /** Resolves once what the kind reads locally (key files) has loaded; rejects with the reason. A reload waits for it. */
+  readonly loaded?: Promise<void>;
   isReady(): boolean;
   /** Stops timers and connections; called after a reload swapped it out, and at shutdown. */
   close(): void | Promise<void>;
 }
 
-export type AuthKindFactory = (ctx: AuthKindContext) => AuthKind;
+/** Builds a kind; `previous` is the same kind of the configuration a reload replaces. */
+export type AuthKindFactory = (ctx: AuthKindContext, previous?: AuthKind) => AuthKind;
 
 /**
  * Every credential kind a route may name in `auth`, except `none` (which means
@@ -48,13 +53,18 @@ export const AUTH_KINDS: Readonly<Record<string, AuthKindFactory>> = {
   session: createSessionKind,
 };
 
-function createJwtKind(ctx: AuthKindContext): AuthKind {
+/** Each jwt kind's verifier, for the kind that replaces it on a reload. */
+const jwtVerifiers = new WeakMap<AuthKind, TokenVerifier>();
+
+function createJwtKind(ctx: AuthKindContext, previous?: AuthKind): AuthKind {
   const { metrics } = ctx;
   const lookups = metrics.cacheTally('jwt');
   const verifier = createTokenVerifier(configuredIssuers(ctx.config), {
     cacheMaxEntries: ctx.config.security.tokenCache.maxEntries,
     now: ctx.now,
     baseDir: ctx.baseDir,
+    // Unchanged issuers keep their keys across a reload: a JWKS that is down then costs nothing.
+    previous: previous && jwtVerifiers.get(previous),
     hooks: {
       onJwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
       onCacheLookup: (isHit) => {
@@ -66,12 +76,15 @@ function createJwtKind(ctx: AuthKindContext): AuthKind {
     },
   });
   const authenticator = jwtAuthenticator(verifier);
-  return {
+  const kind: AuthKind = {
     authenticatorFor: () => authenticator,
     ready: verifier.ready,
+    loaded: verifier.staticKeysLoaded,
     isReady: () => verifier.isReady(),
     close: () => verifier.close(),
   };
+  jwtVerifiers.set(kind, verifier);
+  return kind;
 }
 
 /** The kinds one configuration uses, built once. */
@@ -79,6 +92,10 @@ export interface AuthKinds {
   /** Authenticators for a route, in its `auth` order, and whether it admits anonymous callers. */
   forRoute(route: RouteConfig): { authenticators: Authenticator[]; allowAnonymous: boolean };
   readonly ready: Promise<void>;
+  /** Rejects when a kind cannot load what it reads locally (a key file); see AuthKind.loaded. */
+  readonly loaded: Promise<void>;
+  /** The built kind of that name, if the routes use it. */
+  kind(name: string): AuthKind | undefined;
   isReady(): boolean;
   close(): Promise<void>;
 }
@@ -100,7 +117,7 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
         if (kind === 'none' || built.has(kind)) continue;
         const factory = AUTH_KINDS[kind];
         if (!factory) throw new Error(`auth kind ${kind} is not available in this gateway`);
-        built.set(kind, factory(ctx));
+        built.set(kind, factory(ctx, ctx.previous?.kind(kind)));
       }
     }
   } catch (err) {
@@ -108,6 +125,8 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
     throw err;
   }
   const kinds = [...built.values()];
+  const loaded = Promise.all(kinds.map((k) => k.loaded)).then(() => undefined);
+  loaded.catch(() => {}); // a reload awaits it; at start a bad key file shows as not ready instead
   return {
     forRoute(route) {
       const authenticators: Authenticator[] = [];
@@ -119,6 +138,8 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
       return { authenticators, allowAnonymous };
     },
     ready: Promise.all(kinds.map((k) => k.ready)).then(() => undefined),
+    loaded,
+    kind: (name) => built.get(name),
     isReady: () => kinds.every((k) => k.isReady()),
     close: async () => {
       await Promise.all(kinds.map((k) => k.close()));

@@ -273,3 +273,42 @@ describe('a JWKS that never loaded', () => {
     await assert.rejects(r.verifier.verify(mintToken(a, claims)), (e: GatehouseError) => e.status === 503);
   });
 });
+
+describe('a reload (VerifierOptions.previous)', () => {
+  test('an unchanged issuer keeps its keys without a fetch; either verifier may close first', async () => {
+    const a = generateTestKey('ES256', 'reload-a');
+    const b = generateTestKey('ES256', 'reload-b');
+    const jwks = await startJwksServer([a]);
+    const options = testIssuerOptions({ jwksUri: jwks.uri });
+    const first = createTokenVerifier([options]);
+    try {
+      await first.ready;
+      jwks.setBehaviour('down');
+      const fetches = jwks.fetchCount;
+      // A reload that fails after building closes its verifier: the old one must keep everything.
+      createTokenVerifier([options], { previous: first }).close();
+      const next = createTokenVerifier([options], { previous: first });
+      first.close();
+      try {
+        assert.equal(next.isReady(), true);
+        await next.staticKeysLoaded;
+        assert.equal((await next.verify(mintToken(a, claims))).subject, 'alice');
+        assert.equal(jwks.fetchCount, fetches, 'nothing fetched');
+        // The key source is still live: an unknown kid still brings a fetch.
+        jwks.setBehaviour('ok');
+        jwks.setKeys([a, b]);
+        assert.equal((await next.verify(mintToken(b, claims))).subject, 'alice');
+        // A changed issuer gets a source of its own.
+        const changed = createTokenVerifier([{ ...options, audience: 'other' }], { previous: next });
+        await changed.ready;
+        assert.equal(jwks.fetchCount, fetches + 2);
+        changed.close();
+      } finally {
+        next.close();
+      }
+    } finally {
+      first.close();
+      await jwks.close();
+    }
+  });
+});

@@ -140,6 +140,15 @@ export interface VerifierOptions {
   readonly hooks?: VerifierHooks;
   /** Directory relative `publicKey` paths resolve against (default: the working directory). */
   readonly baseDir?: string;
+  /**
+   * The verifier this one replaces (a configuration reload). Each issuer
+   * configured exactly as before (same options, same key file content) keeps
+   * its keys: a JWKS is not fetched again, and its last good keys stay even
+   * while the endpoint is down. When every issuer is unchanged the verified
+   * and rejected token caches carry over too. Close `previous` afterwards as
+   * usual; what this verifier took over keeps running until it is closed too.
+   */
+  readonly previous?: TokenVerifier;
 }
 
 /**
@@ -168,6 +177,12 @@ export interface TokenVerifier {
   verifySync?(token: string): Identity | GatehouseError | undefined;
   /** Resolves once every key source has loaded once. Never rejects; see `isReady`. */
   readonly ready: Promise<void>;
+  /**
+   * Resolves once every `publicKey` file and `secret` has imported; rejects with
+   * the first that cannot (a plain Error naming the file, never key material).
+   * A JWKS is not waited for: an endpoint that is down must not hold up a reload.
+   */
+  readonly staticKeysLoaded: Promise<void>;
   /** Whether every key source has keys now. */
   isReady(): boolean;
   /** Stops background refresh timers. */

@@ -8,6 +8,16 @@ import { refuse } from './reject.js';
 
 const DEFAULT_CACHE_ENTRIES = 10_000;
 
+/** What a verifier built with `previous` (a reload) may take over. */
+interface VerifierState {
+  readonly byIssuer: ReadonlyMap<string, IssuerVerifier>;
+  readonly maxEntries: number;
+  cache: VerifiedTokenCache | undefined;
+  rejected: RejectedTokenCache | undefined;
+}
+
+const states = new WeakMap<TokenVerifier, VerifierState>();
+
 /**
  * Builds the verifier for a set of trusted issuers: the one verification core
  * shared by the gateway and the service kit.
@@ -20,7 +30,12 @@ const DEFAULT_CACHE_ENTRIES = 10_000;
  *
  * Throws synchronously (a plain Error naming the issuer) on options that can
  * never work: a duplicate issuer, an unreadable `publicKey` file, a short
- * secret, a non-https remote `jwksUri`.
+ * secret, a non-https remote `jwksUri`. A key file that reads but does not
+ * import rejects `staticKeysLoaded`.
+ *
+ * With `opts.previous` (a reload), each issuer configured exactly as before
+ * (options, key file content) keeps that verifier's keys, and when all are
+ * unchanged the token caches carry over too; see VerifierOptions.previous.
  *
  * @example
  * ```ts
@@ -36,19 +51,18 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   const now = opts.now ?? Date.now;
   const hooks = opts.hooks ?? {};
   const maxEntries = opts.cacheMaxEntries ?? DEFAULT_CACHE_ENTRIES;
-  const cache = maxEntries > 0 ? new VerifiedTokenCache(maxEntries) : undefined;
-  const rejected = maxEntries > 0 ? new RejectedTokenCache(Math.max(1000, Math.ceil(maxEntries / 4))) : undefined;
-
+  const inherited = opts.previous ? states.get(opts.previous) : undefined;
   const byIssuer = new Map<string, IssuerVerifier>();
+  // The caches are chosen once the issuers are known; key changes reach them through here.
+  const state: VerifierState = { byIssuer, maxEntries, cache: undefined, rejected: undefined };
+  const releases: (() => void)[] = [];
   try {
     for (const options of issuers) {
       if (byIssuer.has(options.issuer)) throw new Error(`issuer ${options.issuer} is configured twice`);
       const name = options.name ?? options.issuer;
-      byIssuer.set(
-        options.issuer,
-        new IssuerVerifier(options, {
-          now,
-          baseDir: opts.baseDir,
+      const issuer = IssuerVerifier.open(options, { now, baseDir: opts.baseDir }, inherited?.byIssuer.get(options.issuer));
+      releases.push(
+        issuer.hold({
           onJwksFetch: (result, reason) => {
             hooks.onJwksFetch?.(name, result);
             if (result === 'error') hooks.onKeySourceError?.(name, `JWKS fetch failed: ${reason ?? 'error'}`);
@@ -58,17 +72,28 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
             // A refresh that changed nothing (the usual case) leaves both caches alone.
             if (next.sameKeysAs(previous)) return;
             // A new set can make a once-bad signature good; a withdrawn key must stop vouching.
-            rejected?.clear();
-            if (previous) cache?.dropWithdrawnKeys(options.issuer, next.ids);
+            state.rejected?.clear();
+            if (previous) state.cache?.dropWithdrawnKeys(options.issuer, next.ids);
           },
         }),
       );
+      byIssuer.set(options.issuer, issuer);
     }
   } catch (err) {
-    for (const v of byIssuer.values()) v.close();
+    for (const release of releases) release();
     throw err;
   }
   const all = [...byIssuer.values()];
+  // The caches carry over only when every issuer did, unchanged: the old and the new verifier
+  // then decide every token alike, so what either stores while both run holds for both.
+  const takesOver =
+    inherited !== undefined &&
+    inherited.maxEntries === maxEntries &&
+    inherited.byIssuer.size === byIssuer.size &&
+    all.every((v) => inherited.byIssuer.get(v.issuer) === v);
+  state.cache = takesOver ? inherited.cache : maxEntries > 0 ? new VerifiedTokenCache(maxEntries) : undefined;
+  state.rejected = takesOver ? inherited.rejected : maxEntries > 0 ? new RejectedTokenCache(Math.max(1000, Math.ceil(maxEntries / 4))) : undefined;
+  const { cache, rejected } = state;
 
   // The last token hashed and its cache key. A client resending its token (a
   // service with one token, a keep-alive connection) and `verify` following an
@@ -199,13 +224,18 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     return remember(key, issuer, verified, nowMs);
   }
 
-  return {
+  const staticKeysLoaded = Promise.all(all.map((v) => v.loaded)).then(() => undefined);
+  staticKeysLoaded.catch(() => {}); // observed by whoever awaits it
+  const verifier: TokenVerifier = {
     verify,
     verifySync,
     ready: Promise.all(all.map((v) => v.ready)).then(() => undefined),
+    staticKeysLoaded,
     isReady: () => all.every((v) => v.isReady()),
     close: () => {
-      for (const v of all) v.close();
+      for (const release of releases.splice(0)) release();
     },
   };
+  states.set(verifier, state);
+  return verifier;
 }

@@ -16,15 +16,24 @@ export interface StaticKeySource {
   readonly keys: Promise<KeySet>;
 }
 
-/** Reads `publicKey` (PEM SPKI, PEM certificate, JWK or JWK Set JSON) and imports it. */
-export function loadPublicKeyFile(path: string, algorithms: readonly JwsAlgorithm[], baseDir?: string): StaticKeySource {
+/** A `publicKey` file as read: its resolved path and its text. */
+export interface PublicKeyFile {
+  readonly file: string;
+  readonly text: string;
+}
+
+/** Reads a `publicKey` file synchronously; throws naming the path when it cannot. */
+export function readPublicKeyFile(path: string, baseDir?: string): PublicKeyFile {
   const file = resolve(baseDir ?? process.cwd(), path);
-  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    return { file, text: readFileSync(file, 'utf8') };
   } catch (err) {
     throw new Error(`cannot read public key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
   }
+}
+
+/** Imports a `publicKey` file (PEM SPKI, PEM certificate, JWK or JWK Set JSON) as read by {@link readPublicKeyFile}. */
+export function importPublicKeyFile({ file, text }: PublicKeyFile, algorithms: readonly JwsAlgorithm[]): StaticKeySource {
   const keys = parsePublicKeyText(text, algorithms).catch((err: unknown) => {
     throw new Error(`public key file ${file}: ${err instanceof Error ? err.message : 'invalid'}`, { cause: err });
   });
