@@ -43,10 +43,19 @@ export function compileRoutes(config: Config, auth: AuthKinds, pools: UpstreamPo
     names: [...config.identity.stripHeaders, ...config.routes.flatMap((r) => identityHeaderNames(r.propagate))],
   });
   const names = new Set<string>();
+  const matches = new Map<string, number>();
   return config.routes.map((route, i) => {
     const name = route.name ?? route.path;
     if (names.has(name)) throw new Error(`routes.${i}: route name ${name} is used twice; names label metrics`);
     names.add(name);
+    // The router compares paths without regard to case and never by method: a second route with
+    // the same path and host could never be reached.
+    const match = `${route.host?.toLowerCase() ?? ''} ${route.path.replace(/(.)\/+$/, '$1').toLowerCase()}`;
+    const earlier = matches.get(match);
+    if (earlier !== undefined) {
+      throw new Error(`routes.${i}: path ${route.path} matches the same requests as routes.${earlier} (paths match regardless of case)`);
+    }
+    matches.set(match, i);
     return compileRoute(route, config, { auth, pools, metrics, issuers, stripper }, name);
   });
 }

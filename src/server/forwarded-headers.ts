@@ -5,11 +5,18 @@ import type { InboundStripper } from '../pipeline/propagate/strip-inbound.js';
  * Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy owns. `expect` is
  * answered by Node itself (100-continue) and undici refuses to send it;
  * `host` is set by the client pool to the upstream's authority.
+ *
+ * Also headers with which a client could make the upstream serve another
+ * request than the one the gateway routed and authorized: a path
+ * (`X-Original-URL`, `X-Rewrite-URL`: IIS, Symfony) or a method
+ * (`X-HTTP-Method-Override` and kin: Express's method-override, ASP.NET, Spring),
+ * which would get past a route's path prefix or its `methods`.
  */
 const NEVER_FORWARDED = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'http2-settings', 'expect', 'host', 'x-request-id',
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip',
+  'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
 ]);
 
 /** Per-request facts that shape the forwarded headers. */

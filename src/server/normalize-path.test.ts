@@ -45,7 +45,7 @@ test('unreserved escapes are decoded, others kept with upper-case hex', () => {
   assert.equal(normalizePath('/%252e%252e/x'), '/%252e%252e/x', 'double encoding is decoded once only: no second pass');
 });
 
-test('case is preserved: paths are case-sensitive', () => {
+test('case is preserved (the router, not the normalizer, ignores it)', () => {
   assert.equal(normalizePath('/API/Orders'), '/API/Orders');
 });
 
@@ -77,11 +77,15 @@ test('encoded slashes, backslashes, control characters and bad escapes are rejec
   }
 });
 
-test('dot segments with parameters are rejected (servers that strip ;params would resolve them)', () => {
+test('path parameters are rejected (servers that strip ;params would route the path differently)', () => {
   assertRejected('/public/..;/api/orders');
   assertRejected('/public/%2e%2e;x=1/api');
   assertRejected('/a/.;/b');
-  assert.equal(normalizePath('/a;b/c'), '/a;b/c');
+  assertRejected('/a;b/c');
+  assertRejected('/api/orders;jsessionid=1');
+  assertRejected('/api;/orders');
+  assert.equal(normalizePath('/a%3Bb/c'), '/a%3Bb/c', 'an encoded ; is decoded after parameters are removed: it stays');
+  assert.equal(normalizePath('/a%3bb'), '/a%3Bb');
 });
 
 test('targets that are not absolute paths are rejected', () => {

@@ -10,11 +10,14 @@ import { GatehouseError } from '../errors.js';
  * - dot segments are resolved (also when spelled `%2e`), never above the root;
  * - duplicate slashes are collapsed;
  * - an encoded slash (`%2F`), a backslash (raw or `%5C`), a NUL or any control
- *   character, a `#`, and a dot segment carrying parameters (`..;x`, which some
- *   servers resolve as `..`) are rejected with 400 GH_PATH_REJECTED.
+ *   character, a `#`, and a `;` are rejected with 400 GH_PATH_REJECTED. Servlet
+ *   containers and Spring drop path parameters before routing (`/api;x/orders`
+ *   and `/api/orders;x` are `/api/orders` there, `..;` is `..`), so such a path
+ *   could match a public route here and a protected one upstream. An encoded
+ *   `%3B` stays: those servers decode it only after removing parameters.
  *
- * Paths stay case-sensitive (RFC 3986 §6.2.2.1): `/API` and `/api` are different
- * routes, so upstreams behind a protected prefix should be case-sensitive too.
+ * The case of the path is kept (it is forwarded as sent); the router compares
+ * prefixes without regard to ASCII case, for upstreams that do (Express, IIS).
  *
  * @param raw the request target without its query string; must start with `/`.
  */
@@ -24,7 +27,7 @@ export function normalizePath(raw: string): string {
   let prev = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if (c === PERCENT || c === BACKSLASH || c === HASH || c < 0x21 || c === 0x7f) return normalizeSlow(raw);
+    if (c === PERCENT || c === BACKSLASH || c === HASH || c === SEMICOLON || c < 0x21 || c === 0x7f) return normalizeSlow(raw);
     if ((c === SLASH || c === DOT) && prev === SLASH) return normalizeSlow(raw);
     prev = c;
   }
@@ -36,6 +39,7 @@ const DOT = 0x2e;
 const PERCENT = 0x25;
 const BACKSLASH = 0x5c;
 const HASH = 0x23;
+const SEMICOLON = 0x3b;
 
 function normalizeSlow(raw: string): string {
   const decoded = decodeUnreserved(raw);
@@ -55,7 +59,6 @@ function normalizeSlow(raw: string): string {
       trailingSlash = isLast;
       continue;
     }
-    if (seg.startsWith('..;') || seg.startsWith('.;')) throw rejected('dot segment with parameters');
     out.push(seg);
     trailingSlash = false;
   }
@@ -71,6 +74,7 @@ function decodeUnreserved(raw: string): string {
     const c = raw.charCodeAt(i);
     if (c === BACKSLASH) throw rejected('backslash in path');
     if (c === HASH) throw rejected('fragment in request target');
+    if (c === SEMICOLON) throw rejected('path parameters (;) are not accepted');
     if (c < 0x21 || c === 0x7f) throw rejected('control character in path');
     if (c !== PERCENT) continue;
     const hi = hexValue(raw.charCodeAt(i + 1));

@@ -26,7 +26,9 @@ test('prefixes match on segment boundaries and the longest wins', () => {
 test('without a catch-all route, unmatched paths find nothing', () => {
   const router = createRouter([r('orders', '/api/orders')]);
   assert.equal(router.match(undefined, '/api/ordersX'), undefined);
-  assert.equal(router.match(undefined, '/API/orders'), undefined, 'case-sensitive');
+  assert.equal(router.match(undefined, '/API/orders')?.id, 'orders', 'ASCII case is ignored');
+  assert.equal(router.match(undefined, '/Api/Orders/7')?.id, 'orders');
+  assert.equal(router.match(undefined, '/API/ordersX'), undefined);
   assert.equal(router.match(undefined, '/api'), undefined);
 });
 

@@ -25,13 +25,18 @@ interface Entry<R> {
  * between equal prefixes an exact host beats a wildcard host, which beats a
  * route without host. A prefix matches on segment boundaries only:
  * `/api/orders` matches `/api/orders` and `/api/orders/1`, never `/api/ordersX`.
+ * It matches without regard to ASCII case: `/API/Orders` is routed by the
+ * `/api/orders` route, because upstreams such as Express (by default) and IIS
+ * serve it as `/api/orders`, and a case-sensitive match would send that
+ * spelling to a public catch-all route instead. Route paths that differ only
+ * in case are therefore refused when routes compile.
  *
  * The table is a flat array scanned in precedence order: for the tens of routes a
  * gateway usually carries this beats any tree, and it allocates nothing per request.
  */
 export function createRouter<R extends Routable>(routes: readonly R[]): Router<R> {
   const entries: Entry<R>[] = routes.map((route) => {
-    const prefix = trimTrailingSlash(route.path);
+    const prefix = trimTrailingSlash(route.path).toLowerCase();
     const host = route.host === undefined ? undefined : hostnameOf(route.host);
     const wildcard = host?.startsWith('*.') ?? false;
     return {
@@ -48,8 +53,10 @@ export function createRouter<R extends Routable>(routes: readonly R[]): Router<R
 
   return {
     routes,
-    match(rawHost, path) {
+    match(rawHost, rawPath) {
       const host = rawHost === undefined || !byHost ? undefined : hostnameOf(rawHost);
+      // Most paths are lower-case already: then nothing is copied.
+      const path = hasUpper(rawPath) ? rawPath.toLowerCase() : rawPath;
       for (let i = 0; i < table.length; i++) {
         const e = table[i] as Entry<R>;
         if (!prefixMatches(e.prefix, path)) continue;

@@ -54,7 +54,12 @@ const SPELLINGS: [string, number, string][] = [
   ['//api//orders', 401, 'GH_TOKEN_MISSING'],
   ['/api/./orders', 401, 'GH_TOKEN_MISSING'],
   ['/%61pi/orders', 401, 'GH_TOKEN_MISSING'],
-  ['/API/orders', 404, 'GH_ROUTE_NOT_FOUND'],
+  ['/API/orders', 401, 'GH_TOKEN_MISSING'],
+  ['/Api/Orders/1', 401, 'GH_TOKEN_MISSING'],
+  ['/public/../API/ORDERS', 401, 'GH_TOKEN_MISSING'],
+  ['/api/orders;x', 400, 'GH_PATH_REJECTED'],
+  ['/api;x/orders', 400, 'GH_PATH_REJECTED'],
+  ['/public;jsessionid=1/../api/orders', 400, 'GH_PATH_REJECTED'],
   ['/api/ordersX', 404, 'GH_ROUTE_NOT_FOUND'],
   ['/public%2F..%2Fapi%2Forders', 400, 'GH_PATH_REJECTED'],
   ['/public/..%2Fapi/orders', 400, 'GH_PATH_REJECTED'],
@@ -77,6 +82,62 @@ test('no spelling of a path slips past the protected route', async () => {
   }
   assert.equal(protectedUp.received.length, 0, 'nothing reached the protected upstream without a token');
   for (const r of publicUp.received) assert.ok(r.path.startsWith('/public'), r.path);
+});
+
+test('behind a public catch-all route to the same service, no spelling, path header or method override reaches the protected prefix', async () => {
+  // The layout where a bypass pays: '/' public and '/api/orders' protected, one upstream that, like
+  // Express, Tomcat or IIS, might route case-insensitively, drop ;parameters or honour override headers.
+  const shared = await startEchoUpstream();
+  const gw = await startTestGateway({
+    security: { jwt: testIssuerOptions({ issuer: ISS, jwksUri: jwks.uri }) },
+    routes: [
+      { path: '/', upstream: shared.url, auth: 'none', methods: ['GET'] },
+      { path: '/api/orders', upstream: shared.url, scopes: ['orders:read'] },
+    ],
+  });
+  try {
+    for (const path of ['/API/orders', '/api/ORDERS/1', '/api/orders;x', '/api;x/orders', '/x/..;/api/orders', '/%41PI/orders']) {
+      const res = await rawRequest(gw.gw.url, rawGet(path));
+      assert.ok(res.status === 401 || res.status === 400, `${path}: ${res.status}`);
+    }
+    const overrides = [
+      'X-Original-URL: /api/orders',
+      'X-Rewrite-URL: /api/orders',
+      'X_Original_URL: /api/orders',
+      'X-HTTP-Method-Override: DELETE',
+      'X-HTTP-Method: DELETE',
+      'X-Method-Override: DELETE',
+    ];
+    const res = await rawRequest(gw.gw.url, rawGet('/home', overrides));
+    assert.equal(res.status, 200);
+    const got = JSON.parse(res.body) as EchoRecord;
+    const names = got.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'));
+    for (const name of ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override']) {
+      assert.ok(!names.includes(name), `${name} is not forwarded`);
+    }
+    for (const r of shared.received) {
+      const seen = r.path.toLowerCase().replace(/;[^/]*/g, '');
+      assert.ok(!seen.startsWith('/api'), `reached the upstream without a token: ${r.path}`);
+    }
+    assert.equal(shared.received.length, 1, 'only /home was forwarded');
+  } finally {
+    await gw.close();
+    await shared.close();
+  }
+});
+
+test('route paths that differ only in case (or are repeated) are refused: one of them could never match', async () => {
+  const started = await startTestGateway({
+    routes: [
+      { path: '/api/orders', upstream: publicUp.url, auth: 'none' },
+      { path: '/API/Orders/', upstream: protectedUp.url, auth: 'none' },
+    ],
+  }).catch((err: unknown) => err);
+  if (!(started instanceof Error)) {
+    await (started as TestGateway).close();
+    assert.fail('a gateway with two routes for the same paths started');
+  }
+  assert.match(started.message, /routes\.1: path \/API\/Orders\/ matches the same requests as routes\.0/);
 });
 
 test('an encoded dot-dot that is not decoded stays inside the public route', async () => {
