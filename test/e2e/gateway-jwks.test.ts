@@ -26,6 +26,8 @@ interface Stack {
   upstream: EchoUpstream;
   metrics: GatewayMetrics;
   get(token: string): Promise<{ status: number; code?: string }>;
+  /** Status of GET /readyz on the admin listener. */
+  readyz(): Promise<number>;
 }
 
 /** Gateway + upstream + JWKS; does not wait for keys (a test may start with the endpoint broken). */
@@ -42,7 +44,7 @@ async function stack(
   cleanups.push(() => jwks.close());
   const config = validateConfig({
     listen: { host: '127.0.0.1', port: 0 },
-    admin: { enabled: false },
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
     logging: { level: 'silent' },
     security: {
       jwt: testIssuerOptions({
@@ -66,6 +68,9 @@ async function stack(
     async get(token) {
       const res = await call(`${gw.url}/api/x`, { headers: { authorization: `Bearer ${token}` } });
       return { status: res.status, code: res.status === 200 ? undefined : res.json<{ code: string }>().code };
+    },
+    async readyz() {
+      return (await call(`${gw.adminUrl}/readyz`)).status;
     },
   };
 }
@@ -114,7 +119,7 @@ for (const behaviour of ['down', 'garbage', 'oversized', 'slow', 'error'] as con
     // Two failed background refreshes at least.
     await s.jwks.waitForFetches(s.jwks.fetchCount + 2);
     for (let i = 0; i < 3; i++) assert.equal((await s.get(mintToken(a, claims))).status, 200);
-    assert.equal(s.gw.isReady(), true);
+    assert.equal(await s.readyz(), 200);
     const errors = (await s.metrics.jwksFetches.get()).values.find((v) => v.labels.result === 'error');
     assert.ok(errors && errors.value >= 1);
   });
@@ -129,12 +134,14 @@ test('JWKS never loaded: 503 GH_KEYS_UNAVAILABLE, not ready; serves once the end
   const warning = logLines.map((l) => JSON.parse(l) as { msg?: string; issuer?: string; reason?: string }).find((l) => l.msg === 'signing keys unavailable');
   assert.ok(warning, 'a failed JWKS fetch is logged');
   assert.match(warning.reason ?? '', /JWKS fetch failed/);
-  assert.equal(s.gw.isReady(), false);
+  assert.equal(await s.readyz(), 503, 'GET /readyz on the admin listener');
   s.jwks.setBehaviour('garbage');
   await s.jwks.waitForFetches(s.jwks.fetchCount + 1);
   assert.equal((await s.get(mintToken(a, claims))).status, 503);
+  assert.equal(await s.readyz(), 503);
   s.jwks.setBehaviour('ok');
   await s.gw.ready;
+  assert.equal(await s.readyz(), 200);
   assert.equal((await s.get(mintToken(a, claims))).status, 200);
 });
 
