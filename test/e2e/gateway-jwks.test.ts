@@ -77,6 +77,12 @@ async function stack(
 
 const claims = { iss: ISS, aud: 'api', sub: 'alice' };
 
+/** Reads `gatehouse_token_cache_total{cache="jwt",result="hit"}`. */
+async function cacheHits(metrics: GatewayMetrics): Promise<number> {
+  const text = await metrics.registry.metrics();
+  return Number(/gatehouse_token_cache_total\{cache="jwt",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
 test('key rotation through the gateway: no valid request fails, the dropped key stops working', async () => {
   const a = generateTestKey('RS256', 'rot-a');
   const b = generateTestKey('ES256', 'rot-b');
@@ -84,6 +90,10 @@ test('key rotation through the gateway: no valid request fails, the dropped key 
   await s.gw.ready;
   const old = mintToken(a, claims);
   assert.equal((await s.get(old)).status, 200);
+  assert.equal((await s.get(old)).status, 200); // stored at its second verification
+  const hits = await cacheHits(s.metrics);
+  assert.equal((await s.get(old)).status, 200);
+  assert.equal(await cacheHits(s.metrics), hits + 1, 'served from the token cache');
 
   let signer = a;
   let running = true;

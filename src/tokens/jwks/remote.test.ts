@@ -23,6 +23,8 @@ interface Rig {
   fetches: ('ok' | 'error')[];
   /** Reasons reported through onKeySourceError. */
   errors: string[];
+  /** Token cache lookups reported through onCacheLookup: true for a hit. */
+  lookups: boolean[];
   /** Resolves on the next fetch result reported by the verifier. */
   nextFetch(): Promise<'ok' | 'error'>;
   clock: { now: number };
@@ -47,6 +49,7 @@ async function rig(
   const clock = { now: Date.now() };
   const fetches: ('ok' | 'error')[] = [];
   const errors: string[] = [];
+  const lookups: boolean[] = [];
   let waiters: ((r: 'ok' | 'error') => void)[] = [];
   const verifier = createTokenVerifier(
     [
@@ -72,6 +75,9 @@ async function rig(
         onKeySourceError(_issuer, reason) {
           errors.push(reason);
         },
+        onCacheLookup(hit) {
+          lookups.push(hit);
+        },
       },
     },
   );
@@ -80,6 +86,7 @@ async function rig(
     verifier,
     fetches,
     errors,
+    lookups,
     clock,
     nextFetch: () => new Promise((resolve) => waiters.push(resolve)),
   };
@@ -105,7 +112,10 @@ describe('key rotation', () => {
     await r.verifier.ready;
 
     const oldToken = mintToken(a, claims);
-    await r.verifier.verify(oldToken); // now cached under key A
+    await r.verifier.verify(oldToken);
+    await r.verifier.verify(oldToken); // stored at its second verification
+    await r.verifier.verify(oldToken);
+    assert.deepEqual(r.lookups, [false, false, true], 'the third use is a cache hit: cached under key A');
 
     // The issuer's signer, read by the request loop below.
     let signer = a;
