@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
 import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
+import { normalizePath } from '../server/normalize-path.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -75,6 +76,9 @@ export const JwtIssuerSchema = z
         path: ['algorithms'],
         message: 'HMAC algorithms need an explicit secret and are never allowed with public keys',
       });
+    }
+    if (iss.jwksUri !== undefined && URL.canParse(iss.jwksUri) && !isSafeEndpointUrl(iss.jwksUri)) {
+      ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'must be https (http is allowed on loopback only)' });
     }
   });
 export type JwtIssuerConfig = z.infer<typeof JwtIssuerSchema>;
@@ -238,7 +242,7 @@ export const IntrospectionSchema = z
     }
     for (const key of ['endpoint', 'issuer'] as const) {
       const value = cfg[key];
-      if (value !== undefined && !isSafeEndpointUrl(value)) {
+      if (value !== undefined && URL.canParse(value) && !isSafeEndpointUrl(value)) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'must be https (http is allowed on loopback only)' });
       }
     }
@@ -301,6 +305,8 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['routes'], message: 'at least one route is required (or an auth section)' });
     }
     const hasJwt = cfg.security.jwt !== undefined;
+    checkListen(cfg.listen, ctx);
+    checkRouteTable(cfg, ctx);
     cfg.routes.forEach((route, i) => {
       const kinds = Array.isArray(route.auth) ? route.auth : [route.auth];
       if (kinds.includes('jwt') && !hasJwt) {
@@ -329,6 +335,66 @@ export const ConfigSchema = z
       }
     });
   });
+
+type Issues = z.RefinementCtx;
+
+/**
+ * Plain HTTP on an address other than loopback would carry tokens in clear text
+ * across a network: only with TLS, or when the file says so explicitly.
+ */
+function checkListen(listen: z.infer<typeof ListenSchema>, ctx: Issues): void {
+  if (listen.tls !== undefined || listen.allowInsecureHttp || isLoopbackAddress(listen.host)) return;
+  ctx.addIssue({ code: 'custom', path: ['listen', 'host'], message: 'plain HTTP on a non-loopback address needs listen.tls, or allowInsecureHttp: true' });
+}
+
+/** `localhost`, `::1` (bracketed or not) and 127.0.0.0/8. */
+export function isLoopbackAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Route rules that span the table or need the path normalizer: checked here so
+ * that `config check`, `start` and a reload refuse the same files, each problem
+ * with its line.
+ */
+function checkRouteTable(cfg: Config, ctx: Issues): void {
+  const names = new Map<string, number>();
+  const matches = new Map<string, number>();
+  const issuerLabels = new Set(configuredIssuers(cfg).flatMap((iss) => [iss.issuer, iss.name ?? iss.issuer]));
+  cfg.routes.forEach((route, i) => {
+    const at = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: ['routes', i, key], message });
+    const name = route.name ?? route.path;
+    const namedBefore = names.get(name);
+    if (namedBefore !== undefined) at(route.name ? 'name' : 'path', `route name ${name} is also used by routes.${namedBefore}; names label metrics`);
+    else names.set(name, i);
+    let normalized: string | undefined;
+    try {
+      normalized = normalizePath(route.path);
+    } catch {
+      at('path', 'contains characters requests may not use (an encoded slash, a backslash, `;`, `#`, a control character)');
+    }
+    if (normalized !== undefined && normalized !== route.path) at('path', `write the path as ${normalized}`);
+    // The router compares paths without regard to case and never chooses by method: a second
+    // route with the same path and host could never be reached.
+    const match = `${route.host?.toLowerCase() ?? ''} ${route.path.replace(/(.)\/+$/, '$1').toLowerCase()}`;
+    const matchedBefore = matches.get(match);
+    if (matchedBefore !== undefined) at('path', `matches the same requests as routes.${matchedBefore} (paths match regardless of case)`);
+    else matches.set(match, i);
+    // Zod runs this check even when a field failed (an unparsable upstream is reported there).
+    const upstream = URL.parse(route.upstream);
+    if (upstream === null) return;
+    if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') at('upstream', 'must be an http or https URL');
+    else if (upstream.search || upstream.hash || upstream.username || upstream.password) {
+      at('upstream', 'must not carry a query, fragment or credentials');
+    }
+    route.issuers?.forEach((label, j) => {
+      if (!issuerLabels.has(label)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'issuers', j], message: `no issuer in security.jwt is named ${label}` });
+      }
+    });
+  });
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

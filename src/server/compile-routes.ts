@@ -10,7 +10,6 @@ import { compileInboundStripper, type InboundStripper } from '../pipeline/propag
 import type { RoutePolicy } from '../pipeline/run.js';
 import type { UpstreamPools } from './forward.js';
 import type { Dispatcher } from 'undici';
-import { normalizePath } from './normalize-path.js';
 import { RouteMetrics } from './route-metrics.js';
 import type { Routable } from './router.js';
 
@@ -42,20 +41,9 @@ export function compileRoutes(config: Config, auth: AuthKinds, pools: UpstreamPo
     prefixes: config.identity.stripPrefixes,
     names: [...config.identity.stripHeaders, ...config.routes.flatMap((r) => identityHeaderNames(r.propagate))],
   });
-  const names = new Set<string>();
-  const matches = new Map<string, number>();
-  return config.routes.map((route, i) => {
+  // Names, paths and upstreams were checked with the rest of the file (ConfigSchema).
+  return config.routes.map((route) => {
     const name = route.name ?? route.path;
-    if (names.has(name)) throw new Error(`routes.${i}: route name ${name} is used twice; names label metrics`);
-    names.add(name);
-    // The router compares paths without regard to case and never by method: a second route with
-    // the same path and host could never be reached.
-    const match = `${route.host?.toLowerCase() ?? ''} ${route.path.replace(/(.)\/+$/, '$1').toLowerCase()}`;
-    const earlier = matches.get(match);
-    if (earlier !== undefined) {
-      throw new Error(`routes.${i}: path ${route.path} matches the same requests as routes.${earlier} (paths match regardless of case)`);
-    }
-    matches.set(match, i);
     return compileRoute(route, config, { auth, pools, metrics, issuers, stripper }, name);
   });
 }
@@ -72,12 +60,6 @@ interface RouteEnv {
 function compileRoute(route: RouteConfig, config: Config, env: RouteEnv, name: string): CompiledRoute {
   const { auth, pools, metrics, issuers } = env;
   const upstream = new URL(route.upstream);
-  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
-    throw new Error(`route ${name}: upstream must be http or https`);
-  }
-  if (upstream.search || upstream.hash || upstream.username || upstream.password) {
-    throw new Error(`route ${name}: upstream must not carry a query, fragment or credentials`);
-  }
   const { authenticators, allowAnonymous }: { authenticators: Authenticator[]; allowAnonymous: boolean } = auth.forRoute(route);
   const checks = [
     compileIssuerCheck(route.issuers, issuers),
@@ -91,7 +73,7 @@ function compileRoute(route: RouteConfig, config: Config, env: RouteEnv, name: s
   const p = route.propagate;
   return {
     name,
-    path: routePath(route.path, name),
+    path: route.path,
     host: route.host,
     methods,
     allow: methods ? [...methods].join(', ') : '',
@@ -109,19 +91,4 @@ function compileRoute(route: RouteConfig, config: Config, env: RouteEnv, name: s
     timeoutMs: route.timeoutMs ?? config.limits.upstreamTimeoutMs,
     metrics: new RouteMetrics(metrics, name),
   };
-}
-
-/**
- * Route paths go through the same normalization as request paths; a configured
- * spelling that normalization would change could never match, so it is refused.
- */
-function routePath(path: string, name: string): string {
-  let normalized: string;
-  try {
-    normalized = normalizePath(path);
-  } catch {
-    throw new Error(`route ${name}: path ${path} contains characters requests may not use`);
-  }
-  if (normalized !== path) throw new Error(`route ${name}: write the path as ${normalized}`);
-  return path;
 }

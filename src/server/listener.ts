@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import type { Config } from '../config/schema.js';
+import { isLoopbackAddress, type Config } from '../config/schema.js';
 import { ConfigError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hostHeaderError } from './host-header.js';
@@ -24,12 +24,6 @@ export interface Listeners {
   readonly hsts: string | undefined;
 }
 
-/** Whether an address is loopback only (what plain HTTP is allowed to bind by default). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
 /**
  * Creates and binds the listeners. Limits are Node's own, set where Node
  * enforces them cheapest: header size in the parser (431), connection count in
@@ -47,7 +41,7 @@ export async function startListeners(
   baseDir = process.cwd(),
 ): Promise<Listeners> {
   const tls = listen.tls;
-  if (!tls && !isLoopbackHost(listen.host)) {
+  if (!tls && !isLoopbackAddress(listen.host)) {
     if (!listen.allowInsecureHttp) {
       throw new ConfigError([
         { path: 'listen.host', message: 'plain HTTP on a non-loopback address needs listen.tls, or allowInsecureHttp: true' },

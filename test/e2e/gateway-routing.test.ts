@@ -137,7 +137,7 @@ test('route paths that differ only in case (or are repeated) are refused: one of
     await (started as TestGateway).close();
     assert.fail('a gateway with two routes for the same paths started');
   }
-  assert.match(started.message, /routes\.1: path \/API\/Orders\/ matches the same requests as routes\.0/);
+  assert.match(started.message, /routes\.1\.path: matches the same requests as routes\.0/);
 });
 
 test('an encoded dot-dot that is not decoded stays inside the public route', async () => {

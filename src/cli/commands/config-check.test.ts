@@ -115,3 +115,53 @@ test('env interpolation and relative key paths are resolved as start resolves th
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+test('what start would refuse is refused here too, each at its line: insecure listen, http JWKS, route table conflicts', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'conflicts.yaml');
+  await writeFile(
+    file,
+    [
+      'listen: { host: 0.0.0.0, port: 8080 }',
+      'security:',
+      '  jwt:',
+      '    issuer: https://auth.example.com',
+      '    audience: api',
+      '    algorithms: [RS256]',
+      '    jwksUri: http://auth.example.com/jwks',
+      'routes:',
+      '  - path: /api/orders',
+      '    upstream: http://127.0.0.1:9001',
+      '    auth: none',
+      '  - path: /API/Orders/',
+      '    upstream: http://127.0.0.1:9002',
+      '    auth: none',
+      '  - path: /svc/../other//x',
+      '    upstream: http://user:pw@127.0.0.1:9003/?q=1',
+      '    auth: jwt',
+      '    issuers: [nobody]',
+      '  - name: /api/orders',
+      '    path: /v2;x',
+      '    upstream: ftp://127.0.0.1/',
+      '    auth: none',
+      '',
+    ].join('\n'),
+  );
+  const r = await runCli(['config', 'check', file]);
+  assert.equal(r.code, 1, r.stdout);
+  const lines = r.stderr.trim().split('\n');
+  for (const expected of [
+    /conflicts\.yaml:1:17 listen\.host: plain HTTP on a non-loopback address needs listen\.tls, or allowInsecureHttp: true/,
+    /conflicts\.yaml:7:14 security\.jwt\.jwksUri: must be https/,
+    /conflicts\.yaml:12:11 routes\.1\.path: matches the same requests as routes\.0/,
+    /conflicts\.yaml:15:11 routes\.2\.path: write the path as \/other\/x/,
+    /conflicts\.yaml:16:15 routes\.2\.upstream: must not carry a query, fragment or credentials/,
+    /conflicts\.yaml:18:15 routes\.2\.issuers\.0: no issuer in security\.jwt is named nobody/,
+    /conflicts\.yaml:19:11 routes\.3\.name: route name \/api\/orders is also used by routes\.0/,
+    /conflicts\.yaml:20:11 routes\.3\.path: contains characters requests may not use/,
+    /conflicts\.yaml:21:15 routes\.3\.upstream: must be an http or https URL/,
+  ]) {
+    assert.ok(lines.some((l) => expected.test(l)), `${expected}\n${r.stderr}`);
+  }
+  assert.equal(lines.length, 9, r.stderr);
+});
