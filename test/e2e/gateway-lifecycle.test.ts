@@ -99,7 +99,7 @@ async function cacheHits(t: { metrics: { registry: { metrics(): Promise<string> 
   return Number(/gatehouse_token_cache_total\{cache="jwt",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
-test('reload while the JWKS is down: an unchanged issuer keeps its keys and its token cache, /readyz stays 200', async () => {
+test('reload while the JWKS is down: an issuer whose key settings are unchanged keeps its keys (and, unchanged, its token cache); /readyz stays 200', async () => {
   const up = await startEchoUpstream();
   const k = generateTestKey('ES256');
   const jwks = await startJwksServer([k]);
@@ -127,6 +127,12 @@ test('reload while the JWKS is down: an unchanged issuer keeps its keys and its 
       assert.equal(await cacheHits(t), hits + 1, 'the token cache carried over');
       assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
     }
+    // A new audience changes the claim rules, not where the keys come from: they stay too.
+    const widened = cfg(['/api']);
+    widened.security.jwt.audience = ['api', 'billing'];
+    await t.gw.reload(validateConfig(widened));
+    assert.equal(await get('/api', mintToken(k, { ...claims, aud: 'billing' })), 200);
+    assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
   } finally {
     await t.close();
     await Promise.all([up.close(), jwks.close()]);

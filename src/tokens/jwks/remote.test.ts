@@ -285,7 +285,7 @@ describe('a JWKS that never loaded', () => {
 });
 
 describe('a reload (VerifierOptions.previous)', () => {
-  test('an unchanged issuer keeps its keys without a fetch; either verifier may close first', async () => {
+  test('an issuer with unchanged key settings keeps its keys without a fetch; either verifier may close first', async () => {
     const a = generateTestKey('ES256', 'reload-a');
     const b = generateTestKey('ES256', 'reload-b');
     const jwks = await startJwksServer([a]);
@@ -308,11 +308,15 @@ describe('a reload (VerifierOptions.previous)', () => {
         jwks.setBehaviour('ok');
         jwks.setKeys([a, b]);
         assert.equal((await next.verify(mintToken(b, claims))).subject, 'alice');
-        // A changed issuer gets a source of its own.
-        const changed = createTokenVerifier([{ ...options, audience: 'other' }], { previous: next });
-        await changed.ready;
+        // New claim rules keep the keys; new key settings get a source of their own.
+        const rules = createTokenVerifier([{ ...options, audience: 'other' }], { previous: next });
+        assert.equal(rules.isReady(), true);
+        assert.equal(jwks.fetchCount, fetches + 1);
+        const limits = createTokenVerifier([{ ...options, jwks: { ...options.jwks, timeoutMs: 1000 } }], { previous: next });
+        await limits.ready;
         assert.equal(jwks.fetchCount, fetches + 2);
-        changed.close();
+        rules.close();
+        limits.close();
       } finally {
         next.close();
       }

@@ -1,9 +1,8 @@
 import { hash } from 'node:crypto';
 import { GatehouseError } from '../../errors.js';
 import type { Identity } from '../identity.js';
-import { RemoteKeySource } from '../jwks/remote.js';
-import type { KeySelection, KeySet } from '../keys/key-set.js';
-import { importPublicKeyFile, loadSecret, readPublicKeyFile, type PublicKeyFile } from '../keys/static.js';
+import { IssuerKeys, type KeyHooks } from '../keys/issuer-keys.js';
+import type { KeySelection } from '../keys/key-set.js';
 import { isSupportedAlgorithm, verifySignature, type JwsAlgorithm } from './algorithms.js';
 import { checkClaims, identityFromClaims, type ClaimRules } from './claims.js';
 import type { ParsedToken } from './parse.js';
@@ -19,13 +18,6 @@ export interface VerifiedToken {
 export interface IssuerVerifierDeps {
   readonly now: () => number;
   readonly baseDir?: string;
-}
-
-/** What a holder of an IssuerVerifier (see {@link IssuerVerifier.hold}) hears from it. */
-export interface IssuerHooks {
-  readonly onJwksFetch?: (result: 'ok' | 'error', reason?: string) => void;
-  readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
-  readonly onStaticKeyError?: (err: Error) => void;
 }
 
 /**
@@ -62,49 +54,26 @@ export class SignatureInvalid extends GatehouseError {
   }
 }
 
-/**
- * Verifies tokens for one configured issuer against its keys and claim rules.
- * Shared across a reload by every verifier that holds it (see {@link hold}),
- * so an unchanged issuer keeps its keys.
- */
+/** Verifies tokens for one configured issuer against its keys and claim rules. */
 export class IssuerVerifier {
   readonly issuer: string;
   readonly name: string;
-  readonly ready: Promise<void>;
-  /** Resolves once a `publicKey` or `secret` has imported, rejects naming the file if it cannot; a JWKS is not waited for. */
-  readonly loaded: Promise<void>;
-  /** Hash of everything the verifier is built from: options, key file path and content. */
-  private readonly fingerprint: string;
-  /** The verifiers holding this one, oldest first. */
-  private readonly holders: IssuerHooks[] = [];
+  /** The issuer's keys, shared with the verifier a reload replaced when they come from the same place. */
+  readonly keys: IssuerKeys;
+  /** Hash of the options and the keys' fingerprint: equal ones decide every token alike. */
+  readonly fingerprint: string;
   private readonly allowed: ReadonlySet<JwsAlgorithm>;
   private readonly rules: ClaimRules;
   private readonly requireTyp: boolean;
-  private readonly remote: RemoteKeySource | undefined;
-  private readonly staticLoad: Promise<KeySet> | undefined;
-  private staticKeys: KeySet | undefined;
 
   /**
-   * The verifier for `options`: `previous` itself (the same issuer's, before a
-   * reload) when nothing it is built from changed, so its JWKS keys stay and
-   * nothing is fetched or imported again; otherwise a new one. A `publicKey`
-   * file is re-read each time: a reload is how a rotated file is picked up.
-   * Throws (a plain Error naming the issuer or file) on options that can never work.
+   * Throws (a plain Error naming the issuer or file) on options that can never
+   * work. With `previous` (the same issuer's, before a reload), its keys are
+   * taken over when they come from the same place (see IssuerKeys.open).
    */
-  static open(options: IssuerOptions, deps: IssuerVerifierDeps, previous?: IssuerVerifier): IssuerVerifier {
-    const name = options.name ?? options.issuer;
-    const sources = [options.publicKey, options.jwksUri, options.secret].filter((s) => s !== undefined).length;
-    if (sources !== 1) throw new Error(`issuer ${name}: exactly one of publicKey, jwksUri or secret is required`);
-    const keyFile = options.publicKey !== undefined ? readPublicKeyFile(options.publicKey, deps.baseDir) : undefined;
-    const fingerprint = hash('sha256', JSON.stringify([options, keyFile ?? null]), 'base64');
-    if (previous && previous.holders.length > 0 && previous.fingerprint === fingerprint) return previous;
-    return new IssuerVerifier(options, deps, fingerprint, keyFile);
-  }
-
-  private constructor(options: IssuerOptions, deps: IssuerVerifierDeps, fingerprint: string, keyFile: PublicKeyFile | undefined) {
+  constructor(options: IssuerOptions, deps: IssuerVerifierDeps, previous?: IssuerVerifier) {
     this.issuer = options.issuer;
     this.name = options.name ?? options.issuer;
-    this.fingerprint = fingerprint;
     const algorithms = options.algorithms.filter(isSupportedAlgorithm);
     if (algorithms.length !== options.algorithms.length) {
       throw new Error(`issuer ${this.name}: unsupported algorithm in ${options.algorithms.join(', ')}`);
@@ -117,43 +86,28 @@ export class IssuerVerifier {
       maxTokenAgeSeconds: options.maxTokenAge,
     };
     this.requireTyp = options.requireTyp !== undefined;
-    if (options.jwksUri !== undefined) {
-      this.remote = new RemoteKeySource({
-        jwksUri: options.jwksUri,
-        algorithms,
-        timeoutMs: options.jwks.timeoutMs,
-        maxBytes: options.jwks.maxBytes,
-        cacheMaxAgeSeconds: options.jwks.cacheMaxAge,
-        cooldownSeconds: options.jwks.cooldown,
-        now: deps.now,
-        // Fetch results are counted once, by the newest holder; every holder's caches hear of new keys.
-        onFetch: (result, reason) => this.holders.at(-1)?.onJwksFetch?.(result, reason),
-        onKeysChanged: (next, previous) => {
-          for (const h of this.holders) h.onKeysChanged?.(next, previous);
-        },
-      });
-      this.ready = this.remote.ready;
-      this.loaded = Promise.resolve();
-    } else {
-      const source = keyFile ? importPublicKeyFile(keyFile, algorithms) : loadSecret(options.secret!, algorithms);
-      this.staticLoad = source.keys;
-      this.loaded = source.keys.then(() => undefined);
-      this.loaded.catch(() => {}); // observed by whoever awaits it; not an unhandled rejection meanwhile
-      this.ready = source.keys.then(
-        (keys) => {
-          this.staticKeys = keys;
-        },
-        (err: Error) => {
-          // A bad static key never becomes ready: the readiness probe and every request report it.
-          this.holders.at(-1)?.onStaticKeyError?.(err);
-          return new Promise<void>(() => {});
-        },
-      );
-    }
+    const sources = [options.publicKey, options.jwksUri, options.secret].filter((s) => s !== undefined).length;
+    if (sources !== 1) throw new Error(`issuer ${this.name}: exactly one of publicKey, jwksUri or secret is required`);
+    this.keys = IssuerKeys.open(options, algorithms, deps, previous?.keys);
+    this.fingerprint = hash('sha256', JSON.stringify([options, this.keys.fingerprint]), 'base64');
+  }
+
+  get ready(): Promise<void> {
+    return this.keys.ready;
+  }
+
+  /** See IssuerKeys.loaded. */
+  get loaded(): Promise<void> {
+    return this.keys.loaded;
+  }
+
+  /** See IssuerKeys.hold; every verifier built on this one holds its keys once. */
+  hold(hooks: KeyHooks): () => void {
+    return this.keys.hold(hooks);
   }
 
   isReady(): boolean {
-    return this.remote ? this.remote.isReady() : this.staticKeys !== undefined;
+    return this.keys.isReady();
   }
 
   /**
@@ -170,7 +124,7 @@ export class IssuerVerifier {
     let selection = this.selectSync(kid, alg);
     if (selection === undefined) {
       this.checkClaims(parsed, nowMs);
-      selection = await this.selectAsync(kid, alg);
+      selection = await this.keys.select(kid, alg);
     }
     const verified = this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
     if (verified instanceof SignatureInvalid) throw verified;
@@ -234,41 +188,12 @@ export class IssuerVerifier {
     checkClaims(parsed.payload, this.rules, nowMs / 1000);
   }
 
-  /**
-   * Adds a holder: the verifier that opened this one, then any that took it
-   * over on a reload. Returns the release; the last release stops the JWKS
-   * refresh. A reload that fails releases its hold and the old one keeps all.
-   */
-  hold(hooks: IssuerHooks): () => void {
-    this.holders.push(hooks);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.holders.splice(this.holders.indexOf(hooks), 1);
-      if (this.holders.length === 0) this.remote?.close();
-    };
-  }
-
   /** The hot path: keys already loaded and the kid known, no promise involved. */
   private selectSync(kid: string | undefined, alg: JwsAlgorithm): KeySelection | undefined {
-    const keys = this.remote ? this.remote.current : this.staticKeys;
+    const keys = this.keys.current;
     if (!keys) return undefined;
     const s = keys.select(kid, alg);
-    return s.status === 'unknown-kid' && this.remote ? undefined : s;
-  }
-
-  private async selectAsync(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection> {
-    if (this.remote) {
-      const s = await this.remote.select(kid, alg);
-      if (s) return s;
-      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
-    }
-    try {
-      return (await this.staticLoad!).select(kid, alg);
-    } catch {
-      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
-    }
+    return s.status === 'unknown-kid' && this.keys.isRemote ? undefined : s;
   }
 }
 

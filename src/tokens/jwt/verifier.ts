@@ -60,7 +60,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     for (const options of issuers) {
       if (byIssuer.has(options.issuer)) throw new Error(`issuer ${options.issuer} is configured twice`);
       const name = options.name ?? options.issuer;
-      const issuer = IssuerVerifier.open(options, { now, baseDir: opts.baseDir }, inherited?.byIssuer.get(options.issuer));
+      const issuer = new IssuerVerifier(options, { now, baseDir: opts.baseDir }, inherited?.byIssuer.get(options.issuer));
       releases.push(
         issuer.hold({
           onJwksFetch: (result, reason) => {
@@ -84,13 +84,16 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     throw err;
   }
   const all = [...byIssuer.values()];
-  // The caches carry over only when every issuer did, unchanged: the old and the new verifier
-  // then decide every token alike, so what either stores while both run holds for both.
+  // The caches carry over only when every issuer is unchanged, keys and rules: the old and the new
+  // verifier then decide every token alike, so what either stores while both run holds for both.
   const takesOver =
     inherited !== undefined &&
     inherited.maxEntries === maxEntries &&
     inherited.byIssuer.size === byIssuer.size &&
-    all.every((v) => inherited.byIssuer.get(v.issuer) === v);
+    all.every((v) => {
+      const before = inherited.byIssuer.get(v.issuer);
+      return before !== undefined && before.keys === v.keys && before.fingerprint === v.fingerprint;
+    });
   state.cache = takesOver ? inherited.cache : maxEntries > 0 ? new VerifiedTokenCache(maxEntries) : undefined;
   state.rejected = takesOver ? inherited.rejected : maxEntries > 0 ? new RejectedTokenCache(Math.max(1000, Math.ceil(maxEntries / 4))) : undefined;
   const { cache, rejected } = state;

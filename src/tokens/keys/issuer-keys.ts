@@ -1,0 +1,140 @@
+import { hash } from 'node:crypto';
+import { GatehouseError } from '../../errors.js';
+import type { JwsAlgorithm } from '../jwt/algorithms.js';
+import type { IssuerOptions } from '../jwt/options.js';
+import { RemoteKeySource } from '../jwks/remote.js';
+import type { KeySelection, KeySet } from './key-set.js';
+import { importPublicKeyFile, loadSecret, readPublicKeyFile, type PublicKeyFile } from './static.js';
+
+/** What a holder of {@link IssuerKeys} hears from them. */
+export interface KeyHooks {
+  readonly onJwksFetch?: (result: 'ok' | 'error', reason?: string) => void;
+  readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
+  readonly onStaticKeyError?: (err: Error) => void;
+}
+
+/**
+ * One issuer's keys (a JWKS, a `publicKey` file or a `secret`), shared by every
+ * verifier that holds them. A reload that leaves the key settings and the key
+ * file's content as they were keeps them: the last good JWKS stays, even while
+ * the endpoint is down, and nothing is fetched or imported again. Claim rules
+ * (audience, skew, `typ`) are not part of it; changing them keeps the keys too.
+ */
+export class IssuerKeys {
+  /** Resolves once the keys have loaded once; a key file that does not import never resolves it. */
+  readonly ready: Promise<void>;
+  /** Resolves once a `publicKey` or `secret` has imported; rejects naming the file when it cannot. A JWKS is not waited for. */
+  readonly loaded: Promise<void>;
+  /** Hash of what the keys come from: the algorithms, the source settings, the key file's path and content. */
+  readonly fingerprint: string;
+  /** The verifiers holding these keys, oldest first. */
+  private readonly holders: KeyHooks[] = [];
+  private readonly remote: RemoteKeySource | undefined;
+  private readonly staticLoad: Promise<KeySet> | undefined;
+  private staticKeys: KeySet | undefined;
+
+  /**
+   * The keys for `options`: `previous` (the same issuer's, before a reload) when
+   * they come from the same place, otherwise new ones. A `publicKey` file is
+   * read again each time: a reload is how a rotated file is picked up.
+   */
+  static open(
+    options: IssuerOptions,
+    algorithms: readonly JwsAlgorithm[],
+    deps: { readonly now: () => number; readonly baseDir?: string },
+    previous?: IssuerKeys,
+  ): IssuerKeys {
+    const keyFile = options.publicKey !== undefined ? readPublicKeyFile(options.publicKey, deps.baseDir) : undefined;
+    const remote = options.jwksUri !== undefined ? { uri: options.jwksUri, limits: options.jwks } : null;
+    const fingerprint = hash('sha256', JSON.stringify([algorithms, remote, options.secret ?? null, keyFile ?? null]), 'base64');
+    if (previous && previous.holders.length > 0 && previous.fingerprint === fingerprint) return previous;
+    return new IssuerKeys(options, algorithms, deps.now, fingerprint, keyFile);
+  }
+
+  private constructor(
+    options: IssuerOptions,
+    algorithms: readonly JwsAlgorithm[],
+    now: () => number,
+    fingerprint: string,
+    keyFile: PublicKeyFile | undefined,
+  ) {
+    this.fingerprint = fingerprint;
+    if (options.jwksUri !== undefined) {
+      this.remote = new RemoteKeySource({
+        jwksUri: options.jwksUri,
+        algorithms,
+        timeoutMs: options.jwks.timeoutMs,
+        maxBytes: options.jwks.maxBytes,
+        cacheMaxAgeSeconds: options.jwks.cacheMaxAge,
+        cooldownSeconds: options.jwks.cooldown,
+        now,
+        // Fetch results are counted once, by the newest holder; every holder's caches hear of new keys.
+        onFetch: (result, reason) => this.holders.at(-1)?.onJwksFetch?.(result, reason),
+        onKeysChanged: (next, previous) => {
+          for (const h of this.holders) h.onKeysChanged?.(next, previous);
+        },
+      });
+      this.ready = this.remote.ready;
+      this.loaded = Promise.resolve();
+      return;
+    }
+    const source = keyFile ? importPublicKeyFile(keyFile, algorithms) : loadSecret(options.secret!, algorithms);
+    this.staticLoad = source.keys;
+    this.loaded = source.keys.then(() => undefined);
+    this.loaded.catch(() => {}); // observed by whoever awaits it; not an unhandled rejection meanwhile
+    this.ready = source.keys.then(
+      (keys) => {
+        this.staticKeys = keys;
+      },
+      (err: Error) => {
+        // A bad static key never becomes ready: the readiness probe and every request report it.
+        this.holders.at(-1)?.onStaticKeyError?.(err);
+        return new Promise<void>(() => {});
+      },
+    );
+  }
+
+  /** The keys now, read synchronously on the hot path; undefined until they have loaded. */
+  get current(): KeySet | undefined {
+    return this.remote ? this.remote.current : this.staticKeys;
+  }
+
+  /** Whether a re-fetch may bring a `kid` that {@link current} lacks. */
+  get isRemote(): boolean {
+    return this.remote !== undefined;
+  }
+
+  isReady(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Picks a key, waiting for the keys to load (and re-fetching for an unknown `kid`, see RemoteKeySource.select). */
+  async select(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection> {
+    if (this.remote) {
+      const s = await this.remote.select(kid, alg);
+      if (s) return s;
+      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
+    }
+    try {
+      return (await this.staticLoad!).select(kid, alg);
+    } catch {
+      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
+    }
+  }
+
+  /**
+   * Adds a holder: the verifier that opened the keys, then any that took them
+   * over on a reload. Returns the release; the last release stops the JWKS
+   * refresh. A reload that fails releases its hold and the old holder keeps all.
+   */
+  hold(hooks: KeyHooks): () => void {
+    this.holders.push(hooks);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.holders.splice(this.holders.indexOf(hooks), 1);
+      if (this.holders.length === 0) this.remote?.close();
+    };
+  }
+}
