@@ -30,9 +30,9 @@ export interface Gateway {
   /**
    * Swaps in a new configuration's routes and verifiers atomically. Everything is
    * built first, key files imported included; on any error the old configuration
-   * keeps serving and this throws. An issuer configured as before keeps its keys
-   * (a JWKS is not fetched again; while it is down, the last good keys serve on),
-   * and when every issuer is unchanged the token caches carry over.
+   * keeps serving and this throws. An issuer whose key settings are unchanged
+   * keeps its keys (a JWKS is not fetched again; while it is down, the last good
+   * keys serve on), and when every issuer is unchanged the token caches carry over.
    * Requests already running finish with the configuration they started with.
    * Listener and admin settings, and the limits bound into sockets and pools
    * (header size, connections, request time, upstream pool size and connect

@@ -142,10 +142,11 @@ export interface VerifierOptions {
   readonly baseDir?: string;
   /**
    * The verifier this one replaces (a configuration reload). Each issuer
-   * configured exactly as before (same options, same key file content) keeps
-   * its keys: a JWKS is not fetched again, and its last good keys stay even
-   * while the endpoint is down. When every issuer is unchanged the verified
-   * and rejected token caches carry over too. Close `previous` afterwards as
+   * whose keys come from the same place (`jwksUri` and `jwks` limits, `secret`
+   * or `publicKey` file content, and `algorithms`) keeps them: a JWKS is not
+   * fetched again, and its last good keys stay even while the endpoint is
+   * down. When every issuer is unchanged in every option, the verified and
+   * rejected token caches carry over too. Close `previous` afterwards as
    * usual; what this verifier took over keeps running until it is closed too.
    */
   readonly previous?: TokenVerifier;

@@ -33,9 +33,9 @@ const states = new WeakMap<TokenVerifier, VerifierState>();
  * secret, a non-https remote `jwksUri`. A key file that reads but does not
  * import rejects `staticKeysLoaded`.
  *
- * With `opts.previous` (a reload), each issuer configured exactly as before
- * (options, key file content) keeps that verifier's keys, and when all are
- * unchanged the token caches carry over too; see VerifierOptions.previous.
+ * With `opts.previous` (a reload), each issuer whose key settings are
+ * unchanged keeps that verifier's keys, and when every issuer is unchanged the
+ * token caches carry over too; see VerifierOptions.previous.
  *
  * @example
  * ```ts
