@@ -51,6 +51,7 @@ function build(
   provider: Provider,
   keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }]),
   touchIntervalSeconds = 0,
+  maxSessionsPerUser?: number,
 ): SessionManager {
   const deps = {
     store,
@@ -62,7 +63,7 @@ function build(
     skewSeconds: 30,
     touchIntervalSeconds,
   };
-  return mode === 'stateful' ? new StatefulSessions(deps) : new StatelessSessions(deps);
+  return mode === 'stateful' ? new StatefulSessions(deps) : new StatelessSessions({ ...deps, ...(maxSessionsPerUser ? { maxSessionsPerUser } : {}) });
 }
 
 function login(clock: ManualClock, over: Partial<SessionData> = {}): SessionData {
@@ -235,10 +236,17 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 }
 
-test('stateful: list, end one, end all others — only the user\'s own sessions', async () => {
+/** A fresh store of each kind, with the test's clock; Redis under its own prefix (owner indexes are per user, and every test's user is alice). */
+const stores = {
+  memory: async (clock: ManualClock) => new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 }),
+  redis: async (clock: ManualClock) => RedisSessionStore.connect(REDIS_URL, { prefix: `${prefix}${randomBytes(4).toString('hex')}:`, clock: clock.now }),
+};
+
+for (const [mode, kind] of [['stateful', 'memory'], ['stateless', 'memory'], ['stateless', 'redis']] as const) test(`${mode} (${kind}): list, end one, end all others — only the user's own sessions`, async (t) => {
   const clock = manualClock();
-  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
-  const sessions = build('stateful', store, clock, new Provider(clock));
+  const store = await stores[kind](clock);
+  t.after(() => store.close());
+  const sessions = build(mode, store, clock, new Provider(clock));
   const jars = [];
   for (let i = 0; i < 3; i++) {
     jars.push(apply(new Map(), await sessions.create(login(clock, { userAgent: `ua-${i}` }), new Map())));
@@ -257,6 +265,64 @@ test('stateful: list, end one, end all others — only the user\'s own sessions'
   await assert.rejects(sessions.resume(jars[2] as Map<string, string>), code('GH_SESSION_EXPIRED'));
   assert.ok(await sessions.resume(jars[0] as Map<string, string>), 'the current session survives');
   assert.ok(await sessions.resume(bob), 'other users untouched');
+  assert.deepEqual((await sessions.list(me)).map((s) => [s.userAgent, s.current]), [['ua-0', true]]);
+  assert.equal((await sessions.list(bobData)).length, 1);
+});
+
+for (const kind of ['memory', 'redis'] as const) test(`stateless (${kind}): the list shows last seen as of the latest re-seal, drops idle sessions and stays bounded per user`, async (t) => {
+  const clock = manualClock();
+  const store = await stores[kind](clock);
+  t.after(() => store.close());
+  const sessions = build('stateless', store, clock, new Provider(clock), undefined, 60, 3);
+  const forever = { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } };
+  let a = apply(new Map(), await sessions.create(login(clock, { userAgent: 'a', ...forever }), new Map()));
+  // As a browser: keeps the re-sealed cookie.
+  const use = async () => {
+    const r = await sessions.resume(a);
+    a = apply(a, r?.setCookies ?? []);
+    return r?.data as SessionData;
+  };
+  clock.advance(1000);
+  const b = apply(new Map(), await sessions.create(login(clock, { userAgent: 'b', ...forever }), new Map()));
+  const bornB = clock.now();
+  clock.advance(61_000);
+  const me = await use();
+  const seen = Object.fromEntries((await sessions.list(me)).map((s) => [s.userAgent, s.lastSeenAt]));
+  assert.deepEqual(seen, { a: new Date(clock.now()).toISOString(), b: new Date(bornB).toISOString() });
+  // Past b's idle timeout while a keeps being used: b leaves the list.
+  for (let i = 0; i < 20 && clock.now() - bornB < IDLE * 1000; i++) {
+    clock.advance(60_000);
+    await use();
+  }
+  assert.deepEqual((await sessions.list(await use())).map((s) => s.userAgent), ['a']);
+  await assert.rejects(sessions.resume(b), code('GH_SESSION_EXPIRED'));
+  // Bound 3: the fourth live login ends the oldest (a), which leaves the list and stops working.
+  const more = [];
+  for (const ua of ['c', 'd', 'e']) {
+    clock.advance(1000);
+    more.push(apply(new Map(), await sessions.create(login(clock, { userAgent: ua, ...forever }), new Map())));
+  }
+  const newest = (await sessions.resume(more[2] as Map<string, string>))?.data as SessionData;
+  assert.deepEqual((await sessions.list(newest)).map((s) => s.userAgent), ['c', 'd', 'e']);
+  await assert.rejects(sessions.resume(a), code('GH_SESSION_EXPIRED'));
+});
+
+test('stateless on Redis: the session index holds no token, no cookie value, no subject, no user agent', async (t) => {
+  const clock = manualClock();
+  const own = `${prefix}sdump:`;
+  const store = await RedisSessionStore.connect(REDIS_URL, { prefix: own, clock: clock.now });
+  t.after(() => store.close());
+  const sessions = build('stateless', store, clock, new Provider(clock));
+  const data = login(clock, { subject: 'alice-unique-subject', tokens: { accessToken: 'AT-SECRET-VALUE', accessTokenExpiresAt: 4e10, refreshToken: 'RT-SECRET-VALUE' } });
+  const jar = apply(new Map(), await sessions.create(data, new Map()));
+  const redis = new Redis(REDIS_URL);
+  t.after(() => redis.quit());
+  const keys = await redis.keys(`${own}*`);
+  assert.equal(keys.length, 2, 'index entry and owner index');
+  let dump = keys.join('\n');
+  for (const k of keys) dump += JSON.stringify((await redis.type(k)) === 'hash' ? await redis.hgetall(k) : await redis.zrange(k, '0', '-1'));
+  for (const secret of [...jar.values(), 'AT-SECRET-VALUE', 'RT-SECRET-VALUE', 'alice-unique-subject', 'test-agent']) assert.ok(!dump.includes(secret), secret);
+  assert.equal((await sessions.list(data))[0]?.userAgent, 'test-agent');
 });
 
 test('stateful on Redis: a store dump holds no session id, no token, no subject', async (t) => {
@@ -326,8 +392,8 @@ test('stateless: "end all other sessions" ends older sessions of the user, keeps
   const mineJar = apply(new Map(), await sessions.create(login(clock, { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
   const bob = apply(new Map(), await sessions.create(login(clock, { subject: 'bob', tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
   const me = (await sessions.resume(mineJar))?.data as SessionData;
-  assert.deepEqual((await sessions.list(me)).map((s) => s.current), [true]);
-  assert.equal(await sessions.destroyOthers(me), -1, 'count unknown without server-side state');
+  assert.deepEqual((await sessions.list(me)).map((s) => s.current), [false, true]);
+  assert.equal(await sessions.destroyOthers(me), 1);
   await assert.rejects(sessions.resume(other), code('GH_SESSION_EXPIRED'));
   assert.ok(await sessions.resume(mineJar), 'current kept');
   assert.ok(await sessions.resume(bob), 'other users untouched');

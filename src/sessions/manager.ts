@@ -40,11 +40,11 @@ export interface SessionManager {
   resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined;
   /** Ends the presented session; resolves to its data (to revoke its refresh token) when there was one. */
   destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined>;
-  /** The user's sessions (stateless mode: only the current one). */
+  /** The user's sessions, the current one among them. */
   list(current: SessionData): Promise<SessionSummary[]>;
   /** Ends one of the user's sessions by its handle; false when the user has none by that handle. */
   destroyHandle(current: SessionData, handle: string): Promise<boolean>;
-  /** Ends every other session of the user; resolves to how many ended (-1: unknown, stateless). */
+  /** Ends every other session of the user; resolves to how many of those listed ended. */
   destroyOthers(current: SessionData): Promise<number>;
   /** Set-Cookie values deleting the session cookies (those present, or all). */
   clearCookies(cookies?: ReadonlyMap<string, string>): string[];
@@ -53,7 +53,7 @@ export interface SessionManager {
 
 /** What both modes are built from. */
 export interface SessionManagerDeps {
-  /** Stateful: the sessions. Stateless: logout markers, refresh results and the refresh lock. */
+  /** Stateful: the sessions. Stateless: logout markers, refresh results, the refresh lock and the per-user session index. */
   readonly store: SessionStore;
   /** Master keys; each mode derives its own subkeys. */
   readonly keyring: Keyring;

@@ -211,9 +211,7 @@ export class SessionEndpoints {
     if (req.method === 'DELETE') checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(cookies, setCookies);
     if (req.method === 'DELETE') {
-      const ended = await this.o.manager.destroyOthers(current);
-      // Stateless mode cannot count the sessions it ended.
-      sendJson(res, 200, { ended: ended >= 0 ? ended : null }, setCookies);
+      sendJson(res, 200, { ended: await this.o.manager.destroyOthers(current) }, setCookies);
       return;
     }
     sendJson(res, 200, { sessions: await this.o.manager.list(current) }, setCookies);

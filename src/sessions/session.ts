@@ -55,11 +55,11 @@ export function remainingSeconds(data: SessionData, t: SessionTimeouts, nowMs: n
 }
 
 /** Seconds until the absolute end (how long a logout marker must live). */
-export function secondsToAbsoluteEnd(data: SessionData, t: SessionTimeouts, nowMs: number): number {
+export function secondsToAbsoluteEnd(data: Pick<SessionData, 'createdAt'>, t: SessionTimeouts, nowMs: number): number {
   return Math.max(1, Math.ceil((data.createdAt + t.absoluteSeconds * 1000 - nowMs) / 1000));
 }
 
-export function summarize(data: SessionData, currentHandle: string | undefined): SessionSummary {
+export function summarize(data: Pick<SessionData, 'handle' | 'createdAt' | 'lastSeenAt' | 'userAgent'>, currentHandle: string | undefined): SessionSummary {
   return {
     id: data.handle,
     createdAt: new Date(data.createdAt).toISOString(),

@@ -5,6 +5,8 @@ import type { ResumedSession, SessionManager, SessionManagerDeps } from './manag
 import { expiresWithin, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
+import { SessionIndex, type IndexedSession } from './session-index.js';
+import type { StoredSession } from './store.js';
 
 const NO_COOKIES: readonly string[] = Object.freeze([]);
 
@@ -18,16 +20,20 @@ export interface StatelessOptions extends SessionManagerDeps {
    * requests (and instances) still holding the previous cookie. Default 300.
    */
   readonly refreshResultSeconds?: number;
+  /** Most sessions per user; a login beyond it ends the user's oldest. Default 100. */
+  readonly maxSessionsPerUser?: number;
 }
 
 /**
  * Stateless sessions: everything lives in a sealed cookie, so no store read is
- * needed to find a session. The store still holds three small things: a logout
- * marker per ended session (checked on every request, so a copied cookie stops
- * working at logout), the result of each refresh keyed by the hash of the
- * refresh token it replaced (so concurrent requests carrying the old cookie,
- * on any instance, adopt the rotated tokens instead of replaying the old
- * refresh token), and the refresh lock.
+ * needed to find a session. The store still holds a few small things: a logout
+ * marker per ended session and a per-user "end all other sessions" cutoff
+ * (checked on every request, so a copied cookie stops working at once), the
+ * result of each refresh keyed by the hash of the refresh token it replaced (so
+ * concurrent requests carrying the old cookie, on any instance, adopt the
+ * rotated tokens instead of replaying the old refresh token), the refresh lock,
+ * and a per-user index of sessions for listing and ending them (written at
+ * login and with each re-sealed cookie, read only by the session endpoints).
  */
 export class StatelessSessions implements SessionManager {
   readonly mode = 'stateless';
@@ -35,6 +41,7 @@ export class StatelessSessions implements SessionManager {
   private readonly recordKeys: Keyring;
   private readonly resultSeconds: number;
   private readonly unsaved: UnsavedRotations;
+  private readonly index: SessionIndex;
   /** Store keys of a session's markers, per (immutable) session object: see markerKeys. */
   private readonly markers = new WeakMap<SessionData, { readonly ended: string; readonly cutoff: string }>();
 
@@ -49,6 +56,13 @@ export class StatelessSessions implements SessionManager {
     this.recordKeys = deps.keyring.derive('refresh-result');
     this.resultSeconds = deps.refreshResultSeconds ?? 300;
     this.unsaved = new UnsavedRotations(deps.now, deps.timeouts.idleSeconds * 1000);
+    this.index = new SessionIndex({
+      store: deps.store,
+      keyring: deps.keyring.derive('session-index'),
+      timeouts: deps.timeouts,
+      now: deps.now,
+      maxPerUser: deps.maxSessionsPerUser ?? 100,
+    });
   }
 
   isSessionCookie(name: string): boolean {
@@ -58,7 +72,10 @@ export class StatelessSessions implements SessionManager {
   async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
     // Any session the browser presented ends here; the new seal replaces its cookies.
     await this.destroy(cookies).catch(() => undefined);
-    return this.sealer.seal(data, this.deps.timeouts.absoluteSeconds, cookies);
+    const setCookies = await this.sealer.seal(data, this.deps.timeouts.absoluteSeconds, cookies);
+    await this.index.put(data);
+    for (const old of await this.index.overflow(data)) await this.end(old);
+    return setCookies;
   }
 
   async resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined> {
@@ -72,7 +89,10 @@ export class StatelessSessions implements SessionManager {
     const touch = now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000;
     if (data === sealed && !touch) return { data, setCookies: [] };
     const next = touch ? { ...data, lastSeenAt: now } : data;
-    return { data: next, setCookies: await this.reseal(next, cookies) };
+    const setCookies = await this.reseal(next, cookies);
+    // A write, no read: the listed lastSeenAt moves with the cookie's, every touchInterval.
+    await this.index.put(next);
+    return { data: next, setCookies };
   }
 
   /** The session's cookies again; one that grew too large to seal (refreshed tokens) ends, rather than reach the browser unreadable. */
@@ -117,30 +137,36 @@ export class StatelessSessions implements SessionManager {
     } catch {
       return undefined; // an unreadable cookie is cleared, and has nothing to end
     }
-    await this.deps.store.put(this.endedKey(data.handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(data, this.deps.timeouts, this.deps.now()));
+    await this.end(data);
     return data;
   }
 
   async list(current: SessionData): Promise<SessionSummary[]> {
-    return [summarize(current, current.handle)];
+    const listed: IndexedSession[] = (await this.liveIndexed(current)).filter((s) => s.handle !== current.handle);
+    // The current session as its cookie has it (fresher), listed even if the index lost it.
+    listed.push(current);
+    return listed.sort((a, b) => a.createdAt - b.createdAt).map((s) => summarize(s, current.handle));
   }
 
   async destroyHandle(current: SessionData, handle: string): Promise<boolean> {
-    // Without server-side state only the current session is known to belong to this user.
-    if (handle !== current.handle) return false;
-    await this.deps.store.put(this.endedKey(handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(current, this.deps.timeouts, this.deps.now()));
+    const target = handle === current.handle ? current : await this.index.get(current, handle);
+    if (target === undefined) return false;
+    await this.end(target);
     return true;
   }
 
   /**
    * Ends every other session of the user by a cutoff: sessions created before
-   * now, except the current one, are ended. The count of ended sessions is
-   * unknown without server-side state, so this resolves to -1.
+   * now, except the current one, are ended, listed or not (a session missing
+   * from the index, e.g. evicted from a full memory store, ends too but is not
+   * counted). Resolves to how many listed sessions it ended.
    */
   async destroyOthers(current: SessionData): Promise<number> {
+    const others = (await this.liveIndexed(current)).filter((s) => s.handle !== current.handle);
     const cutoff = JSON.stringify({ before: this.deps.now(), keep: current.handle });
     await this.deps.store.put(this.cutoffKey(current), { data: cutoff, version: 1 }, this.deps.timeouts.absoluteSeconds);
-    return -1;
+    await Promise.all(others.map((s) => this.index.delete(s.handle)));
+    return others.length;
   }
 
   clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
@@ -186,10 +212,14 @@ export class StatelessSessions implements SessionManager {
         this.unsaved.forget(key);
         return { ...s, tokens };
       },
-      end: async () => {
-        await this.deps.store.put(this.endedKey(sealed.handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(sealed, this.deps.timeouts, this.deps.now()));
-      },
+      end: () => this.end(sealed),
     };
+  }
+
+  /** Ends a session: its logout marker (the cookie stops working) lives to its absolute end; it leaves the list. */
+  private async end(s: Pick<SessionData, 'handle' | 'createdAt'>): Promise<void> {
+    await this.deps.store.put(this.endedKey(s.handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(s, this.deps.timeouts, this.deps.now()));
+    await this.index.delete(s.handle);
   }
 
   /** Logged out, or ended by "end all other sessions" from another session of the user. */
@@ -197,10 +227,14 @@ export class StatelessSessions implements SessionManager {
     const opts = fresh ? { fresh } : undefined;
     const keys = this.markerKeys(data);
     const [ended, cutoff] = await Promise.all([this.deps.store.get(keys.ended, opts), this.deps.store.get(keys.cutoff, opts)]);
-    if (ended !== undefined) return true;
-    if (cutoff === undefined) return false;
-    const c = JSON.parse(cutoff.data) as { before: number; keep: string };
-    return data.createdAt <= c.before && data.handle !== c.keep;
+    return ended !== undefined || isCutOff(cutoff, data);
+  }
+
+  /** The user's indexed sessions, without those ended meanwhile (an ending racing a re-seal can leave an entry). */
+  private async liveIndexed(current: SessionData): Promise<IndexedSession[]> {
+    const [indexed, cutoff] = await Promise.all([this.index.list(current), this.deps.store.get(this.cutoffKey(current))]);
+    const ended = await Promise.all(indexed.map((s) => this.deps.store.get(this.endedKey(s.handle))));
+    return indexed.filter((s, i) => ended[i] === undefined && !isCutOff(cutoff, s));
   }
 
   private cutoffKey(data: SessionData): string {
@@ -227,4 +261,11 @@ export class StatelessSessions implements SessionManager {
   private resultKey(refreshToken: string): string {
     return `rr:${createHash('sha256').update(refreshToken).digest('base64url')}`;
   }
+}
+
+/** True when the user's "end all other sessions" cutoff ends this session. */
+function isCutOff(cutoff: StoredSession | undefined, s: Pick<SessionData, 'handle' | 'createdAt'>): boolean {
+  if (cutoff === undefined) return false;
+  const c = JSON.parse(cutoff.data) as { before: number; keep: string };
+  return s.createdAt <= c.before && s.handle !== c.keep;
 }

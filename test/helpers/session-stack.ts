@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { request as undiciRequest } from 'undici';
 import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
+import { hashPassword } from '../../src/auth-service/accounts/password.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
 import type { SessionStore } from '../../src/sessions/store.js';
@@ -101,8 +102,14 @@ export interface SessionStack {
   readonly urls: string[];
   /** Moves the clock of the child-process gateways (the in-process ones share the test's clock). */
   advanceChildren(ms: number): Promise<void>;
-  /** Logs the test user in through `/auth/login` and returns the jar holding the session cookies. */
-  login(returnTo?: string, jar?: CookieJar): Promise<{ jar: CookieJar; location: string }>;
+  /**
+   * Logs a user in through `/auth/login` (the test user unless `as.user`; the
+   * callback carries `as.userAgent`, default `session-e2e`) and returns the jar
+   * holding the session cookies.
+   */
+  login(returnTo?: string, jar?: CookieJar, as?: { user?: { username: string; password: string }; userAgent?: string }): Promise<{ jar: CookieJar; location: string }>;
+  /** Adds an account to the provider; its credentials, for `login`. */
+  addUser(username: string): Promise<{ username: string; password: string }>;
   close(): Promise<void>;
 }
 
@@ -212,19 +219,21 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
     async advanceChildren(ms) {
       await Promise.all(children.map((c) => ask(c, { advance: ms }, 'advanced')));
     },
-    async login(returnTo = '/app/home', jar = new CookieJar()) {
+    async login(returnTo = '/app/home', jar = new CookieJar(), as = {}) {
       const start = await fetch(`${url}/auth/login?return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual', headers: { cookie: jar.header() } });
       if (start.status !== 302) throw new Error(`login start: HTTP ${start.status} ${await start.text()}`);
       jar.store(start);
-      const callback = await loginWithForm(start.headers.get('location') as string, {
-        username: auth.user.username,
-        password: auth.user.password,
-        redirectUri: `${url}/auth/callback`,
-      });
-      const done = await fetch(callback, { redirect: 'manual', headers: { cookie: jar.header(), 'user-agent': 'session-e2e' } });
+      const user = as.user ?? auth.user;
+      const callback = await loginWithForm(start.headers.get('location') as string, { username: user.username, password: user.password, redirectUri: `${url}/auth/callback` });
+      const done = await fetch(callback, { redirect: 'manual', headers: { cookie: jar.header(), 'user-agent': as.userAgent ?? 'session-e2e' } });
       if (done.status !== 302) throw new Error(`callback: HTTP ${done.status} ${await done.text()}`);
       jar.store(done);
       return { jar, location: done.headers.get('location') as string };
+    },
+    async addUser(username) {
+      const password = `pw-${randomBytes(12).toString('base64url')}`;
+      await auth.service.accounts.add(username, await hashPassword(password));
+      return { username, password };
     },
     async close() {
       for (const g of gateways) await g.close();

@@ -1,0 +1,82 @@
+import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
+import { remainingSeconds, type SessionData, type SessionTimeouts } from './session.js';
+import type { Clock, SessionStore } from './store.js';
+
+/** What the index keeps about one session: enough to list it, nothing to use it. */
+export type IndexedSession = Pick<SessionData, 'handle' | 'createdAt' | 'lastSeenAt' | 'userAgent'>;
+
+export interface SessionIndexOptions {
+  readonly store: SessionStore;
+  /** Subkey the entries are sealed under. */
+  readonly keyring: Keyring;
+  readonly timeouts: SessionTimeouts;
+  readonly now: Clock;
+  /** Most sessions listed per user; see {@link SessionIndex.overflow}. */
+  readonly maxPerUser: number;
+}
+
+const PREFIX = 'idx:';
+
+/**
+ * A per-user list of stateless sessions, so they can be listed and ended by
+ * handle although the sessions themselves live in cookies. Entries sit under
+ * `idx:<handle>` with the store's owner index (a hash of issuer and subject, as
+ * stateful sessions), sealed like any store record: a dump shows handles and
+ * owner hashes, no token, no cookie value, no user agent. An entry lives as
+ * long as its session could (to the idle or the absolute end, whichever comes
+ * first) and is rewritten whenever the session's cookie is, so `lastSeenAt` is
+ * as precise as the cookie's (`touchInterval`).
+ */
+export class SessionIndex {
+  constructor(private readonly o: SessionIndexOptions) {}
+
+  /** Writes (or rewrites) the session's entry. */
+  async put(data: SessionData): Promise<void> {
+    const key = PREFIX + data.handle;
+    const owner = ownerKeyOf(data.issuer, data.subject);
+    const entry: IndexedSession & { owner: string } = { handle: data.handle, createdAt: data.createdAt, lastSeenAt: data.lastSeenAt, userAgent: data.userAgent, owner };
+    const sealed = sealRecord(this.o.keyring, key, JSON.stringify(entry));
+    await this.o.store.put(key, { data: sealed, owner, version: 1 }, remainingSeconds(data, this.o.timeouts, this.o.now()));
+  }
+
+  /** The owner's entry for `handle`; undefined when there is none, or it is someone else's. */
+  async get(owner: Pick<SessionData, 'issuer' | 'subject'>, handle: string): Promise<IndexedSession | undefined> {
+    return this.open(PREFIX + handle, ownerKeyOf(owner.issuer, owner.subject));
+  }
+
+  /** The owner's indexed sessions, oldest first. */
+  async list(owner: Pick<SessionData, 'issuer' | 'subject'>): Promise<IndexedSession[]> {
+    const hash = ownerKeyOf(owner.issuer, owner.subject);
+    const keys = (await this.o.store.listByOwner(hash)).filter((k) => k.startsWith(PREFIX));
+    const found = await Promise.all(keys.map((k) => this.open(k, hash)));
+    return found.filter((s) => s !== undefined).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /**
+   * The owner's oldest sessions beyond `maxPerUser`, for the caller to end
+   * (asked after a login): the list stays bounded and still shows every
+   * session that works. One listing round trip while under the bound.
+   */
+  async overflow(owner: Pick<SessionData, 'issuer' | 'subject'>): Promise<IndexedSession[]> {
+    const keys = await this.o.store.listByOwner(ownerKeyOf(owner.issuer, owner.subject));
+    if (keys.length <= this.o.maxPerUser) return [];
+    const all = await this.list(owner);
+    return all.slice(0, Math.max(0, all.length - this.o.maxPerUser));
+  }
+
+  async delete(handle: string): Promise<void> {
+    await this.o.store.delete(PREFIX + handle);
+  }
+
+  private async open(key: string, owner: string): Promise<IndexedSession | undefined> {
+    const entry = await this.o.store.get(key);
+    if (entry === undefined || entry.owner !== owner) return undefined;
+    try {
+      const s = JSON.parse(openRecord(this.o.keyring, key, entry.data)) as IndexedSession & { owner: string };
+      // The store's owner field sits beside the ciphertext; the sealed one decides.
+      return s.owner === owner ? { handle: s.handle, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, userAgent: s.userAgent } : undefined;
+    } catch {
+      return undefined; // sealed under a retired key, or not an index entry
+    }
+  }
+}

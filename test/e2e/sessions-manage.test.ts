@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import { cookieMap, rawRequest, startSessionStack, type CookieJar, type SessionStack } from '../helpers/session-stack.js';
+
+interface Listed {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly lastSeenAt: string;
+  readonly userAgent: string | undefined;
+  readonly current: boolean;
+}
+
+const prefix = randomPrefix('e2e-manage');
+after(() => deletePrefix(REDIS_URL, prefix));
+
+async function list(stack: SessionStack, jar: CookieJar): Promise<Listed[]> {
+  const res = await rawRequest(`${stack.url}/auth/sessions`, { headers: { cookie: jar.header() } });
+  assert.equal(res.status, 200, res.body);
+  return res.json<{ sessions: Listed[] }>().sessions;
+}
+
+const end = (stack: SessionStack, jar: CookieJar, id = '') =>
+  rawRequest(`${stack.url}/auth/sessions${id ? `/${id}` : ''}`, { method: 'DELETE', headers: { cookie: jar.header(), origin: stack.url } });
+
+const api = (stack: SessionStack, jar: CookieJar) => rawRequest(`${stack.url}/api/orders`, { headers: { cookie: jar.header() } });
+
+const variants = [
+  { mode: 'stateful', store: { kind: 'memory' } },
+  { mode: 'stateless', store: { kind: 'memory' } },
+  { mode: 'stateless', store: { kind: 'redis', url: REDIS_URL, prefix } },
+] as const;
+
+for (const { mode, store } of variants) {
+  test(`${mode} (${store.kind}): two logins are listed, one current; ending the other by id kills its cookie; another user's id is 404; ending the current one clears its cookies`, async (t) => {
+    const stack = await startSessionStack({ mode, store });
+    t.after(() => stack.close());
+    const { jar: phone } = await stack.login('/app/home', undefined, { userAgent: 'phone' });
+    const { jar: laptop } = await stack.login('/app/home', undefined, { userAgent: 'laptop' });
+
+    const both = await list(stack, laptop);
+    assert.deepEqual(both.map((s) => [s.userAgent, s.current]).sort(), [['laptop', true], ['phone', false]]);
+    for (const s of both) assert.ok(Date.parse(s.createdAt) <= Date.parse(s.lastSeenAt), 'created and last seen are times');
+    const phoneId = both.find((s) => !s.current)?.id as string;
+    const laptopId = both.find((s) => s.current)?.id as string;
+    assert.deepEqual((await list(stack, phone)).map((s) => [s.id, s.current]).sort(), [[laptopId, false], [phoneId, true]].sort(), 'the same two, seen from the phone');
+
+    const bob = await stack.addUser('bob');
+    const { jar: bobJar } = await stack.login('/app/home', undefined, { user: bob });
+    const bobsOwn = await list(stack, bobJar);
+    assert.equal(bobsOwn.length, 1, 'another user sees only their own session');
+    const foreign = await end(stack, laptop, bobsOwn[0]?.id);
+    assert.equal(foreign.status, 404);
+    assert.equal(foreign.json().code, 'GH_SESSION_NOT_FOUND');
+    assert.equal((await api(stack, bobJar)).status, 200, "bob's session is untouched");
+
+    const ended = await end(stack, laptop, phoneId);
+    assert.equal(ended.status, 204, ended.body);
+    const dead = await api(stack, phone);
+    assert.equal(dead.status, 401, 'the ended session\'s cookie stops working at once');
+    assert.equal(dead.json().code, 'GH_SESSION_EXPIRED');
+    assert.deepEqual((await list(stack, laptop)).map((s) => [s.id, s.current]), [[laptopId, true]]);
+    assert.equal((await api(stack, laptop)).status, 200, 'the current session lives on');
+
+    const self = await end(stack, laptop, laptopId);
+    assert.equal(self.status, 204);
+    const names = [...cookieMap(laptop.header()).keys()];
+    assert.ok(names.length > 0);
+    for (const name of names) assert.ok(self.setCookies.some((c) => c.startsWith(`${name}=;`) && /Max-Age=0/.test(c)), `${name} cleared`);
+    assert.equal((await api(stack, laptop)).status, 401);
+  });
+
+  test(`${mode} (${store.kind}): "end all other sessions" counts what it ended; they leave the list and their cookies stop working`, async (t) => {
+    const stack = await startSessionStack({ mode, store });
+    t.after(() => stack.close());
+    const { jar: a } = await stack.login('/app/home', undefined, { userAgent: 'a' });
+    const { jar: b } = await stack.login('/app/home', undefined, { userAgent: 'b' });
+    const { jar: me } = await stack.login('/app/home', undefined, { userAgent: 'me' });
+    const res = await end(stack, me);
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(res.json(), { ended: 2 });
+    for (const jar of [a, b]) assert.equal((await api(stack, jar)).status, 401);
+    assert.deepEqual((await list(stack, me)).map((s) => [s.userAgent, s.current]), [['me', true]]);
+    assert.equal((await api(stack, me)).status, 200);
+  });
+}
