@@ -118,6 +118,15 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     await sessions?.close();
     throw err;
   }
+  try {
+    // A key file that does not import is a broken config: refuse to start, naming the file,
+    // rather than serve 503 on its routes until someone reads the logs. A JWKS is not waited for.
+    await current.auth.loaded;
+  } catch (err) {
+    await current.auth.close();
+    await sessions?.close();
+    throw err;
+  }
   let active = config;
   let inFlight = 0;
   let onIdle: (() => void) | undefined;

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { validateConfig } from '../../src/config/load.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/log.js';
 import { call, startTestGateway } from '../helpers/gateway.js';
 import { generateTestKey, mintToken, startJwksServer, testIssuerOptions } from '../helpers/jwt.js';
 import { startEchoUpstream, STREAM_FIRST, STREAM_REST } from '../helpers/upstream.js';
@@ -160,6 +162,14 @@ test('reload with a publicKey file that does not import is refused, naming the f
     const garbage = join(dir, 'garbage.pem');
     writeFileSync(garbage, 'not a key at all\n');
     await assert.rejects(t.gw.reload(validateConfig(cfg(garbage))), new RegExp(`public key file ${garbage}: neither PEM nor JSON`));
+    // Nor does a gateway start on it (it would answer 503 on every JWT route until someone looked).
+    // startGateway itself, not the test helper, which waits for readiness.
+    const started = await startGateway(validateConfig(cfg(garbage)), { logger: createLogger('silent') }).catch((err: unknown) => err);
+    if (!(started instanceof Error)) {
+      await (started as Gateway).close();
+      assert.fail('a gateway started with a public key file that does not import');
+    }
+    assert.match(started.message, new RegExp(`public key file ${garbage}: neither PEM nor JSON`));
     // The same path, its content replaced: read again on reload, and refused the same way.
     writeFileSync(keyFile, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
     await assert.rejects(t.gw.reload(validateConfig(cfg(keyFile))), new RegExp(`public key file ${keyFile}`));

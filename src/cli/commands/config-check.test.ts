@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,7 +101,8 @@ test('unknown keys, YAML syntax errors, unset env vars, missing files and unread
 
 test('env interpolation and relative key paths are resolved as start resolves them', async (t) => {
   const dir = await tempDir(t);
-  await writeFile(join(dir, 'public.pem'), 'not checked here, only that it can be read\n');
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  await writeFile(join(dir, 'public.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
   const file = join(dir, 'ok.yaml');
   await writeFile(
     file,
@@ -164,4 +166,43 @@ test('what start would refuse is refused here too, each at its line: insecure li
     assert.ok(lines.some((l) => expected.test(l)), `${expected}\n${r.stderr}`);
   }
   assert.equal(lines.length, 9, r.stderr);
+});
+
+test('key files that exist but would not load are refused at their line: a public key that does not import, a TLS pair that does not match', async (t) => {
+  const dir = await tempDir(t);
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  await writeFile(join(dir, 'garbage.pem'), 'not a key at all\n');
+  await writeFile(join(dir, 'private.pem'), ec.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await writeFile(join(dir, 'ec.pem'), ec.publicKey.export({ type: 'spki', format: 'pem' }));
+  await writeFile(join(dir, 'tls.key'), rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await writeFile(join(dir, 'tls.crt'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+  const issuer = (name: string, key: string, alg: string) =>
+    [`    - name: ${name}`, `      issuer: https://${name}.example`, '      audience: api', `      algorithms: [${alg}]`, `      publicKey: ${key}`];
+  const file = join(dir, 'keys.yaml');
+  await writeFile(
+    file,
+    [
+      'listen:',
+      '  tls: { cert: tls.crt, key: tls.key }',
+      'security:',
+      '  jwt:',
+      ...issuer('a', 'garbage.pem', 'ES256'),
+      ...issuer('b', 'private.pem', 'ES256'),
+      ...issuer('c', 'ec.pem', 'RS256'),
+      ...issuer('d', 'ec.pem', 'ES256'),
+      'routes:',
+      '  - path: /x',
+      '    upstream: http://127.0.0.1:9001',
+      '',
+    ].join('\n'),
+  );
+  const r = await runCli(['config', 'check', file]);
+  assert.equal(r.code, 1, r.stdout);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(lines[0] ?? '', /keys\.yaml:9:18 security\.jwt\.0\.publicKey: public key file .*garbage\.pem: neither PEM nor JSON/);
+  assert.match(lines[1] ?? '', /keys\.yaml:14:18 security\.jwt\.1\.publicKey: public key file .*private\.pem: holds a private key/);
+  assert.match(lines[2] ?? '', /keys\.yaml:19:18 security\.jwt\.2\.publicKey: public key file .*ec\.pem: /);
+  assert.match(lines[3] ?? '', /keys\.yaml:2:16 listen\.tls\.cert: certificate and key do not load/);
+  assert.equal(lines.length, 4, r.stderr);
 });

@@ -1,7 +1,9 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { Command } from 'commander';
 import { configuredIssuers, type Config } from '../../config/schema.js';
+import { importPublicKeyFile, readPublicKeyFile } from '../../tokens/keys/static.js';
 import { formatConfigIssue, loadConfigForCommand, locateYamlKey } from '../config-issues.js';
 
 /** `gatehouse config check FILE`: validates like `start` does, without starting anything. */
@@ -14,12 +16,15 @@ export function registerConfigCommand(program: Command): void {
     .action(async (file: string) => {
       const cfg = await loadConfigForCommand(file);
       if (!cfg) return;
-      const missing = await missingFiles(cfg, dirname(resolve(file)));
-      if (missing.length > 0) {
+      const baseDir = dirname(resolve(file));
+      const missing = await missingFiles(cfg, baseDir);
+      const unusable = missing.length > 0 ? [] : await unusableFiles(cfg, baseDir);
+      const problems = [...missing.map((m) => ({ path: m.path, message: `cannot read file ${m.file}` })), ...unusable];
+      if (problems.length > 0) {
         const text = await readFile(file, 'utf8');
-        for (const m of missing) {
+        for (const m of problems) {
           const at = locateYamlKey(text, m.path);
-          console.error(formatConfigIssue(file, { path: m.path.join('.'), message: `cannot read file ${m.file}`, ...at }));
+          console.error(formatConfigIssue(file, { path: m.path.join('.'), message: m.message, ...at }));
         }
         process.exitCode = 1;
         return;
@@ -51,6 +56,35 @@ async function missingFiles(cfg: Config, baseDir: string): Promise<{ path: KeyPa
     }),
   );
   return results.filter((r) => r !== undefined);
+}
+
+/**
+ * Files that exist but would not load when the gateway starts: a `publicKey`
+ * that does not import for its algorithms, a TLS certificate and key that do
+ * not make a TLS context (unparsable, or not a pair).
+ */
+async function unusableFiles(cfg: Config, baseDir: string): Promise<{ path: KeyPath; message: string }[]> {
+  const problems: { path: KeyPath; message: string }[] = [];
+  const jwt = cfg.security.jwt;
+  const issuers = configuredIssuers(cfg);
+  for (let i = 0; i < issuers.length; i++) {
+    const iss = issuers[i] as (typeof issuers)[number];
+    if (!iss.publicKey) continue;
+    try {
+      await importPublicKeyFile(readPublicKeyFile(iss.publicKey, baseDir), iss.algorithms).keys;
+    } catch (err) {
+      problems.push({ path: Array.isArray(jwt) ? ['security', 'jwt', i, 'publicKey'] : ['security', 'jwt', 'publicKey'], message: (err as Error).message });
+    }
+  }
+  const tls = cfg.listen.tls;
+  if (tls) {
+    try {
+      createSecureContext({ cert: await readFile(resolve(baseDir, tls.cert)), key: await readFile(resolve(baseDir, tls.key)) });
+    } catch (err) {
+      problems.push({ path: ['listen', 'tls', 'cert'], message: `certificate and key do not load: ${(err as Error).message}` });
+    }
+  }
+  return problems;
 }
 
 function summarize(file: string, cfg: Config): string[] {

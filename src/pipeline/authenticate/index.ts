@@ -126,7 +126,7 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
   }
   const kinds = [...built.values()];
   const loaded = Promise.all(kinds.map((k) => k.loaded)).then(() => undefined);
-  loaded.catch(() => {}); // a reload awaits it; at start a bad key file shows as not ready instead
+  loaded.catch(() => {}); // observed by the gateway, which awaits it at start and on reload
   return {
     forRoute(route) {
       const authenticators: Authenticator[] = [];
