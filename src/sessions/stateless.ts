@@ -164,7 +164,7 @@ export class StatelessSessions implements SessionManager {
   async destroyOthers(current: SessionData): Promise<number> {
     const others = (await this.liveIndexed(current)).filter((s) => s.handle !== current.handle);
     const cutoff = JSON.stringify({ before: this.deps.now(), keep: current.handle });
-    await this.deps.store.put(this.cutoffKey(current), { data: cutoff, version: 1 }, this.deps.timeouts.absoluteSeconds);
+    await this.deps.store.put(this.cutoffKey(current), { data: cutoff, version: 1, pinned: true }, this.deps.timeouts.absoluteSeconds);
     await Promise.all(others.map((s) => this.index.delete(s.handle)));
     return others.length;
   }
@@ -218,7 +218,7 @@ export class StatelessSessions implements SessionManager {
 
   /** Ends a session: its logout marker (the cookie stops working) lives to its absolute end; it leaves the list. */
   private async end(s: Pick<SessionData, 'handle' | 'createdAt'>): Promise<void> {
-    await this.deps.store.put(this.endedKey(s.handle), { data: '1', version: 1 }, secondsToAbsoluteEnd(s, this.deps.timeouts, this.deps.now()));
+    await this.deps.store.put(this.endedKey(s.handle), { data: '1', version: 1, pinned: true }, secondsToAbsoluteEnd(s, this.deps.timeouts, this.deps.now()));
     await this.index.delete(s.handle);
   }
 

@@ -23,6 +23,14 @@ export interface SessionEntry {
   readonly owner?: string;
   /** Incremented by the caller on every write; `replace` compares it. */
   readonly version: number;
+  /**
+   * A revocation record (a stateless session's logout marker or cutoff): losing it
+   * before it expires would bring an ended session back. A bounded store never
+   * evicts such an entry to make room; it refuses the write when full of them
+   * (GH_SESSION_STORE_UNAVAILABLE). Redis evicts nothing under its `noeviction`
+   * policy, which the Redis store therefore expects (see docs/sessions.md).
+   */
+  readonly pinned?: boolean;
 }
 
 /** What the store returns: the entry plus its expiry. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { GatehouseError } from '../../errors.js';
 import { systemClock, type Clock, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
 
 export interface MemorySessionStoreOptions {
@@ -18,9 +19,15 @@ interface Held {
  * The embedded store: one process, bounded, expiring. When full, the least
  * recently written entry is evicted (a Map keeps insertion order, and a write
  * re-inserts), which ends that session early rather than growing without bound.
+ * Pinned entries (revocation records) are never evicted: evicting one would
+ * revive a session that was ended. They count toward `maxEntries`, and a write
+ * that would need to evict one is refused with GH_SESSION_STORE_UNAVAILABLE.
  */
 export class MemorySessionStore implements SessionStore {
+  /** Evictable entries, least recently written first. */
   private readonly entries = new Map<SessionKey, StoredSession>();
+  /** Pinned entries, apart so that eviction never has to pass over them. */
+  private readonly pinned = new Map<SessionKey, StoredSession>();
   private readonly owners = new Map<string, Set<SessionKey>>();
   private readonly locks = new Map<string, Held>();
   private readonly maxEntries: number;
@@ -40,7 +47,7 @@ export class MemorySessionStore implements SessionStore {
 
   /** Number of entries held, live or not yet swept. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.pinned.size;
   }
 
   async get(key: SessionKey): Promise<StoredSession | undefined> {
@@ -86,6 +93,7 @@ export class MemorySessionStore implements SessionStore {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.entries.clear();
+    this.pinned.clear();
     this.owners.clear();
     this.locks.clear();
   }
@@ -93,12 +101,12 @@ export class MemorySessionStore implements SessionStore {
   /** Drops expired entries and locks. Runs on a timer; callable directly. */
   sweep(): void {
     const now = this.now();
-    for (const [key, entry] of this.entries) if (entry.expiresAtMs <= now) this.remove(key);
+    for (const map of [this.entries, this.pinned]) for (const [key, entry] of map) if (entry.expiresAtMs <= now) this.remove(key);
     for (const [name, held] of this.locks) if (held.expiresAtMs <= now) this.locks.delete(name);
   }
 
   private live(key: SessionKey): StoredSession | undefined {
-    const entry = this.entries.get(key);
+    const entry = this.entries.get(key) ?? this.pinned.get(key);
     if (!entry) return undefined;
     if (entry.expiresAtMs <= this.now()) {
       this.remove(key);
@@ -109,28 +117,33 @@ export class MemorySessionStore implements SessionStore {
 
   private write(key: SessionKey, entry: SessionEntry, ttlSeconds: number): void {
     this.remove(key);
+    if (this.size >= this.maxEntries && this.entries.size === 0) {
+      this.sweep();
+      if (this.size >= this.maxEntries) throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store full of revocation records');
+    }
     const stored: StoredSession = {
       data: entry.data,
       version: entry.version,
       expiresAtMs: this.now() + Math.max(0, ttlSeconds) * 1000,
       ...(entry.owner !== undefined ? { owner: entry.owner } : {}),
+      ...(entry.pinned ? { pinned: true } : {}),
     };
-    this.entries.set(key, stored);
+    (entry.pinned ? this.pinned : this.entries).set(key, stored);
     if (entry.owner !== undefined) {
       let set = this.owners.get(entry.owner);
       if (!set) this.owners.set(entry.owner, (set = new Set()));
       set.add(key);
     }
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as SessionKey;
-      this.remove(oldest);
+    while (this.size > this.maxEntries && this.entries.size > 0) {
+      this.remove(this.entries.keys().next().value as SessionKey);
     }
   }
 
   private remove(key: SessionKey): void {
-    const entry = this.entries.get(key);
+    const entry = this.entries.get(key) ?? this.pinned.get(key);
     if (!entry) return;
     this.entries.delete(key);
+    this.pinned.delete(key);
     if (entry.owner === undefined) return;
     const set = this.owners.get(entry.owner);
     set?.delete(key);
