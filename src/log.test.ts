@@ -72,6 +72,17 @@ test('token-like values in free text (messages, URLs) are masked by redactTokenL
   assert.match(text, /"msg":"rejected token \[redacted\] and \[redacted\]"/);
 });
 
+test('redactTokenLike masks tokens inside long runs of token characters, and handles runs that are not tokens (linear, no backtracking)', () => {
+  const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
+  assert.equal(redactTokenLike(`/cb/${jwt}?x=1`), '/cb/[redacted]?x=1');
+  assert.equal(redactTokenLike(`/a/x.${jwt}.y/b`), '/a/[redacted]/b');
+  // What made the old pattern backtrack quadratically (8 KB of this held the event loop 100 ms).
+  const dashes = `/eyJ-----.${'-'.repeat(8100)}`;
+  assert.equal(redactTokenLike(dashes), '/[redacted]');
+  assert.equal(redactTokenLike(`/${'-'.repeat(39)}/${'.-'.repeat(4000)}`), `/${'-'.repeat(39)}/${'.-'.repeat(4000)}`);
+  assert.equal(redactTokenLike(`/${'a'.repeat(40)}`), '/[redacted]');
+});
+
 test('redactTokenLike leaves ordinary text alone', () => {
   for (const text of ['GET /api/orders/42 200', 'kid k1 not found for issuer https://auth.example.com', 'orders:read orders:write']) {
     assert.equal(redactTokenLike(text), text);
