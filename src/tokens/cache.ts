@@ -9,7 +9,7 @@ export interface CachedVerification {
   /** Issuer (`iss`) and key id, so entries can be dropped when their key leaves the JWKS. */
   readonly issuer: string;
   readonly keyId: string;
-  /** Token expiry in ms; checked on every hit against the injected clock. */
+  /** When the verdict lapses, in ms: the token's `exp`, or earlier its `maxTokenAge`; checked on every hit against the injected clock. */
   readonly expiresAtMs: number;
 }
 

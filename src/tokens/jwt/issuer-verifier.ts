@@ -13,6 +13,8 @@ import type { IssuerOptions } from './options.js';
 export interface VerifiedToken {
   readonly identity: Identity;
   readonly keyId: string;
+  /** Epoch ms until which the verdict holds by the clock: `exp`, or earlier when `maxTokenAge` ends it first. */
+  readonly validUntilMs: number;
 }
 
 export interface IssuerVerifierDeps {
@@ -180,7 +182,19 @@ export class IssuerVerifier {
     }
     if (!verifySignature(alg, selection.key.material, parsed.signingInput, parsed.signature)) return SignatureInvalid.instance;
     this.checkClaims(parsed, nowMs);
-    return { identity: identityFromClaims(parsed.payload as Record<string, unknown>, token), keyId: selection.key.id };
+    const identity = identityFromClaims(parsed.payload as Record<string, unknown>, token);
+    return { identity, keyId: selection.key.id, validUntilMs: this.validUntilMs(parsed.payload, identity.expiresAt) };
+  }
+
+  /**
+   * When a cached verdict must be re-decided: at `exp`, or once the token is older
+   * than `maxTokenAge` (counted from `iat`, with the skew `checkClaims` allows),
+   * whichever comes first. Otherwise a cached token would outlive its age limit.
+   */
+  private validUntilMs(payload: Readonly<Record<string, unknown>>, exp: number): number {
+    const maxAge = this.rules.maxTokenAgeSeconds;
+    const end = maxAge === undefined ? exp : Math.min(exp, (payload.iat as number) + this.rules.clockSkewSeconds + maxAge);
+    return end * 1000;
   }
 
   /** Decodes the claims on first use (GH_TOKEN_MALFORMED if they are not a JSON object) and checks them. */

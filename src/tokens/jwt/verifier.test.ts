@@ -255,6 +255,27 @@ describe('claim rules and the clock', () => {
     }
   });
 
+  test('maxTokenAge holds for a cached token too: the cache entry lapses when the token grows too old, before its exp', async () => {
+    let now = NOW * 1000;
+    const hits: boolean[] = [];
+    const v = createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri, maxTokenAge: 60 })], {
+      now: () => now,
+      hooks: { onCacheLookup: (hit) => hits.push(hit) },
+    });
+    try {
+      const token = mintToken(key, { iss: ISS, aud: 'api', exp: NOW + 3600 }, { nowSeconds: NOW });
+      for (let i = 0; i < 3; i++) await v.verify(token); // stored at the second verification, a hit at the third
+      assert.equal(hits.at(-1), true, 'served from the cache');
+      now = (NOW + 60) * 1000;
+      await v.verify(token);
+      now = (NOW + 61) * 1000;
+      await rejects(v.verify(token), 'GH_TOKEN_EXPIRED', 'token too old');
+      assert.equal(v.verifySync?.(token) instanceof GatehouseError, true, 'the synchronous path refuses it too');
+    } finally {
+      v.close();
+    }
+  });
+
   test('requireTyp accepts at+jwt in either spelling and any case, and nothing else', async () => {
     const v = createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri, requireTyp: 'at+jwt' })], { now: () => NOW * 1000 });
     try {

@@ -156,7 +156,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     if (key !== undefined) {
       cache!.set(
         key,
-        { identity: verified.identity, issuer: issuer.issuer, keyId: verified.keyId, expiresAtMs: verified.identity.expiresAt * 1000 },
+        { identity: verified.identity, issuer: issuer.issuer, keyId: verified.keyId, expiresAtMs: verified.validUntilMs },
         nowMs,
       );
     }
