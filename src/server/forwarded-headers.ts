@@ -17,6 +17,20 @@ const NEVER_FORWARDED = new Set([
   'http2-settings', 'expect', 'host', 'x-request-id',
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip',
   'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  // httpoxy: a CGI-style upstream turns it into HTTP_PROXY, the proxy its own HTTP client uses.
+  'proxy',
+]);
+
+/**
+ * Other headers that state facts about the client or the original request, read
+ * by common upstream helpers before (or instead of) X-Forwarded-For/-Proto: an
+ * IP allow-list, a rate limit, an audit trail or an "is https" check would take
+ * a client's word for them. Forwarded only from trusted proxies, like X-Forwarded-*.
+ */
+const CLIENT_FACTS = new Set([
+  'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip',
+  'x-forwarded-ssl', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-scheme', 'x-forwarded-server',
+  'x-url-scheme', 'front-end-https',
 ]);
 
 /** Per-request facts that shape the forwarded headers. */
@@ -47,8 +61,9 @@ export function buildUpstreamHeaders(
   const connectionListed = connection !== undefined && !isPlainConnection(connection) ? listedNames(connection) : undefined;
   for (const name in headers) {
     if (NEVER_FORWARDED.has(name) || name.startsWith('proxy-') || stripper.strips(name)) continue;
+    if (!facts.trusted && CLIENT_FACTS.has(name)) continue;
     // `x_forwarded_for` would reach a CGI-style upstream as HTTP_X_FORWARDED_FOR, beside ours.
-    if (name.includes('_') && NEVER_FORWARDED.has(name.replaceAll('_', '-'))) continue;
+    if (name.includes('_') && isNeverForwarded(name.replaceAll('_', '-'))) continue;
     if (dropAuthorization && name === 'authorization') continue;
     if (connectionListed !== undefined && connectionListed.has(name)) continue;
     const value = headers[name];
@@ -77,6 +92,10 @@ export function buildUpstreamHeaders(
   return out;
 }
 
+function isNeverForwarded(name: string): boolean {
+  return NEVER_FORWARDED.has(name) || CLIENT_FACTS.has(name) || name.startsWith('proxy-');
+}
+
 /** `keep-alive` and `close` are the usual values and name no extra headers. */
 function isPlainConnection(value: string): boolean {
   const v = value.length <= 10 ? value.toLowerCase() : '';
@@ -96,7 +115,15 @@ function unmapIPv4(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-/** Removes hop-by-hop headers from an upstream response, given as undici's raw `[name, value, …]` Buffers. */
+/**
+ * Removes hop-by-hop headers from an upstream response, given as undici's raw
+ * `[name, value, …]` Buffers, and what an upstream may not set on the gateway's
+ * origin: a cookie in the gateway's own `__Host-gh_` namespace (a service could
+ * otherwise plant its own session in the browser, or log users out), also when
+ * spelled nameless (`=__Host-gh_sid=…`, which some browsers send back as that
+ * name), and `Strict-Transport-Security` (the gateway's, on HTTPS, is the one
+ * that counts; a browser heeds only the first).
+ */
 export function buildDownstreamHeaders(raw: readonly Buffer[]): string[] {
   const out: string[] = [];
   let connectionListed: Set<string> | undefined;
@@ -108,6 +135,7 @@ export function buildDownstreamHeaders(raw: readonly Buffer[]): string[] {
       continue;
     }
     if (RESPONSE_HOP_BY_HOP.has(name) || name.startsWith('proxy-')) continue;
+    if (name === 'set-cookie' && GATEWAY_COOKIE.test(value)) continue;
     out.push(name, value);
   }
   if (connectionListed === undefined) return out;
@@ -120,4 +148,9 @@ export function buildDownstreamHeaders(raw: readonly Buffer[]): string[] {
 
 // `content-length` stays: Node then sends the body as-is instead of re-chunking it.
 // `x-request-id` is ours: the gateway returns the id it forwarded.
-const RESPONSE_HOP_BY_HOP = new Set(['keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'x-request-id']);
+const RESPONSE_HOP_BY_HOP = new Set([
+  'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'x-request-id', 'strict-transport-security',
+]);
+
+/** A Set-Cookie value naming a cookie in the gateway's namespace, with or without a name before it. */
+const GATEWAY_COOKIE = /^[\t ]*(?:=[\t ]*)?__host-gh_/i;

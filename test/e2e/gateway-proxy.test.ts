@@ -80,6 +80,39 @@ test('X-Forwarded-* from an untrusted peer are replaced', async () => {
   assert.equal(got.headers['x-real-ip'], undefined);
 });
 
+test('other client-fact headers (X-Client-IP, True-Client-IP, X-Forwarded-Ssl …) and Proxy are dropped from an untrusted peer, kept from a trusted proxy', async () => {
+  const facts = {
+    'x-client-ip': '6.6.6.6',
+    'true-client-ip': '6.6.6.6',
+    'cf-connecting-ip': '6.6.6.6',
+    'x-cluster-client-ip': '6.6.6.6',
+    'x-forwarded-ssl': 'on',
+    'x-forwarded-port': '443',
+    'x-forwarded-prefix': '/admin',
+    x_client_ip: '6.6.6.6',
+  };
+  const got = (await call(`${t.gw.url}/xff`, { headers: { ...facts, proxy: 'http://evil.test:8080' } })).json<EchoRecord>();
+  const names = got.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'));
+  for (const name of [...Object.keys(facts), 'proxy']) assert.ok(!names.includes(name.replaceAll('_', '-')), name);
+  const trusted = (await call(`${trusting.gw.url}/xff`, { headers: { ...facts, proxy: 'http://evil.test:8080' } })).json<EchoRecord>();
+  assert.equal(trusted.headers['x-client-ip'], '6.6.6.6');
+  assert.equal(trusted.headers['x-forwarded-ssl'], 'on');
+  assert.equal(trusted.headers.proxy, undefined, 'httpoxy: never forwarded');
+  assert.equal(trusted.headers.x_client_ip, undefined, 'underscore spellings never');
+});
+
+test('an upstream cannot set cookies in the gateway namespace (__Host-gh_*, any case, nameless) nor HSTS; its own cookies pass', async () => {
+  up.setMode('cookies');
+  try {
+    const res = await call(`${t.gw.url}/xff`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.headers['set-cookie'], ['app=1; Path=/', 'theme=dark']);
+    assert.equal(res.headers['strict-transport-security'], undefined);
+  } finally {
+    up.setMode('echo');
+  }
+});
+
 test('underscore spellings of the proxy headers are dropped (a CGI-style upstream would read them as its own)', async () => {
   const res = await call(`${t.gw.url}/xff`, {
     headers: { x_forwarded_for: '6.6.6.6', 'X-Forwarded_Proto': 'https', x_real_ip: '6.6.6.6', x_request_id: 'forged', 'x-custom_header': 'kept' },

@@ -54,6 +54,15 @@ test('HTTPS with the configured certificate, HSTS on every response, X-Forwarded
   assert.equal(denied.statusCode, 401);
   assert.equal(denied.headers['strict-transport-security'], 'max-age=600');
   await denied.body.dump();
+  // An upstream's own HSTS (here max-age=0) never reaches the browser: only the gateway's counts.
+  up.setMode('cookies');
+  try {
+    const relayed = await request(`${t.gw.url}/hello`, { dispatcher: agent });
+    assert.equal(relayed.headers['strict-transport-security'], 'max-age=600');
+    await relayed.body.dump();
+  } finally {
+    up.setMode('echo');
+  }
 });
 
 test('the plain listener only redirects to HTTPS (308, path and query kept)', async () => {

@@ -28,7 +28,17 @@ export interface EchoRecord {
  * - `hop-by-hop`: echo, plus hop-by-hop and Connection-listed response headers the gateway must remove;
  * - `reset`: announces a 1000-byte body, sends 10 bytes, then drops the connection.
  */
-export type UpstreamMode = 'echo' | 'hang' | 'stream' | 'early' | 'hop-by-hop' | 'reset';
+export type UpstreamMode = 'echo' | 'hang' | 'stream' | 'early' | 'hop-by-hop' | 'reset' | 'cookies';
+
+/** What mode `cookies` answers with: cookies in the gateway's namespace, spelled several ways, beside the service's own, and an HSTS header. */
+export const UPSTREAM_COOKIES = [
+  '__Host-gh_sid=planted; Path=/; Secure; HttpOnly; SameSite=Lax',
+  '__host-GH_csrf=known; Path=/; Secure',
+  '=__Host-gh_sid=nameless; Path=/; Secure',
+  ' __Host-gh_s.0=1~x; Path=/; Secure',
+  'app=1; Path=/',
+  'theme=dark',
+];
 
 export interface EchoUpstream {
   /** e.g. `http://127.0.0.1:41234` */
@@ -96,7 +106,8 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     void readRecord(req).then((record) => {
       received.push(record);
       const body = JSON.stringify(record);
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+      const headers: Record<string, string | string[]> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+      if (current === 'cookies') Object.assign(headers, { 'set-cookie': UPSTREAM_COOKIES, 'strict-transport-security': 'max-age=0' });
       if (current === 'hop-by-hop') {
         Object.assign(headers, {
           connection: 'keep-alive, x-upstream-private',
