@@ -48,4 +48,9 @@ test('tokens in the query string', () => {
   badRequest(() => extractCredential(req(), '?a=%41&access_t%6Fken=abc'));
   badRequest(() => extractCredential(req(), '?x=1;%61%63%63%65%73%73%5f%74%6f%6b%65%6e'));
   assert.equal(extractCredential(req(), '?%61ccess_tokens=1&bad=%E0%A4%A'), undefined);
+  // Names PHP folds into access_token: `.`, a space and an unmatched `[` read as `_`, a final `[]` dropped.
+  for (const q of ['?access.token=a', '?access+token=a', '?access%20token=a', '?access[token=a', '?access%5Btoken=a', '?access_token[]=a', '?access_token%5B%5D=a', '?%61ccess+token=a', '?x=1&ACCESS.TOKEN=a']) {
+    badRequest(() => extractCredential(req(), q));
+  }
+  assert.equal(extractCredential(req(), '?access-token=a&accesstoken=b&access..token=c'), undefined);
 });

@@ -7,7 +7,8 @@ export const UNRECOGNIZED_CREDENTIAL: Credential = Object.freeze({});
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
-const QUERY_TOKEN = /(?:^|[?&;])access(?:_|%5f)token(?:=|&|;|$)/i;
+// PHP reads `.`, a space (`+`, `%20`) and an unmatched `[` in a name as `_`, and `name[]` as `name`.
+const QUERY_TOKEN = /(?:^|[?&;])access(?:[_.+[]|%5f|%2e|%20|%5b)token(?:\[\]|%5b%5d)?(?:=|&|;|$)/i;
 
 /**
  * Reads the credential of a request, before any verification (kept apart from
@@ -42,8 +43,10 @@ export function extractCredential(req: IncomingMessage, query: string): Credenti
 
 /**
  * Whether the query (with its `?`) has an `access_token` parameter in any
- * spelling an upstream would decode to that name: the plain one, or one with
- * percent-encoded letters (`%61ccess_token`). Only names holding a `%` are decoded.
+ * spelling an upstream would decode to that name: the plain one, one with
+ * percent-encoded letters (`%61ccess_token`), or one PHP folds into it
+ * (`access.token`, `access+token`, `access[token`, `access_token[]`). Only names
+ * holding a `%` are decoded.
  */
 function hasAccessTokenParam(query: string): boolean {
   if (QUERY_TOKEN.test(query)) return true;
@@ -54,17 +57,23 @@ function hasAccessTokenParam(query: string): boolean {
     if (!name.includes('%') || name.length > MAX_ENCODED_NAME) continue;
     let decoded: string;
     try {
-      decoded = decodeURIComponent(name);
+      decoded = decodeURIComponent(name.replaceAll('+', ' '));
     } catch {
       continue; // not decodable: no upstream reads it as access_token either
     }
-    if (decoded.toLowerCase() === 'access_token') return true;
+    if (foldParamName(decoded) === 'access_token') return true;
   }
   return false;
 }
 
-/** `access_token` with every character percent-encoded is 36 characters. */
-const MAX_ENCODED_NAME = 36;
+/** `access_token[]` with every character percent-encoded is 42 characters. */
+const MAX_ENCODED_NAME = 42;
+
+/** A parameter name as PHP files it: lower-cased here, `.`, space and `[` as `_`, a final `[]` dropped. */
+function foldParamName(name: string): string {
+  const bare = name.endsWith('[]') ? name.slice(0, -2) : name;
+  return bare.toLowerCase().replace(/[. []/g, '_');
+}
 
 /** Parses one Authorization header value; see {@link extractCredential}. */
 export function parseAuthorization(value: string): Credential {

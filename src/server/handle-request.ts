@@ -50,6 +50,7 @@ function loggablePath(path: string): string {
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+const METHOD_OVERRIDE_PARAM = /(?:^|[?&;])(?:_|%5f)method(?:=|&|;|$)/i;
 
 // Node's own test for when it emits `checkContinue` (HTTP/1.1 only).
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
@@ -140,8 +141,14 @@ class Exchange implements RequestContext, UpstreamObserver {
     const route = state.router.match(req.headers.host, this.path);
     if (route === undefined) return this.fail(new GatehouseError('GH_ROUTE_NOT_FOUND', 'no route matches this request'));
     this.route = route;
-    if (route.methods !== undefined && !route.methods.has(req.method as string)) {
-      return this.fail(new GatehouseError('GH_METHOD_NOT_ALLOWED', 'this route does not accept the method'));
+    if (route.methods !== undefined) {
+      if (!route.methods.has(req.method as string)) {
+        return this.fail(new GatehouseError('GH_METHOD_NOT_ALLOWED', 'this route does not accept the method'));
+      }
+      // Express's method-override (and Laravel, Rails forms) would run another method upstream.
+      if (this.query.length > 1 && METHOD_OVERRIDE_PARAM.test(this.query)) {
+        return this.fail(new GatehouseError('GH_BAD_REQUEST', 'a _method parameter is not accepted on a route that restricts methods'));
+      }
     }
     const contentLength = req.headers['content-length'];
     if (contentLength !== undefined && Number(contentLength) > route.maxBodyBytes) {

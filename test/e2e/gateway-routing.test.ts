@@ -162,11 +162,19 @@ test('an upstream base path is prepended', async () => {
   assert.equal(res.json<EchoRecord>().path, '/base/based/x');
 });
 
-test('methods: 405 with Allow', async () => {
+test('methods: 405 with Allow; a _method override parameter is 400 on such a route', async () => {
   const res = await call(`${t.gw.url}/readonly/x`, { method: 'DELETE' });
   assert.equal(res.status, 405);
   assert.equal(res.headers.allow, 'GET, POST, HEAD');
   assert.equal(res.json().code, 'GH_METHOD_NOT_ALLOWED');
+  const before = publicUp.received.length;
+  for (const query of ['?_method=DELETE', '?a=1&_METHOD=PUT', '?%5Fmethod=DELETE']) {
+    const overridden = await call(`${t.gw.url}/readonly/x${query}`, { method: 'POST', body: 'x' });
+    assert.equal(overridden.status, 400, query);
+    assert.equal(overridden.json().code, 'GH_BAD_REQUEST', query);
+  }
+  assert.equal(publicUp.received.length, before, 'none was forwarded');
+  assert.equal((await call(`${t.gw.url}/readonly/x?my_method=1`)).status, 200, 'other names pass');
   assert.equal((await call(`${t.gw.url}/readonly/x`, { method: 'HEAD' })).status, 200, 'HEAD follows GET');
   const post = await call(`${t.gw.url}/readonly/x`, { method: 'POST', body: 'hello' });
   assert.equal(post.status, 200);
