@@ -25,7 +25,7 @@ const StoreSchema = z
     z
       .object({
         kind: z.literal('memory'),
-        maxEntries: z.number().int().positive().default(100000).describe('Most sessions held; the least recently written goes first.'),
+        maxEntries: z.number().int().positive().default(100000).describe('Most entries held; the least recently written goes first, never a stateless logout marker or cutoff (a store full of those refuses writes with 503 until they expire).'),
       })
       .strict(),
     z
@@ -44,7 +44,7 @@ const StoreSchema = z
       })
       .strict(),
   ])
-  .describe('Where stateful sessions live (stateless mode keeps only logout markers and refresh results there).');
+  .describe('Where stateful sessions live (stateless mode keeps logout markers, "end other sessions" cutoffs, refresh results and session-list entries there).');
 
 export const SessionsSchema = z
   .object({
