@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { GatehouseError, type ErrorCode } from '../errors.js';
-import { deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
+import { countPrefix, deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
 import { Keyring } from './crypto.js';
 import type { SessionManager } from './manager.js';
 import { MemorySessionStore } from './memory/memory-store.js';
@@ -51,7 +51,7 @@ function build(
   provider: Provider,
   keyring = new Keyring([{ id: 'k1', secret: randomBytes(32) }]),
   touchIntervalSeconds = 0,
-  maxSessionsPerUser?: number,
+  limits: { maxSessionsPerUser?: number; maxMarkersPerUser?: number } = {},
 ): SessionManager {
   const deps = {
     store,
@@ -63,7 +63,8 @@ function build(
     skewSeconds: 30,
     touchIntervalSeconds,
   };
-  return mode === 'stateful' ? new StatefulSessions(deps) : new StatelessSessions({ ...deps, ...(maxSessionsPerUser ? { maxSessionsPerUser } : {}) });
+  const { maxMarkersPerUser, ...perUser } = limits;
+  return mode === 'stateful' ? new StatefulSessions({ ...deps, ...perUser }) : new StatelessSessions({ ...deps, ...limits, ...(maxMarkersPerUser ? { maxMarkersPerUser } : {}) });
 }
 
 function login(clock: ManualClock, over: Partial<SessionData> = {}): SessionData {
@@ -273,7 +274,7 @@ for (const kind of ['memory', 'redis'] as const) test(`stateless (${kind}): the 
   const clock = manualClock();
   const store = await stores[kind](clock);
   t.after(() => store.close());
-  const sessions = build('stateless', store, clock, new Provider(clock), undefined, 60, 3);
+  const sessions = build('stateless', store, clock, new Provider(clock), undefined, 60, { maxSessionsPerUser: 3 });
   const forever = { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } };
   let a = apply(new Map(), await sessions.create(login(clock, { userAgent: 'a', ...forever }), new Map()));
   // As a browser: keeps the re-sealed cookie.
@@ -305,6 +306,83 @@ for (const kind of ['memory', 'redis'] as const) test(`stateless (${kind}): the 
   const newest = (await sessions.resume(more[2] as Map<string, string>))?.data as SessionData;
   assert.deepEqual((await sessions.list(newest)).map((s) => s.userAgent), ['c', 'd', 'e']);
   await assert.rejects(sessions.resume(a), code('GH_SESSION_EXPIRED'));
+});
+
+for (const kind of ['memory', 'redis'] as const) test(`stateless (${kind}): one user looping login and logout fills nothing; every cookie it ended stays refused`, async (t) => {
+  const clock = manualClock();
+  const own = `${prefix}loop${randomBytes(4).toString('hex')}:`;
+  const store = kind === 'memory' ? new MemorySessionStore({ maxEntries: 60, clock: clock.now, sweepIntervalMs: 0 }) : await RedisSessionStore.connect(REDIS_URL, { prefix: own, clock: clock.now });
+  t.after(() => store.close());
+  const sessions = build('stateless', store, clock, new Provider(clock), undefined, 0, { maxMarkersPerUser: 10 });
+  const forever = { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } };
+  const bobEarlier = apply(new Map(), await sessions.create(login(clock, { subject: 'bob', ...forever }), new Map()));
+  const aliceElsewhere = apply(new Map(), await sessions.create(login(clock, forever), new Map()));
+  const ended: Map<string, string>[] = [];
+  // Well past the store's 60 entries: unbounded pinned markers made every write 503 from about the 60th.
+  for (let i = 0; i < 150; i++) {
+    clock.advance(1000);
+    const jar = apply(new Map(), await sessions.create(login(clock, forever), new Map()));
+    await sessions.destroy(jar);
+    ended.push(jar);
+  }
+  if (kind === 'redis') assert.ok((await countPrefix(REDIS_URL, `${own}s:ended:`)) <= 10, 'at most maxMarkersPerUser markers');
+  assert.ok(await sessions.resume(bobEarlier), 'another user is untouched');
+  const bob = apply(new Map(), await sessions.create(login(clock, { subject: 'bob', ...forever }), new Map()));
+  assert.ok(await sessions.resume(bob), 'another user can log in');
+  await sessions.destroy(bob);
+  await assert.rejects(sessions.resume(bob), code('GH_SESSION_EXPIRED'), 'and log out');
+  // The collapse ends the looping user's sessions on every device.
+  await assert.rejects(sessions.resume(aliceElsewhere), code('GH_SESSION_EXPIRED'));
+  clock.advance(1000);
+  const again = apply(new Map(), await sessions.create(login(clock, forever), new Map()));
+  const me = (await sessions.resume(again))?.data as SessionData;
+  assert.ok(me, 'a later login works');
+  // An instance whose clock is behind ends the others: the cutoff is raised, never lowered.
+  clock.advance(-60_000);
+  await sessions.destroyOthers(me);
+  assert.ok(await sessions.resume(again), 'the current session is kept');
+  for (const [i, jar] of ended.entries()) await assert.rejects(sessions.resume(jar), code('GH_SESSION_EXPIRED'), `ended cookie ${i}`);
+});
+
+test('stateless: ending another device\'s session past the marker bound collapses into the cutoff but keeps the current session', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const sessions = build('stateless', store, clock, new Provider(clock), undefined, 0, { maxMarkersPerUser: 3 });
+  const forever = { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } };
+  const others = [];
+  for (let i = 0; i < 4; i++) others.push(apply(new Map(), await sessions.create(login(clock, { userAgent: `ua-${i}`, ...forever }), new Map())));
+  const mine = apply(new Map(), await sessions.create(login(clock, forever), new Map()));
+  const me = (await sessions.resume(mine))?.data as SessionData;
+  // Three markers, then the fourth collapses.
+  for (const s of (await sessions.list(me)).filter((l) => !l.current)) assert.equal(await sessions.destroyHandle(me, s.id), true);
+  for (const jar of others) await assert.rejects(sessions.resume(jar), code('GH_SESSION_EXPIRED'));
+  assert.ok(await sessions.resume(mine), 'the session that ended them is kept');
+  assert.deepEqual((await sessions.list(me)).map((s) => s.current), [true]);
+  clock.advance(1000);
+  for (let i = 0; i < 3; i++) await sessions.destroy(apply(new Map(), await sessions.create(login(clock, forever), new Map())));
+  clock.advance(1000);
+  const later = apply(new Map(), await sessions.create(login(clock, forever), mine));
+  assert.ok(await sessions.resume(later), 'a login replacing a session past the bound survives the collapse it causes');
+  await assert.rejects(sessions.resume(mine), code('GH_SESSION_EXPIRED'));
+});
+
+for (const kind of ['memory', 'redis'] as const) test(`stateful (${kind}): one user looping logins holds at most maxSessionsPerUser and evicts no one else`, async (t) => {
+  const clock = manualClock();
+  const store = kind === 'memory' ? new MemorySessionStore({ maxEntries: 60, clock: clock.now, sweepIntervalMs: 0 }) : await stores.redis(clock);
+  t.after(() => store.close());
+  const sessions = build('stateful', store, clock, new Provider(clock), undefined, 0, { maxSessionsPerUser: 10 });
+  const forever = { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } };
+  const bob = apply(new Map(), await sessions.create(login(clock, { subject: 'bob', ...forever }), new Map()));
+  const jars: Map<string, string>[] = [];
+  for (let i = 0; i < 150; i++) {
+    clock.advance(1000);
+    jars.push(apply(new Map(), await sessions.create(login(clock, forever), new Map())));
+  }
+  assert.ok(await sessions.resume(bob), 'another user\'s earlier session is still alive');
+  const me = (await sessions.resume(jars[149] as Map<string, string>))?.data as SessionData;
+  assert.equal((await sessions.list(me)).length, 10);
+  for (const jar of jars.slice(0, -10)) await assert.rejects(sessions.resume(jar), code('GH_SESSION_EXPIRED'), 'the oldest ended');
+  for (const jar of jars.slice(-10)) assert.ok(await sessions.resume(jar), 'the newest kept');
 });
 
 test('stateless on Redis: the session index holds no token, no cookie value, no subject, no user agent', async (t) => {

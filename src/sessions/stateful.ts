@@ -19,6 +19,8 @@ export interface StatefulOptions extends SessionManagerDeps {
   readonly cookieName?: string;
   /** Decrypted sessions kept in memory, keyed by store key and checked against the stored ciphertext. Default 10000; 0 disables. */
   readonly openedCacheEntries?: number;
+  /** Most sessions per user; a login beyond it ends the user's oldest. Default 100. */
+  readonly maxSessionsPerUser?: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export class StatefulSessions implements SessionManager {
   // memory only (like the opened sessions, which hold the tokens themselves); the store still sees hashes alone.
   private readonly storeKeys: BoundedMap<string, string> | undefined;
   private readonly unsaved: UnsavedRotations;
+  private readonly maxPerUser: number;
 
   constructor(private readonly deps: StatefulOptions) {
     this.cookieName = deps.cookieName ?? '__Host-gh_sid';
@@ -46,6 +49,7 @@ export class StatefulSessions implements SessionManager {
     this.opened = max > 0 ? new BoundedMap(max) : undefined;
     this.storeKeys = max > 0 ? new BoundedMap(max) : undefined;
     this.unsaved = new UnsavedRotations(deps.now, deps.timeouts.idleSeconds * 1000);
+    this.maxPerUser = deps.maxSessionsPerUser ?? 100;
   }
 
   isSessionCookie(name: string): boolean {
@@ -58,6 +62,7 @@ export class StatefulSessions implements SessionManager {
     const key = storeKeyOf(id);
     const owner = ownerKeyOf(data.issuer, data.subject);
     await this.deps.store.put(key, { data: this.seal(key, data), owner, version: 1 }, remainingSeconds(data, this.deps.timeouts, this.deps.now()));
+    await this.endOldest(data, key);
     // The cookie lives to the absolute end; the idle timeout is enforced here, not by the browser.
     return [serializeCookie(this.cookieName, id, { ...this.deps.cookieAttributes, maxAgeSeconds: this.deps.timeouts.absoluteSeconds })];
   }
@@ -197,6 +202,20 @@ export class StatefulSessions implements SessionManager {
       },
       end: () => this.deps.store.delete(key),
     };
+  }
+
+  /**
+   * Past `maxPerUser` sessions, a login ends the user's oldest: one user's
+   * logins cannot fill a bounded store and so evict everyone else's sessions.
+   */
+  private async endOldest(data: SessionData, newest: string): Promise<void> {
+    const keys = await this.deps.store.listByOwner(ownerKeyOf(data.issuer, data.subject));
+    if (keys.length <= this.maxPerUser) return;
+    const others = (await this.sessionsOf(data)).filter((s) => s.key !== newest).sort((a, b) => a.data.createdAt - b.data.createdAt);
+    for (const s of others.slice(0, Math.max(0, others.length + 1 - this.maxPerUser))) {
+      await this.deps.store.delete(s.key);
+      this.opened?.delete(s.key);
+    }
   }
 
   private async write(key: string, data: SessionData, expectedVersion: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
@@ -22,6 +23,18 @@ export interface StatelessOptions extends SessionManagerDeps {
   readonly refreshResultSeconds?: number;
   /** Most sessions per user; a login beyond it ends the user's oldest. Default 100. */
   readonly maxSessionsPerUser?: number;
+  /**
+   * Most live logout markers per user. Ending one more session collapses them
+   * into the user's cutoff, which ends all the user's sessions created until
+   * then (see `end`). Default 100.
+   */
+  readonly maxMarkersPerUser?: number;
+}
+
+/** A user's "end all other sessions" cutoff: sessions created at or before `before` are ended, except `keep` (a handle, or ''). */
+interface Cutoff {
+  readonly before: number;
+  readonly keep: string;
 }
 
 /**
@@ -42,6 +55,7 @@ export class StatelessSessions implements SessionManager {
   private readonly resultSeconds: number;
   private readonly unsaved: UnsavedRotations;
   private readonly index: SessionIndex;
+  private readonly maxMarkers: number;
   /** Store keys of a session's markers, per (immutable) session object: see markerKeys. */
   private readonly markers = new WeakMap<SessionData, { readonly ended: string; readonly cutoff: string }>();
 
@@ -63,6 +77,7 @@ export class StatelessSessions implements SessionManager {
       now: deps.now,
       maxPerUser: deps.maxSessionsPerUser ?? 100,
     });
+    this.maxMarkers = deps.maxMarkersPerUser ?? 100;
   }
 
   isSessionCookie(name: string): boolean {
@@ -71,10 +86,10 @@ export class StatelessSessions implements SessionManager {
 
   async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
     // Any session the browser presented ends here; the new seal replaces its cookies.
-    await this.destroy(cookies).catch(() => undefined);
+    await this.endPresented(cookies, data).catch(() => undefined);
     const setCookies = await this.sealer.seal(data, this.deps.timeouts.absoluteSeconds, cookies);
     await this.index.put(data);
-    for (const old of await this.index.overflow(data)) await this.end(old);
+    for (const old of await this.index.overflow(data)) await this.end(data, old, data);
     return setCookies;
   }
 
@@ -129,6 +144,11 @@ export class StatelessSessions implements SessionManager {
   }
 
   async destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
+    return this.endPresented(cookies);
+  }
+
+  /** Ends the session the cookies carry; `keep` (a login in progress) survives a collapse into the cutoff. */
+  private async endPresented(cookies: ReadonlyMap<string, string>, keep?: SessionData): Promise<SessionData | undefined> {
     let data: SessionData;
     try {
       const opened = await this.sealer.open(cookies);
@@ -137,7 +157,7 @@ export class StatelessSessions implements SessionManager {
     } catch {
       return undefined; // an unreadable cookie is cleared, and has nothing to end
     }
-    await this.end(data);
+    await this.end(data, data, keep);
     return data;
   }
 
@@ -151,7 +171,7 @@ export class StatelessSessions implements SessionManager {
   async destroyHandle(current: SessionData, handle: string): Promise<boolean> {
     const target = handle === current.handle ? current : await this.index.get(current, handle);
     if (target === undefined) return false;
-    await this.end(target);
+    await this.end(current, target, target === current ? undefined : current);
     return true;
   }
 
@@ -163,8 +183,7 @@ export class StatelessSessions implements SessionManager {
    */
   async destroyOthers(current: SessionData): Promise<number> {
     const others = (await this.liveIndexed(current)).filter((s) => s.handle !== current.handle);
-    const cutoff = JSON.stringify({ before: this.deps.now(), keep: current.handle });
-    await this.deps.store.put(this.cutoffKey(current), { data: cutoff, version: 1, pinned: true }, this.deps.timeouts.absoluteSeconds);
+    await this.raiseCutoff(current, this.deps.now(), current);
     await Promise.all(others.map((s) => this.index.delete(s.handle)));
     return others.length;
   }
@@ -212,14 +231,61 @@ export class StatelessSessions implements SessionManager {
         this.unsaved.forget(key);
         return { ...s, tokens };
       },
-      end: () => this.end(sealed),
+      end: () => this.end(sealed, sealed),
     };
   }
 
-  /** Ends a session: its logout marker (the cookie stops working) lives to its absolute end; it leaves the list. */
-  private async end(s: Pick<SessionData, 'handle' | 'createdAt'>): Promise<void> {
-    await this.deps.store.put(this.endedKey(s.handle), { data: '1', version: 1, pinned: true }, secondsToAbsoluteEnd(s, this.deps.timeouts, this.deps.now()));
-    await this.index.delete(s.handle);
+  /**
+   * Ends a session of `user`: its logout marker (the cookie stops working) lives
+   * to its absolute end; it leaves the list. Markers are pinned, so one user
+   * looping login and logout would fill a memory store (every write then 503)
+   * or grow Redis without bound: past `maxMarkers` live markers, the user's
+   * cutoff is raised to now instead, which ends every session of theirs created
+   * until now (on every device, but `keep`), and the markers it subsumes go.
+   */
+  private async end(user: Pick<SessionData, 'issuer' | 'subject'>, s: Pick<SessionData, 'handle' | 'createdAt'>, keep?: Pick<SessionData, 'handle' | 'createdAt'>): Promise<void> {
+    const { store } = this.deps;
+    const owner = this.markerOwner(user);
+    const markers = await store.listByOwner(owner);
+    if (markers.length < this.maxMarkers) {
+      // The session's createdAt: a collapse removes only the markers its cutoff covers.
+      await store.put(this.endedKey(s.handle), { data: String(s.createdAt), owner, version: 1, pinned: true }, secondsToAbsoluteEnd(s, this.deps.timeouts, this.deps.now()));
+      await this.index.delete(s.handle);
+      return;
+    }
+    const cutoff = await this.raiseCutoff(user, s.createdAt, keep);
+    // Only once the cutoff is stored: until then these markers are what ends their sessions.
+    const ended = await Promise.all(markers.map((k) => store.get(k)));
+    const subsumed = markers.filter((k, i) => k !== this.endedKey(cutoff.keep) && Number(ended[i]?.data) <= cutoff.before);
+    const listed = (await this.index.list(user)).filter((l) => endsSession(cutoff, l));
+    await Promise.all([...subsumed.map((k) => store.delete(k)), ...listed.map((l) => this.index.delete(l.handle))]);
+  }
+
+  /**
+   * Raises the user's cutoff to now (at least `atLeast`, a creation time that
+   * another instance's clock may have put ahead), keeping `keep` unless the
+   * cutoff already ends it. Never lowers it: read and written under a lock, so
+   * concurrent raises on any instance cannot undo one another, and pinned.
+   */
+  private async raiseCutoff(user: Pick<SessionData, 'issuer' | 'subject'>, atLeast: number, keep?: Pick<SessionData, 'handle' | 'createdAt'>): Promise<Cutoff> {
+    const { store } = this.deps;
+    const key = this.cutoffKey(user);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const release = await store.tryLock(key, 5000);
+      if (release === undefined) {
+        await sleep(20);
+        continue;
+      }
+      try {
+        const cur = parseCutoff(await store.get(key, { fresh: true }));
+        const next: Cutoff = { before: Math.max(this.deps.now(), atLeast, cur?.before ?? 0), keep: keep && !endsSession(cur, keep) ? keep.handle : '' };
+        await store.put(key, { data: JSON.stringify(next), version: 1, pinned: true }, secondsToAbsoluteEnd({ createdAt: next.before }, this.deps.timeouts, this.deps.now()));
+        return next;
+      } finally {
+        await release();
+      }
+    }
+    throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'the user\'s session cutoff is locked');
   }
 
   /** Logged out, or ended by "end all other sessions" from another session of the user. */
@@ -227,18 +293,24 @@ export class StatelessSessions implements SessionManager {
     const opts = fresh ? { fresh } : undefined;
     const keys = this.markerKeys(data);
     const [ended, cutoff] = await Promise.all([this.deps.store.get(keys.ended, opts), this.deps.store.get(keys.cutoff, opts)]);
-    return ended !== undefined || isCutOff(cutoff, data);
+    return ended !== undefined || endsSession(parseCutoff(cutoff), data);
   }
 
   /** The user's indexed sessions, without those ended meanwhile (an ending racing a re-seal can leave an entry). */
   private async liveIndexed(current: SessionData): Promise<IndexedSession[]> {
     const [indexed, cutoff] = await Promise.all([this.index.list(current), this.deps.store.get(this.cutoffKey(current))]);
     const ended = await Promise.all(indexed.map((s) => this.deps.store.get(this.endedKey(s.handle))));
-    return indexed.filter((s, i) => ended[i] === undefined && !isCutOff(cutoff, s));
+    const c = parseCutoff(cutoff);
+    return indexed.filter((s, i) => ended[i] === undefined && !endsSession(c, s));
   }
 
-  private cutoffKey(data: SessionData): string {
-    return this.markerKeys(data).cutoff;
+  private cutoffKey(user: Pick<SessionData, 'issuer' | 'subject'>): string {
+    return `cutoff:${ownerKeyOf(user.issuer, user.subject)}`;
+  }
+
+  /** The store owner of a user's logout markers: apart from the session list's owner, so markers are counted on their own. */
+  private markerOwner(user: Pick<SessionData, 'issuer' | 'subject'>): string {
+    return `ended:${ownerKeyOf(user.issuer, user.subject)}`;
   }
 
   /**
@@ -248,7 +320,7 @@ export class StatelessSessions implements SessionManager {
   private markerKeys(data: SessionData): { readonly ended: string; readonly cutoff: string } {
     let keys = this.markers.get(data);
     if (keys === undefined) {
-      keys = { ended: this.endedKey(data.handle), cutoff: `cutoff:${ownerKeyOf(data.issuer, data.subject)}` };
+      keys = { ended: this.endedKey(data.handle), cutoff: this.cutoffKey(data) };
       this.markers.set(data, keys);
     }
     return keys;
@@ -263,9 +335,11 @@ export class StatelessSessions implements SessionManager {
   }
 }
 
-/** True when the user's "end all other sessions" cutoff ends this session. */
-function isCutOff(cutoff: StoredSession | undefined, s: Pick<SessionData, 'handle' | 'createdAt'>): boolean {
-  if (cutoff === undefined) return false;
-  const c = JSON.parse(cutoff.data) as { before: number; keep: string };
-  return s.createdAt <= c.before && s.handle !== c.keep;
+function parseCutoff(entry: StoredSession | undefined): Cutoff | undefined {
+  return entry === undefined ? undefined : (JSON.parse(entry.data) as Cutoff);
+}
+
+/** True when the user's cutoff ends this session. */
+function endsSession(c: Cutoff | undefined, s: Pick<SessionData, 'handle' | 'createdAt'>): boolean {
+  return c !== undefined && s.createdAt <= c.before && s.handle !== c.keep;
 }

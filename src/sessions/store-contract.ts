@@ -126,6 +126,20 @@ export function sessionStoreContract(name: string, create: (clock: ManualClock['
     assert.deepEqual(await store.listByOwner(owner), [a]);
   });
 
+  test(`${name}: pinned entries are indexed by owner like any other (stateless logout markers are counted so)`, async (t) => {
+    const { clock, store } = await open(t);
+    const owner = `ended:${key()}`;
+    const [a, b] = [key(), key()];
+    await store.put(a, { data: '1', version: 1, owner, pinned: true }, 60);
+    await store.put(b, { data: '2', version: 1, owner, pinned: true }, 10);
+    assert.deepEqual((await store.listByOwner(owner)).sort(), [a, b].sort());
+    assert.equal((await store.get(b))?.data, '2');
+    clock.advance(11_000);
+    assert.deepEqual(await store.listByOwner(owner), [a]);
+    await store.delete(a);
+    assert.deepEqual(await store.listByOwner(owner), []);
+  });
+
   test(`${name}: tryLock is exclusive until released`, async (t) => {
     const { store } = await open(t);
     const name = `lock-${key()}`;
