@@ -62,3 +62,9 @@ test('with sessions configured, a route at /auth or below is an error (the sessi
   // Without sessions the gateway serves nothing at /auth itself, so the path is free.
   assert.equal(ConfigSchema.safeParse({ routes: [route('/auth/api')] }).success, true);
 });
+
+test('a memory store smaller than 1,000 entries is refused: one account could fill it (100 sessions or logout markers per user)', () => {
+  const ok = SessionsSchema.parse({ ...base, store: { kind: 'memory', maxEntries: 1000 } });
+  assert.deepEqual(ok.store, { kind: 'memory', maxEntries: 1000 });
+  assert.throws(() => SessionsSchema.parse({ ...base, store: { kind: 'memory', maxEntries: 999 } }));
+});

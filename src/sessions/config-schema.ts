@@ -25,7 +25,9 @@ const StoreSchema = z
     z
       .object({
         kind: z.literal('memory'),
-        maxEntries: z.number().int().positive().default(100000).describe('Most entries held; the least recently written goes first, never a stateless logout marker or cutoff (a store full of those refuses writes with 503 until they expire).'),
+        // Room for at least ten users' worth of per-user records (100 sessions or logout markers each):
+        // a smaller store lets one account push everyone else out, or fill it with markers.
+        maxEntries: z.number().int().min(1000).default(100000).describe('Most entries held; the least recently written goes first, never a stateless logout marker or cutoff (a store full of those refuses writes with 503 until they expire).'),
       })
       .strict(),
     z
