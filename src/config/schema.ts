@@ -323,7 +323,9 @@ export const ConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'auth'], message: 'route requires session but sessions is not configured' });
       }
       // The session endpoints are answered before routing, on every host: such a route would never be reached.
-      if (cfg.sessions !== undefined && (route.path === SESSION_ENDPOINTS_PATH || route.path.startsWith(`${SESSION_ENDPOINTS_PATH}/`))) {
+      // Compared without regard to case, as the router compares paths.
+      const lowerPath = route.path.toLowerCase();
+      if (cfg.sessions !== undefined && (lowerPath === SESSION_ENDPOINTS_PATH || lowerPath.startsWith(`${SESSION_ENDPOINTS_PATH}/`))) {
         ctx.addIssue({
           code: 'custom',
           path: ['routes', i, 'path'],

@@ -29,7 +29,7 @@ interface Entry<R> {
  * `/api/orders` route, because upstreams such as Express (by default) and IIS
  * serve it as `/api/orders`, and a case-sensitive match would send that
  * spelling to a public catch-all route instead. Route paths that differ only
- * in case are therefore refused when routes compile.
+ * in case are therefore refused by the configuration schema.
  *
  * The table is a flat array scanned in precedence order: for the tens of routes a
  * gateway usually carries this beats any tree, and it allocates nothing per request.

@@ -52,7 +52,7 @@ test('a route with auth: session needs the sessions section; login defaults to a
 
 test('with sessions configured, a route at /auth or below is an error (the session endpoints answer there); /authors is not', () => {
   const route = (path: string) => ({ path, upstream: 'http://127.0.0.1:9', auth: 'none' });
-  for (const path of ['/auth', '/auth/login', '/auth/api']) {
+  for (const path of ['/auth', '/auth/login', '/auth/api', '/AUTH', '/Auth/api']) {
     const r = ConfigSchema.safeParse({ routes: [route('/app'), route(path)], sessions: base });
     assert.equal(r.success, false, path);
     const issue = r.error?.issues.find((i) => i.path.join('.') === 'routes.1.path');
