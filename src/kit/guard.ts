@@ -110,7 +110,18 @@ function rejection(error: GatehouseError, realm: string): Rejection {
   return { status: error.status, headers, body: JSON.stringify(problemDetails(error)), error };
 }
 
-/** Writes a rejection on a node:http response (Express's `res` is one). */
+/**
+ * Writes a rejection on a node:http response (Express's `res` is one), unless
+ * the response was answered meanwhile (a timeout middleware while the keys
+ * loaded): writing again would throw ERR_HTTP_HEADERS_SENT out of a promise
+ * callback and end the process.
+ */
 export function sendRejection(res: ServerResponse, r: Rejection): void {
+  if (res.headersSent || res.writableEnded) return;
   res.writeHead(r.status, r.headers).end(r.body);
+}
+
+/** The programming error behind a GH_INTERNAL rejection, for a framework's error handler; undefined for a refusal. */
+export function internalCause(r: Rejection): unknown {
+  return r.error.code === 'GH_INTERNAL' ? (r.error.cause ?? r.error) : undefined;
 }

@@ -191,3 +191,108 @@ test('createVerifier takes several issuers and fills the defaults', async () => 
     v.close();
   }
 });
+
+test('a response answered while the kit waited on the keys (a timeout middleware) is left alone: no second answer, no crash, the service keeps serving', async () => {
+  const slow = await startJwksServer([key]);
+  slow.setBehaviour('slow'); // holds every JWKS request: the verifier gives up after jwks.timeoutMs
+  // One verifier per server: after a failed fetch a verifier answers 503 at once until its cooldown ends.
+  const slowVerifier = () => createVerifier({ issuer: ISS, audience: 'orders', jwksUri: slow.uri, algorithms: ['ES256'], jwks: { timeoutMs: 300 } });
+  const verifiers = [slowVerifier(), slowVerifier()];
+  const escaped: unknown[] = [];
+  const onEscape = (err: unknown) => escaped.push(err);
+  process.on('unhandledRejection', onEscape);
+  process.on('uncaughtException', onEscape);
+  const answerFirst = (res: { headersSent: boolean; writeHead(s: number): { end(b: string): void } }) =>
+    setTimeout(() => {
+      if (!res.headersSent) res.writeHead(504).end('timeout');
+    }, 50);
+  const app = express();
+  app.use((_req, res, next) => {
+    answerFirst(res);
+    next();
+  });
+  app.get('/x', requireTokenExpress(verifiers[0]!), (_req, res) => void res.send('ran'));
+  const viaExpress = createServer(app);
+  const guard = requireToken(verifiers[1]!);
+  const plain = createServer(async (req, res) => {
+    answerFirst(res);
+    if (await guard(req, res)) res.end('ran');
+  });
+  const bases = [await listen(viaExpress), await listen(plain)];
+  try {
+    for (const [i, base] of bases.entries()) {
+      const tok = mintToken(key, claims);
+      // The verifier's own wait ends when the JWKS fetch gives up; the kit's callbacks run right after.
+      const [reply] = await Promise.all([call(`${base}/x`, bearer(tok)), verifiers[i]!.verify(tok).catch(() => undefined)]);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(reply.status, 504);
+      assert.equal(reply.body, 'timeout');
+      assert.deepEqual(escaped, [], 'nothing escaped into the process');
+      assert.equal((await call(`${base}/x`)).status, 401, 'still serving: a request without a token is refused at once');
+    }
+  } finally {
+    process.off('unhandledRejection', onEscape);
+    process.off('uncaughtException', onEscape);
+    for (const v of verifiers) v.close();
+    await Promise.all([new Promise((r) => viaExpress.close(r)), new Promise((r) => plain.close(r)), slow.close()]);
+  }
+});
+
+test('a fault inside verification (not a refusal) reaches the framework error handler with its cause', async () => {
+  const failing = createVerifier(
+    { issuer: ISS, audience: 'orders', jwksUri: jwks.uri, algorithms: ['ES256'] },
+    {
+      hooks: {
+        onCacheLookup: () => {
+          throw new TypeError('a hook that throws');
+        },
+      },
+    },
+  );
+  await failing.ready;
+  const seen: unknown[] = [];
+  const app = express();
+  app.get('/x', requireTokenExpress(failing), (_req, res) => void res.send('ran'));
+  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    seen.push(err);
+    res.status(500).send('handled');
+  });
+  const fastify: FastifyInstance = Fastify();
+  fastify.decorateRequest('identity', null);
+  fastify.setErrorHandler((err, _request, reply) => {
+    seen.push(err);
+    void reply.code(500).send('handled');
+  });
+  fastify.get('/x', { preHandler: requireTokenFastify(failing) }, async () => 'ran');
+  const server = createServer(app);
+  const bases = [await listen(server), await fastify.listen({ port: 0, host: '127.0.0.1' })];
+  try {
+    for (const base of bases) {
+      const reply = await call(`${base}/x`, bearer(mintToken(key, claims)));
+      assert.equal(reply.status, 500);
+      assert.equal(reply.body, 'handled');
+    }
+    assert.equal(seen.length, 2);
+    for (const err of seen) assert.ok(err instanceof TypeError && err.message === 'a hook that throws', String(err));
+  } finally {
+    failing.close();
+    await Promise.all([new Promise((r) => server.close(r)), fastify.close()]);
+  }
+});
+
+test('createVerifier refuses options under which a check could never fire (NaN or infinite skew, NaN age, no issuer, no audience)', () => {
+  const ok = { issuer: ISS, audience: 'orders', jwksUri: jwks.uri, algorithms: ['ES256'] };
+  for (const [what, bad] of [
+    ['clockSkew NaN', { clockSkew: Number.NaN }],
+    ['clockSkew Infinity', { clockSkew: Number.POSITIVE_INFINITY }],
+    ['clockSkew negative', { clockSkew: -1 }],
+    ['maxTokenAge NaN', { maxTokenAge: Number.NaN }],
+    ['maxTokenAge 0', { maxTokenAge: 0 }],
+    ['issuer missing', { issuer: undefined }],
+    ['audience empty', { audience: [] }],
+    ['audience empty string', { audience: '' }],
+    ['jwks timeout NaN', { jwks: { timeoutMs: Number.NaN } }],
+  ] as const) {
+    assert.throws(() => createVerifier({ ...ok, ...bad } as unknown as Parameters<typeof createVerifier>[0]), /^Error: issuer .*: /, what);
+  }
+});

@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Identity } from '../tokens/identity.js';
 import { withIssuerDefaults, type IssuerInput, type TokenVerifier, type VerifierOptions } from '../tokens/jwt/options.js';
 import { createTokenVerifier } from '../tokens/jwt/verifier.js';
-import { checkRequest, sendRejection, type RequireTokenOptions } from './guard.js';
+import { checkRequest, internalCause, sendRejection, type RequireTokenOptions } from './guard.js';
 
 export type { Identity } from '../tokens/identity.js';
 export type { IssuerInput, IssuerOptions, TokenVerifier, VerifierHooks, VerifierOptions } from '../tokens/jwt/options.js';
@@ -94,12 +94,17 @@ export function requireTokenExpress(
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
   return (req, res, next) => {
     checkRequest(verifier, req.headers, req.rawHeaders, opts).then((result) => {
+      // Answered while we verified (a timeout middleware): the route must not run, nor a second answer go out.
+      if (res.headersSent || res.writableEnded) return;
       if (result.ok) {
         (req as RequestWithIdentity).identity = result.identity;
         next();
-      } else {
-        sendRejection(res, result.rejection);
+        return;
       }
+      // A fault (not a refusal) goes to the application's error handler, with its cause.
+      const fault = internalCause(result.rejection);
+      if (fault !== undefined) next(fault);
+      else sendRejection(res, result.rejection);
     }, next);
   };
 }
@@ -154,6 +159,9 @@ export function requireTokenFastify(
       return undefined;
     }
     const r = result.rejection;
+    // A fault (not a refusal) is thrown, so Fastify's error handling logs it with its cause.
+    const fault = internalCause(r);
+    if (fault !== undefined) throw fault;
     // An async hook that sent a reply must return it, so Fastify skips the handler.
     return reply.code(r.status).headers(r.headers).send(r.body);
   };

@@ -44,7 +44,8 @@ export class VerifiedTokenCache {
   get(key: string, nowMs: number): CachedVerification | undefined {
     const entry = this.lru.get(key);
     if (!entry) return undefined;
-    if (nowMs >= entry.expiresAtMs) {
+    // Written so that a NaN expiry fails closed: never served.
+    if (!(nowMs < entry.expiresAtMs)) {
       this.lru.delete(key);
       return undefined;
     }
@@ -52,7 +53,7 @@ export class VerifiedTokenCache {
   }
 
   set(key: string, entry: CachedVerification, nowMs: number): void {
-    if (entry.expiresAtMs <= nowMs || !this.admission.admit(key)) return;
+    if (!(entry.expiresAtMs > nowMs) || !this.admission.admit(key)) return;
     this.lru.set(key, entry);
   }
 

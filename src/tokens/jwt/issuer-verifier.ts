@@ -7,7 +7,7 @@ import { isSupportedAlgorithm, verifySignature, type JwsAlgorithm } from './algo
 import { checkClaims, identityFromClaims, type ClaimRules } from './claims.js';
 import type { ParsedToken } from './parse.js';
 import { refuse } from './reject.js';
-import type { IssuerOptions } from './options.js';
+import { assertUsableIssuerOptions, type IssuerOptions } from './options.js';
 
 /** A verified token: the identity, and the key that vouched for it (for cache invalidation). */
 export interface VerifiedToken {
@@ -74,6 +74,7 @@ export class IssuerVerifier {
    * taken over when they come from the same place (see IssuerKeys.open).
    */
   constructor(options: IssuerOptions, deps: IssuerVerifierDeps, previous?: IssuerVerifier) {
+    assertUsableIssuerOptions(options);
     this.issuer = options.issuer;
     this.name = options.name ?? options.issuer;
     const algorithms = options.algorithms.filter(isSupportedAlgorithm);

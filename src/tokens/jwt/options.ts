@@ -97,6 +97,36 @@ export function withIssuerDefaults(input: IssuerInput): IssuerOptions {
 }
 
 /**
+ * Throws a plain Error naming the issuer when `o` could never be checked safely.
+ * The gateway's config schema refuses all of these already; the service kit
+ * takes options from code, where `Number(process.env.SKEW)` of an unset
+ * variable is NaN, and every comparison with NaN is false: an `exp` check that
+ * never fires. So the core refuses them itself.
+ */
+export function assertUsableIssuerOptions(o: IssuerOptions): void {
+  const who = typeof o.issuer === 'string' && o.issuer !== '' ? o.issuer : '(unnamed)';
+  const fail = (message: string): never => {
+    throw new Error(`issuer ${who}: ${message}`);
+  };
+  if (typeof o.issuer !== 'string' || o.issuer === '') fail('issuer must be a non-empty string (the expected iss)');
+  const audiences = typeof o.audience === 'string' ? [o.audience] : Array.isArray(o.audience) ? o.audience : [];
+  if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) fail('audience must be a non-empty string or list of them');
+  if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) fail('algorithms must list at least one algorithm');
+  if (!isSeconds(o.clockSkew)) fail('clockSkew must be a finite number of seconds, 0 or more');
+  if (o.maxTokenAge !== undefined && !(isSeconds(o.maxTokenAge) && o.maxTokenAge > 0)) fail('maxTokenAge must be a finite number of seconds above 0');
+  if (o.jwksUri !== undefined) {
+    const { timeoutMs, maxBytes, cacheMaxAge, cooldown } = o.jwks;
+    if (![timeoutMs, maxBytes, cacheMaxAge].every((v) => isSeconds(v) && v > 0) || !isSeconds(cooldown)) {
+      fail('jwks limits must be finite positive numbers');
+    }
+  }
+}
+
+function isSeconds(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}
+
+/**
  * Observers for metrics and logs; called synchronously, must not throw.
  *
  * @example
