@@ -16,10 +16,7 @@ export function registerConfigCommand(program: Command): void {
     .action(async (file: string) => {
       const cfg = await loadConfigForCommand(file);
       if (!cfg) return;
-      const baseDir = dirname(resolve(file));
-      const missing = await missingFiles(cfg, baseDir);
-      const unusable = missing.length > 0 ? [] : await unusableFiles(cfg, baseDir);
-      const problems = [...missing.map((m) => ({ path: m.path, message: `cannot read file ${m.file}` })), ...unusable];
+      const problems = await fileProblems(cfg, dirname(resolve(file)));
       if (problems.length > 0) {
         const text = await readFile(file, 'utf8');
         for (const m of problems) {
@@ -33,55 +30,48 @@ export function registerConfigCommand(program: Command): void {
     });
 }
 
-/** Files the config names must exist when the gateway starts; say so now rather than at 3 a.m. */
 type KeyPath = (string | number)[];
 
-async function missingFiles(cfg: Config, baseDir: string): Promise<{ path: KeyPath; file: string }[]> {
-  const refs: { path: KeyPath; file: string }[] = [];
-  const jwt = cfg.security.jwt;
-  configuredIssuers(cfg).forEach((iss, i) => {
-    if (iss.publicKey) refs.push({ path: Array.isArray(jwt) ? ['security', 'jwt', i, 'publicKey'] : ['security', 'jwt', 'publicKey'], file: iss.publicKey });
-  });
-  if (cfg.listen.tls) {
-    refs.push({ path: ['listen', 'tls', 'cert'], file: cfg.listen.tls.cert }, { path: ['listen', 'tls', 'key'], file: cfg.listen.tls.key });
-  }
-  const results = await Promise.all(
-    refs.map(async (ref) => {
-      try {
-        await access(resolve(baseDir, ref.file), constants.R_OK);
-        return undefined;
-      } catch {
-        return ref;
-      }
-    }),
-  );
-  return results.filter((r) => r !== undefined);
-}
-
 /**
- * Files that exist but would not load when the gateway starts: a `publicKey`
- * that does not import for its algorithms, a TLS certificate and key that do
- * not make a TLS context (unparsable, or not a pair).
+ * The files the config names, loaded as the gateway would load them, so a
+ * problem shows now rather than at 3 a.m.: each must be readable, a
+ * `publicKey` must import for its algorithms, and the TLS certificate and key
+ * must make a TLS context (parsable, and a pair).
  */
-async function unusableFiles(cfg: Config, baseDir: string): Promise<{ path: KeyPath; message: string }[]> {
+async function fileProblems(cfg: Config, baseDir: string): Promise<{ path: KeyPath; message: string }[]> {
   const problems: { path: KeyPath; message: string }[] = [];
+  const unreadable = async (path: KeyPath, file: string): Promise<boolean> => {
+    try {
+      await access(resolve(baseDir, file), constants.R_OK);
+      return false;
+    } catch {
+      problems.push({ path, message: `cannot read file ${file}` });
+      return true;
+    }
+  };
   const jwt = cfg.security.jwt;
   const issuers = configuredIssuers(cfg);
   for (let i = 0; i < issuers.length; i++) {
     const iss = issuers[i] as (typeof issuers)[number];
     if (!iss.publicKey) continue;
+    const path = Array.isArray(jwt) ? ['security', 'jwt', i, 'publicKey'] : ['security', 'jwt', 'publicKey'];
+    if (await unreadable(path, iss.publicKey)) continue;
     try {
       await importPublicKeyFile(readPublicKeyFile(iss.publicKey, baseDir), iss.algorithms).keys;
     } catch (err) {
-      problems.push({ path: Array.isArray(jwt) ? ['security', 'jwt', i, 'publicKey'] : ['security', 'jwt', 'publicKey'], message: (err as Error).message });
+      problems.push({ path, message: (err as Error).message });
     }
   }
   const tls = cfg.listen.tls;
   if (tls) {
-    try {
-      createSecureContext({ cert: await readFile(resolve(baseDir, tls.cert)), key: await readFile(resolve(baseDir, tls.key)) });
-    } catch (err) {
-      problems.push({ path: ['listen', 'tls', 'cert'], message: `certificate and key do not load: ${(err as Error).message}` });
+    const certMissing = await unreadable(['listen', 'tls', 'cert'], tls.cert);
+    const keyMissing = await unreadable(['listen', 'tls', 'key'], tls.key);
+    if (!certMissing && !keyMissing) {
+      try {
+        createSecureContext({ cert: await readFile(resolve(baseDir, tls.cert)), key: await readFile(resolve(baseDir, tls.key)) });
+      } catch (err) {
+        problems.push({ path: ['listen', 'tls', 'cert'], message: `certificate and key do not load: ${(err as Error).message}` });
+      }
     }
   }
   return problems;
