@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../errors.js';
-import { parseConfigText } from './load.js';
+import { parseConfigText, validateConfig } from './load.js';
 
 const SEED_JWT_SECTION = `
 security:
@@ -89,3 +89,16 @@ test('YAML syntax errors carry a line', () => {
   const issues = issuesOf('routes:\n  - path: /\n   upstream: [\n');
   assert.ok(issues[0]?.line);
 });
+
+test('two routes the router would match alike are refused: the same path regardless of case and trailing slash, the same host regardless of case and final dot', () => {
+  let n = 0;
+  const route = (path: string, host?: string) => ({ name: `r${n++}`, path, upstream: 'http://127.0.0.1:9', auth: 'none', ...(host ? { host } : {}) });
+  for (const [a, b] of [
+    [route('/api/orders'), route('/API/Orders/')],
+    [route('/x', 'api.example.com'), route('/x', 'API.example.com.')],
+  ] as const) {
+    assert.throws(() => validateConfig({ routes: [a, b] }), /routes\.1\.path: matches the same requests as routes\.0/);
+  }
+  validateConfig({ routes: [route('/x', 'api.example.com'), route('/x', 'web.example.com'), route('/x')] });
+});
+

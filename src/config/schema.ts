@@ -3,6 +3,7 @@ import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
 import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
 import { normalizePath } from '../server/normalize-path.js';
+import { routeMatchKey } from '../server/router.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -377,9 +378,8 @@ function checkRouteTable(cfg: Config, ctx: Issues): void {
       at('path', 'contains characters requests may not use (an encoded slash, a backslash, `;`, `#`, a control character)');
     }
     if (normalized !== undefined && normalized !== route.path) at('path', `write the path as ${normalized}`);
-    // The router compares paths without regard to case and never chooses by method: a second
-    // route with the same path and host could never be reached.
-    const match = `${route.host?.toLowerCase() ?? ''} ${route.path.replace(/(.)\/+$/, '$1').toLowerCase()}`;
+    // The router never chooses by method: a second route with the same match key is never reached.
+    const match = routeMatchKey(route.path, route.host);
     const matchedBefore = matches.get(match);
     if (matchedBefore !== undefined) at('path', `matches the same requests as routes.${matchedBefore} (paths match regardless of case)`);
     else matches.set(match, i);

@@ -72,6 +72,15 @@ export function createRouter<R extends Routable>(routes: readonly R[]): Router<R
   };
 }
 
+/**
+ * What the router matches a route by: its path prefix (lower-cased, no trailing
+ * slash) and its host name. Two routes with the same key match the same requests,
+ * so the second could never be reached; the configuration schema refuses that.
+ */
+export function routeMatchKey(path: string, host: string | undefined): string {
+  return `${host === undefined ? '' : hostnameOf(host)} ${trimTrailingSlash(path).toLowerCase()}`;
+}
+
 function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/') return true;
   if (!path.startsWith(prefix)) return false;
