@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../errors.js';
+import { assertUsableIssuerOptions } from '../tokens/jwt/options.js';
 import { parseConfigText, validateConfig } from './load.js';
+import { configuredIssuers } from './schema.js';
 
 const SEED_JWT_SECTION = `
 security:
@@ -102,3 +104,12 @@ test('two routes the router would match alike are refused: the same path regardl
   validateConfig({ routes: [route('/x', 'api.example.com'), route('/x', 'web.example.com'), route('/x')] });
 });
 
+test('what the schema accepts at its bounds, the verifier core accepts too (config check and start agree)', () => {
+  const cfg = validateConfig({
+    security: {
+      jwt: { issuer: 'https://a.example', audience: 'api', jwksUri: 'https://a.example/jwks', algorithms: ['RS256'], clockSkew: 0, maxTokenAge: 0, jwks: { cacheMaxAge: 0, cooldown: 0 } },
+    },
+    routes: [{ path: '/x', upstream: 'http://127.0.0.1:9', auth: 'jwt' }],
+  });
+  for (const issuer of configuredIssuers(cfg)) assert.doesNotThrow(() => assertUsableIssuerOptions(issuer));
+});

@@ -287,7 +287,7 @@ test('createVerifier refuses options under which a check could never fire (NaN o
     ['clockSkew Infinity', { clockSkew: Number.POSITIVE_INFINITY }],
     ['clockSkew negative', { clockSkew: -1 }],
     ['maxTokenAge NaN', { maxTokenAge: Number.NaN }],
-    ['maxTokenAge 0', { maxTokenAge: 0 }],
+    ['maxTokenAge negative', { maxTokenAge: -1 }],
     ['issuer missing', { issuer: undefined }],
     ['audience empty', { audience: [] }],
     ['audience empty string', { audience: '' }],

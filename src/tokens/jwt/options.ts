@@ -112,17 +112,18 @@ export function assertUsableIssuerOptions(o: IssuerOptions): void {
   const audiences = typeof o.audience === 'string' ? [o.audience] : Array.isArray(o.audience) ? o.audience : [];
   if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) fail('audience must be a non-empty string or list of them');
   if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) fail('algorithms must list at least one algorithm');
-  if (!isSeconds(o.clockSkew)) fail('clockSkew must be a finite number of seconds, 0 or more');
-  if (o.maxTokenAge !== undefined && !(isSeconds(o.maxTokenAge) && o.maxTokenAge > 0)) fail('maxTokenAge must be a finite number of seconds above 0');
+  // Bounds no stricter than the config schema's, so that `config check` and the start agree.
+  if (!isFiniteNonNegative(o.clockSkew)) fail('clockSkew must be a finite number of seconds, 0 or more');
+  if (o.maxTokenAge !== undefined && !isFiniteNonNegative(o.maxTokenAge)) fail('maxTokenAge must be a finite number of seconds, 0 or more');
   if (o.jwksUri !== undefined) {
     const { timeoutMs, maxBytes, cacheMaxAge, cooldown } = o.jwks;
-    if (![timeoutMs, maxBytes, cacheMaxAge].every((v) => isSeconds(v) && v > 0) || !isSeconds(cooldown)) {
-      fail('jwks limits must be finite positive numbers');
+    if (!(timeoutMs > 0 && maxBytes > 0) || ![timeoutMs, maxBytes, cacheMaxAge, cooldown].every(isFiniteNonNegative)) {
+      fail('jwks limits must be finite numbers (timeoutMs and maxBytes above 0)');
     }
   }
 }
 
-function isSeconds(v: unknown): v is number {
+function isFiniteNonNegative(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0;
 }
 
