@@ -90,7 +90,8 @@ export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, re
   return (req, res) => {
     const exchange = new Exchange(req, res, env, env.state());
     env.requestStarted();
-    res.once('close', exchange.onClose);
+    // `on`, not `once`: 'close' is emitted once, and `once` would wrap the listener per request.
+    res.on('close', exchange.onClose);
     exchange.start();
   };
 }
@@ -135,7 +136,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     if (endpoints !== undefined && endpoints.matches(this.path)) {
       this.authOutcome = 'session-endpoint';
       if (awaitsContinue(req)) this.res.writeContinue();
-      endpoints.handle(req, this.res, this.path, this.query).catch(this.onUnexpected);
+      endpoints.handle(req, this.res, this.path, this.query).catch((err: unknown) => this.onUnexpected(err));
       return;
     }
     const route = state.router.match(req.headers.host, this.path);
@@ -167,7 +168,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     }
     if (resumeAt instanceof GatehouseError) return this.refuse(route, resumeAt);
     if (resumeAt >= 0) {
-      this.authorizeAsync(route, resumeAt).catch(this.onUnexpected);
+      this.authorizeAsync(route, resumeAt).catch((err: unknown) => this.onUnexpected(err));
       return;
     }
     try {
@@ -259,10 +260,11 @@ class Exchange implements RequestContext, UpstreamObserver {
     );
   }
 
-  private readonly onUnexpected = (err: unknown): void => {
+  // A method, not a per-request closure: only the asynchronous paths need one, and make it there.
+  private onUnexpected(err: unknown): void {
     this.env.logger.error({ err, requestId: this.requestId }, 'request handling failed');
     this.fail(asGatehouseError(err));
-  };
+  }
 
   readonly onClose = (): void => {
     if (this.upstream !== undefined) this.upstream.abort();

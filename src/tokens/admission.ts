@@ -32,7 +32,7 @@ export class SecondSightFilter {
   /**
    * True when `key` was offered recently (its record is consumed); otherwise
    * records it and answers false. `key` must be uniformly distributed in its
-   * first twelve characters, as a base64 digest is.
+   * first twelve characters, as a digest is.
    */
   admit(key: string): boolean {
     const bucket = mix(key, 0) & this.bucketMask;
@@ -64,7 +64,7 @@ const FINGERPRINT_MASK = 0x3fffffff;
 // A set top bit makes every fingerprint differ from an empty slot (0).
 const FINGERPRINT_SET = 0x40000000;
 
-/** FNV-1a over six characters starting at `from`: 32 bits from about 36 random ones. */
+/** FNV-1a over six characters starting at `from`: 32 bits from 36 to 48 random ones (base64 or binary digest). */
 function mix(key: string, from: number): number {
   let v = 0x811c9dc5;
   for (let i = from; i < from + 6; i++) v = Math.imul(v ^ key.charCodeAt(i), 0x01000193);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { GatehouseError } from '../errors.js';
 import { b64, generateTestKey, mintToken, startJwksServer, testIssuerOptions, type JwksServer } from '../../test/helpers/jwt.js';
@@ -148,7 +149,9 @@ describe('VerifiedTokenCache', () => {
   test('the key is a fixed-size hash, not the token', () => {
     const token = 'a'.repeat(5000);
     const k = tokenCacheKey(token);
-    assert.equal(k.length, 44);
+    assert.equal(k.length, 32);
+    assert.ok(!k.includes('aaaa'));
+    assert.deepEqual(Buffer.from(k, 'latin1'), createHash('sha256').update(token).digest());
     assert.notEqual(k, tokenCacheKey(`${token}b`));
   });
 });
