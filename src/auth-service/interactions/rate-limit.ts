@@ -1,4 +1,6 @@
+import { isIPv6 } from 'node:net';
 import { LRUCache } from 'lru-cache';
+import { normalizeUsername } from '../accounts/store.js';
 
 export interface LoginRateLimitOptions {
   readonly maxAttemptsPerUser: number;
@@ -15,9 +17,18 @@ interface Bucket {
 }
 
 /**
- * Counts failed logins per username and per client IP in bounded maps. A key
- * over its limit is refused (429) until its window ends, whatever the password:
- * guessing stops even when the guess would have been right.
+ * Counts failed logins per username and per client address in bounded maps. A
+ * key over its limit is refused (429) until its window ends, whatever the
+ * password: guessing stops even when the guess would have been right.
+ *
+ * An attempt is counted when it is admitted, before its password is checked
+ * (scrypt takes tens of milliseconds): counting only after a failure let every
+ * guess sent in parallel pass the check before the first failure was recorded.
+ * A right password takes its attempt back.
+ *
+ * Usernames are counted in the account store's own spelling (NFKC), since that
+ * is the account a guess is tried against: `ａlice` and `alice` share one count.
+ * IPv6 clients are counted per /64, the block one subscriber usually holds.
  */
 export class LoginRateLimiter {
   private readonly users: LRUCache<string, Bucket>;
@@ -31,31 +42,68 @@ export class LoginRateLimiter {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Seconds until the caller may try again, or 0 when allowed. */
-  retryAfterSeconds(username: string, ip: string): number {
+  /**
+   * Seconds until the caller may try again (nothing is counted), or 0: the
+   * attempt is admitted and counted as a failure until {@link succeeded} says otherwise.
+   */
+  admit(username: string, ip: string): number {
+    const user = userKey(username);
+    const address = addressKey(ip);
     const now = this.now();
-    const wait = (map: LRUCache<string, Bucket>, key: string, limit: number): number => {
-      const b = map.get(key);
-      if (!b || b.resetAt <= now) return 0;
-      return b.failures >= limit ? Math.ceil((b.resetAt - now) / 1000) : 0;
-    };
-    return Math.max(wait(this.users, username, this.opts.maxAttemptsPerUser), wait(this.ips, ip, this.opts.maxAttemptsPerIp));
+    const wait = Math.max(
+      this.retryAfter(this.users, user, this.opts.maxAttemptsPerUser, now),
+      this.retryAfter(this.ips, address, this.opts.maxAttemptsPerIp, now),
+    );
+    if (wait > 0) return wait;
+    this.bump(this.users, user, now);
+    this.bump(this.ips, address, now);
+    return 0;
   }
 
-  recordFailure(username: string, ip: string): void {
-    this.bump(this.users, username);
-    this.bump(this.ips, ip);
+  /**
+   * The admitted attempt had the right password: the username's count is
+   * cleared, and the address gets its attempt back (one success does not
+   * unlock an address that sprayed many usernames).
+   */
+  succeeded(username: string, ip: string): void {
+    this.users.delete(userKey(username));
+    const b = this.ips.get(addressKey(ip));
+    if (b && b.failures > 0) b.failures -= 1;
   }
 
-  /** A successful login clears the username's count (not the IP's: one success should not unlock a sprayer). */
-  recordSuccess(username: string): void {
-    this.users.delete(username);
+  private retryAfter(map: LRUCache<string, Bucket>, key: string, limit: number, now: number): number {
+    const b = map.get(key);
+    if (!b || b.resetAt <= now) return 0;
+    return b.failures >= limit ? Math.ceil((b.resetAt - now) / 1000) : 0;
   }
 
-  private bump(map: LRUCache<string, Bucket>, key: string): void {
-    const now = this.now();
+  private bump(map: LRUCache<string, Bucket>, key: string, now: number): void {
     const b = map.get(key);
     if (!b || b.resetAt <= now) map.set(key, { failures: 1, resetAt: now + this.opts.windowSeconds * 1000 });
     else b.failures += 1;
   }
+}
+
+/** A name the store refuses can never sign in; it is counted as sent. */
+function userKey(username: string): string {
+  try {
+    return normalizeUsername(username);
+  } catch {
+    return username;
+  }
+}
+
+/** IPv4 as is; IPv6 by its first 64 bits (an IPv4-mapped address as its IPv4 address). */
+export function addressKey(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const lower = ip.toLowerCase();
+  if (lower.startsWith('::ffff:') && lower.includes('.')) return lower.slice(7);
+  const [head = '', tail] = lower.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

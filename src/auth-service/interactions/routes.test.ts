@@ -102,6 +102,21 @@ test('rate limit per username: 429 with Retry-After; other users still sign in',
   assert.ok(cb.searchParams.get('code'));
 });
 
+test('parallel guesses on one sign-in form: only the per-username limit gets a password check, the rest 429; other spellings of the name share the count', async () => {
+  const victim = 'parallel-victim';
+  const p = await openLoginPage();
+  const csrf = csrfFromPage(p.html) as string;
+  const statuses = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => submit(p.action, p.jar, { csrf, username: victim, password: `guess-${i}` }).then((r) => r.status)),
+  );
+  assert.equal(statuses.filter((s) => s === 401).length, 3, statuses.join(' '));
+  assert.equal(statuses.filter((s) => s === 429).length, 17, statuses.join(' '));
+  // The account store reads NFKC: a fullwidth first letter names the same account, and so the same count.
+  const q = await openLoginPage();
+  const respelled = await submit(q.action, q.jar, { csrf: csrfFromPage(q.html) as string, username: `\uff50${victim.slice(1)}`, password: 'guess-y' });
+  assert.equal(respelled.status, 429);
+});
+
 test('behind a trusted proxy the per-address limit keys on X-Forwarded-For; from other peers the header is ignored', async (t) => {
   const login = { maxAttemptsPerUser: 100, maxAttemptsPerIp: 2, window: 300 };
   const proxied = await startTestAuthService({ overrides: { trustedProxies: ['127.0.0.1', '::1'], login } });

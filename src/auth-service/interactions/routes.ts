@@ -116,7 +116,7 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
   const username = (form.get('username') ?? '').slice(0, 256);
   const password = form.get('password') ?? '';
   const ip = clientAddress(deps.trusted, req.socket.remoteAddress, req.headers['x-forwarded-for']);
-  const retryAfter = deps.limiter.retryAfterSeconds(username, ip);
+  const retryAfter = deps.limiter.admit(username, ip);
   if (retryAfter > 0) {
     sendHtml(
       res,
@@ -130,12 +130,11 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
   // Unknown users still pay for one scrypt, so the timing matches a wrong password.
   const ok = await verifyPassword(password, found?.passwordHash ?? deps.dummyHash);
   if (!found || !ok) {
-    deps.limiter.recordFailure(username, ip);
     deps.logger?.info({ event: 'login_failed', clientId }, 'sign-in failed');
     sendHtml(res, 401, renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error: LOGIN_FAILED_MESSAGE }));
     return true;
   }
-  deps.limiter.recordSuccess(username);
+  deps.limiter.succeeded(username, ip);
   await finish(provider, req, res, { login: { accountId: found.account.id, amr: ['pwd'] } }, false);
   return true;
 }
