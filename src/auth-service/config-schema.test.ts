@@ -60,6 +60,31 @@ test('the issuer is a bare origin', () => {
   assert.deepEqual(issues({ ...base, issuer: 'https://auth.example.com' }), []);
 });
 
+test('the issuer is https; plain http only on a loopback address', () => {
+  for (const issuer of ['http://auth.example.com', 'http://10.0.0.5:8081', 'http://[2001:db8::1]', 'ftp://auth.example.com']) {
+    assert.match(issues({ ...base, issuer }).join('\n'), /issuer: the issuer must be an https URL/, issuer);
+  }
+  for (const issuer of ['http://127.0.0.1:8081', 'http://localhost:8081', 'http://[::1]:8081', 'https://auth.example.com']) {
+    assert.deepEqual(issues({ ...base, issuer }), [], issuer);
+  }
+});
+
+test('lifetimes are whole seconds, at least one (oidc-provider refuses anything else at the first token request)', () => {
+  for (const bad of [0, 1.5, '250ms', '0s']) {
+    assert.match(issues({ ...base, ttl: { accessToken: bad } }).join('\n'), /ttl\.accessToken: a whole number of seconds/, String(bad));
+    assert.match(
+      issues({ ...base, resources: [{ ...base.resources[0], accessTokenTtl: bad }] }).join('\n'),
+      /resources\.0\.accessTokenTtl: a whole number of seconds/,
+      String(bad),
+    );
+  }
+  assert.match(issues({ ...base, ttl: { authorizationCode: '500ms' } }).join('\n'), /ttl\.authorizationCode/);
+  const cfg = AuthServiceSchema.parse({ ...base, ttl: { accessToken: '2m', session: 1 }, resources: [{ ...base.resources[0], accessTokenTtl: '1.5m' }] });
+  assert.equal(cfg.ttl.accessToken, 120);
+  assert.equal(cfg.ttl.session, 1);
+  assert.equal(cfg.resources[0]?.accessTokenTtl, 90);
+});
+
 test('the config file: an auth section alone is valid; neither routes nor auth is not', () => {
   const text = `auth:
   issuer: http://127.0.0.1:8081

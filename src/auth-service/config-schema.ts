@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { durationSeconds } from '../config/duration.js';
+import { isLoopbackAddress } from '../config/loopback.js';
 
 /**
  * The `auth:` section of the config file: the authorization service. Nothing
@@ -11,6 +12,13 @@ import { durationSeconds } from '../config/duration.js';
 
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/**
+ * A token or session lifetime as oidc-provider takes it: whole seconds, at least
+ * one. It accepts anything else at start and then fails every token request of
+ * that kind with a 500.
+ */
+const lifetime = () => durationSeconds().refine((s) => Number.isInteger(s) && s >= 1, 'a whole number of seconds, at least 1s');
 
 const ScopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)');
 
@@ -74,20 +82,20 @@ const ResourceSchema = z
     indicator: z.url().describe('The resource indicator: the `aud` of its access tokens, e.g. https://api.example.com.'),
     accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt').describe('`jwt` (RFC 9068) or `opaque` (checked by introspection).'),
     scopes: z.array(ScopeName).default([]).describe('Scopes this resource understands.'),
-    accessTokenTtl: durationSeconds().optional().describe('Access-token lifetime for this resource; default `ttl.accessToken`.'),
+    accessTokenTtl: lifetime().optional().describe('Access-token lifetime for this resource; default `ttl.accessToken`.'),
   })
   .strict();
 export type AuthResourceConfig = z.infer<typeof ResourceSchema>;
 
 const TtlSchema = z
   .object({
-    accessToken: durationSeconds().default(300),
-    refreshTokenIdle: durationSeconds().default(14 * 86400).describe('A refresh token unused this long expires.'),
-    refreshTokenAbsolute: durationSeconds().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
-    authorizationCode: durationSeconds().default(60),
-    session: durationSeconds().default(86400).describe('Login session at the service.'),
-    grant: durationSeconds().default(30 * 86400).describe("A user's authorization of a client; at least refreshTokenAbsolute."),
-    interaction: durationSeconds().default(600).describe('Time to complete the login form.'),
+    accessToken: lifetime().default(300),
+    refreshTokenIdle: lifetime().default(14 * 86400).describe('A refresh token unused this long expires.'),
+    refreshTokenAbsolute: lifetime().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
+    authorizationCode: lifetime().default(60),
+    session: lifetime().default(86400).describe('Login session at the service.'),
+    grant: lifetime().default(30 * 86400).describe("A user's authorization of a client; at least refreshTokenAbsolute."),
+    interaction: lifetime().default(600).describe('Time to complete the login form.'),
   })
   .strict();
 
@@ -116,7 +124,11 @@ const LoginSchema = z
 
 export const AuthServiceSchema = z
   .object({
-    issuer: z.url().describe('Issuer identifier; the public base URL of the service.'),
+    issuer: z
+      .url()
+      .describe(
+        'Issuer identifier and the public origin the service answers as: https, plain http only on a loopback address. Discovery, redirects and cookie flags follow it, never the request\'s Host or X-Forwarded-* headers.',
+      ),
     listen: z
       .object({
         host: z.string().default('127.0.0.1'),
@@ -135,10 +147,6 @@ export const AuthServiceSchema = z
       .min(1)
       .describe('Keys that sign the service cookies (use `${ENV_VAR}`); the first signs, all verify.'),
     login: LoginSchema.default(LoginSchema.parse({})),
-    trustProxy: z
-      .boolean()
-      .default(false)
-      .describe('Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/Host (needed for an https issuer served over plain http).'),
     trustedProxies: z
       .array(z.string())
       .default([])
@@ -169,7 +177,10 @@ export const AuthServiceSchema = z
     if ((issuer.pathname !== '/' && issuer.pathname !== '') || issuer.search || issuer.hash || cfg.issuer.endsWith('/')) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer is an origin such as https://auth.example.com (no path, query or trailing slash)' });
     }
-    if (!['https:', 'http:'].includes(issuer.protocol)) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer must be an https (or loopback http) URL' });
+    // Over plain HTTP, codes, client secrets and session cookies would cross the network in clear text.
+    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && isLoopbackAddress(issuer.hostname))) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer must be an https URL (plain http only on a loopback address)' });
+    }
     if (cfg.store.kind === 'sqlite' && cfg.signing.keysPath === undefined) {
       ctx.addIssue({ code: 'custom', path: ['signing', 'keysPath'], message: 'required with the sqlite store' });
     }

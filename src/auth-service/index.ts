@@ -147,8 +147,10 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'));
   const trusted = createTrustedProxies(cfg.trustedProxies);
 
+  const pinToIssuer = issuerOriginPinner(cfg.issuer);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if ((req.url ?? '').length > cfg.maxUrlLength) return sendOAuthError(res, 414, 'invalid_request', 'request target too long');
+    pinToIssuer(req);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > cfg.maxBodyBytes) return sendOAuthError(res, 413, 'invalid_request', 'request body too large');
     const p = currentProvider();
@@ -218,4 +220,25 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
 function sendOAuthError(res: ServerResponse, status: number, error: string, description: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
   res.end(JSON.stringify({ error, error_description: description }));
+}
+
+/**
+ * Makes every request look, to oidc-provider, as if it arrived at the issuer's
+ * own origin. The service listens on plain HTTP behind whatever terminates TLS,
+ * and oidc-provider builds its endpoint URLs (discovery, redirects) from the
+ * request's scheme and host, and marks its cookies `Secure` only on a request it
+ * takes for HTTPS. Taken from the request, an https issuer advertised
+ * `http://…/token` (a client following discovery sent its secret in clear
+ * text) and set cookies without `Secure`; and any `Host` or `X-Forwarded-Host`
+ * a client sent became the host of the advertised endpoints, which a shared
+ * cache could then serve to others. The issuer is the one public origin, so
+ * it is the one used, whatever the request says.
+ */
+function issuerOriginPinner(issuer: string): (req: IncomingMessage) => void {
+  const { protocol, host } = new URL(issuer);
+  const proto = protocol.slice(0, -1);
+  return (req) => {
+    req.headers['x-forwarded-proto'] = proto;
+    req.headers['x-forwarded-host'] = host;
+  };
 }

@@ -150,8 +150,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
   };
   const provider = new Provider(cfg.issuer, configuration);
-  // Only behind a proxy that sets X-Forwarded-*: otherwise a client could claim https.
-  provider.proxy = cfg.trustProxy;
+  // The scheme and host of every request are the issuer's, set by the service's request
+  // handler (see pinToIssuerOrigin); koa reads them from X-Forwarded-Proto/-Host only with this.
+  provider.proxy = true;
   return provider;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
+import { isLoopbackAddress } from './loopback.js';
 import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
 import { normalizePath } from '../server/normalize-path.js';
 import { routeMatchKey } from '../server/router.js';
@@ -348,12 +349,6 @@ type Issues = z.RefinementCtx;
 function checkListen(listen: z.infer<typeof ListenSchema>, ctx: Issues): void {
   if (listen.tls !== undefined || listen.allowInsecureHttp || isLoopbackAddress(listen.host)) return;
   ctx.addIssue({ code: 'custom', path: ['listen', 'host'], message: 'plain HTTP on a non-loopback address needs listen.tls, or allowInsecureHttp: true' });
-}
-
-/** `localhost`, `::1` (bracketed or not) and 127.0.0.0/8. */
-export function isLoopbackAddress(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /**

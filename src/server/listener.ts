@@ -3,7 +3,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { isLoopbackAddress, type Config } from '../config/schema.js';
+import { isLoopbackAddress } from '../config/loopback.js';
+import type { Config } from '../config/schema.js';
 import { ConfigError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hostHeaderError } from './host-header.js';
