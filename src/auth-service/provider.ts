@@ -1,4 +1,4 @@
-import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AccountStore } from './accounts/store.js';
 import type { AuthClientConfig, AuthServiceConfig } from './config-schema.js';
 import { escapeHtml, renderPage } from './interactions/html.js';
@@ -118,9 +118,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Every use rotates (RFC 9700 §4.14.2); oidc-provider revokes the grant when a consumed token comes back.
     rotateRefreshToken: true,
-    findAccount: async (_ctx, sub) => {
+    findAccount: async (_ctx, sub, token) => {
       const account = await accounts.findById(sub);
       if (!account) return undefined;
+      // A password set after a sign-in ends what that sign-in granted (RFC 9700 §4.14.2): after a
+      // reset, a thief's refresh tokens and codes are refused (invalid_grant: to oidc-provider the
+      // account reads as gone). The browser session is the login prompt's check (loginPolicy).
+      const authTime = (token as { authTime?: unknown } | undefined)?.authTime;
+      if (typeof authTime === 'number' && authTime < account.updatedAt) return undefined;
       return {
         accountId: account.id,
         claims: async () => ({ sub: account.id, preferred_username: account.username }),
@@ -140,7 +145,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         return Math.max(1, Math.floor(Math.min(cfg.ttl.refreshTokenIdle, cfg.ttl.refreshTokenAbsolute - age)));
       },
     },
-    interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: loginPolicy(accounts) },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       const items = Object.entries(out)
@@ -172,3 +177,28 @@ function toClientMetadata(c: AuthClientConfig, idTokenAlg: ClientMetadata['id_to
 }
 
 export type { KoaContextWithOIDC };
+
+/**
+ * oidc-provider's default prompts, with one more reason to show the login form:
+ * the account's password was set after the browser session signed in. A session
+ * stolen before a reset would otherwise go on signing in as the user (and get
+ * new codes and refresh tokens) until it expired.
+ */
+function loginPolicy(accounts: AccountStore): ReturnType<typeof interactionPolicy.base> {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login');
+  if (!login) throw new Error('oidc-provider has no login prompt');
+  login.checks.add(
+    new interactionPolicy.Check('password_changed', 'the password changed since this sign-in', async (ctx) => {
+      const { session, result } = ctx.oidc;
+      // A login just submitted is the new sign-in (oidc-provider's max_age check does the same).
+      if (!session?.accountId || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const account = await accounts.findById(session.accountId);
+      const loginTs = (session as { loginTs?: unknown }).loginTs;
+      return account !== undefined && typeof loginTs === 'number' && loginTs < account.updatedAt
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  return policy;
+}

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { discoverClient, obtainTokensWithLogin, startTestAuthService, type TestAuthService } from '../../test/helpers/auth-service.js';
+import { CookieJar, discoverClient, loginWithForm, obtainTokensWithLogin, startTestAuthService, TEST_REDIRECT_URI, type TestAuthService } from '../../test/helpers/auth-service.js';
+import { hashPassword } from './accounts/password.js';
 
 let clock = Date.now();
 let auth: TestAuthService;
@@ -90,5 +91,48 @@ test('two concurrent uses of one refresh token: one answer at most, and the gran
     // Whatever the winner got belongs to a revoked grant.
     assert.equal((await oidc.tokenIntrospection(gw, r.value.access_token)).active, false);
     await assert.rejects(oidc.refreshTokenGrant(config, r.value.refresh_token as string), isInvalidGrant);
+  }
+});
+
+test('a new password ends earlier sign-ins: their refresh tokens get invalid_grant, their browser session must sign in again; a new sign-in works', async () => {
+  const jar = new CookieJar();
+  const tokens = await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read', jar });
+  const config = await discoverClient(auth, auth.clients.opaqueWeb);
+  const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+  // The session in the jar signs the user in without the form: a wrong password is never asked for.
+  const authorize = () =>
+    oidc.buildAuthorizationUrl(config, {
+      redirect_uri: TEST_REDIRECT_URI,
+      scope: 'openid api:read',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+  const viaSession = await loginWithForm(authorize(), { username: auth.user.username, password: 'not-the-password', redirectUri: TEST_REDIRECT_URI, jar });
+  assert.ok(viaSession.searchParams.get('code'));
+
+  const newPassword = `new-${auth.user.password}`;
+  // The reset falls in a later whole second than the sign-in (both are kept in seconds); the
+  // service's clock is the real one here, as oidc-provider's own is.
+  await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
+  clock = Date.now();
+  try {
+    assert.equal(await auth.service.accounts.setPassword(auth.user.username, await hashPassword(newPassword)), true);
+    await assert.rejects(oidc.refreshTokenGrant(config, rotated.refresh_token as string), isInvalidGrant);
+    await assert.rejects(
+      loginWithForm(authorize(), { username: auth.user.username, password: 'not-the-password', redirectUri: TEST_REDIRECT_URI, jar }),
+      /HTTP 401/,
+      'the old session no longer signs in: the form is shown and the wrong password refused',
+    );
+    const fresh = await loginWithForm(authorize(), { username: auth.user.username, password: newPassword, redirectUri: TEST_REDIRECT_URI, jar: new CookieJar() });
+    assert.ok(fresh.searchParams.get('code'));
+    const again = await obtainTokensWithLogin(
+      { ...auth, user: { ...auth.user, password: newPassword } },
+      auth.clients.opaqueWeb,
+      { scope: 'openid offline_access api:read' },
+    );
+    assert.ok((await oidc.refreshTokenGrant(config, again.refresh_token as string)).access_token);
+  } finally {
+    clock = Date.now();
+    await auth.service.accounts.setPassword(auth.user.username, await hashPassword(auth.user.password));
   }
 });

@@ -5,6 +5,7 @@ export interface Account {
   /** Login name, unique, compared case-sensitively after NFKC normalization. */
   readonly username: string;
   readonly createdAt: number;
+  /** When the password was last set, epoch seconds: sign-ins before it no longer count (see provider.ts). */
   readonly updatedAt: number;
 }
 
