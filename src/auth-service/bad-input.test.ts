@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { discoverClient, loginWithForm, startTestAuthService, TEST_OPAQUE_API, TEST_REDIRECT_URI, type TestAuthService } from '../../test/helpers/auth-service.js';
+import { CookieJar, discoverClient, loginWithForm, startTestAuthService, TEST_OPAQUE_API, TEST_REDIRECT_URI, type TestAuthService } from '../../test/helpers/auth-service.js';
 
 // Every bad request gets its OAuth error and status; afterEach-style, each test ends by proving the service still serves.
 
@@ -77,8 +77,32 @@ test('unknown client: 401 invalid_client at the token endpoint, 400 page at auth
   const page = await fetch(authorizeUrl({ client_id: 'nobody' }), { redirect: 'manual' });
   assert.equal(page.status, 400);
   assert.equal(page.headers.get('location'), null);
+  assertPageHeaders(page.headers);
   assert.match(await page.text(), /invalid_client/);
   await assertStillServing();
+});
+
+/** What every HTML page of the service carries: never framed, cached or sniffed. */
+function assertPageHeaders(h: Headers): void {
+  assert.equal(h.get('x-frame-options'), 'DENY');
+  assert.match(h.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+  assert.equal(h.get('cache-control'), 'no-store');
+  assert.equal(h.get('x-content-type-options'), 'nosniff');
+  assert.match(h.get('content-type') ?? '', /^text\/html/);
+}
+
+test('sign-out pages cannot be framed: the confirmation with a session, oidc-provider\'s self-submitting form without one', async () => {
+  const jar = new CookieJar();
+  await loginWithForm(authorizeUrl({}), { username: auth.user.username, password: auth.user.password, redirectUri: TEST_REDIRECT_URI, jar });
+  const confirm = await fetch(`${auth.issuer}/session/end`, { redirect: 'manual', headers: { cookie: jar.header() } });
+  assert.equal(confirm.status, 200);
+  assertPageHeaders(confirm.headers);
+  assert.match(await confirm.text(), /Yes, sign me out/);
+  const anonymous = await fetch(`${auth.issuer}/session/end`, { redirect: 'manual' });
+  assert.equal(anonymous.status, 200);
+  assert.equal(anonymous.headers.get('x-frame-options'), 'DENY');
+  assert.equal(anonymous.headers.get('content-security-policy'), "frame-ancestors 'none'");
+  await anonymous.text();
 });
 
 test('unregistered redirect_uri (exact match): 400 page, no redirect', async () => {

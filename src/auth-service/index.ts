@@ -151,6 +151,10 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if ((req.url ?? '').length > cfg.maxUrlLength) return sendOAuthError(res, 414, 'invalid_request', 'request target too long');
     pinToIssuer(req);
+    // No page of the service may be framed, including those oidc-provider renders itself (such as
+    // its self-submitting sign-out form); pages of ours send a stricter policy over this one.
+    res.setHeader('x-frame-options', 'DENY');
+    res.setHeader('content-security-policy', "frame-ancestors 'none'");
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > cfg.maxBodyBytes) return sendOAuthError(res, 413, 'invalid_request', 'request body too large');
     const p = currentProvider();

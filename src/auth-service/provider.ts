@@ -1,7 +1,7 @@
 import Provider, { errors, interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AccountStore } from './accounts/store.js';
 import type { AuthClientConfig, AuthServiceConfig } from './config-schema.js';
-import { escapeHtml, renderPage } from './interactions/html.js';
+import { escapeHtml, PAGE_HEADERS, renderPage } from './interactions/html.js';
 import { activeKey, publishedKeys, type KeyFile } from './keys/store.js';
 
 /** What the provider configuration needs besides the config section. */
@@ -74,7 +74,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
-          ctx.type = 'html';
+          ctx.set(PAGE_HEADERS);
           ctx.body = renderPage(
             'Sign out',
             `<p>Sign out of ${escapeHtml(ctx.host)}?</p>${form}
@@ -83,7 +83,7 @@ export function createProvider(deps: ProviderDeps): Provider {
           );
         },
         postLogoutSuccessSource: async (ctx) => {
-          ctx.type = 'html';
+          ctx.set(PAGE_HEADERS);
           ctx.body = renderPage('Signed out', '<p>You are signed out.</p>');
         },
       },
@@ -147,7 +147,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: loginPolicy(accounts) },
     renderError: async (ctx, out) => {
-      ctx.type = 'html';
+      // The login pages' headers on every page oidc-provider renders: none may be framed (a
+      // framed sign-out button is a clickjacking target) or cached.
+      ctx.set(PAGE_HEADERS);
       const items = Object.entries(out)
         .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
         .join('');

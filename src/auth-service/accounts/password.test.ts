@@ -11,6 +11,13 @@ test('hash stores the scrypt parameters and a per-user salt', async () => {
   assert.notEqual(a, b, 'salted');
 });
 
+test('the default parameters meet OWASP\'s scrypt floor (N=2^15, r=8, p=3 or an equivalent)', async () => {
+  const [, N, r, p] = (await hashPassword('correct horse battery staple')).split('$').map(Number) as [number, number, number, number];
+  // OWASP's equivalents trade memory (N·r) against passes (p): 2^17·8·1 = 2^16·8·2 ≈ 2^15·8·3 …
+  assert.ok(r >= 8, `r=${r}`);
+  assert.ok(N * r * p >= 2 ** 15 * 8 * 3, `N=${N} r=${r} p=${p}`);
+});
+
 test('verify accepts the password and refuses others', async () => {
   const h = await hashPassword('correct horse', FAST);
   assert.equal(await verifyPassword('correct horse', h), true);

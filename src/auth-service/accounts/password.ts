@@ -8,8 +8,13 @@ export interface ScryptParams {
   readonly keyLength: number;
 }
 
-/** OWASP's scrypt floor (N=2^17, r=8, p=1) costs 128 MiB per hash; 2^15 keeps logins fast on small hosts. */
-export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 15, r: 8, p: 1, keyLength: 32 };
+/**
+ * OWASP's scrypt floor in the form that needs least memory of its listed
+ * equivalents: N=2^15, r=8, p=3 (32 MiB per hash, about 150 ms of CPU here)
+ * instead of N=2^17, r=8, p=1 (128 MiB, about 260 ms). Hashes made with older
+ * defaults keep their own parameters and still verify.
+ */
+export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 15, r: 8, p: 3, keyLength: 32 };
 
 const MAX_PASSWORD_BYTES = 1024;
 
