@@ -58,8 +58,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Confidential clients (the gateway) may introspect any token; public ones only their own.
-        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+        // Confidential clients (the gateway, resource servers) may introspect access tokens; a
+        // refresh token is its own client's business only (it reveals the user's grant and never
+        // authorizes a call to a resource server), and public clients see only their own tokens.
+        allowedPolicy: async (_ctx, client, token) =>
+          token.clientId === client.clientId || (client.clientAuthMethod !== 'none' && token.kind !== 'RefreshToken'),
       },
       revocation: {
         enabled: true,

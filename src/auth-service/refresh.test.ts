@@ -18,12 +18,21 @@ async function login() {
   return { tokens, config: await discoverClient(auth, auth.clients.opaqueWeb), gw: await discoverClient(auth, auth.clients.gateway) };
 }
 
+test('introspection: a refresh token only by its own client; access tokens by any confidential client', async () => {
+  const { tokens, config, gw } = await login();
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.refresh_token as string)).active, false, 'another client sees nothing of it');
+  const own = await oidc.tokenIntrospection(config, tokens.refresh_token as string);
+  assert.equal(own.active, true);
+  assert.equal(own.client_id, auth.clients.opaqueWeb.clientId);
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, true, 'the resource server reads access tokens');
+});
+
 test('revoking an access token: introspection then says inactive, and the tokens of its grant go with it (RFC 7009 §2.1)', async () => {
   const { tokens, config, gw } = await login();
   assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, true);
   await oidc.tokenRevocation(config, tokens.access_token);
   assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, false);
-  assert.equal((await oidc.tokenIntrospection(gw, tokens.refresh_token as string)).active, false);
+  assert.equal((await oidc.tokenIntrospection(config, tokens.refresh_token as string)).active, false);
   await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), isInvalidGrant);
   // Revoking an unknown token is not an error (RFC 7009 §2.2).
   await oidc.tokenRevocation(config, 'never-issued');
