@@ -85,6 +85,17 @@ test('lifetimes are whole seconds, at least one (oidc-provider refuses anything 
   assert.equal(cfg.resources[0]?.accessTokenTtl, 90);
 });
 
+test('redirect URIs: https, or plain http only to a loopback address (codes travel in them)', () => {
+  const web = { clientId: 'web', clientSecret: 's'.repeat(20), scopes: ['openid'], redirectUris: ['https://app.example.com/cb'] };
+  assert.deepEqual(issues({ ...base, clients: [web] }), []);
+  assert.deepEqual(issues({ ...base, clients: [{ ...web, redirectUris: ['http://127.0.0.1:9/cb', 'http://localhost/cb', 'http://[::1]:8/cb'] }] }), []);
+  const bad = issues({ ...base, clients: [{ ...web, redirectUris: ['https://ok.example.com/cb', 'http://app.example.com/cb'], postLogoutRedirectUris: ['http://10.0.0.2/bye'] }] }).join('\n');
+  assert.match(bad, /clients\.0\.redirectUris\.1: must be https, or http on a loopback address/);
+  assert.match(bad, /clients\.0\.postLogoutRedirectUris\.0: must be https/);
+  assert.doesNotMatch(bad, /redirectUris\.0/);
+  assert.match(issues({ ...base, clients: [{ ...web, redirectUris: ['javascript:alert(1)'] }] }).join('\n'), /redirectUris\.0/);
+});
+
 test('the config file: an auth section alone is valid; neither routes nor auth is not', () => {
   const text = `auth:
   issuer: http://127.0.0.1:8081

@@ -49,8 +49,8 @@ const ClientSchema = z
       .enum(['client_secret_basic', 'client_secret_post', 'none'])
       .optional()
       .describe('Default: `client_secret_basic` with a secret, `none` without.'),
-    redirectUris: z.array(z.url()).default([]).describe('Exact redirect URIs (compared exactly).'),
-    postLogoutRedirectUris: z.array(z.url()).default([]),
+    redirectUris: z.array(z.url()).default([]).describe('Exact redirect URIs (compared exactly): https, or http on a loopback address.'),
+    postLogoutRedirectUris: z.array(z.url()).default([]).describe('Where RP-initiated logout may return to, compared exactly: https, or http on a loopback address.'),
     grantTypes: z
       .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
       .min(1)
@@ -74,8 +74,19 @@ const ClientSchema = z
     if (c.grantTypes.includes('authorization_code') && c.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'authorization_code needs at least one redirect URI' });
     }
+    // RFC 9700 §4.1 and RFC 8252 §7.3: codes travel in the redirect, so never over plain HTTP off this host.
+    for (const key of ['redirectUris', 'postLogoutRedirectUris'] as const) {
+      c[key].forEach((uri, i) => {
+        if (!isSafeRedirect(uri)) ctx.addIssue({ code: 'custom', path: [key, i], message: 'must be https, or http on a loopback address' });
+      });
+    }
   });
 export type AuthClientConfig = z.infer<typeof ClientSchema>;
+
+function isSafeRedirect(uri: string): boolean {
+  const u = new URL(uri);
+  return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackAddress(u.hostname));
+}
 
 const ResourceSchema = z
   .object({
