@@ -164,7 +164,7 @@ export const AuthServiceSchema = z
       .describe(
         'Proxies (IP or CIDR) in front of the service: for requests from them, the login rate limit keys on the client address in X-Forwarded-For instead of the proxy\'s.',
       ),
-    maxBodyBytes: z.number().int().positive().default(16384).describe('Largest request body (413 beyond).'),
+    maxBodyBytes: z.number().int().positive().default(16384).describe('Largest request body (413 beyond); a body must declare its Content-Length (411 otherwise).'),
     maxUrlLength: z.number().int().positive().default(8192).describe('Longest request target (414 beyond).'),
   })
   .strict()

@@ -155,6 +155,10 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     // its self-submitting sign-out form); pages of ours send a stricter policy over this one.
     res.setHeader('x-frame-options', 'DENY');
     res.setHeader('content-security-policy', "frame-ancestors 'none'");
+    // A body must declare its length, so that maxBodyBytes holds before anything is read: a chunked
+    // one reached oidc-provider, which cut it off only at its own 56 KiB, and then as a plain 400.
+    // Form posts from browsers and OAuth clients always carry Content-Length.
+    if (req.headers['transfer-encoding'] !== undefined) return sendOAuthError(res, 411, 'invalid_request', 'a request body needs a Content-Length');
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > cfg.maxBodyBytes) return sendOAuthError(res, 413, 'invalid_request', 'request body too large');
     const p = currentProvider();
