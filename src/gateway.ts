@@ -15,6 +15,7 @@ import { createTrustedProxies } from './server/trusted-proxies.js';
 import { createSessionRuntime, type SessionRuntime } from './sessions/runtime.js';
 import type { RefreshOutcome } from './sessions/refresh.js';
 import type { SessionStore } from './sessions/store.js';
+import { timerDelay } from './timers.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -26,6 +27,7 @@ export interface Gateway {
   readonly redirectUrl: string | undefined;
   /** Resolves once every key source has loaded once (never rejects). */
   readonly ready: Promise<void>;
+  /** Every key source loaded, and not shutting down (`/readyz`). */
   isReady(): boolean;
   /**
    * Swaps in a new configuration's routes and verifiers atomically. Everything is
@@ -157,7 +159,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     if (config.admin.enabled) {
       admin = await startAdminServer(
         { host: config.admin.host, port: config.admin.port },
-        { registry: metrics.registry, isReady: () => current.auth.isReady() },
+        // Not ready once draining: a load balancer must stop sending before the port refuses.
+        { registry: metrics.registry, isReady: () => closing === undefined && current.auth.isReady() },
       );
     }
   } catch (err) {
@@ -218,7 +221,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     get ready() {
       return current.auth.ready;
     },
-    isReady: () => current.auth.isReady(),
+    isReady: () => closing === undefined && current.auth.isReady(),
 
     reload(next) {
       const run = reloading.then(() => swapIn(next));
@@ -237,7 +240,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           });
           let timer: NodeJS.Timeout | undefined;
           const timedOut = new Promise<void>((r) => {
-            timer = setTimeout(r, active.shutdown.drainTimeoutMs);
+            timer = setTimeout(r, timerDelay(active.shutdown.drainTimeoutMs));
           });
           await Promise.race([drained, timedOut]);
           clearTimeout(timer);

@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 export interface AdminDeps {
   /** The gateway's prom-client registry, rendered on `/metrics`. */
   readonly registry: Registry;
-  /** False until every configured key source has loaded; drives `/readyz`. */
+  /** False until every configured key source has loaded, and again once shutdown begins; drives `/readyz`. */
   readonly isReady: () => boolean;
 }
 

@@ -18,6 +18,7 @@ import { fileKeyRepository, redisKeyRepository, signingKeysRedisKey, type KeyRep
 import { rotateStoredKeys, type RotationResult } from './keys/rotate.js';
 import { loadOrCreateKeys, type KeyFile } from './keys/store.js';
 import { createProvider, keyScheduleFingerprint } from './provider.js';
+import { timerDelay } from '../timers.js';
 
 export { AuthServiceSchema, type AuthServiceConfig, type AuthServiceConfigInput } from './config-schema.js';
 export { SqliteAccountStore } from './accounts/sqlite-store.js';
@@ -135,7 +136,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   };
   const reloadTimer = setInterval(() => {
     reloadKeys().catch((err: Error) => logger?.warn({ err: { message: err.message } }, 'cannot reload signing keys'));
-  }, Math.max(1, cfg.signing.reloadInterval) * 1000);
+  }, timerDelay(Math.max(1, cfg.signing.reloadInterval) * 1000));
   reloadTimer.unref();
 
   const limiter = new LoginRateLimiter({

@@ -83,6 +83,16 @@ async function cacheHits(metrics: GatewayMetrics): Promise<number> {
   return Number(/gatehouse_token_cache_total\{cache="jwt",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
+test('a cache age beyond what a timer holds (40 days) refreshes on the longest timer, not in a loop', async () => {
+  const a = generateTestKey('ES256', 'long-a');
+  const s = await stack([a], { cacheMaxAge: 40 * 86_400 });
+  await s.gw.ready;
+  assert.equal((await s.get(mintToken(a, claims))).status, 200);
+  // Node fires a timer of more than 2^31-1 ms after 1 ms: the refresh at 30 days would run at once, again and again.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(s.jwks.fetchCount, 1, `JWKS fetched ${s.jwks.fetchCount} times in 300 ms`);
+});
+
 test('key rotation through the gateway: no valid request fails, the dropped key stops working', async () => {
   const a = generateTestKey('RS256', 'rot-a');
   const b = generateTestKey('ES256', 'rot-b');

@@ -200,6 +200,34 @@ test('close drains in-flight requests, refuses new connections', async () => {
   await up.close();
 });
 
+test('draining: /readyz answers 503 from the moment close begins; a drain timeout longer than a timer holds (a month) still waits', async () => {
+  const up = await startEchoUpstream();
+  const t = await startTestGateway({
+    shutdown: { drainTimeoutMs: 30 * 86_400_000 },
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
+    routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+  });
+  assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
+  up.setMode('stream');
+  const res = await request(`${t.gw.url}/long`);
+  const closing = t.gw.close();
+  let body: Promise<string> | undefined;
+  try {
+    assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 503, 'a load balancer sees the instance leave before its port refuses');
+    assert.equal(t.gw.isReady(), false);
+    // Node fires a timer of more than 2^31-1 ms after 1 ms: the drain must not end early.
+    await new Promise((r) => setTimeout(r, 100));
+    up.release();
+    body = res.body.text();
+    assert.equal(await body, STREAM_FIRST + STREAM_REST, 'the in-flight request completed');
+  } finally {
+    up.release();
+    await (body ?? res.body.dump()).catch(() => undefined);
+    await closing;
+    await up.close();
+  }
+});
+
 test('close cuts requests that outlive the drain timeout', async () => {
   const up = await startEchoUpstream();
   const t = await startTestGateway({ shutdown: { drainTimeoutMs: 100 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] });

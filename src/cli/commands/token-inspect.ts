@@ -6,6 +6,7 @@ import { configuredIssuers } from '../../config/schema.js';
 import type { TokenInspection } from '../../tokens/jwt/inspect.js';
 import type { TokenVerifier } from '../../tokens/jwt/options.js';
 import { describeConfigFailure } from '../config-issues.js';
+import { timerDelay } from '../../timers.js';
 
 /** `gatehouse token inspect TOKEN [--config FILE]`: decode, and verify under the config when given. */
 export function registerTokenCommand(program: Command): void {
@@ -51,7 +52,7 @@ async function waitForKeys(verifier: TokenVerifier, timeoutMs: number): Promise<
   await Promise.race([
     verifier.ready,
     new Promise<void>((resolveWait) => {
-      timer = setTimeout(resolveWait, timeoutMs);
+      timer = setTimeout(resolveWait, timerDelay(timeoutMs));
     }),
   ]);
   clearTimeout(timer);

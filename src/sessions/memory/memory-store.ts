@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GatehouseError } from '../../errors.js';
 import { systemClock, type Clock, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
+import { timerDelay } from '../../timers.js';
 
 export interface MemorySessionStoreOptions {
   /** Most entries held; beyond it the least recently written entry is evicted. Default 100000. */
@@ -40,7 +41,7 @@ export class MemorySessionStore implements SessionStore {
     this.now = opts.clock ?? systemClock;
     const sweepMs = opts.sweepIntervalMs ?? 60_000;
     if (sweepMs > 0) {
-      this.sweeper = setInterval(() => this.sweep(), sweepMs);
+      this.sweeper = setInterval(() => this.sweep(), timerDelay(sweepMs));
       this.sweeper.unref();
     }
   }

@@ -1,4 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
+import { timerDelay } from '../../timers.js';
 
 /** A bounded HTTP exchange: what the introspection and discovery code get back. */
 export interface BoundedResponse {
@@ -39,7 +40,7 @@ export function createDispatcher(): Agent {
  */
 export async function exchange(dispatcher: Dispatcher, url: string, opts: ExchangeOptions): Promise<BoundedResponse> {
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new ExchangeFailed('timeout')), opts.timeoutMs);
+  const timer = setTimeout(() => abort.abort(new ExchangeFailed('timeout')), timerDelay(opts.timeoutMs));
   timer.unref();
   try {
     const res = await request(url, {

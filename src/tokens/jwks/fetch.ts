@@ -1,3 +1,4 @@
+import { timerDelay } from '../../timers.js';
 /**
  * One bounded JWKS download: a deadline over the whole exchange (connect,
  * headers and body) and a byte limit counted while streaming, so a slow or
@@ -28,7 +29,7 @@ function isLoopback(host: string): boolean {
 /** Downloads and parses a JWKS document. Throws JwksFetchError; the caller keeps its last good keys. */
 export async function fetchJwksDocument(url: URL, limits: JwksFetchLimits, cancel?: AbortSignal): Promise<{ keys: unknown[] }> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), limits.timeoutMs);
+  const timer = setTimeout(() => controller.abort(), timerDelay(limits.timeoutMs));
   const onCancel = () => controller.abort();
   cancel?.addEventListener('abort', onCancel, { once: true });
   try {

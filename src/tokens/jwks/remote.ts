@@ -2,6 +2,7 @@ import type { JwsAlgorithm } from '../jwt/algorithms.js';
 import { importVerificationJwk } from '../keys/import.js';
 import { KeySet, type KeySelection, type VerificationKey } from '../keys/key-set.js';
 import { assertJwksUrlAllowed, fetchJwksDocument, JwksFetchError } from './fetch.js';
+import { timerDelay } from '../../timers.js';
 
 export interface RemoteKeySourceOptions {
   readonly jwksUri: string;
@@ -137,7 +138,7 @@ export class RemoteKeySource {
     // After a failure retry sooner, backing off, but never later than a normal refresh.
     const delay =
       this.failures === 0 ? refreshMs : Math.max(MIN_TIMER_MS, Math.min(refreshMs, MAX_RETRY_MS, 500 * 2 ** (this.failures - 1)));
-    this.timer = setTimeout(() => void this.refresh(), delay);
+    this.timer = setTimeout(() => void this.refresh(), timerDelay(delay));
     this.timer.unref();
   }
 }
