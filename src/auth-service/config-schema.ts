@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { durationSeconds } from '../config/duration.js';
-import { isLoopbackAddress } from '../config/loopback.js';
+import { isSafeEndpointUrl } from '../config/loopback.js';
 
 /**
  * The `auth:` section of the config file: the authorization service. Nothing
@@ -77,16 +77,12 @@ const ClientSchema = z
     // RFC 9700 §4.1 and RFC 8252 §7.3: codes travel in the redirect, so never over plain HTTP off this host.
     for (const key of ['redirectUris', 'postLogoutRedirectUris'] as const) {
       c[key].forEach((uri, i) => {
-        if (!isSafeRedirect(uri)) ctx.addIssue({ code: 'custom', path: [key, i], message: 'must be https, or http on a loopback address' });
+        if (!isSafeEndpointUrl(uri)) ctx.addIssue({ code: 'custom', path: [key, i], message: 'must be https, or http on a loopback address' });
       });
     }
   });
 export type AuthClientConfig = z.infer<typeof ClientSchema>;
 
-function isSafeRedirect(uri: string): boolean {
-  const u = new URL(uri);
-  return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackAddress(u.hostname));
-}
 
 const ResourceSchema = z
   .object({
@@ -172,7 +168,7 @@ export const AuthServiceSchema = z
     try {
       createTrustedProxies(cfg.trustedProxies);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['trustedProxies'], message: (err as Error).message });
+      ctx.addIssue({ code: 'custom', path: ['trustedProxies'], message: (err as Error).message.replace(/^trustedProxies: /, '') });
     }
     const resources = new Map(cfg.resources.map((r) => [r.indicator, r]));
     const ids = new Set<string>();
@@ -189,7 +185,7 @@ export const AuthServiceSchema = z
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer is an origin such as https://auth.example.com (no path, query or trailing slash)' });
     }
     // Over plain HTTP, codes, client secrets and session cookies would cross the network in clear text.
-    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && isLoopbackAddress(issuer.hostname))) {
+    if (!isSafeEndpointUrl(cfg.issuer)) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer must be an https URL (plain http only on a loopback address)' });
     }
     if (cfg.store.kind === 'sqlite' && cfg.signing.keysPath === undefined) {

@@ -113,3 +113,35 @@ test('what the schema accepts at its bounds, the verifier core accepts too (conf
   });
   for (const issuer of configuredIssuers(cfg)) assert.doesNotThrow(() => assertUsableIssuerOptions(issuer));
 });
+
+test('trusted proxies are checked with their line: config check refuses what start would', () => {
+  const issues = issuesOf(`trustedProxies: [10.0.0.0/8, 10.0.0.0/33, proxy.internal]
+routes:
+  - { path: /, upstream: "http://127.0.0.1:9", auth: none }
+`);
+  assert.deepEqual(
+    issues.map((i) => `${i.path}@${i.line}: ${i.message}`),
+    ['trustedProxies.1@1: bad prefix length in 10.0.0.0/33', 'trustedProxies.2@1: not an IP address or CIDR: proxy.internal'],
+  );
+});
+
+test('identity header names must be header names the proxy does not own', () => {
+  const issues = issuesOf(`identity:
+  stripHeaders: [x-ok, X-Forwarded-For]
+  stripPrefixes: ["x user"]
+routes:
+  - path: /
+    upstream: "http://127.0.0.1:9"
+    auth: none
+    propagate:
+      headers: { subject: "Bad Header", issuer: host, scopes: x-scopes, claims: { email: x-email, tid: Content-Length } }
+      maskedClaims: { header: cookie, claims: [sub] }
+`);
+  const byPath = Object.fromEntries(issues.map((i) => [i.path, i.message]));
+  assert.match(byPath['routes.0.propagate.headers.subject'] ?? '', /an HTTP header name/);
+  for (const path of ['routes.0.propagate.headers.issuer', 'routes.0.propagate.headers.claims.tid', 'routes.0.propagate.maskedClaims.header', 'identity.stripHeaders.1']) {
+    assert.match(byPath[path] ?? '', /a header the proxy owns/, path);
+  }
+  assert.match(byPath['identity.stripPrefixes.0'] ?? '', /the start of an HTTP header name/);
+  assert.equal(issues.length, 6, JSON.stringify(issues));
+});

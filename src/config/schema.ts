@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
-import { isLoopbackAddress } from './loopback.js';
+import { isLoopbackAddress, isSafeEndpointUrl } from './loopback.js';
 import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
 import { normalizePath } from '../server/normalize-path.js';
+import { isNeverForwarded } from '../server/forwarded-headers.js';
 import { routeMatchKey } from '../server/router.js';
+import { createTrustedProxies } from '../server/trusted-proxies.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -79,8 +81,9 @@ export const JwtIssuerSchema = z
         message: 'HMAC algorithms need an explicit secret and are never allowed with public keys',
       });
     }
-    if (iss.jwksUri !== undefined && URL.canParse(iss.jwksUri) && !isSafeEndpointUrl(iss.jwksUri)) {
-      ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'must be https (http is allowed on loopback only)' });
+    const jwksProblem = iss.jwksUri === undefined ? undefined : endpointUrlProblem(iss.jwksUri);
+    if (jwksProblem !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: jwksProblem });
     }
   });
 export type JwtIssuerConfig = z.infer<typeof JwtIssuerSchema>;
@@ -103,6 +106,25 @@ const AuthKindSchema = z
   .enum(['none', 'jwt', 'opaque', 'session'])
   .describe('`none`: public route; `jwt`: a Bearer JWT is required; `opaque`: a Bearer token checked by introspection (`security.introspection`); `session`: a browser session cookie (`sessions`).');
 
+// RFC 9110 §5.1: a field name is a token.
+const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Names that carry the message's framing, its credentials or the body's type: never the gateway's to inject or strip. */
+const MESSAGE_HEADERS = new Set(['content-length', 'content-type', 'content-encoding', 'authorization', 'cookie', 'set-cookie']);
+
+/**
+ * A header the gateway injects or removes by configuration. A name that is not
+ * a token made every authenticated request fail upstream (502); `host`,
+ * `content-length` and the like would have let a claim value pick the upstream
+ * host or the body's framing.
+ */
+const IdentityHeaderName = z
+  .string()
+  .regex(HEADER_TOKEN, 'an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)')
+  .refine((name) => {
+    const lower = name.toLowerCase();
+    return !isNeverForwarded(lower) && !MESSAGE_HEADERS.has(lower);
+  }, 'a header the proxy owns (Host, Content-Length, Authorization, Cookie, X-Forwarded-*, X-Request-Id …)');
+
 const PropagateSchema = z
   .object({
     authorization: z
@@ -111,18 +133,18 @@ const PropagateSchema = z
       .describe('Forward the original `Authorization` header upstream, or drop it. Default: `drop` when `maskedClaims` is set (the service gets the claims instead of the token), otherwise `forward`.'),
     headers: z
       .object({
-        subject: z.string().optional().describe('Header that receives `sub`.'),
-        clientId: z.string().optional().describe('Header that receives `client_id` (or `azp`).'),
-        scopes: z.string().optional().describe('Header that receives the granted scopes, space-separated.'),
-        issuer: z.string().optional().describe('Header that receives `iss`.'),
-        claims: z.record(z.string(), z.string()).default({}).describe('Claim name → header name, for chosen claims.'),
+        subject: IdentityHeaderName.optional().describe('Header that receives `sub`.'),
+        clientId: IdentityHeaderName.optional().describe('Header that receives `client_id` (or `azp`).'),
+        scopes: IdentityHeaderName.optional().describe('Header that receives the granted scopes, space-separated.'),
+        issuer: IdentityHeaderName.optional().describe('Header that receives `iss`.'),
+        claims: z.record(z.string(), IdentityHeaderName).default({}).describe('Claim name → header name, for chosen claims.'),
       })
       .strict()
       .default({ claims: {} })
       .describe('Identity headers injected after every inbound header of those names has been removed.'),
     maskedClaims: z
       .object({
-        header: z.string().default('x-gatehouse-claims').describe('Header that carries the claims as base64url JSON.'),
+        header: IdentityHeaderName.default('x-gatehouse-claims').describe('Header that carries the claims as base64url JSON.'),
         claims: z.array(z.string().min(1)).min(1).describe('Claims to forward; all others are withheld.'),
       })
       .strict()
@@ -206,12 +228,18 @@ const LimitsSchema = z
   .strict();
 
 /** http is only for loopback: the gateway sends its client secret to this endpoint. */
-export function isSafeEndpointUrl(text: string): boolean {
+/**
+ * The problem with a URL the gateway fetches from, or undefined: https (http on
+ * loopback only), and no `user:password@`, which `config check` and logs would
+ * print (a JWKS or discovery endpoint needs no credentials; introspection
+ * authenticates with `clientId`/`clientSecret`).
+ */
+function endpointUrlProblem(text: string): string | undefined {
+  if (!URL.canParse(text)) return undefined; // the url() check reports it
+  if (!isSafeEndpointUrl(text)) return 'must be https (http is allowed on loopback only)';
   const url = new URL(text);
-  if (url.protocol === 'https:') return true;
-  if (url.protocol !== 'http:') return false;
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (url.username !== '' || url.password !== '') return 'must not carry credentials (user:password@)';
+  return undefined;
 }
 
 export const IntrospectionSchema = z
@@ -244,9 +272,8 @@ export const IntrospectionSchema = z
     }
     for (const key of ['endpoint', 'issuer'] as const) {
       const value = cfg[key];
-      if (value !== undefined && URL.canParse(value) && !isSafeEndpointUrl(value)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: 'must be https (http is allowed on loopback only)' });
-      }
+      const problem = value === undefined ? undefined : endpointUrlProblem(value);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
   });
 export type IntrospectionConfig = z.infer<typeof IntrospectionSchema>;
@@ -271,10 +298,10 @@ const SecuritySchema = z
 const IdentitySchema = z
   .object({
     stripPrefixes: z
-      .array(z.string().min(1))
+      .array(z.string().regex(HEADER_TOKEN, 'the start of an HTTP header name'))
       .default(['x-gatehouse-', 'x-user-', 'x-auth-'])
       .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity. Underscores count as hyphens (`x_user_id` is removed like `x-user-id`): CGI-style servers read both as one header.'),
-    stripHeaders: z.array(z.string().min(1)).default([]).describe('Further inbound header names to remove (underscore spellings too). The identity headers any route injects (`propagate.headers`, `maskedClaims.header`) are removed on every route without being listed here.'),
+    stripHeaders: z.array(IdentityHeaderName).default([]).describe('Further inbound header names to remove (underscore spellings too). The identity headers any route injects (`propagate.headers`, `maskedClaims.header`) are removed on every route without being listed here.'),
   })
   .strict();
 
@@ -308,6 +335,14 @@ export const ConfigSchema = z
     }
     const hasJwt = cfg.security.jwt !== undefined;
     checkListen(cfg.listen, ctx);
+    // Checked here, with its line, rather than when the gateway builds it at start or reload.
+    cfg.trustedProxies.forEach((entry, i) => {
+      try {
+        createTrustedProxies([entry]);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['trustedProxies', i], message: (err as Error).message.replace(/^trustedProxies: /, '') });
+      }
+    });
     checkRouteTable(cfg, ctx);
     cfg.routes.forEach((route, i) => {
       const kinds = Array.isArray(route.auth) ? route.auth : [route.auth];

@@ -92,7 +92,8 @@ export function buildUpstreamHeaders(
   return out;
 }
 
-function isNeverForwarded(name: string): boolean {
+/** Lower-case names the proxy sets, removes or takes from trusted proxies only; also `proxy-*`. */
+export function isNeverForwarded(name: string): boolean {
   return NEVER_FORWARDED.has(name) || CLIENT_FACTS.has(name) || name.startsWith('proxy-');
 }
 

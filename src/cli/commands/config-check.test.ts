@@ -206,3 +206,23 @@ test('key files that exist but would not load are refused at their line: a publi
   assert.match(lines[3] ?? '', /keys\.yaml:2:16 listen\.tls\.cert: certificate and key do not load/);
   assert.equal(lines.length, 4, r.stderr);
 });
+
+test('URLs the gateway fetches from: credentials in them are refused; a query string is not printed', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'g.yaml');
+  const config = (jwksUri: string) => `security:
+  jwt: { issuer: "https://idp.example", audience: api, jwksUri: "${jwksUri}", algorithms: [RS256] }
+routes:
+  - { path: /, upstream: "http://127.0.0.1:9", auth: jwt }
+`;
+  await writeFile(file, config('https://svc:S3cr3tPass@idp.example/jwks'));
+  const refused = await runCli(['config', 'check', file]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /security\.jwt\.jwksUri: must not carry credentials/);
+  assert.doesNotMatch(refused.stdout + refused.stderr, /S3cr3tPass/);
+  await writeFile(file, config('https://idp.example/discovery/keys?appid=app-1&api_key=TOPSECRETKEY'));
+  const ok = await runCli(['config', 'check', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /jwks https:\/\/idp\.example\/discovery\/keys\?…\)/);
+  assert.doesNotMatch(ok.stdout, /TOPSECRETKEY/);
+});

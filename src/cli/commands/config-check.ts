@@ -85,11 +85,11 @@ function summarize(file: string, cfg: Config): string[] {
     `  admin    ${cfg.admin.enabled ? `http://${cfg.admin.host}:${cfg.admin.port}` : 'disabled'}`,
   ];
   for (const iss of issuers) {
-    const keys = iss.jwksUri ? `jwks ${iss.jwksUri}` : iss.publicKey ? `key ${iss.publicKey}` : 'secret';
+    const keys = iss.jwksUri ? `jwks ${shownUrl(iss.jwksUri)}` : iss.publicKey ? `key ${iss.publicKey}` : 'secret';
     lines.push(`  issuer   ${iss.issuer} (${iss.algorithms.join(', ')}; ${keys})`);
   }
   const introspection = cfg.security.introspection;
-  if (introspection) lines.push(`  introspection ${introspection.endpoint ?? `discovered from ${introspection.issuer}`}`);
+  if (introspection) lines.push(`  introspection ${introspection.endpoint ? shownUrl(introspection.endpoint) : `discovered from ${introspection.issuer}`}`);
   if (cfg.sessions) lines.push(`  sessions ${cfg.sessions.mode} at ${cfg.sessions.publicUrl} (provider ${cfg.sessions.provider.issuer})`);
   if (cfg.auth) lines.push(`  auth     ${cfg.auth.issuer} on http://${cfg.auth.listen.host}:${cfg.auth.listen.port}`);
   for (const route of cfg.routes) {
@@ -98,4 +98,10 @@ function summarize(file: string, cfg: Config): string[] {
     lines.push(`  route    ${route.host ? route.host : ''}${route.path} -> ${route.upstream} (auth: ${auth}${scopes})`);
   }
   return lines;
+}
+
+/** A URL as the summary shows it: a query string can hold a key (`?api_key=`), so only its presence is shown. */
+function shownUrl(text: string): string {
+  const url = new URL(text);
+  return `${url.origin}${url.pathname}${url.search ? '?…' : ''}`;
 }
