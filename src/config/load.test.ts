@@ -145,3 +145,22 @@ routes:
   assert.match(byPath['identity.stripPrefixes.0'] ?? '', /the start of an HTTP header name/);
   assert.equal(issues.length, 6, JSON.stringify(issues));
 });
+
+test('YAML 1.2 only: a %YAML 1.1 directive (merge keys, on/off booleans, sexagesimal numbers) is refused', () => {
+  const body = 'listen: { port: 1:30 }\nroutes:\n  - { path: /, upstream: "http://127.0.0.1:9", auth: none }\n';
+  const issues = issuesOf(`%YAML 1.1\n---\n${body}`);
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]?.message ?? '', /only YAML 1\.2 is read, not 1\.1/);
+  // Read as 1.2, `1:30` is a string and the port check says so (under 1.1 it became the number 90).
+  assert.match(issuesOf(`%YAML 1.2\n---\n${body}`).map((i) => `${i.path}: ${i.message}`).join('\n'), /listen\.port/);
+});
+
+test('an alias bomb ("billion laughs") is refused as a config error, at once', () => {
+  const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+  for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']] as const) {
+    levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+  }
+  const issues = issuesOf(`${levels.join('\n')}\n`);
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]?.message ?? '', /cannot be read as values: Excessive alias count/);
+});

@@ -27,10 +27,22 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
       file,
     );
   }
+  // A `%YAML 1.1` directive would switch on merge keys (`<<`, which then override without a
+  // duplicate-key error) and 1.1 scalars (`off` → false, `010` → 8, `1:30` → 90).
+  if (doc.directives?.yaml.explicit && doc.directives.yaml.version !== '1.2') {
+    throw new ConfigError([{ path: '', message: `only YAML 1.2 is read, not ${doc.directives.yaml.version}: remove the %YAML directive`, line: 1 }], file);
+  }
   const issues: ConfigIssue[] = [];
   interpolateEnv(doc, env, lineCounter, issues);
   if (issues.length > 0) throw new ConfigError(issues, file);
-  return validateConfig(doc.toJS(), file, (path) => locate(doc, lineCounter, path));
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    // yaml refuses anchors that expand without bound (a "billion laughs" file) while building values.
+    throw new ConfigError([{ path: '', message: `the file cannot be read as values: ${(err as Error).message}` }], file);
+  }
+  return validateConfig(raw, file, (path) => locate(doc, lineCounter, path));
 }
 
 /** Validates an already-parsed object (used by the demo and tests). */
