@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../../log.js';
-import { handleSignals } from '../lifecycle.js';
+import { handleSignals, holdHangups } from '../lifecycle.js';
 
 /** `gatehouse demo`: what `npm start` runs. */
 export function registerDemoCommand(program: Command): void {
@@ -21,12 +21,13 @@ export function registerDemoCommand(program: Command): void {
       } catch (err) {
         command.error((err as Error).message, { exitCode: 2, code: 'gatehouse.invalidEnv' });
       }
+      const hangups = holdHangups();
       const { demoInstructions, startDemo } = await import('../../demo/run.js');
       // Request logs go to stderr so the instructions on stdout stay readable.
       const logger = createLogger('info', process.stderr);
       const demo = await startDemo({ port, adminPort, authPort, logger });
       // Handlers first: whoever reads the instructions may signal at once.
-      handleSignals({ close: () => demo.close() }, logger);
+      handleSignals({ close: () => demo.close() }, logger, hangups);
       process.stdout.write(demoInstructions(demo));
     });
 }

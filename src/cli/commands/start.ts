@@ -4,7 +4,7 @@ import { loadConfigFile } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../log.js';
 import { describeConfigFailure, loadConfigForCommand } from '../config-issues.js';
-import { handleSignals } from '../lifecycle.js';
+import { handleSignals, holdHangups } from '../lifecycle.js';
 
 /**
  * `gatehouse start --config FILE`: runs the gateway (and, when FILE has an `auth:` section, the
@@ -17,6 +17,7 @@ export function registerStartCommand(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML configuration file')
     .action(async (opts: { config: string }) => {
       const file = opts.config;
+      const hangups = holdHangups();
       const cfg = await loadConfigForCommand(file);
       if (!cfg) return;
       // Loaded here, not at the top: `--help` and the other commands need none of the gateway.
@@ -62,6 +63,7 @@ export function registerStartCommand(program: Command): void {
           },
         },
         logger,
+        hangups,
       );
       logger.info(
         {
