@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { startAdminServer, type AdminServer } from './admin/server.js';
+import { isLoopbackAddress } from './config/loopback.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
@@ -157,6 +158,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       opts.baseDir,
     );
     if (config.admin.enabled) {
+      if (!isLoopbackAddress(config.admin.host)) {
+        logger.warn({ host: config.admin.host }, 'admin listener on a non-loopback address: /metrics and /readyz answer anyone who can reach it');
+      }
       admin = await startAdminServer(
         { host: config.admin.host, port: config.admin.port },
         // Not ready once draining: a load balancer must stop sending before the port refuses.

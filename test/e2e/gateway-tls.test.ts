@@ -101,6 +101,21 @@ test('plain HTTP on a non-loopback address is refused without allowInsecureHttp'
   );
 });
 
+test('an admin listener off loopback binds, and warns at start that it answers anyone; on loopback it does not', async () => {
+  for (const [host, warns] of [['0.0.0.0', 1], ['127.0.0.1', 0]] as const) {
+    const g = await startTestGateway({ admin: { enabled: true, host, port: 0 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+    try {
+      const warn = g.logText().split('\n').filter((l) => l.includes('"level":"warn"') && l.includes('admin listener'));
+      assert.equal(warn.length, warns, host);
+      if (warns) assert.match(warn[0] as string, /non-loopback address: \/metrics and \/readyz answer anyone/);
+      const port = new URL(g.gw.adminUrl as string).port;
+      assert.equal((await call(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    } finally {
+      await g.close();
+    }
+  }
+});
+
 test('with allowInsecureHttp it binds and warns at start', async () => {
   const g = await startTestGateway({
     listen: { host: '0.0.0.0', port: 0, allowInsecureHttp: true },
