@@ -83,7 +83,6 @@ const ClientSchema = z
   });
 export type AuthClientConfig = z.infer<typeof ClientSchema>;
 
-
 const ResourceSchema = z
   .object({
     indicator: z.url().describe('The resource indicator: the `aud` of its access tokens, e.g. https://api.example.com.'),

@@ -161,7 +161,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
   const provider = new Provider(cfg.issuer, configuration);
   // The scheme and host of every request are the issuer's, set by the service's request
-  // handler (see pinToIssuerOrigin); koa reads them from X-Forwarded-Proto/-Host only with this.
+  // handler (issuerOriginPinner in index.ts); koa reads them from X-Forwarded-Proto/-Host only with this.
   provider.proxy = true;
   return provider;
 }
