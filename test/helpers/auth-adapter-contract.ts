@@ -110,3 +110,53 @@ export function adapterRaceContract(name: string, open: (now: () => number) => P
     await assert.rejects(code.consume('c1'), (err: { error?: string }) => err.error === 'invalid_grant');
   });
 }
+
+/** Raw access to a store's storage, for the at-rest contract. */
+export interface StoreProbe {
+  /** Every stored key and value, as text. */
+  dump(): Promise<string>;
+  /** Writes a record the way the store kept it before tokens were stored under a digest. */
+  writeLegacy(model: string, id: string, payload: AdapterPayload, expiresInSeconds: number): Promise<void>;
+}
+
+/**
+ * Tokens at rest: whoever reads the storage finds no usable token. Records
+ * written before that (under the token itself) keep working until they expire.
+ */
+export function adapterAtRestContract(name: string, open: (now: () => number) => Promise<ModelStore & StoreProbe>): void {
+  test(`${name}: opaque access tokens, refresh tokens, codes are stored under a digest and without their jti; other models as they are`, async (t) => {
+    const store = await open(Date.now);
+    t.after(() => store.close());
+    const secret = `tok-${Math.random().toString(36).slice(2)}`;
+    for (const model of ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode']) {
+      const id = `${secret}-${model}`;
+      await store.factory(model).upsert(id, { jti: id, kind: model, grantId: 'g1' } as AdapterPayload, 60);
+      assert.deepEqual(await store.factory(model).find(id), { jti: id, kind: model, grantId: 'g1' }, model);
+    }
+    assert.ok(!(await store.dump()).includes(secret), 'no token in the storage');
+    await store.factory('Session').upsert('session-id-1', { jti: 'session-id-1', uid: 'u-9' } as AdapterPayload, 60);
+    assert.ok((await store.dump()).includes('session-id-1'), 'sessions are looked up by uid too: kept as they are');
+    // The grant still takes its tokens with it.
+    await store.factory('RefreshToken').revokeByGrantId('g1');
+    assert.equal(await store.factory('RefreshToken').find(`${secret}-RefreshToken`), undefined);
+    assert.equal(await store.factory('AccessToken').find(`${secret}-AccessToken`), undefined);
+  });
+
+  test(`${name}: a token stored before digests is still found, consumed once (a replay ends its grant) and destroyed`, async (t) => {
+    const store = await open(Date.now);
+    t.after(() => store.close());
+    const rt = store.factory('RefreshToken');
+    await store.writeLegacy('RefreshToken', 'old-rt', { jti: 'old-rt', kind: 'RefreshToken', grantId: 'g-old' } as AdapterPayload, 600);
+    await store.writeLegacy('AccessToken', 'old-at', { jti: 'old-at', kind: 'AccessToken', grantId: 'g-old' } as AdapterPayload, 600);
+    await store.writeLegacy('AccessToken', 'old-at-2', { jti: 'old-at-2', kind: 'AccessToken' } as AdapterPayload, 600);
+    assert.equal(((await rt.find('old-rt')) as AdapterPayload).jti, 'old-rt');
+    await rt.consume('old-rt');
+    assert.equal(typeof ((await rt.find('old-rt')) as AdapterPayload & { consumed?: number }).consumed, 'number');
+    await assert.rejects(rt.consume('old-rt'), (err: { error?: string }) => err.error === 'invalid_grant');
+    assert.equal(await store.factory('AccessToken').find('old-at'), undefined, 'the replay ended the grant');
+    const at = store.factory('AccessToken');
+    assert.ok(await at.find('old-at-2'));
+    await at.destroy('old-at-2');
+    assert.equal(await at.find('old-at-2'), undefined);
+  });
+}

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { fromStored, isTokenModel, storedId, toStored } from './at-rest.js';
 import { REPLAY_REVOKES, type ModelStore } from './sqlite.js';
 
 /** Models that belong to a grant and go when it is revoked. */
@@ -52,13 +53,26 @@ class RedisAdapter implements Adapter {
   ) {}
 
   private key(id: string): string {
-    return `${this.prefix}${this.model}:${id}`;
+    return `${this.prefix}${this.model}:${storedId(this.model, id)}`;
+  }
+
+  /** Where a token stored before tokens were kept under their digest lives, until it expires. */
+  private legacyKey(id: string): string | undefined {
+    return isTokenModel(this.model) ? `${this.prefix}${this.model}:${id}` : undefined;
+  }
+
+  /** The key holding `id` now: its digest key, or a legacy one that still exists. */
+  private async liveKey(id: string): Promise<string> {
+    const key = this.key(id);
+    const legacy = this.legacyKey(id);
+    if (legacy === undefined || (await this.redis.exists(key)) === 1) return key;
+    return (await this.redis.exists(legacy)) === 1 ? legacy : key;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.key(id);
     const ttl = typeof expiresIn === 'number' ? Math.max(1, Math.ceil(expiresIn)) : undefined;
-    const value: Stored = { e: ttl === undefined ? null : this.now() + (expiresIn as number) * 1000, p: payload };
+    const value: Stored = { e: ttl === undefined ? null : this.now() + (expiresIn as number) * 1000, p: toStored(this.model, payload) };
     const multi = this.redis.multi();
     if (ttl === undefined) multi.set(key, JSON.stringify(value));
     else multi.set(key, JSON.stringify(value), 'EX', ttl);
@@ -79,7 +93,10 @@ class RedisAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.decode(await this.redis.get(this.key(id)));
+    const legacy = this.legacyKey(id);
+    const raw = (await this.redis.get(this.key(id))) ?? (legacy === undefined ? null : await this.redis.get(legacy));
+    const payload = this.decode(raw);
+    return payload && fromStored(this.model, id, payload);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -93,7 +110,7 @@ class RedisAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const key = this.key(id);
+    const key = await this.liveKey(id);
     const ttlMs = await this.redis.pttl(key);
     if (ttlMs === -2) return;
     const at = Math.floor(this.now() / 1000);
@@ -118,7 +135,8 @@ class RedisAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    await this.redis.del(this.key(id), `${this.key(id)}:consumed`);
+    const legacy = this.legacyKey(id);
+    await this.redis.del(this.key(id), `${this.key(id)}:consumed`, ...(legacy === undefined ? [] : [legacy, `${legacy}:consumed`]));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

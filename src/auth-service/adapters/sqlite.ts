@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
 import { openSqlite } from '../sqlite-open.js';
+import { fromStored, isTokenModel, storedId, toStored } from './at-rest.js';
 
 /** Models whose second use is a replay that ends the grant, even when the two uses race. */
 export const REPLAY_REVOKES = new Set(['RefreshToken', 'AuthorizationCode']);
@@ -84,8 +85,8 @@ class SqliteAdapter implements Adapter {
     const expiresAt = typeof expiresIn === 'number' ? this.now() + expiresIn * 1000 : null;
     this.stmts.upsert.run(
       this.model,
-      id,
-      JSON.stringify(payload),
+      storedId(this.model, id),
+      JSON.stringify(toStored(this.model, payload)),
       payload.grantId ?? null,
       payload.userCode ?? null,
       payload.uid ?? null,
@@ -95,7 +96,14 @@ class SqliteAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.decode(this.stmts.find.get(this.model, id));
+    const row = this.stmts.find.get(this.model, storedId(this.model, id)) ?? this.legacyRow(id);
+    const payload = this.decode(row);
+    return payload && fromStored(this.model, id, payload);
+  }
+
+  /** A token stored before tokens were kept under their digest, until it expires. */
+  private legacyRow(id: string): unknown {
+    return isTokenModel(this.model) ? this.stmts.find.get(this.model, id) : undefined;
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -108,8 +116,10 @@ class SqliteAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     // One statement: of two requests racing with the same refresh token, exactly one consumes it.
-    const r = this.stmts.consume.run(Math.floor(this.now() / 1000), this.model, id);
+    const at = Math.floor(this.now() / 1000);
+    const r = this.stmts.consume.run(at, this.model, storedId(this.model, id));
     if (Number(r.changes) > 0) return;
+    if (isTokenModel(this.model) && Number(this.stmts.consume.run(at, this.model, id).changes) > 0) return;
     const row = await this.find(id);
     if (row && REPLAY_REVOKES.has(this.model) && row.consumed !== undefined) {
       // The loser of the race is a replay (RFC 9700 §4.14.2, RFC 6749 §4.1.2): end the whole grant, as oidc-provider does for a later one.
@@ -119,7 +129,8 @@ class SqliteAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    this.stmts.destroy.run(this.model, id);
+    this.stmts.destroy.run(this.model, storedId(this.model, id));
+    if (isTokenModel(this.model)) this.stmts.destroy.run(this.model, id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
