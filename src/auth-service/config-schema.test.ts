@@ -96,6 +96,12 @@ test('redirect URIs: https, or plain http only to a loopback address (codes trav
   assert.match(issues({ ...base, clients: [{ ...web, redirectUris: ['javascript:alert(1)'] }] }).join('\n'), /redirectUris\.0/);
 });
 
+test('URLs that do not parse are reported as such, not thrown (config check names them)', () => {
+  const web = { clientId: 'web', clientSecret: 's'.repeat(20), scopes: ['openid'], redirectUris: ['not a url'] };
+  assert.match(issues({ ...base, clients: [web] }).join('\n'), /clients\.0\.redirectUris\.0: /);
+  assert.match(issues({ ...base, issuer: 'not a url' }).join('\n'), /^issuer: /m);
+});
+
 test('the config file: an auth section alone is valid; neither routes nor auth is not', () => {
   const text = `auth:
   issuer: http://127.0.0.1:8081

@@ -77,7 +77,8 @@ const ClientSchema = z
     // RFC 9700 §4.1 and RFC 8252 §7.3: codes travel in the redirect, so never over plain HTTP off this host.
     for (const key of ['redirectUris', 'postLogoutRedirectUris'] as const) {
       c[key].forEach((uri, i) => {
-        if (!isSafeEndpointUrl(uri)) ctx.addIssue({ code: 'custom', path: [key, i], message: 'must be https, or http on a loopback address' });
+        // An unparsable one is reported by its url() check.
+        if (URL.canParse(uri) && !isSafeEndpointUrl(uri)) ctx.addIssue({ code: 'custom', path: [key, i], message: 'must be https, or http on a loopback address' });
       });
     }
   });
@@ -178,13 +179,13 @@ export const AuthServiceSchema = z
         if (!resources.has(r)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: 'not a configured resource indicator' });
       });
     });
-    const issuer = new URL(cfg.issuer);
+    const issuer = URL.parse(cfg.issuer); // unparsable: reported by its url() check
     // The service answers at the root of its origin; mounting under a path is not supported.
-    if ((issuer.pathname !== '/' && issuer.pathname !== '') || issuer.search || issuer.hash || cfg.issuer.endsWith('/')) {
+    if (issuer && ((issuer.pathname !== '/' && issuer.pathname !== '') || issuer.search || issuer.hash || cfg.issuer.endsWith('/'))) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer is an origin such as https://auth.example.com (no path, query or trailing slash)' });
     }
     // Over plain HTTP, codes, client secrets and session cookies would cross the network in clear text.
-    if (!isSafeEndpointUrl(cfg.issuer)) {
+    if (issuer && !isSafeEndpointUrl(cfg.issuer)) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'the issuer must be an https URL (plain http only on a loopback address)' });
     }
     if (cfg.store.kind === 'sqlite' && cfg.signing.keysPath === undefined) {
