@@ -136,6 +136,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
   let listeners: Listeners | undefined;
   let admin: AdminServer | undefined;
+  let closing: Promise<void> | undefined;
+  // Not ready once draining: a load balancer must stop sending before the port refuses.
+  const isReady = (): boolean => closing === undefined && current.auth.isReady();
   try {
     listeners = await startListeners(
       config.listen,
@@ -163,8 +166,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       }
       admin = await startAdminServer(
         { host: config.admin.host, port: config.admin.port },
-        // Not ready once draining: a load balancer must stop sending before the port refuses.
-        { registry: metrics.registry, isReady: () => closing === undefined && current.auth.isReady() },
+        { registry: metrics.registry, isReady },
       );
     }
   } catch (err) {
@@ -217,7 +219,6 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   };
   let reloading: Promise<void> = Promise.resolve();
 
-  let closing: Promise<void> | undefined;
   return {
     url: bound.url,
     adminUrl: admin?.url,
@@ -225,7 +226,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     get ready() {
       return current.auth.ready;
     },
-    isReady: () => closing === undefined && current.auth.isReady(),
+    isReady,
 
     reload(next) {
       const run = reloading.then(() => swapIn(next));

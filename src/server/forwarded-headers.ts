@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { InboundStripper } from '../pipeline/propagate/strip-inbound.js';
+import { unmapIPv4 } from './trusted-proxies.js';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy owns. `expect` is
@@ -112,9 +113,6 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : value[0];
 }
 
-function unmapIPv4(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
 
 /**
  * Removes hop-by-hop headers from an upstream response, given as undici's raw

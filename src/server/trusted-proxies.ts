@@ -36,10 +36,15 @@ export function createTrustedProxies(entries: readonly string[]): TrustedProxies
     isEmpty,
     isTrusted(peer) {
       if (isEmpty || !peer) return false;
-      if (peer.startsWith('::ffff:') && peer.includes('.')) return list.check(peer.slice(7), 'ipv4');
-      return list.check(peer, peer.includes(':') ? 'ipv6' : 'ipv4');
+      const address = unmapIPv4(peer);
+      return list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
     },
   };
+}
+
+/** An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as a dual-stack socket reports it) as its IPv4 address. */
+export function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { normalizeUsername } from '../accounts/store.js';
+import { unmapIPv4 } from '../../server/trusted-proxies.js';
 
 export interface LoginRateLimitOptions {
   readonly maxAttemptsPerUser: number;
@@ -95,10 +96,9 @@ function userKey(username: string): string {
 
 /** IPv4 as is; IPv6 by its first 64 bits (an IPv4-mapped address as its IPv4 address). */
 export function addressKey(ip: string): string {
-  if (!isIPv6(ip)) return ip;
-  const lower = ip.toLowerCase();
-  if (lower.startsWith('::ffff:') && lower.includes('.')) return lower.slice(7);
-  const [head = '', tail] = lower.split('::');
+  const address = unmapIPv4(ip.toLowerCase());
+  if (!isIPv6(address)) return address;
+  const [head = '', tail] = address.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
   const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
