@@ -45,7 +45,8 @@ export const USAGE = `npm run bench -- [options]     (or: node dist/bench/run.js
   --baseline DIR       also load the gateway of another build in every gateway mode, in the same
                        rounds as this build's, and print the per-round difference in CPU µs per request
                        (build one with: bench/build-baseline.sh REV, which writes .build/base-REV)
-  --out FILE           results file (default bench/results/latest.md)
+  --out FILE           results file (default bench/results/latest.md for a full run of every mode;
+                       ab-latest.md with --baseline; partial-latest.md for any other run)
   --no-pin             do not pin processes with taskset
   --fresh-fixtures     make new keys and tokens instead of reusing the cached ones
   --autocannon         load with autocannon (in its own process) even when wrk is installed
@@ -108,4 +109,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     quick,
     help: values.help === true,
   };
+}
+
+/**
+ * Where a run writes its results when `--out` is not given. Only a full run
+ * (every mode, the default rounds, no profiler slowing the gateway) is the
+ * build's result in `latest.md`, the file the README quotes: a smoke run or a
+ * profiled one must not replace it.
+ */
+export function defaultResultsName(args: BenchArgs): string {
+  if (args.baselineDir !== undefined) return 'ab-latest.md';
+  const full = args.modes === undefined && !args.quick && args.profileDir === undefined && args.rounds >= 5;
+  return full ? 'latest.md' : 'partial-latest.md';
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseBenchArgs, USAGE, type BenchArgs } from './args.js';
+import { defaultResultsName, parseBenchArgs, USAGE, type BenchArgs } from './args.js';
 import { buildRateModes, runRateMode } from './auth-rates.js';
 import { startBenchAuth, type BenchAuth } from './fixtures/auth.js';
 import { Fixtures } from './fixtures/fixtures.js';
@@ -285,8 +285,7 @@ async function main(): Promise<void> {
 
   if (args.profileDir) printProfiles(args.profileDir, results);
 
-  // An A/B run is not the build's result: it does not replace latest.md unless asked to.
-  const out = args.out ?? join(root, 'bench', 'results', baseline ? 'ab-latest.md' : 'latest.md');
+  const out = args.out ?? join(root, 'bench', 'results', defaultResultsName(args));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
