@@ -19,3 +19,34 @@ export interface Identity {
   /** The access token to forward upstream as `Authorization: Bearer`. */
   readonly accessToken: string;
 }
+
+/**
+ * A scope set that cannot change after it is built. Identities are cached and
+ * shared by every request that presents the same credential: a consumer that
+ * called `scopes.add('admin')` on one request's identity (the service kit hands
+ * it to application code) would grant that scope to the later ones.
+ */
+class FixedScopeSet extends Set<string> {
+  constructor(values: Iterable<string>) {
+    super();
+    // `super(values)` would call the overridden `add` below.
+    for (const v of values) if (v !== '') Set.prototype.add.call(this, v);
+  }
+
+  override add(): this {
+    throw new TypeError('identity scopes are read-only');
+  }
+
+  override delete(): boolean {
+    throw new TypeError('identity scopes are read-only');
+  }
+
+  override clear(): void {
+    throw new TypeError('identity scopes are read-only');
+  }
+}
+
+/** The scopes of an identity, empty names dropped; read-only at run time, not just in its type. */
+export function scopeSet(values: Iterable<string>): ReadonlySet<string> {
+  return new FixedScopeSet(values);
+}

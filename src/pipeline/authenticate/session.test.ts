@@ -31,7 +31,10 @@ test('identityOf: source session, scopes from the token response, jti of a JWT a
   assert.equal(id.expiresAt, 1234);
   assert.equal(id.accessToken, jwt);
   assert.ok(Object.isFrozen(id.claims));
+  assert.ok(Object.isFrozen(id));
+  assert.throws(() => (id.scopes as Set<string>).add('admin'), TypeError);
   assert.equal(identityOf(d, 'gw'), id, 'same session object: same identity');
+  assert.deepEqual([...identityOf(d, 'gw').scopes], ['openid', 'api:read'], 'the shared identity kept its scopes');
   const opaque = identityOf(data('opaque-token'), 'gw');
   assert.equal(opaque.tokenId, undefined);
   assert.equal(opaque.scopes.size, 0);

@@ -4,7 +4,7 @@ import { parseCookies, withoutCookies, type CookieLimits } from '../../sessions/
 import { checkCsrf } from '../../sessions/csrf.js';
 import type { SessionRuntime } from '../../sessions/runtime.js';
 import type { SessionData } from '../../sessions/session.js';
-import type { Identity } from '../../tokens/identity.js';
+import { scopeSet, type Identity } from '../../tokens/identity.js';
 import type { AuthnResult, RequestContext } from '../context.js';
 import type { SyncCapableAuthenticator } from '../run.js';
 import { routeAuthKinds, type AuthKind, type AuthKindContext } from './index.js';
@@ -126,17 +126,17 @@ export function identityOf(data: SessionData, clientId: string): Identity {
 
 function buildIdentity(data: SessionData, clientId: string): Identity {
   const t = data.tokens;
-  return {
+  return Object.freeze({
     source: 'session',
     issuer: data.issuer,
     subject: data.subject,
     clientId,
-    scopes: new Set((t.scope ?? '').split(' ').filter((s) => s !== '')),
+    scopes: scopeSet((t.scope ?? '').split(' ')),
     claims: Object.freeze({ ...data.claims, iss: data.issuer, sub: data.subject }),
     expiresAt: t.accessTokenExpiresAt,
     tokenId: jwtId(t.accessToken),
     accessToken: t.accessToken,
-  };
+  });
 }
 
 /**

@@ -13,6 +13,10 @@ test('a well-formed active response yields the identity', () => {
   assert.equal(out.identity.source, 'opaque');
   assert.deepEqual([...out.identity.scopes], ['a', 'b']);
   assert.equal(out.identity.tokenId, undefined);
+  // The identity is cached and shared by every request with this token: its scopes cannot grow.
+  assert.throws(() => (out.identity.scopes as Set<string>).add('admin'), TypeError);
+  assert.throws(() => (out.identity.scopes as Set<string>).delete('a'), TypeError);
+  assert.deepEqual([...out.identity.scopes], ['a', 'b']);
 });
 
 test('without iss in the response, the configured issuer (or the endpoint origin) is recorded', () => {

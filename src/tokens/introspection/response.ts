@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../errors.js';
-import type { Identity } from '../identity.js';
+import { scopeSet, type Identity } from '../identity.js';
 
 /** A definite answer about one token. Unavailability is thrown, never returned. */
 export type IntrospectionOutcome =
@@ -67,7 +67,7 @@ export function parseIntrospectionResponse(
     issuer: issuer ?? expect.issuer ?? expect.fallbackIssuer,
     subject: r.sub as string | undefined,
     clientId: r.client_id as string | undefined,
-    scopes: new Set(scope ? scope.split(' ').filter((s) => s.length > 0) : []),
+    scopes: scopeSet(scope ? scope.split(' ') : []),
     claims: Object.freeze({ ...r }),
     expiresAt: r.exp,
     tokenId: r.jti as string | undefined,

@@ -1,5 +1,5 @@
 import type { GatehouseError } from '../../errors.js';
-import type { Identity } from '../identity.js';
+import { scopeSet, type Identity } from '../identity.js';
 import { refuse } from './reject.js';
 
 /** What one issuer requires of a token's claims. Times in seconds. */
@@ -67,15 +67,13 @@ function invalid(message: string): GatehouseError {
  * exactly what was signed.
  */
 export function identityFromClaims(payload: Record<string, unknown>, token: string): Identity {
-  const scopes = new Set<string>();
+  const names: string[] = [];
   const scope = payload.scope as string | undefined;
-  if (scope) for (const s of scope.split(' ')) if (s) scopes.add(s);
+  if (scope) names.push(...scope.split(' '));
   const scp = payload.scp as string | string[] | undefined;
-  if (typeof scp === 'string') {
-    for (const s of scp.split(' ')) if (s) scopes.add(s);
-  } else if (scp) {
-    for (const s of scp) if (s) scopes.add(s);
-  }
+  if (typeof scp === 'string') names.push(...scp.split(' '));
+  else if (scp) names.push(...scp);
+  const scopes = scopeSet(names);
   return Object.freeze({
     source: 'jwt',
     issuer: payload.iss as string,

@@ -65,6 +65,12 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
       assert.equal(id.tokenId, 'j1');
       assert.equal(id.accessToken, token);
       assert.ok(Object.isFrozen(id.claims));
+      // Cached identities are shared by later requests with the token: application code cannot widen them.
+      assert.throws(() => (id.scopes as Set<string>).add('root'), TypeError);
+      assert.throws(() => (id.scopes as Set<string>).clear(), TypeError);
+      await verifier.verify(token); // stored at its second sight
+      const again = await verifier.verify(token);
+      assert.deepEqual([...again.scopes].sort(), ['admin', 'orders:read', 'orders:write']);
     });
 
     test(`${alg}: a tampered payload fails the signature`, async () => {
