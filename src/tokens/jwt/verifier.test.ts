@@ -80,6 +80,14 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
       await rejects(verifier.verify(forged), 'GH_TOKEN_INVALID', 'signature invalid');
       // Replayed: the same answer (now from the rejected-token list).
       await rejects(verifier.verify(forged), 'GH_TOKEN_INVALID', 'signature invalid');
+      // Each a caller's own error, which error helpers may annotate (http-errors sets `expose`).
+      const errors = await Promise.all([verifier.verify(forged).catch((e: unknown) => e), verifier.verify(forged).catch((e: unknown) => e)]);
+      assert.notEqual(errors[0], errors[1]);
+      for (const e of errors) {
+        assert.ok(!Object.isFrozen(e));
+        (e as { expose?: boolean }).expose = true;
+        assert.equal((e as { expose?: boolean }).expose, true);
+      }
     });
   }
 

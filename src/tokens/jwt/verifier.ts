@@ -19,6 +19,17 @@ interface VerifierState {
 const states = new WeakMap<TokenVerifier, VerifierState>();
 
 /**
+ * What `verify` throws for the shared, frozen SignatureInvalid: an error of the
+ * caller's own. Application code annotates errors it is thrown (http-errors,
+ * Koa's `ctx.throw(401, err)` set `status` and `expose` on them), which fails
+ * on a frozen object only for forged tokens. The synchronous path keeps
+ * returning the shared instance: it is the one a flood of forgeries drives.
+ */
+function ownCopy(err: unknown): unknown {
+  return err instanceof SignatureInvalid ? refuse(err.code, err.message) : err;
+}
+
+/**
  * Builds the verifier for a set of trusted issuers: the one verification core
  * shared by the gateway and the service kit.
  *
@@ -211,7 +222,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
         missToken = undefined;
       } else {
         const known = lookup(key, nowMs);
-        if (known instanceof GatehouseError) throw known;
+        if (known instanceof GatehouseError) throw ownCopy(known);
         if (known !== undefined) return known;
       }
     }
@@ -222,7 +233,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
       verified = await issuer.verify(parsed, token, nowMs);
     } catch (err) {
       if (err instanceof SignatureInvalid) rememberBadSignature(key);
-      throw err;
+      throw ownCopy(err);
     }
     return remember(key, issuer, verified, nowMs);
   }
