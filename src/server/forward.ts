@@ -103,6 +103,14 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, headers);
+    if (statusCode === 204 || statusCode === 304) {
+      // No body follows, whatever Content-Length says (RFC 9110 §8.6 lets a 304 carry the length of
+      // the representation). undici waits for those bytes and then fails the exchange, which would
+      // cut the client's connection after the status line: the answer is complete here.
+      this.finished = true;
+      this.res.end();
+      this.observer.upstreamDone();
+    }
     return true;
   }
 

@@ -29,7 +29,8 @@ const NEVER_FORWARDED = new Set([
  * a client's word for them. Forwarded only from trusted proxies, like X-Forwarded-*.
  */
 const CLIENT_FACTS = new Set([
-  'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip',
+  'x-client-ip', 'client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip',
+  'x-originating-ip', 'x-remote-ip', 'x-remote-addr', 'x-forwarded', 'forwarded-for', 'x-host',
   'x-forwarded-ssl', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-scheme', 'x-forwarded-server',
   'x-url-scheme', 'front-end-https',
 ]);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { call, parseRawResponse, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { call, parseRawResponse, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
 
 let up: EchoUpstream;
@@ -80,9 +81,15 @@ test('X-Forwarded-* from an untrusted peer are replaced', async () => {
   assert.equal(got.headers['x-real-ip'], undefined);
 });
 
-test('other client-fact headers (X-Client-IP, True-Client-IP, X-Forwarded-Ssl …) and Proxy are dropped from an untrusted peer, kept from a trusted proxy', async () => {
+test('other client-fact headers (X-Client-IP, Client-IP, True-Client-IP, X-Forwarded-Ssl, X-Host …) and Proxy are dropped from an untrusted peer, kept from a trusted proxy', async () => {
   const facts = {
     'x-client-ip': '6.6.6.6',
+    // PHP's common "client IP" snippet reads HTTP_CLIENT_IP before X-Forwarded-For.
+    'client-ip': '6.6.6.6',
+    'x-originating-ip': '6.6.6.6',
+    'x-forwarded': 'for=6.6.6.6',
+    'forwarded-for': '6.6.6.6',
+    'x-host': 'admin.internal',
     'true-client-ip': '6.6.6.6',
     'cf-connecting-ip': '6.6.6.6',
     'x-cluster-client-ip': '6.6.6.6',
@@ -96,6 +103,7 @@ test('other client-fact headers (X-Client-IP, True-Client-IP, X-Forwarded-Ssl �
   for (const name of [...Object.keys(facts), 'proxy']) assert.ok(!names.includes(name.replaceAll('_', '-')), name);
   const trusted = (await call(`${trusting.gw.url}/xff`, { headers: { ...facts, proxy: 'http://evil.test:8080' } })).json<EchoRecord>();
   assert.equal(trusted.headers['x-client-ip'], '6.6.6.6');
+  assert.equal(trusted.headers['client-ip'], '6.6.6.6');
   assert.equal(trusted.headers['x-forwarded-ssl'], 'on');
   assert.equal(trusted.headers.proxy, undefined, 'httpoxy: never forwarded');
   assert.equal(trusted.headers.x_client_ip, undefined, 'underscore spellings never');
@@ -249,6 +257,34 @@ test('an upstream that dies mid-body: the client sees a broken response, not a s
     up.setMode('echo');
   }
   assert.equal((await call(`${t.gw.url}/after-reset`)).status, 200);
+});
+
+test('a 304 or 204 carrying Content-Length is relayed whole, and the connection serves the next request', async () => {
+  // RFC 9110 §8.6: a 304 may carry the length of the representation it stands for; no body follows.
+  const validator = createServer((req, res) => {
+    req.resume();
+    if (req.url === '/304') res.writeHead(304, { etag: '"v1"', 'content-length': '1234' });
+    else if (req.url === '/204') res.writeHead(204, { 'content-length': '0' });
+    else res.writeHead(200, { 'content-length': '2' });
+    res.end(req.url === '/ok' ? 'ok' : undefined);
+  });
+  await new Promise<void>((resolve) => validator.listen(0, '127.0.0.1', resolve));
+  const gw = await startTestGateway({ routes: [{ path: '/', upstream: `http://127.0.0.1:${(validator.address() as AddressInfo).port}`, auth: 'none' }] });
+  try {
+    for (const path of ['/304', '/204']) {
+      const res = await rawRequest(
+        gw.gw.url,
+        `GET ${path} HTTP/1.1\r\nHost: gateway.test\r\nIf-None-Match: "v1"\r\n\r\n` + rawGet('/ok'),
+      );
+      const answers = res.raw.split('HTTP/1.1 ').slice(1);
+      assert.equal(answers.length, 2, `${path}: both answers arrive: ${JSON.stringify(res.raw.slice(0, 200))}`);
+      assert.match(answers[0]!, path === '/304' ? /^304 .*etag: "v1"/is : /^204 /);
+      assert.match(answers[1]!, /^200 [\s\S]*\r\n\r\nok$/);
+    }
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => validator.close(resolve));
+  }
 });
 
 test('upstream connection refused: 502 GH_UPSTREAM_UNAVAILABLE', async () => {
