@@ -37,6 +37,7 @@ export const ERROR_CATALOG = {
   GH_ROUTE_NOT_FOUND: { status: 404, title: 'No route' },
   GH_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   GH_METHOD_NOT_IMPLEMENTED: { status: 501, title: 'Method not implemented' },
+  GH_CODING_NOT_IMPLEMENTED: { status: 501, title: 'Transfer coding not implemented' },
   GH_PATH_REJECTED: { status: 400, title: 'Path rejected' },
   GH_BAD_REQUEST: { status: 400, title: 'Bad request' },
   GH_URI_TOO_LONG: { status: 414, title: 'URI too long' },

@@ -5,7 +5,7 @@ import { GatehouseError } from '../errors.js';
 import { buildDownstreamHeaders } from './forwarded-headers.js';
 
 /** Why an upstream exchange failed, for metrics. */
-export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'body_too_large' | 'aborted';
+export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'body_too_large' | 'bad_response' | 'aborted';
 
 /** Told how an upstream exchange ended; the request handler implements it. */
 export interface UpstreamObserver {
@@ -59,6 +59,9 @@ class BodyTooLarge extends Error {
   readonly code = 'GH_BODY_TOO_LARGE';
 }
 
+/** An upstream response the gateway cannot pass on faithfully. */
+class UnrelayableResponse extends Error {}
+
 async function* limitBody(req: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
   let total = 0;
   for await (const chunk of req) {
@@ -100,6 +103,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     // 1xx: Node answers Expect itself; informational responses are not relayed.
     if (statusCode < 200 || this.finished) return true;
     const headers = buildDownstreamHeaders(rawHeaders);
+    if (headers === undefined) {
+      // undici calls onError with this before anything reaches the client: a 502.
+      this.abortUpstream?.(new UnrelayableResponse('the upstream answered with a transfer coding the gateway does not relay'));
+      return false;
+    }
     for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, headers);
@@ -145,6 +153,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
 
 function failureKind(err: Error): UpstreamFailureKind {
   if (err instanceof BodyTooLarge) return 'body_too_large';
+  if (err instanceof UnrelayableResponse) return 'bad_response';
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
@@ -161,6 +170,8 @@ function toGatehouseError(kind: UpstreamFailureKind): GatehouseError {
       return new GatehouseError('GH_BODY_TOO_LARGE', 'request body exceeds the limit of this route');
     case 'connect':
       return new GatehouseError('GH_UPSTREAM_UNAVAILABLE', 'the upstream could not be reached');
+    case 'bad_response':
+      return new GatehouseError('GH_UPSTREAM_UNAVAILABLE', 'the upstream answered with a transfer coding the gateway does not relay');
     default:
       return new GatehouseError('GH_UPSTREAM_UNAVAILABLE', 'the upstream connection failed');
   }

@@ -123,8 +123,12 @@ function firstValue(value: string | string[] | undefined): string | undefined {
  * spelled nameless (`=__Host-gh_sid=…`, which some browsers send back as that
  * name), and `Strict-Transport-Security` (the gateway's, on HTTPS, is the one
  * that counts; a browser heeds only the first).
+ *
+ * Undefined for a response in a transfer coding besides `chunked`: undici
+ * removes the chunking only, and the client would get the other coding's bytes
+ * unannounced.
  */
-export function buildDownstreamHeaders(raw: readonly Buffer[]): string[] {
+export function buildDownstreamHeaders(raw: readonly Buffer[]): string[] | undefined {
   const out: string[] = [];
   let connectionListed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -134,6 +138,7 @@ export function buildDownstreamHeaders(raw: readonly Buffer[]): string[] {
       if (!isPlainConnection(value)) connectionListed = listedNames(value);
       continue;
     }
+    if (name === 'transfer-encoding' && !isChunkedAlone(value)) return undefined;
     if (RESPONSE_HOP_BY_HOP.has(name) || name.startsWith('proxy-')) continue;
     if (name === 'set-cookie' && GATEWAY_COOKIE.test(value)) continue;
     out.push(name, value);
@@ -154,3 +159,13 @@ const RESPONSE_HOP_BY_HOP = new Set([
 
 /** A Set-Cookie value naming a cookie in the gateway's namespace, with or without a name before it. */
 const GATEWAY_COOKIE = /^[\t ]*(?:=[\t ]*)?__host-gh_/i;
+
+/**
+ * Whether a Transfer-Encoding value is `chunked` and nothing else. Node's parser
+ * refuses a list that does not end in `chunked`, but passes `gzip, chunked`:
+ * the body is then de-chunked and sent on re-chunked without its other coding.
+ * The same holds for upstream responses, which undici de-chunks.
+ */
+export function isChunkedAlone(value: string): boolean {
+  return value.length <= 16 && value.trim().toLowerCase() === 'chunked';
+}

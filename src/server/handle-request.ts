@@ -8,7 +8,7 @@ import type { Credential, Identity, RequestContext } from '../pipeline/context.j
 import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
-import { buildUpstreamHeaders } from './forwarded-headers.js';
+import { buildUpstreamHeaders, isChunkedAlone } from './forwarded-headers.js';
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
 import { hostHeaderError } from './host-header.js';
 import { normalizePath } from './normalize-path.js';
@@ -150,6 +150,10 @@ class Exchange implements RequestContext, UpstreamObserver {
       if (this.query.length > 1 && METHOD_OVERRIDE_PARAM.test(this.query)) {
         return this.fail(new GatehouseError('GH_BAD_REQUEST', 'a _method parameter is not accepted on a route that restricts methods'));
       }
+    }
+    const transferEncoding = req.headers['transfer-encoding'];
+    if (transferEncoding !== undefined && !isChunkedAlone(transferEncoding)) {
+      return this.fail(new GatehouseError('GH_CODING_NOT_IMPLEMENTED', 'only the chunked transfer coding is accepted'));
     }
     const contentLength = req.headers['content-length'];
     if (contentLength !== undefined && Number(contentLength) > route.maxBodyBytes) {

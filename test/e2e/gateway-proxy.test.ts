@@ -287,6 +287,27 @@ test('a 304 or 204 carrying Content-Length is relayed whole, and the connection 
   }
 });
 
+test('an upstream response in a transfer coding besides chunked: 502, not bytes the client cannot decode', async () => {
+  const coded = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'transfer-encoding': req.url === '/plain' ? 'chunked' : 'gzip, chunked' });
+    res.end('not really gzip');
+  });
+  await new Promise<void>((resolve) => coded.listen(0, '127.0.0.1', resolve));
+  const gw = await startTestGateway({ routes: [{ path: '/', upstream: `http://127.0.0.1:${(coded.address() as AddressInfo).port}`, auth: 'none' }] });
+  try {
+    const res = await call(`${gw.gw.url}/coded`);
+    assert.equal(res.status, 502);
+    assert.equal(res.json<{ code: string }>().code, 'GH_UPSTREAM_UNAVAILABLE');
+    const plain = await call(`${gw.gw.url}/plain`);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.text, 'not really gzip');
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => coded.close(resolve));
+  }
+});
+
 test('upstream connection refused: 502 GH_UPSTREAM_UNAVAILABLE', async () => {
   const res = await call(`${t.gw.url}/down/x`);
   assert.equal(res.status, 502);

@@ -129,6 +129,26 @@ test('a chunked body on a refused request: 401 and the connection closed (no dra
   await c.until(() => c.closed);
 });
 
+test('a transfer coding besides chunked (gzip, chunked): 501 GH_CODING_NOT_IMPLEMENTED, the connection closed, nothing forwarded', async () => {
+  const before = up.received.length;
+  const c = new Conversation();
+  c.send(head('POST', '/public/upload', ['Transfer-Encoding: gzip, chunked']));
+  c.send('5\r\nhello\r\n0\r\n\r\n');
+  const res = await c.response();
+  assert.equal(res.status, 501, c.text);
+  assert.equal(code(res), 'GH_CODING_NOT_IMPLEMENTED');
+  assert.equal(res.headers.connection, 'close');
+  await c.until(() => c.closed);
+  assert.equal(up.received.length, before, 'nothing reached the upstream');
+  // Chunked alone, in any case, is forwarded.
+  const ok = new Conversation();
+  ok.send(head('POST', '/public/upload', ['Transfer-Encoding: Chunked', 'Connection: close']));
+  ok.send('5\r\nhello\r\n0\r\n\r\n');
+  const forwarded = await ok.response();
+  assert.equal(forwarded.status, 200, ok.text);
+  assert.equal((JSON.parse(forwarded.body) as EchoRecord).body, 'hello');
+});
+
 test('a declared body over 64 KiB on a refused request: 401 and the connection closed', async () => {
   const c = new Conversation();
   c.send(head('POST', '/api/orders', [`Content-Length: ${200 * 1024}`, 'Authorization: Bearer not-a-token']));
