@@ -10,6 +10,7 @@ import { compileRoutes } from './server/compile-routes.js';
 import { UpstreamPools } from './server/forward.js';
 import { createRequestHandler, type GatewayState } from './server/handle-request.js';
 import { startListeners, type Listeners } from './server/listener.js';
+import { Traffic } from './server/traffic.js';
 import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
 import { createTrustedProxies } from './server/trusted-proxies.js';
@@ -36,7 +37,8 @@ export interface Gateway {
    * keeps serving and this throws. An issuer whose key settings are unchanged
    * keeps its keys (a JWKS is not fetched again; while it is down, the last good
    * keys serve on), and when every issuer is unchanged the token caches carry over.
-   * Requests already running finish with the configuration they started with.
+   * Requests already running finish with the configuration they started with;
+   * its key sources and the upstream pools only it uses are closed after them.
    * Listener and admin settings, and the limits bound into sockets and pools
    * (header size, connections, request time, upstream pool size and connect
    * timeout), need a restart; changing them is refused.
@@ -106,6 +108,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         trusted: createTrustedProxies(cfg.trustedProxies),
         unroutedMetrics,
         ...(sessions ? { sessionEndpoints: sessions.endpoints } : {}),
+        traffic: new Traffic(),
       };
       return { state, auth };
     } catch (err) {
@@ -131,8 +134,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     throw err;
   }
   let active = config;
-  let inFlight = 0;
-  let onIdle: (() => void) | undefined;
+  const traffic = new Traffic();
+  /** Replaced generations whose requests are still running. */
+  const retired = new Set<Generation>();
 
   let listeners: Listeners | undefined;
   let admin: AdminServer | undefined;
@@ -149,13 +153,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         logger,
         accessLog,
         state: () => current.state,
-        requestStarted: () => {
-          inFlight++;
-        },
-        requestEnded: () => {
-          inFlight--;
-          if (inFlight === 0) onIdle?.();
-        },
+        traffic,
       }),
       logger,
       opts.baseDir,
@@ -181,10 +179,29 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const bound = listeners;
   logger.info({ url: bound.url, redirectUrl: bound.redirectUrl, adminUrl: admin?.url }, 'gateway listening');
 
-  /** Closes pools no route of `g` uses; requests still running on them finish first, without holding up the caller. */
-  const releasePools = (g: Generation): void => {
-    const origins = new Set(g.state.router.routes.map((r) => r.origin));
+  /**
+   * Closes the pools no route uses, of the current generation or of one still
+   * finishing its requests; requests running on them finish first, without
+   * holding up the caller.
+   */
+  const releasePools = (): void => {
+    const origins = new Set<string>();
+    for (const g of [current, ...retired]) for (const r of g.state.router.routes) origins.add(r.origin);
     pools.retainOnly(origins).catch((err: unknown) => logger.warn({ err }, 'closing an unused upstream pool failed'));
+  };
+
+  /**
+   * A replaced generation keeps its key sources and pools until its last request
+   * has ended: one still verifying its token (a JWKS fetch, an introspection)
+   * when the reload lands forwards afterwards, through the pool it started with.
+   */
+  const retire = (g: Generation): void => {
+    retired.add(g);
+    void g.state.traffic.idle().then(async () => {
+      if (!retired.delete(g)) return; // close() took it
+      releasePools();
+      await g.auth.close();
+    });
   };
 
   /** Swaps in `next` (see Gateway.reload); runs one at a time, as it waits for key files between building and swapping. */
@@ -205,7 +222,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         sessions = previousSessions;
       }
       // Drop any pool the failed build opened.
-      releasePools(current);
+      releasePools();
       throw err;
     }
     const previous = current;
@@ -213,9 +230,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     active = next;
     logger.level = next.logging.level;
     logger.info({ routes: next.routes.length }, 'configuration reloaded');
-    await previous.auth.close();
     if (sessionsChanged) await previousSessions?.close();
-    releasePools(generation);
+    retire(previous);
+    releasePools();
   };
   let reloading: Promise<void> = Promise.resolve();
 
@@ -239,22 +256,23 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         const servers = [bound.server, bound.redirect].filter((s): s is Server => s !== undefined);
         const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
         for (const s of servers) s.closeIdleConnections();
-        if (inFlight > 0) {
-          const drained = new Promise<void>((r) => {
-            onIdle = r;
-          });
+        if (traffic.running > 0) {
+          const drained = traffic.idle();
           let timer: NodeJS.Timeout | undefined;
           const timedOut = new Promise<void>((r) => {
             timer = setTimeout(r, timerDelay(active.shutdown.drainTimeoutMs));
           });
           await Promise.race([drained, timedOut]);
           clearTimeout(timer);
-          if (inFlight > 0) logger.warn({ inFlight }, 'drain timeout: closing remaining connections');
+          if (traffic.running > 0) logger.warn({ inFlight: traffic.running }, 'drain timeout: closing remaining connections');
         }
         for (const s of servers) s.closeAllConnections();
         await stopped;
         await pools.destroy();
         await admin?.close();
+        const draining = [...retired];
+        retired.clear();
+        for (const g of draining) await g.auth.close();
         await current.auth.close();
         await sessions?.close();
         logger.info('gateway stopped');

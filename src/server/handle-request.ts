@@ -15,6 +15,7 @@ import { normalizePath } from './normalize-path.js';
 import { sendError } from './respond.js';
 import type { RouteMetrics } from './route-metrics.js';
 import type { Router } from './router.js';
+import type { Traffic } from './traffic.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 /** Everything a configuration decides; swapped as one value on reload. */
@@ -27,6 +28,8 @@ export interface GatewayState {
   readonly unroutedMetrics: RouteMetrics;
   /** The gateway's own `/auth/*` endpoints, served before routing, when `sessions` is configured. */
   readonly sessionEndpoints?: SessionEndpoints;
+  /** The requests that started under this configuration. */
+  readonly traffic: Traffic;
 }
 
 /** What stays the same across reloads. */
@@ -39,8 +42,8 @@ export interface HandlerEnv {
   readonly accessLog: AccessLog;
   /** Reads the current state once per request, so a reload never mixes two tables in one request. */
   state(): GatewayState;
-  requestStarted(): void;
-  requestEnded(): void;
+  /** Every request, whatever its configuration: what shutdown drains. */
+  readonly traffic: Traffic;
 }
 
 /** A path can carry a token (`/callback/eyJ…`): mask token-like runs; short paths cannot hold one. */
@@ -88,8 +91,10 @@ function closesAfterRefusal(req: IncomingMessage, status: number): boolean {
 /** The gateway's request listener: normalize → route → pipeline → propagate → forward. */
 export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const exchange = new Exchange(req, res, env, env.state());
-    env.requestStarted();
+    const state = env.state();
+    const exchange = new Exchange(req, res, env, state);
+    env.traffic.started();
+    state.traffic.started();
     // `on`, not `once`: 'close' is emitted once, and `once` would wrap the listener per request.
     res.on('close', exchange.onClose);
     exchange.start();
@@ -272,7 +277,8 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   readonly onClose = (): void => {
     if (this.upstream !== undefined) this.upstream.abort();
-    this.env.requestEnded();
+    this.env.traffic.ended();
+    this.state.traffic.ended();
     const seconds = (performance.now() - this.startedAt) / 1000;
     const res = this.res;
     // 499 (nginx's convention): the connection closed before the response was complete.

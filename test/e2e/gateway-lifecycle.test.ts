@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -66,6 +68,54 @@ test('an in-flight request finishes on the configuration it started with, even w
     await t.close();
     await up.close();
     await other.close();
+  }
+});
+
+test('a request still verifying its token when a reload moves its route finishes on the upstream it started with', async () => {
+  const a = await startEchoUpstream();
+  const b = await startEchoUpstream();
+  const k1 = generateTestKey('ES256', 'k1');
+  const k2 = generateTestKey('ES256', 'k2');
+  // A JWKS endpoint whose answer the test holds back: the request with the new kid waits on it.
+  let published = [k1];
+  let hold: Promise<void> | undefined;
+  let fetches = 0;
+  let fetched: () => void = () => {};
+  const jwks = createServer((_req, res) => {
+    fetches++;
+    fetched();
+    void (hold ?? Promise.resolve()).then(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: published.map((k) => k.publicJwk) }));
+    });
+  });
+  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+  const cfg = (upstream: string) => ({
+    security: { jwt: testIssuerOptions({ jwksUri: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks` }) },
+    routes: [{ path: '/api', upstream, auth: 'jwt' }],
+  });
+  const t = await startTestGateway(cfg(a.url));
+  try {
+    await t.gw.ready;
+    const claims = { iss: 'https://issuer.test', aud: 'api', sub: 'u' };
+    assert.equal((await call(`${t.gw.url}/api/warm`, { headers: { authorization: `Bearer ${mintToken(k1, claims)}` } })).status, 200);
+    published = [k1, k2];
+    let release!: () => void;
+    hold = new Promise((resolve) => (release = resolve));
+    const asked = new Promise<void>((resolve) => (fetched = resolve));
+    const pending = call(`${t.gw.url}/api/inflight`, { headers: { authorization: `Bearer ${mintToken(k2, claims)}` } });
+    await asked; // the unknown kid's re-fetch is under way
+    await t.gw.reload(validateConfig({ ...base, ...cfg(b.url) }));
+    release();
+    const res = await pending;
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(a.received.map((r) => r.path), ['/api/warm', '/api/inflight']);
+    assert.equal((await call(`${t.gw.url}/api/next`, { headers: { authorization: `Bearer ${mintToken(k2, claims)}` } })).status, 200);
+    assert.deepEqual(b.received.map((r) => r.path), ['/api/next']);
+    assert.ok(fetches >= 2);
+  } finally {
+    await t.close();
+    await Promise.all([a.close(), b.close(), new Promise((resolve) => jwks.close(resolve))]);
   }
 });
 
