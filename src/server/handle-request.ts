@@ -88,9 +88,19 @@ function closesAfterRefusal(req: IncomingMessage, status: number): boolean {
   return length !== undefined && Number(length) > MAX_DRAINED_BODY_BYTES;
 }
 
+/**
+ * Connections whose last answer said `Connection: close` because a refused body
+ * was left unread. A client may have pipelined more requests behind it, which
+ * Node still parses and hands over; none of them is processed (RFC 9112 §9.6),
+ * so a request the client will never see answered cannot take effect upstream.
+ */
+const closingConnections = new WeakSet<object>();
+
 /** The gateway's request listener: normalize → route → pipeline → propagate → forward. */
 export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    // Left unanswered: Node closes the connection once the refusal before it is written.
+    if (closingConnections.has(req.socket)) return;
     const state = env.state();
     const exchange = new Exchange(req, res, env, state);
     env.traffic.started();
@@ -254,6 +264,8 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   private fail(err: GatehouseError): void {
     if (this.res.destroyed) return;
+    const close = closesAfterRefusal(this.req, err.status);
+    if (close) closingConnections.add(this.req.socket);
     // Set-Cookie (cleared session) and Location (login redirect) from the pipeline go out with the error.
     sendError(
       this.res,
@@ -263,7 +275,7 @@ class Exchange implements RequestContext, UpstreamObserver {
         requestId: this.requestId,
         hsts: this.env.hsts,
         allow: err.code === 'GH_METHOD_NOT_ALLOWED' ? this.route?.allow : undefined,
-        close: closesAfterRefusal(this.req, err.status),
+        close,
       },
       this.responseHeaders,
     );

@@ -129,6 +129,27 @@ test('a chunked body on a refused request: 401 and the connection closed (no dra
   await c.until(() => c.closed);
 });
 
+test('a request pipelined behind a refusal that closes the connection is not processed: nothing reaches the upstream', async () => {
+  const before = up.received.length;
+  const c = new Conversation();
+  c.send(
+    head('POST', '/api/orders', ['Transfer-Encoding: chunked']) +
+      '3\r\nabc\r\n0\r\n\r\n' +
+      head('DELETE', '/public/account/42', []) +
+      head('GET', '/public/next', []),
+  );
+  await c.until(() => c.closed);
+  const res = parseRawResponse(c.text);
+  assert.equal(res.status, 401, c.text);
+  assert.equal(res.headers.connection, 'close');
+  assert.equal(c.text.split('HTTP/1.1 ').length - 1, 1, `one answer only: ${c.text}`);
+  assert.deepEqual(up.received.slice(before).map((r) => `${r.method} ${r.path}`), [], 'the pipelined requests never ran');
+  // A fresh connection is served as usual.
+  const next = new Conversation();
+  next.send(head('GET', '/public/after', ['Connection: close']));
+  assert.equal((await next.response()).status, 200);
+});
+
 test('a transfer coding besides chunked (gzip, chunked): 501 GH_CODING_NOT_IMPLEMENTED, the connection closed, nothing forwarded', async () => {
   const before = up.received.length;
   const c = new Conversation();
