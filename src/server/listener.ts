@@ -138,7 +138,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, hsts: str
 /**
  * CONNECT asks for a tunnel, which a reverse proxy never opens. Without a listener Node
  * would close the socket without a word; the answer says why, and the connection closes.
- * On a connection that already carried responses writeRawError closes it unanswered, as Node would.
+ * writeRawError decides whether the answer can be written (see there).
  */
 function refuseTunnel(socket: Socket, hsts: string | undefined): void {
   writeRawError(socket, new GatehouseError('GH_METHOD_NOT_IMPLEMENTED', 'CONNECT is not served: the gateway is not a forward proxy'), hsts);

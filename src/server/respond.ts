@@ -86,8 +86,20 @@ function isCredentialError(err: GatehouseError): boolean {
  * reports before a request object exists (oversized headers, malformed requests).
  * Half-closes afterwards and keeps reading, so the unread rest of the request
  * does not turn the close into a TCP reset that would swallow the response.
+ *
+ * Only on a fresh connection. Behind a pipelined request still being answered,
+ * bytes written now would be read as that request's answer (the upstream has
+ * run it; a client retrying after the "400" runs it twice): the connection
+ * stops reading instead, and closes once the answers under way are complete.
+ * On a connection that already carried answers and is idle, it closes
+ * unanswered, as Node does.
  */
 export function writeRawError(socket: Socket, err: GatehouseError, hsts?: string): void {
+  if (earlierAnswerInFlight(socket)) {
+    socket.pause();
+    closeWhenAnswered(socket);
+    return;
+  }
   if (!socket.writable || socket.bytesWritten > 0) {
     socket.destroy();
     return;
@@ -104,4 +116,36 @@ export function writeRawError(socket: Socket, err: GatehouseError, hsts?: string
   socket.resume();
   // Bound how long a client that never closes can keep this socket.
   setTimeout(() => socket.destroy(), 5000).unref();
+}
+
+/**
+ * Whether node:http is still answering a request that came before the one this
+ * error is about. It attaches the response it is writing as `_httpMessage` and
+ * detaches it when that one has finished (pipelined answers queue behind it);
+ * not in Node's typings, but what node:http itself relies on, and a test pins
+ * the behaviour. While that request's own body is still arriving, the error is
+ * about it (a request timeout, a broken chunk), and it gets the answer.
+ */
+function earlierAnswerInFlight(socket: Socket): boolean {
+  return attachedResponse(socket)?.req.complete === true;
+}
+
+function attachedResponse(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/**
+ * Ends the connection after the response being written, and any pipelined
+ * behind it (node:http attaches the next one as the previous finishes, before
+ * its 'close' event), have been sent.
+ */
+function closeWhenAnswered(socket: Socket): void {
+  const response = attachedResponse(socket);
+  if (response === undefined) {
+    socket.end();
+    // Bound how long a client that never closes can keep this socket.
+    setTimeout(() => socket.destroy(), 5000).unref();
+    return;
+  }
+  response.once('close', () => closeWhenAnswered(socket));
 }

@@ -308,6 +308,34 @@ test('an upstream response in a transfer coding besides chunked: 502, not bytes 
   }
 });
 
+test('a malformed request or CONNECT pipelined behind one still being answered: the answer under way arrives whole, and nothing answers in its place', async () => {
+  slowUp.setMode('stream');
+  try {
+    const conversations = ['HELLO\r\n\r\n', 'CONNECT upstream.test:443 HTTP/1.1\r\nHost: upstream.test:443\r\n\r\n'].map((second) => {
+      const socket = connect(Number(new URL(t.gw.url).port), '127.0.0.1');
+      socket.setEncoding('latin1');
+      let text = '';
+      const firstChunk = new Promise<void>((resolve) => socket.on('data', (d: string) => ((text += d), text.includes(STREAM_FIRST) && resolve())));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('GET /stream/pipelined HTTP/1.1\r\nHost: gateway.test\r\n\r\n' + second);
+      return { firstChunk, closed, text: () => text };
+    });
+    // (A gateway answering in the wrong place closes the connection instead.)
+    await Promise.all(conversations.map((c) => Promise.race([c.firstChunk, c.closed])));
+    slowUp.release();
+    // The connection stops reading and closes once the answer under way is complete.
+    await Promise.all(conversations.map((c) => c.closed));
+    for (const c of conversations) {
+      const text = c.text();
+      assert.equal(text.split('HTTP/1.1 ').length - 1, 1, `one answer only: ${text}`);
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      assert.ok(text.endsWith(STREAM_FIRST + STREAM_REST) || text.includes(STREAM_REST), text);
+    }
+  } finally {
+    slowUp.setMode('echo');
+  }
+});
+
 test('upstream connection refused: 502 GH_UPSTREAM_UNAVAILABLE', async () => {
   const res = await call(`${t.gw.url}/down/x`);
   assert.equal(res.status, 502);
