@@ -31,7 +31,7 @@ const JwksOptionsSchema = z
     cacheMaxAge: durationSeconds().default(600).describe('How long fetched keys are used before a refresh (refreshed ahead of this).'),
     cooldown: durationSeconds()
       .default(30)
-      .describe('Minimum interval between re-fetches triggered by an unknown `kid`: a flood of unknown kids causes at most one fetch per interval.'),
+      .describe('Minimum interval between re-fetches triggered by a request: an unknown `kid`, or a signature that fails under the fetched keys (new key material). A flood of either causes at most one fetch per interval.'),
   })
   .strict();
 

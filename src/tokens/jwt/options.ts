@@ -53,7 +53,7 @@ export interface JwksOptions {
   readonly maxBytes: number;
   /** Seconds keys are used before a refresh; the refresh runs ahead of this. */
   readonly cacheMaxAge: number;
-  /** Minimum seconds between re-fetches triggered by unknown `kid`s. */
+  /** Minimum seconds between re-fetches triggered by requests: unknown `kid`s, and signatures that fail under fetched keys. */
   readonly cooldown: number;
 }
 
@@ -203,8 +203,10 @@ export interface TokenVerifier {
    * The synchronous path: the identity, or the refusal (returned, not thrown),
    * whenever no key has to be fetched first (a cached answer, or keys already
    * loaded); `undefined` when only {@link verify} can tell (keys still loading,
-   * or an unknown `kid` that may bring a JWKS fetch). Saves the promise chain;
-   * returning refusals keeps a flood of forgeries out of V8's interpreter.
+   * an unknown `kid` that may bring a JWKS fetch, or a signature that failed
+   * under fetched keys while a re-fetch is allowed, at most once per
+   * cooldown). Saves the promise chain; returning refusals keeps a flood of
+   * forgeries out of V8's interpreter.
    */
   verifySync?(token: string): Identity | GatehouseError | undefined;
   /** Resolves once every key source has loaded once. Never rejects; see `isReady`. */
