@@ -214,6 +214,24 @@ describe('unknown kid flood', () => {
     // Valid tokens were never affected.
     await r.verifier.verify(mintToken(a, claims));
   });
+
+  test('a wall clock stepped back counts as the cooldown having passed, not as a cooldown of the step plus 30 s', async () => {
+    const a = generateTestKey('ES256');
+    const b = generateTestKey('ES256');
+    const r = await rig([a], { cooldown: 30 });
+    await r.verifier.ready;
+    await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'ghost' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+    assert.equal(r.jwks.fetchCount, 2, 'the cooldown is spent');
+    // NTP steps the clock back an hour; then the issuer publishes key b and signs with it.
+    r.clock.now -= 3_600_000;
+    r.jwks.setKeys([a, b]);
+    const nowSeconds = Math.floor(r.clock.now / 1000);
+    assert.equal((await r.verifier.verify(mintToken(b, claims, { nowSeconds }))).subject, 'alice');
+    assert.equal(r.jwks.fetchCount, 3);
+    // The cooldown then counts from the new reading.
+    await rejects(r.verifier.verify(mintToken(a, claims, { nowSeconds, kid: 'ghost-2' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+    assert.equal(r.jwks.fetchCount, 3);
+  });
 });
 
 describe('a signature that fails under fetched keys', () => {

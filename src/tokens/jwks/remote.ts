@@ -139,8 +139,16 @@ export class RemoteKeySource {
     return true;
   }
 
+  /**
+   * A negative elapsed time (the wall clock was stepped back since the last
+   * triggered fetch) counts as the cooldown having passed: read as "not yet",
+   * it blocked re-fetches for the whole step plus the cooldown. The fetch it
+   * allows restarts the cooldown from the new reading, so a step costs at most
+   * one extra fetch.
+   */
   private cooldownPassed(nowMs: number): boolean {
-    return nowMs - this.lastTriggeredFetchMs >= this.opts.cooldownSeconds * 1000;
+    const elapsedMs = nowMs - this.lastTriggeredFetchMs;
+    return elapsedMs < 0 || elapsedMs >= this.opts.cooldownSeconds * 1000;
   }
 
   /** The key for `kid` and `alg` now, unless it is still the one with id `keyId`. */
