@@ -7,6 +7,7 @@ import { normalizePath } from '../server/normalize-path.js';
 import { isNeverForwarded } from '../server/forwarded-headers.js';
 import { routeMatchKey } from '../server/router.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
+import { jwksIntervalProblem } from '../tokens/jwt/options.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -24,14 +25,24 @@ const AlgorithmSchema = z.enum([...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS]).d
   'JWS algorithm. `none` is not accepted anywhere.',
 );
 
+/** A JWKS `cacheMaxAge` or `cooldown`: a duration, refused below the verifier core's minimum in the core's own words. */
+function jwksInterval(key: 'cacheMaxAge' | 'cooldown') {
+  return durationSeconds().superRefine((seconds, ctx) => {
+    const problem = jwksIntervalProblem(key, seconds);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
 const JwksOptionsSchema = z
   .object({
     timeoutMs: z.number().int().positive().default(5000).describe('Timeout of one JWKS fetch.'),
     maxBytes: z.number().int().positive().default(512 * 1024).describe('Largest JWKS response accepted.'),
-    cacheMaxAge: durationSeconds().default(600).describe('How long fetched keys are used before a refresh (refreshed ahead of this).'),
-    cooldown: durationSeconds()
+    cacheMaxAge: jwksInterval('cacheMaxAge')
+      .default(600)
+      .describe('How long fetched keys are used before a refresh (refreshed ahead of this). At least 1s.'),
+    cooldown: jwksInterval('cooldown')
       .default(30)
-      .describe('Minimum interval between re-fetches triggered by a request: an unknown `kid`, or a signature that fails under the fetched keys (new key material). A flood of either causes at most one fetch per interval.'),
+      .describe('Minimum interval between re-fetches triggered by a request: an unknown `kid`, or a signature that fails under the fetched keys (new key material). A flood of either causes at most one fetch per interval. At least 1s.'),
   })
   .strict();
 

@@ -280,6 +280,18 @@ test('a fault inside verification (not a refusal) reaches the framework error ha
   }
 });
 
+test('createVerifier refuses a JWKS cacheMaxAge or cooldown under 1 s: a fetch loop, or a JWKS fetch for every forged kid', () => {
+  const ok = { issuer: ISS, audience: 'orders', jwksUri: jwks.uri, algorithms: ['ES256'] };
+  assert.throws(() => createVerifier({ ...ok, jwks: { cacheMaxAge: 0 } }), {
+    message: `issuer ${ISS}: jwks.cacheMaxAge must be at least 1s: a shorter cache age re-fetches the JWKS continuously`,
+  });
+  assert.throws(() => createVerifier({ ...ok, jwks: { cacheMaxAge: 0.05 } }), /jwks\.cacheMaxAge must be at least 1s/);
+  assert.throws(() => createVerifier({ ...ok, jwks: { cooldown: 0 } }), {
+    message: `issuer ${ISS}: jwks.cooldown must be at least 1s: a shorter cooldown lets every token with an unknown kid or a bad signature trigger a JWKS fetch`,
+  });
+  createVerifier({ ...ok, jwks: { cacheMaxAge: 1, cooldown: 1 } }).close();
+});
+
 test('createVerifier refuses options under which a check could never fire (NaN or infinite skew, NaN age, no issuer, no audience)', () => {
   const ok = { issuer: ISS, audience: 'orders', jwksUri: jwks.uri, algorithms: ['ES256'] };
   for (const [what, bad] of [

@@ -51,9 +51,9 @@ export interface IssuerOptions {
 export interface JwksOptions {
   readonly timeoutMs: number;
   readonly maxBytes: number;
-  /** Seconds keys are used before a refresh; the refresh runs ahead of this. */
+  /** Seconds keys are used before a refresh; the refresh runs ahead of this. At least 1. */
   readonly cacheMaxAge: number;
-  /** Minimum seconds between re-fetches triggered by requests: unknown `kid`s, and signatures that fail under fetched keys. */
+  /** Minimum seconds between re-fetches triggered by requests: unknown `kid`s, and signatures that fail under fetched keys. At least 1. */
   readonly cooldown: number;
 }
 
@@ -116,11 +116,35 @@ export function assertUsableIssuerOptions(o: IssuerOptions): void {
   if (!isFiniteNonNegative(o.clockSkew)) fail('clockSkew must be a finite number of seconds, 0 or more');
   if (o.maxTokenAge !== undefined && !isFiniteNonNegative(o.maxTokenAge)) fail('maxTokenAge must be a finite number of seconds, 0 or more');
   if (o.jwksUri !== undefined) {
-    const { timeoutMs, maxBytes, cacheMaxAge, cooldown } = o.jwks;
-    if (!(timeoutMs > 0 && maxBytes > 0) || ![timeoutMs, maxBytes, cacheMaxAge, cooldown].every(isFiniteNonNegative)) {
-      fail('jwks limits must be finite numbers (timeoutMs and maxBytes above 0)');
+    const { timeoutMs, maxBytes } = o.jwks;
+    if (!(isFiniteNonNegative(timeoutMs) && timeoutMs > 0 && isFiniteNonNegative(maxBytes) && maxBytes > 0)) {
+      fail('jwks.timeoutMs and jwks.maxBytes must be finite numbers above 0');
+    }
+    for (const key of ['cacheMaxAge', 'cooldown'] as const) {
+      const problem = jwksIntervalProblem(key, o.jwks[key]);
+      if (problem !== undefined) fail(`jwks.${key} ${problem}`);
     }
   }
+}
+
+/**
+ * Shortest `jwks.cacheMaxAge` and `jwks.cooldown`, in seconds. A shorter cache
+ * age re-fetches the JWKS in a loop (every 50 ms at 0, forever); a shorter
+ * cooldown lets every forged token with an unknown `kid` or a bad signature
+ * fetch it, turning the gateway into an amplifier against the issuer.
+ */
+export const MIN_JWKS_INTERVAL_SECONDS = 1;
+
+/**
+ * Why `seconds` cannot be the JWKS `cacheMaxAge` or `cooldown`, or undefined.
+ * The config schema reports the same words, so `config check`, the start and
+ * the service kit refuse alike.
+ */
+export function jwksIntervalProblem(key: 'cacheMaxAge' | 'cooldown', seconds: unknown): string | undefined {
+  if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= MIN_JWKS_INTERVAL_SECONDS) return undefined;
+  return key === 'cacheMaxAge'
+    ? `must be at least ${MIN_JWKS_INTERVAL_SECONDS}s: a shorter cache age re-fetches the JWKS continuously`
+    : `must be at least ${MIN_JWKS_INTERVAL_SECONDS}s: a shorter cooldown lets every token with an unknown kid or a bad signature trigger a JWKS fetch`;
 }
 
 function isFiniteNonNegative(v: unknown): v is number {
