@@ -137,6 +137,29 @@ test('a JWKS cacheMaxAge or cooldown under 1s is refused by the schema and by th
   }
 });
 
+test('the schema and the verifier core refuse the same key settings in the same words (one rule: keySourceProblems)', () => {
+  const base = { issuer: 'https://a.example', audience: 'api' };
+  for (const settings of [
+    { jwksUri: 'https://a.example/jwks', algorithms: ['HS256'] },
+    { publicKey: '/etc/gatehouse/issuer.pem', algorithms: ['RS256', 'HS256'] },
+    { secret: 'k'.repeat(40), algorithms: ['HS256', 'RS256'] },
+    { secret: 'short', algorithms: ['HS256'] },
+    { jwksUri: 'https://user:pw@a.example/jwks', algorithms: ['RS256'] },
+    { jwksUri: 'http://a.example/jwks', algorithms: ['RS256'] },
+    { jwksUri: 'https://a.example/jwks', secret: 'k'.repeat(40), algorithms: ['HS256'] },
+  ]) {
+    const what = JSON.stringify(settings);
+    let schemaWords = '';
+    assert.throws(() => validateConfig({ security: { jwt: { ...base, ...settings } }, routes: [{ path: '/x', upstream: 'http://127.0.0.1:9', auth: 'jwt' }] }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      schemaWords = err.issues.map((i) => (i.path === 'security.jwt' ? i.message : `${i.path.replace(/^security\.jwt\./, '')}: ${i.message}`)).join('; ');
+      return true;
+    }, what);
+    const core = { ...base, ...settings, clockSkew: 30, jwks: { timeoutMs: 5000, maxBytes: 524288, cacheMaxAge: 600, cooldown: 30 } };
+    assert.throws(() => assertUsableIssuerOptions(core), { message: `issuer https://a.example: ${schemaWords}` }, what);
+  }
+});
+
 test('trusted proxies are checked with their line: config check refuses what start would', () => {
   const issues = issuesOf(`trustedProxies: [10.0.0.0/8, 10.0.0.0/33, proxy.internal]
 routes:

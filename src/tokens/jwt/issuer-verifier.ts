@@ -89,8 +89,6 @@ export class IssuerVerifier {
       maxTokenAgeSeconds: options.maxTokenAge,
     };
     this.requireTyp = options.requireTyp !== undefined;
-    const sources = [options.publicKey, options.jwksUri, options.secret].filter((s) => s !== undefined).length;
-    if (sources !== 1) throw new Error(`issuer ${this.name}: exactly one of publicKey, jwksUri or secret is required`);
     this.keys = IssuerKeys.open(options, algorithms, deps, previous?.keys);
     this.fingerprint = hash('sha256', JSON.stringify([options, this.keys.fingerprint]), 'base64');
   }

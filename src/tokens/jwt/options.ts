@@ -1,5 +1,6 @@
 import type { GatehouseError } from '../../errors.js';
 import type { Identity } from '../identity.js';
+import { keySourceProblems } from './key-source-rules.js';
 
 /**
  * One trusted issuer. Structurally the gateway's `JwtIssuerConfig` (the config
@@ -97,11 +98,12 @@ export function withIssuerDefaults(input: IssuerInput): IssuerOptions {
 }
 
 /**
- * Throws a plain Error naming the issuer when `o` could never be checked safely.
- * The gateway's config schema refuses all of these already; the service kit
- * takes options from code, where `Number(process.env.SKEW)` of an unset
- * variable is NaN, and every comparison with NaN is false: an `exp` check that
- * never fires. So the core refuses them itself.
+ * Throws a plain Error naming the issuer when `o` could never be checked safely,
+ * or its keys could never verify a token. The gateway's config schema refuses
+ * all of these already; the service kit takes options from code, where
+ * `Number(process.env.SKEW)` of an unset variable is NaN, and every comparison
+ * with NaN is false: an `exp` check that never fires. So the core refuses them
+ * itself, the key settings by the schema's own rules (keySourceProblems).
  */
 export function assertUsableIssuerOptions(o: IssuerOptions): void {
   const who = typeof o.issuer === 'string' && o.issuer !== '' ? o.issuer : '(unnamed)';
@@ -112,6 +114,8 @@ export function assertUsableIssuerOptions(o: IssuerOptions): void {
   const audiences = typeof o.audience === 'string' ? [o.audience] : Array.isArray(o.audience) ? o.audience : [];
   if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) fail('audience must be a non-empty string or list of them');
   if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) fail('algorithms must list at least one algorithm');
+  const keyProblems = keySourceProblems(o);
+  if (keyProblems.length > 0) fail(keyProblems.map((p) => (p.path.length > 0 ? `${p.path.join('.')}: ${p.message}` : p.message)).join('; '));
   // Bounds no stricter than the config schema's, so that `config check` and the start agree.
   if (!isFiniteNonNegative(o.clockSkew)) fail('clockSkew must be a finite number of seconds, 0 or more');
   if (o.maxTokenAge !== undefined && !isFiniteNonNegative(o.maxTokenAge)) fail('maxTokenAge must be a finite number of seconds, 0 or more');
