@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { durationSeconds } from '../config/duration.js';
-import { isSafeEndpointUrl } from '../config/loopback.js';
+import { isSafeEndpointUrl } from '../loopback.js';
 
 /**
  * The `auth:` section of the config file: the authorization service. Nothing

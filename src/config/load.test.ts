@@ -107,11 +107,57 @@ test('two routes the router would match alike are refused: the same path regardl
 test('what the schema accepts at its bounds, the verifier core accepts too (config check and start agree)', () => {
   const cfg = validateConfig({
     security: {
-      jwt: { issuer: 'https://a.example', audience: 'api', jwksUri: 'https://a.example/jwks', algorithms: ['RS256'], clockSkew: 0, maxTokenAge: 0, jwks: { cacheMaxAge: 0, cooldown: 0 } },
+      jwt: { issuer: 'https://a.example', audience: 'api', jwksUri: 'https://a.example/jwks', algorithms: ['RS256'], clockSkew: 0, maxTokenAge: 0, jwks: { cacheMaxAge: 1, cooldown: '1s' } },
     },
     routes: [{ path: '/x', upstream: 'http://127.0.0.1:9', auth: 'jwt' }],
   });
   for (const issuer of configuredIssuers(cfg)) assert.doesNotThrow(() => assertUsableIssuerOptions(issuer));
+});
+
+test('a JWKS cacheMaxAge or cooldown under 1s is refused by the schema and by the core, in the same words (a fetch loop; a fetch per forged kid)', () => {
+  const issuer = { issuer: 'https://a.example', audience: 'api', jwksUri: 'https://a.example/jwks', algorithms: ['RS256'] };
+  const expected = {
+    cacheMaxAge: 'must be at least 1s: a shorter cache age re-fetches the JWKS continuously',
+    cooldown: 'must be at least 1s: a shorter cooldown lets every token with an unknown kid or a bad signature trigger a JWKS fetch',
+  };
+  for (const [key, value, seconds] of [
+    ['cacheMaxAge', 0, 0],
+    ['cacheMaxAge', '10ms', 0.01],
+    ['cooldown', 0, 0],
+    ['cooldown', '999ms', 0.999],
+  ] as const) {
+    const config = { security: { jwt: { ...issuer, jwks: { [key]: value } } }, routes: [{ path: '/x', upstream: 'http://127.0.0.1:9', auth: 'jwt' }] };
+    assert.throws(() => validateConfig(config), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.issues.map((i) => `${i.path}: ${i.message}`), [`security.jwt.jwks.${key}: ${expected[key]}`]);
+      return true;
+    }, `${key}: ${value}`);
+    const core = { ...issuer, clockSkew: 30, jwks: { timeoutMs: 5000, maxBytes: 524288, cacheMaxAge: 600, cooldown: 30, [key]: seconds } };
+    assert.throws(() => assertUsableIssuerOptions(core), { message: `issuer https://a.example: jwks.${key} ${expected[key]}` }, `core ${key}: ${seconds}`);
+  }
+});
+
+test('the schema and the verifier core refuse the same key settings in the same words (one rule: keySourceProblems)', () => {
+  const base = { issuer: 'https://a.example', audience: 'api' };
+  for (const settings of [
+    { jwksUri: 'https://a.example/jwks', algorithms: ['HS256'] },
+    { publicKey: '/etc/gatehouse/issuer.pem', algorithms: ['RS256', 'HS256'] },
+    { secret: 'k'.repeat(40), algorithms: ['HS256', 'RS256'] },
+    { secret: 'short', algorithms: ['HS256'] },
+    { jwksUri: 'https://user:pw@a.example/jwks', algorithms: ['RS256'] },
+    { jwksUri: 'http://a.example/jwks', algorithms: ['RS256'] },
+    { jwksUri: 'https://a.example/jwks', secret: 'k'.repeat(40), algorithms: ['HS256'] },
+  ]) {
+    const what = JSON.stringify(settings);
+    let schemaWords = '';
+    assert.throws(() => validateConfig({ security: { jwt: { ...base, ...settings } }, routes: [{ path: '/x', upstream: 'http://127.0.0.1:9', auth: 'jwt' }] }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      schemaWords = err.issues.map((i) => (i.path === 'security.jwt' ? i.message : `${i.path.replace(/^security\.jwt\./, '')}: ${i.message}`)).join('; ');
+      return true;
+    }, what);
+    const core = { ...base, ...settings, clockSkew: 30, jwks: { timeoutMs: 5000, maxBytes: 524288, cacheMaxAge: 600, cooldown: 30 } };
+    assert.throws(() => assertUsableIssuerOptions(core), { message: `issuer https://a.example: ${schemaWords}` }, what);
+  }
 });
 
 test('trusted proxies are checked with their line: config check refuses what start would', () => {

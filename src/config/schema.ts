@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
-import { isLoopbackAddress, isSafeEndpointUrl } from './loopback.js';
+import { endpointUrlProblem, isLoopbackAddress } from '../loopback.js';
 import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
 import { normalizePath } from '../server/normalize-path.js';
 import { isNeverForwarded } from '../server/forwarded-headers.js';
 import { routeMatchKey } from '../server/router.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
+import { keySourceProblems } from '../tokens/jwt/key-source-rules.js';
+import { jwksIntervalProblem } from '../tokens/jwt/options.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -24,14 +26,24 @@ const AlgorithmSchema = z.enum([...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS]).d
   'JWS algorithm. `none` is not accepted anywhere.',
 );
 
+/** A JWKS `cacheMaxAge` or `cooldown`: a duration, refused below the verifier core's minimum in the core's own words. */
+function jwksInterval(key: 'cacheMaxAge' | 'cooldown') {
+  return durationSeconds().superRefine((seconds, ctx) => {
+    const problem = jwksIntervalProblem(key, seconds);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
 const JwksOptionsSchema = z
   .object({
     timeoutMs: z.number().int().positive().default(5000).describe('Timeout of one JWKS fetch.'),
     maxBytes: z.number().int().positive().default(512 * 1024).describe('Largest JWKS response accepted.'),
-    cacheMaxAge: durationSeconds().default(600).describe('How long fetched keys are used before a refresh (refreshed ahead of this).'),
-    cooldown: durationSeconds()
+    cacheMaxAge: jwksInterval('cacheMaxAge')
+      .default(600)
+      .describe('How long fetched keys are used before a refresh (refreshed ahead of this). At least 1s.'),
+    cooldown: jwksInterval('cooldown')
       .default(30)
-      .describe('Minimum interval between re-fetches triggered by an unknown `kid`: a flood of unknown kids causes at most one fetch per interval.'),
+      .describe('Minimum interval between re-fetches triggered by a request: an unknown `kid`, or a signature that fails under the fetched keys (new key material). A flood of either causes at most one fetch per interval. At least 1s.'),
   })
   .strict();
 
@@ -62,28 +74,11 @@ export const JwtIssuerSchema = z
   })
   .strict()
   .superRefine((iss, ctx) => {
-    const sources = [iss.publicKey, iss.jwksUri, iss.secret].filter((s) => s !== undefined).length;
-    if (sources !== 1) {
-      ctx.addIssue({ code: 'custom', message: 'exactly one of publicKey, jwksUri or secret is required' });
-    }
-    const hmac = iss.algorithms.filter((a) => (HMAC_ALGORITHMS as readonly string[]).includes(a));
-    if (iss.secret !== undefined) {
-      if (hmac.length !== iss.algorithms.length) {
-        ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'a secret allows only HS256, HS384 or HS512' });
-      }
-      if (Buffer.byteLength(iss.secret, 'utf8') < 32) {
-        ctx.addIssue({ code: 'custom', path: ['secret'], message: 'an HMAC secret must be at least 256 bits (32 bytes)' });
-      }
-    } else if (hmac.length > 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['algorithms'],
-        message: 'HMAC algorithms need an explicit secret and are never allowed with public keys',
-      });
-    }
-    const jwksProblem = iss.jwksUri === undefined ? undefined : endpointUrlProblem(iss.jwksUri);
-    if (jwksProblem !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: jwksProblem });
+    // The verifier core's rules, so the service kit refuses what config check refuses.
+    for (const problem of keySourceProblems(iss)) {
+      // A jwksUri that does not parse is reported by its url() check.
+      if (problem.path[0] === 'jwksUri' && !URL.canParse(iss.jwksUri!)) continue;
+      ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
     }
   });
 export type JwtIssuerConfig = z.infer<typeof JwtIssuerSchema>;
@@ -227,21 +222,6 @@ const LimitsSchema = z
   })
   .strict();
 
-/** http is only for loopback: the gateway sends its client secret to this endpoint. */
-/**
- * The problem with a URL the gateway fetches from, or undefined: https (http on
- * loopback only), and no `user:password@`, which `config check` and logs would
- * print (a JWKS or discovery endpoint needs no credentials; introspection
- * authenticates with `clientId`/`clientSecret`).
- */
-function endpointUrlProblem(text: string): string | undefined {
-  if (!URL.canParse(text)) return undefined; // the url() check reports it
-  if (!isSafeEndpointUrl(text)) return 'must be https (http is allowed on loopback only)';
-  const url = new URL(text);
-  if (url.username !== '' || url.password !== '') return 'must not carry credentials (user:password@)';
-  return undefined;
-}
-
 export const IntrospectionSchema = z
   .object({
     issuer: z
@@ -272,7 +252,8 @@ export const IntrospectionSchema = z
     }
     for (const key of ['endpoint', 'issuer'] as const) {
       const value = cfg[key];
-      const problem = value === undefined ? undefined : endpointUrlProblem(value);
+      // A value that does not parse is reported by its url() check. http is for loopback only: the gateway sends its client secret there.
+      const problem = value === undefined || !URL.canParse(value) ? undefined : endpointUrlProblem(value);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
   });

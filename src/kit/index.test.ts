@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { generateTestKey, mintToken, startJwksServer, type JwksServer } from '../../test/helpers/jwt.js';
+import { generateTestKey, jwtFixture, mintToken, startJwksServer, type JwksServer } from '../../test/helpers/jwt.js';
 import {
   createVerifier,
   requireToken,
@@ -278,6 +278,36 @@ test('a fault inside verification (not a refusal) reaches the framework error ha
     failing.close();
     await Promise.all([new Promise((r) => server.close(r)), fastify.close()]);
   }
+});
+
+test('createVerifier refuses key settings the config schema refuses: HMAC beside a JWKS or public key, a secret with other algorithms, a jwksUri with credentials or plain http', () => {
+  const secret = 'k'.repeat(40);
+  const port = new URL(jwks.uri).port;
+  const hmacWithPublicKeys = 'algorithms: HMAC algorithms need an explicit secret and are never allowed with public keys';
+  for (const [what, settings, message] of [
+    // Never ready (the JWKS holds no HMAC key), and every token refused as "algorithm not allowed".
+    ['HS256 with a jwksUri', { jwksUri: jwks.uri, algorithms: ['HS256'] }, hmacWithPublicKeys],
+    ['HS256 beside ES256 with a publicKey', { publicKey: jwtFixture('ec-cert.pem'), algorithms: ['ES256', 'HS256'] }, hmacWithPublicKeys],
+    ['a secret with ES256 too', { secret, algorithms: ['HS256', 'ES256'] }, 'algorithms: a secret allows only HS256, HS384 or HS512'],
+    // fetch() refuses a URL with credentials: every fetch failed, forever.
+    ['a jwksUri with user:password@', { jwksUri: `http://user:pw@127.0.0.1:${port}/jwks`, algorithms: ['ES256'] }, 'jwksUri: must not carry credentials (user:password@)'],
+    ['a jwksUri over plain http off loopback', { jwksUri: 'http://auth.example.com/jwks', algorithms: ['ES256'] }, 'jwksUri: must be https (http is allowed on loopback only)'],
+    ['a jwksUri and a secret', { jwksUri: jwks.uri, secret, algorithms: ['HS256'] }, 'exactly one of publicKey, jwksUri or secret is required'],
+  ] as const) {
+    assert.throws(() => createVerifier({ issuer: ISS, audience: 'orders', ...settings }), { message: `issuer ${ISS}: ${message}` }, what);
+  }
+});
+
+test('createVerifier refuses a JWKS cacheMaxAge or cooldown under 1 s: a fetch loop, or a JWKS fetch for every forged kid', () => {
+  const ok = { issuer: ISS, audience: 'orders', jwksUri: jwks.uri, algorithms: ['ES256'] };
+  assert.throws(() => createVerifier({ ...ok, jwks: { cacheMaxAge: 0 } }), {
+    message: `issuer ${ISS}: jwks.cacheMaxAge must be at least 1s: a shorter cache age re-fetches the JWKS continuously`,
+  });
+  assert.throws(() => createVerifier({ ...ok, jwks: { cacheMaxAge: 0.05 } }), /jwks\.cacheMaxAge must be at least 1s/);
+  assert.throws(() => createVerifier({ ...ok, jwks: { cooldown: 0 } }), {
+    message: `issuer ${ISS}: jwks.cooldown must be at least 1s: a shorter cooldown lets every token with an unknown kid or a bad signature trigger a JWKS fetch`,
+  });
+  createVerifier({ ...ok, jwks: { cacheMaxAge: 1, cooldown: 1 } }).close();
 });
 
 test('createVerifier refuses options under which a check could never fire (NaN or infinite skew, NaN age, no issuer, no audience)', () => {

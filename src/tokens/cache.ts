@@ -80,15 +80,17 @@ export class VerifiedTokenCache {
 
 /**
  * Tokens known to be bad whatever the clock says (a signature that does not
- * verify under a key we hold), by cache key only: the refusal is always the
- * same. Replaying one then costs a hash and a lookup, not a signature check.
- * Bounded; cleared whenever an issuer's keys change, because a new key could
- * make a once-bad signature good. Admits a token on its second failure, like
- * {@link VerifiedTokenCache}: a flood of distinct forgeries costs one
- * signature check each and leaves nothing behind.
+ * verify under a key we hold), by cache key, each with what refused it (one
+ * shared object per issuer, so an entry allocates nothing of its own): the
+ * refusal is always the same, but the caller may ask the refuser whether new
+ * keys could now change it. Replaying one then costs a hash and a lookup, not
+ * a signature check. Bounded; cleared whenever an issuer's keys change,
+ * because a new key could make a once-bad signature good. Admits a token on
+ * its second failure, like {@link VerifiedTokenCache}: a flood of distinct
+ * forgeries costs one signature check each and leaves nothing behind.
  */
-export class RejectedTokenCache {
-  private readonly lru: LRUCache<string, true>;
+export class RejectedTokenCache<Refuser extends object> {
+  private readonly lru: LRUCache<string, Refuser>;
   private readonly admission: SecondSightFilter;
 
   constructor(maxEntries: number) {
@@ -96,12 +98,13 @@ export class RejectedTokenCache {
     this.admission = new SecondSightFilter(maxEntries);
   }
 
-  has(key: string): boolean {
-    return this.lru.get(key) === true;
+  /** What refused the token, or undefined when it is not known as bad. */
+  get(key: string): Refuser | undefined {
+    return this.lru.get(key);
   }
 
-  add(key: string): void {
-    if (this.admission.admit(key)) this.lru.set(key, true);
+  add(key: string, refusedBy: Refuser): void {
+    if (this.admission.admit(key)) this.lru.set(key, refusedBy);
   }
 
   clear(): void {

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { GatewayMetrics } from '../../admin/metrics.js';
-import { isSafeEndpointUrl } from '../../config/loopback.js';
+import { isSafeEndpointUrl } from '../../loopback.js';
 import type { IntrospectionConfig } from '../../config/schema.js';
 import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../log.js';

@@ -1,3 +1,4 @@
+import { endpointUrlProblem } from '../../loopback.js';
 import { timerDelay } from '../../timers.js';
 /**
  * One bounded JWKS download: a deadline over the whole exchange (connect,
@@ -14,16 +15,11 @@ export class JwksFetchError extends Error {
   override readonly name = 'JwksFetchError';
 }
 
-/** Only https, or http to a loopback host (development, tests, sidecars). */
+/** Only https, or http to a loopback host (development, tests, sidecars), and no credentials: see endpointUrlProblem. */
 export function assertJwksUrlAllowed(uri: string): URL {
-  const url = new URL(uri);
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && isLoopback(url.hostname)) return url;
-  throw new Error(`jwksUri must use https (http only on loopback): ${url.origin}`);
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const problem = endpointUrlProblem(uri);
+  if (problem !== undefined) throw new Error(`jwksUri ${problem}`);
+  return new URL(uri);
 }
 
 /** Downloads and parses a JWKS document. Throws JwksFetchError; the caller keeps its last good keys. */

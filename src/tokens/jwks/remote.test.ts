@@ -39,7 +39,7 @@ afterEach(async () => {
 });
 
 async function rig(
-  keys: TestKey[],
+  keys: (TestKey | Record<string, unknown>)[],
   jwksOverrides: Partial<{ timeoutMs: number; maxBytes: number; cacheMaxAge: number; cooldown: number }> = {},
   initial: JwksBehaviour = 'ok',
   cacheMaxEntries?: number,
@@ -107,8 +107,8 @@ describe('key rotation', () => {
   test('a new key verifies without restart, the dropped key stops verifying, and no valid request fails meanwhile', async () => {
     const a = generateTestKey('RS256', 'key-a');
     const b = generateTestKey('RS256', 'key-b');
-    // A short cache lifetime, so background refreshes pick up the removal of key A.
-    const r = await rig([a], { cacheMaxAge: 0.2, cooldown: 30 });
+    // The shortest cache lifetime (refreshed every 0.75 s), so a background refresh picks up the removal of key A.
+    const r = await rig([a], { cacheMaxAge: 1, cooldown: 30 });
     await r.verifier.ready;
 
     const oldToken = mintToken(a, claims);
@@ -138,11 +138,10 @@ describe('key rotation', () => {
     r.jwks.setKeys([a, b]);
     signer = b;
     await r.verifier.verify(mintToken(b, claims)); // unknown kid → one re-fetch → found
-    // 2. Later the old key leaves the JWKS; a background refresh picks that up.
+    // 2. Later the old key leaves the JWKS; the next background refresh, asked after the change, picks that up.
     r.jwks.setKeys([b]);
-    const before = r.jwks.fetchCount;
-    await r.jwks.waitForFetches(before + 2);
-    while ((await r.nextFetch()) !== 'ok');
+    await r.jwks.waitForFetches(r.jwks.fetchCount + 1);
+    assert.equal(await r.nextFetch(), 'ok');
     running = false;
     await loop;
 
@@ -157,27 +156,29 @@ describe('key rotation', () => {
   test('new material under an old kid replaces the key, and cached tokens of the old material go with it', async () => {
     const a = generateTestKey('ES256', 'same-kid');
     const a2 = generateTestKey('ES256', 'same-kid');
-    const r = await rig([a], { cacheMaxAge: 0.2 });
+    const r = await rig([a], { cacheMaxAge: 1 });
     await r.verifier.ready;
     const old = mintToken(a, claims);
     await r.verifier.verify(old);
     const first = await r.verifier.verify(old); // stored at its second verification
-    // A refresh that changes nothing keeps the cache: the same identity object comes back.
-    await r.jwks.waitForFetches(r.jwks.fetchCount + 2);
+    // A background refresh that changes nothing keeps the cache: the same identity object comes back.
+    await r.jwks.waitForFetches(r.jwks.fetchCount + 1);
+    assert.equal(await r.nextFetch(), 'ok');
     assert.equal(await r.verifier.verify(old), first);
     r.jwks.setKeys([a2]);
-    await r.jwks.waitForFetches(r.jwks.fetchCount + 2);
-    while ((await r.nextFetch()) !== 'ok');
+    await r.jwks.waitForFetches(r.jwks.fetchCount + 1);
+    assert.equal(await r.nextFetch(), 'ok');
     await rejects(r.verifier.verify(old), 'GH_TOKEN_INVALID', 'signature invalid');
     assert.equal((await r.verifier.verify(mintToken(a2, claims))).subject, 'alice');
   });
 
   test('the JWKS is refreshed in the background before cacheMaxAge ends, without any request', async () => {
     const a = generateTestKey('ES256');
-    const r = await rig([a], { cacheMaxAge: 0.2 });
+    const r = await rig([a], { cacheMaxAge: 1 });
     await r.verifier.ready;
-    await r.jwks.waitForFetches(3);
-    assert.ok(r.fetches.filter((f) => f === 'ok').length >= 2);
+    await r.jwks.waitForFetches(2);
+    assert.equal(await r.nextFetch(), 'ok');
+    assert.deepEqual(r.fetches, ['ok', 'ok']);
   });
 });
 
@@ -213,6 +214,115 @@ describe('unknown kid flood', () => {
     assert.equal(r.jwks.fetchCount, 3);
     // Valid tokens were never affected.
     await r.verifier.verify(mintToken(a, claims));
+  });
+
+  test('a wall clock stepped back counts as the cooldown having passed, not as a cooldown of the step plus 30 s', async () => {
+    const a = generateTestKey('ES256');
+    const b = generateTestKey('ES256');
+    const r = await rig([a], { cooldown: 30 });
+    await r.verifier.ready;
+    await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'ghost' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+    assert.equal(r.jwks.fetchCount, 2, 'the cooldown is spent');
+    // NTP steps the clock back an hour; then the issuer publishes key b and signs with it.
+    r.clock.now -= 3_600_000;
+    r.jwks.setKeys([a, b]);
+    const nowSeconds = Math.floor(r.clock.now / 1000);
+    assert.equal((await r.verifier.verify(mintToken(b, claims, { nowSeconds }))).subject, 'alice');
+    assert.equal(r.jwks.fetchCount, 3);
+    // The cooldown then counts from the new reading.
+    await rejects(r.verifier.verify(mintToken(a, claims, { nowSeconds, kid: 'ghost-2' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+    assert.equal(r.jwks.fetchCount, 3);
+  });
+});
+
+describe('a signature that fails under fetched keys', () => {
+  /** As the gateway asks: the synchronous path first, `verify` only when it leaves the token undecided. */
+  function decide(r: Rig, token: string): Promise<unknown> {
+    const outcome = r.verifier.verifySync!(token);
+    if (outcome === undefined) return r.verifier.verify(token);
+    return outcome instanceof GatehouseError ? Promise.reject(outcome) : Promise.resolve(outcome);
+  }
+
+  test('a token naming a kid the set lacks falls back to the unnamed key; when that signature fails, a re-fetch brings the named key', async () => {
+    const { kid: _, ...unnamed } = generateTestKey('RS256').publicJwk;
+    const k1 = generateTestKey('RS256', 'k1');
+    const k2 = generateTestKey('RS256', 'k2');
+    const r = await rig([unnamed, k1]);
+    await r.verifier.ready;
+    // The issuer publishes k2 and starts signing with it.
+    r.jwks.setKeys([unnamed, k1, k2]);
+    const token = mintToken(k2, claims);
+    assert.equal(r.verifier.verifySync!(token), undefined, 'left to verify: a re-fetch may bring the key');
+    assert.equal((await r.verifier.verify(token)).subject, 'alice');
+    assert.equal(r.jwks.fetchCount, 2);
+  });
+
+  test('new key material under a kid already held: the failed signature re-fetches, and the new token verifies', async () => {
+    const old = generateTestKey('ES256', 'same-kid');
+    const renewed = generateTestKey('ES256', 'same-kid');
+    const r = await rig([old]);
+    await r.verifier.ready;
+    r.jwks.setKeys([renewed]);
+    const token = mintToken(renewed, claims);
+    assert.equal(r.verifier.verifySync!(token), undefined);
+    assert.equal((await r.verifier.verify(token)).subject, 'alice');
+    assert.equal(r.jwks.fetchCount, 2);
+    // The old material is gone with that fetch; its tokens are now refused at once, without another fetch.
+    const stale = r.verifier.verifySync!(mintToken(old, claims));
+    assert.ok(stale instanceof GatehouseError && stale.message === 'signature invalid');
+    assert.equal(r.jwks.fetchCount, 2);
+  });
+
+  test('a flood of forgeries costs one fetch per cooldown, and within the cooldown they are refused synchronously', async () => {
+    const a = generateTestKey('ES256', 'signing');
+    const forger = generateTestKey('ES256', 'signing');
+    const r = await rig([a], { cooldown: 30 });
+    await r.verifier.ready;
+    assert.equal(r.jwks.fetchCount, 1);
+
+    const forgeries = Array.from({ length: 200 }, (_, i) => mintToken(forger, { ...claims, jti: `flood-${i}` }));
+    const results = await Promise.allSettled(forgeries.map((t) => decide(r, t)));
+    assert.ok(results.every((x) => x.status === 'rejected' && (x.reason as GatehouseError).message === 'signature invalid'));
+    assert.equal(r.jwks.fetchCount, 2, 'the flood shares one re-fetch');
+
+    // Within the cooldown: refused on the synchronous path, new or repeated, no fetch.
+    for (let i = 0; i < 50; i++) {
+      for (const token of [mintToken(forger, { ...claims, jti: `later-${i}` }), forgeries[0]!]) {
+        const refused = r.verifier.verifySync!(token);
+        assert.ok(refused instanceof GatehouseError && refused.message === 'signature invalid', `pass ${i}`);
+      }
+    }
+    assert.equal(r.jwks.fetchCount, 2);
+
+    // Past the cooldown, one more for the next flood.
+    r.clock.now += 30_000;
+    const again = await Promise.allSettled(forgeries.slice(0, 50).map((t) => decide(r, t)));
+    assert.ok(again.every((x) => x.status === 'rejected'));
+    assert.equal(r.jwks.fetchCount, 3);
+    assert.equal((await r.verifier.verify(mintToken(a, claims))).subject, 'alice');
+  });
+
+  test('a token remembered as a bad signature is checked again once a re-fetch is allowed: its key may have been published since', async () => {
+    const old = generateTestKey('ES256', 'same-kid');
+    const renewed = generateTestKey('ES256', 'same-kid');
+    const r = await rig([old], { cooldown: 30 });
+    await r.verifier.ready;
+    // An unknown kid spends the cooldown just before the issuer publishes its new material.
+    await rejects(r.verifier.verify(mintToken(old, claims, { kid: 'elsewhere' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+    assert.equal(r.jwks.fetchCount, 2);
+    r.jwks.setKeys([renewed]);
+    const token = mintToken(renewed, claims);
+    for (let i = 0; i < 3; i++) {
+      const refused = r.verifier.verifySync!(token);
+      assert.ok(refused instanceof GatehouseError && refused.message === 'signature invalid');
+    }
+    assert.deepEqual(r.lookups.slice(-3), [false, false, true], 'in the rejected-signature cache from its second failure');
+    assert.equal(r.jwks.fetchCount, 2);
+
+    r.clock.now += 30_000;
+    assert.equal(r.verifier.verifySync!(token), undefined);
+    assert.equal((await r.verifier.verify(token)).subject, 'alice');
+    assert.equal(r.jwks.fetchCount, 3);
   });
 });
 

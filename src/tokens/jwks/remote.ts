@@ -11,7 +11,7 @@ export interface RemoteKeySourceOptions {
   readonly maxBytes: number;
   /** Seconds fetched keys are fresh; a background refresh runs before this ends. */
   readonly cacheMaxAgeSeconds: number;
-  /** Seconds between re-fetches triggered by an unknown `kid` (and by requests while keys never loaded). */
+  /** Seconds between re-fetches triggered by requests: an unknown `kid`, a signature that fails, keys that never loaded. */
   readonly cooldownSeconds: number;
   /** Clock in ms; decides cooldowns, so tests can step past them without sleeping. */
   readonly now: () => number;
@@ -27,9 +27,10 @@ const MAX_RETRY_MS = 60_000;
 
 /**
  * Keys from a JWKS endpoint. Loads at construction, refreshes in the background
- * ahead of `cacheMaxAge`, re-fetches on an unknown `kid` at most once per
- * cooldown, and keeps the last good set whenever a fetch fails or returns
- * garbage: a broken endpoint degrades to "no new keys", never to "no keys".
+ * ahead of `cacheMaxAge`, re-fetches on an unknown `kid` or a signature that
+ * fails at most once per cooldown (one cooldown for both), and keeps the last
+ * good set whenever a fetch fails or returns garbage: a broken endpoint
+ * degrades to "no new keys", never to "no keys".
  * The last good set is kept without an age limit — an outage of the issuer's
  * JWKS must not take the gateway down with it.
  */
@@ -84,6 +85,36 @@ export class RemoteKeySource {
     return this.current.select(kid, alg);
   }
 
+  /**
+   * Whether a signature that failed under the current keys may be worth a
+   * re-fetch now: a fetch is under way (joining it costs nothing), or the
+   * cooldown has passed. Only reads, so the synchronous path can ask it for
+   * every forgery; {@link selectAfterBadSignature} spends the cooldown.
+   */
+  mayRefetchAfterBadSignature(nowMs: number): boolean {
+    return this.inFlight !== undefined || this.cooldownPassed(nowMs);
+  }
+
+  /**
+   * After a signature failed under the key `failedKeyId`: the issuer may have
+   * published new material under that `kid`, or the `kid` the token names
+   * while it fell back to the unnamed key. Joins a fetch under way, or fetches
+   * when the cooldown allows (the cooldown of unknown kids: a flood of
+   * forgeries costs at most one fetch per cooldown), and picks a key again.
+   * Returns the new selection when it is not the key that failed; `undefined`
+   * when no fetch was allowed or it brought nothing new for this token.
+   */
+  async selectAfterBadSignature(kid: string | undefined, alg: JwsAlgorithm, failedKeyId: string): Promise<KeySelection | undefined> {
+    if (this.inFlight) {
+      await this.inFlight;
+      const selection = this.selectOtherThan(kid, alg, failedKeyId);
+      if (selection) return selection;
+    }
+    if (!this.mayTriggerFetch()) return undefined;
+    await this.refresh();
+    return this.selectOtherThan(kid, alg, failedKeyId);
+  }
+
   /** Fetches now (or joins the fetch under way). Never rejects. */
   refresh(): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -103,9 +134,27 @@ export class RemoteKeySource {
 
   private mayTriggerFetch(): boolean {
     const now = this.opts.now();
-    if (now - this.lastTriggeredFetchMs < this.opts.cooldownSeconds * 1000) return false;
+    if (!this.cooldownPassed(now)) return false;
     this.lastTriggeredFetchMs = now;
     return true;
+  }
+
+  /**
+   * A negative elapsed time (the wall clock was stepped back since the last
+   * triggered fetch) counts as the cooldown having passed: read as "not yet",
+   * it blocked re-fetches for the whole step plus the cooldown. The fetch it
+   * allows restarts the cooldown from the new reading, so a step costs at most
+   * one extra fetch.
+   */
+  private cooldownPassed(nowMs: number): boolean {
+    const elapsedMs = nowMs - this.lastTriggeredFetchMs;
+    return elapsedMs < 0 || elapsedMs >= this.opts.cooldownSeconds * 1000;
+  }
+
+  /** The key for `kid` and `alg` now, unless it is still the one with id `keyId`. */
+  private selectOtherThan(kid: string | undefined, alg: JwsAlgorithm, keyId: string): KeySelection | undefined {
+    const selection = this.current!.select(kid, alg);
+    return selection.status === 'found' && selection.key.id === keyId ? undefined : selection;
   }
 
   private async load(): Promise<void> {

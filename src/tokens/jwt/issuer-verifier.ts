@@ -89,8 +89,6 @@ export class IssuerVerifier {
       maxTokenAgeSeconds: options.maxTokenAge,
     };
     this.requireTyp = options.requireTyp !== undefined;
-    const sources = [options.publicKey, options.jwksUri, options.secret].filter((s) => s !== undefined).length;
-    if (sources !== 1) throw new Error(`issuer ${this.name}: exactly one of publicKey, jwksUri or secret is required`);
     this.keys = IssuerKeys.open(options, algorithms, deps, previous?.keys);
     this.fingerprint = hash('sha256', JSON.stringify([options, this.keys.fingerprint]), 'base64');
   }
@@ -120,6 +118,12 @@ export class IssuerVerifier {
    * yet, the claims come first instead: an unknown `kid` only triggers a JWKS
    * fetch for a token whose claims pass, and a token that cannot be checked is
    * refused for its claims when those are wrong too (expired, say).
+   *
+   * A signature that fails under fetched keys may mean the issuer published
+   * new material (under the same `kid`, or under the `kid` this token names
+   * while it fell back to an unnamed key): the JWKS is re-fetched, within the
+   * cooldown of unknown kids, and the signature checked again if that brought
+   * another key.
    */
   async verify(parsed: ParsedToken, token: string, nowMs: number): Promise<VerifiedToken> {
     const alg = this.checkHeader(parsed);
@@ -129,7 +133,11 @@ export class IssuerVerifier {
       this.checkClaims(parsed, nowMs);
       selection = await this.keys.select(kid, alg);
     }
-    const verified = this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
+    let verified = this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
+    if (verified instanceof SignatureInvalid && selection.status === 'found' && this.keys.isRemote) {
+      const again = await this.keys.selectAfterBadSignature(kid, alg, selection.key.id);
+      if (again !== undefined) verified = this.checkSignatureAndClaims(again, alg, parsed, token, nowMs);
+    }
     if (verified instanceof SignatureInvalid) throw verified;
     return verified;
   }
@@ -137,10 +145,12 @@ export class IssuerVerifier {
   /**
    * The same checks without a promise, for when the key is at hand (the usual
    * case once keys have loaded). Returns `undefined` when only {@link verify}
-   * can tell: the keys are still loading, or the `kid` is unknown and a JWKS
-   * re-fetch may bring it. Throws the same refusals as `verify`, except that a
-   * signature that fails is returned (a flood of forgeries must not keep the
-   * caller in V8's interpreter; see TokenVerifier.verifySync).
+   * can tell: the keys are still loading, the `kid` is unknown and a JWKS
+   * re-fetch may bring it, or a signature failed under fetched keys while a
+   * re-fetch is allowed (once per cooldown, or joining one under way). Throws
+   * the same refusals as `verify`, except that a signature that fails is
+   * returned (a flood of forgeries must not keep the caller in V8's
+   * interpreter; see TokenVerifier.verifySync).
    */
   verifySync(parsed: ParsedToken, token: string, nowMs: number): VerifiedToken | SignatureInvalid | undefined {
     const alg = this.checkHeader(parsed);
@@ -150,7 +160,10 @@ export class IssuerVerifier {
       this.checkClaims(parsed, nowMs);
       return undefined;
     }
-    return this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
+    const verified = this.checkSignatureAndClaims(selection, alg, parsed, token, nowMs);
+    // Within the cooldown a forgery stays on this path: two comparisons, no promise.
+    if (verified === SignatureInvalid.instance && this.keys.mayRefetchAfterBadSignature(nowMs)) return undefined;
+    return verified;
   }
 
   /** The protected header; returns the (allowed) algorithm. */

@@ -1,5 +1,6 @@
 import type { GatehouseError } from '../../errors.js';
 import type { Identity } from '../identity.js';
+import { keySourceProblems } from './key-source-rules.js';
 
 /**
  * One trusted issuer. Structurally the gateway's `JwtIssuerConfig` (the config
@@ -51,9 +52,9 @@ export interface IssuerOptions {
 export interface JwksOptions {
   readonly timeoutMs: number;
   readonly maxBytes: number;
-  /** Seconds keys are used before a refresh; the refresh runs ahead of this. */
+  /** Seconds keys are used before a refresh; the refresh runs ahead of this. At least 1. */
   readonly cacheMaxAge: number;
-  /** Minimum seconds between re-fetches triggered by unknown `kid`s. */
+  /** Minimum seconds between re-fetches triggered by requests: unknown `kid`s, and signatures that fail under fetched keys. At least 1. */
   readonly cooldown: number;
 }
 
@@ -97,11 +98,12 @@ export function withIssuerDefaults(input: IssuerInput): IssuerOptions {
 }
 
 /**
- * Throws a plain Error naming the issuer when `o` could never be checked safely.
- * The gateway's config schema refuses all of these already; the service kit
- * takes options from code, where `Number(process.env.SKEW)` of an unset
- * variable is NaN, and every comparison with NaN is false: an `exp` check that
- * never fires. So the core refuses them itself.
+ * Throws a plain Error naming the issuer when `o` could never be checked safely,
+ * or its keys could never verify a token. The gateway's config schema refuses
+ * all of these already; the service kit takes options from code, where
+ * `Number(process.env.SKEW)` of an unset variable is NaN, and every comparison
+ * with NaN is false: an `exp` check that never fires. So the core refuses them
+ * itself, the key settings by the schema's own rules (keySourceProblems).
  */
 export function assertUsableIssuerOptions(o: IssuerOptions): void {
   const who = typeof o.issuer === 'string' && o.issuer !== '' ? o.issuer : '(unnamed)';
@@ -112,15 +114,41 @@ export function assertUsableIssuerOptions(o: IssuerOptions): void {
   const audiences = typeof o.audience === 'string' ? [o.audience] : Array.isArray(o.audience) ? o.audience : [];
   if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) fail('audience must be a non-empty string or list of them');
   if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) fail('algorithms must list at least one algorithm');
+  const keyProblems = keySourceProblems(o);
+  if (keyProblems.length > 0) fail(keyProblems.map((p) => (p.path.length > 0 ? `${p.path.join('.')}: ${p.message}` : p.message)).join('; '));
   // Bounds no stricter than the config schema's, so that `config check` and the start agree.
   if (!isFiniteNonNegative(o.clockSkew)) fail('clockSkew must be a finite number of seconds, 0 or more');
   if (o.maxTokenAge !== undefined && !isFiniteNonNegative(o.maxTokenAge)) fail('maxTokenAge must be a finite number of seconds, 0 or more');
   if (o.jwksUri !== undefined) {
-    const { timeoutMs, maxBytes, cacheMaxAge, cooldown } = o.jwks;
-    if (!(timeoutMs > 0 && maxBytes > 0) || ![timeoutMs, maxBytes, cacheMaxAge, cooldown].every(isFiniteNonNegative)) {
-      fail('jwks limits must be finite numbers (timeoutMs and maxBytes above 0)');
+    const { timeoutMs, maxBytes } = o.jwks;
+    if (!(isFiniteNonNegative(timeoutMs) && timeoutMs > 0 && isFiniteNonNegative(maxBytes) && maxBytes > 0)) {
+      fail('jwks.timeoutMs and jwks.maxBytes must be finite numbers above 0');
+    }
+    for (const key of ['cacheMaxAge', 'cooldown'] as const) {
+      const problem = jwksIntervalProblem(key, o.jwks[key]);
+      if (problem !== undefined) fail(`jwks.${key} ${problem}`);
     }
   }
+}
+
+/**
+ * Shortest `jwks.cacheMaxAge` and `jwks.cooldown`, in seconds. A shorter cache
+ * age re-fetches the JWKS in a loop (every 50 ms at 0, forever); a shorter
+ * cooldown lets every forged token with an unknown `kid` or a bad signature
+ * fetch it, turning the gateway into an amplifier against the issuer.
+ */
+export const MIN_JWKS_INTERVAL_SECONDS = 1;
+
+/**
+ * Why `seconds` cannot be the JWKS `cacheMaxAge` or `cooldown`, or undefined.
+ * The config schema reports the same words, so `config check`, the start and
+ * the service kit refuse alike.
+ */
+export function jwksIntervalProblem(key: 'cacheMaxAge' | 'cooldown', seconds: unknown): string | undefined {
+  if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= MIN_JWKS_INTERVAL_SECONDS) return undefined;
+  return key === 'cacheMaxAge'
+    ? `must be at least ${MIN_JWKS_INTERVAL_SECONDS}s: a shorter cache age re-fetches the JWKS continuously`
+    : `must be at least ${MIN_JWKS_INTERVAL_SECONDS}s: a shorter cooldown lets every token with an unknown kid or a bad signature trigger a JWKS fetch`;
 }
 
 function isFiniteNonNegative(v: unknown): v is number {
@@ -203,8 +231,10 @@ export interface TokenVerifier {
    * The synchronous path: the identity, or the refusal (returned, not thrown),
    * whenever no key has to be fetched first (a cached answer, or keys already
    * loaded); `undefined` when only {@link verify} can tell (keys still loading,
-   * or an unknown `kid` that may bring a JWKS fetch). Saves the promise chain;
-   * returning refusals keeps a flood of forgeries out of V8's interpreter.
+   * an unknown `kid` that may bring a JWKS fetch, or a signature that failed
+   * under fetched keys while a re-fetch is allowed, at most once per
+   * cooldown). Saves the promise chain; returning refusals keeps a flood of
+   * forgeries out of V8's interpreter.
    */
   verifySync?(token: string): Identity | GatehouseError | undefined;
   /** Resolves once every key source has loaded once. Never rejects; see `isReady`. */

@@ -42,6 +42,9 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
       now: () => NOW * 1000,
     });
     await verifier.ready;
+    // A failed signature re-fetches the JWKS once per cooldown (tested in jwks/remote.test.ts). Spent here,
+    // and never again on the pinned clock: every test below, run alone or in order, sees forgeries refused synchronously.
+    await rejects(verifier.verify(forgeToken({ alg: 'RS256', kid: keys.RS256!.kid }, { ...claims, exp: NOW + 60 })), 'GH_TOKEN_INVALID', 'signature invalid');
   });
   after(async () => {
     verifier.close();

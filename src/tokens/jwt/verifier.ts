@@ -1,6 +1,7 @@
 import { GatehouseError } from '../../errors.js';
 import { RejectedTokenCache, tokenCacheKey, VerifiedTokenCache } from '../cache.js';
 import type { Identity } from '../identity.js';
+import type { IssuerKeys } from '../keys/issuer-keys.js';
 import { IssuerVerifier, SignatureInvalid, type VerifiedToken } from './issuer-verifier.js';
 import type { IssuerOptions, TokenVerifier, VerifierOptions } from './options.js';
 import { MAX_TOKEN_LENGTH, parseCompactJws, type ParsedToken } from './parse.js';
@@ -13,7 +14,8 @@ interface VerifierState {
   readonly byIssuer: ReadonlyMap<string, IssuerVerifier>;
   readonly maxEntries: number;
   cache: VerifiedTokenCache | undefined;
-  rejected: RejectedTokenCache | undefined;
+  /** Each entry holds the keys that refused the token, asked on a hit whether a re-fetch could change that. */
+  rejected: RejectedTokenCache<IssuerKeys> | undefined;
 }
 
 const states = new WeakMap<TokenVerifier, VerifierState>();
@@ -134,14 +136,21 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     if (token.length > MAX_TOKEN_LENGTH) throw refuse('GH_TOKEN_MALFORMED', 'token too large');
   }
 
-  /** Cache lookup: the identity on a hit, the refusal of a known bad signature, undefined on a miss. */
+  /**
+   * Cache lookup: the identity on a hit, the refusal of a known bad signature,
+   * undefined on a miss. A known bad signature under fetched keys counts as a
+   * miss while its keys may be re-fetched (at most once per cooldown): the
+   * issuer may have published the key since, and a client resending the same
+   * token must not stay refused until the next background refresh.
+   */
   function lookup(key: string, nowMs: number): Identity | GatehouseError | undefined {
     const hit = cache!.get(key, nowMs);
     if (hit) {
       hooks.onCacheLookup?.(true);
       return hit.identity;
     }
-    const known = rejected!.has(key);
+    const refusedBy = rejected!.get(key);
+    const known = refusedBy !== undefined && !refusedBy.mayRefetchAfterBadSignature(nowMs);
     hooks.onCacheLookup?.(known);
     return known ? SignatureInvalid.instance : undefined;
   }
@@ -159,8 +168,8 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   }
 
   /** A bad signature stays bad until the keys change. */
-  function rememberBadSignature(key: string | undefined): void {
-    if (key !== undefined) rejected!.add(key);
+  function rememberBadSignature(key: string | undefined, issuer: IssuerVerifier): void {
+    if (key !== undefined) rejected!.add(key, issuer.keys);
   }
 
   function remember(key: string | undefined, issuer: IssuerVerifier, verified: VerifiedToken, nowMs: number): Identity {
@@ -177,11 +186,13 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   /**
    * Decides without a promise whenever no key has to be fetched: a cached
    * answer, or a full verification against keys already loaded (signature
-   * checks are synchronous anyway). Undefined only while keys load or for an
-   * unknown `kid` that may warrant a JWKS fetch. A refusal is returned, not
-   * thrown: V8 counts a function's calls toward optimizing it when it returns,
-   * so one that always throws (every request of a flood of forgeries) would
-   * keep this whole path in the interpreter.
+   * checks are synchronous anyway). Undefined only while keys load, for an
+   * unknown `kid` that may warrant a JWKS fetch, and for a signature that
+   * failed under fetched keys while a re-fetch is allowed (at most once per
+   * cooldown). A refusal is returned, not thrown: V8 counts a function's calls
+   * toward optimizing it when it returns, so one that always throws (every
+   * request of a flood of forgeries) would keep this whole path in the
+   * interpreter.
    */
   function verifySync(token: string): Identity | GatehouseError | undefined {
     try {
@@ -197,7 +208,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
       const issuer = issuerOf(parsed);
       const verified = issuer.verifySync(parsed, token, nowMs);
       if (verified instanceof SignatureInvalid) {
-        rememberBadSignature(key);
+        rememberBadSignature(key, issuer);
         return verified;
       }
       if (verified === undefined) {
@@ -232,7 +243,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     try {
       verified = await issuer.verify(parsed, token, nowMs);
     } catch (err) {
-      if (err instanceof SignatureInvalid) rememberBadSignature(key);
+      if (err instanceof SignatureInvalid) rememberBadSignature(key, issuer);
       throw ownCopy(err);
     }
     return remember(key, issuer, verified, nowMs);

@@ -108,6 +108,16 @@ export class IssuerKeys {
     return this.current !== undefined;
   }
 
+  /** Whether a signature that failed may be checked again after a JWKS re-fetch now (see RemoteKeySource). Never for static keys. */
+  mayRefetchAfterBadSignature(nowMs: number): boolean {
+    return this.remote !== undefined && this.remote.mayRefetchAfterBadSignature(nowMs);
+  }
+
+  /** See RemoteKeySource.selectAfterBadSignature; `undefined` at once for static keys. */
+  async selectAfterBadSignature(kid: string | undefined, alg: JwsAlgorithm, failedKeyId: string): Promise<KeySelection | undefined> {
+    return this.remote?.selectAfterBadSignature(kid, alg, failedKeyId);
+  }
+
   /** Picks a key, waiting for the keys to load (and re-fetching for an unknown `kid`, see RemoteKeySource.select). */
   async select(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection> {
     if (this.remote) {
