@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { startAdminServer, type AdminServer } from './admin/server.js';
-import { isLoopbackAddress } from './config/loopback.js';
+import { isLoopbackAddress } from './loopback.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { isLoopbackAddress } from '../config/loopback.js';
+import { isLoopbackAddress } from '../loopback.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
