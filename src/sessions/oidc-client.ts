@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { GatehouseError } from '../errors.js';
 import type { SessionTokens } from './refresh.js';
 import { systemClock, type Clock } from './store.js';
+import { isLoopbackAddress } from '../loopback.js';
 
 export interface OidcClientOptions {
   /** Issuer URL; its discovery document names every endpoint. */
@@ -30,7 +31,7 @@ export interface LoginResult {
 // ID token claims that describe the token, not the user.
 const TECHNICAL_CLAIMS = new Set(['aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'jti']);
 
-const isLoopback = (u: URL) => u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+const isLoopback = (u: URL): boolean => isLoopbackAddress(u.hostname);
 
 /**
  * The gateway's OpenID Connect client (openid-client): authorization code +

@@ -1,6 +1,7 @@
 import { GatehouseError } from '../errors.js';
+import { isLoopbackAddress } from '../loopback.js';
 
-const isLoopback = (u: URL) => u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+const isLoopback = (u: URL): boolean => isLoopbackAddress(u.hostname);
 
 /**
  * Where a login may send the browser afterwards: a path on the gateway's own
