@@ -134,9 +134,11 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     throw err;
   }
   let active = config;
-  const traffic = new Traffic();
   /** Replaced generations whose requests are still running. */
   const retired = new Set<Generation>();
+  /** Every generation that may still have requests running: what shutdown drains. */
+  const live = (): Generation[] => [current, ...retired];
+  const running = (): number => live().reduce((n, g) => n + g.state.traffic.running, 0);
 
   let listeners: Listeners | undefined;
   let admin: AdminServer | undefined;
@@ -153,7 +155,6 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         logger,
         accessLog,
         state: () => current.state,
-        traffic,
       }),
       logger,
       opts.baseDir,
@@ -186,7 +187,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
    */
   const releasePools = (): void => {
     const origins = new Set<string>();
-    for (const g of [current, ...retired]) for (const r of g.state.router.routes) origins.add(r.origin);
+    for (const g of live()) for (const r of g.state.router.routes) origins.add(r.origin);
     pools.retainOnly(origins).catch((err: unknown) => logger.warn({ err }, 'closing an unused upstream pool failed'));
   };
 
@@ -197,11 +198,14 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
    */
   const retire = (g: Generation): void => {
     retired.add(g);
-    void g.state.traffic.idle().then(async () => {
-      if (!retired.delete(g)) return; // close() took it
-      releasePools();
-      await g.auth.close();
-    });
+    void g.state.traffic
+      .idle()
+      .then(async () => {
+        if (!retired.delete(g)) return; // close() took it
+        releasePools();
+        await g.auth.close();
+      })
+      .catch((err: unknown) => logger.warn({ err }, 'closing a replaced configuration failed'));
   };
 
   /** Swaps in `next` (see Gateway.reload); runs one at a time, as it waits for key files between building and swapping. */
@@ -256,15 +260,15 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         const servers = [bound.server, bound.redirect].filter((s): s is Server => s !== undefined);
         const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
         for (const s of servers) s.closeIdleConnections();
-        if (traffic.running > 0) {
-          const drained = traffic.idle();
+        if (running() > 0) {
+          const drained = Promise.all(live().map((g) => g.state.traffic.idle()));
           let timer: NodeJS.Timeout | undefined;
           const timedOut = new Promise<void>((r) => {
             timer = setTimeout(r, timerDelay(active.shutdown.drainTimeoutMs));
           });
           await Promise.race([drained, timedOut]);
           clearTimeout(timer);
-          if (traffic.running > 0) logger.warn({ inFlight: traffic.running }, 'drain timeout: closing remaining connections');
+          if (running() > 0) logger.warn({ inFlight: running() }, 'drain timeout: closing remaining connections');
         }
         for (const s of servers) s.closeAllConnections();
         await stopped;

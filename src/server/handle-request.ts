@@ -42,8 +42,6 @@ export interface HandlerEnv {
   readonly accessLog: AccessLog;
   /** Reads the current state once per request, so a reload never mixes two tables in one request. */
   state(): GatewayState;
-  /** Every request, whatever its configuration: what shutdown drains. */
-  readonly traffic: Traffic;
 }
 
 /** A path can carry a token (`/callback/eyJ…`): mask token-like runs; short paths cannot hold one. */
@@ -103,7 +101,6 @@ export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, re
     if (closingConnections.has(req.socket)) return;
     const state = env.state();
     const exchange = new Exchange(req, res, env, state);
-    env.traffic.started();
     state.traffic.started();
     // `on`, not `once`: 'close' is emitted once, and `once` would wrap the listener per request.
     res.on('close', exchange.onClose);
@@ -289,7 +286,6 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   readonly onClose = (): void => {
     if (this.upstream !== undefined) this.upstream.abort();
-    this.env.traffic.ended();
     this.state.traffic.ended();
     const seconds = (performance.now() - this.startedAt) / 1000;
     const res = this.res;

@@ -112,9 +112,13 @@ export function writeRawError(socket: Socket, err: GatehouseError, hsts?: string
     'cache-control: no-store\r\n' +
     (hsts ? `strict-transport-security: ${hsts}\r\n` : '') +
     'connection: close\r\n\r\n';
-  socket.end(head + body);
+  endWithin(socket, head + body);
   socket.resume();
-  // Bound how long a client that never closes can keep this socket.
+}
+
+/** Half-closes, bounding how long a client that never closes can keep the socket. */
+function endWithin(socket: Socket, data = ''): void {
+  socket.end(data);
   setTimeout(() => socket.destroy(), 5000).unref();
 }
 
@@ -141,11 +145,6 @@ function attachedResponse(socket: Socket): ServerResponse | undefined {
  */
 function closeWhenAnswered(socket: Socket): void {
   const response = attachedResponse(socket);
-  if (response === undefined) {
-    socket.end();
-    // Bound how long a client that never closes can keep this socket.
-    setTimeout(() => socket.destroy(), 5000).unref();
-    return;
-  }
+  if (response === undefined) return endWithin(socket);
   response.once('close', () => closeWhenAnswered(socket));
 }

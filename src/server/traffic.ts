@@ -1,8 +1,8 @@
 /**
- * Counts the requests running under something that must outlive them: the
- * gateway as a whole (shutdown drains it) or one configuration (a reload
- * retires the configuration it replaces, and closes what only that one uses,
- * its upstream pools and key sources, once its last request has ended).
+ * Counts the requests running under one configuration. A reload retires the
+ * configuration it replaces and closes what only that one uses, its upstream
+ * pools and key sources, once its last request has ended; shutdown drains the
+ * requests of every configuration still running some.
  */
 export class Traffic {
   private count = 0;

@@ -250,6 +250,23 @@ test('close drains in-flight requests, refuses new connections', async () => {
   await up.close();
 });
 
+test('close also drains a request of a configuration a reload has replaced', async () => {
+  const up = await startEchoUpstream();
+  const other = await startEchoUpstream();
+  const t = await startTestGateway({ routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  up.setMode('stream');
+  const res = await request(`${t.gw.url}/long`);
+  await t.gw.reload(validateConfig({ ...base, routes: [{ path: '/', upstream: other.url, auth: 'none' }] }));
+  let closed = false;
+  const closing = t.gw.close().then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(closed, false, 'close waits for the old configuration\'s request');
+  up.release();
+  assert.equal(await res.body.text(), STREAM_FIRST + STREAM_REST, 'the in-flight request completed');
+  await closing;
+  await Promise.all([up.close(), other.close()]);
+});
+
 test('draining: /readyz answers 503 from the moment close begins; a drain timeout longer than a timer holds (a month) still waits', async () => {
   const up = await startEchoUpstream();
   const t = await startTestGateway({
