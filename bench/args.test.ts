@@ -10,4 +10,11 @@ test('results file: only a full run replaces latest.md; smoke, partial and profi
   assert.equal(defaultResultsName(parseBenchArgs(['--rounds', '3'])), 'partial-latest.md');
   assert.equal(defaultResultsName(parseBenchArgs(['--profile', '/tmp/p'])), 'partial-latest.md');
   assert.equal(defaultResultsName(parseBenchArgs(['--baseline', '.build/base-x', '--modes', 'a'])), 'ab-latest.md');
+  // Settings that change what is measured, or measure less of it, are not the build's result either.
+  for (const changed of [
+    ['--duration', '1'], ['--connections', '10'], ['--no-pin'], ['--autocannon'], ['--fresh-tokens', '5000'],
+    ['--token-cache', '100'], ['--gateway-log', 'info'], ['--as-duration', '1'],
+  ]) {
+    assert.equal(defaultResultsName(parseBenchArgs(changed)), 'partial-latest.md', changed.join(' '));
+  }
 });

@@ -119,6 +119,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
  */
 export function defaultResultsName(args: BenchArgs): string {
   if (args.baselineDir !== undefined) return 'ab-latest.md';
-  const full = args.modes === undefined && !args.quick && args.profileDir === undefined && args.rounds >= 5;
+  const full =
+    args.modes === undefined && !args.quick && args.profileDir === undefined &&
+    // As long or longer and as many rounds or more: the same measurement, only steadier.
+    args.rounds >= 5 && args.durationS >= 3 && args.authDurationS >= 2 && args.warmupS >= 1 && args.freshTokens >= 150_000 &&
+    // Anything else changes what is measured.
+    args.connections === 50 && args.tokenCacheEntries === 10_000 && args.gatewayLogLevel === 'warn' && args.pin && !args.autocannon;
   return full ? 'latest.md' : 'partial-latest.md';
 }

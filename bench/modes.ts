@@ -78,6 +78,11 @@ export interface ModeSpec {
   gatewaySessionSeed?(ctx: ModeContext): Promise<string | undefined>;
 }
 
+/** The status every response of `kind` must have in `mode`: the bare proxy checks nothing and forwards every request (200). */
+export function expectedStatus(kind: TargetKind, mode: ModeSpec): number {
+  return kind === 'bare' ? 200 : mode.expectStatus;
+}
+
 export interface ModeOptions {
   /** Size of the never-seen token list for mode (c). */
   readonly freshTokens: number;

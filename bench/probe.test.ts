@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cacheCountsFromMetrics } from './probe.js';
+import { answersBetween, answersFromMetrics, cacheCountsFromMetrics } from './probe.js';
 
 const METRICS = [
   '# HELP gatehouse_token_cache_total Verified-token cache lookups by result (hit, miss).',
@@ -23,4 +23,28 @@ test('cache counts: undefined when the series (or the named cache) is absent', (
   assert.equal(cacheCountsFromMetrics(METRICS, 'sessions'), undefined);
   assert.equal(cacheCountsFromMetrics('gatehouse_requests_total{route="/"} 1\n'), undefined);
   assert.equal(cacheCountsFromMetrics(''), undefined);
+});
+
+test('gateway answers: statuses and authentication outcomes summed over routes, and their change between two readings', () => {
+  const before = answersFromMetrics([
+    'gatehouse_requests_total{route="/api/orders",status="401"} 5',
+    'gatehouse_auth_outcomes_total{route="/api/orders",outcome="GH_TOKEN_SIGNATURE_INVALID"} 5',
+    '',
+  ].join('\n'));
+  const after = answersFromMetrics([
+    '# TYPE gatehouse_requests_total counter',
+    'gatehouse_requests_total{route="/api/orders",status="401"} 105',
+    'gatehouse_requests_total{route="/",status="401"} 3',
+    'gatehouse_requests_total{route="/api/orders",status="403"} 2',
+    'gatehouse_auth_outcomes_total{route="/api/orders",outcome="GH_TOKEN_SIGNATURE_INVALID"} 105',
+    'gatehouse_auth_outcomes_total{route="/api/orders",outcome="GH_TOKEN_MALFORMED"} 3',
+    'gatehouse_token_cache_total{cache="jwt",result="hit"} 10',
+    '',
+  ].join('\n'));
+  assert.deepEqual(after.statuses, { '401': 108, '403': 2 });
+  assert.deepEqual(answersBetween(before, after), {
+    statuses: { '401': 103, '403': 2 },
+    outcomes: { GH_TOKEN_SIGNATURE_INVALID: 100, GH_TOKEN_MALFORMED: 3 },
+  });
+  assert.deepEqual(answersBetween(after, after), { statuses: {}, outcomes: {} });
 });

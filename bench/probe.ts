@@ -63,13 +63,54 @@ export function cacheCountsFromMetrics(text: string, cache?: string): { hit: num
   return seen ? counts : undefined;
 }
 
-/** The gateway's token-cache counts from its admin `/metrics` (see {@link cacheCountsFromMetrics}). */
-export async function gatewayCacheCounts(adminUrl: string, cache?: string): Promise<{ hit: number; miss: number } | undefined> {
+/** What the gateway says it answered: responses by status and authentication outcomes by reason, summed over routes. */
+export interface GatewayAnswers {
+  readonly statuses: Readonly<Record<string, number>>;
+  readonly outcomes: Readonly<Record<string, number>>;
+}
+
+/**
+ * Sums `gatehouse_requests_total` by status and `gatehouse_auth_outcomes_total`
+ * by outcome from the gateway's Prometheus text. wrk only tells a status of 400
+ * or more from one below; these tell a 401 for a bad signature from a 403, a
+ * 429 or a 401 for a malformed token.
+ */
+export function answersFromMetrics(text: string): GatewayAnswers {
+  const statuses: Record<string, number> = {};
+  const outcomes: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const [table, label] = line.startsWith('gatehouse_requests_total{')
+      ? [statuses, /status="([^"]*)"/.exec(line)?.[1]]
+      : line.startsWith('gatehouse_auth_outcomes_total{')
+        ? [outcomes, /outcome="([^"]*)"/.exec(line)?.[1]]
+        : [undefined, undefined];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (table && label !== undefined && Number.isFinite(value)) table[label] = (table[label] ?? 0) + value;
+  }
+  return { statuses, outcomes };
+}
+
+/** `after` minus `before`, per key, leaving out keys that did not move. */
+export function answersBetween(before: GatewayAnswers, after: GatewayAnswers): GatewayAnswers {
+  const minus = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>) =>
+    Object.fromEntries(Object.entries(a).flatMap(([k, v]) => (v - (b[k] ?? 0) > 0 ? [[k, v - (b[k] ?? 0)]] : [])));
+  return { statuses: minus(after.statuses, before.statuses), outcomes: minus(after.outcomes, before.outcomes) };
+}
+
+async function gatewayMetrics(adminUrl: string): Promise<string | undefined> {
   try {
     const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
-    if (!res.ok) return undefined;
-    return cacheCountsFromMetrics(await res.text(), cache);
+    return res.ok ? await res.text() : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The gateway's token-cache counts and answers from its admin `/metrics`; undefined when it cannot be read. */
+export async function gatewayCounts(
+  adminUrl: string,
+  cache?: string,
+): Promise<{ cache: { hit: number; miss: number } | undefined; answers: GatewayAnswers } | undefined> {
+  const text = await gatewayMetrics(adminUrl);
+  return text === undefined ? undefined : { cache: cacheCountsFromMetrics(text, cache), answers: answersFromMetrics(text) };
 }

@@ -9,11 +9,12 @@ import { Fixtures } from './fixtures/fixtures.js';
 import { autocannonGenerator } from './load/autocannon.js';
 import type { LoadGenerator, LoadResult } from './load/load.js';
 import { wrkGenerator } from './load/wrk.js';
-import { buildModes, selectModes, TARGET_KINDS, type ModeContext, type ModeSpec, type TargetKind } from './modes.js';
+import { buildModes, expectedStatus, selectModes, TARGET_KINDS, type ModeContext, type ModeSpec, type TargetKind } from './modes.js';
 import { measureLoad } from './measure.js';
-import { gatewayCacheCounts, probeTarget } from './probe.js';
+import { answersBetween, gatewayCounts, probeTarget } from './probe.js';
 import { consoleMode, consoleRates, consoleSummary, markdownReport } from './report/format.js';
 import { machineFacts, wrkVersion } from './report/machine.js';
+import { roundOrder } from './report/order.js';
 import { formatProfile, formatProfileDiff, latestProfiles, summarizeProfile } from './report/profile.js';
 import type { ModeResult, RateResult, Sample, TargetResult } from './report/stats.js';
 import { spawnChild, type ChildHandle } from './targets/spawn.js';
@@ -55,11 +56,6 @@ function placement(args: BenchArgs): { placement: Placement; layout: string } {
     layout:
       'server under test on core 1 (taskset -c 1; the idle targets wait there too); the load generator (one thread) and the upstream share core 0',
   };
-}
-
-/** The bare proxy checks nothing, so it forwards every request (200) in every mode. */
-function expectedStatus(kind: TargetKind, mode: ModeSpec): number {
-  return kind === 'bare' ? 200 : mode.expectStatus;
 }
 
 async function runMode(
@@ -141,10 +137,10 @@ async function runMode(
       });
     }
     const gateway = started.find((t) => t.kind === 'gateway');
-    const cacheBefore = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl, mode.gatewayCache) : undefined;
+    const countsBefore = gateway?.adminUrl ? await gatewayCounts(gateway.adminUrl, mode.gatewayCache) : undefined;
     for (let round = 0; round < args.rounds; round++) {
-      // Rotate the order each round so no target always runs first or last.
-      const order = started.map((_, i) => started[(i + round) % started.length]!);
+      // Balanced across rounds: each target runs after each other one equally often (report/order.ts).
+      const order = roundOrder(started.length, round).map((i) => started[i]!);
       for (const t of order) {
         if (dead.has(t.kind)) continue;
         let r: LoadResult;
@@ -168,11 +164,25 @@ async function runMode(
         if (args.verbose) console.log(`  ${mode.id} round ${round + 1} ${t.kind}: ${Math.round(r.rps)} req/s`);
       }
     }
-    const cacheAfter = gateway?.adminUrl ? await gatewayCacheCounts(gateway.adminUrl, mode.gatewayCache) : undefined;
+    const countsAfter = gateway?.adminUrl ? await gatewayCounts(gateway.adminUrl, mode.gatewayCache) : undefined;
+    const cacheAfter = countsAfter?.cache;
     const gatewayCache = cacheAfter
-      ? { hit: cacheAfter.hit - (cacheBefore?.hit ?? 0), miss: cacheAfter.miss - (cacheBefore?.miss ?? 0) }
+      ? { hit: cacheAfter.hit - (countsBefore?.cache?.hit ?? 0), miss: cacheAfter.miss - (countsBefore?.cache?.miss ?? 0) }
       : undefined;
-    return { mode, targets: TARGET_KINDS.flatMap((k) => results.get(k) ?? []), gatewayCache, problems, served };
+    const gatewayAnswers = countsBefore && countsAfter ? answersBetween(countsBefore.answers, countsAfter.answers) : undefined;
+    if (gatewayAnswers) {
+      // 499: wrk closes its connections with requests still in flight when a load's time is up.
+      const other = Object.entries(gatewayAnswers.statuses).filter(([status]) => status !== String(mode.expectStatus) && status !== '499');
+      if (other.length > 0) problems.push(`gateway answered ${other.map(([s, n]) => `${n.toLocaleString('en')} × ${s}`).join(', ')} besides ${mode.expectStatus} (its /metrics)`);
+    }
+    // Modes of never-seen tokens (those with a verify floor): a gateway that went round its list saw tokens again.
+    if (mode.floorKeyFile !== undefined) {
+      for (const kind of ['gateway', 'baseline'] as const) {
+        const n = served[kind] ?? 0;
+        if (n > creds.count) problems.push(`${kind} was sent ${n.toLocaleString('en')} requests from a list of ${creds.count.toLocaleString('en')}: tokens repeated (raise --fresh-tokens)`);
+      }
+    }
+    return { mode, targets: TARGET_KINDS.flatMap((k) => results.get(k) ?? []), gatewayCache, gatewayAnswers, problems, served };
   } finally {
     await Promise.all(started.map((t) => t.child.stop()));
   }

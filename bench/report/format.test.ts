@@ -5,7 +5,7 @@ import { baselineLine, cacheLine, noiseLine, rateRows, rateSection } from './for
 import type { ModeResult, RateResult, Sample } from './stats.js';
 
 const sample = (round: number, rps: number, cpuUsPerReq: number, p99Ms = 20): Sample => ({
-  round, rps, cpuUsPerReq, p50Ms: 5, p99Ms, requests: rps * 2, errorStatuses: 0, socketErrors: 0, foreignCpuShare: 0.04, loadCoreBusyShare: 0.5,
+  round, rps, cpuUsPerReq, p50Ms: 5, p99Ms, requests: rps * 2, errorStatuses: 0, socketErrors: 0, foreignCpuShare: 0.04, loadCoreBusyShare: 0.5, serverCoreShare: 0.99,
 });
 
 const rates: RateResult[] = [

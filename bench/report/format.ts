@@ -2,7 +2,9 @@ import type { BenchArgs } from '../args.js';
 import { TARGET_KINDS, type TargetKind } from '../modes.js';
 import { AUTH_RATE_MAX_CONNECTIONS } from '../auth-rates.js';
 import type { MachineFacts } from './machine.js';
-import { checks, median, medians, noisyTargets, ratioOfMedians, roundCpuDiffs, roundRatios, verdict, type ModeResult, type RateResult, type Sample } from './stats.js';
+import {
+  bareHeadroom, checks, median, medians, noisyTargets, ratioOfMedians, roundCpuDiffs, roundRatios, verdict, type Check, type ModeResult, type RateResult, type Sample,
+} from './stats.js';
 
 /** How the run was set up, for both the console and the results file. */
 export interface RunFacts {
@@ -31,17 +33,18 @@ const TARGET_LABEL: Record<TargetKind, string> = {
 };
 
 const fmt = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
+const percent = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : `${Math.round(v * 100)}%`);
 const int = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en'));
 
 /** Rows of one mode's table: a header row, then one row per target. */
 function modeRows(result: ModeResult): string[][] {
-  const rows = [['target', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', '× bare', '× bare per round', 'other load on server core', 'load core busy']];
+  const rows = [['target', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', '× bare', '× bare per round', 'server core used', 'other load on server core', 'load core busy']];
   for (const kind of TARGET_KINDS) {
     const t = result.targets.find((x) => x.target === kind);
     if (!t) continue;
     const m = medians(t.samples);
     if (!m) {
-      rows.push([TARGET_LABEL[kind], t.unsupported ? 'n/a' : 'failed', '', '', '', '', '', '', '']);
+      rows.push([TARGET_LABEL[kind], t.unsupported ? 'n/a' : 'failed', '', '', '', '', '', '', '', '']);
       continue;
     }
     const perRound = kind === 'bare' ? '' : roundRatios(result, kind, 'bare').map((r) => r.toFixed(2)).join(' / ');
@@ -53,6 +56,7 @@ function modeRows(result: ModeResult): string[][] {
       fmt(m.p99Ms, 2),
       kind === 'bare' ? '1.00' : fmt(ratioOfMedians(result, kind, 'bare'), 2),
       perRound,
+      percent(m.serverCoreShare),
       m.foreignCpuShare === undefined ? '–' : `${Math.round(m.foreignCpuShare * 100)}%`,
       m.loadCoreBusyShare === undefined ? '–' : `${Math.round(m.loadCoreBusyShare * 100)}%`,
     ]);
@@ -63,9 +67,22 @@ function modeRows(result: ModeResult): string[][] {
 function checkLines(result: ModeResult): string[] {
   return checks(result).map(
     (c) =>
-      `${verdict(c)}  ${c.label}: ${fmt(c.value, 2)}× (by CPU per request: ${fmt(c.cpuValue, 2)}×)` +
-      (c.floorValue === undefined ? '' : `; the verify floor reaches ${fmt(c.floorValue, 2)}×, the most any gateway that checks every signature could`),
+      `${verdict(c)}  ${c.label}: ${fmt(c.value, 2)}× (by CPU per request: ${fmt(c.cpuValue, 2)}×; ${roundsLine(c)})` +
+      (c.floorValue === undefined ? '' : `; the verify floor reaches ${fmt(c.floorValue, 2)}×, the most any gateway that checks every signature could`) +
+      (c.void === undefined ? '' : `; void: ${c.void}`),
   );
+}
+
+function roundsLine(c: Check): string {
+  return c.roundsPaired === 0 ? 'no paired rounds' : `met in ${c.roundsMet} of ${c.roundsPaired} rounds`;
+}
+
+/** A warning when the bare proxy did not use its whole core: its req/s is then not the ceiling the ratios assume. */
+export function headroomLine(result: ModeResult): string | undefined {
+  const share = bareHeadroom(result);
+  if (share === undefined) return undefined;
+  return `the bare proxy used ${percent(share)} of its core: the load side (wrk and the upstream on the other core) held it back, ` +
+    'so its req/s understates the ceiling and every req/s ratio in this mode flatters the other targets; the ratio by CPU per request is the fairer figure here';
 }
 
 /**
@@ -87,6 +104,16 @@ function targetNotes(result: ModeResult): string[] {
   return result.targets.flatMap((t) =>
     t.unsupported ? [`${TARGET_LABEL[t.target]}: n/a, ${t.unsupported}`] : t.failed ? [`${TARGET_LABEL[t.target]} failed: ${t.failed}`] : [],
   );
+}
+
+/** What the gateway counted itself during the measured rounds: statuses and authentication outcomes. */
+export function answersLine(result: ModeResult): string | undefined {
+  const a = result.gatewayAnswers;
+  if (!a) return undefined;
+  const list = (m: Readonly<Record<string, number>>) =>
+    Object.entries(m).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n.toLocaleString('en')} × ${k}`).join(', ') || 'none';
+  return `gateway answers during the measured rounds (its /metrics): ${list(a.statuses)}; authentication outcomes: ${list(a.outcomes)}` +
+    (a.statuses['499'] ? ' (499: requests in flight when wrk closed its connections at the end of a load)' : '');
 }
 
 export function cacheLine(result: ModeResult): string | undefined {
@@ -134,8 +161,12 @@ export function consoleMode(result: ModeResult): string {
   if (vsBaseline) parts.push(vsBaseline);
   const cache = cacheLine(result);
   if (cache) parts.push(cache);
+  const answers = answersLine(result);
+  if (answers) parts.push(answers);
   const noise = modeNoise(result);
   if (noise) parts.push(`! ${noise}`);
+  const headroom = headroomLine(result);
+  if (headroom) parts.push(`! ${headroom}`);
   for (const p of result.problems) parts.push(`! ${p}`);
   return parts.join('\n');
 }
@@ -205,11 +236,11 @@ export function rateSection(results: readonly RateResult[], facts: { connections
 
 /** One line per check over all modes: the summary printed last and put first in the file. */
 export function summaryRows(results: readonly ModeResult[]): string[][] {
-  const rows = [['mode', 'check', 'req/s ratio', 'result', 'CPU/req ratio', 'median per-round ratio', 'verify floor']];
+  const rows = [['mode', 'check', 'req/s ratio', 'result', 'rounds met', 'CPU/req ratio', 'median per-round ratio', 'verify floor']];
   for (const r of results) {
     for (const c of checks(r)) {
       rows.push([
-        `${r.mode.id}: ${r.mode.title}`, c.label, `${fmt(c.value, 2)}×`, verdict(c), `${fmt(c.cpuValue, 2)}×`, `${fmt(c.pairedValue, 2)}×`,
+        `${r.mode.id}: ${r.mode.title}`, c.label, `${fmt(c.value, 2)}×`, verdict(c), `${c.roundsMet} of ${c.roundsPaired}`, `${fmt(c.cpuValue, 2)}×`, `${fmt(c.pairedValue, 2)}×`,
         c.floorValue === undefined ? '' : `${fmt(c.floorValue, 2)}×`,
       ]);
     }
@@ -218,7 +249,8 @@ export function summaryRows(results: readonly ModeResult[]): string[][] {
 }
 
 export function consoleSummary(results: readonly ModeResult[]): string {
-  return `\nsummary (ratios of median req/s; the bench reports, it never fails the build)\n${padTable(summaryRows(results))}`;
+  return '\nsummary (result: the issue\'s check, the ratio of median req/s; rounds met: rounds whose own ratio meets the line; ' +
+    `the bench reports, it never fails the build)\n${padTable(summaryRows(results))}`;
 }
 
 export function markdownReport(results: readonly ModeResult[], facts: RunFacts, rates: readonly RateResult[] = []): string {
@@ -241,8 +273,12 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts, 
     if (vsBaseline) out.push(`- ${vsBaseline}`);
     const cache = cacheLine(r);
     if (cache) out.push(`- ${cache}`);
+    const answers = answersLine(r);
+    if (answers) out.push(`- ${answers}`);
     const noise = modeNoise(r);
     if (noise) out.push(`- **${noise}**`);
+    const headroom = headroomLine(r);
+    if (headroom) out.push(`- **${headroom}**`);
     for (const n of r.mode.notes) out.push(`- ${n}`);
     for (const p of r.problems) out.push(`- **Problem:** ${p}`);
     out.push('');
@@ -257,7 +293,7 @@ export function markdownReport(results: readonly ModeResult[], facts: RunFacts, 
     `- Gateway: one process, \`logging.level: ${args.gatewayLogLevel}\`, \`security.tokenCache.maxEntries: ${args.tokenCacheEntries}\`, ` +
       'one route `/api/orders` (auth jwt, scope `orders:read`; session modes: auth session; o-opaque: auth opaque, introspection cached 1 h); requests go to `/api/orders/42`',
     '- Peers verify the same tokens: same public key (imported once), algorithm allow-list, issuer, audience and scope; keep-alive pools of 128 upstream connections everywhere',
-    '- CPU µs/req: user + system time of the server process (all threads, from /proc/<pid>/stat) over the load, ÷ completed requests',
+    '- CPU µs/req: run time of the server process (all threads, nanoseconds from /proc/<pid>/task/*/schedstat) over the load, ÷ completed requests; "server core used": that time ÷ the duration of the load (below about 95% for the bare proxy, the load side held it back)',
     ...(results.some((r) => r.mode.id === 'o-opaque') || rates.length > 0
       ? ['- Authorization service: `startAuthService(config)` (src/auth-service) in its own process, SQLite store, ES256 signing, a JWT and an opaque resource (access tokens live 24 h); ' +
           'for o-opaque it runs pinned to the load core beside the upstream (it only answers the warm-up\'s introspections), for the `as-*` rates on the server core as the server under test']

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildRateModes } from '../auth-rates.js';
 import { buildModes, selectModes } from '../modes.js';
-import { checks, median, ratioOfMedians, roundCpuDiffs, roundRatios, type ModeResult, type Sample } from './stats.js';
+import { bareHeadroom, checks, median, ratioOfMedians, roundCpuDiffs, roundRatios, verdict, type ModeResult, type Sample } from './stats.js';
 
-const sample = (round: number, rps: number, cpuUsPerReq = 100): Sample => ({
-  round, rps, cpuUsPerReq, p50Ms: 1, p99Ms: 2, requests: rps, errorStatuses: 0, socketErrors: 0, foreignCpuShare: undefined, loadCoreBusyShare: undefined,
+const sample = (round: number, rps: number, cpuUsPerReq = 100, more: Partial<Sample> = {}): Sample => ({
+  round, rps, cpuUsPerReq, p50Ms: 1, p99Ms: 2, requests: rps, errorStatuses: 0, socketErrors: 0, foreignCpuShare: undefined, loadCoreBusyShare: undefined, serverCoreShare: 0.99,
+  ...more,
 });
 
 const modes = buildModes({ freshTokens: 25_000, tokenCacheEntries: 10_000 });
@@ -71,6 +72,62 @@ test('the verify floor: a target only in modes where every request needs a signa
   assert.equal(vsBare?.pass, false);
   // Without a floor target the check carries none.
   assert.equal(checks({ ...result, targets: result.targets.filter((t) => t.target !== 'floor') })[0]?.floorValue, undefined);
+});
+
+test('a check counts the rounds whose own ratio meets the line, beside the verdict on the ratio of medians', () => {
+  const result: ModeResult = {
+    mode: modes[0]!, // (a): ≥ 0.90
+    targets: [
+      { target: 'bare', samples: [0, 1, 2, 3, 4].map((r) => sample(r, 1000)) },
+      { target: 'gateway', samples: [950, 850, 910, 800, 905].map((rps, r) => sample(r, rps)) },
+    ],
+    problems: [],
+  };
+  const [vsBare] = checks(result);
+  assert.equal(vsBare?.pass, true); // median 905 ÷ 1000
+  assert.equal(vsBare?.roundsMet, 3);
+  assert.equal(vsBare?.roundsPaired, 5);
+});
+
+test('a check is void when a side answered more than 0.1% of requests with another status than its mode expects', () => {
+  const a = modes[0]!; // expects 200
+  const wrongGateway: ModeResult = {
+    mode: a,
+    targets: [
+      { target: 'bare', samples: [sample(0, 10_000)] },
+      { target: 'gateway', samples: [sample(0, 10_000, 100, { errorStatuses: 20 })] },
+    ],
+    problems: [],
+  };
+  const [voided] = checks(wrongGateway);
+  assert.equal(voided?.pass, undefined);
+  assert.equal(verdict(voided!), 'VOID');
+  assert.match(voided?.void ?? '', /gateway: 0\.2% of responses/);
+  // 0.1% or less is within what the check tolerates.
+  assert.equal(checks({ ...wrongGateway, targets: [wrongGateway.targets[0]!, { target: 'gateway', samples: [sample(0, 10_000, 100, { errorStatuses: 10 })] }] })[0]?.pass, true);
+
+  // A 401 mode: the gateway must refuse everything, and the bare proxy (which checks nothing) must answer 200.
+  const e = modes.find((m) => m.id === 'e-repeat')!;
+  const refused = (errors: number): ModeResult => ({
+    mode: e,
+    targets: [
+      { target: 'bare', samples: [sample(0, 10_000)] },
+      { target: 'gateway', samples: [sample(0, 20_000, 100, { requests: 20_000, errorStatuses: errors })] },
+    ],
+    problems: [],
+  });
+  assert.equal(verdict(checks(refused(20_000))[0]!), 'PASS');
+  assert.equal(verdict(checks(refused(19_000))[0]!), 'VOID'); // 1,000 answered below 400: let through
+});
+
+test('the bare proxy\'s headroom: reported when it used less than 95% of its core', () => {
+  const result = (share: number): ModeResult => ({
+    mode: modes[0]!,
+    targets: [{ target: 'bare', samples: [sample(0, 1000, 30, { serverCoreShare: share }), sample(1, 1000, 30, { serverCoreShare: share + 0.02 })] }],
+    problems: [],
+  });
+  assert.equal(bareHeadroom(result(0.97)), undefined);
+  assert.equal(bareHeadroom(result(0.88)), 0.89);
 });
 
 test('modes are selected by id or by group, in run order; an unknown name is refused', () => {

@@ -1,4 +1,5 @@
-import type { ModeSpec, TargetKind } from '../modes.js';
+import { expectedStatus, type ModeSpec, type TargetKind } from '../modes.js';
+import type { GatewayAnswers } from '../probe.js';
 
 /** One measured load of one target in one round. */
 export interface Sample {
@@ -22,6 +23,12 @@ export interface Sample {
    * else). Near 100%, the client side capped the rate, not the server.
    */
   readonly loadCoreBusyShare: number | undefined;
+  /**
+   * The server's CPU time over the load ÷ the load's duration: how much of its
+   * core the server used. A server that is the bottleneck uses nearly all of it;
+   * well below, the load side (wrk and the upstream on the other core) held it back.
+   */
+  readonly serverCoreShare: number;
 }
 
 export interface TargetResult {
@@ -38,6 +45,8 @@ export interface ModeResult {
   readonly targets: TargetResult[];
   /** Gateway token-cache lookups during the measured rounds, from its /metrics. */
   readonly gatewayCache?: { hit: number; miss: number };
+  /** What the gateway answered during the measured rounds, from its /metrics: statuses and authentication outcomes. */
+  readonly gatewayAnswers?: GatewayAnswers;
   readonly problems: string[];
   /** Requests each target answered in this mode, warm-up included (to scale CPU profiles per request). */
   readonly served?: Partial<Record<TargetKind, number>>;
@@ -61,6 +70,7 @@ export interface Medians {
   readonly p99Ms: number;
   readonly foreignCpuShare: number | undefined;
   readonly loadCoreBusyShare: number | undefined;
+  readonly serverCoreShare: number;
 }
 
 export interface Check {
@@ -80,14 +90,40 @@ export interface Check {
    */
   readonly pairedValue: number | undefined;
   /**
+   * Rounds whose paired ratio meets `min`, of the rounds paired. With single
+   * rounds spreading ±25% on a shared machine, a verdict that 2 of 5 rounds
+   * agree with is not settled by this run.
+   */
+  readonly roundsMet: number;
+  readonly roundsPaired: number;
+  /**
    * On the bare-proxy check of a mode with a `floor` target: the floor's own
    * ratio to the bare proxy, i.e. the most any gateway that checks every
    * signature could score here. Shown beside, never judged.
    */
   readonly floorValue?: number;
   readonly min: number;
-  /** undefined when it could not be measured. */
+  /** undefined when it could not be measured, or the measurement is void (see `void`). */
   readonly pass: boolean | undefined;
+  /** Why the check is void: one side answered too many requests with another status than its mode expects. */
+  readonly void?: string;
+}
+
+/** Above this share of responses with another status than expected, a target's rate measured something else. */
+export const MAX_WRONG_STATUS_SHARE = 0.001;
+
+/**
+ * Share of `target`'s responses (over all rounds) whose status was not the one
+ * expected, as far as wrk tells: it counts statuses of 400 and more, so a 403
+ * in a mode expecting 401 is not seen here (the gateway's own counts are, in
+ * {@link ModeResult.gatewayAnswers}).
+ */
+export function wrongStatusShare(result: ModeResult, target: TargetKind): number {
+  const samples = targetResult(result, target)?.samples ?? [];
+  const requests = samples.reduce((n, s) => n + s.requests, 0);
+  if (requests === 0) return 0;
+  const errors = samples.reduce((n, s) => n + s.errorStatuses, 0);
+  return (expectedStatus(target, result.mode) < 400 ? errors : requests - errors) / requests;
 }
 
 export function median(values: readonly number[]): number {
@@ -106,6 +142,7 @@ export function medians(samples: readonly Sample[]): Medians | undefined {
     p99Ms: median(samples.map((s) => s.p99Ms)),
     foreignCpuShare: samples[0]?.foreignCpuShare === undefined ? undefined : median(samples.map((s) => s.foreignCpuShare ?? 0)),
     loadCoreBusyShare: samples[0]?.loadCoreBusyShare === undefined ? undefined : median(samples.map((s) => s.loadCoreBusyShare ?? 0)),
+    serverCoreShare: median(samples.map((s) => s.serverCoreShare)),
   };
 }
 
@@ -157,13 +194,18 @@ export function checks(result: ModeResult): Check[] {
   const versus = (base: TargetKind, min: number, label: string): Check => {
     const value = ratioOfMedians(result, 'gateway', base);
     const paired = roundRatios(result, 'gateway', base);
+    const wrong = (['gateway', base] as const).find((t) => wrongStatusShare(result, t) > MAX_WRONG_STATUS_SHARE);
+    const voided = wrong === undefined ? undefined : `${wrong}: ${(wrongStatusShare(result, wrong) * 100).toFixed(1)}% of responses had another status than expected`;
     return {
       label,
       value,
       cpuValue: cpuRatio(result, 'gateway', base),
       pairedValue: paired.length > 0 ? median(paired) : undefined,
+      roundsMet: paired.filter((r) => r >= min).length,
+      roundsPaired: paired.length,
       min,
-      pass: value === undefined ? undefined : value >= min,
+      pass: value === undefined || voided !== undefined ? undefined : value >= min,
+      ...(voided === undefined ? {} : { void: voided }),
     };
   };
   const floor = ratioOfMedians(result, 'floor', 'bare');
@@ -174,6 +216,15 @@ export function checks(result: ModeResult): Check[] {
     out.push(versus(peer, mode.minRatioVsPeer, `gateway ÷ ${peer} ≥ ${mode.minRatioVsPeer.toFixed(1)}`));
   }
   return out;
+}
+
+/** Below this median share of its core, the bare proxy was held back by the load side, not by its own CPU. */
+export const BARE_SATURATED_SHARE = 0.95;
+
+/** The bare proxy's median share of its core when below {@link BARE_SATURATED_SHARE}; undefined when it saturated its core. */
+export function bareHeadroom(result: ModeResult): number | undefined {
+  const share = medians(targetResult(result, 'bare')?.samples ?? [])?.serverCoreShare;
+  return share !== undefined && share < BARE_SATURATED_SHARE ? share : undefined;
 }
 
 /** Above this median share of the server core taken by other work, a sample measured contention more than the server. */
@@ -192,5 +243,6 @@ export function noisyTargets(samplesByName: readonly { name: string; samples: re
 }
 
 export function verdict(check: Check): string {
+  if (check.void !== undefined) return 'VOID';
   return check.pass === undefined ? 'n/a' : check.pass ? 'PASS' : 'MISS';
 }

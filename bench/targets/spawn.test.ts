@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readCpuMicros, readCpuTicksMicros } from './spawn.js';
+
+test('process CPU time is read to the microsecond and follows the process\'s own clock', () => {
+  const before = readCpuMicros(process.pid);
+  const usageBefore = process.cpuUsage();
+  const until = performance.now() + 60;
+  let spin = 0;
+  while (performance.now() < until) spin++;
+  const usage = process.cpuUsage(usageBefore);
+  const measured = readCpuMicros(process.pid) - before;
+  const own = usage.user + usage.system;
+  assert.ok(spin > 0);
+  // Both clocks cover the same busy loop; other threads (V8's) may add a little.
+  assert.ok(measured >= own * 0.8 && measured <= own * 1.5 + 5_000, `schedstat ${measured} µs vs cpuUsage ${own} µs`);
+  // Not the 10 ms ticks of /proc/<pid>/stat: the reading is not a multiple of 10,000 µs.
+  assert.notEqual(readCpuMicros(process.pid) % 10_000, 0);
+  assert.equal(readCpuTicksMicros(process.pid) % 10_000, 0);
+});
