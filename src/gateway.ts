@@ -14,7 +14,7 @@ import { Traffic } from './server/traffic.js';
 import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
 import { createTrustedProxies } from './server/trusted-proxies.js';
-import { createSessionRuntime, type SessionRuntime } from './sessions/runtime.js';
+import { createSessionRuntime, openSessionStore, type SessionRuntime } from './sessions/runtime.js';
 import type { RefreshOutcome } from './sessions/refresh.js';
 import type { SessionStore } from './sessions/store.js';
 import { timerDelay } from './timers.js';
@@ -63,6 +63,16 @@ export interface GatewayOptions {
 interface Generation {
   readonly state: GatewayState;
   readonly auth: AuthKinds;
+  /** The session runtime its routes and `/auth/*` endpoints were built with. */
+  readonly sessions: SessionRuntime | undefined;
+  /** The session store that runtime uses, when the gateway opened it (not one passed in `sessionStore`). */
+  readonly store: OwnedStore | undefined;
+}
+
+/** A session store the gateway opened, with the `sessions.store` settings it was opened with. */
+interface OwnedStore {
+  readonly settings: string;
+  readonly store: SessionStore;
 }
 
 /**
@@ -87,17 +97,28 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const unroutedMetrics = new RouteMetrics(metrics, '(none)');
   const accessLog = createAccessLog(logger);
 
-  // Sessions outlive reloads (a memory store would otherwise forget every login); a changed
-  // `sessions` section builds a new runtime.
+  // A changed `sessions` section builds a new runtime (keys, provider, mode), but the store
+  // outlives every reload that keeps `sessions.store`: a memory store holds each login, logout
+  // marker and "end other sessions" cutoff, and a new one would forget them all (a key
+  // rotation would log every stateful user out and make logged-out stateless cookies valid).
   const sessionMetrics = {
     onRefresh: (outcome: RefreshOutcome) => metrics.sessionRefreshes.inc({ outcome }),
     onLogin: (result: 'ok' | 'failed') => metrics.sessionLogins.inc({ result }),
   };
-  const newSessions = (cfg: Config) =>
-    cfg.sessions ? createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore, metrics: sessionMetrics }) : undefined;
-  let sessions: SessionRuntime | undefined = newSessions(config);
+  const newSessions = (cfg: Config, previous?: OwnedStore): { sessions: SessionRuntime | undefined; store: OwnedStore | undefined } => {
+    if (!cfg.sessions) return { sessions: undefined, store: undefined };
+    const settings = JSON.stringify(cfg.sessions.store);
+    const store = opts.sessionStore
+      ? undefined
+      : previous?.settings === settings
+        ? previous
+        : { settings, store: openSessionStore(cfg.sessions.store, opts.now) };
+    const sessions = createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore ?? store?.store, metrics: sessionMetrics });
+    return { sessions, store };
+  };
 
-  const build = (cfg: Config, previous?: Generation): Generation => {
+  const build = (cfg: Config, session: ReturnType<typeof newSessions>, previous?: Generation): Generation => {
+    const { sessions, store } = session;
     const auth = createAuthKinds({ config: cfg, metrics, logger, now: opts.now, baseDir: opts.baseDir, sessions, previous: previous?.auth });
     try {
       const routes = compileRoutes(cfg, auth, pools, metrics);
@@ -110,18 +131,19 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         ...(sessions ? { sessionEndpoints: sessions.endpoints } : {}),
         traffic: new Traffic(),
       };
-      return { state, auth };
+      return { state, auth, sessions, store };
     } catch (err) {
       void auth.close();
       throw err;
     }
   };
 
+  const firstSessions = newSessions(config);
   let current: Generation;
   try {
-    current = build(config);
+    current = build(config, firstSessions);
   } catch (err) {
-    await sessions?.close();
+    await firstSessions.store?.store.close();
     throw err;
   }
   try {
@@ -130,7 +152,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     await current.auth.loaded;
   } catch (err) {
     await current.auth.close();
-    await sessions?.close();
+    await firstSessions.store?.store.close();
     throw err;
   }
   let active = config;
@@ -170,7 +192,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     }
   } catch (err) {
     await current.auth.close();
-    await sessions?.close();
+    await current.store?.store.close();
     await pools.destroy();
     // Listeners that did bind must not outlive a failed start.
     listeners?.server.close();
@@ -191,10 +213,16 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     pools.retainOnly(origins).catch((err: unknown) => logger.warn({ err }, 'closing an unused upstream pool failed'));
   };
 
+  /** Closes `store` unless a generation that may still run requests uses it. */
+  const closeStoreIfUnused = async (store: OwnedStore | undefined): Promise<void> => {
+    if (store !== undefined && !live().some((g) => g.store === store)) await store.store.close();
+  };
+
   /**
-   * A replaced generation keeps its key sources and pools until its last request
-   * has ended: one still verifying its token (a JWKS fetch, an introspection)
-   * when the reload lands forwards afterwards, through the pool it started with.
+   * A replaced generation keeps its key sources, pools and session store until
+   * its last request has ended: one still verifying its token (a JWKS fetch, an
+   * introspection) or refreshing its session when the reload lands finishes
+   * afterwards, through the pool and store it started with.
    */
   const retire = (g: Generation): void => {
     retired.add(g);
@@ -204,6 +232,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         if (!retired.delete(g)) return; // close() took it
         releasePools();
         await g.auth.close();
+        await closeStoreIfUnused(g.store);
       })
       .catch((err: unknown) => logger.warn({ err }, 'closing a replaced configuration failed'));
   };
@@ -211,20 +240,17 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   /** Swaps in `next` (see Gateway.reload); runs one at a time, as it waits for key files between building and swapping. */
   const swapIn = async (next: Config): Promise<void> => {
     assertSameListeners(active, next);
-    const previousSessions = sessions;
     const sessionsChanged = JSON.stringify(next.sessions) !== JSON.stringify(active.sessions);
-    if (sessionsChanged) sessions = newSessions(next);
+    const session = sessionsChanged ? newSessions(next, current.store) : { sessions: current.sessions, store: current.store };
     let generation: Generation | undefined;
     try {
-      generation = build(next, current); // throws: the old generation keeps serving
+      generation = build(next, session, current); // throws: the old generation keeps serving
       // A key file that does not import would leave its issuer at 503 for good; a JWKS is not waited for.
       await generation.auth.loaded;
     } catch (err) {
       await generation?.auth.close();
-      if (sessionsChanged) {
-        await sessions?.close();
-        sessions = previousSessions;
-      }
+      // A store opened for this configuration only (its settings changed) goes with it.
+      await closeStoreIfUnused(session.store);
       // Drop any pool the failed build opened.
       releasePools();
       throw err;
@@ -234,7 +260,6 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     active = next;
     logger.level = next.logging.level;
     logger.info({ routes: next.routes.length }, 'configuration reloaded');
-    if (sessionsChanged) await previousSessions?.close();
     retire(previous);
     releasePools();
   };
@@ -278,7 +303,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         retired.clear();
         for (const g of draining) await g.auth.close();
         await current.auth.close();
-        await sessions?.close();
+        for (const store of new Set([current.store, ...draining.map((g) => g.store)])) await store?.store.close();
         logger.info('gateway stopped');
       })();
       return closing;

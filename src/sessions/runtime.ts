@@ -47,7 +47,12 @@ export interface SessionMetrics {
   onLogin(result: 'ok' | 'failed'): void;
 }
 
-function configuredStore(cfg: SessionsConfig['store'], now: Clock): SessionStore {
+/**
+ * Opens the store `sessions.store` describes. The gateway opens it and passes it
+ * in (see `SessionRuntimeOptions.store`), so that one store outlives reloads that
+ * keep its settings.
+ */
+export function openSessionStore(cfg: SessionsConfig['store'], now: Clock = systemClock): SessionStore {
   if (cfg.kind === 'memory') return new MemorySessionStore({ maxEntries: cfg.maxEntries, clock: now });
   const redis = RedisSessionStore.open(cfg.url, { prefix: cfg.prefix, commandTimeoutMs: cfg.commandTimeoutMs, clock: now });
   if (cfg.localCache.maxEntries === 0) return redis;
@@ -66,7 +71,7 @@ function isRedisBacked(store: SessionStore): store is RedisSessionStore | Cached
 export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOptions = {}): SessionRuntime {
   const now = opts.now ?? systemClock;
   const publicOrigin = new URL(cfg.publicUrl).origin;
-  const store = opts.store ?? configuredStore(cfg.store, now);
+  const store = opts.store ?? openSessionStore(cfg.store, now);
   const keyring = new Keyring(cfg.keys);
   const client = new OidcClient({
     issuer: cfg.provider.issuer,

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
+import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import type { CookieJar } from '../helpers/auth-service.js';
+
+// A reload that changes the `sessions` section (a key rotation, as docs/sessions.md prescribes)
+// builds a new session runtime. What the sessions live in must not go with the old one.
+
+const newKey = (id: string) => ({ id, secret: randomBytes(32).toString('base64url') });
+
+/** Status and error code of a call to a session route with `jar`'s cookies; keeps any cookie the gateway sets. */
+async function call(stack: SessionStack, jar: CookieJar): Promise<string> {
+  const r = await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: jar.header() } });
+  for (const c of r.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+  return r.status === 200 ? '200' : `${r.status} ${String(r.json().code)}`;
+}
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}, memory store: a key rotation keeps every session, and a logged-out session stays logged out`, async (t) => {
+    const k1 = newKey('k1');
+    const stack = await startSessionStack({ mode, keys: [k1] });
+    t.after(() => stack.close());
+    const stays = await stack.login();
+    const leaves = await stack.login();
+    // A copy of the leaving session's cookies, as an attacker who stole them would keep it.
+    const stolen = leaves.jar.header();
+    const logout = await rawRequest(`${stack.url}/auth/logout`, { method: 'POST', headers: { cookie: stolen, origin: stack.url } });
+    assert.equal(logout.status, 200);
+
+    await stack.reloadSessions({ keys: [newKey('k2'), k1] });
+
+    assert.equal(await call(stack, stays.jar), '200', 'a session logged in before the rotation still works');
+    const replayed = await rawRequest(`${stack.url}/api/orders`, { headers: { cookie: stolen } });
+    assert.equal(replayed.status, 401, 'the logged-out session stays logged out');
+  });
+}
+
+test('a refresh under way when a reload replaces the session store finishes on the store it started with; the session lives on', async (t) => {
+  const prefix = randomPrefix('reload');
+  t.after(() => deletePrefix(REDIS_URL, prefix));
+  // The token endpoint answers the refresh grant after 600 ms (well inside the 2 s timeout),
+  // so a reload can land while the rotation is under way.
+  let slowRefreshMs = 0;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const res = await realFetch(input, init);
+    if (slowRefreshMs > 0 && String(init?.body ?? '').includes('grant_type=refresh_token')) await sleep(slowRefreshMs);
+    return res;
+  };
+  t.after(() => {
+    globalThis.fetch = realFetch;
+  });
+  const clock = offsetClock();
+  const store = { kind: 'redis' as const, url: REDIS_URL, prefix };
+  const stack = await startSessionStack({ mode: 'stateful', now: clock.now, store });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  assert.equal(await call(stack, jar), '200');
+
+  clock.advance(301_000); // the access token is due: the next request refreshes it
+  slowRefreshMs = 600;
+  const spanning = call(stack, jar);
+  await sleep(200);
+  // New store settings: the gateway opens another client and lets the old one go once its requests end.
+  await stack.reloadSessions({ store: { ...store, commandTimeoutMs: 1500 } });
+  assert.equal(await spanning, '200', 'the request whose refresh spanned the reload');
+  slowRefreshMs = 0;
+  assert.equal(await call(stack, jar), '200', 'the next request, on the new store, finds the rotated tokens');
+  assert.equal(stack.refusedRefreshGrants(), 0, 'no refresh token was used twice');
+});
