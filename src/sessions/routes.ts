@@ -40,6 +40,9 @@ export interface SessionEndpointsOptions {
 
 const LOGIN_TTL_SECONDS = 600;
 
+/** Every cookie the gateway sets is named `__Host-gh_…`; the prefix is reserved for it. */
+const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
+
 /** One request to an endpoint, with the cookies it brought and the ones its response sets. */
 interface Exchange {
   readonly req: IncomingMessage;
@@ -76,15 +79,26 @@ export class SessionEndpoints {
     this.tx = new LoginTransactions({ keyring: o.keyring.derive('login-transaction'), ttlSeconds: LOGIN_TTL_SECONDS, now: o.now, attributes: o.cookieAttributes });
   }
 
-  /** True for cookie names the gateway owns (session, login transaction, CSRF token). */
+  /**
+   * True for cookie names the gateway owns: the whole `__Host-gh_` namespace,
+   * not only this mode's names. After a switch between stateful and stateless
+   * (or while a rolling deploy runs both), browsers still hold the other mode's
+   * cookies until their absolute end, and those carry a session id or sealed
+   * tokens no upstream may see.
+   */
   isGatewayCookie(name: string): boolean {
-    return this.o.manager.isSessionCookie(name) || name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') || this.tx.isOwnCookie(name);
+    return (
+      name.startsWith(GATEWAY_COOKIE_PREFIX) ||
+      this.o.manager.isSessionCookie(name) ||
+      name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') ||
+      this.tx.isOwnCookie(name)
+    );
   }
 
   /** Removes the gateway's cookies from headers about to go upstream, on every route: no upstream ever sees them. */
   stripGatewayCookies(headers: IncomingHttpHeaders): void {
     const cookie = headers.cookie;
-    if (cookie === undefined || !cookie.includes('__Host-gh_')) return;
+    if (cookie === undefined || !cookie.includes(GATEWAY_COOKIE_PREFIX)) return;
     // Undefined rather than deleted (see the session authenticator): buildUpstreamHeaders skips it.
     headers.cookie = withoutCookies(cookie, (name) => this.isGatewayCookie(name));
   }
