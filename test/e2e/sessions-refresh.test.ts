@@ -82,6 +82,33 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 }
 
+// Stateless mode re-seals the cookies into forwarded responses (stateful mode's cookie never changes there).
+test('stateless: an upstream response the gateway adds a session cookie to is made uncacheable (private, no-store, no CDN caching fields); others pass as they came', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const cacheable = () => rawRequest(`${stack.url}/api/cacheable`, { headers: { cookie: jar.header() } });
+  const plain = await cacheable();
+  assert.equal(plain.status, 200);
+  assert.deepEqual(plain.setCookies, []);
+  assert.equal(plain.headers['cache-control'], 'public, max-age=600, s-maxage=600', 'no cookie added: the upstream decides');
+  assert.equal(plain.headers['cdn-cache-control'], 'max-age=600');
+  clock.advance(301_000); // the access token expired: refreshed and re-sealed into the cookies
+  const refreshed = await cacheable();
+  assert.equal(refreshed.status, 200);
+  assert.ok(refreshed.setCookies.some((c) => c.startsWith('__Host-gh_s.0=')), 'the re-sealed session goes back to the browser');
+  assert.equal(refreshed.headers['cache-control'], 'private, no-store', 'no cache may store the sealed tokens');
+  assert.equal(refreshed.headers['cdn-cache-control'], undefined);
+  assert.equal(refreshed.headers['surrogate-control'], undefined);
+  assert.equal(refreshed.headers['content-type'], 'application/json', 'the other headers are kept');
+  for (const c of refreshed.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+  clock.advance(61_000); // a last-seen touch re-seals too
+  const touched = await cacheable();
+  assert.ok(touched.setCookies.length > 0);
+  assert.equal(touched.headers['cache-control'], 'private, no-store');
+});
+
 test('two gateway instances on one Redis: 20 concurrent requests across both → one refresh', async (t) => {
   const clock = offsetClock();
   const stack = await startSessionStack({ mode: 'stateful', now: clock.now, instances: 2, store: { kind: 'redis', url: REDIS_URL, prefix } });

@@ -29,7 +29,11 @@ export interface Echo {
   readonly cookie: string | undefined;
 }
 
-/** An upstream that answers every request with what it received (JSON), and a small HTML page on `/app`. */
+/**
+ * An upstream that answers every request with what it received (JSON), and a
+ * small HTML page on `/app`; a path holding `/cacheable` is answered as
+ * cacheable by shared caches.
+ */
 export async function startEchoUpstream(): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const server = createHttpServer((req, res) => {
     req.resume();
@@ -48,7 +52,9 @@ export async function startEchoUpstream(): Promise<{ url: string; server: Server
         return;
       }
       const body = JSON.stringify(echo);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      // `/…/cacheable`: an answer a shared cache (CDN) would store.
+      const caching = (req.url ?? '').includes('/cacheable') ? { 'cache-control': 'public, max-age=600, s-maxage=600', 'cdn-cache-control': 'max-age=600', 'surrogate-control': 'max-age=600' } : {};
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...caching });
       res.end(body);
     });
   });
