@@ -209,9 +209,20 @@ export class SessionEndpoints {
 
   private async logout({ req, res, cookies, setCookies }: Exchange): Promise<void> {
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
-    const ended = await this.o.manager.destroy(cookies);
+    // The browser forgets the session whatever follows, a 503 included: a user who logged out
+    // must not stay signed in on this device because the store was down at that moment.
     setCookies.push(...this.o.manager.clearCookies(cookies));
     if (cookies.has(this.o.csrf.cookieName ?? '__Host-gh_csrf')) setCookies.push(clearCookie(this.o.csrf.cookieName ?? '__Host-gh_csrf', { ...this.o.cookieAttributes, httpOnly: false }));
+    let ended: SessionData | undefined;
+    try {
+      ended = await this.o.manager.destroy(cookies);
+    } catch (err) {
+      // Not ended in the store, so a copy of the cookie still works. A stateless cookie holds its
+      // refresh token: revoked at the provider (no store needed), the copy dies at its next refresh.
+      const carried = await this.o.manager.carriedSession(cookies);
+      if (carried?.tokens.refreshToken) await this.o.client.revoke(carried.tokens.refreshToken);
+      throw err;
+    }
     const revoked = ended?.tokens.refreshToken ? await this.o.client.revoke(ended.tokens.refreshToken) : false;
     const endSessionUrl =
       this.o.endSession && ended ? await this.o.client.endSessionUrl({ idTokenHint: ended.tokens.idToken, postLogoutRedirectUri: this.o.postLogoutRedirectUri }) : undefined;

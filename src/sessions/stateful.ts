@@ -136,6 +136,11 @@ export class StatefulSessions implements SessionManager {
     return state?.data;
   }
 
+  // The cookie is only an id: the session is in the store.
+  carriedSession(): Promise<SessionData | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   async list(current: SessionData): Promise<SessionSummary[]> {
     const out: SessionSummary[] = [];
     for (const { data } of await this.sessionsOf(current)) out.push(summarize(data, current.handle));

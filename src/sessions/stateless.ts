@@ -147,16 +147,20 @@ export class StatelessSessions implements SessionManager {
     return this.endPresented(cookies);
   }
 
-  /** Ends the session the cookies carry; `keep` (a login in progress) survives a collapse into the cutoff. */
-  private async endPresented(cookies: ReadonlyMap<string, string>, keep?: SessionData): Promise<SessionData | undefined> {
-    let data: SessionData;
+  async carriedSession(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
     try {
       const opened = await this.sealer.open(cookies);
-      if (opened === undefined) return undefined;
-      data = parseSessionData(opened);
+      return opened === undefined ? undefined : parseSessionData(opened);
     } catch {
-      return undefined; // an unreadable cookie is cleared, and has nothing to end
+      return undefined; // unreadable: it carries nothing to revoke
     }
+  }
+
+  /** Ends the session the cookies carry; `keep` (a login in progress) survives a collapse into the cutoff. */
+  private async endPresented(cookies: ReadonlyMap<string, string>, keep?: SessionData): Promise<SessionData | undefined> {
+    // An unreadable cookie is cleared, and has nothing to end.
+    const data = await this.carriedSession(cookies);
+    if (data === undefined) return undefined;
     await this.end(data, data, keep);
     return data;
   }

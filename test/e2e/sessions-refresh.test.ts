@@ -177,6 +177,48 @@ test('Redis down → 503 GH_SESSION_STORE_UNAVAILABLE; once back, the session is
   assert.match(back.json<Echo>().authorization ?? '', /^Bearer /);
 });
 
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: logout while Redis is down → 503 with the cookies cleared; stateless also revokes the cookie's refresh token, so a copy of the cookie dies at its next refresh`, async (t) => {
+    const redis = await DisposableRedis.start();
+    t.after(() => redis.dispose());
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now, store: { kind: 'redis', url: redis.url, prefix: 'gh:' } });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const copy = jar.header();
+    await redis.stop();
+    const out = await rawRequest(`${stack.url}/auth/logout`, { method: 'POST', headers: { cookie: copy, origin: stack.url, 'sec-fetch-mode': 'navigate' } });
+    assert.equal(out.status, 503);
+    assert.equal(out.json().code, 'GH_SESSION_STORE_UNAVAILABLE');
+    const name = mode === 'stateful' ? '__Host-gh_sid' : '__Host-gh_s.0';
+    assert.ok(out.setCookies.some((c) => c.startsWith(`${name}=;`) && c.includes('Max-Age=0')), `${name} cleared: ${out.setCookies.join(' | ')}`);
+    jar.store(new Response(null, { headers: out.setCookies.map((c): [string, string] => ['set-cookie', c]) }));
+    assert.equal(jar.header(), '', 'the browser holds no session cookie any more');
+
+    await redis.start();
+    const browser = await apiCall(stack.url, jar.header());
+    assert.equal(browser.status, 401, 'signed out on this device');
+    assert.equal(browser.json().code, 'GH_SESSION_MISSING');
+    let copied = await apiCall(stack.url, copy);
+    for (let i = 0; i < 100 && copied.status === 503; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      copied = await apiCall(stack.url, copy);
+    }
+    if (mode === 'stateful') {
+      // The documented limit: the store could not delete the session, so a copy of the id lives to its idle end.
+      assert.equal(copied.status, 200);
+      return;
+    }
+    // The copy still opens (no logout marker was written) until its access token is due: then the refresh is refused.
+    assert.equal(copied.status, 200);
+    clock.advance(301_000);
+    const refreshed = await apiCall(stack.url, copy);
+    assert.equal(refreshed.status, 401, refreshed.body);
+    assert.equal(refreshed.json().code, 'GH_SESSION_EXPIRED');
+    assert.equal(stack.refusedRefreshGrants(), 1, 'the provider refused the revoked refresh token');
+  });
+}
+
 const navigate = (url: string, cookie: string) => rawRequest(`${url}/app/home`, { headers: { cookie, 'sec-fetch-mode': 'navigate', accept: 'text/html' } });
 
 /** The session ended because the provider refused its refresh: 401 on the API route, the login redirect for a page; cookies cleared either way. */
