@@ -66,7 +66,7 @@ export const SessionsSchema = z
     keys: z.array(SessionKeySchema).min(1).describe('Encryption keys; the first encrypts, all decrypt. Prepend a new key to rotate.'),
     idleTimeout: durationSeconds().default(1800).describe('A session unused this long ends.'),
     absoluteTimeout: durationSeconds().default(43200).describe('No session outlives its login by more than this.'),
-    refreshSkew: durationSeconds().default(30).describe('Refresh the access token when it expires within this window.'),
+    refreshSkew: durationSeconds().default(30).describe('Refresh the access token when it expires within this window (at most half the token\'s lifetime).'),
     touchInterval: durationSeconds().default(60).describe('Last-seen time is written at most this often (bounds store writes; idle precision).'),
     refreshLock: z
       .object({

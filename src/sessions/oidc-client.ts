@@ -128,6 +128,7 @@ export class OidcClient {
     return {
       accessToken: res.access_token,
       accessTokenExpiresAt: nowSeconds + expiresIn,
+      accessTokenIssuedAt: nowSeconds,
       ...(res.refresh_token ? { refreshToken: res.refresh_token } : {}),
       ...(res.id_token ? { idToken: res.id_token } : {}),
       ...(res.scope ? { scope: res.scope } : {}),

@@ -7,6 +7,12 @@ import type { Clock, SessionStore } from './store.js';
 export interface SessionTokens {
   readonly accessToken: string;
   readonly accessTokenExpiresAt: number;
+  /**
+   * When the gateway received the access token (its clock): with the expiry,
+   * the token's lifetime, which bounds the refresh skew. Absent in sessions
+   * stored before it was recorded.
+   */
+  readonly accessTokenIssuedAt?: number;
   readonly refreshToken?: string;
   readonly idToken?: string;
   readonly scope?: string;
@@ -25,6 +31,8 @@ export function mergeTokens(old: SessionTokens, fresh: SessionTokens): SessionTo
   return {
     accessToken: fresh.accessToken,
     accessTokenExpiresAt: fresh.accessTokenExpiresAt,
+    // The issue time belongs to the access token: never the old one's.
+    ...(fresh.accessTokenIssuedAt !== undefined ? { accessTokenIssuedAt: fresh.accessTokenIssuedAt } : {}),
     ...((fresh.refreshToken ?? old.refreshToken) !== undefined ? { refreshToken: fresh.refreshToken ?? old.refreshToken } : {}),
     ...((fresh.idToken ?? old.idToken) !== undefined ? { idToken: fresh.idToken ?? old.idToken } : {}),
     ...((fresh.scope ?? old.scope) !== undefined ? { scope: fresh.scope ?? old.scope } : {}),
@@ -209,4 +217,18 @@ export class RefreshCoordinator {
 /** True when a token expiring at `expiresAtSeconds` is expired or expires within `skewSeconds` of `nowMs`. */
 export function expiresWithin(expiresAtSeconds: number, skewSeconds: number, nowMs: number): boolean {
   return expiresAtSeconds - skewSeconds <= nowMs / 1000;
+}
+
+/**
+ * True when the session's access token is to be refreshed at `nowMs`: it has
+ * expired, or expires within the skew. The skew is at most half the token's
+ * lifetime: a token that lives no longer than `skewSeconds` would otherwise be
+ * due the moment it arrives, and every request would refresh it again. A
+ * session stored without the issue time uses `skewSeconds` until its next
+ * refresh records one.
+ */
+export function isRefreshDue(t: SessionTokens, skewSeconds: number, nowMs: number): boolean {
+  const issuedAt = t.accessTokenIssuedAt;
+  const skew = issuedAt === undefined ? skewSeconds : Math.min(skewSeconds, (t.accessTokenExpiresAt - issuedAt) / 2);
+  return expiresWithin(t.accessTokenExpiresAt, skew, nowMs);
 }

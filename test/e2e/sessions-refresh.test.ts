@@ -82,6 +82,33 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 }
 
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: access tokens living no longer than refreshSkew are refreshed at half their lifetime, not on every request`, async (t) => {
+    const clock = offsetClock();
+    // The provider's tokens live 300 s: a 6 min skew alone would make each one due the moment it arrives.
+    const stack = await startSessionStack({ mode, now: clock.now, sessions: { refreshSkew: '6m' } });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const call = async () => {
+      const r = await apiCall(stack.url, jar.header());
+      assert.equal(r.status, 200, r.body);
+      for (const c of r.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+      return r.json<Echo>().authorization;
+    };
+    const first = await call();
+    for (let i = 0; i < 4; i++) assert.equal(await call(), first);
+    assert.equal(stack.refreshGrants(), 0, 'the login\'s token is fresh');
+    clock.advance(151_000); // past half the lifetime
+    const second = await call();
+    assert.notEqual(second, first);
+    for (let i = 0; i < 4; i++) assert.equal(await call(), second);
+    assert.equal(stack.refreshGrants(), 1, 'one refresh, then the new token is used');
+    clock.advance(151_000);
+    await call();
+    assert.equal(stack.refreshGrants(), 2);
+  });
+}
+
 // Stateless mode re-seals the cookies into forwarded responses (stateful mode's cookie never changes there).
 test('stateless: an upstream response the gateway adds a session cookie to is made uncacheable (private, no-store, no CDN caching fields); others pass as they came', async (t) => {
   const clock = offsetClock();
