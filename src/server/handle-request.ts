@@ -154,7 +154,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     if (endpoints !== undefined && endpoints.matches(this.path)) {
       this.authOutcome = 'session-endpoint';
       if (awaitsContinue(req)) this.res.writeContinue();
-      endpoints.handle(req, this.res, this.path, this.query).catch((err: unknown) => this.onUnexpected(err));
+      endpoints.handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId }).catch((err: unknown) => this.onUnexpected(err));
       return;
     }
     const route = state.router.match(req.headers.host, this.path);

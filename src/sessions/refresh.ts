@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { BoundedMap } from './bounded-map.js';
+import { isClientRejected } from './provider-error.js';
 import type { Clock, SessionStore } from './store.js';
 
 /** Tokens a session holds. Times are epoch seconds. */
@@ -120,8 +121,13 @@ export interface RefreshCoordinatorOptions {
   readonly onOutcome?: (outcome: RefreshOutcome) => void;
 }
 
-/** `refreshed`: one provider call; `adopted`: another request or instance had just refreshed; `refused`: the session ended; `failed`: provider or store unavailable. */
-export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'failed';
+/**
+ * `refreshed`: one provider call; `adopted`: another request or instance had
+ * just refreshed; `refused`: the session ended; `client_rejected`: the provider
+ * refused the gateway's own client (a configuration problem, the session is
+ * kept); `failed`: provider or store unavailable.
+ */
+export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'client_rejected' | 'failed';
 
 /**
  * Exactly one refresh per expiry. In-process, concurrent callers for one
@@ -167,7 +173,7 @@ export class RefreshCoordinator {
     const p = this.refreshOnce(key, ops).then(
       (s) => s,
       (err: unknown) => {
-        this.onOutcome(err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED' ? 'refused' : 'failed');
+        this.onOutcome(failureOutcome(err));
         throw err;
       },
     ).finally(() => this.inflight.delete(key));
@@ -212,6 +218,12 @@ export class RefreshCoordinator {
     }
     throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'token refresh did not complete in time');
   }
+}
+
+function failureOutcome(err: unknown): RefreshOutcome {
+  if (err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED') return 'refused';
+  // Apart from `failed`: a wrong secret or a disabled client looks like an outage to users, not to the metric.
+  return isClientRejected(err) ? 'client_rejected' : 'failed';
 }
 
 /** True when a token expiring at `expiresAtSeconds` is expired or expires within `skewSeconds` of `nowMs`. */

@@ -1,12 +1,14 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
 import { asGatehouseError, GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { clearCookie, parseCookies, withoutCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendProblem } from './http-responses.js';
 import type { SessionManager } from './manager.js';
 import type { OidcClient } from './oidc-client.js';
+import { providerFailureLog } from './provider-error.js';
 import { LoginTransactions, type LoginTransaction } from './login-transactions.js';
 import { safeReturnTo } from './return-to.js';
 import { SESSION_ENDPOINTS_PATH } from './config-schema.js';
@@ -42,6 +44,12 @@ const LOGIN_TTL_SECONDS = 600;
 
 /** Every cookie the gateway sets is named `__Host-gh_…`; the prefix is reserved for it. */
 const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
+
+/** Where an endpoint reports what the operator must know; the request id ties a line to the request's access-log entry. */
+export interface EndpointLog {
+  readonly logger: Logger;
+  readonly requestId: string;
+}
 
 /** One request to an endpoint, with the cookies it brought and the ones its response sets. */
 interface Exchange {
@@ -108,8 +116,11 @@ export class SessionEndpoints {
     return path === this.basePath || path.startsWith(`${this.basePath}/`);
   }
 
-  /** Serves one request; never throws (errors become problem responses). */
-  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+  /**
+   * Serves one request; never throws (errors become problem responses).
+   * Failed provider calls (discovery, login, refresh) go to `log`.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string, log?: EndpointLog): Promise<void> {
     const setCookies: string[] = [];
     let cookies: Map<string, string> = new Map();
     let allow: string | undefined;
@@ -146,6 +157,7 @@ export class SessionEndpoints {
           return await this.endOne(x, handle as string);
       }
     } catch (err) {
+      if (log !== undefined) providerFailureLog(log.logger).report(err, log.requestId);
       const e = asGatehouseError(err);
       if (e.code === 'GH_SESSION_INVALID' || e.code === 'GH_SESSION_EXPIRED') setCookies.push(...this.o.manager.clearCookies(cookies));
       sendProblem(res, e, setCookies, allow);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
+import { cookieMap, offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
 
 const prefix = randomPrefix('e2e');
 after(() => deletePrefix(REDIS_URL, prefix));
@@ -134,6 +135,57 @@ test('stateless: an upstream response the gateway adds a session cookie to is ma
   const touched = await cacheable();
   assert.ok(touched.setCookies.length > 0);
   assert.equal(touched.headers['cache-control'], 'private, no-store');
+});
+
+test('the provider rejects the gateway\'s client (its secret rotated at the provider): refresh → 503 and the session is kept, counted as client_rejected, logged at warn with the OAuth code and status; a login → 400, logged too; no secret or token in the log', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateful', now: clock.now });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const original = stack.auth.config;
+  // The provider now expects another secret: every token-endpoint call of the gateway is refused (401 invalid_client).
+  await stack.auth.service.close();
+  const rotated = await startAuthService(
+    { ...original, clients: original.clients.map((c) => (c.clientId === stack.clientId ? { ...c, clientSecret: randomBytes(24).toString('base64url') } : c)) },
+    { now: clock.now },
+  );
+  let rotatedRunning = true;
+  t.after(() => (rotatedRunning ? rotated.close() : undefined));
+  clock.advance(301_000);
+  for (let i = 0; i < 3; i++) {
+    const r = await apiCall(stack.url, jar.header());
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    assert.deepEqual(r.setCookies, [], 'the session is kept');
+  }
+  const counted = (await stack.metrics[0]?.sessionRefreshes.get())?.values ?? [];
+  assert.deepEqual(counted.map((v) => [v.labels.outcome, v.value]), [['client_rejected', 3]], 'not counted as an outage');
+  const refreshLines = stack.logs().filter((l) => l.call === 'refresh');
+  assert.equal(refreshLines.length, 1, 'one line, not one per request');
+  assert.equal(refreshLines[0]?.level, 'warn');
+  assert.equal(refreshLines[0]?.outcome, 'client_rejected');
+  assert.equal(refreshLines[0]?.oauthError, 'invalid_client');
+  assert.equal(refreshLines[0]?.httpStatus, 401);
+  assert.match(String(refreshLines[0]?.msg), /rejected the gateway's client/);
+  assert.equal(typeof refreshLines[0]?.requestId, 'string');
+
+  await assert.rejects(stack.login(), /callback: HTTP 400/);
+  const loginLine = stack.logs().find((l) => l.call === 'login');
+  assert.equal(loginLine?.outcome, 'client_rejected');
+  assert.equal(loginLine?.oauthError, 'invalid_client');
+  assert.equal(loginLine?.httpStatus, 401);
+  const text = JSON.stringify(stack.logs());
+  assert.ok(!text.includes(stack.clientSecret), 'no client secret');
+  for (const [, value] of cookieMap(jar.header())) assert.ok(!text.includes(value), 'no cookie value');
+  assert.ok(!/eyJ[A-Za-z0-9_-]{10}/.test(text), 'no token');
+
+  // The secret is right again: the kept session refreshes.
+  await rotated.close();
+  rotatedRunning = false;
+  const revived = await startAuthService(original, { now: clock.now });
+  t.after(() => revived.close());
+  const back = await apiCall(stack.url, jar.header());
+  assert.equal(back.status, 200, back.body);
 });
 
 test('two gateway instances on one Redis: 20 concurrent requests across both → one refresh', async (t) => {

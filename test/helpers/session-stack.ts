@@ -2,11 +2,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { request as undiciRequest } from 'undici';
 import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { hashPassword } from '../../src/auth-service/accounts/password.js';
+import { createLogger } from '../../src/log.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
 import type { SessionStore } from '../../src/sessions/store.js';
@@ -104,6 +106,8 @@ export interface SessionStack {
   reloadSessions(patch: Partial<SessionsConfigInput>, index?: number): Promise<void>;
   /** Each gateway's metrics, in `gateways` order. */
   readonly metrics: GatewayMetrics[];
+  /** What the in-process gateways logged at `warn` and above, one object per line. */
+  logs(): Record<string, unknown>[];
   /** URLs of every instance: in-process gateways first, then child processes. */
   readonly urls: string[];
   /** Moves the clock of the child-process gateways (the in-process ones share the test's clock). */
@@ -155,6 +159,15 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
   });
   const upstream = await startEchoUpstream();
   const keys = o.keys ? [...o.keys] : [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
+  // Warnings and errors only: the access log would bury them.
+  const logChunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logChunks.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const logger = createLogger('warn', sink);
   const inputs: ConfigInput[] = [];
   const gateways: Gateway[] = [];
   const metrics: GatewayMetrics[] = [];
@@ -194,7 +207,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
       const m = new GatewayMetrics({ collectDefault: false });
       metrics.push(m);
       const sessionStore = o.sessionStores?.[index];
-      const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, ...(o.now ? { now: o.now } : {}), ...(sessionStore ? { sessionStore } : {}) });
+      const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, logger, ...(o.now ? { now: o.now } : {}), ...(sessionStore ? { sessionStore } : {}) });
       gateways.push(gateway);
       await gateway.ready; // keys fetched, session store connected
     }
@@ -221,6 +234,12 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
       await (gateways[index] as Gateway).reload(ConfigSchema.parse({ ...input, sessions: { ...input.sessions, ...patch } }));
     },
     metrics,
+    logs: () =>
+      logChunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     urls: [...gateways.map((g) => g.url), ...childUrls],
     async advanceChildren(ms) {
       await Promise.all(children.map((c) => ask(c, { advance: ms }, 'advanced')));
