@@ -60,7 +60,12 @@ export const SessionsSchema = z
         clientSecret: z.string().min(1).optional().describe('Confidential client secret (use `${ENV_VAR}`); absent for a public client.'),
         scopes: z.string().default('openid offline_access').describe('Requested scopes; `offline_access` gets a refresh token.'),
         resource: z.url().optional().describe('RFC 8707 resource indicator for the access token.'),
-        timeoutMs: z.number().int().positive().default(5000).describe('Timeout of each call to the provider.'),
+        timeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(5000)
+          .describe("Timeout of each call to the provider (discovery, code exchange, refresh). Set it above the token endpoint's worst latency: a refresh the provider completes after it is lost, and the session's next refresh, replaying the consumed refresh token, can end the session."),
       })
       .strict(),
     keys: z.array(SessionKeySchema).min(1).describe('Encryption keys; the first encrypts, all decrypt. Prepend a new key to rotate.'),

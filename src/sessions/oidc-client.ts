@@ -218,7 +218,9 @@ export function classify(err: unknown, during: 'login' | 'refresh'): GatehouseEr
 function transportFacts(err: unknown): Facts {
   const e = err as { name?: unknown; code?: unknown; cause?: unknown } | null;
   const cause = e?.cause as { code?: unknown } | undefined;
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { kind: 'timeout' };
+  // openid-client reports its own timeout (config.timeout) as a ClientError with code OAUTH_TIMEOUT, not as the
+  // DOMException: matching the name alone let a slow code exchange answer 400 GH_LOGIN_FAILED instead of 503.
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT' || e?.code === 'OAUTH_ABORT') return { kind: 'timeout' };
   if (err instanceof TypeError) return { kind: 'unreachable', ...optional('reason', safeCode(cause?.code)) };
   const status = e?.cause instanceof Response ? e.cause.status : undefined;
   if (status !== undefined && status >= 500) return { kind: 'server_error', httpStatus: status };

@@ -44,6 +44,10 @@ test('classify: the provider refusing the gateway\'s client is client_rejected, 
   assert.equal(refused.facts.kind, 'grant_refused');
   const timeout = classify(new DOMException('timed out', 'TimeoutError'), 'refresh') as ProviderError;
   assert.deepEqual(timeout.facts, { call: 'refresh', kind: 'timeout' });
+  // How openid-client reports its own timeout: an outage at login too, not a failed login.
+  const loginTimeout = classify(Object.assign(new oidc.ClientError('operation timed out', { cause: new DOMException('timed out', 'TimeoutError') }), { code: 'OAUTH_TIMEOUT' }), 'login') as ProviderError;
+  assert.equal(loginTimeout.code, 'GH_PROVIDER_UNAVAILABLE');
+  assert.deepEqual(loginTimeout.facts, { call: 'login', kind: 'timeout' });
   const refusedConn = classify(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }), 'refresh') as ProviderError;
   assert.deepEqual(refusedConn.facts, { call: 'refresh', kind: 'unreachable', reason: 'ECONNREFUSED' });
   // A code that is not a plain OAuth word is not repeated.

@@ -23,7 +23,9 @@ export interface SessionTokens {
  * Calls the provider's token endpoint with a refresh token. Must throw
  * GatehouseError GH_SESSION_EXPIRED when the provider refuses the grant
  * (revoked, expired, reused: the session is over) and GH_PROVIDER_UNAVAILABLE
- * when it cannot be reached or fails (network, 5xx: the session is kept).
+ * when it cannot be reached or fails (network, 5xx, timeout: the session is
+ * kept). After a timeout the provider may have rotated the token all the same:
+ * the next grant then replays a consumed token, and is refused.
  */
 export type RefreshGrant = (refreshToken: string) => Promise<SessionTokens>;
 

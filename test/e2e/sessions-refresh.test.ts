@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
@@ -187,6 +187,65 @@ test('the provider rejects the gateway\'s client (its secret rotated at the prov
   const back = await apiCall(stack.url, jar.header());
   assert.equal(back.status, 200, back.body);
 });
+
+/**
+ * While `on`, the provider's answers to `grantType` token requests from this
+ * process (the in-process gateway) arrive too late: the provider handles the
+ * grant in full, and its answer is held until the gateway's own timeout fires.
+ */
+function holdProviderAnswers(t: TestContext, grantType: string): { on: boolean } {
+  const state = { on: false };
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init = {}) => {
+    const res = await realFetch(input, init);
+    if (state.on && String(init.body).includes(`grant_type=${grantType}`)) {
+      const signal = init.signal;
+      while (signal && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
+      throw signal?.reason ?? new Error('late');
+    }
+    return res;
+  };
+  t.after(() => {
+    globalThis.fetch = realFetch;
+  });
+  return state;
+}
+
+test('the token endpoint answers the login\'s code exchange after provider.timeoutMs → 503 GH_PROVIDER_UNAVAILABLE (an outage, not a failed login), logged as a timeout', async (t) => {
+  const slow = holdProviderAnswers(t, 'authorization_code');
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  slow.on = true;
+  await assert.rejects(stack.login(), /callback: HTTP 503 .*GH_PROVIDER_UNAVAILABLE/);
+  slow.on = false;
+  assert.deepEqual(stack.logs().map((l) => [l.call, l.outcome, l.answered]), [['login', 'timeout', 'GH_PROVIDER_UNAVAILABLE']]);
+  await stack.login();
+});
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: the token endpoint rotates the refresh token but answers after provider.timeoutMs → 503; the next request replays the consumed token, the provider refuses it and the session ends; the log shows timeout, then grant_refused`, async (t) => {
+    const slow = holdProviderAnswers(t, 'refresh_token');
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now }); // provider.timeoutMs: 2000
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    clock.advance(301_000);
+    slow.on = true;
+    const late = await apiCall(stack.url, jar.header());
+    slow.on = false;
+    assert.equal(late.status, 503, late.body);
+    assert.equal(late.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    assert.equal(stack.refreshGrants(), 1, 'the provider did rotate');
+    const next = await apiCall(stack.url, jar.header());
+    assert.equal(next.status, 401, next.body);
+    assert.equal(next.json().code, 'GH_SESSION_EXPIRED');
+    assert.equal(stack.refusedRefreshGrants(), 1, 'the old refresh token was replayed and refused');
+    assert.deepEqual(
+      stack.logs().filter((l) => l.call === 'refresh').map((l) => [l.outcome, l.oauthError]),
+      [['timeout', undefined], ['grant_refused', 'invalid_grant']],
+    );
+  });
+}
 
 test('two gateway instances on one Redis: 20 concurrent requests across both → one refresh', async (t) => {
   const clock = offsetClock();
