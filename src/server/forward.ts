@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { GatehouseError } from '../errors.js';
-import { buildDownstreamHeaders } from './forwarded-headers.js';
+import { buildDownstreamHeaders, makeUncacheable } from './forwarded-headers.js';
 
 /** Why an upstream exchange failed, for metrics. */
 export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'body_too_large' | 'bad_response' | 'aborted';
@@ -23,6 +23,8 @@ export interface UpstreamRequest {
   readonly maxBodyBytes: number;
   /** Added to every response, e.g. HSTS and the request id. */
   readonly extraResponseHeaders: readonly string[];
+  /** The extra headers set a cookie (a session): no cache may store the response. */
+  readonly setsCookie?: boolean;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface UpstreamRequest {
  * Returns the abort function for the client-went-away case.
  */
 export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, observer: UpstreamObserver): ProxyHandler {
-  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer);
+  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.setsCookie === true);
   let body: Dispatcher.DispatchOptions['body'] = null;
   const contentLength = req.headers['content-length'];
   // The parser enforces Content-Length, so such bodies need no counting; chunked ones do.
@@ -85,6 +87,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly extraHeaders: readonly string[],
     private readonly observer: UpstreamObserver,
+    private readonly setsCookie = false,
   ) {}
 
   /** The client went away: stop the upstream exchange too. */
@@ -108,6 +111,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
       this.abortUpstream?.(new UnrelayableResponse('the upstream answered with a transfer coding the gateway does not relay'));
       return false;
     }
+    // Only when a cookie is added (a refresh, a re-seal): the common response is passed on as it came.
+    if (this.setsCookie) makeUncacheable(headers);
     for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, headers);

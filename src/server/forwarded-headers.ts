@@ -161,6 +161,27 @@ const RESPONSE_HOP_BY_HOP = new Set([
 const GATEWAY_COOKIE = /^[\t ]*(?:=[\t ]*)?__host-gh_/i;
 
 /**
+ * Makes a downstream response (`[name, value, …]`, from buildDownstreamHeaders)
+ * one no cache stores: the upstream's caching headers go, and
+ * `Cache-Control: private, no-store` replaces them. For responses the gateway
+ * adds a session cookie to (a re-sealed stateless session carries the user's
+ * sealed tokens): a `public` or `s-maxage` answer would otherwise let a shared
+ * cache hand that Set-Cookie, and the session, to the next visitor. The
+ * CDN-targeted fields go too, as CDNs heed them over Cache-Control (RFC 9213).
+ */
+export function makeUncacheable(headers: string[]): void {
+  let w = 0;
+  for (let r = 0; r < headers.length; r += 2) {
+    const name = headers[r] as string;
+    if (name === 'cache-control' || name === 'surrogate-control' || name.endsWith('cdn-cache-control')) continue;
+    headers[w++] = name;
+    headers[w++] = headers[r + 1] as string;
+  }
+  headers.length = w;
+  headers.push('cache-control', 'private, no-store');
+}
+
+/**
  * Whether a Transfer-Encoding value is `chunked` and nothing else. Node's parser
  * refuses a list that does not end in `chunked`, but passes `gzip, chunked`:
  * the body is then de-chunked and sent on re-chunked without its other coding.

@@ -44,6 +44,12 @@ export interface HandlerEnv {
   state(): GatewayState;
 }
 
+/** Whether flat `[name, value, …]` headers from the pipeline set a cookie. */
+function hasSetCookie(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'set-cookie') return true;
+  return false;
+}
+
 /** A path can carry a token (`/callback/eyJ…`): mask token-like runs; short paths cannot hold one. */
 function loggablePath(path: string): string {
   if (path === '') return '(rejected)';
@@ -148,7 +154,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     if (endpoints !== undefined && endpoints.matches(this.path)) {
       this.authOutcome = 'session-endpoint';
       if (awaitsContinue(req)) this.res.writeContinue();
-      endpoints.handle(req, this.res, this.path, this.query).catch((err: unknown) => this.onUnexpected(err));
+      endpoints.handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId }).catch((err: unknown) => this.onUnexpected(err));
       return;
     }
     const route = state.router.match(req.headers.host, this.path);
@@ -231,7 +237,11 @@ class Exchange implements RequestContext, UpstreamObserver {
     });
     if (this.identity !== undefined && route.identityHeaders !== undefined) route.identityHeaders(this.identity, headers);
     const extra = env.hsts ? ['x-request-id', this.requestId, 'strict-transport-security', env.hsts] : ['x-request-id', this.requestId];
-    if (this.responseHeaders !== undefined) extra.push(...this.responseHeaders);
+    let setsCookie = false;
+    if (this.responseHeaders !== undefined) {
+      extra.push(...this.responseHeaders);
+      setsCookie = hasSetCookie(this.responseHeaders);
+    }
     // The body is wanted now that the request is admitted (undici cannot pass Expect on to the upstream).
     if (awaitsContinue(req)) this.res.writeContinue();
     this.upstream = forwardRequest(
@@ -244,6 +254,7 @@ class Exchange implements RequestContext, UpstreamObserver {
         timeoutMs: route.timeoutMs,
         maxBodyBytes: route.maxBodyBytes,
         extraResponseHeaders: extra,
+        setsCookie,
       },
       this,
     );

@@ -60,13 +60,18 @@ export const SessionsSchema = z
         clientSecret: z.string().min(1).optional().describe('Confidential client secret (use `${ENV_VAR}`); absent for a public client.'),
         scopes: z.string().default('openid offline_access').describe('Requested scopes; `offline_access` gets a refresh token.'),
         resource: z.url().optional().describe('RFC 8707 resource indicator for the access token.'),
-        timeoutMs: z.number().int().positive().default(5000).describe('Timeout of each call to the provider.'),
+        timeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(5000)
+          .describe("Timeout of each call to the provider (discovery, code exchange, refresh). Set it above the token endpoint's worst latency: a refresh the provider completes after it is lost, and the session's next refresh, replaying the consumed refresh token, can end the session."),
       })
       .strict(),
     keys: z.array(SessionKeySchema).min(1).describe('Encryption keys; the first encrypts, all decrypt. Prepend a new key to rotate.'),
     idleTimeout: durationSeconds().default(1800).describe('A session unused this long ends.'),
     absoluteTimeout: durationSeconds().default(43200).describe('No session outlives its login by more than this.'),
-    refreshSkew: durationSeconds().default(30).describe('Refresh the access token when it expires within this window.'),
+    refreshSkew: durationSeconds().default(30).describe('Refresh the access token when it expires within this window (at most half the token\'s lifetime).'),
     touchInterval: durationSeconds().default(60).describe('Last-seen time is written at most this often (bounds store writes; idle precision).'),
     refreshLock: z
       .object({

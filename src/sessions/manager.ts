@@ -40,6 +40,12 @@ export interface SessionManager {
   resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined;
   /** Ends the presented session; resolves to its data (to revoke its refresh token) when there was one. */
   destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined>;
+  /**
+   * The session the cookies themselves carry, read without the store, or
+   * undefined: stateless cookies hold the whole session (a logout with the
+   * store down still revokes its refresh token); a stateful cookie is only an id.
+   */
+  carriedSession(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined>;
   /** The user's sessions, the current one among them. */
   list(current: SessionData): Promise<SessionSummary[]>;
   /** Ends one of the user's sessions by its handle; false when the user has none by that handle. */

@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, type ErrorCode } from '../errors.js';
+import { ProviderError, safeCode, type ProviderFailureFacts } from './provider-error.js';
 import type { SessionTokens } from './refresh.js';
 import { systemClock, type Clock } from './store.js';
 import { isLoopbackAddress } from '../loopback.js';
@@ -128,6 +129,7 @@ export class OidcClient {
     return {
       accessToken: res.access_token,
       accessTokenExpiresAt: nowSeconds + expiresIn,
+      accessTokenIssuedAt: nowSeconds,
       ...(res.refresh_token ? { refreshToken: res.refresh_token } : {}),
       ...(res.id_token ? { idToken: res.id_token } : {}),
       ...(res.scope ? { scope: res.scope } : {}),
@@ -165,7 +167,7 @@ export class OidcClient {
         this.server = discovered.serverMetadata();
         return this.server;
       } catch (err) {
-        throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'identity provider discovery failed', { cause: err });
+        throw new ProviderError('GH_PROVIDER_UNAVAILABLE', 'identity provider discovery failed', { call: 'discovery', ...transportFacts(err) }, { cause: err });
       } finally {
         this.discovering = undefined;
       }
@@ -174,26 +176,59 @@ export class OidcClient {
   }
 }
 
-/** Maps an openid-client failure to our codes; the provider's own text never reaches the client. */
+// RFC 6749 §5.2: the provider refuses the gateway's client itself; no retry helps until the configuration is fixed.
+const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+
+type Facts = Omit<ProviderFailureFacts, 'call'>;
+
+/**
+ * Maps an openid-client failure to our codes, with the facts an operator needs
+ * (OAuth error code, HTTP status); the provider's own text never reaches the
+ * client, nor a log.
+ */
 export function classify(err: unknown, during: 'login' | 'refresh'): GatehouseError {
   if (err instanceof GatehouseError) return err;
-  const unavailable = () => new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'identity provider unavailable', { cause: err });
+  const fail = (code: ErrorCode, message: string, facts: Facts) => new ProviderError(code, message, { call: during, ...facts }, { cause: err });
+  const unavailable = (facts: Facts) => fail('GH_PROVIDER_UNAVAILABLE', 'identity provider unavailable', facts);
+  // Only a refresh answers 503 for what a login reports as a failed login.
+  const refused = (facts: Facts) => (during === 'refresh' ? unavailable(facts) : fail('GH_LOGIN_FAILED', 'the provider refused the login', facts));
   if (err instanceof oidc.ResponseBodyError) {
-    if (err.status >= 500) return unavailable();
+    const answered = { httpStatus: err.status, ...optional('oauthError', safeCode(err.error)) };
+    if (err.status >= 500) return unavailable({ kind: 'server_error', ...answered });
     if (err.error === 'invalid_grant') {
       return during === 'refresh'
-        ? new GatehouseError('GH_SESSION_EXPIRED', 'the provider refused the refresh token', { cause: err })
-        : new GatehouseError('GH_LOGIN_FAILED', 'the authorization code was refused', { cause: err });
+        ? fail('GH_SESSION_EXPIRED', 'the provider refused the refresh token', { kind: 'grant_refused', ...answered })
+        : fail('GH_LOGIN_FAILED', 'the authorization code was refused', { kind: 'grant_refused', ...answered });
     }
-    return during === 'refresh' ? unavailable() : new GatehouseError('GH_LOGIN_FAILED', 'the provider refused the login', { cause: err });
+    // A 401 from the token endpoint is a failed client authentication, whatever its code.
+    return refused({ kind: CLIENT_ERRORS.has(err.error) || err.status === 401 ? 'client_rejected' : 'oauth_error', ...answered });
   }
-  if (err instanceof oidc.AuthorizationResponseError) return new GatehouseError('GH_LOGIN_FAILED', 'the provider refused the login', { cause: err });
-  const name = (err as { name?: string } | null)?.name;
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  // Network failures, timeouts, and non-OAuth answers (an HTML 502 from a proxy).
-  if (err instanceof TypeError || name === 'TimeoutError' || name === 'AbortError') return unavailable();
-  if (cause instanceof Response && cause.status >= 500) return unavailable();
-  return during === 'refresh' ? unavailable() : new GatehouseError('GH_LOGIN_FAILED', 'the login response did not validate', { cause: err });
+  if (err instanceof oidc.WWWAuthenticateChallengeError) {
+    // The same refusal with a challenge header (openid-client then leaves the body unread).
+    const code = safeCode(err.cause.find((c) => c.parameters.error !== undefined)?.parameters.error);
+    return refused({ kind: err.status === 401 || (code !== undefined && CLIENT_ERRORS.has(code)) ? 'client_rejected' : 'oauth_error', httpStatus: err.status, ...optional('oauthError', code) });
+  }
+  if (err instanceof oidc.AuthorizationResponseError) return fail('GH_LOGIN_FAILED', 'the provider refused the login', { kind: 'oauth_error', ...optional('oauthError', safeCode(err.error)) });
+  const facts = transportFacts(err);
+  if (facts.kind !== 'invalid_response') return unavailable(facts);
+  return during === 'refresh' ? unavailable(facts) : fail('GH_LOGIN_FAILED', 'the login response did not validate', facts);
+}
+
+/** A failure before or beside any OAuth answer: timeout, network, a 5xx or a response that is not OAuth (an HTML 502 from a proxy). */
+function transportFacts(err: unknown): Facts {
+  const e = err as { name?: unknown; code?: unknown; cause?: unknown } | null;
+  const cause = e?.cause as { code?: unknown } | undefined;
+  // openid-client reports its own timeout (config.timeout) as a ClientError with code OAUTH_TIMEOUT, not as the
+  // DOMException: matching the name alone let a slow code exchange answer 400 GH_LOGIN_FAILED instead of 503.
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT' || e?.code === 'OAUTH_ABORT') return { kind: 'timeout' };
+  if (err instanceof TypeError) return { kind: 'unreachable', ...optional('reason', safeCode(cause?.code)) };
+  const status = e?.cause instanceof Response ? e.cause.status : undefined;
+  if (status !== undefined && status >= 500) return { kind: 'server_error', httpStatus: status };
+  return { kind: 'invalid_response', ...optional('reason', safeCode(e?.code)), ...(status !== undefined ? { httpStatus: status } : {}) };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [k in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [k in K]?: string };
 }
 
 function jwtLifetime(token: string, nowSeconds: number): number | undefined {

@@ -5,7 +5,7 @@ import { GatehouseError } from '../errors.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
 import { MemorySessionStore } from './memory/memory-store.js';
 import { RedisSessionStore } from './redis/redis-store.js';
-import { expiresWithin, mergeTokens, RefreshCoordinator, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
+import { expiresWithin, isRefreshDue, mergeTokens, RefreshCoordinator, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
 import { manualClock, type ManualClock } from './store-contract.js';
 import type { SessionStore } from './store.js';
 
@@ -212,6 +212,25 @@ test('outcomes are reported: one refreshed, the rest adopted; refused and failed
   await assert.rejects(coord.ensureFresh('s', (await ops.reload()) as State, ops));
   assert.deepEqual(seen, ['failed', 'refused']);
   await store.close();
+});
+
+test('isRefreshDue: the skew is at most half the token\'s lifetime, so a token shorter than the skew is not due when it arrives', () => {
+  const t = (issued: number | undefined, lifetime: number) => ({ accessToken: 'a', accessTokenExpiresAt: 1000 + lifetime, ...(issued === undefined ? {} : { accessTokenIssuedAt: issued }) });
+  // 300 s token, 30 s skew: due 30 s before expiry.
+  assert.equal(isRefreshDue(t(1000, 300), 30, 1269_000), false);
+  assert.equal(isRefreshDue(t(1000, 300), 30, 1270_000), true);
+  // 30 s token, 30 s skew: due at half its life, not at once.
+  assert.equal(isRefreshDue(t(1000, 30), 30, 1000_000), false);
+  assert.equal(isRefreshDue(t(1000, 30), 30, 1014_000), false);
+  assert.equal(isRefreshDue(t(1000, 30), 30, 1015_000), true);
+  // 300 s token, 6 min skew: due after 150 s.
+  assert.equal(isRefreshDue(t(1000, 300), 360, 1149_000), false);
+  assert.equal(isRefreshDue(t(1000, 300), 360, 1150_000), true);
+  // A session stored before the issue time was recorded: the configured skew.
+  assert.equal(isRefreshDue(t(undefined, 30), 30, 1000_000), true);
+  // The issue time belongs to the new access token.
+  assert.equal(mergeTokens({ ...t(1000, 30), refreshToken: 'r' }, { accessToken: 'b', accessTokenExpiresAt: 2000 }).accessTokenIssuedAt, undefined);
+  assert.equal(mergeTokens(t(1000, 30), { accessToken: 'b', accessTokenExpiresAt: 2000, accessTokenIssuedAt: 1700 }).accessTokenIssuedAt, 1700);
 });
 
 test('UnsavedRotations: kept tokens are handed out only against the refresh token they replaced, until their time is up', () => {

@@ -1,12 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { BoundedMap } from './bounded-map.js';
+import { isClientRejected } from './provider-error.js';
 import type { Clock, SessionStore } from './store.js';
 
 /** Tokens a session holds. Times are epoch seconds. */
 export interface SessionTokens {
   readonly accessToken: string;
   readonly accessTokenExpiresAt: number;
+  /**
+   * When the gateway received the access token (its clock): with the expiry,
+   * the token's lifetime, which bounds the refresh skew. Absent in sessions
+   * stored before it was recorded.
+   */
+  readonly accessTokenIssuedAt?: number;
   readonly refreshToken?: string;
   readonly idToken?: string;
   readonly scope?: string;
@@ -16,7 +23,9 @@ export interface SessionTokens {
  * Calls the provider's token endpoint with a refresh token. Must throw
  * GatehouseError GH_SESSION_EXPIRED when the provider refuses the grant
  * (revoked, expired, reused: the session is over) and GH_PROVIDER_UNAVAILABLE
- * when it cannot be reached or fails (network, 5xx: the session is kept).
+ * when it cannot be reached or fails (network, 5xx, timeout: the session is
+ * kept). After a timeout the provider may have rotated the token all the same:
+ * the next grant then replays a consumed token, and is refused.
  */
 export type RefreshGrant = (refreshToken: string) => Promise<SessionTokens>;
 
@@ -25,6 +34,8 @@ export function mergeTokens(old: SessionTokens, fresh: SessionTokens): SessionTo
   return {
     accessToken: fresh.accessToken,
     accessTokenExpiresAt: fresh.accessTokenExpiresAt,
+    // The issue time belongs to the access token: never the old one's.
+    ...(fresh.accessTokenIssuedAt !== undefined ? { accessTokenIssuedAt: fresh.accessTokenIssuedAt } : {}),
     ...((fresh.refreshToken ?? old.refreshToken) !== undefined ? { refreshToken: fresh.refreshToken ?? old.refreshToken } : {}),
     ...((fresh.idToken ?? old.idToken) !== undefined ? { idToken: fresh.idToken ?? old.idToken } : {}),
     ...((fresh.scope ?? old.scope) !== undefined ? { scope: fresh.scope ?? old.scope } : {}),
@@ -112,8 +123,13 @@ export interface RefreshCoordinatorOptions {
   readonly onOutcome?: (outcome: RefreshOutcome) => void;
 }
 
-/** `refreshed`: one provider call; `adopted`: another request or instance had just refreshed; `refused`: the session ended; `failed`: provider or store unavailable. */
-export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'failed';
+/**
+ * `refreshed`: one provider call; `adopted`: another request or instance had
+ * just refreshed; `refused`: the session ended; `client_rejected`: the provider
+ * refused the gateway's own client (a configuration problem, the session is
+ * kept); `failed`: provider or store unavailable.
+ */
+export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'client_rejected' | 'failed';
 
 /**
  * Exactly one refresh per expiry. In-process, concurrent callers for one
@@ -159,7 +175,7 @@ export class RefreshCoordinator {
     const p = this.refreshOnce(key, ops).then(
       (s) => s,
       (err: unknown) => {
-        this.onOutcome(err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED' ? 'refused' : 'failed');
+        this.onOutcome(failureOutcome(err));
         throw err;
       },
     ).finally(() => this.inflight.delete(key));
@@ -206,7 +222,27 @@ export class RefreshCoordinator {
   }
 }
 
+function failureOutcome(err: unknown): RefreshOutcome {
+  if (err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED') return 'refused';
+  // Apart from `failed`: a wrong secret or a disabled client looks like an outage to users, not to the metric.
+  return isClientRejected(err) ? 'client_rejected' : 'failed';
+}
+
 /** True when a token expiring at `expiresAtSeconds` is expired or expires within `skewSeconds` of `nowMs`. */
 export function expiresWithin(expiresAtSeconds: number, skewSeconds: number, nowMs: number): boolean {
   return expiresAtSeconds - skewSeconds <= nowMs / 1000;
+}
+
+/**
+ * True when the session's access token is to be refreshed at `nowMs`: it has
+ * expired, or expires within the skew. The skew is at most half the token's
+ * lifetime: a token that lives no longer than `skewSeconds` would otherwise be
+ * due the moment it arrives, and every request would refresh it again. A
+ * session stored without the issue time uses `skewSeconds` until its next
+ * refresh records one.
+ */
+export function isRefreshDue(t: SessionTokens, skewSeconds: number, nowMs: number): boolean {
+  const issuedAt = t.accessTokenIssuedAt;
+  const skew = issuedAt === undefined ? skewSeconds : Math.min(skewSeconds, (t.accessTokenExpiresAt - issuedAt) / 2);
+  return expiresWithin(t.accessTokenExpiresAt, skew, nowMs);
 }

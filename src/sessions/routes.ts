@@ -1,12 +1,14 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
 import { asGatehouseError, GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { clearCookie, parseCookies, withoutCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendProblem } from './http-responses.js';
 import type { SessionManager } from './manager.js';
 import type { OidcClient } from './oidc-client.js';
+import { providerFailureLog } from './provider-error.js';
 import { LoginTransactions, type LoginTransaction } from './login-transactions.js';
 import { safeReturnTo } from './return-to.js';
 import { SESSION_ENDPOINTS_PATH } from './config-schema.js';
@@ -39,6 +41,15 @@ export interface SessionEndpointsOptions {
 }
 
 const LOGIN_TTL_SECONDS = 600;
+
+/** Every cookie the gateway sets is named `__Host-gh_…`; the prefix is reserved for it. */
+const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
+
+/** Where an endpoint reports what the operator must know; the request id ties a line to the request's access-log entry. */
+export interface EndpointLog {
+  readonly logger: Logger;
+  readonly requestId: string;
+}
 
 /** One request to an endpoint, with the cookies it brought and the ones its response sets. */
 interface Exchange {
@@ -76,15 +87,26 @@ export class SessionEndpoints {
     this.tx = new LoginTransactions({ keyring: o.keyring.derive('login-transaction'), ttlSeconds: LOGIN_TTL_SECONDS, now: o.now, attributes: o.cookieAttributes });
   }
 
-  /** True for cookie names the gateway owns (session, login transaction, CSRF token). */
+  /**
+   * True for cookie names the gateway owns: the whole `__Host-gh_` namespace,
+   * not only this mode's names. After a switch between stateful and stateless
+   * (or while a rolling deploy runs both), browsers still hold the other mode's
+   * cookies until their absolute end, and those carry a session id or sealed
+   * tokens no upstream may see.
+   */
   isGatewayCookie(name: string): boolean {
-    return this.o.manager.isSessionCookie(name) || name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') || this.tx.isOwnCookie(name);
+    return (
+      name.startsWith(GATEWAY_COOKIE_PREFIX) ||
+      this.o.manager.isSessionCookie(name) ||
+      name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') ||
+      this.tx.isOwnCookie(name)
+    );
   }
 
   /** Removes the gateway's cookies from headers about to go upstream, on every route: no upstream ever sees them. */
   stripGatewayCookies(headers: IncomingHttpHeaders): void {
     const cookie = headers.cookie;
-    if (cookie === undefined || !cookie.includes('__Host-gh_')) return;
+    if (cookie === undefined || !cookie.includes(GATEWAY_COOKIE_PREFIX)) return;
     // Undefined rather than deleted (see the session authenticator): buildUpstreamHeaders skips it.
     headers.cookie = withoutCookies(cookie, (name) => this.isGatewayCookie(name));
   }
@@ -94,8 +116,11 @@ export class SessionEndpoints {
     return path === this.basePath || path.startsWith(`${this.basePath}/`);
   }
 
-  /** Serves one request; never throws (errors become problem responses). */
-  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+  /**
+   * Serves one request; never throws (errors become problem responses).
+   * Failed provider calls (discovery, login, refresh) go to `log`.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string, log?: EndpointLog): Promise<void> {
     const setCookies: string[] = [];
     let cookies: Map<string, string> = new Map();
     let allow: string | undefined;
@@ -132,6 +157,7 @@ export class SessionEndpoints {
           return await this.endOne(x, handle as string);
       }
     } catch (err) {
+      if (log !== undefined) providerFailureLog(log.logger).report(err, log.requestId);
       const e = asGatehouseError(err);
       if (e.code === 'GH_SESSION_INVALID' || e.code === 'GH_SESSION_EXPIRED') setCookies.push(...this.o.manager.clearCookies(cookies));
       sendProblem(res, e, setCookies, allow);
@@ -195,9 +221,20 @@ export class SessionEndpoints {
 
   private async logout({ req, res, cookies, setCookies }: Exchange): Promise<void> {
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
-    const ended = await this.o.manager.destroy(cookies);
+    // The browser forgets the session whatever follows, a 503 included: a user who logged out
+    // must not stay signed in on this device because the store was down at that moment.
     setCookies.push(...this.o.manager.clearCookies(cookies));
     if (cookies.has(this.o.csrf.cookieName ?? '__Host-gh_csrf')) setCookies.push(clearCookie(this.o.csrf.cookieName ?? '__Host-gh_csrf', { ...this.o.cookieAttributes, httpOnly: false }));
+    let ended: SessionData | undefined;
+    try {
+      ended = await this.o.manager.destroy(cookies);
+    } catch (err) {
+      // Not ended in the store, so a copy of the cookie still works. A stateless cookie holds its
+      // refresh token: revoked at the provider (no store needed), the copy dies at its next refresh.
+      const carried = await this.o.manager.carriedSession(cookies);
+      if (carried?.tokens.refreshToken) await this.o.client.revoke(carried.tokens.refreshToken);
+      throw err;
+    }
     const revoked = ended?.tokens.refreshToken ? await this.o.client.revoke(ended.tokens.refreshToken) : false;
     const endSessionUrl =
       this.o.endSession && ended ? await this.o.client.endSessionUrl({ idTokenHint: ended.tokens.idToken, postLogoutRedirectUri: this.o.postLogoutRedirectUri }) : undefined;

@@ -4,7 +4,7 @@ import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
 import { NOT_LOCAL } from './store.js';
-import { expiresWithin, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
+import { isRefreshDue, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
 
 const NO_COOKIES: readonly string[] = Object.freeze([]);
@@ -91,7 +91,7 @@ export class StatefulSessions implements SessionManager {
       throw err;
     }
     // The refresh machinery (and its closures) only when the token is due.
-    if (expiresWithin(state.data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, now)) {
+    if (isRefreshDue(state.data.tokens, this.deps.skewSeconds, now)) {
       state = await this.deps.coordinator.ensureFresh(key, state, this.refreshOps(key));
     }
     if (now - state.data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) {
@@ -117,7 +117,7 @@ export class StatefulSessions implements SessionManager {
     const data = hit.data;
     const now = this.deps.now();
     if (!isWithinTimeouts(data, this.deps.timeouts, now)) return undefined;
-    if (expiresWithin(data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, now)) return undefined;
+    if (isRefreshDue(data.tokens, this.deps.skewSeconds, now)) return undefined;
     if (now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) return undefined;
     return { data, setCookies: NO_COOKIES };
   }
@@ -134,6 +134,11 @@ export class StatefulSessions implements SessionManager {
     await this.deps.store.delete(key);
     this.opened?.delete(key);
     return state?.data;
+  }
+
+  // The cookie is only an id: the session is in the store.
+  carriedSession(): Promise<SessionData | undefined> {
+    return Promise.resolve(undefined);
   }
 
   async list(current: SessionData): Promise<SessionSummary[]> {
@@ -172,7 +177,7 @@ export class StatefulSessions implements SessionManager {
   }
 
   private refreshOps(key: string): RefreshOps<Loaded> {
-    const isDue = (t: SessionTokens) => expiresWithin(t.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
+    const isDue = (t: SessionTokens) => isRefreshDue(t, this.deps.skewSeconds, this.deps.now());
     return {
       needsRefresh: (s) => isDue(s.data.tokens),
       // Under the refresh lock: past any local cache, another instance may just have rotated.

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
-import { expiresWithin, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
+import { isRefreshDue, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
 import { SessionIndex, type IndexedSession } from './session-index.js';
@@ -138,7 +138,7 @@ export class StatelessSessions implements SessionManager {
     const keys = this.markerKeys(data);
     if (store.peek(keys.ended) !== undefined) return undefined;
     if (store.peek(keys.cutoff) !== undefined) return undefined;
-    if (expiresWithin(data.tokens.accessTokenExpiresAt, this.deps.skewSeconds, now)) return undefined;
+    if (isRefreshDue(data.tokens, this.deps.skewSeconds, now)) return undefined;
     if (now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) return undefined;
     return { data, setCookies: NO_COOKIES };
   }
@@ -147,16 +147,20 @@ export class StatelessSessions implements SessionManager {
     return this.endPresented(cookies);
   }
 
-  /** Ends the session the cookies carry; `keep` (a login in progress) survives a collapse into the cutoff. */
-  private async endPresented(cookies: ReadonlyMap<string, string>, keep?: SessionData): Promise<SessionData | undefined> {
-    let data: SessionData;
+  async carriedSession(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
     try {
       const opened = await this.sealer.open(cookies);
-      if (opened === undefined) return undefined;
-      data = parseSessionData(opened);
+      return opened === undefined ? undefined : parseSessionData(opened);
     } catch {
-      return undefined; // an unreadable cookie is cleared, and has nothing to end
+      return undefined; // unreadable: it carries nothing to revoke
     }
+  }
+
+  /** Ends the session the cookies carry; `keep` (a login in progress) survives a collapse into the cutoff. */
+  private async endPresented(cookies: ReadonlyMap<string, string>, keep?: SessionData): Promise<SessionData | undefined> {
+    // An unreadable cookie is cleared, and has nothing to end.
+    const data = await this.carriedSession(cookies);
+    if (data === undefined) return undefined;
     await this.end(data, data, keep);
     return data;
   }
@@ -197,7 +201,7 @@ export class StatelessSessions implements SessionManager {
   }
 
   private refreshOps(sealed: SessionData): RefreshOps<SessionData> {
-    const isDue = (t: SessionTokens) => expiresWithin(t.accessTokenExpiresAt, this.deps.skewSeconds, this.deps.now());
+    const isDue = (t: SessionTokens) => isRefreshDue(t, this.deps.skewSeconds, this.deps.now());
     const needsRefresh = (s: SessionData) => isDue(s.tokens);
     // Follows the chain of refresh results from the cookie's refresh token to the newest.
     const reload = async (): Promise<SessionData | undefined> => {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { after, test, type TestContext } from 'node:test';
 import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
+import { cookieMap, offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
 
 const prefix = randomPrefix('e2e');
 after(() => deletePrefix(REDIS_URL, prefix));
@@ -82,6 +83,170 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 }
 
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: access tokens living no longer than refreshSkew are refreshed at half their lifetime, not on every request`, async (t) => {
+    const clock = offsetClock();
+    // The provider's tokens live 300 s: a 6 min skew alone would make each one due the moment it arrives.
+    const stack = await startSessionStack({ mode, now: clock.now, sessions: { refreshSkew: '6m' } });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const call = async () => {
+      const r = await apiCall(stack.url, jar.header());
+      assert.equal(r.status, 200, r.body);
+      for (const c of r.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+      return r.json<Echo>().authorization;
+    };
+    const first = await call();
+    for (let i = 0; i < 4; i++) assert.equal(await call(), first);
+    assert.equal(stack.refreshGrants(), 0, 'the login\'s token is fresh');
+    clock.advance(151_000); // past half the lifetime
+    const second = await call();
+    assert.notEqual(second, first);
+    for (let i = 0; i < 4; i++) assert.equal(await call(), second);
+    assert.equal(stack.refreshGrants(), 1, 'one refresh, then the new token is used');
+    clock.advance(151_000);
+    await call();
+    assert.equal(stack.refreshGrants(), 2);
+  });
+}
+
+// Stateless mode re-seals the cookies into forwarded responses (stateful mode's cookie never changes there).
+test('stateless: an upstream response the gateway adds a session cookie to is made uncacheable (private, no-store, no CDN caching fields); others pass as they came', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const cacheable = () => rawRequest(`${stack.url}/api/cacheable`, { headers: { cookie: jar.header() } });
+  const plain = await cacheable();
+  assert.equal(plain.status, 200);
+  assert.deepEqual(plain.setCookies, []);
+  assert.equal(plain.headers['cache-control'], 'public, max-age=600, s-maxage=600', 'no cookie added: the upstream decides');
+  assert.equal(plain.headers['cdn-cache-control'], 'max-age=600');
+  clock.advance(301_000); // the access token expired: refreshed and re-sealed into the cookies
+  const refreshed = await cacheable();
+  assert.equal(refreshed.status, 200);
+  assert.ok(refreshed.setCookies.some((c) => c.startsWith('__Host-gh_s.0=')), 'the re-sealed session goes back to the browser');
+  assert.equal(refreshed.headers['cache-control'], 'private, no-store', 'no cache may store the sealed tokens');
+  assert.equal(refreshed.headers['cdn-cache-control'], undefined);
+  assert.equal(refreshed.headers['surrogate-control'], undefined);
+  assert.equal(refreshed.headers['content-type'], 'application/json', 'the other headers are kept');
+  for (const c of refreshed.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+  clock.advance(61_000); // a last-seen touch re-seals too
+  const touched = await cacheable();
+  assert.ok(touched.setCookies.length > 0);
+  assert.equal(touched.headers['cache-control'], 'private, no-store');
+});
+
+test('the provider rejects the gateway\'s client (its secret rotated at the provider): refresh → 503 and the session is kept, counted as client_rejected, logged at warn with the OAuth code and status; a login → 400, logged too; no secret or token in the log', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateful', now: clock.now });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const original = stack.auth.config;
+  // The provider now expects another secret: every token-endpoint call of the gateway is refused (401 invalid_client).
+  await stack.auth.service.close();
+  const rotated = await startAuthService(
+    { ...original, clients: original.clients.map((c) => (c.clientId === stack.clientId ? { ...c, clientSecret: randomBytes(24).toString('base64url') } : c)) },
+    { now: clock.now },
+  );
+  let rotatedRunning = true;
+  t.after(() => (rotatedRunning ? rotated.close() : undefined));
+  clock.advance(301_000);
+  for (let i = 0; i < 3; i++) {
+    const r = await apiCall(stack.url, jar.header());
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    assert.deepEqual(r.setCookies, [], 'the session is kept');
+  }
+  const counted = (await stack.metrics[0]?.sessionRefreshes.get())?.values ?? [];
+  assert.deepEqual(counted.map((v) => [v.labels.outcome, v.value]), [['client_rejected', 3]], 'not counted as an outage');
+  const refreshLines = stack.logs().filter((l) => l.call === 'refresh');
+  assert.equal(refreshLines.length, 1, 'one line, not one per request');
+  assert.equal(refreshLines[0]?.level, 'warn');
+  assert.equal(refreshLines[0]?.outcome, 'client_rejected');
+  assert.equal(refreshLines[0]?.oauthError, 'invalid_client');
+  assert.equal(refreshLines[0]?.httpStatus, 401);
+  assert.match(String(refreshLines[0]?.msg), /rejected the gateway's client/);
+  assert.equal(typeof refreshLines[0]?.requestId, 'string');
+
+  await assert.rejects(stack.login(), /callback: HTTP 400/);
+  const loginLine = stack.logs().find((l) => l.call === 'login');
+  assert.equal(loginLine?.outcome, 'client_rejected');
+  assert.equal(loginLine?.oauthError, 'invalid_client');
+  assert.equal(loginLine?.httpStatus, 401);
+  const text = JSON.stringify(stack.logs());
+  assert.ok(!text.includes(stack.clientSecret), 'no client secret');
+  for (const [, value] of cookieMap(jar.header())) assert.ok(!text.includes(value), 'no cookie value');
+  assert.ok(!/eyJ[A-Za-z0-9_-]{10}/.test(text), 'no token');
+
+  // The secret is right again: the kept session refreshes.
+  await rotated.close();
+  rotatedRunning = false;
+  const revived = await startAuthService(original, { now: clock.now });
+  t.after(() => revived.close());
+  const back = await apiCall(stack.url, jar.header());
+  assert.equal(back.status, 200, back.body);
+});
+
+/**
+ * While `on`, the provider's answers to `grantType` token requests from this
+ * process (the in-process gateway) arrive too late: the provider handles the
+ * grant in full, and its answer is held until the gateway's own timeout fires.
+ */
+function holdProviderAnswers(t: TestContext, grantType: string): { on: boolean } {
+  const state = { on: false };
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init = {}) => {
+    const res = await realFetch(input, init);
+    if (state.on && String(init.body).includes(`grant_type=${grantType}`)) {
+      const signal = init.signal;
+      while (signal && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
+      throw signal?.reason ?? new Error('late');
+    }
+    return res;
+  };
+  t.after(() => {
+    globalThis.fetch = realFetch;
+  });
+  return state;
+}
+
+test('the token endpoint answers the login\'s code exchange after provider.timeoutMs → 503 GH_PROVIDER_UNAVAILABLE (an outage, not a failed login), logged as a timeout', async (t) => {
+  const slow = holdProviderAnswers(t, 'authorization_code');
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  slow.on = true;
+  await assert.rejects(stack.login(), /callback: HTTP 503 .*GH_PROVIDER_UNAVAILABLE/);
+  slow.on = false;
+  assert.deepEqual(stack.logs().map((l) => [l.call, l.outcome, l.answered]), [['login', 'timeout', 'GH_PROVIDER_UNAVAILABLE']]);
+  await stack.login();
+});
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: the token endpoint rotates the refresh token but answers after provider.timeoutMs → 503; the next request replays the consumed token, the provider refuses it and the session ends; the log shows timeout, then grant_refused`, async (t) => {
+    const slow = holdProviderAnswers(t, 'refresh_token');
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now }); // provider.timeoutMs: 2000
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    clock.advance(301_000);
+    slow.on = true;
+    const late = await apiCall(stack.url, jar.header());
+    slow.on = false;
+    assert.equal(late.status, 503, late.body);
+    assert.equal(late.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    assert.equal(stack.refreshGrants(), 1, 'the provider did rotate');
+    const next = await apiCall(stack.url, jar.header());
+    assert.equal(next.status, 401, next.body);
+    assert.equal(next.json().code, 'GH_SESSION_EXPIRED');
+    assert.equal(stack.refusedRefreshGrants(), 1, 'the old refresh token was replayed and refused');
+    assert.deepEqual(
+      stack.logs().filter((l) => l.call === 'refresh').map((l) => [l.outcome, l.oauthError]),
+      [['timeout', undefined], ['grant_refused', 'invalid_grant']],
+    );
+  });
+}
+
 test('two gateway instances on one Redis: 20 concurrent requests across both → one refresh', async (t) => {
   const clock = offsetClock();
   const stack = await startSessionStack({ mode: 'stateful', now: clock.now, instances: 2, store: { kind: 'redis', url: REDIS_URL, prefix } });
@@ -149,6 +314,48 @@ test('Redis down → 503 GH_SESSION_STORE_UNAVAILABLE; once back, the session is
   assert.equal(back.status, 200);
   assert.match(back.json<Echo>().authorization ?? '', /^Bearer /);
 });
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: logout while Redis is down → 503 with the cookies cleared; stateless also revokes the cookie's refresh token, so a copy of the cookie dies at its next refresh`, async (t) => {
+    const redis = await DisposableRedis.start();
+    t.after(() => redis.dispose());
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now, store: { kind: 'redis', url: redis.url, prefix: 'gh:' } });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const copy = jar.header();
+    await redis.stop();
+    const out = await rawRequest(`${stack.url}/auth/logout`, { method: 'POST', headers: { cookie: copy, origin: stack.url, 'sec-fetch-mode': 'navigate' } });
+    assert.equal(out.status, 503);
+    assert.equal(out.json().code, 'GH_SESSION_STORE_UNAVAILABLE');
+    const name = mode === 'stateful' ? '__Host-gh_sid' : '__Host-gh_s.0';
+    assert.ok(out.setCookies.some((c) => c.startsWith(`${name}=;`) && c.includes('Max-Age=0')), `${name} cleared: ${out.setCookies.join(' | ')}`);
+    jar.store(new Response(null, { headers: out.setCookies.map((c): [string, string] => ['set-cookie', c]) }));
+    assert.equal(jar.header(), '', 'the browser holds no session cookie any more');
+
+    await redis.start();
+    const browser = await apiCall(stack.url, jar.header());
+    assert.equal(browser.status, 401, 'signed out on this device');
+    assert.equal(browser.json().code, 'GH_SESSION_MISSING');
+    let copied = await apiCall(stack.url, copy);
+    for (let i = 0; i < 100 && copied.status === 503; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      copied = await apiCall(stack.url, copy);
+    }
+    if (mode === 'stateful') {
+      // The documented limit: the store could not delete the session, so a copy of the id lives to its idle end.
+      assert.equal(copied.status, 200);
+      return;
+    }
+    // The copy still opens (no logout marker was written) until its access token is due: then the refresh is refused.
+    assert.equal(copied.status, 200);
+    clock.advance(301_000);
+    const refreshed = await apiCall(stack.url, copy);
+    assert.equal(refreshed.status, 401, refreshed.body);
+    assert.equal(refreshed.json().code, 'GH_SESSION_EXPIRED');
+    assert.equal(stack.refusedRefreshGrants(), 1, 'the provider refused the revoked refresh token');
+  });
+}
 
 const navigate = (url: string, cookie: string) => rawRequest(`${url}/app/home`, { headers: { cookie, 'sec-fetch-mode': 'navigate', accept: 'text/html' } });
 

@@ -223,6 +223,30 @@ test('/auth endpoints: unknown path 404, wrong method 405 with Allow; gateway co
   assert.equal(code(other), 'GH_SESSION_NOT_FOUND');
 });
 
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: the other mode's cookies (a mode switch, a mixed rolling deploy) and any other __Host-gh_ cookie never reach an upstream`, async (t) => {
+    const stack = await startSessionStack({ mode });
+    t.after(() => stack.close());
+    const foreign = [
+      `__Host-gh_sid=${randomBytes(32).toString('base64url')}`,
+      '__Host-gh_s.0=2~eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aaaa',
+      '__Host-gh_s.1=bbbb',
+      '__Host-gh_future=1',
+    ].join('; ');
+    const pub = await rawRequest(`${stack.url}/public/x`, { headers: { cookie: `app=1; ${foreign}; theme=dark` } });
+    assert.equal(pub.status, 200);
+    assert.equal(pub.json<Echo>().cookie, 'app=1; theme=dark', 'a public route');
+    // A session route: the browser's session of this mode beside the other mode's leftovers.
+    const { jar } = await stack.login();
+    const own = jar.header();
+    const withLeftovers = mode === 'stateful' ? `${own}; ${foreign.replace(/__Host-gh_sid=[^;]*; /, '')}` : `${foreign.replace(/__Host-gh_s\.\d=[^;]*; /g, '')}; ${own}`;
+    const api = await rawRequest(`${stack.url}/api/x`, { headers: { cookie: `app=1; ${withLeftovers}` } });
+    assert.equal(api.status, 200, api.body);
+    assert.match(api.json<Echo>().authorization ?? '', /^Bearer /);
+    assert.equal(api.json<Echo>().cookie, 'app=1', 'a session route');
+  });
+}
+
 test('logout by form navigation continues to the provider end-session endpoint; login while the provider is down is 503', async (t) => {
   const stack = await startSessionStack({ mode: 'stateful' });
   t.after(() => stack.close());

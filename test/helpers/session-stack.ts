@@ -2,11 +2,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { request as undiciRequest } from 'undici';
 import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { hashPassword } from '../../src/auth-service/accounts/password.js';
+import { createLogger } from '../../src/log.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { SessionsConfigInput } from '../../src/sessions/config-schema.js';
 import type { SessionStore } from '../../src/sessions/store.js';
@@ -29,7 +31,11 @@ export interface Echo {
   readonly cookie: string | undefined;
 }
 
-/** An upstream that answers every request with what it received (JSON), and a small HTML page on `/app`. */
+/**
+ * An upstream that answers every request with what it received (JSON), and a
+ * small HTML page on `/app`; a path holding `/cacheable` is answered as
+ * cacheable by shared caches.
+ */
 export async function startEchoUpstream(): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const server = createHttpServer((req, res) => {
     req.resume();
@@ -48,7 +54,9 @@ export async function startEchoUpstream(): Promise<{ url: string; server: Server
         return;
       }
       const body = JSON.stringify(echo);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      // `/…/cacheable`: an answer a shared cache (CDN) would store.
+      const caching = (req.url ?? '').includes('/cacheable') ? { 'cache-control': 'public, max-age=600, s-maxage=600', 'cdn-cache-control': 'max-age=600', 'surrogate-control': 'max-age=600' } : {};
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...caching });
       res.end(body);
     });
   });
@@ -98,6 +106,8 @@ export interface SessionStack {
   reloadSessions(patch: Partial<SessionsConfigInput>, index?: number): Promise<void>;
   /** Each gateway's metrics, in `gateways` order. */
   readonly metrics: GatewayMetrics[];
+  /** What the in-process gateways logged at `warn` and above, one object per line. */
+  logs(): Record<string, unknown>[];
   /** URLs of every instance: in-process gateways first, then child processes. */
   readonly urls: string[];
   /** Moves the clock of the child-process gateways (the in-process ones share the test's clock). */
@@ -149,6 +159,15 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
   });
   const upstream = await startEchoUpstream();
   const keys = o.keys ? [...o.keys] : [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
+  // Warnings and errors only: the access log would bury them.
+  const logChunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logChunks.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const logger = createLogger('warn', sink);
   const inputs: ConfigInput[] = [];
   const gateways: Gateway[] = [];
   const metrics: GatewayMetrics[] = [];
@@ -188,7 +207,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
       const m = new GatewayMetrics({ collectDefault: false });
       metrics.push(m);
       const sessionStore = o.sessionStores?.[index];
-      const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, ...(o.now ? { now: o.now } : {}), ...(sessionStore ? { sessionStore } : {}) });
+      const gateway = await startGateway(ConfigSchema.parse(input), { metrics: m, logger, ...(o.now ? { now: o.now } : {}), ...(sessionStore ? { sessionStore } : {}) });
       gateways.push(gateway);
       await gateway.ready; // keys fetched, session store connected
     }
@@ -215,6 +234,12 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
       await (gateways[index] as Gateway).reload(ConfigSchema.parse({ ...input, sessions: { ...input.sessions, ...patch } }));
     },
     metrics,
+    logs: () =>
+      logChunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     urls: [...gateways.map((g) => g.url), ...childUrls],
     async advanceChildren(ms) {
       await Promise.all(children.map((c) => ask(c, { advance: ms }, 'advanced')));

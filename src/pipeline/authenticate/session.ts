@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { parseCookies, withoutCookies, type CookieLimits } from '../../sessions/cookies.js';
 import { checkCsrf } from '../../sessions/csrf.js';
+import { providerFailureLog } from '../../sessions/provider-error.js';
 import type { SessionRuntime } from '../../sessions/runtime.js';
 import type { SessionData } from '../../sessions/session.js';
 import { scopeSet, type Identity } from '../../tokens/identity.js';
@@ -16,6 +18,8 @@ export interface SessionAuthOptions {
   /** The route also admits anonymous callers (`auth` includes `none`). */
   readonly allowAnonymous: boolean;
   readonly cookieLimits?: CookieLimits;
+  /** Where failed provider calls (a refresh) are reported; none in unit tests. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -61,6 +65,8 @@ export function sessionAuthenticator(o: SessionAuthOptions): SyncCapableAuthenti
         data = resumed.data;
         addResponseHeaders(ctx, resumed.setCookies.flatMap((c) => ['set-cookie', c]));
       } catch (err) {
+        // A refresh the provider failed or refused: the answer alone (503, or 401) does not say why.
+        if (o.logger !== undefined) providerFailureLog(o.logger).report(err, ctx.requestId);
         if (err instanceof GatehouseError && (err.code === 'GH_SESSION_INVALID' || err.code === 'GH_SESSION_EXPIRED')) {
           addResponseHeaders(ctx, manager.clearCookies(cookies).flatMap((c) => ['set-cookie', c]));
           throw unauthenticated(ctx, err);
@@ -165,6 +171,7 @@ export function createSessionKind(ctx: AuthKindContext): AuthKind {
         runtime,
         login: route.login,
         allowAnonymous: routeAuthKinds(route).includes('none'),
+        logger: ctx.logger,
       }),
     ready: runtime.ready,
     isReady: () => runtime.isReady(),
