@@ -9,6 +9,12 @@ export interface ResumedSession {
   readonly data: SessionData;
   /** Set-Cookie values for this response (a re-sealed stateless session); often empty. */
   readonly setCookies: readonly string[];
+  /**
+   * The error of a refresh that failed while the access token was still valid
+   * (see `usableAfterFailedRefresh`): the request goes on with that token, and
+   * the failure is only reported (logged).
+   */
+  readonly refreshFailure?: unknown;
 }
 
 /**

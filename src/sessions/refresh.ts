@@ -233,6 +233,25 @@ export function expiresWithin(expiresAtSeconds: number, skewSeconds: number, now
   return expiresAtSeconds - skewSeconds <= nowMs / 1000;
 }
 
+/** Left on the access token for a request to go on with it when its refresh failed: an upstream checks `exp` with its own clock. */
+const USABLE_MARGIN_SECONDS = 5;
+
+/**
+ * Whether a request may go on with the session's current access token after
+ * its refresh failed with `err`: the provider could not be asked
+ * (GH_PROVIDER_UNAVAILABLE: down, slow, or refusing the gateway's client) and
+ * the token has not expired, only entered the refresh window. An outage then
+ * costs nothing until the token really ends. A refused refresh (the session
+ * ended) or a store failure is never passed over.
+ */
+export function usableAfterFailedRefresh(err: unknown, tokens: SessionTokens, nowMs: number): boolean {
+  return (
+    err instanceof GatehouseError &&
+    err.code === 'GH_PROVIDER_UNAVAILABLE' &&
+    tokens.accessTokenExpiresAt - USABLE_MARGIN_SECONDS > nowMs / 1000
+  );
+}
+
 /**
  * True when the session's access token is to be refreshed at `nowMs`: it has
  * expired, or expires within the skew. The skew is at most half the token's

@@ -4,7 +4,7 @@ import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
 import { NOT_LOCAL } from './store.js';
-import { isRefreshDue, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
+import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
 
 const NO_COOKIES: readonly string[] = Object.freeze([]);
@@ -91,8 +91,14 @@ export class StatefulSessions implements SessionManager {
       throw err;
     }
     // The refresh machinery (and its closures) only when the token is due.
+    let refreshFailure: unknown;
     if (isRefreshDue(state.data.tokens, this.deps.skewSeconds, now)) {
-      state = await this.deps.coordinator.ensureFresh(key, state, this.refreshOps(key));
+      try {
+        state = await this.deps.coordinator.ensureFresh(key, state, this.refreshOps(key));
+      } catch (err) {
+        if (!usableAfterFailedRefresh(err, state.data.tokens, now)) throw err;
+        refreshFailure = err;
+      }
     }
     if (now - state.data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000) {
       const touched = { ...state.data, lastSeenAt: now };
@@ -100,7 +106,7 @@ export class StatefulSessions implements SessionManager {
       await this.write(key, touched, state.version);
       state = { data: touched, version: state.version + 1 };
     }
-    return { data: state.data, setCookies: NO_COOKIES };
+    return refreshFailure === undefined ? { data: state.data, setCookies: NO_COOKIES } : { data: state.data, setCookies: NO_COOKIES, refreshFailure };
   }
 
   resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined {

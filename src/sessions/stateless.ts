@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
 import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
-import { isRefreshDue, rotateTokens, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
+import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
 import { SessionIndex, type IndexedSession } from './session-index.js';
@@ -100,14 +100,23 @@ export class StatelessSessions implements SessionManager {
     const now = this.deps.now();
     assertWithinTimeouts(sealed, this.deps.timeouts, now);
     if (await this.isEnded(sealed)) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
-    const data = await this.deps.coordinator.ensureFresh(sealed.handle, sealed, this.refreshOps(sealed));
+    let data: SessionData;
+    let refreshFailure: unknown;
+    try {
+      data = await this.deps.coordinator.ensureFresh(sealed.handle, sealed, this.refreshOps(sealed));
+    } catch (err) {
+      if (!usableAfterFailedRefresh(err, sealed.tokens, now)) throw err;
+      data = sealed;
+      refreshFailure = err;
+    }
+    const failure = refreshFailure === undefined ? {} : { refreshFailure };
     const touch = now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000;
-    if (data === sealed && !touch) return { data, setCookies: [] };
+    if (data === sealed && !touch) return { data, setCookies: [], ...failure };
     const next = touch ? { ...data, lastSeenAt: now } : data;
     const setCookies = await this.reseal(next, cookies);
     // A write, no read: the listed lastSeenAt moves with the cookie's, every touchInterval.
     await this.index.put(next);
-    return { data: next, setCookies };
+    return { data: next, setCookies, ...failure };
   }
 
   /** The session's cookies again; one that grew too large to seal (refreshed tokens) ends, rather than reach the browser unreadable. */

@@ -84,6 +84,25 @@ for (const mode of ['stateful', 'stateless'] as const) {
 }
 
 for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: provider down while the access token is due but still valid → 200 with that token, the failure logged; once it has expired → 503`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    const before = await apiCall(stack.url, jar.header());
+    assert.equal(before.status, 200);
+    await stack.auth.service.close();
+    clock.advance(280_000); // the 300 s token has 20 s left: inside the 30 s refresh window
+    const due = await apiCall(stack.url, jar.header());
+    assert.equal(due.status, 200, 'an outage costs nothing while the token is valid');
+    assert.equal(due.json<Echo>().authorization, before.json<Echo>().authorization, 'the current token goes upstream');
+    assert.deepEqual(stack.logs().map((l) => [l.call, l.outcome, l.answered]), [['refresh', 'unreachable', 'GH_PROVIDER_UNAVAILABLE']]);
+    clock.advance(16_000); // 4 s left: too little for an upstream to accept it
+    const expired = await apiCall(stack.url, jar.header());
+    assert.equal(expired.status, 503);
+    assert.equal(expired.json().code, 'GH_PROVIDER_UNAVAILABLE');
+  });
+
   test(`${mode}: access tokens living no longer than refreshSkew are refreshed at half their lifetime, not on every request`, async (t) => {
     const clock = offsetClock();
     // The provider's tokens live 300 s: a 6 min skew alone would make each one due the moment it arrives.

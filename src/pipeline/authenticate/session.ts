@@ -64,6 +64,8 @@ export function sessionAuthenticator(o: SessionAuthOptions): SyncCapableAuthenti
         if (!resumed) throw new GatehouseError('GH_SESSION_MISSING', 'this route requires a session');
         data = resumed.data;
         addResponseHeaders(ctx, resumed.setCookies.flatMap((c) => ['set-cookie', c]));
+        // Went on with a token still valid while its refresh failed: no error for the client, a line for the operator.
+        if (resumed.refreshFailure !== undefined && o.logger !== undefined) providerFailureLog(o.logger).report(resumed.refreshFailure, ctx.requestId);
       } catch (err) {
         // A refresh the provider failed or refused: the answer alone (503, or 401) does not say why.
         if (o.logger !== undefined) providerFailureLog(o.logger).report(err, ctx.requestId);
