@@ -83,7 +83,8 @@ export class OidcClient {
       if (!idClaims) throw new GatehouseError('GH_LOGIN_FAILED', 'the provider returned no ID token');
       const claims: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(idClaims)) if (!TECHNICAL_CLAIMS.has(k)) claims[k] = v;
-      return { tokens: this.tokensOf(res), issuer: idClaims.iss, subject: idClaims.sub, claims };
+      // A token response may leave `scope` out when it is the one requested (RFC 6749 §5.1).
+      return { tokens: this.tokensOf(res, this.opts.scope), issuer: idClaims.iss, subject: idClaims.sub, claims };
     } catch (err) {
       throw classify(err, 'login');
     }
@@ -123,7 +124,13 @@ export class OidcClient {
     });
   }
 
-  private tokensOf(res: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): SessionTokens {
+  /**
+   * The session's tokens from a token response. `requested`: the scope the
+   * grant asked for, which an answer without `scope` was granted. A refresh asks
+   * for none, and its answer without `scope` keeps the session's (mergeTokens).
+   */
+  private tokensOf(res: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, requested?: string): SessionTokens {
+    const scope = res.scope ?? requested;
     const nowSeconds = Math.floor(this.now() / 1000);
     const expiresIn = res.expiresIn() ?? jwtLifetime(res.access_token, nowSeconds) ?? 300;
     return {
@@ -132,7 +139,7 @@ export class OidcClient {
       accessTokenIssuedAt: nowSeconds,
       ...(res.refresh_token ? { refreshToken: res.refresh_token } : {}),
       ...(res.id_token ? { idToken: res.id_token } : {}),
-      ...(res.scope ? { scope: res.scope } : {}),
+      ...(scope ? { scope } : {}),
     };
   }
 

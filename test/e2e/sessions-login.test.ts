@@ -97,3 +97,23 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.equal(stack.refusedRefreshGrants(), 1);
   });
 }
+
+test('a token response without `scope` (RFC 6749 §5.1: the scope requested) grants the requested scopes to the session', async (t) => {
+  // The real provider always names the scope; this one answers as a provider may, leaving it out.
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const res = await realFetch(input, init);
+    if (!String(init?.body ?? '').includes('grant_type=authorization_code')) return res;
+    const { scope: _omitted, ...body } = (await res.json()) as Record<string, unknown>;
+    return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
+  };
+  t.after(() => {
+    globalThis.fetch = realFetch;
+  });
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  // `/both` asks for the scope api:read, which the gateway requested at login.
+  const r = await rawRequest(`${stack.url}/both`, { headers: { cookie: jar.header() } });
+  assert.equal(r.status, 200, r.body);
+});
