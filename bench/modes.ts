@@ -228,9 +228,10 @@ export function buildModes(opts: ModeOptions): ModeSpec[] {
       floor: true,
       tokens: { name: 'fresh', alg: 'RS256', count: opts.freshTokens },
       notes: [
-        `${opts.freshTokens.toLocaleString('en')} pre-signed tokens, sent in order (each run continues where the last stopped), more than the gateway serves in a run ` +
-          `on this machine; with the gateway's token cache at ${cache.toLocaleString('en')} entries every lookup misses, so each request pays a full verification, ` +
-          'exactly as for a token never seen. The gateway\'s own hit/miss counters are shown to prove it. (The cache stores a token at its second verification: ' +
+        `${opts.freshTokens.toLocaleString('en')} pre-signed tokens, sent in order (each run continues where the last stopped); a fast machine goes round the list, ` +
+          `and a warning below says so. A token comes back only ${opts.freshTokens.toLocaleString('en')} requests after its last use: with the gateway's token cache ` +
+          `at ${cache.toLocaleString('en')} entries every lookup misses, so each request pays a full verification, exactly as for a token never seen. ` +
+          'The gateway\'s own hit/miss counters are shown to prove it. (The cache stores a token at its second verification: ' +
           'with a list that wraps around within a few windows of the cache, admitted tokens would stay long enough to hit.)',
         FLOOR_NOTE,
         ...(cache >= opts.freshTokens ? ['**The list is not larger than the cache: tokens repeat and can hit; raise --fresh-tokens.**'] : []),

@@ -179,7 +179,12 @@ async function runMode(
     if (mode.floorKeyFile !== undefined) {
       for (const kind of ['gateway', 'baseline'] as const) {
         const n = served[kind] ?? 0;
-        if (n > creds.count) problems.push(`${kind} was sent ${n.toLocaleString('en')} requests from a list of ${creds.count.toLocaleString('en')}: tokens repeated (raise --fresh-tokens)`);
+        if (n > creds.count) {
+          problems.push(
+            `${kind} was sent ${n.toLocaleString('en')} requests from a list of ${creds.count.toLocaleString('en')}: tokens came back, ` +
+              `each ${creds.count.toLocaleString('en')} requests after its last use (the cache line says whether any hit; --fresh-tokens makes the list longer)`,
+          );
+        }
       }
     }
     return { mode, targets: TARGET_KINDS.flatMap((k) => results.get(k) ?? []), gatewayCache, gatewayAnswers, problems, served };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildModes } from '../modes.js';
-import { baselineLine, cacheLine, noiseLine, rateRows, rateSection } from './format.js';
-import type { ModeResult, RateResult, Sample } from './stats.js';
+import { baselineLine, cacheLine, noiseLine, rateRows, rateSection, ratioText } from './format.js';
+import type { Check, ModeResult, RateResult, Sample } from './stats.js';
 
 const sample = (round: number, rps: number, cpuUsPerReq: number, p99Ms = 20): Sample => ({
   round, rps, cpuUsPerReq, p50Ms: 5, p99Ms, requests: rps * 2, errorStatuses: 0, socketErrors: 0, foreignCpuShare: 0.04, loadCoreBusyShare: 0.5, serverCoreShare: 0.99,
@@ -79,4 +79,12 @@ test('baseline line: per-round CPU difference of this build against the baseline
     'this build vs the baseline build, CPU µs per request by round: −3.5 / +1.0 (median −1.3; cheaper in 1 of 2 rounds); req/s ratio of medians 1.12×',
   );
   assert.equal(baselineLine({ ...result, targets: result.targets.slice(0, 2) }), undefined);
+});
+
+test('a judged ratio shows a third decimal only where two would read as meeting a line it misses', () => {
+  const check = (value: number, min: number): Check => ({ label: 'x', value, cpuValue: undefined, pairedValue: undefined, roundsMet: 0, roundsPaired: 0, min, pass: value >= min });
+  assert.equal(ratioText(check(0.8966, 0.9)), '0.897');
+  assert.equal(ratioText(check(0.9004, 0.9)), '0.90');
+  assert.equal(ratioText(check(0.8849, 0.9)), '0.88');
+  assert.equal(ratioText(check(0.996, 1.0)), '0.996');
 });
