@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import * as oidc from 'openid-client';
+import { captureLog as capture } from '../../test/helpers/log-capture.js';
 import { createLogger } from '../log.js';
 import { classify } from './oidc-client.js';
 import { isClientRejected, ProviderError, ProviderFailureLog } from './provider-error.js';
-
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  return { stream, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 const bodyError = (status: number, body: { error: string; error_description?: string }) =>
   new oidc.ResponseBodyError('server responded with an error in the response body', { cause: body, response: new Response(null, { status }) });

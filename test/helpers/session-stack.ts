@@ -2,7 +2,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { request as undiciRequest } from 'undici';
 import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
@@ -16,6 +15,7 @@ import { Keyring, openRecord, storeKeyOf } from '../../src/sessions/crypto.js';
 import { CookieSealer } from '../../src/sessions/sealed-cookie.js';
 import { parseSessionData, type SessionData } from '../../src/sessions/session.js';
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuthService } from './auth-service.js';
+import { captureLog } from './log-capture.js';
 import { freePort } from './ports.js';
 
 // Full stack for session tests: the real authorization service, a gateway with
@@ -160,14 +160,8 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
   const upstream = await startEchoUpstream();
   const keys = o.keys ? [...o.keys] : [{ id: 'k1', secret: randomBytes(32).toString('base64url') }];
   // Warnings and errors only: the access log would bury them.
-  const logChunks: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logChunks.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  const logger = createLogger('warn', sink);
+  const captured = captureLog();
+  const logger = createLogger('warn', captured.stream);
   const inputs: ConfigInput[] = [];
   const gateways: Gateway[] = [];
   const metrics: GatewayMetrics[] = [];
@@ -234,12 +228,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
       await (gateways[index] as Gateway).reload(ConfigSchema.parse({ ...input, sessions: { ...input.sessions, ...patch } }));
     },
     metrics,
-    logs: () =>
-      logChunks
-        .join('')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () => captured.lines(),
     urls: [...gateways.map((g) => g.url), ...childUrls],
     async advanceChildren(ms) {
       await Promise.all(children.map((c) => ask(c, { advance: ms }, 'advanced')));
