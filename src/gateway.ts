@@ -108,13 +108,16 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const newSessions = (cfg: Config, previous?: OwnedStore): { sessions: SessionRuntime | undefined; store: OwnedStore | undefined } => {
     if (!cfg.sessions) return { sessions: undefined, store: undefined };
     const settings = JSON.stringify(cfg.sessions.store);
-    const store = opts.sessionStore
-      ? undefined
-      : previous?.settings === settings
-        ? previous
-        : { settings, store: openSessionStore(cfg.sessions.store, opts.now) };
-    const sessions = createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore ?? store?.store, metrics: sessionMetrics });
-    return { sessions, store };
+    const reused = opts.sessionStore !== undefined || previous?.settings === settings;
+    const store = opts.sessionStore ? undefined : reused ? previous : { settings, store: openSessionStore(cfg.sessions.store, opts.now) };
+    try {
+      const sessions = createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore ?? store?.store, metrics: sessionMetrics });
+      return { sessions, store };
+    } catch (err) {
+      // A store opened for this configuration alone goes with it (Redis connections, a sweeper timer).
+      if (!reused) store?.store.close().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'closing a session store failed'));
+      throw err;
+    }
   };
 
   const build = (cfg: Config, session: ReturnType<typeof newSessions>, previous?: Generation): Generation => {

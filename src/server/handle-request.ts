@@ -126,6 +126,14 @@ class Exchange implements RequestContext, UpstreamObserver {
   private authOutcome = '';
   private upstream: ProxyHandler | undefined;
   private readonly startedAt = performance.now();
+  /**
+   * What keeps this request counted in its configuration's traffic: the
+   * response, and asynchronous work under way (a verification, a session
+   * refresh, a session endpoint). A client that leaves closes the response, but
+   * a refresh it started still writes to the store, which a reload must not
+   * close before that work has settled.
+   */
+  private holds = 1;
 
   constructor(
     readonly req: IncomingMessage,
@@ -154,7 +162,11 @@ class Exchange implements RequestContext, UpstreamObserver {
     if (endpoints !== undefined && endpoints.matches(this.path)) {
       this.authOutcome = 'session-endpoint';
       if (awaitsContinue(req)) this.res.writeContinue();
-      endpoints.handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId }).catch((err: unknown) => this.onUnexpected(err));
+      this.holds++;
+      endpoints
+        .handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId })
+        .catch((err: unknown) => this.onUnexpected(err))
+        .finally(() => this.release());
       return;
     }
     const route = state.router.match(req.headers.host, this.path);
@@ -190,7 +202,10 @@ class Exchange implements RequestContext, UpstreamObserver {
     }
     if (resumeAt instanceof GatehouseError) return this.refuse(route, resumeAt);
     if (resumeAt >= 0) {
-      this.authorizeAsync(route, resumeAt).catch((err: unknown) => this.onUnexpected(err));
+      this.holds++;
+      this.authorizeAsync(route, resumeAt)
+        .catch((err: unknown) => this.onUnexpected(err))
+        .finally(() => this.release());
       return;
     }
     try {
@@ -289,6 +304,10 @@ class Exchange implements RequestContext, UpstreamObserver {
     );
   }
 
+  private release(): void {
+    if (--this.holds === 0) this.state.traffic.ended();
+  }
+
   // A method, not a per-request closure: only the asynchronous paths need one, and make it there.
   private onUnexpected(err: unknown): void {
     this.env.logger.error({ err, requestId: this.requestId }, 'request handling failed');
@@ -297,7 +316,7 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   readonly onClose = (): void => {
     if (this.upstream !== undefined) this.upstream.abort();
-    this.state.traffic.ended();
+    this.release();
     const seconds = (performance.now() - this.startedAt) / 1000;
     const res = this.res;
     // 499 (nginx's convention): the connection closed before the response was complete.

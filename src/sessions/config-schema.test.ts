@@ -38,6 +38,10 @@ test('bad sessions settings are reported with their path', () => {
   assert.ok(issues({ ...base, store: { kind: 'redis', url: 'http://x' } }).includes('store.url'));
   assert.ok(issues({ ...base, provider: { ...base.provider, timeoutMs: 20000 } }).includes('refreshLock.ttlMs'));
   assert.ok(issues({ ...base, surprise: 1 }).length > 0, 'unknown keys are errors');
+  // The client secret and the codes travel to the issuer: https, or plain http on loopback only.
+  assert.ok(issues({ ...base, provider: { ...base.provider, issuer: 'http://idp.example.com' } }).includes('provider.issuer'));
+  assert.ok(issues({ ...base, provider: { ...base.provider, issuer: 'https://user:pw@idp.example.com' } }).includes('provider.issuer'));
+  assert.equal(SessionsSchema.safeParse({ ...base, provider: { ...base.provider, issuer: 'http://127.0.0.1:3000' } }).success, true);
 });
 
 test('a route with auth: session needs the sessions section; login defaults to auto', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSeconds } from '../config/duration.js';
+import { endpointUrlProblem } from '../loopback.js';
 
 /**
  * The `sessions:` section: browser sessions at the gateway (login at an OpenID
@@ -55,7 +56,14 @@ export const SessionsSchema = z
     publicUrl: z.url().describe('The gateway origin as browsers see it (`https://app.example.com`); the callback is `<publicUrl>/auth/callback`.'),
     provider: z
       .object({
-        issuer: z.url().describe('OpenID Connect issuer URL (https, or http on loopback).'),
+        issuer: z
+          .url()
+          // A value that does not parse is reported by its url() check. http only on loopback: the client secret and codes go there.
+          .superRefine((value, ctx) => {
+            const problem = URL.canParse(value) ? endpointUrlProblem(value) : undefined;
+            if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .describe('OpenID Connect issuer URL (https, or http on loopback).'),
         clientId: z.string().min(1),
         clientSecret: z.string().min(1).optional().describe('Confidential client secret (use `${ENV_VAR}`); absent for a public client.'),
         scopes: z.string().default('openid offline_access').describe('Requested scopes; `offline_access` gets a refresh token.'),

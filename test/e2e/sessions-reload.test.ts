@@ -38,36 +38,52 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 }
 
-test('a refresh under way when a reload replaces the session store finishes on the store it started with; the session lives on', async (t) => {
-  const prefix = randomPrefix('reload');
-  t.after(() => deletePrefix(REDIS_URL, prefix));
-  // The token endpoint answers the refresh grant after 600 ms (well inside the 2 s timeout),
-  // so a reload can land while the rotation is under way.
-  let slowRefreshMs = 0;
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = async (input, init) => {
-    const res = await realFetch(input, init);
-    if (slowRefreshMs > 0 && String(init?.body ?? '').includes('grant_type=refresh_token')) await sleep(slowRefreshMs);
-    return res;
-  };
-  t.after(() => {
-    globalThis.fetch = realFetch;
-  });
-  const clock = offsetClock();
-  const store = { kind: 'redis' as const, url: REDIS_URL, prefix };
-  const stack = await startSessionStack({ mode: 'stateful', now: clock.now, store });
-  t.after(() => stack.close());
-  const { jar } = await stack.login();
-  assert.equal(await call(stack, jar), '200');
+for (const clientLeaves of [false, true]) {
+  const title = clientLeaves
+    ? 'a refresh under way when a reload replaces the session store, its client gone, still finishes on its store; the session lives on'
+    : 'a refresh under way when a reload replaces the session store finishes on the store it started with; the session lives on';
+  test(title, async (t) => {
+    const prefix = randomPrefix('reload');
+    t.after(() => deletePrefix(REDIS_URL, prefix));
+    // The token endpoint answers the refresh grant after 600 ms (well inside the 2 s timeout),
+    // so a reload can land while the rotation is under way.
+    let slowRefreshMs = 0;
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const res = await realFetch(input, init);
+      if (slowRefreshMs > 0 && String(init?.body ?? '').includes('grant_type=refresh_token')) await sleep(slowRefreshMs);
+      return res;
+    };
+    t.after(() => {
+      globalThis.fetch = realFetch;
+    });
+    const clock = offsetClock();
+    const store = { kind: 'redis' as const, url: REDIS_URL, prefix };
+    const stack = await startSessionStack({ mode: 'stateful', now: clock.now, store });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    assert.equal(await call(stack, jar), '200');
 
-  clock.advance(301_000); // the access token is due: the next request refreshes it
-  slowRefreshMs = 600;
-  const spanning = call(stack, jar);
-  await sleep(200);
-  // New store settings: the gateway opens another client and lets the old one go once its requests end.
-  await stack.reloadSessions({ store: { ...store, commandTimeoutMs: 1500 } });
-  assert.equal(await spanning, '200', 'the request whose refresh spanned the reload');
-  slowRefreshMs = 0;
-  assert.equal(await call(stack, jar), '200', 'the next request, on the new store, finds the rotated tokens');
-  assert.equal(stack.refusedRefreshGrants(), 0, 'no refresh token was used twice');
-});
+    clock.advance(301_000); // the access token is due: the next request refreshes it
+    slowRefreshMs = 600;
+    const leaving = new AbortController();
+    const spanning = fetch(`${stack.url}/api/orders`, { headers: { cookie: jar.header() }, signal: leaving.signal }).then(
+      async (r) => {
+        for (const c of r.headers.getSetCookie()) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+        await r.arrayBuffer();
+        return String(r.status);
+      },
+      () => 'client left',
+    );
+    await sleep(200);
+    // A client that gives up closes its response; the refresh it started goes on.
+    if (clientLeaves) leaving.abort();
+    // New store settings: the gateway opens another client and lets the old one go once its work has settled.
+    await stack.reloadSessions({ store: { ...store, commandTimeoutMs: 1500 } });
+    assert.equal(await spanning, clientLeaves ? 'client left' : '200', 'the request whose refresh spanned the reload');
+    await sleep(clientLeaves ? 800 : 0); // the abandoned refresh completes
+    slowRefreshMs = 0;
+    assert.equal(await call(stack, jar), '200', 'the next request, on the new store, finds the rotated tokens');
+    assert.equal(stack.refusedRefreshGrants(), 0, 'no refresh token was used twice');
+  });
+}
