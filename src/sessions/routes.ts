@@ -58,6 +58,7 @@ interface Exchange {
   readonly query: string;
   readonly cookies: Map<string, string>;
   readonly setCookies: string[];
+  readonly log: EndpointLog | undefined;
 }
 
 const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh' | 'logout' | 'sessions' | 'session'; methods: readonly string[] }>> = {
@@ -134,7 +135,7 @@ export class SessionEndpoints {
         allow = endpoint.methods.join(', ');
         throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'method not allowed here');
       }
-      const x: Exchange = { req, res, query, cookies, setCookies };
+      const x: Exchange = { req, res, query, cookies, setCookies, log };
       switch (endpoint.name) {
         case 'login':
           return await this.login(x);
@@ -207,9 +208,10 @@ export class SessionEndpoints {
     redirect(res, t.returnTo, setCookies);
   }
 
-  private async refresh({ req, res, cookies, setCookies }: Exchange): Promise<void> {
+  private async refresh(x: Exchange): Promise<void> {
+    const { req, res, cookies, setCookies } = x;
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
-    const s = await this.requireSession(cookies, setCookies);
+    const s = await this.requireSession(x);
     const t = s.tokens;
     sendJson(res, 200, {
       access_token: t.accessToken,
@@ -244,9 +246,10 @@ export class SessionEndpoints {
     sendJson(res, 200, { ended: ended !== undefined, revoked, ...(endSessionUrl ? { end_session_url: endSessionUrl.href } : {}) }, setCookies);
   }
 
-  private async sessions({ req, res, cookies, setCookies }: Exchange): Promise<void> {
+  private async sessions(x: Exchange): Promise<void> {
+    const { req, res, cookies, setCookies } = x;
     if (req.method === 'DELETE') checkCsrf(req.method, req.headers, cookies, this.o.csrf);
-    const current = await this.requireSession(cookies, setCookies);
+    const current = await this.requireSession(x);
     if (req.method === 'DELETE') {
       sendJson(res, 200, { ended: await this.o.manager.destroyOthers(current) }, setCookies);
       return;
@@ -254,19 +257,22 @@ export class SessionEndpoints {
     sendJson(res, 200, { sessions: await this.o.manager.list(current) }, setCookies);
   }
 
-  private async endOne({ req, res, cookies, setCookies }: Exchange, handle: string): Promise<void> {
+  private async endOne(x: Exchange, handle: string): Promise<void> {
+    const { req, res, cookies, setCookies } = x;
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
-    const current = await this.requireSession(cookies, setCookies);
+    const current = await this.requireSession(x);
     if (!(await this.o.manager.destroyHandle(current, handle))) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
     if (handle === current.handle) setCookies.push(...this.o.manager.clearCookies(cookies));
     res.writeHead(204, { 'cache-control': 'no-store', ...(setCookies.length ? { 'set-cookie': setCookies } : {}) });
     res.end();
   }
 
-  private async requireSession(cookies: Map<string, string>, setCookies: string[]): Promise<SessionData> {
+  private async requireSession({ cookies, setCookies, log }: Exchange): Promise<SessionData> {
     const s = await this.o.manager.resume(cookies);
     if (!s) throw new GatehouseError('GH_SESSION_MISSING', 'no session');
     setCookies.push(...s.setCookies);
+    // A refresh that failed while the token was still valid: answered with that token, logged for the operator.
+    if (s.refreshFailure !== undefined && log !== undefined) providerFailureLog(log.logger).report(s.refreshFailure, log.requestId);
     return s.data;
   }
 }

@@ -96,7 +96,8 @@ export class StatefulSessions implements SessionManager {
       try {
         state = await this.deps.coordinator.ensureFresh(key, state, this.refreshOps(key));
       } catch (err) {
-        if (!usableAfterFailedRefresh(err, state.data.tokens, now)) throw err;
+        // The clock after the failure: a refresh can wait out a timeout or a lock first.
+        if (!usableAfterFailedRefresh(err, state.data.tokens, this.deps.now())) throw err;
         refreshFailure = err;
       }
     }

@@ -105,7 +105,8 @@ export class StatelessSessions implements SessionManager {
     try {
       data = await this.deps.coordinator.ensureFresh(sealed.handle, sealed, this.refreshOps(sealed));
     } catch (err) {
-      if (!usableAfterFailedRefresh(err, sealed.tokens, now)) throw err;
+      // The clock after the failure: a refresh can wait out a timeout or a lock first.
+      if (!usableAfterFailedRefresh(err, sealed.tokens, this.deps.now())) throw err;
       data = sealed;
       refreshFailure = err;
     }

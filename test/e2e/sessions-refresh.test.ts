@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
@@ -101,6 +102,43 @@ for (const mode of ['stateful', 'stateless'] as const) {
     const expired = await apiCall(stack.url, jar.header());
     assert.equal(expired.status, 503);
     assert.equal(expired.json().code, 'GH_PROVIDER_UNAVAILABLE');
+  });
+
+  test(`${mode}: a refresh that times out is judged by the clock after the wait: a token that ran low meanwhile is not forwarded → 503`, async (t) => {
+    // The token endpoint hangs until the gateway gives up (provider.timeoutMs, 2 s here).
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      if (String(init?.body ?? '').includes('grant_type=refresh_token')) await sleep(10_000, undefined, { signal: init?.signal ?? undefined });
+      return realFetch(input, init);
+    };
+    t.after(() => {
+      globalThis.fetch = realFetch;
+    });
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    clock.advance(292_000); // 8 s left: due, and usable when the refresh starts
+    const pending = apiCall(stack.url, jar.header());
+    await sleep(500);
+    clock.advance(5_000); // 3 s left once the refresh has failed
+    const r = await pending;
+    assert.equal(r.status, 503);
+    assert.equal(r.json().code, 'GH_PROVIDER_UNAVAILABLE');
+  });
+
+  test(`${mode}: POST /auth/refresh during a provider outage, the token still valid: that token with its true expires_in, and the failure logged`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    await stack.auth.service.close();
+    clock.advance(280_000);
+    const r = await rawRequest(`${stack.url}/auth/refresh`, { method: 'POST', headers: { cookie: jar.header(), origin: stack.url } });
+    assert.equal(r.status, 200);
+    const expiresIn = Number(r.json().expires_in);
+    assert.ok(expiresIn > 5 && expiresIn <= 20, `expires_in ${expiresIn}`);
+    assert.deepEqual(stack.logs().map((l) => [l.call, l.outcome]), [['refresh', 'unreachable']]);
   });
 
   test(`${mode}: access tokens living no longer than refreshSkew are refreshed at half their lifetime, not on every request`, async (t) => {
