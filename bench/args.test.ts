@@ -17,4 +17,7 @@ test('results file: only a full run replaces latest.md; smoke, partial and profi
   ]) {
     assert.equal(defaultResultsName(parseBenchArgs(changed)), 'partial-latest.md', changed.join(' '));
   }
+  // A machine without wrk (autocannon instead) or without taskset (no pinning) does not make the build's result either.
+  assert.equal(defaultResultsName(parseBenchArgs([]), { wrk: false, pinned: true }), 'partial-latest.md');
+  assert.equal(defaultResultsName(parseBenchArgs([]), { wrk: true, pinned: false }), 'partial-latest.md');
 });

@@ -117,9 +117,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
  * build's result in `latest.md`, the file the README quotes: a smoke run or a
  * profiled one must not replace it.
  */
-export function defaultResultsName(args: BenchArgs): string {
+export function defaultResultsName(args: BenchArgs, setup: { wrk: boolean; pinned: boolean } = { wrk: true, pinned: true }): string {
   if (args.baselineDir !== undefined) return 'ab-latest.md';
   const full =
+    // What the machine allowed, not only what was asked: no wrk means autocannon, no taskset no pinning.
+    setup.wrk && setup.pinned &&
     args.modes === undefined && !args.quick && args.profileDir === undefined &&
     // As long or longer and as many rounds or more: the same measurement, only steadier.
     args.rounds >= 5 && args.durationS >= 3 && args.authDurationS >= 2 && args.warmupS >= 1 && args.freshTokens >= 150_000 &&

@@ -300,7 +300,7 @@ async function main(): Promise<void> {
 
   if (args.profileDir) printProfiles(args.profileDir, results);
 
-  const out = args.out ?? join(root, 'bench', 'results', defaultResultsName(args));
+  const out = args.out ?? join(root, 'bench', 'results', defaultResultsName(args, { wrk: wrk !== undefined, pinned: place.serverCore !== undefined }));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,

@@ -83,8 +83,10 @@ test('baseline line: per-round CPU difference of this build against the baseline
 
 test('a judged ratio shows a third decimal only where two would read as meeting a line it misses', () => {
   const check = (value: number, min: number): Check => ({ label: 'x', value, cpuValue: undefined, pairedValue: undefined, roundsMet: 0, roundsPaired: 0, min, pass: value >= min });
-  assert.equal(ratioText(check(0.8966, 0.9)), '0.897');
+  assert.equal(ratioText(check(0.8966, 0.9)), '0.896');
   assert.equal(ratioText(check(0.9004, 0.9)), '0.90');
   assert.equal(ratioText(check(0.8849, 0.9)), '0.88');
   assert.equal(ratioText(check(0.996, 1.0)), '0.996');
+  assert.equal(ratioText(check(0.89996, 0.9)), '0.899');
+  assert.equal(ratioText(check(0.99971, 1.0)), '0.999');
 });

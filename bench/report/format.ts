@@ -73,10 +73,14 @@ function checkLines(result: ModeResult): string[] {
   );
 }
 
-/** The judged ratio to two places, or three where two would read as meeting a line it misses (0.897 against 0.90). */
+/**
+ * The judged ratio to two places, or, where two would read as meeting a line it
+ * misses, three rounded down (0.8996 against 0.90 reads 0.899, never 0.900).
+ */
 export function ratioText(c: Check): string {
   const two = fmt(c.value, 2);
-  return c.value !== undefined && c.value < c.min && Number(two) >= c.min ? fmt(c.value, 3) : two;
+  if (c.value === undefined || c.value >= c.min || Number(two) < c.min) return two;
+  return (Math.floor(c.value * 1000) / 1000).toFixed(3);
 }
 
 function roundsLine(c: Check): string {

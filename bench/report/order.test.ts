@@ -39,3 +39,11 @@ test('each target is first once per cycle, and the cycle repeats', () => {
   assert.deepEqual(roundOrder(1, 3), [0]);
   assert.deepEqual(roundOrder(0, 0), []);
 });
+
+test('five targets over the default five rounds, half a cycle: no pair more than twice, and the third target after each of the others', () => {
+  const counts = followCounts(5, 5);
+  for (const [pair, c] of counts) assert.ok(c <= 2, pair);
+  // The target loaded third (the gateway in (c)) follows each of the other four once.
+  const before = [...counts.keys()].filter((p) => p.endsWith('→2')).map((p) => p.split('→')[0]).sort();
+  assert.deepEqual(before, ['0', '1', '3', '4']);
+});

@@ -40,16 +40,24 @@ const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ; `getconf CLK_TCK` is 100 on ever
  * so the sum only grows. Falls back to the ticks where schedstat is missing.
  */
 export function readCpuMicros(pid: number): number {
+  let tids: string[];
   try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
-    }
-    if (Number.isFinite(ns) && ns > 0) return ns / 1000;
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    // A thread that ended between the listing and the read, or no schedstat: use the ticks.
+    return readCpuTicksMicros(pid);
   }
-  return readCpuTicksMicros(pid);
+  let ns = 0;
+  let read = 0;
+  for (const tid of tids) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
+      read++;
+    } catch {
+      // A thread that ended between the listing and the read: its time is gone from both clocks' view here.
+    }
+  }
+  // The ticks only where schedstat is missing altogether, so one measurement never mixes the two clocks.
+  return read > 0 && Number.isFinite(ns) ? ns / 1000 : readCpuTicksMicros(pid);
 }
 
 /** utime + stime of a process from /proc/<pid>/stat, in microseconds (10 ms resolution). */
