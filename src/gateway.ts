@@ -108,14 +108,14 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const newSessions = (cfg: Config, previous?: OwnedStore): { sessions: SessionRuntime | undefined; store: OwnedStore | undefined } => {
     if (!cfg.sessions) return { sessions: undefined, store: undefined };
     const settings = JSON.stringify(cfg.sessions.store);
-    const reused = opts.sessionStore !== undefined || previous?.settings === settings;
-    const store = opts.sessionStore ? undefined : reused ? previous : { settings, store: openSessionStore(cfg.sessions.store, opts.now) };
+    const opened = opts.sessionStore === undefined && previous?.settings !== settings;
+    const store = opts.sessionStore ? undefined : opened ? { settings, store: openSessionStore(cfg.sessions.store, opts.now) } : previous;
     try {
       const sessions = createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore ?? store?.store, metrics: sessionMetrics });
       return { sessions, store };
     } catch (err) {
       // A store opened for this configuration alone goes with it (Redis connections, a sweeper timer).
-      if (!reused) store?.store.close().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'closing a session store failed'));
+      if (opened) store?.store.close().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'closing a session store failed'));
       throw err;
     }
   };

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
-import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { startGateway } from '../../src/gateway.js';
 import type { CookieJar } from '../helpers/auth-service.js';
 
 // A reload that changes the `sessions` section (a key rotation, as docs/sessions.md prescribes)
@@ -87,3 +90,34 @@ for (const clientLeaves of [false, true]) {
     assert.equal(stack.refusedRefreshGrants(), 0, 'no refresh token was used twice');
   });
 }
+
+test('a reload refused after it opened a new session store closes that store again (its Redis connections go)', async (t) => {
+  const redis = await DisposableRedis.start();
+  t.after(() => redis.stop());
+  const input = {
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { enabled: false },
+    logging: { level: 'silent' },
+    routes: [{ path: '/app', upstream: 'http://127.0.0.1:9', auth: 'session' }],
+    sessions: { publicUrl: 'http://127.0.0.1:8080', provider: { issuer: 'https://idp.example.com', clientId: 'gw', clientSecret: 's3cret' }, keys: [newKey('k1')] },
+  };
+  const gateway = await startGateway(ConfigSchema.parse(input));
+  t.after(() => gateway.close());
+  // New store settings, and a provider the session runtime refuses. The schema refuses it too; an
+  // embedder calling reload() with a configuration of its own making does not pass through it.
+  const next = ConfigSchema.parse({ ...input, sessions: { ...input.sessions, store: { kind: 'redis', url: redis.url, prefix: 'reload:' } } });
+  (next.sessions as { provider: { issuer: string } }).provider.issuer = 'http://idp.example.com';
+  await assert.rejects(gateway.reload(next), /https/);
+
+  const probe = new Redis(redis.url);
+  t.after(() => probe.quit());
+  const othersConnected = async () => String(await probe.call('CLIENT', 'LIST')).split('\n').filter((l) => l.includes('addr=')).length - 1;
+  let others = await othersConnected();
+  for (let i = 0; i < 40 && others > 0; i++) {
+    await sleep(50);
+    others = await othersConnected();
+  }
+  assert.equal(others, 0, 'the store opened for the refused configuration is closed');
+  const r = await rawRequest(`${gateway.url}/app`);
+  assert.equal(r.status, 401, 'the old configuration serves on');
+});
