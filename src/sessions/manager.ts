@@ -17,6 +17,11 @@ export interface ResumedSession {
   readonly refreshFailure?: unknown;
 }
 
+/** A resumed session, carrying `refreshFailure` only when there was one. */
+export function resumedSession(data: SessionData, setCookies: readonly string[], refreshFailure: unknown): ResumedSession {
+  return refreshFailure === undefined ? { data, setCookies } : { data, setCookies, refreshFailure };
+}
+
 /**
  * Browser sessions, whichever way they are kept. Both modes enforce idle and
  * absolute timeouts and refresh tokens transparently.

@@ -2,7 +2,7 @@ import { GatehouseError } from '../errors.js';
 import { BoundedMap } from './bounded-map.js';
 import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
-import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
+import { resumedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
 import { NOT_LOCAL } from './store.js';
 import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
@@ -107,7 +107,7 @@ export class StatefulSessions implements SessionManager {
       await this.write(key, touched, state.version);
       state = { data: touched, version: state.version + 1 };
     }
-    return refreshFailure === undefined ? { data: state.data, setCookies: NO_COOKIES } : { data: state.data, setCookies: NO_COOKIES, refreshFailure };
+    return resumedSession(state.data, NO_COOKIES, refreshFailure);
   }
 
   resumeSync(cookies: ReadonlyMap<string, string>): ResumedSession | undefined {

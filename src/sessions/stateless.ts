@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
-import type { ResumedSession, SessionManager, SessionManagerDeps } from './manager.js';
+import { resumedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
 import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
@@ -110,14 +110,13 @@ export class StatelessSessions implements SessionManager {
       data = sealed;
       refreshFailure = err;
     }
-    const failure = refreshFailure === undefined ? {} : { refreshFailure };
     const touch = now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000;
-    if (data === sealed && !touch) return { data, setCookies: [], ...failure };
+    if (data === sealed && !touch) return resumedSession(data, NO_COOKIES, refreshFailure);
     const next = touch ? { ...data, lastSeenAt: now } : data;
     const setCookies = await this.reseal(next, cookies);
     // A write, no read: the listed lastSeenAt moves with the cookie's, every touchInterval.
     await this.index.put(next);
-    return { data: next, setCookies, ...failure };
+    return resumedSession(next, setCookies, refreshFailure);
   }
 
   /** The session's cookies again; one that grew too large to seal (refreshed tokens) ends, rather than reach the browser unreadable. */
