@@ -55,7 +55,7 @@ export class GatewayMetrics {
 
   readonly sessionRefreshes = new Counter({
     name: 'gatehouse_session_refreshes_total',
-    help: 'Session token refreshes by outcome: refreshed (one provider call), adopted (another request or instance had just refreshed), refused (session ended), client_rejected (the provider refused the gateway\'s client: invalid_client, unauthorized_client), failed (provider or store unavailable).',
+    help: 'Session token refreshes by outcome: refreshed (one provider call), adopted (another request or instance had just refreshed), refused (session ended), client_rejected (the provider refused the gateway\'s client: invalid_client, unauthorized_client), failed (provider or store unavailable), deferred (not asked: the session\'s refresh failed within the last 5 s and its access token is still valid).',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -58,7 +58,7 @@ function build(
     keyring,
     timeouts: { idleSeconds: IDLE, absoluteSeconds: ABSOLUTE },
     grant: provider.grant,
-    coordinator: new RefreshCoordinator({ store, pollMs: 5 }),
+    coordinator: new RefreshCoordinator({ store, now: clock.now, pollMs: 5 }),
     now: clock.now,
     skewSeconds: 30,
     touchIntervalSeconds,

@@ -5,7 +5,7 @@ import { GatehouseError } from '../errors.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
 import { MemorySessionStore } from './memory/memory-store.js';
 import { RedisSessionStore } from './redis/redis-store.js';
-import { expiresWithin, isRefreshDue, mergeTokens, RefreshCoordinator, UnsavedRotations, type RefreshOps, type SessionTokens } from './refresh.js';
+import { expiresWithin, isRefreshDue, mergeTokens, RefreshCoordinator, UnsavedRotations, type RefreshOps, type RefreshOutcome, type SessionTokens } from './refresh.js';
 import { manualClock, type ManualClock } from './store-contract.js';
 import type { SessionStore } from './store.js';
 
@@ -57,6 +57,7 @@ function storeOps(store: SessionStore, key: string, grant: (rt: string) => Promi
       return next;
     },
     end: () => store.delete(key),
+    tokens: (s) => s.tokens,
   };
 }
 
@@ -70,7 +71,7 @@ test('a fresh token is used as is; an expired one or one inside the skew is refr
   const clock = manualClock();
   const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
   const provider = new RotatingProvider(clock);
-  const coord = new RefreshCoordinator({ store });
+  const coord = new RefreshCoordinator({ store, now: clock.now });
   const ops = storeOps(store, 's', provider.grant, clock);
   let state = await seed(store, 's', clock, 120);
   assert.equal(await coord.ensureFresh('s', state, ops), state);
@@ -92,7 +93,7 @@ test('50 concurrent requests of one session → exactly one refresh (in-process 
   const clock = manualClock();
   const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
   const provider = new RotatingProvider(clock);
-  const coord = new RefreshCoordinator({ store });
+  const coord = new RefreshCoordinator({ store, now: clock.now });
   const stale = await seed(store, 's', clock, -1);
   const ops = storeOps(store, 's', provider.grant, clock);
   const results = await Promise.all(Array.from({ length: 50 }, () => coord.ensureFresh('s', stale, ops)));
@@ -112,8 +113,8 @@ test('two instances on one Redis, many requests each → exactly one refresh, no
     await storeB.close();
   });
   const provider = new RotatingProvider(clock);
-  const a = new RefreshCoordinator({ store: storeA, pollMs: 10 });
-  const b = new RefreshCoordinator({ store: storeB, pollMs: 10 });
+  const a = new RefreshCoordinator({ store: storeA, now: clock.now, pollMs: 10 });
+  const b = new RefreshCoordinator({ store: storeB, now: clock.now, pollMs: 10 });
   const stale = await seed(storeA, 'shared', clock, -1);
   const opsA = storeOps(storeA, 'shared', provider.grant, clock);
   const opsB = storeOps(storeB, 'shared', provider.grant, clock);
@@ -130,7 +131,7 @@ test('the provider refuses the grant → the session ends, every waiter gets GH_
   const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
   const provider = new RotatingProvider(clock);
   provider.familyRevoked = true;
-  const coord = new RefreshCoordinator({ store });
+  const coord = new RefreshCoordinator({ store, now: clock.now });
   const stale = await seed(store, 's', clock, -1);
   const ops = storeOps(store, 's', provider.grant, clock);
   const settled = await Promise.allSettled(Array.from({ length: 5 }, () => coord.ensureFresh('s', stale, ops)));
@@ -152,7 +153,7 @@ test('the provider is down → GH_PROVIDER_UNAVAILABLE (503), the session is kep
   const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
   const provider = new RotatingProvider(clock);
   provider.down = true;
-  const coord = new RefreshCoordinator({ store });
+  const coord = new RefreshCoordinator({ store, now: clock.now });
   const stale = await seed(store, 's', clock, -1);
   const ops = storeOps(store, 's', provider.grant, clock);
   await assert.rejects(coord.ensureFresh('s', stale, ops), (e: GatehouseError) => e.code === 'GH_PROVIDER_UNAVAILABLE' && e.status === 503);
@@ -163,6 +164,53 @@ test('the provider is down → GH_PROVIDER_UNAVAILABLE (503), the session is kep
   await store.close();
 });
 
+test('after a refresh failed for want of the provider, a token still usable is not asked for again within retryAfterFailureMs (the same error, counted deferred); an unusable one is; a success forgets the failure', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  provider.down = true;
+  const outcomes: RefreshOutcome[] = [];
+  const coord = new RefreshCoordinator({ store, now: clock.now, retryAfterFailureMs: 5000, onOutcome: (o) => outcomes.push(o) });
+  const due = await seed(store, 's', clock, 20); // inside the 30 s skew, 20 s left
+  const ops = storeOps(store, 's', provider.grant, clock);
+  const first = await coord.ensureFresh('s', due, ops).then(
+    () => assert.fail('the provider is down'),
+    (e: unknown) => e,
+  );
+  assert.equal((first as GatehouseError).code, 'GH_PROVIDER_UNAVAILABLE');
+  clock.advance(4999);
+  await assert.rejects(coord.ensureFresh('s', due, ops), (e) => e === first);
+  assert.equal(provider.calls, 1, 'not asked again within the interval');
+  const expired = { ...due, tokens: { ...due.tokens, accessTokenExpiresAt: Math.floor(clock.now() / 1000) - 1 } };
+  await assert.rejects(coord.ensureFresh('s', expired, ops), (e) => e !== first && (e as GatehouseError).code === 'GH_PROVIDER_UNAVAILABLE');
+  assert.equal(provider.calls, 2, 'a token that cannot serve is never deferred');
+  provider.down = false;
+  assert.equal((await coord.ensureFresh('s', expired, ops)).tokens.accessToken, 'at-3');
+  // The old state is still due; without the failure remembered it is reloaded, not deferred.
+  assert.equal((await coord.ensureFresh('s', due, ops)).tokens.accessToken, 'at-3');
+  assert.equal(provider.calls, 3);
+  assert.deepEqual(outcomes, ['failed', 'deferred', 'failed', 'refreshed', 'adopted']);
+  await store.close();
+});
+
+test('remembered refresh failures are bounded: the oldest session is forgotten first, and is asked again', async () => {
+  const clock = manualClock();
+  const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+  const provider = new RotatingProvider(clock);
+  provider.down = true;
+  const coord = new RefreshCoordinator({ store, now: clock.now, maxRememberedFailures: 2 });
+  const states = await Promise.all(['a', 'b', 'c'].map((k) => seed(store, k, clock, 20)));
+  for (const [i, k] of ['a', 'b', 'c'].entries()) {
+    await assert.rejects(coord.ensureFresh(k, states[i] as State, storeOps(store, k, provider.grant, clock)));
+  }
+  assert.equal(provider.calls, 3);
+  await assert.rejects(coord.ensureFresh('c', states[2] as State, storeOps(store, 'c', provider.grant, clock)));
+  assert.equal(provider.calls, 3, 'c is remembered');
+  await assert.rejects(coord.ensureFresh('a', states[0] as State, storeOps(store, 'a', provider.grant, clock)));
+  assert.equal(provider.calls, 4, 'a was forgotten when c was remembered');
+  await store.close();
+});
+
 test('a lock left by a crashed instance is taken over after its ttl; a lock never freed ends in 503', async () => {
   const clock = manualClock();
   const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
@@ -170,14 +218,14 @@ test('a lock left by a crashed instance is taken over after its ttl; a lock neve
   const stale = await seed(store, 's', clock, -1);
   const ops = storeOps(store, 's', provider.grant, clock);
   assert.ok(await store.tryLock('refresh:s', 1000)); // crashed holder, never releases
-  const coord = new RefreshCoordinator({ store, pollMs: 5, waitMs: 5000 });
+  const coord = new RefreshCoordinator({ store, now: clock.now, pollMs: 5, waitMs: 5000 });
   const pending = coord.ensureFresh('s', stale, ops);
   await sleep(30);
   clock.advance(1001);
   assert.equal((await pending).tokens.accessToken, 'at-1');
 
   assert.ok(await store.tryLock('refresh:s', 10_000_000));
-  const impatient = new RefreshCoordinator({ store, pollMs: 5, waitMs: 50 });
+  const impatient = new RefreshCoordinator({ store, now: clock.now, pollMs: 5, waitMs: 50 });
   clock.advance(600_000);
   const staleAgain = (await ops.reload()) as State;
   await assert.rejects(impatient.ensureFresh('s', staleAgain, ops), (e: GatehouseError) => e.code === 'GH_PROVIDER_UNAVAILABLE');
@@ -198,7 +246,7 @@ test('outcomes are reported: one refreshed, the rest adopted; refused and failed
   const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
   const provider = new RotatingProvider(clock);
   const seen: string[] = [];
-  const coord = new RefreshCoordinator({ store, onOutcome: (o) => seen.push(o) });
+  const coord = new RefreshCoordinator({ store, now: clock.now, onOutcome: (o) => seen.push(o) });
   const stale = await seed(store, 's', clock, -1);
   const ops = storeOps(store, 's', provider.grant, clock);
   await Promise.all(Array.from({ length: 5 }, () => coord.ensureFresh('s', stale, ops)));

@@ -104,6 +104,8 @@ export interface RefreshOps<S> {
   refresh(state: S): Promise<S>;
   /** Ends the session after the provider refused the grant. */
   end(): Promise<void>;
+  /** The tokens `state` holds: whether its access token can serve while the provider is down. */
+  tokens(state: S): SessionTokens;
 }
 
 export interface RefreshCoordinatorOptions {
@@ -119,6 +121,18 @@ export interface RefreshCoordinatorOptions {
   readonly waitMs?: number;
   /** Interval between re-reads while another instance refreshes. Default 50. */
   readonly pollMs?: number;
+  /**
+   * After a refresh failed for want of the provider, how long requests whose
+   * access token is still usable go on with it without asking again. Default
+   * 5000: an outage, or a token endpoint that times out, then costs one
+   * attempt per session per interval instead of one (and a wait of up to
+   * provider.timeoutMs) per request.
+   */
+  readonly retryAfterFailureMs?: number;
+  /** Sessions whose last failed refresh is remembered. Default 10000; the oldest is forgotten first. */
+  readonly maxRememberedFailures?: number;
+  /** The sessions' clock, which their token expiry times are read against. */
+  readonly now: Clock;
   /** Told the outcome of every refresh attempt (metrics). */
   readonly onOutcome?: (outcome: RefreshOutcome) => void;
 }
@@ -127,9 +141,11 @@ export interface RefreshCoordinatorOptions {
  * `refreshed`: one provider call; `adopted`: another request or instance had
  * just refreshed; `refused`: the session ended; `client_rejected`: the provider
  * refused the gateway's own client (a configuration problem, the session is
- * kept); `failed`: provider or store unavailable.
+ * kept); `failed`: provider or store unavailable; `deferred`: not asked, the
+ * session's refresh failed within `retryAfterFailureMs` and its access token
+ * is still usable.
  */
-export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'client_rejected' | 'failed';
+export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'client_rejected' | 'failed' | 'deferred';
 
 /**
  * Exactly one refresh per expiry. In-process, concurrent callers for one
@@ -140,10 +156,14 @@ export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'client_rejec
  */
 export class RefreshCoordinator {
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** The last refresh of a session that failed for want of the provider, until when it stands. */
+  private readonly failures: BoundedMap<string, { readonly err: GatehouseError; readonly untilMs: number }>;
   private readonly store: Pick<SessionStore, 'tryLock'>;
   private readonly lockTtlMs: number;
   private readonly waitMs: number;
   private readonly pollMs: number;
+  private readonly retryAfterFailureMs: number;
+  private readonly now: Clock;
   private readonly onOutcome: (outcome: RefreshOutcome) => void;
 
   constructor(opts: RefreshCoordinatorOptions) {
@@ -152,6 +172,9 @@ export class RefreshCoordinator {
     this.lockTtlMs = opts.lockTtlMs ?? 15_000;
     this.waitMs = opts.waitMs ?? 10_000;
     this.pollMs = opts.pollMs ?? 50;
+    this.retryAfterFailureMs = opts.retryAfterFailureMs ?? 5000;
+    this.now = opts.now;
+    this.failures = new BoundedMap(opts.maxRememberedFailures ?? 10_000);
   }
 
   /** Refreshes in progress in this process (for metrics and tests). */
@@ -172,10 +195,26 @@ export class RefreshCoordinator {
         return s;
       });
     }
+    const failed = this.failures.get(key);
+    if (failed !== undefined) {
+      const now = this.now();
+      // The same error object: the caller goes on with the token, and the failure log has already seen it.
+      if (now < failed.untilMs && usableAfterFailedRefresh(failed.err, ops.tokens(current), now)) {
+        this.onOutcome('deferred');
+        throw failed.err;
+      }
+      if (now >= failed.untilMs) this.failures.delete(key);
+    }
     const p = this.refreshOnce(key, ops).then(
-      (s) => s,
+      (s) => {
+        this.failures.delete(key);
+        return s;
+      },
       (err: unknown) => {
         this.onOutcome(failureOutcome(err));
+        if (err instanceof GatehouseError && err.code === 'GH_PROVIDER_UNAVAILABLE') {
+          this.failures.set(key, { err, untilMs: this.now() + this.retryAfterFailureMs });
+        }
         throw err;
       },
     ).finally(() => this.inflight.delete(key));

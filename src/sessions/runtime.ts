@@ -92,6 +92,7 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
       store,
       lockTtlMs: cfg.refreshLock.ttlMs,
       waitMs: cfg.refreshLock.waitMs,
+      now,
       ...(opts.metrics ? { onOutcome: (o: RefreshOutcome) => opts.metrics?.onRefresh(o) } : {}),
     }),
     now,

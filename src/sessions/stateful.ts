@@ -187,6 +187,7 @@ export class StatefulSessions implements SessionManager {
     const isDue = (t: SessionTokens) => isRefreshDue(t, this.deps.skewSeconds, this.deps.now());
     return {
       needsRefresh: (s) => isDue(s.data.tokens),
+      tokens: (s) => s.data.tokens,
       // Under the refresh lock: past any local cache, another instance may just have rotated.
       reload: () => this.load(key, true),
       refresh: async (s) => {

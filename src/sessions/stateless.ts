@@ -245,6 +245,7 @@ export class StatelessSessions implements SessionManager {
         return { ...s, tokens };
       },
       end: () => this.end(sealed, sealed),
+      tokens: (s) => s.tokens,
     };
   }
 

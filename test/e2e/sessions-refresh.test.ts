@@ -104,6 +104,39 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.equal(expired.json().code, 'GH_PROVIDER_UNAVAILABLE');
   });
 
+  test(`${mode}: provider down while the token is due but still valid: the refresh is asked again once per retry interval, not on every request; the requests between go on at once with the token, counted as deferred`, async (t) => {
+    const realFetch = globalThis.fetch;
+    let grants = 0;
+    globalThis.fetch = async (input, init) => {
+      if (String(init?.body ?? '').includes('grant_type=refresh_token')) grants++;
+      return realFetch(input, init);
+    };
+    t.after(() => {
+      globalThis.fetch = realFetch;
+    });
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, now: clock.now });
+    t.after(() => stack.close());
+    const { jar } = await stack.login();
+    await stack.auth.service.close();
+    clock.advance(275_000); // the 300 s token has 25 s left: due, and usable
+    for (let i = 0; i < 4; i++) {
+      const r = await apiCall(stack.url, jar.header());
+      assert.equal(r.status, 200, `request ${i}`);
+    }
+    assert.equal(grants, 1, 'one refresh attempt for four requests within the retry interval');
+    const deferred = (await stack.metrics[0]?.sessionRefreshes.get())?.values.find((v) => v.labels.outcome === 'deferred')?.value;
+    assert.equal(deferred, 3);
+    clock.advance(5_000); // the retry interval has passed: 20 s left
+    const again = await apiCall(stack.url, jar.header());
+    assert.equal(again.status, 200);
+    assert.equal(grants, 2, 'asked again after the retry interval');
+    clock.advance(16_000); // 4 s left: too little to go on with, so a deferral no longer applies
+    const expired = await apiCall(stack.url, jar.header());
+    assert.equal(expired.status, 503);
+    assert.equal(grants, 3, 'an unusable token is never deferred: the refresh is tried');
+  });
+
   test(`${mode}: a refresh that times out is judged by the clock after the wait: a token that ran low meanwhile is not forwarded → 503`, async (t) => {
     // The token endpoint hangs until the gateway gives up (provider.timeoutMs, 2 s here).
     const realFetch = globalThis.fetch;
