@@ -9,7 +9,7 @@ export class GatewayMetrics {
 
   readonly requests = new Counter({
     name: 'gatehouse_requests_total',
-    help: 'Requests by route, method class and response status.',
+    help: 'Requests by route and response status (499: the client left before the response was complete).',
     labelNames: ['route', 'status'] as const,
     registers: [this.registry],
     collect: () => this.foldTallies(),
@@ -17,7 +17,7 @@ export class GatewayMetrics {
 
   readonly authOutcomes = new Counter({
     name: 'gatehouse_auth_outcomes_total',
-    help: 'Authentication and authorization outcomes by route and reason (ok or an error code).',
+    help: 'Authentication and authorization outcomes by route and reason (ok, anonymous, or an error code); public routes count none.',
     labelNames: ['route', 'outcome'] as const,
     registers: [this.registry],
     collect: () => this.foldTallies(),
@@ -25,7 +25,7 @@ export class GatewayMetrics {
 
   readonly latency = new FastHistogram({
     name: 'gatehouse_request_duration_seconds',
-    help: 'Time from request start to response headers sent upstream-inclusive.',
+    help: 'Time from the request\'s arrival until its response has been written or the connection closed (upstream time and body streaming included).',
     labelName: 'route',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registry: this.registry,

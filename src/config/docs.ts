@@ -269,7 +269,12 @@ Any string value may contain \`\${NAME}\`; it is replaced by the environment
 variable \`NAME\` when the file is loaded. Use it for secrets, so they never sit in
 the file. A variable that is not set is an error that names it (never its value).
 Substitution happens after YAML parsing, inside string values only, so a value
-cannot change the structure of the document.
+cannot change the structure of the document. Only \`\${NAME}\` is a reference:
+any other \`\${\` (a default such as \`\${NAME:-x}\`, a space, an unclosed
+brace) is an error, never kept as text, and so is a reference in a key. Write
+\`$\${\` for a literal \`\${\`. Numbers and booleans cannot come from the
+environment: \`port: \${PORT}\` is the string it expands to, which the schema
+refuses where it expects a number.
 `;
 
 /** Finds the package root (the folder holding package.json) above this module, from dist/ or a build folder alike. */

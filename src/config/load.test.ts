@@ -87,6 +87,39 @@ test('${ENV} is interpolated in string values; a missing variable is an error', 
   assert.equal(issues[0]!.line, 2);
 });
 
+test('a ${…} that is not ${NAME} is an error at its line, never kept as text (a secret would be the reference itself); $${ writes a literal ${; references in keys are refused', () => {
+  const secretAt = (value: string) => `security:\n  jwt: { issuer: i, audience: a, secret: "${value}", algorithms: [HS256] }\nroutes: [{ path: /, upstream: "http://127.0.0.1:1" }]\n`;
+  for (const ref of ['${GH_SECRET:-fallback-secret-of-32-bytes-long!!}', '${GH-SECRET}', '${ GH_SECRET }', '${}', 'abc${GH_SECRET']) {
+    const issues = issuesOf(secretAt(ref), {});
+    assert.equal(issues.length, 1, ref);
+    assert.equal(issues[0]!.path, 'security.jwt.secret', ref);
+    assert.equal(issues[0]!.line, 2, ref);
+    assert.match(issues[0]!.message, /\$\{NAME\}/, ref);
+    assert.doesNotMatch(issues[0]!.message, /fallback/, 'the text inside is not echoed');
+  }
+  const escaped = parseConfigText(secretAt('$${NOT_A_REF}-0123456789abcdef0123456789'), {});
+  assert.ok(escaped.security.jwt && !Array.isArray(escaped.security.jwt));
+  assert.equal(escaped.security.jwt.secret, '${NOT_A_REF}-0123456789abcdef0123456789');
+  const mixed = parseConfigText(secretAt('$${A}${GH_SECRET}$$x'), { GH_SECRET: 'k'.repeat(40) });
+  assert.ok(mixed.security.jwt && !Array.isArray(mixed.security.jwt));
+  assert.equal(mixed.security.jwt.secret, `\${A}${'k'.repeat(40)}$$x`, 'only $${ is an escape; a value is inserted as it is');
+  const keyRef = `routes:\n  - path: /\n    upstream: "http://127.0.0.1:1"\n    propagate:\n      headers:\n        claims: { "\${TENANT_CLAIM}": x-tenant }\n`;
+  const issues = issuesOf(keyRef, { TENANT_CLAIM: 'tenant' });
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]!.path, 'routes.0.propagate.headers.claims');
+  assert.equal(issues[0]!.line, 6);
+  assert.match(issues[0]!.message, /keys/);
+});
+
+test('listeners of one process on one port and address are refused (start failed with EADDRINUSE); port 0, other ports or other addresses pass', () => {
+  const routes = [{ path: '/', upstream: 'http://127.0.0.1:9', auth: 'none' }];
+  assert.throws(() => validateConfig({ listen: { port: 8300 }, admin: { port: 8300 }, routes }), /admin\.port: port 8300 is also listen\.port on the same address/);
+  assert.throws(() => validateConfig({ listen: { port: 8300 }, admin: { host: '0.0.0.0', port: 8300 }, routes }), /admin\.port: port 8300 is also listen\.port/);
+  validateConfig({ listen: { port: 0 }, admin: { port: 0 }, routes });
+  validateConfig({ listen: { port: 8300 }, admin: { port: 8301 }, routes });
+  validateConfig({ listen: { port: 8300 }, admin: { host: '127.0.0.2', port: 8300 }, routes });
+});
+
 test('YAML syntax errors carry a line', () => {
   const issues = issuesOf('routes:\n  - path: /\n   upstream: [\n');
   assert.ok(issues[0]?.line);

@@ -89,31 +89,53 @@ function toConfigIssue(
   return { path: issue.path.map(String).join('.'), message, line, column };
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/**
+ * `$${` (a literal `${`), `${NAME}`, or any other `${…}` (or an unclosed one):
+ * the last two are errors rather than text, so `${SECRET:-default}` can never
+ * become a secret that is its own spelling.
+ */
+const ENV_TOKEN = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{/g;
+const ENV_SYNTAX = 'write ${NAME} (letters, digits and _; no defaults such as ${NAME:-x}), or $${ for a literal ${';
 
 /**
  * Replaces `${NAME}` in string scalars only, after parsing: a secret containing
- * YAML syntax cannot change the document's structure.
+ * YAML syntax cannot change the document's structure. Keys are never
+ * interpolated (a key names a field; a reference there is refused).
  */
 function interpolateEnv(doc: Document, env: NodeJS.ProcessEnv, lc: LineCounter, issues: ConfigIssue[]): void {
+  const report = (node: { range?: unknown } | null | undefined, path: string[], message: string): void => {
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    const pos = range ? lc.linePos(range[0]) : undefined;
+    issues.push({ path: path.join('.'), message, line: pos?.line, column: pos?.col });
+  };
   const visit = (node: unknown, path: string[]): void => {
     if (isMap(node)) {
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        if (key.includes('${')) {
+          report(isScalar(pair.key) ? pair.key : undefined, path, '${…} is read in values only, not in keys');
+        }
         visit(pair.value, [...path, key]);
       }
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => visit(item, [...path, String(i)]));
     } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
-      node.value = node.value.replace(ENV_REF, (_m, name: string) => {
+      let malformed = false;
+      node.value = node.value.replace(ENV_TOKEN, (match, name: string | undefined) => {
+        if (match === '$${') return '${';
+        if (name === undefined) {
+          malformed = true;
+          return '';
+        }
         const value = env[name];
         if (value === undefined) {
-          const pos = node.range ? lc.linePos(node.range[0]) : undefined;
-          issues.push({ path: path.join('.'), message: `environment variable ${name} is not set`, line: pos?.line, column: pos?.col });
+          report(node, path, `environment variable ${name} is not set`);
           return '';
         }
         return value;
       });
+      // Once per value, and without the text inside: it may hold a default that is a secret.
+      if (malformed) report(node, path, `a \${ that is not a variable reference: ${ENV_SYNTAX}`);
     }
   };
   visit(doc.contents, []);

@@ -316,6 +316,7 @@ export const ConfigSchema = z
     }
     const hasJwt = cfg.security.jwt !== undefined;
     checkListen(cfg.listen, ctx);
+    checkPortsApart(cfg, ctx);
     // Checked here, with its line, rather than when the gateway builds it at start or reload.
     cfg.trustedProxies.forEach((entry, i) => {
       try {
@@ -365,6 +366,23 @@ type Issues = z.RefinementCtx;
 function checkListen(listen: z.infer<typeof ListenSchema>, ctx: Issues): void {
   if (listen.tls !== undefined || listen.allowInsecureHttp || isLoopbackAddress(listen.host)) return;
   ctx.addIssue({ code: 'custom', path: ['listen', 'host'], message: 'plain HTTP on a non-loopback address needs listen.tls, or allowInsecureHttp: true' });
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+/** Listeners one process opens may not share a port on one address: `start` would fail with EADDRINUSE. */
+function checkPortsApart(cfg: Config, ctx: Issues): void {
+  const listeners: { path: (string | number)[]; host: string; port: number | undefined }[] = [
+    { path: ['listen', 'port'], host: cfg.listen.host, port: cfg.listen.port },
+    { path: ['listen', 'tls', 'redirectPort'], host: cfg.listen.host, port: cfg.listen.tls?.redirectPort },
+    { path: ['admin', 'port'], host: cfg.admin.host, port: cfg.admin.port },
+    { path: ['auth', 'listen', 'port'], host: cfg.auth?.listen.host ?? '', port: cfg.auth?.listen.port },
+  ];
+  const opened = listeners.filter((l) => l.port !== undefined && l.port !== 0);
+  opened.forEach((l, i) => {
+    const clash = opened.slice(0, i).find((o) => o.port === l.port && (o.host === l.host || WILDCARD_HOSTS.has(o.host) || WILDCARD_HOSTS.has(l.host)));
+    if (clash !== undefined) ctx.addIssue({ code: 'custom', path: l.path, message: `port ${l.port} is also ${clash.path.join('.')} on the same address` });
+  });
 }
 
 /**

@@ -26,7 +26,7 @@ export class RouteMetrics {
     this.latency.observe(seconds);
   }
 
-  /** `ok`, `anonymous`, `public`, or an error code. */
+  /** `ok`, `anonymous`, or an error code. A public route (`auth: none` alone) counts none: it authenticates nothing. */
   authOutcome(outcome: string): void {
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
   }

@@ -55,6 +55,21 @@ test('without --config: decoded header, claims and times; verification not check
   assert.match(r.stdout, /^\{\n {2}"header": \{\n/, 'pretty-printed');
 });
 
+test('time claims beyond what a date can show (exp 1e20) are marked, not a crash: header, claims and the verdict are still printed', async (t) => {
+  const { config, privateKey } = await setup(t);
+  const token = await sign(privateKey, { exp: 1e20, nbf: -1e20 });
+  for (const args of [['token', 'inspect', token], ['token', 'inspect', token, '--config', config]]) {
+    const r = await runCli(args, { cwd: tmpdir() });
+    const out = JSON.parse(r.stdout) as Printed;
+    assert.equal(out.claims?.exp, 1e20);
+    assert.equal(out.times?.exp, 'out of range');
+    assert.equal(out.times?.nbf, 'out of range');
+    assert.match(out.times?.iat ?? '', /^\d{4}-\d\d-\d\dT/);
+    if (args.includes('--config')) assert.equal(r.code, out.verified === true ? 0 : 1, r.stderr);
+    else assert.deepEqual([r.code, out.verified], [0, 'not checked (no --config)']);
+  }
+});
+
 test('with --config: verifies, or says why not, with exit 0 or 1', async (t) => {
   const { config, privateKey } = await setup(t);
   const { privateKey: otherKey } = await generateKeyPair('ES256');

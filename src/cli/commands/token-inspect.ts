@@ -58,11 +58,15 @@ async function waitForKeys(verifier: TokenVerifier, timeoutMs: number): Promise<
   clearTimeout(timer);
 }
 
+const MAX_DATE_SECONDS = 8.64e12;
+
 function present(r: TokenInspection, checked: boolean): Record<string, unknown> {
   const times: Record<string, string> = {};
   for (const claim of ['iat', 'nbf', 'exp'] as const) {
     const v = r.claims?.[claim];
-    if (typeof v === 'number' && Number.isFinite(v)) times[claim] = new Date(v * 1000).toISOString();
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    // A Date holds ±8.64e15 ms; beyond it toISOString throws and nothing would be printed.
+    times[claim] = Math.abs(v) <= MAX_DATE_SECONDS ? new Date(v * 1000).toISOString() : 'out of range';
   }
   return {
     header: r.header ?? null,
