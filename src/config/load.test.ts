@@ -125,6 +125,14 @@ test('YAML syntax errors carry a line', () => {
   assert.ok(issues[0]?.line);
 });
 
+test('a YAML syntax error is reported once, with the number of parser errors after it (mostly its echoes); an unquoted ${…} in a flow collection gets a hint', () => {
+  const issues = issuesOf('listen: { port: ${PORT} }\nroutes:\n  - path: /\n    upstream: http://127.0.0.1:9\n', { PORT: '8080' });
+  assert.equal(issues.length, 1, issues.map((i) => i.message).join('\n'));
+  assert.equal(issues[0]!.line, 1);
+  assert.match(issues[0]!.message, /more YAML errors after it/);
+  assert.match(issues[0]!.message, /quote/);
+});
+
 test('two routes the router would match alike are refused: the same path regardless of case and trailing slash, the same host regardless of case and final dot', () => {
   let n = 0;
   const route = (path: string, host?: string) => ({ name: `r${n++}`, path, upstream: 'http://127.0.0.1:9', auth: 'none', ...(host ? { host } : {}) });

@@ -18,14 +18,15 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
 export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env, file?: string): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return { path: '', message: e.message.split('\n')[0] ?? e.message, line: pos.line, column: pos.col };
-      }),
-      file,
-    );
+  const [first] = doc.errors;
+  if (first !== undefined) {
+    // The parser reports every token after a syntax error as another error: only the first is the problem.
+    const pos = lineCounter.linePos(first.pos[0]);
+    let message = first.message.split('\n')[0] ?? first.message;
+    const line = text.split('\n', pos.line)[pos.line - 1] ?? '';
+    if (/[{[][^'"]*\$\{/.test(line)) message += ' (inside { } or [ ], quote a value holding ${…}: "${NAME}")';
+    if (doc.errors.length > 1) message += `; ${doc.errors.length - 1} more YAML errors after it (fix this one first: the rest often follow from it)`;
+    throw new ConfigError([{ path: '', message, line: pos.line, column: pos.col }], file);
   }
   // A `%YAML 1.1` directive would switch on merge keys (`<<`, which then override without a
   // duplicate-key error) and 1.1 scalars (`off` → false, `010` → 8, `1:30` → 90).
