@@ -57,6 +57,13 @@ export interface AuthServiceOptions {
   readonly baseDir?: string;
 }
 
+/** Rethrows a start-up failure prefixed with the config key it came from. */
+function underKey(key: string): (err: unknown) => never {
+  return (err) => {
+    throw new Error(`${key}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  };
+}
+
 /** The config with its file paths made absolute against `baseDir`. */
 export function resolveAuthPaths(cfg: AuthServiceConfig, baseDir = process.cwd()): AuthServiceConfig {
   return {
@@ -82,12 +89,12 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   const now = opts.now ?? Date.now;
   const nowSeconds = () => Math.floor(now() / 1000);
   const logger = opts.logger;
-  const accounts = await SqliteAccountStore.open(cfg.usersPath, { now });
+  const accounts = await SqliteAccountStore.open(cfg.usersPath, { now }).catch(underKey('auth.usersPath'));
   let models: ModelStore;
   let keyRepo: KeyRepository;
   try {
     if (cfg.store.kind === 'sqlite') {
-      models = await createSqliteModelStore(cfg.store.path, { now });
+      models = await createSqliteModelStore(cfg.store.path, { now }).catch(underKey('auth.store.path'));
       keyRepo = fileKeyRepository(cfg.signing.keysPath as string);
     } else {
       const redisModels = await createRedisModelStore(cfg.store.url, cfg.store.keyPrefix, { now });

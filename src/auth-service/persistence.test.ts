@@ -52,3 +52,15 @@ test('redis: two instances share grants and signing keys (scale-out behind one i
   await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
   assert.equal((await post('/token/introspection', auth.clients.gateway, { token: refreshed.body.access_token as string })).body.active, false);
 });
+
+test('a users or store file that cannot be opened fails the start with its key and path, and leaves nothing open', async (t) => {
+  const auth = await startTestAuthService();
+  t.after(() => auth.close());
+  const at = (cfg: typeof auth.config) => ({ ...cfg, listen: { host: '127.0.0.1', port: 0 } });
+  await assert.rejects(startAuthService(at({ ...auth.config, usersPath: '/dev/null/users.sqlite' })), /^Error: auth\.usersPath: cannot open the SQLite file \/dev\/null\/users\.sqlite: (EEXIST|ENOTDIR)/);
+  assert.equal(auth.config.store.kind, 'sqlite');
+  await assert.rejects(
+    startAuthService(at({ ...auth.config, store: { kind: 'sqlite', path: '/dev/null/grants.sqlite' } })),
+    /^Error: auth\.store\.path: cannot open the SQLite file \/dev\/null\/grants\.sqlite: (EEXIST|ENOTDIR)/,
+  );
+});

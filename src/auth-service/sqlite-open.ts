@@ -34,15 +34,20 @@ function loadSqlite(): Promise<typeof import('node:sqlite')> {
 /** Opens (creating the folder and file if needed) a SQLite database in WAL mode. */
 export async function openSqlite(path: string): Promise<DatabaseSync> {
   const { DatabaseSync } = await loadSqlite();
-  if (path !== ':memory:') {
-    mkdirSync(dirname(path), { recursive: true });
-    // Password hashes and refresh tokens live here: owner-only, like the keys file. A new file is
-    // created owner-only before SQLite opens it (created by SQLite, it would be readable under the
-    // usual umask until the chmod, and a process that opened it then would keep reading).
-    closeSync(openSync(path, 'a', 0o600));
-    chmodSync(path, 0o600);
+  try {
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true });
+      // Password hashes and refresh tokens live here: owner-only, like the keys file. A new file is
+      // created owner-only before SQLite opens it (created by SQLite, it would be readable under the
+      // usual umask until the chmod, and a process that opened it then would keep reading).
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+    }
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    return db;
+  } catch (err) {
+    // Node's message alone ("EEXIST: file already exists, mkdir '/dev/null'") does not say which file was meant.
+    throw new Error(`cannot open the SQLite file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
-  const db = new DatabaseSync(path);
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-  return db;
 }
