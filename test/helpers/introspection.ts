@@ -23,6 +23,8 @@ export interface IntrospectionStub {
   last: { form: URLSearchParams; authorization: string | undefined } | undefined;
   /** Holds `ok` answers until the returned function is called (for single-flight tests). */
   hold(): () => void;
+  /** Connections from clients that are open now (a closed client pool leaves none). */
+  readonly connections: number;
   /** Overrides the metadata document's `issuer` (to test discovery checks). */
   metadataIssuer: string | undefined;
   close(): Promise<void>;
@@ -85,6 +87,11 @@ export async function startIntrospectionStub(
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.on('close', () => connections--);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -98,6 +105,9 @@ export async function startIntrospectionStub(
     requests: 0,
     last: undefined,
     metadataIssuer: undefined,
+    get connections() {
+      return connections;
+    },
     hold() {
       let release!: () => void;
       held = new Promise<void>((r) => (release = r));
