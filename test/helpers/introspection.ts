@@ -19,6 +19,9 @@ export interface IntrospectionStub {
   readonly tokens: Map<string, Record<string, unknown>>;
   /** Introspection requests received (discovery not counted). */
   requests: number;
+  /** Introspection requests received and not yet answered, now and at most (reset it to measure again). */
+  readonly inFlight: number;
+  maxInFlight: number;
   /** The last request's form body and Authorization header. */
   last: { form: URLSearchParams; authorization: string | undefined } | undefined;
   /** Holds `ok` answers until the returned function is called (for single-flight tests). */
@@ -38,6 +41,7 @@ export async function startIntrospectionStub(
   const clientSecret = opts.clientSecret ?? 'gateway-secret';
   const expected = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
   let held: Promise<void> | undefined;
+  let inFlight = 0;
   const hanging = new Set<ServerResponse>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -50,6 +54,9 @@ export async function startIntrospectionStub(
     for await (const c of req) chunks.push(c as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
     stub.requests++;
+    inFlight++;
+    stub.maxInFlight = Math.max(stub.maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
     stub.last = { form, authorization: req.headers.authorization };
     switch (stub.mode) {
       case 'hang':
@@ -103,6 +110,10 @@ export async function startIntrospectionStub(
     mode: 'ok',
     tokens: new Map(),
     requests: 0,
+    get inFlight() {
+      return inFlight;
+    },
+    maxInFlight: 0,
     last: undefined,
     metadataIssuer: undefined,
     get connections() {

@@ -241,6 +241,50 @@ test('the cache is bounded by cacheMaxEntries', async () => {
   assert.equal(c.cacheSize, 2);
 });
 
+test('refusals are cached apart: a flood of unknown tokens does not evict a cached active answer', async () => {
+  const c = client({ cacheMaxEntries: 10 });
+  activeToken('tok-kept');
+  await c.introspect('tok-kept');
+  for (let i = 0; i < 50; i++) await rejectsWith(c.introspect(`tok-made-up-${i}`), 'GH_TOKEN_INACTIVE');
+  assert.equal(stub.requests, 51);
+  assert.equal((await c.introspect('tok-kept')).subject, 'alice');
+  assert.equal(stub.requests, 51, 'answered from the cache');
+  assert.equal(c.cacheSize, 2, 'the active answer and one refusal (a tenth of cacheMaxEntries)');
+});
+
+test('at most maxConcurrentRequests exchanges run at once, as many wait, and the rest fail at once with 503', async () => {
+  const c = client({ maxConcurrentRequests: 4, timeoutMs: 60_000 });
+  stub.maxInFlight = 0;
+  const release = stub.hold();
+  let refused = 0;
+  const lookups = Array.from({ length: 20 }, (_, i) =>
+    c.introspect(`tok-flood-${i}`).then(
+      () => 'active',
+      (err: unknown) => {
+        assert.ok(err instanceof GatehouseError);
+        if (err.code === 'GH_INTROSPECTION_UNAVAILABLE') {
+          assert.equal(err.status, 503);
+          refused++;
+        }
+        return err.code;
+      },
+    ),
+  );
+  try {
+    // While the server holds every answer: 4 requests reach it, 4 wait, 12 are refused without waiting.
+    while (stub.requests + refused < 16) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(stub.requests, 4);
+    assert.equal(refused, 12, 'refused while the server still holds the first four');
+  } finally {
+    release();
+  }
+  const codes = await Promise.all(lookups);
+  assert.equal(codes.filter((x) => x === 'GH_TOKEN_INACTIVE').length, 8);
+  assert.equal(codes.filter((x) => x === 'GH_INTROSPECTION_UNAVAILABLE').length, 12);
+  assert.equal(stub.requests, 8);
+  assert.ok(stub.maxInFlight <= 4, `at most 4 at the server at once, saw ${stub.maxInFlight}`);
+});
+
 test('the endpoint is discovered from the issuer metadata', async () => {
   const c = client({ endpoint: undefined });
   activeToken('tok-disc');

@@ -8,7 +8,9 @@ import type { Logger } from '../../log.js';
 import type { Identity } from '../identity.js';
 import { discoverIntrospectionEndpoint } from './discovery.js';
 import { basicAuthorization, createDispatcher, exchange, ExchangeFailed } from './http.js';
+import { createConcurrencyLimit, SlotRefused } from './limit.js';
 import { parseIntrospectionResponse, type IntrospectionOutcome } from './response.js';
+import { timerDelay } from '../../timers.js';
 
 /** Checks opaque access tokens at an RFC 7662 endpoint, with a bounded cache. */
 export interface IntrospectionClient {
@@ -51,13 +53,17 @@ interface CacheEntry {
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MAX_TOKEN_LENGTH = 8192;
 const WARN_INTERVAL_MS = 5000;
+/** Refusals get their own LRU, this fraction of `cacheMaxEntries` (at least one entry). */
+const REFUSAL_CACHE_SHARE = 0.1;
 
 /**
  * An RFC 7662 client for one authorization server: form POST with
  * `token_type_hint=access_token`, `client_secret_basic`, a deadline and a size
  * cap per exchange, strict reading of the answer, and a bounded cache keyed by a
  * SHA-256 of the token (active answers until min(`exp`, `cacheMaxAge`), refused
- * ones for `inactiveCacheMaxAge`, failures never).
+ * ones for `inactiveCacheMaxAge` in a smaller LRU of their own, failures never).
+ * At most `maxConcurrentRequests` exchanges run at once and as many wait; beyond
+ * that a lookup fails at once with 503.
  *
  * @example
  * const client = createIntrospectionClient(config.security.introspection);
@@ -66,12 +72,20 @@ const WARN_INTERVAL_MS = 5000;
  */
 export function createIntrospectionClient(cfg: IntrospectionConfig, opts: IntrospectionClientOptions = {}): IntrospectionClient {
   const now = opts.now ?? Date.now;
-  const dispatcher = createDispatcher();
+  const dispatcher = createDispatcher(cfg.maxConcurrentRequests);
   const authorization = basicAuthorization(cfg.clientId, cfg.clientSecret);
   const audiences = Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience];
   const fallbackIssuer = cfg.issuer ?? new URL(cfg.endpoint as string).origin;
   const limits = { timeoutMs: cfg.timeoutMs, maxBytes: cfg.maxResponseBytes };
   const cache = cfg.cacheMaxEntries > 0 ? new LRUCache<string, CacheEntry>({ max: cfg.cacheMaxEntries }) : undefined;
+  // Refusals apart: a flood of made-up tokens (each one a refusal) must not evict the active
+  // answers of real callers, which would then all have to ask the endpoint again.
+  const refusals =
+    cfg.cacheMaxEntries > 0
+      ? new LRUCache<string, CacheEntry>({ max: Math.max(1, Math.ceil(cfg.cacheMaxEntries * REFUSAL_CACHE_SHARE)) })
+      : undefined;
+  // Each distinct unknown token costs an exchange: bound them, with a short queue that fails fast.
+  const limit = createConcurrencyLimit(cfg.maxConcurrentRequests, cfg.maxConcurrentRequests);
   // Concurrent lookups of one token share one request.
   const inflight = new Map<string, Promise<IntrospectionOutcome>>();
   let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
@@ -104,6 +118,31 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   async function ask(token: string): Promise<IntrospectionOutcome> {
     const url = await resolveEndpoint();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timerDelay(cfg.timeoutMs));
+    timer.unref();
+    let release: () => void;
+    try {
+      release = await limit.acquire(deadline.signal);
+    } catch (err) {
+      clearTimeout(timer);
+      if (!(err instanceof SlotRefused)) throw err;
+      throw unavailable(
+        err.reason === 'overloaded'
+          ? `overloaded: ${limit.inFlight} requests in flight and ${limit.queued} waiting (maxConcurrentRequests)`
+          : 'timed out waiting for a free request slot',
+        err,
+      );
+    }
+    try {
+      return await askWithin(url, token);
+    } finally {
+      release();
+      clearTimeout(timer);
+    }
+  }
+
+  async function askWithin(url: string, token: string): Promise<IntrospectionOutcome> {
     const request = {
       method: 'POST' as const,
       headers: {
@@ -144,12 +183,17 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
   }
 
   function remember(key: string, outcome: IntrospectionOutcome): void {
-    if (!cache) return;
+    if (!cache || !refusals) return;
     const t = now();
-    const until = outcome.active
-      ? Math.min(t + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000)
-      : t + cfg.inactiveCacheMaxAge * 1000;
-    if (until > t) cache.set(key, { outcome, until });
+    if (outcome.active) {
+      refusals.delete(key);
+      const until = Math.min(t + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000);
+      if (until > t) cache.set(key, { outcome, until });
+    } else {
+      cache.delete(key);
+      const until = t + cfg.inactiveCacheMaxAge * 1000;
+      if (until > t) refusals.set(key, { outcome, until });
+    }
   }
 
   function settle(outcome: IntrospectionOutcome): Identity {
@@ -159,8 +203,10 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   /** The cached outcome of the token with this key, or undefined (a miss is counted by the caller). */
   function cached(key: string): IntrospectionOutcome | undefined {
-    const hit = cache?.get(key);
-    if (hit === undefined || hit.until <= now()) return undefined;
+    const t = now();
+    let hit = cache?.get(key);
+    if (hit === undefined || hit.until <= t) hit = refusals?.get(key);
+    if (hit === undefined || hit.until <= t) return undefined;
     if (lookups) lookups.hit++;
     return hit.outcome;
   }
@@ -213,7 +259,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       return settle(await pending);
     },
     get cacheSize() {
-      return cache?.size ?? 0;
+      return (cache?.size ?? 0) + (refusals?.size ?? 0);
     },
     prefetch() {
       return resolveEndpoint().then(

@@ -28,9 +28,9 @@ export interface ExchangeOptions {
   readonly maxBytes: number;
 }
 
-/** A keep-alive pool for one authorization server; closed with the client. */
-export function createDispatcher(): Agent {
-  return new Agent({ connections: 64, keepAliveTimeout: 10_000, pipelining: 1 });
+/** A keep-alive pool for one authorization server, `connections` wide; closed with the client. */
+export function createDispatcher(connections: number): Agent {
+  return new Agent({ connections, keepAliveTimeout: 10_000, pipelining: 1 });
 }
 
 /**
