@@ -24,6 +24,8 @@ export interface IntrospectionStub {
   maxInFlight: number;
   /** The last request's form body and Authorization header. */
   last: { form: URLSearchParams; authorization: string | undefined } | undefined;
+  /** Delays every introspection answer (and reset) by this many ms. */
+  delayMs: number;
   /** Holds `ok` answers until the returned function is called (for single-flight tests). */
   hold(): () => void;
   /** Connections from clients that are open now (a closed client pool leaves none). */
@@ -57,6 +59,7 @@ export async function startIntrospectionStub(
     inFlight++;
     stub.maxInFlight = Math.max(stub.maxInFlight, inFlight);
     res.on('close', () => inFlight--);
+    if (stub.delayMs > 0) await new Promise((r) => setTimeout(r, stub.delayMs));
     stub.last = { form, authorization: req.headers.authorization };
     switch (stub.mode) {
       case 'hang':
@@ -114,6 +117,7 @@ export async function startIntrospectionStub(
       return inFlight;
     },
     maxInFlight: 0,
+    delayMs: 0,
     last: undefined,
     metadataIssuer: undefined,
     get connections() {

@@ -25,6 +25,7 @@ beforeEach(() => {
   stub.mode = 'ok';
   stub.tokens.clear();
   stub.requests = 0;
+  stub.delayMs = 0;
   stub.metadataIssuer = undefined;
 });
 
@@ -175,6 +176,22 @@ test('a connection reset is retried once on a fresh connection; a second reset i
   stub.mode = 'reset';
   await rejectsWith(c.introspect('tok-reset-2'), 'GH_INTROSPECTION_UNAVAILABLE');
   assert.equal(stub.requests, 4);
+});
+
+test('the retry after a reset runs within the same deadline: a lookup never takes a second timeoutMs', async () => {
+  // The first attempt is reset 200 ms in; the retry would be answered 200 ms after it started,
+  // inside a fresh 300 ms but after the lookup's 300 ms have run out.
+  const c = client({ timeoutMs: 300 });
+  activeToken('tok-late-reset');
+  stub.delayMs = 200;
+  stub.mode = 'reset-once';
+  await assert.rejects(c.introspect('tok-late-reset'), (err: unknown) => {
+    assert.ok(err instanceof GatehouseError);
+    assert.equal(err.code, 'GH_INTROSPECTION_UNAVAILABLE');
+    assert.equal((err.cause as Error).message, 'request failed: timeout');
+    return true;
+  });
+  assert.ok(stub.requests <= 2);
 });
 
 test('endpoint down (nothing listening) is 503; a cached token still passes', async () => {

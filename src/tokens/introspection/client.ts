@@ -135,14 +135,15 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       );
     }
     try {
-      return await askWithin(url, token);
+      return await askWithin(url, token, deadline.signal);
     } finally {
       release();
       clearTimeout(timer);
     }
   }
 
-  async function askWithin(url: string, token: string): Promise<IntrospectionOutcome> {
+  /** The exchange (and its one retry) for `token`, all within `deadline`: the lookup's timeoutMs. */
+  async function askWithin(url: string, token: string, deadline: AbortSignal): Promise<IntrospectionOutcome> {
     const request = {
       method: 'POST' as const,
       headers: {
@@ -152,6 +153,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       },
       body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
       ...limits,
+      signal: deadline,
     };
     let res;
     for (let attempt = 1; ; attempt++) {
@@ -161,9 +163,10 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       } catch (err) {
         const reason = err instanceof ExchangeFailed ? err.reason : 'network';
         // A pooled connection the server closed while idle fails with a reset. Introspection has no
-        // side effects, so one fresh attempt is safe; a timeout is not retried (it already cost timeoutMs).
-        if (reason === 'network' && attempt === 1) continue;
-        throw unavailable(`request failed: ${reason}`, err);
+        // side effects, so one fresh attempt is safe, within what is left of the same deadline;
+        // a timeout is not retried (it already cost timeoutMs).
+        if (reason === 'network' && attempt === 1 && !deadline.aborted) continue;
+        throw unavailable(`request failed: ${deadline.aborted ? 'timeout' : reason}`, err);
       }
     }
     const error = (res.json as { error?: unknown } | undefined)?.error;
