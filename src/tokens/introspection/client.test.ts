@@ -224,6 +224,7 @@ const REFUSALS: [string, Record<string, unknown>, ErrorCode][] = [
   ['another issuer', { iss: 'https://evil.example' }, 'GH_TOKEN_INVALID'],
   ['sender-constrained', { cnf: { jkt: 'x' } }, 'GH_TOKEN_INVALID'],
   ['not a bearer token', { token_type: 'N_A' }, 'GH_TOKEN_INVALID'],
+  ['a refresh token by token_use (Ory Hydra)', { token_use: 'refresh_token', aud: ['orders-api'], token_type: undefined }, 'GH_TOKEN_INVALID'],
   ['expired', { exp: T0 / 1000 - 1 }, 'GH_TOKEN_EXPIRED'],
   ['not yet valid', { nbf: T0 / 1000 + 60 }, 'GH_TOKEN_INVALID'],
 ];
@@ -234,6 +235,12 @@ for (const [name, extra, code] of REFUSALS) {
     await rejectsWith(c.introspect('tok-refused'), code);
   });
 }
+
+test('an access token marked token_use access_token (Ory Hydra) passes', async () => {
+  const c = client();
+  activeToken('tok-hydra', { token_use: 'access_token', aud: ['orders-api'], token_type: undefined });
+  assert.equal((await c.introspect('tok-hydra')).subject, 'alice');
+});
 
 test('an audience list accepts any one of its values', async () => {
   const c = client({ audience: ['billing-api', 'orders-api'] });

@@ -17,7 +17,7 @@ export interface ResponseExpectations {
   readonly clockSkewSeconds: number;
 }
 
-const STRING_FIELDS = ['scope', 'client_id', 'sub', 'iss', 'jti', 'token_type', 'username'] as const;
+const STRING_FIELDS = ['scope', 'client_id', 'sub', 'iss', 'jti', 'token_type', 'token_use', 'username'] as const;
 const NUMBER_FIELDS = ['exp', 'iat', 'nbf'] as const;
 
 /**
@@ -56,6 +56,8 @@ export function parseIntrospectionResponse(
   if (r.token_type !== undefined && (r.token_type as string).toLowerCase() !== 'bearer') {
     return refuse('GH_TOKEN_INVALID', 'token type not accepted');
   }
+  // Ory Hydra marks what it introspected: a refresh token is active and may name the API's audience.
+  if (r.token_use !== undefined && r.token_use !== 'access_token') return refuse('GH_TOKEN_INVALID', 'not an access token');
   if (r.exp + expect.clockSkewSeconds <= nowSeconds) return refuse('GH_TOKEN_EXPIRED', 'token expired');
   if (typeof r.nbf === 'number' && r.nbf - expect.clockSkewSeconds > nowSeconds) {
     return refuse('GH_TOKEN_INVALID', 'token not yet valid');
