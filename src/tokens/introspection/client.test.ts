@@ -110,6 +110,19 @@ test('an active answer is never reused past the token exp', async () => {
   assert.equal(stub.requests, 2);
 });
 
+test('an active answer without exp is accepted and reused for cacheMaxAge, then asked again', async () => {
+  const c = client({ cacheMaxAge: '30s' });
+  activeToken('tok-no-exp', { exp: undefined });
+  assert.equal((await c.introspect('tok-no-exp')).subject, 'alice');
+  clock += 29_000;
+  assert.equal((await c.introspect('tok-no-exp')).subject, 'alice');
+  assert.equal(stub.requests, 1);
+  stub.tokens.set('tok-no-exp', { active: false });
+  clock += 1_000;
+  await rejectsWith(c.introspect('tok-no-exp'), 'GH_TOKEN_INACTIVE');
+  assert.equal(stub.requests, 2);
+});
+
 test('inactive answers are cached for inactiveCacheMaxAge only', async () => {
   const c = client({ inactiveCacheMaxAge: '5s' });
   await rejectsWith(c.introspect('tok-unknown'), 'GH_TOKEN_INACTIVE');
