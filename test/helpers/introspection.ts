@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
  * How the stand-in answers: `ok` per its token table; the others are the
  * failure modes a gateway must survive (RFC 7662 endpoint broken in some way).
  */
-export type StubMode = 'ok' | 'hang' | 'reset' | 'reset-once' | '500' | 'not-json' | 'bad-active' | 'huge' | 'html' | 'unsupported';
+export type StubMode = 'ok' | 'hang' | 'reset' | 'reset-once' | '500' | 'not-json' | 'bad-active' | 'huge' | 'html' | 'jsonp' | 'unsupported';
 
 export interface IntrospectionStub {
   /** Base URL; also the issuer (serves OpenID discovery). */
@@ -83,6 +83,10 @@ export async function startIntrospectionStub(
         return json(res, 200, { active: true, padding: 'x'.repeat(1024 * 1024) });
       case 'html':
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
+        return;
+      case 'jsonp':
+        // A well-formed answer under another media type that starts like JSON's.
+        res.writeHead(200, { 'content-type': 'application/jsonp' }).end(JSON.stringify(stub.tokens.get(form.get('token') ?? '') ?? { active: false }));
         return;
       case 'unsupported':
         return json(res, 400, { error: 'unsupported_token_type' });

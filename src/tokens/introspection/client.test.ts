@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { closedPortUrl, startIntrospectionStub, type IntrospectionStub } from '../../../test/helpers/introspection.js';
 import { IntrospectionSchema } from '../../config/schema.js';
+import { Writable } from 'node:stream';
+import { GatewayMetrics } from '../../admin/metrics.js';
 import { GatehouseError, type ErrorCode } from '../../errors.js';
+import { createLogger } from '../../log.js';
 import { createIntrospectionClient, type IntrospectionClient } from './client.js';
 
 const T0 = 1_800_000_000_000;
@@ -29,7 +32,7 @@ beforeEach(() => {
   stub.metadataIssuer = undefined;
 });
 
-function client(overrides: Record<string, unknown> = {}): IntrospectionClient {
+function client(overrides: Record<string, unknown> = {}, opts: Parameters<typeof createIntrospectionClient>[1] = {}): IntrospectionClient {
   const cfg = IntrospectionSchema.parse({
     endpoint: stub.endpoint,
     issuer: stub.issuer,
@@ -39,7 +42,7 @@ function client(overrides: Record<string, unknown> = {}): IntrospectionClient {
     clockSkew: 0,
     ...overrides,
   });
-  const c = createIntrospectionClient(cfg, { now });
+  const c = createIntrospectionClient(cfg, { now, ...opts });
   clients.push(c);
   return c;
 }
@@ -167,7 +170,7 @@ test('concurrent lookups of one token share a single request', async () => {
   assert.equal(stub.requests, 1);
 });
 
-const FAILURES = ['hang', 'reset', '500', 'not-json', 'bad-active', 'huge', 'html'] as const;
+const FAILURES = ['hang', 'reset', '500', 'not-json', 'bad-active', 'huge', 'html', 'jsonp'] as const;
 for (const mode of FAILURES) {
   test(`endpoint failure "${mode}" is 503 GH_INTROSPECTION_UNAVAILABLE, not cached, and recovers`, async () => {
     const c = client({ timeoutMs: 300, maxResponseBytes: 16 * 1024 });
@@ -217,6 +220,41 @@ test('endpoint down (nothing listening) is 503; a cached token still passes', as
   stub.mode = '500';
   assert.equal((await warm.introspect('tok-warm')).subject, 'alice');
   await rejectsWith(warm.introspect('tok-cold'), 'GH_INTROSPECTION_UNAVAILABLE');
+});
+
+test('a network failure is logged with its error code (never the token)', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const c = client({ endpoint: await closedPortUrl() }, { logger: createLogger('warn', sink) });
+  await rejectsWith(c.introspect('tok-logged'), 'GH_INTROSPECTION_UNAVAILABLE');
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(line.code, 'ECONNREFUSED');
+  assert.equal(line.reason, 'request failed: network (ECONNREFUSED)');
+  assert.ok(!lines[0]!.includes('tok-logged'));
+});
+
+test('lookups at the endpoint are counted by result in gatehouse_introspection_requests_total', async () => {
+  const metrics = new GatewayMetrics({ collectDefault: false });
+  const c = client({}, { metrics });
+  activeToken('tok-counted');
+  await c.introspect('tok-counted');
+  await c.introspect('tok-counted'); // cached: no request
+  await rejectsWith(c.introspect('tok-unknown-counted'), 'GH_TOKEN_INACTIVE');
+  stub.mode = '500';
+  await rejectsWith(c.introspect('tok-500'), 'GH_INTROSPECTION_UNAVAILABLE');
+  stub.mode = 'jsonp';
+  await rejectsWith(c.introspect('tok-jsonp'), 'GH_INTROSPECTION_UNAVAILABLE');
+  const down = client({ endpoint: await closedPortUrl() }, { metrics });
+  await rejectsWith(down.introspect('tok-down'), 'GH_INTROSPECTION_UNAVAILABLE');
+  const { values } = await metrics.introspectionRequests.get();
+  const counts = Object.fromEntries(values.map((v) => [v.labels.result, v.value]));
+  assert.deepEqual(counts, { active: 1, refused: 1, bad_status: 1, bad_response: 1, network: 1 });
 });
 
 test('wrong gateway client credentials are 503 (an operator fault), not 401', async () => {

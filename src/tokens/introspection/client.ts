@@ -7,9 +7,11 @@ import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Identity } from '../identity.js';
 import { discoverIntrospectionEndpoint } from './discovery.js';
-import { basicAuthorization, createDispatcher, exchange, ExchangeFailed } from './http.js';
+import { askEndpoint, type EndpointCall } from './ask.js';
+import { basicAuthorization, createDispatcher } from './http.js';
+import { networkCode, resultOf, unavailable, type RequestResult } from './failure.js';
 import { createConcurrencyLimit, SlotRefused } from './limit.js';
-import { parseIntrospectionResponse, type IntrospectionOutcome } from './response.js';
+import type { IntrospectionOutcome } from './response.js';
 import { timerDelay } from '../../timers.js';
 
 /** Checks opaque access tokens at an RFC 7662 endpoint, with a bounded cache. */
@@ -58,7 +60,7 @@ const REFUSAL_CACHE_SHARE = 0.1;
 
 /**
  * An RFC 7662 client for one authorization server: form POST with
- * `token_type_hint=access_token`, `client_secret_basic`, a deadline and a size
+ * `token_type_hint=access_token`, `client_secret_basic`, a deadline per lookup and a size
  * cap per exchange, strict reading of the answer, and a bounded cache keyed by a
  * SHA-256 of the token (active answers until min(`exp`, `cacheMaxAge`), refused
  * ones for `inactiveCacheMaxAge` in a smaller LRU of their own, failures never).
@@ -73,10 +75,19 @@ const REFUSAL_CACHE_SHARE = 0.1;
 export function createIntrospectionClient(cfg: IntrospectionConfig, opts: IntrospectionClientOptions = {}): IntrospectionClient {
   const now = opts.now ?? Date.now;
   const dispatcher = createDispatcher(cfg.maxConcurrentRequests);
-  const authorization = basicAuthorization(cfg.clientId, cfg.clientSecret);
-  const audiences = Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience];
-  const fallbackIssuer = cfg.issuer ?? new URL(cfg.endpoint as string).origin;
   const limits = { timeoutMs: cfg.timeoutMs, maxBytes: cfg.maxResponseBytes };
+  const endpointCall: EndpointCall = {
+    dispatcher,
+    authorization: basicAuthorization(cfg.clientId, cfg.clientSecret),
+    limits,
+    expect: {
+      issuer: cfg.issuer,
+      fallbackIssuer: cfg.issuer ?? new URL(cfg.endpoint as string).origin,
+      audiences: Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience],
+      clockSkewSeconds: cfg.clockSkew,
+    },
+    now,
+  };
   const cache = cfg.cacheMaxEntries > 0 ? new LRUCache<string, CacheEntry>({ max: cfg.cacheMaxEntries }) : undefined;
   // Refusals apart: a flood of made-up tokens (each one a refusal) must not evict the active
   // answers of real callers, which would then all have to ask the endpoint again.
@@ -113,11 +124,35 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
     if (!opts.logger || now() - lastWarnAt < WARN_INTERVAL_MS) return;
     lastWarnAt = now();
     const cause = err instanceof Error ? err.cause : undefined;
-    opts.logger.warn({ reason: cause instanceof Error ? cause.message : String(cause ?? err) }, 'token introspection unavailable');
+    const code = networkCode(cause);
+    opts.logger.warn(
+      { reason: cause instanceof Error ? cause.message : String(cause ?? err), ...(code === undefined ? {} : { code }) },
+      'token introspection unavailable',
+    );
   }
 
+  const count = (result: RequestResult): void => opts.metrics?.introspectionRequests.inc({ result });
+
+  /** One lookup at the endpoint, counted by how it ended. */
   async function ask(token: string): Promise<IntrospectionOutcome> {
-    const url = await resolveEndpoint();
+    let url: string;
+    try {
+      url = await resolveEndpoint();
+    } catch (err) {
+      count('discovery_failed');
+      throw err;
+    }
+    try {
+      const outcome = await askSlot(url, token);
+      count(outcome.active ? 'active' : 'refused');
+      return outcome;
+    } catch (err) {
+      count(resultOf(err));
+      throw err;
+    }
+  }
+
+  async function askSlot(url: string, token: string): Promise<IntrospectionOutcome> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timerDelay(cfg.timeoutMs));
     timer.unref();
@@ -127,62 +162,16 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
     } catch (err) {
       clearTimeout(timer);
       if (!(err instanceof SlotRefused)) throw err;
-      throw unavailable(
-        err.reason === 'overloaded'
-          ? `overloaded: ${limit.inFlight} requests in flight and ${limit.queued} waiting (maxConcurrentRequests)`
-          : 'timed out waiting for a free request slot',
-        err,
-      );
+      throw err.reason === 'overloaded'
+        ? unavailable(`overloaded: ${limit.inFlight} requests in flight and ${limit.queued} waiting (maxConcurrentRequests)`, 'overloaded', err)
+        : unavailable('timed out waiting for a free request slot', 'timeout', err);
     }
     try {
-      return await askWithin(url, token, deadline.signal);
+      return await askEndpoint(endpointCall, url, token, deadline.signal);
     } finally {
       release();
       clearTimeout(timer);
     }
-  }
-
-  /** The exchange (and its one retry) for `token`, all within `deadline`: the lookup's timeoutMs. */
-  async function askWithin(url: string, token: string, deadline: AbortSignal): Promise<IntrospectionOutcome> {
-    const request = {
-      method: 'POST' as const,
-      headers: {
-        authorization,
-        accept: 'application/json',
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-      ...limits,
-      signal: deadline,
-    };
-    let res;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        res = await exchange(dispatcher, url, request);
-        break;
-      } catch (err) {
-        const reason = err instanceof ExchangeFailed ? err.reason : 'network';
-        // A pooled connection the server closed while idle fails with a reset. Introspection has no
-        // side effects, so one fresh attempt is safe, within what is left of the same deadline;
-        // a timeout is not retried (it already cost timeoutMs).
-        if (reason === 'network' && attempt === 1 && !deadline.aborted) continue;
-        throw unavailable(`request failed: ${deadline.aborted ? 'timeout' : reason}`, err);
-      }
-    }
-    const error = (res.json as { error?: unknown } | undefined)?.error;
-    // oidc-provider answers this for a JWT: it is not a token this endpoint can vouch for.
-    if (res.status === 400 && error === 'unsupported_token_type') {
-      return { active: false, code: 'GH_TOKEN_INVALID', message: 'token cannot be introspected' };
-    }
-    if (res.status === 401 || res.status === 403) throw unavailable(`the server rejected the gateway's client credentials (${res.status})`);
-    if (res.status !== 200) throw unavailable(`endpoint answered ${res.status}`);
-    if (!res.contentType.startsWith('application/json')) throw unavailable('response is not application/json');
-    return parseIntrospectionResponse(
-      res.json,
-      token,
-      { issuer: cfg.issuer, fallbackIssuer, audiences, clockSkewSeconds: cfg.clockSkew },
-      now() / 1000,
-    );
   }
 
   function remember(key: string, outcome: IntrospectionOutcome): void {
@@ -274,10 +263,4 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       await dispatcher.close();
     },
   };
-}
-
-function unavailable(why: string, cause?: unknown): GatehouseError {
-  return new GatehouseError('GH_INTROSPECTION_UNAVAILABLE', 'introspection endpoint unavailable', {
-    cause: new Error(why, { cause }),
-  });
 }
