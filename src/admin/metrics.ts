@@ -38,6 +38,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly introspectionRequests = new Counter({
+    name: 'gatehouse_introspection_requests_total',
+    help: 'Token introspections that needed the endpoint (cache misses; concurrent lookups of one token count once) by result: active, refused (an answer refusing the token), timeout, network, bad_status (neither 200 nor 401/403), client_rejected (401/403 to the gateway\'s client credentials), bad_response (not JSON, malformed, too large), overloaded (not sent: maxConcurrentRequests in flight and as many waiting), discovery_failed (not sent: the endpoint could not be discovered).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   readonly tokenCache = new Counter({
     name: 'gatehouse_token_cache_total',
     help: 'Token cache lookups by cache (jwt, introspection) and result (hit: answered from the cache, a known bad signature included; miss).',

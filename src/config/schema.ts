@@ -240,8 +240,21 @@ export const IntrospectionSchema = z
       .default(30)
       .describe('Longest time an active result is reused (never beyond the token\'s `exp`): a revocation takes effect within this bound.'),
     inactiveCacheMaxAge: durationSeconds().default(5).describe('How long an inactive or refused result is reused.'),
-    cacheMaxEntries: z.number().int().nonnegative().default(10000).describe('Introspection cache size (0 disables caching).'),
-    timeoutMs: z.number().int().positive().default(3000).describe('Timeout of one introspection (or discovery) request; beyond it, 503.'),
+    cacheMaxEntries: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(10000)
+      .describe('Active answers the introspection cache holds (0 disables caching); refused ones have an LRU of their own, a tenth of this size.'),
+    timeoutMs: z.number().int().positive().default(3000).describe('Deadline of one introspection lookup (waiting for a request slot and the retry after a reset included) and of a discovery request; beyond it, 503.'),
+    maxConcurrentRequests: z
+      .number()
+      .int()
+      .positive()
+      .default(32)
+      .describe(
+        'Introspection requests in flight at once (also the connection pool size); as many more wait for a free one, and a lookup beyond that fails at once with 503.',
+      ),
     maxResponseBytes: z.number().int().positive().default(64 * 1024).describe('Largest introspection response accepted.'),
     clockSkew: durationSeconds().default(30).describe('Tolerance for `exp` and `nbf` in introspection responses.'),
   })

@@ -12,7 +12,7 @@ export interface Identity {
   readonly scopes: ReadonlySet<string>;
   /** All claims as received (JWT payload or introspection response). Frozen. */
   readonly claims: Readonly<Record<string, unknown>>;
-  /** Token expiry, epoch seconds. */
+  /** Token expiry, epoch seconds; Infinity for an opaque token whose introspection answer has no `exp` (RFC 7662 makes it optional). */
   readonly expiresAt: number;
   /** `jti` when present: the revocation key. */
   readonly tokenId: string | undefined;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
  * How the stand-in answers: `ok` per its token table; the others are the
  * failure modes a gateway must survive (RFC 7662 endpoint broken in some way).
  */
-export type StubMode = 'ok' | 'hang' | 'reset' | 'reset-once' | '500' | 'not-json' | 'bad-active' | 'huge' | 'html' | 'unsupported';
+export type StubMode = 'ok' | 'hang' | 'reset' | 'reset-once' | '500' | 'not-json' | 'bad-active' | 'huge' | 'html' | 'jsonp' | 'unsupported';
 
 export interface IntrospectionStub {
   /** Base URL; also the issuer (serves OpenID discovery). */
@@ -19,10 +19,17 @@ export interface IntrospectionStub {
   readonly tokens: Map<string, Record<string, unknown>>;
   /** Introspection requests received (discovery not counted). */
   requests: number;
+  /** Introspection requests received and not yet answered, now and at most (reset it to measure again). */
+  readonly inFlight: number;
+  maxInFlight: number;
   /** The last request's form body and Authorization header. */
   last: { form: URLSearchParams; authorization: string | undefined } | undefined;
+  /** Delays every introspection answer (and reset) by this many ms. */
+  delayMs: number;
   /** Holds `ok` answers until the returned function is called (for single-flight tests). */
   hold(): () => void;
+  /** Connections from clients that are open now (a closed client pool leaves none). */
+  readonly connections: number;
   /** Overrides the metadata document's `issuer` (to test discovery checks). */
   metadataIssuer: string | undefined;
   close(): Promise<void>;
@@ -36,6 +43,7 @@ export async function startIntrospectionStub(
   const clientSecret = opts.clientSecret ?? 'gateway-secret';
   const expected = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
   let held: Promise<void> | undefined;
+  let inFlight = 0;
   const hanging = new Set<ServerResponse>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -48,6 +56,10 @@ export async function startIntrospectionStub(
     for await (const c of req) chunks.push(c as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
     stub.requests++;
+    inFlight++;
+    stub.maxInFlight = Math.max(stub.maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
+    if (stub.delayMs > 0) await new Promise((r) => setTimeout(r, stub.delayMs));
     stub.last = { form, authorization: req.headers.authorization };
     switch (stub.mode) {
       case 'hang':
@@ -72,6 +84,10 @@ export async function startIntrospectionStub(
       case 'html':
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
         return;
+      case 'jsonp':
+        // A well-formed answer under another media type that starts like JSON's.
+        res.writeHead(200, { 'content-type': 'application/jsonp' }).end(JSON.stringify(stub.tokens.get(form.get('token') ?? '') ?? { active: false }));
+        return;
       case 'unsupported':
         return json(res, 400, { error: 'unsupported_token_type' });
       case 'ok':
@@ -85,6 +101,11 @@ export async function startIntrospectionStub(
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.on('close', () => connections--);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -96,8 +117,16 @@ export async function startIntrospectionStub(
     mode: 'ok',
     tokens: new Map(),
     requests: 0,
+    get inFlight() {
+      return inFlight;
+    },
+    maxInFlight: 0,
+    delayMs: 0,
     last: undefined,
     metadataIssuer: undefined,
+    get connections() {
+      return connections;
+    },
     hold() {
       let release!: () => void;
       held = new Promise<void>((r) => (release = r));

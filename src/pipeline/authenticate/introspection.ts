@@ -39,22 +39,53 @@ export function introspectionAuthenticator(
 
 const SKIPPED: AuthnResult = Object.freeze({ status: 'skipped' });
 
+/** The client a kind uses, shared with the kinds that took it over on a reload. */
+interface SharedClient {
+  readonly client: IntrospectionClient;
+  /** The `security.introspection` settings it was built from. */
+  readonly settings: string;
+  /** Kinds using it that are not closed yet; the last to close closes the client. */
+  holders: number;
+}
+
+/** Each opaque kind's client, for the kind that replaces it on a reload. */
+const sharedClients = new WeakMap<AuthKind, SharedClient>();
+
 /**
  * The `opaque` auth kind: one introspection client (one cache, one connection
  * pool) shared by every route. Routes that also accept `jwt` skip JWT-shaped
  * bearers so each token is checked by exactly one authenticator whatever the order.
+ *
+ * A reload that leaves `security.introspection` as it was keeps `previous`'s
+ * client: its cached answers stay valid (a token the cache vouches for keeps
+ * working while the endpoint is down), and active tokens do not all ask the
+ * endpoint again at once. The client closes when the last kind holding it does.
  */
-export function createIntrospectionKind(ctx: AuthKindContext): AuthKind {
+export function createIntrospectionKind(ctx: AuthKindContext, previous?: AuthKind): AuthKind {
   const cfg = ctx.config.security.introspection;
   if (!cfg) throw new Error('auth kind opaque needs security.introspection');
-  const client = createIntrospectionClient(cfg, { now: ctx.now, metrics: ctx.metrics, logger: ctx.logger });
+  const settings = JSON.stringify(cfg);
+  const inherited = previous && sharedClients.get(previous);
+  const shared: SharedClient =
+    inherited !== undefined && inherited.holders > 0 && inherited.settings === settings
+      ? inherited
+      : { client: createIntrospectionClient(cfg, { now: ctx.now, metrics: ctx.metrics, logger: ctx.logger }), settings, holders: 0 };
+  shared.holders++;
+  let held = true;
+  const { client } = shared;
   const alone = introspectionAuthenticator(client);
   const besideJwt = introspectionAuthenticator(client, { skipJwtShaped: true });
-  return {
+  const kind: AuthKind = {
     authenticatorFor: (route) => ((Array.isArray(route.auth) ? route.auth : [route.auth]).includes('jwt') ? besideJwt : alone),
     // Metadata discovery happens at load so the first request does not pay for it.
     ready: client.prefetch(),
     isReady: () => true,
-    close: () => client.close(),
+    close: async () => {
+      if (!held) return;
+      held = false;
+      if (--shared.holders === 0) await client.close();
+    },
   };
+  sharedClients.set(kind, shared);
+  return kind;
 }

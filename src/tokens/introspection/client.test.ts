@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { closedPortUrl, startIntrospectionStub, type IntrospectionStub } from '../../../test/helpers/introspection.js';
 import { IntrospectionSchema } from '../../config/schema.js';
+import { Writable } from 'node:stream';
+import { GatewayMetrics } from '../../admin/metrics.js';
 import { GatehouseError, type ErrorCode } from '../../errors.js';
+import { createLogger } from '../../log.js';
 import { createIntrospectionClient, type IntrospectionClient } from './client.js';
 
 const T0 = 1_800_000_000_000;
@@ -25,10 +28,11 @@ beforeEach(() => {
   stub.mode = 'ok';
   stub.tokens.clear();
   stub.requests = 0;
+  stub.delayMs = 0;
   stub.metadataIssuer = undefined;
 });
 
-function client(overrides: Record<string, unknown> = {}): IntrospectionClient {
+function client(overrides: Record<string, unknown> = {}, opts: Parameters<typeof createIntrospectionClient>[1] = {}): IntrospectionClient {
   const cfg = IntrospectionSchema.parse({
     endpoint: stub.endpoint,
     issuer: stub.issuer,
@@ -38,7 +42,7 @@ function client(overrides: Record<string, unknown> = {}): IntrospectionClient {
     clockSkew: 0,
     ...overrides,
   });
-  const c = createIntrospectionClient(cfg, { now });
+  const c = createIntrospectionClient(cfg, { now, ...opts });
   clients.push(c);
   return c;
 }
@@ -109,6 +113,19 @@ test('an active answer is never reused past the token exp', async () => {
   assert.equal(stub.requests, 2);
 });
 
+test('an active answer without exp is accepted and reused for cacheMaxAge, then asked again', async () => {
+  const c = client({ cacheMaxAge: '30s' });
+  activeToken('tok-no-exp', { exp: undefined });
+  assert.equal((await c.introspect('tok-no-exp')).subject, 'alice');
+  clock += 29_000;
+  assert.equal((await c.introspect('tok-no-exp')).subject, 'alice');
+  assert.equal(stub.requests, 1);
+  stub.tokens.set('tok-no-exp', { active: false });
+  clock += 1_000;
+  await rejectsWith(c.introspect('tok-no-exp'), 'GH_TOKEN_INACTIVE');
+  assert.equal(stub.requests, 2);
+});
+
 test('inactive answers are cached for inactiveCacheMaxAge only', async () => {
   const c = client({ inactiveCacheMaxAge: '5s' });
   await rejectsWith(c.introspect('tok-unknown'), 'GH_TOKEN_INACTIVE');
@@ -153,7 +170,7 @@ test('concurrent lookups of one token share a single request', async () => {
   assert.equal(stub.requests, 1);
 });
 
-const FAILURES = ['hang', 'reset', '500', 'not-json', 'bad-active', 'huge', 'html'] as const;
+const FAILURES = ['hang', 'reset', '500', 'not-json', 'bad-active', 'huge', 'html', 'jsonp'] as const;
 for (const mode of FAILURES) {
   test(`endpoint failure "${mode}" is 503 GH_INTROSPECTION_UNAVAILABLE, not cached, and recovers`, async () => {
     const c = client({ timeoutMs: 300, maxResponseBytes: 16 * 1024 });
@@ -177,6 +194,22 @@ test('a connection reset is retried once on a fresh connection; a second reset i
   assert.equal(stub.requests, 4);
 });
 
+test('the retry after a reset runs within the same deadline: a lookup never takes a second timeoutMs', async () => {
+  // The first attempt is reset 200 ms in; the retry would be answered 200 ms after it started,
+  // inside a fresh 300 ms but after the lookup's 300 ms have run out.
+  const c = client({ timeoutMs: 300 });
+  activeToken('tok-late-reset');
+  stub.delayMs = 200;
+  stub.mode = 'reset-once';
+  await assert.rejects(c.introspect('tok-late-reset'), (err: unknown) => {
+    assert.ok(err instanceof GatehouseError);
+    assert.equal(err.code, 'GH_INTROSPECTION_UNAVAILABLE');
+    assert.equal((err.cause as Error).message, 'request failed: timeout');
+    return true;
+  });
+  assert.ok(stub.requests <= 2);
+});
+
 test('endpoint down (nothing listening) is 503; a cached token still passes', async () => {
   const c = client({ endpoint: await closedPortUrl() });
   await rejectsWith(c.introspect('tok-down'), 'GH_INTROSPECTION_UNAVAILABLE');
@@ -187,6 +220,41 @@ test('endpoint down (nothing listening) is 503; a cached token still passes', as
   stub.mode = '500';
   assert.equal((await warm.introspect('tok-warm')).subject, 'alice');
   await rejectsWith(warm.introspect('tok-cold'), 'GH_INTROSPECTION_UNAVAILABLE');
+});
+
+test('a network failure is logged with its error code (never the token)', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const c = client({ endpoint: await closedPortUrl() }, { logger: createLogger('warn', sink) });
+  await rejectsWith(c.introspect('tok-logged'), 'GH_INTROSPECTION_UNAVAILABLE');
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(line.code, 'ECONNREFUSED');
+  assert.equal(line.reason, 'request failed: network (ECONNREFUSED)');
+  assert.ok(!lines[0]!.includes('tok-logged'));
+});
+
+test('lookups at the endpoint are counted by result in gatehouse_introspection_requests_total', async () => {
+  const metrics = new GatewayMetrics({ collectDefault: false });
+  const c = client({}, { metrics });
+  activeToken('tok-counted');
+  await c.introspect('tok-counted');
+  await c.introspect('tok-counted'); // cached: no request
+  await rejectsWith(c.introspect('tok-unknown-counted'), 'GH_TOKEN_INACTIVE');
+  stub.mode = '500';
+  await rejectsWith(c.introspect('tok-500'), 'GH_INTROSPECTION_UNAVAILABLE');
+  stub.mode = 'jsonp';
+  await rejectsWith(c.introspect('tok-jsonp'), 'GH_INTROSPECTION_UNAVAILABLE');
+  const down = client({ endpoint: await closedPortUrl() }, { metrics });
+  await rejectsWith(down.introspect('tok-down'), 'GH_INTROSPECTION_UNAVAILABLE');
+  const { values } = await metrics.introspectionRequests.get();
+  const counts = Object.fromEntries(values.map((v) => [v.labels.result, v.value]));
+  assert.deepEqual(counts, { active: 1, refused: 1, bad_status: 1, bad_response: 1, network: 1 });
 });
 
 test('wrong gateway client credentials are 503 (an operator fault), not 401', async () => {
@@ -207,6 +275,7 @@ const REFUSALS: [string, Record<string, unknown>, ErrorCode][] = [
   ['another issuer', { iss: 'https://evil.example' }, 'GH_TOKEN_INVALID'],
   ['sender-constrained', { cnf: { jkt: 'x' } }, 'GH_TOKEN_INVALID'],
   ['not a bearer token', { token_type: 'N_A' }, 'GH_TOKEN_INVALID'],
+  ['a refresh token by token_use (Ory Hydra)', { token_use: 'refresh_token', aud: ['orders-api'], token_type: undefined }, 'GH_TOKEN_INVALID'],
   ['expired', { exp: T0 / 1000 - 1 }, 'GH_TOKEN_EXPIRED'],
   ['not yet valid', { nbf: T0 / 1000 + 60 }, 'GH_TOKEN_INVALID'],
 ];
@@ -217,6 +286,12 @@ for (const [name, extra, code] of REFUSALS) {
     await rejectsWith(c.introspect('tok-refused'), code);
   });
 }
+
+test('an access token marked token_use access_token (Ory Hydra) passes', async () => {
+  const c = client();
+  activeToken('tok-hydra', { token_use: 'access_token', aud: ['orders-api'], token_type: undefined });
+  assert.equal((await c.introspect('tok-hydra')).subject, 'alice');
+});
 
 test('an audience list accepts any one of its values', async () => {
   const c = client({ audience: ['billing-api', 'orders-api'] });
@@ -239,6 +314,50 @@ test('the cache is bounded by cacheMaxEntries', async () => {
     await c.introspect(t);
   }
   assert.equal(c.cacheSize, 2);
+});
+
+test('refusals are cached apart: a flood of unknown tokens does not evict a cached active answer', async () => {
+  const c = client({ cacheMaxEntries: 10 });
+  activeToken('tok-kept');
+  await c.introspect('tok-kept');
+  for (let i = 0; i < 50; i++) await rejectsWith(c.introspect(`tok-made-up-${i}`), 'GH_TOKEN_INACTIVE');
+  assert.equal(stub.requests, 51);
+  assert.equal((await c.introspect('tok-kept')).subject, 'alice');
+  assert.equal(stub.requests, 51, 'answered from the cache');
+  assert.equal(c.cacheSize, 2, 'the active answer and one refusal (a tenth of cacheMaxEntries)');
+});
+
+test('at most maxConcurrentRequests exchanges run at once, as many wait, and the rest fail at once with 503', async () => {
+  const c = client({ maxConcurrentRequests: 4, timeoutMs: 60_000 });
+  stub.maxInFlight = 0;
+  const release = stub.hold();
+  let refused = 0;
+  const lookups = Array.from({ length: 20 }, (_, i) =>
+    c.introspect(`tok-flood-${i}`).then(
+      () => 'active',
+      (err: unknown) => {
+        assert.ok(err instanceof GatehouseError);
+        if (err.code === 'GH_INTROSPECTION_UNAVAILABLE') {
+          assert.equal(err.status, 503);
+          refused++;
+        }
+        return err.code;
+      },
+    ),
+  );
+  try {
+    // While the server holds every answer: 4 requests reach it, 4 wait, 12 are refused without waiting.
+    while (stub.requests + refused < 16) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(stub.requests, 4);
+    assert.equal(refused, 12, 'refused while the server still holds the first four');
+  } finally {
+    release();
+  }
+  const codes = await Promise.all(lookups);
+  assert.equal(codes.filter((x) => x === 'GH_TOKEN_INACTIVE').length, 8);
+  assert.equal(codes.filter((x) => x === 'GH_INTROSPECTION_UNAVAILABLE').length, 12);
+  assert.equal(stub.requests, 8);
+  assert.ok(stub.maxInFlight <= 4, `at most 4 at the server at once, saw ${stub.maxInFlight}`);
 });
 
 test('the endpoint is discovered from the issuer metadata', async () => {

@@ -7,8 +7,12 @@ import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Identity } from '../identity.js';
 import { discoverIntrospectionEndpoint } from './discovery.js';
-import { basicAuthorization, createDispatcher, exchange, ExchangeFailed } from './http.js';
-import { parseIntrospectionResponse, type IntrospectionOutcome } from './response.js';
+import { askEndpoint, type EndpointCall } from './ask.js';
+import { basicAuthorization, createDispatcher } from './http.js';
+import { networkCode, resultOf, unavailable, type RequestResult } from './failure.js';
+import { createConcurrencyLimit, SlotRefused } from './limit.js';
+import type { IntrospectionOutcome } from './response.js';
+import { timerDelay } from '../../timers.js';
 
 /** Checks opaque access tokens at an RFC 7662 endpoint, with a bounded cache. */
 export interface IntrospectionClient {
@@ -51,13 +55,17 @@ interface CacheEntry {
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MAX_TOKEN_LENGTH = 8192;
 const WARN_INTERVAL_MS = 5000;
+/** Refusals get their own LRU, this fraction of `cacheMaxEntries` (at least one entry). */
+const REFUSAL_CACHE_SHARE = 0.1;
 
 /**
  * An RFC 7662 client for one authorization server: form POST with
- * `token_type_hint=access_token`, `client_secret_basic`, a deadline and a size
+ * `token_type_hint=access_token`, `client_secret_basic`, a deadline per lookup and a size
  * cap per exchange, strict reading of the answer, and a bounded cache keyed by a
  * SHA-256 of the token (active answers until min(`exp`, `cacheMaxAge`), refused
- * ones for `inactiveCacheMaxAge`, failures never).
+ * ones for `inactiveCacheMaxAge` in a smaller LRU of their own, failures never).
+ * At most `maxConcurrentRequests` exchanges run at once and as many wait; beyond
+ * that a lookup fails at once with 503.
  *
  * @example
  * const client = createIntrospectionClient(config.security.introspection);
@@ -66,12 +74,29 @@ const WARN_INTERVAL_MS = 5000;
  */
 export function createIntrospectionClient(cfg: IntrospectionConfig, opts: IntrospectionClientOptions = {}): IntrospectionClient {
   const now = opts.now ?? Date.now;
-  const dispatcher = createDispatcher();
-  const authorization = basicAuthorization(cfg.clientId, cfg.clientSecret);
-  const audiences = Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience];
-  const fallbackIssuer = cfg.issuer ?? new URL(cfg.endpoint as string).origin;
+  const dispatcher = createDispatcher(cfg.maxConcurrentRequests);
   const limits = { timeoutMs: cfg.timeoutMs, maxBytes: cfg.maxResponseBytes };
+  const endpointCall: EndpointCall = {
+    dispatcher,
+    authorization: basicAuthorization(cfg.clientId, cfg.clientSecret),
+    limits,
+    expect: {
+      issuer: cfg.issuer,
+      fallbackIssuer: cfg.issuer ?? new URL(cfg.endpoint as string).origin,
+      audiences: Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience],
+      clockSkewSeconds: cfg.clockSkew,
+    },
+    now,
+  };
   const cache = cfg.cacheMaxEntries > 0 ? new LRUCache<string, CacheEntry>({ max: cfg.cacheMaxEntries }) : undefined;
+  // Refusals apart: a flood of made-up tokens (each one a refusal) must not evict the active
+  // answers of real callers, which would then all have to ask the endpoint again.
+  const refusals =
+    cfg.cacheMaxEntries > 0
+      ? new LRUCache<string, CacheEntry>({ max: Math.max(1, Math.ceil(cfg.cacheMaxEntries * REFUSAL_CACHE_SHARE)) })
+      : undefined;
+  // Each distinct unknown token costs an exchange: bound them, with a short queue that fails fast.
+  const limit = createConcurrencyLimit(cfg.maxConcurrentRequests, cfg.maxConcurrentRequests);
   // Concurrent lookups of one token share one request.
   const inflight = new Map<string, Promise<IntrospectionOutcome>>();
   let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
@@ -99,57 +124,68 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
     if (!opts.logger || now() - lastWarnAt < WARN_INTERVAL_MS) return;
     lastWarnAt = now();
     const cause = err instanceof Error ? err.cause : undefined;
-    opts.logger.warn({ reason: cause instanceof Error ? cause.message : String(cause ?? err) }, 'token introspection unavailable');
-  }
-
-  async function ask(token: string): Promise<IntrospectionOutcome> {
-    const url = await resolveEndpoint();
-    const request = {
-      method: 'POST' as const,
-      headers: {
-        authorization,
-        accept: 'application/json',
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-      ...limits,
-    };
-    let res;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        res = await exchange(dispatcher, url, request);
-        break;
-      } catch (err) {
-        const reason = err instanceof ExchangeFailed ? err.reason : 'network';
-        // A pooled connection the server closed while idle fails with a reset. Introspection has no
-        // side effects, so one fresh attempt is safe; a timeout is not retried (it already cost timeoutMs).
-        if (reason === 'network' && attempt === 1) continue;
-        throw unavailable(`request failed: ${reason}`, err);
-      }
-    }
-    const error = (res.json as { error?: unknown } | undefined)?.error;
-    // oidc-provider answers this for a JWT: it is not a token this endpoint can vouch for.
-    if (res.status === 400 && error === 'unsupported_token_type') {
-      return { active: false, code: 'GH_TOKEN_INVALID', message: 'token cannot be introspected' };
-    }
-    if (res.status === 401 || res.status === 403) throw unavailable(`the server rejected the gateway's client credentials (${res.status})`);
-    if (res.status !== 200) throw unavailable(`endpoint answered ${res.status}`);
-    if (!res.contentType.startsWith('application/json')) throw unavailable('response is not application/json');
-    return parseIntrospectionResponse(
-      res.json,
-      token,
-      { issuer: cfg.issuer, fallbackIssuer, audiences, clockSkewSeconds: cfg.clockSkew },
-      now() / 1000,
+    const code = networkCode(cause);
+    opts.logger.warn(
+      { reason: cause instanceof Error ? cause.message : String(cause ?? err), ...(code === undefined ? {} : { code }) },
+      'token introspection unavailable',
     );
   }
 
+  const count = (result: RequestResult): void => opts.metrics?.introspectionRequests.inc({ result });
+
+  /** One lookup at the endpoint, counted by how it ended. */
+  async function ask(token: string): Promise<IntrospectionOutcome> {
+    let url: string;
+    try {
+      url = await resolveEndpoint();
+    } catch (err) {
+      count('discovery_failed');
+      throw err;
+    }
+    try {
+      const outcome = await askSlot(url, token);
+      count(outcome.active ? 'active' : 'refused');
+      return outcome;
+    } catch (err) {
+      count(resultOf(err));
+      throw err;
+    }
+  }
+
+  async function askSlot(url: string, token: string): Promise<IntrospectionOutcome> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timerDelay(cfg.timeoutMs));
+    timer.unref();
+    let release: () => void;
+    try {
+      release = await limit.acquire(deadline.signal);
+    } catch (err) {
+      clearTimeout(timer);
+      if (!(err instanceof SlotRefused)) throw err;
+      throw err.reason === 'overloaded'
+        ? unavailable(`overloaded: ${limit.inFlight} requests in flight and ${limit.queued} waiting (maxConcurrentRequests)`, 'overloaded', err)
+        : unavailable('timed out waiting for a free request slot', 'timeout', err);
+    }
+    try {
+      return await askEndpoint(endpointCall, url, token, deadline.signal);
+    } finally {
+      release();
+      clearTimeout(timer);
+    }
+  }
+
   function remember(key: string, outcome: IntrospectionOutcome): void {
-    if (!cache) return;
+    if (!cache || !refusals) return;
     const t = now();
-    const until = outcome.active
-      ? Math.min(t + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000)
-      : t + cfg.inactiveCacheMaxAge * 1000;
-    if (until > t) cache.set(key, { outcome, until });
+    if (outcome.active) {
+      refusals.delete(key);
+      const until = Math.min(t + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000);
+      if (until > t) cache.set(key, { outcome, until });
+    } else {
+      cache.delete(key);
+      const until = t + cfg.inactiveCacheMaxAge * 1000;
+      if (until > t) refusals.set(key, { outcome, until });
+    }
   }
 
   function settle(outcome: IntrospectionOutcome): Identity {
@@ -159,8 +195,10 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   /** The cached outcome of the token with this key, or undefined (a miss is counted by the caller). */
   function cached(key: string): IntrospectionOutcome | undefined {
-    const hit = cache?.get(key);
-    if (hit === undefined || hit.until <= now()) return undefined;
+    const t = now();
+    let hit = cache?.get(key);
+    if (hit === undefined || hit.until <= t) hit = refusals?.get(key);
+    if (hit === undefined || hit.until <= t) return undefined;
     if (lookups) lookups.hit++;
     return hit.outcome;
   }
@@ -213,7 +251,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       return settle(await pending);
     },
     get cacheSize() {
-      return cache?.size ?? 0;
+      return (cache?.size ?? 0) + (refusals?.size ?? 0);
     },
     prefetch() {
       return resolveEndpoint().then(
@@ -225,10 +263,4 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       await dispatcher.close();
     },
   };
-}
-
-function unavailable(why: string, cause?: unknown): GatehouseError {
-  return new GatehouseError('GH_INTROSPECTION_UNAVAILABLE', 'introspection endpoint unavailable', {
-    cause: new Error(why, { cause }),
-  });
 }

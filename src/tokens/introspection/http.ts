@@ -26,11 +26,13 @@ export interface ExchangeOptions {
   readonly body?: string;
   readonly timeoutMs: number;
   readonly maxBytes: number;
+  /** The deadline of a lookup that may take more than one exchange; its abort ends this one as a timeout too. */
+  readonly signal?: AbortSignal;
 }
 
-/** A keep-alive pool for one authorization server; closed with the client. */
-export function createDispatcher(): Agent {
-  return new Agent({ connections: 64, keepAliveTimeout: 10_000, pipelining: 1 });
+/** A keep-alive pool for one authorization server, `connections` wide; closed with the client. */
+export function createDispatcher(connections: number): Agent {
+  return new Agent({ connections, keepAliveTimeout: 10_000, pipelining: 1 });
 }
 
 /**
@@ -42,13 +44,14 @@ export async function exchange(dispatcher: Dispatcher, url: string, opts: Exchan
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new ExchangeFailed('timeout')), timerDelay(opts.timeoutMs));
   timer.unref();
+  const signal = opts.signal ? AbortSignal.any([abort.signal, opts.signal]) : abort.signal;
   try {
     const res = await request(url, {
       dispatcher,
       method: opts.method,
       headers: opts.headers,
       body: opts.body,
-      signal: abort.signal,
+      signal,
     });
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > opts.maxBytes) {
@@ -69,7 +72,7 @@ export async function exchange(dispatcher: Dispatcher, url: string, opts: Exchan
     return { status: res.statusCode, contentType, json: parseJson(Buffer.concat(chunks).toString('utf8')) };
   } catch (err) {
     if (err instanceof ExchangeFailed) throw err;
-    if (abort.signal.aborted) throw new ExchangeFailed('timeout', { cause: err });
+    if (signal.aborted) throw new ExchangeFailed('timeout', { cause: err });
     throw new ExchangeFailed('network', { cause: err });
   } finally {
     clearTimeout(timer);

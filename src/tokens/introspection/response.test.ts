@@ -42,7 +42,6 @@ const GARBAGE: [string, unknown][] = [
   ['active as a string', { ...GOOD, active: 'true' }],
   ['active as 1', { ...GOOD, active: 1 }],
   ['exp as a string', { ...GOOD, exp: String(NOW + 60) }],
-  ['no exp', { ...GOOD, exp: undefined }],
   ['scope as an array', { ...GOOD, scope: ['a'] }],
   ['sub as a number', { ...GOOD, sub: 1 }],
   ['client_id as an object', { ...GOOD, client_id: {} }],
@@ -60,6 +59,12 @@ for (const [name, body] of GARBAGE) {
     );
   });
 }
+
+test('an active response without exp (optional in RFC 7662) is accepted; the identity never expires by itself', () => {
+  const out = parseIntrospectionResponse({ ...GOOD, exp: undefined }, 'tok', EXPECT, NOW);
+  assert.ok(out.active);
+  assert.equal(out.identity.expiresAt, Number.POSITIVE_INFINITY);
+});
 
 test('clock skew is tolerated on exp', () => {
   const out = parseIntrospectionResponse({ ...GOOD, exp: NOW - 10 }, 'tok', { ...EXPECT, clockSkewSeconds: 30 }, NOW);

@@ -17,7 +17,7 @@ export interface ResponseExpectations {
   readonly clockSkewSeconds: number;
 }
 
-const STRING_FIELDS = ['scope', 'client_id', 'sub', 'iss', 'jti', 'token_type', 'username'] as const;
+const STRING_FIELDS = ['scope', 'client_id', 'sub', 'iss', 'jti', 'token_type', 'token_use', 'username'] as const;
 const NUMBER_FIELDS = ['exp', 'iat', 'nbf'] as const;
 
 /**
@@ -43,8 +43,6 @@ export function parseIntrospectionResponse(
     if (r[f] !== undefined && !(typeof r[f] === 'number' && Number.isFinite(r[f]))) throw garbage(`"${f}" is not a number`);
   }
   const aud = readAudience(r.aud);
-  // The lifetime bounds how long the answer may be reused, so it is required here.
-  if (typeof r.exp !== 'number') throw garbage('an active response has no "exp"');
 
   const issuer = r.iss as string | undefined;
   if (expect.issuer !== undefined && issuer !== undefined && issuer !== expect.issuer) {
@@ -56,7 +54,11 @@ export function parseIntrospectionResponse(
   if (r.token_type !== undefined && (r.token_type as string).toLowerCase() !== 'bearer') {
     return refuse('GH_TOKEN_INVALID', 'token type not accepted');
   }
-  if (r.exp + expect.clockSkewSeconds <= nowSeconds) return refuse('GH_TOKEN_EXPIRED', 'token expired');
+  // Ory Hydra marks what it introspected: a refresh token is active and may name the API's audience.
+  if (r.token_use !== undefined && r.token_use !== 'access_token') return refuse('GH_TOKEN_INVALID', 'not an access token');
+  // RFC 7662 makes `exp` optional; without it only cacheMaxAge bounds how long the answer is reused.
+  const exp = typeof r.exp === 'number' ? r.exp : Number.POSITIVE_INFINITY;
+  if (exp + expect.clockSkewSeconds <= nowSeconds) return refuse('GH_TOKEN_EXPIRED', 'token expired');
   if (typeof r.nbf === 'number' && r.nbf - expect.clockSkewSeconds > nowSeconds) {
     return refuse('GH_TOKEN_INVALID', 'token not yet valid');
   }
@@ -69,7 +71,7 @@ export function parseIntrospectionResponse(
     clientId: r.client_id as string | undefined,
     scopes: scopeSet(scope ? scope.split(' ') : []),
     claims: Object.freeze({ ...r }),
-    expiresAt: r.exp,
+    expiresAt: exp,
     tokenId: r.jti as string | undefined,
     accessToken: token,
   };
