@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo } from '../helpers/session-stack.js';
+import { interceptProvider, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo } from '../helpers/session-stack.js';
 
 for (const mode of ['stateful', 'stateless'] as const) {
   test(`${mode}: login, API call with a bearer upstream, session list, logout, old cookie dead`, async (t) => {
@@ -100,15 +100,11 @@ for (const mode of ['stateful', 'stateless'] as const) {
 
 test('a token response without `scope` (RFC 6749 §5.1: the scope requested) grants the requested scopes to the session', async (t) => {
   // The real provider always names the scope; this one answers as a provider may, leaving it out.
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = async (input, init) => {
+  interceptProvider(t, async (realFetch, input, init, sent) => {
     const res = await realFetch(input, init);
-    if (!String(init?.body ?? '').includes('grant_type=authorization_code')) return res;
+    if (!sent.includes('grant_type=authorization_code')) return res;
     const { scope: _omitted, ...body } = (await res.json()) as Record<string, unknown>;
     return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
-  };
-  t.after(() => {
-    globalThis.fetch = realFetch;
   });
   const stack = await startSessionStack({ mode: 'stateful' });
   t.after(() => stack.close());

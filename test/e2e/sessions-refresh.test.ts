@@ -7,7 +7,7 @@ import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { cookieMap, offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
+import { cookieMap, interceptProvider, offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
 
 const prefix = randomPrefix('e2e');
 after(() => deletePrefix(REDIS_URL, prefix));
@@ -105,14 +105,10 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 
   test(`${mode}: provider down while the token is due but still valid: the refresh is asked again once per retry interval, not on every request; the requests between go on at once with the token, counted as deferred`, async (t) => {
-    const realFetch = globalThis.fetch;
     let grants = 0;
-    globalThis.fetch = async (input, init) => {
-      if (String(init?.body ?? '').includes('grant_type=refresh_token')) grants++;
+    interceptProvider(t, (realFetch, input, init, body) => {
+      if (body.includes('grant_type=refresh_token')) grants++;
       return realFetch(input, init);
-    };
-    t.after(() => {
-      globalThis.fetch = realFetch;
     });
     const clock = offsetClock();
     const stack = await startSessionStack({ mode, now: clock.now });
@@ -139,13 +135,9 @@ for (const mode of ['stateful', 'stateless'] as const) {
 
   test(`${mode}: a refresh that times out is judged by the clock after the wait: a token that ran low meanwhile is not forwarded → 503`, async (t) => {
     // The token endpoint hangs until the gateway gives up (provider.timeoutMs, 2 s here).
-    const realFetch = globalThis.fetch;
-    globalThis.fetch = async (input, init) => {
-      if (String(init?.body ?? '').includes('grant_type=refresh_token')) await sleep(10_000, undefined, { signal: init?.signal ?? undefined });
+    interceptProvider(t, async (realFetch, input, init, body) => {
+      if (body.includes('grant_type=refresh_token')) await sleep(10_000, undefined, { signal: init?.signal ?? undefined });
       return realFetch(input, init);
-    };
-    t.after(() => {
-      globalThis.fetch = realFetch;
     });
     const clock = offsetClock();
     const stack = await startSessionStack({ mode, now: clock.now });
@@ -285,18 +277,14 @@ test('the provider rejects the gateway\'s client (its secret rotated at the prov
  */
 function holdProviderAnswers(t: TestContext, grantType: string): { on: boolean } {
   const state = { on: false };
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = async (input, init = {}) => {
+  interceptProvider(t, async (realFetch, input, init, body) => {
     const res = await realFetch(input, init);
-    if (state.on && String(init.body).includes(`grant_type=${grantType}`)) {
-      const signal = init.signal;
+    if (state.on && body.includes(`grant_type=${grantType}`)) {
+      const signal = init?.signal;
       while (signal && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
       throw signal?.reason ?? new Error('late');
     }
     return res;
-  };
-  t.after(() => {
-    globalThis.fetch = realFetch;
   });
   return state;
 }

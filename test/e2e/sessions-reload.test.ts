@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
+import { interceptProvider, offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway } from '../../src/gateway.js';
@@ -51,14 +51,10 @@ for (const clientLeaves of [false, true]) {
     // The token endpoint answers the refresh grant after 600 ms (well inside the 2 s timeout),
     // so a reload can land while the rotation is under way.
     let slowRefreshMs = 0;
-    const realFetch = globalThis.fetch;
-    globalThis.fetch = async (input, init) => {
+    interceptProvider(t, async (realFetch, input, init, body) => {
       const res = await realFetch(input, init);
-      if (slowRefreshMs > 0 && String(init?.body ?? '').includes('grant_type=refresh_token')) await sleep(slowRefreshMs);
+      if (slowRefreshMs > 0 && body.includes('grant_type=refresh_token')) await sleep(slowRefreshMs);
       return res;
-    };
-    t.after(() => {
-      globalThis.fetch = realFetch;
     });
     const clock = offsetClock();
     const store = { kind: 'redis' as const, url: REDIS_URL, prefix };

@@ -354,3 +354,19 @@ export async function readStatefulSession(keys: readonly { id: string; secret: s
   const entry = await store.get(key, { fresh: true });
   return entry && parseSessionData(openRecord(new Keyring(keys).derive('session-store'), key, entry.data));
 }
+
+/** A call from the gateway to the provider: the real fetch and the request's form body. */
+export type ProviderCall = (realFetch: typeof fetch, input: Parameters<typeof fetch>[0], init: RequestInit | undefined, body: string) => Promise<Response>;
+
+/**
+ * Puts `through` between the gateway and the provider until the test ends:
+ * openid-client calls `globalThis.fetch`, so a test can count, slow down or
+ * rewrite the provider's answers (by grant type, from `body`).
+ */
+export function interceptProvider(t: { after(fn: () => void): void }, through: ProviderCall): void {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (input, init) => through(realFetch, input, init, String(init?.body ?? ''));
+  t.after(() => {
+    globalThis.fetch = realFetch;
+  });
+}
