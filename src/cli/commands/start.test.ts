@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CliProcess, runCli } from '../../../test/helpers/cli.js';
+import { freePort } from '../../../test/helpers/ports.js';
 
 /** A real upstream that reports the path it received. */
 async function startEcho(t: { after(fn: () => Promise<void>): void }): Promise<string> {
@@ -100,6 +101,66 @@ test('SIGHUP with a valid file the running gateway cannot apply (a listener chan
   assert.match(failed.line, /listen/);
   assert.equal(await status(`${url}/v1/items`), 200);
   assert.equal(await status(`${url}/v2/items`), 404);
+  cli.child.kill('SIGTERM');
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+});
+
+/** An `auth:` section for the embedded authorization service on `port`, with one confidential client `svc`. */
+function authSection(port: number, clientSecret: string): string {
+  return `auth:
+  issuer: http://127.0.0.1:${port}
+  listen: { port: ${port} }
+  store: { kind: sqlite, path: data/oidc.sqlite }
+  usersPath: data/users.sqlite
+  signing: { keysPath: data/keys.json }
+  cookieKeys: ["${'k'.repeat(40)}"]
+  resources: [{ indicator: "https://api.example.com", scopes: [api:read] }]
+  clients:
+    - { clientId: svc, clientSecret: "${clientSecret}", grantTypes: [client_credentials], scopes: [api:read], resources: ["https://api.example.com"] }
+`;
+}
+
+/** The status of a client_credentials grant for `svc` with `secret` at the service on `port`. */
+async function tokenStatus(port: number, secret: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`svc:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials&scope=api:read',
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+test('SIGHUP with a changed auth: section (the embedded service) is refused, naming auth; the old configuration keeps serving', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const upstream = await startEcho(t);
+  const port = await freePort();
+  const oldSecret = 'old-secret-0123456789';
+  const newSecret = 'new-secret-0123456789';
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText(upstream, ['/v1'], authSection(port, oldSecret)));
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+  assert.equal(await tokenStatus(port, oldSecret), 200);
+
+  // A rotated client secret, and a new route beside it: the reload is refused as a whole.
+  await writeFile(file, configText(upstream, ['/v1', '/v2'], authSection(port, newSecret)));
+  cli.child.kill('SIGHUP');
+  const outcome = await cli.waitForLine('stdout', /"msg":"(reload failed; the running configuration keeps serving|configuration reloaded)"/);
+  assert.match(outcome.line, /"msg":"reload failed; the running configuration keeps serving"/);
+  assert.match(outcome.line, /reload cannot change auth/);
+  assert.equal(await tokenStatus(port, oldSecret), 200, 'the service still runs on its settings');
+  assert.equal(await tokenStatus(port, newSecret), 401);
+  assert.equal(await status(`${url}/v1/items`), 200);
+  assert.equal(await status(`${url}/v2/items`), 404, 'the route of the refused file is not served');
+
+  // The same file with the running auth: section applies.
+  await writeFile(file, configText(upstream, ['/v1', '/v2'], authSection(port, oldSecret)));
+  cli.child.kill('SIGHUP');
+  await cli.waitForLine('stdout', /"msg":"configuration reloaded"/, outcome.index + 1);
+  assert.equal(await status(`${url}/v2/items`), 200);
   cli.child.kill('SIGTERM');
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });

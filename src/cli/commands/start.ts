@@ -55,6 +55,9 @@ export function registerStartCommand(program: Command): void {
               throw err;
             }
             try {
+              // The service runs on the settings it started with; applying the rest while they are ignored
+              // would report a reload that did not happen (a rotated client secret still accepted).
+              assertSameAuthSection(cfg, next);
               await gateway.reload(next);
             } catch (err) {
               logger.error({ err }, 'reload failed; the running configuration keeps serving');
@@ -76,4 +79,11 @@ export function registerStartCommand(program: Command): void {
       );
       void gateway.ready.then(() => logger.info('ready: every key source has loaded'));
     });
+}
+
+/** The `auth:` section (the authorization service's settings) needs a restart: a reload changing it is refused as a whole. */
+function assertSameAuthSection(running: Config, next: Config): void {
+  if (JSON.stringify(running.auth) !== JSON.stringify(next.auth)) {
+    throw new Error('reload cannot change auth (the authorization service); restart the gateway instead');
+  }
 }
