@@ -9,7 +9,7 @@ import { createAccessLog } from './server/access-log.js';
 import { compileRoutes } from './server/compile-routes.js';
 import { UpstreamPools } from './server/forward.js';
 import { createRequestHandler, type GatewayState } from './server/handle-request.js';
-import { startListeners, type Listeners } from './server/listener.js';
+import { readTlsCredentials, startListeners, type Listeners } from './server/listener.js';
 import { Traffic } from './server/traffic.js';
 import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
@@ -41,7 +41,9 @@ export interface Gateway {
    * its key sources and the upstream pools only it uses are closed after them.
    * Listener and admin settings, and the limits bound into sockets and pools
    * (header size, connections, request time, upstream pool size and connect
-   * timeout), need a restart; changing them is refused.
+   * timeout), need a restart; changing them is refused. The TLS certificate
+   * and key files are read again (a renewal replaces them in place) and serve
+   * new connections; a pair that does not load refuses the reload.
    */
   reload(config: Config): Promise<void>;
   /** Stops accepting, lets in-flight requests finish up to `shutdown.drainTimeoutMs`, then cuts the rest. */
@@ -243,6 +245,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   /** Swaps in `next` (see Gateway.reload); runs one at a time, as it waits for key files between building and swapping. */
   const swapIn = async (next: Config): Promise<void> => {
     assertSameListeners(active, next);
+    // Read again on every reload, as renewals replace the files in place; a pair that does not load refuses it.
+    const tls = next.listen.tls ? readTlsCredentials(next.listen.tls, opts.baseDir) : undefined;
     const sessionsChanged = JSON.stringify(next.sessions) !== JSON.stringify(active.sessions);
     const session = sessionsChanged ? newSessions(next, current.store) : { sessions: current.sessions, store: current.store };
     let generation: Generation | undefined;
@@ -261,6 +265,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const previous = current;
     current = generation;
     active = next;
+    if (tls) bound.useTlsCredentials(tls);
     logger.level = next.logging.level;
     logger.info({ routes: next.routes.length }, 'configuration reloaded');
     retire(previous);

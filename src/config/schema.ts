@@ -193,7 +193,7 @@ const ListenSchema = z
       })
       .strict()
       .optional()
-      .describe('Serve HTTPS.'),
+      .describe('Serve HTTPS. The certificate and key files are read again on every reload (SIGHUP) and serve new connections; a pair that does not load refuses the reload.'),
     allowInsecureHttp: z
       .boolean()
       .default(false)
