@@ -33,10 +33,14 @@ export interface Gateway {
   isReady(): boolean;
   /**
    * Swaps in a new configuration's routes and verifiers atomically. Everything is
-   * built first, key files imported included; on any error the old configuration
-   * keeps serving and this throws. An issuer whose key settings are unchanged
+   * built first, key files imported and every new JWKS fetched once included (a
+   * fetch takes at most its `jwks.timeoutMs`); on any error, a key source that
+   * brought no keys included, the old configuration keeps serving and this
+   * throws, naming the issuer. An issuer whose key settings are unchanged
    * keeps its keys (a JWKS is not fetched again; while it is down, the last good
    * keys serve on), and when every issuer is unchanged the token caches carry over.
+   * One whose `jwks` limits alone changed opens a source with the new limits that
+   * serves the old one's last good keys until its own fetch brings keys.
    * Requests already running finish with the configuration they started with;
    * its key sources and the upstream pools only it uses are closed after them.
    * Listener and admin settings, and the limits bound into sockets and pools
@@ -153,7 +157,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   }
   try {
     // A key file that does not import is a broken config: refuse to start, naming the file,
-    // rather than serve 503 on its routes until someone reads the logs. A JWKS is not waited for.
+    // rather than serve 503 on its routes until someone reads the logs. A JWKS is not waited for at
+    // start (a reload waits for the ones it opens): /readyz says 503 until it loads.
     await current.auth.loaded;
   } catch (err) {
     await current.auth.close();
@@ -252,8 +257,14 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     let generation: Generation | undefined;
     try {
       generation = build(next, session, current); // throws: the old generation keeps serving
-      // A key file that does not import would leave its issuer at 503 for good; a JWKS is not waited for.
+      // A key file that does not import would leave its issuer at 503 for good.
       await generation.auth.loaded;
+      // So would a new JWKS that is down, and /readyz with it while the other issuers serve: every
+      // key source this configuration opened must bring keys (within its fetch timeout) before it
+      // serves. Sources it took over serve on as they did, last good keys and all.
+      await generation.auth.newKeysLoaded;
+      // Shutdown began while this waited: it closed what was live, and this must not go live after it.
+      if (closing !== undefined) throw new Error('the gateway is shutting down');
     } catch (err) {
       await generation?.auth.close();
       // A store opened for this configuration only (its settings changed) goes with it.
