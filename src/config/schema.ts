@@ -305,7 +305,7 @@ export const ConfigSchema = z
       .strict()
       .default({ level: 'info' }),
     shutdown: z
-      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM.') })
+      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM, at the gateway and at the authorization service alike.') })
       .strict()
       .default({ drainTimeoutMs: 10000 }),
   })

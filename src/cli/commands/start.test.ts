@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CliProcess, runCli } from '../../../test/helpers/cli.js';
 import { freePort } from '../../../test/helpers/ports.js';
+import { closesWithin, openConnection, refusedWithin, responseOn } from '../../../test/helpers/raw-connection.js';
 
 /** A real upstream that reports the path it received. */
 async function startEcho(t: { after(fn: () => Promise<void>): void }): Promise<string> {
@@ -204,6 +205,74 @@ test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
   release();
   assert.deepEqual(await response, { status: 200, body: 'finished' });
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
+});
+
+test('SIGTERM drains the embedded authorization service with the gateway: no new connections, idle ones closed, a token request in flight answered, one past the drain timeout cut; exit 0', async (t) => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let arrived: () => void = () => {};
+  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+  const slow = createServer((_req, res) => {
+    arrived();
+    void held.then(() => res.end('finished'));
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+  t.after(() => release());
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const secret = 'svc-secret-0123456789';
+  const file = join(dir, 'gatehouse.yaml');
+  const drainTimeoutMs = 4000;
+  await writeFile(
+    file,
+    configText(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, ['/slow'], authSection(port, secret)).replace(
+      'shutdown: { drainTimeoutMs: 2000 }',
+      `shutdown: { drainTimeoutMs: ${drainTimeoutMs} }`,
+    ),
+  );
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+
+  // A token request in flight (its body half sent), and one whose body never comes.
+  const body = 'grant_type=client_credentials&scope=api:read';
+  const tokenHead = (length: number) =>
+    `POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Basic ${Buffer.from(`svc:${secret}`).toString('base64')}\r\n` +
+    `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
+  const inFlight = await openConnection(port);
+  inFlight.socket.write(tokenHead(body.length) + body.slice(0, 10));
+  const stuck = await openConnection(port);
+  stuck.socket.write(tokenHead(body.length));
+  // An idle keep-alive connection, after one answer. Sent after the two above, so that by its answer
+  // the service has read their headers too: their bytes were waiting when it read this request's.
+  const idle = await openConnection(port);
+  idle.socket.write(`GET /jwks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  assert.equal((await responseOn(idle)).status, 200);
+  // And a gateway request in flight, so that the gateway drains too.
+  const gatewayResponse = fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
+  await requestArrived;
+
+  cli.child.kill('SIGTERM');
+  const sigterm = Date.now();
+  await cli.waitForLine('stdout', /shutting down/);
+  assert.equal(await closesWithin(idle, 1500), 'closed', 'the idle connection is closed at once, not after the gateway drained');
+  assert.equal(await refusedWithin(port, 1500), true, 'the service accepts no new connection while the gateway drains');
+
+  inFlight.socket.write(body.slice(10));
+  const answered = await responseOn(inFlight);
+  assert.equal(answered.status, 200, answered.body);
+  assert.ok((JSON.parse(answered.body) as { access_token?: string }).access_token);
+  assert.match(answered.head, /\r\nconnection: close/i);
+  assert.equal(await closesWithin(inFlight, 1500), 'closed', 'its connection ends with the answer');
+
+  release();
+  assert.deepEqual(await gatewayResponse, { status: 200, body: 'finished' });
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+  await stuck.closed;
+  assert.equal(stuck.received(), '', 'the request that outlived the drain timeout was cut');
+  assert.ok(Date.now() - sigterm >= drainTimeoutMs - 100, 'the stuck request had the whole drain timeout');
 });
 
 test('an invalid config never starts: exit 1 with every problem', async (t) => {
