@@ -9,7 +9,7 @@ import { createAccessLog } from './server/access-log.js';
 import { compileRoutes } from './server/compile-routes.js';
 import { UpstreamPools } from './server/forward.js';
 import { createRequestHandler, type GatewayState } from './server/handle-request.js';
-import { startListeners, type Listeners } from './server/listener.js';
+import { readTlsCredentials, startListeners, type Listeners } from './server/listener.js';
 import { Traffic } from './server/traffic.js';
 import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
@@ -33,15 +33,21 @@ export interface Gateway {
   isReady(): boolean;
   /**
    * Swaps in a new configuration's routes and verifiers atomically. Everything is
-   * built first, key files imported included; on any error the old configuration
-   * keeps serving and this throws. An issuer whose key settings are unchanged
+   * built first, key files imported and every new JWKS fetched once included (a
+   * fetch takes at most its `jwks.timeoutMs`); on any error, a key source that
+   * brought no keys included, the old configuration keeps serving and this
+   * throws, naming the issuer. An issuer whose key settings are unchanged
    * keeps its keys (a JWKS is not fetched again; while it is down, the last good
    * keys serve on), and when every issuer is unchanged the token caches carry over.
+   * One whose `jwks` limits alone changed opens a source with the new limits that
+   * serves the old one's last good keys until its own fetch brings keys.
    * Requests already running finish with the configuration they started with;
    * its key sources and the upstream pools only it uses are closed after them.
    * Listener and admin settings, and the limits bound into sockets and pools
    * (header size, connections, request time, upstream pool size and connect
-   * timeout), need a restart; changing them is refused.
+   * timeout), need a restart; changing them is refused. The TLS certificate
+   * and key files are read again (a renewal replaces them in place) and serve
+   * new connections; a pair that does not load refuses the reload.
    */
   reload(config: Config): Promise<void>;
   /** Stops accepting, lets in-flight requests finish up to `shutdown.drainTimeoutMs`, then cuts the rest. */
@@ -151,7 +157,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   }
   try {
     // A key file that does not import is a broken config: refuse to start, naming the file,
-    // rather than serve 503 on its routes until someone reads the logs. A JWKS is not waited for.
+    // rather than serve 503 on its routes until someone reads the logs. A JWKS is not waited for at
+    // start (a reload waits for the ones it opens): /readyz says 503 until it loads.
     await current.auth.loaded;
   } catch (err) {
     await current.auth.close();
@@ -243,13 +250,21 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   /** Swaps in `next` (see Gateway.reload); runs one at a time, as it waits for key files between building and swapping. */
   const swapIn = async (next: Config): Promise<void> => {
     assertSameListeners(active, next);
+    // Read again on every reload, as renewals replace the files in place; a pair that does not load refuses it.
+    const tls = next.listen.tls ? readTlsCredentials(next.listen.tls, opts.baseDir) : undefined;
     const sessionsChanged = JSON.stringify(next.sessions) !== JSON.stringify(active.sessions);
     const session = sessionsChanged ? newSessions(next, current.store) : { sessions: current.sessions, store: current.store };
     let generation: Generation | undefined;
     try {
       generation = build(next, session, current); // throws: the old generation keeps serving
-      // A key file that does not import would leave its issuer at 503 for good; a JWKS is not waited for.
+      // A key file that does not import would leave its issuer at 503 for good.
       await generation.auth.loaded;
+      // So would a new JWKS that is down, and /readyz with it while the other issuers serve: every
+      // key source this configuration opened must bring keys (within its fetch timeout) before it
+      // serves. Sources it took over serve on as they did, last good keys and all.
+      await generation.auth.newKeysLoaded;
+      // Shutdown began while this waited: it closed what was live, and this must not go live after it.
+      if (closing !== undefined) throw new Error('the gateway is shutting down');
     } catch (err) {
       await generation?.auth.close();
       // A store opened for this configuration only (its settings changed) goes with it.
@@ -261,6 +276,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const previous = current;
     current = generation;
     active = next;
+    if (tls) bound.useTlsCredentials(tls);
     logger.level = next.logging.level;
     logger.info({ routes: next.routes.length }, 'configuration reloaded');
     retire(previous);

@@ -46,7 +46,12 @@ export interface AuthService {
   rotateKeys(): Promise<RotationResult>;
   /** Re-reads the stored keys now (they are also re-read every `signing.reloadInterval`). */
   reloadKeys(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections and closes the idle ones at once; requests in
+   * flight finish, up to `drainTimeoutMs` (default 0: none waited for), each
+   * answered with `Connection: close`; then the rest are cut and the stores closed.
+   */
+  close(opts?: { readonly drainTimeoutMs?: number }): Promise<void>;
 }
 
 export interface AuthServiceOptions {
@@ -177,7 +182,20 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     await callback(req, res);
   };
 
+  // Requests in flight, for a drain: a refresh-token rotation cut mid-response leaves the client
+  // with the old token, whose replay then trips reuse detection and revokes the whole grant.
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  let idle: (() => void) | undefined;
   const server = createServer((req, res) => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      // While draining, a connection ends with its answer (once it is written), so no keep-alive client sends another request.
+      if (draining) req.socket.destroySoon();
+      if (inFlight.size === 0) idle?.();
+    });
+    if (draining) res.setHeader('connection', 'close');
     handle(req, res).catch((err: Error) => {
       logger?.error({ err: { message: err.message, name: err.name } }, 'authorization service request failed');
       if (!res.headersSent) sendOAuthError(res, 500, 'server_error', 'internal error');
@@ -221,12 +239,24 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
       return result;
     },
     reloadKeys,
-    async close() {
+    async close({ drainTimeoutMs = 0 } = {}) {
       clearInterval(reloadTimer);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      draining = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Tell the clients of answers not yet begun that their connection ends with it.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      if (inFlight.size > 0 && drainTimeoutMs > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+          timer = setTimeout(resolve, timerDelay(drainTimeoutMs));
+        });
+        clearTimeout(timer);
+        if (inFlight.size > 0) logger?.warn({ inFlight: inFlight.size }, 'authorization service drain timeout: closing remaining connections');
+      }
+      server.closeAllConnections();
+      await stopped;
       await models.close();
       await accounts.close();
     },

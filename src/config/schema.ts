@@ -193,7 +193,7 @@ const ListenSchema = z
       })
       .strict()
       .optional()
-      .describe('Serve HTTPS.'),
+      .describe('Serve HTTPS. The certificate and key files are read again on every reload (SIGHUP) and serve new connections; a pair that does not load refuses the reload.'),
     allowInsecureHttp: z
       .boolean()
       .default(false)
@@ -318,7 +318,7 @@ export const ConfigSchema = z
       .strict()
       .default({ level: 'info' }),
     shutdown: z
-      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM.') })
+      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM, at the gateway and at the authorization service alike.') })
       .strict()
       .default({ drainTimeoutMs: 10000 }),
   })

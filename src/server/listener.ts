@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { isLoopbackAddress } from '../loopback.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, GatehouseError } from '../errors.js';
@@ -23,6 +24,35 @@ export interface Listeners {
   readonly proto: 'http' | 'https';
   /** `Strict-Transport-Security` value, on HTTPS. */
   readonly hsts: string | undefined;
+  /**
+   * Serves `credentials` (see {@link readTlsCredentials}) to connections from now on; those
+   * already open keep the certificate they were made with. A no-op without TLS.
+   */
+  useTlsCredentials(credentials: TlsCredentials): void;
+}
+
+/** The certificate chain and private key of `listen.tls`, read and checked to form a TLS context. */
+export interface TlsCredentials {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * Reads `listen.tls.cert` and `listen.tls.key` now. Throws, naming both files,
+ * unless they read and make a TLS context (each parses, and the key is the
+ * certificate's): a renewal caught half-written, or a certificate replaced
+ * without its key, must never reach the listener.
+ */
+export function readTlsCredentials(tls: NonNullable<Listen['tls']>, baseDir = process.cwd()): TlsCredentials {
+  const certPath = resolvePath(tls.cert, baseDir);
+  const keyPath = resolvePath(tls.key, baseDir);
+  try {
+    const credentials = { cert: readFileSync(certPath), key: readFileSync(keyPath) };
+    createSecureContext(credentials);
+    return credentials;
+  } catch (err) {
+    throw new Error(`TLS certificate ${certPath} and key ${keyPath} do not load: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
@@ -61,12 +91,7 @@ export async function startListeners(
     requireHostHeader: false,
   };
   const hsts = tls ? `max-age=${Math.floor(tls.hstsMaxAge)}` : undefined;
-  const server = tls
-    ? createHttpsServer(
-        { ...options, cert: readFileSync(resolvePath(tls.cert, baseDir)), key: readFileSync(resolvePath(tls.key, baseDir)) },
-        handler,
-      )
-    : createHttpServer(options, handler);
+  const server = tls ? createHttpsServer({ ...options, ...readTlsCredentials(tls, baseDir) }, handler) : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
   // Without this listener Node answers `Expect: 100-continue` at once, before authentication, and the
   // client sends a body the gateway may refuse; the handler sends 100 only for an admitted request.
@@ -93,7 +118,17 @@ export async function startListeners(
       throw err;
     }
   }
-  return { server, redirect, url, redirectUrl, proto, hsts };
+  return {
+    server,
+    redirect,
+    url,
+    redirectUrl,
+    proto,
+    hsts,
+    useTlsCredentials(credentials) {
+      if (tls) (server as HttpsServer).setSecureContext({ ...credentials });
+    },
+  };
 }
 
 function resolvePath(file: string, baseDir: string): string {

@@ -11,7 +11,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { call, startTestGateway } from '../helpers/gateway.js';
 import { generateTestKey, mintToken, startJwksServer, testIssuerOptions } from '../helpers/jwt.js';
-import { startEchoUpstream, STREAM_FIRST, STREAM_REST } from '../helpers/upstream.js';
+import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST } from '../helpers/upstream.js';
 
 const base = { listen: { host: '127.0.0.1', port: 0 }, admin: { enabled: false } };
 
@@ -185,6 +185,88 @@ test('reload while the JWKS is down: an issuer whose key settings are unchanged 
     await t.gw.reload(validateConfig(widened));
     assert.equal(await get('/api', mintToken(k, { ...claims, aud: 'billing' })), 200);
     assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
+  } finally {
+    await t.close();
+    await Promise.all([up.close(), jwks.close()]);
+  }
+});
+
+test('a reload waits for the keys of a JWKS it opens: one that brings none (refused, timed out) refuses the reload, naming the issuer; the old configuration serves on and /readyz stays 200', async () => {
+  const up = await startEchoUpstream();
+  const k1 = generateTestKey('ES256');
+  const k2 = generateTestKey('ES256');
+  const first = await startJwksServer([k1]);
+  const second = await startJwksServer([k2]);
+  const one = testIssuerOptions({ issuer: 'https://issuer.test', jwksUri: first.uri });
+  const cfg = (issuers: ReturnType<typeof testIssuerOptions>[], paths: string[]) => ({
+    ...base,
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
+    security: { jwt: issuers },
+    routes: paths.map((path) => ({ path, upstream: up.url })),
+  });
+  const t = await startTestGateway(cfg([one], ['/api']));
+  const get = async (path: string, tok: string) => (await call(`${t.gw.url}${path}`, { headers: { authorization: `Bearer ${tok}` } })).status;
+  const readyz = async () => (await call(`${t.gw.adminUrl}/readyz`)).status;
+  const tok1 = () => mintToken(k1, { iss: 'https://issuer.test', aud: 'api', sub: 'a' });
+  try {
+    assert.equal(await get('/api', tok1()), 200);
+    const limits = { timeoutMs: 300, maxBytes: 64 * 1024, cacheMaxAge: 600, cooldown: 30 };
+    const unreachable = testIssuerOptions({ issuer: 'https://second.test', jwksUri: `http://127.0.0.1:${await refusedPort()}/jwks`, jwks: limits });
+    await assert.rejects(t.gw.reload(validateConfig(cfg([one, unreachable], ['/api', '/two']))), /issuer https:\/\/second\.test: JWKS fetch failed: request failed/);
+    second.setBehaviour('slow');
+    const hanging = testIssuerOptions({ issuer: 'https://second.test', jwksUri: second.uri, jwks: limits });
+    const startedMs = Date.now();
+    await assert.rejects(t.gw.reload(validateConfig(cfg([one, hanging], ['/api', '/two']))), /issuer https:\/\/second\.test: JWKS fetch failed: timed out/);
+    assert.ok(Date.now() - startedMs < 5_000, 'the wait is bounded by the fetch timeout');
+    // The old configuration serves on, ready: the first issuer's tokens pass, the refused route is absent.
+    assert.equal(await readyz(), 200);
+    assert.equal(t.gw.isReady(), true);
+    assert.equal(await get('/api', tok1()), 200);
+    assert.equal(await get('/two', tok1()), 404);
+
+    // Once the endpoint answers, the same reload applies, and is ready the moment it resolves.
+    second.setBehaviour('ok');
+    await t.gw.reload(validateConfig(cfg([one, hanging], ['/api', '/two'])));
+    assert.equal(await readyz(), 200);
+    assert.equal(await get('/two', mintToken(k2, { iss: 'https://second.test', aud: 'api', sub: 'b' })), 200);
+    assert.equal(await get('/api', tok1()), 200);
+    // Key sources it took over are not waited for: the first JWKS going down refuses nothing.
+    first.setBehaviour('down');
+    await t.gw.reload(validateConfig(cfg([one, hanging], ['/api', '/two', '/three'])));
+    assert.equal(await get('/three', tok1()), 200);
+    assert.equal(await readyz(), 200);
+  } finally {
+    await t.close();
+    await Promise.all([up.close(), first.close(), second.close()]);
+  }
+});
+
+test('a reload that changes only an issuer\'s jwks limits while its JWKS is down serves the last good keys: no 503, /readyz stays 200', async () => {
+  const up = await startEchoUpstream();
+  const k = generateTestKey('ES256');
+  const jwks = await startJwksServer([k]);
+  const cfg = (timeoutMs: number, paths: string[]) => ({
+    ...base,
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
+    security: { jwt: testIssuerOptions({ issuer: 'https://issuer.test', jwksUri: jwks.uri, jwks: { timeoutMs, maxBytes: 64 * 1024, cacheMaxAge: 600, cooldown: 30 } }) },
+    routes: paths.map((path) => ({ path, upstream: up.url })),
+  });
+  const t = await startTestGateway(cfg(2000, ['/api']));
+  const get = async (path: string) =>
+    (await call(`${t.gw.url}${path}`, { headers: { authorization: `Bearer ${mintToken(k, { iss: 'https://issuer.test', aud: 'api', sub: path })}` } })).status;
+  try {
+    assert.equal(await get('/api'), 200);
+    jwks.setBehaviour('down');
+    const fetches = jwks.fetchCount;
+    await t.gw.reload(validateConfig(cfg(3000, ['/api', '/more'])));
+    // A token never seen before, so no cache answers it: the kept keys verify it.
+    assert.equal(await get('/more'), 200);
+    assert.equal(await get('/api'), 200);
+    assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
+    assert.equal(t.gw.isReady(), true);
+    // The new source fetches with its own limits at once; it fails, and the keys stay.
+    await jwks.waitForFetches(fetches + 1);
+    assert.equal(await get('/more'), 200);
   } finally {
     await t.close();
     await Promise.all([up.close(), jwks.close()]);

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'undici';
+import { validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { call, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startEchoUpstream, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
@@ -15,14 +18,19 @@ let up: EchoUpstream;
 let t: TestGateway;
 let agent: Agent;
 
+/** Writes a fresh self-signed certificate for localhost and 127.0.0.1, and its key, into `dir`. */
+function makeSelfSigned(dir: string, cert: string, key: string): void {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', join(dir, key), '-out', join(dir, cert), '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+}
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-'));
   // A fresh self-signed certificate per run; the test client trusts exactly it.
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
+  makeSelfSigned(dir, 'cert.pem', 'key.pem');
   ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
   agent = new Agent({ connect: { ca } });
   up = await startEchoUpstream();
@@ -129,5 +137,63 @@ test('with allowInsecureHttp it binds and warns at start', async () => {
     assert.equal((await call(`http://127.0.0.1:${port}/x`)).status, 200);
   } finally {
     await g.close();
+  }
+});
+
+/** The SHA-256 fingerprint of the certificate a new TLS connection to `url` is served. */
+function servedCertificate(url: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), servername: 'localhost', rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('reload re-reads the TLS certificate and key: new connections get a renewed pair; a pair that does not load is refused and the last good one serves on', async () => {
+  const tlsDir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-reload-'));
+  makeSelfSigned(tlsDir, 'a-cert.pem', 'a-key.pem');
+  makeSelfSigned(tlsDir, 'b-cert.pem', 'b-key.pem');
+  const pem = (name: string) => readFileSync(join(tlsDir, name), 'utf8');
+  const fingerprint = (name: string) => new X509Certificate(pem(name)).fingerprint256;
+  // The configured files are replaced in place, as a renewal (certbot, cert-manager) does.
+  const install = (cert: string, key: string) => {
+    copyFileSync(join(tlsDir, cert), join(tlsDir, 'cert.pem'));
+    copyFileSync(join(tlsDir, key), join(tlsDir, 'key.pem'));
+  };
+  install('a-cert.pem', 'a-key.pem');
+  const raw = {
+    listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem' } },
+    admin: { enabled: false },
+    routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+  };
+  const g = await startTestGateway(raw, { baseDir: tlsDir });
+  const trustsB = new Agent({ connect: { ca: pem('b-cert.pem') } });
+  try {
+    assert.equal(await servedCertificate(g.gw.url), fingerprint('a-cert.pem'));
+
+    install('b-cert.pem', 'b-key.pem');
+    await g.gw.reload(validateConfig(raw));
+    assert.equal(await servedCertificate(g.gw.url), fingerprint('b-cert.pem'), 'a new connection gets the renewed certificate');
+    const res = await request(`${g.gw.url}/renewed`, { dispatcher: trustsB });
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+
+    // A certificate replaced without its key, then a key file caught half-written: both refused.
+    install('a-cert.pem', 'b-key.pem');
+    await assert.rejects(g.gw.reload(validateConfig(raw)), new RegExp(`TLS certificate ${join(tlsDir, 'cert.pem')} and key ${join(tlsDir, 'key.pem')} do not load`));
+    copyFileSync(join(tlsDir, 'b-cert.pem'), join(tlsDir, 'cert.pem'));
+    writeFileSync(join(tlsDir, 'key.pem'), pem('b-key.pem').slice(0, 60));
+    await assert.rejects(g.gw.reload(validateConfig(raw)), /do not load/);
+    assert.equal(await servedCertificate(g.gw.url), fingerprint('b-cert.pem'), 'the last good pair serves on');
+    const still = await request(`${g.gw.url}/still`, { dispatcher: trustsB });
+    assert.equal(still.statusCode, 200);
+    await still.body.dump();
+  } finally {
+    await g.close();
+    await trustsB.close();
+    rmSync(tlsDir, { recursive: true, force: true });
   }
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CliProcess, runCli } from '../../../test/helpers/cli.js';
 import { freePort } from '../../../test/helpers/ports.js';
+import { closesWithin, openConnection, refusedWithin, responseOn } from '../../../test/helpers/raw-connection.js';
 
 const env = { COOKIE_KEY: 'k'.repeat(40), SVC_SECRET: 'svc-secret-0123456789' };
 
@@ -87,6 +88,36 @@ test('auth start serves tokens; keys rotate publishes a key the running service 
   }
   svc.child.kill('SIGTERM');
   assert.equal((await svc.exited).code, 0);
+});
+
+test('auth start drains on SIGTERM: no new connections, idle ones closed, a token request in flight answered; exit 0', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gh-cli-auth-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const file = await writeConfig(dir, port);
+  const svc = new CliProcess(['auth', 'start', '--config', file], { env });
+  t.after(() => svc.stop());
+  await svc.waitForLine('stdout', /authorization service .* listening/);
+  const body = 'grant_type=client_credentials&scope=api:read';
+  const inFlight = await openConnection(port);
+  inFlight.socket.write(
+    `POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Basic ${Buffer.from(`svc:${env.SVC_SECRET}`).toString('base64')}\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+  );
+  // Answered only once the service has read the request above too (see start.test.ts).
+  const idle = await openConnection(port);
+  idle.socket.write(`GET /jwks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  assert.equal((await responseOn(idle)).status, 200);
+
+  svc.child.kill('SIGTERM');
+  await svc.waitForLine('stdout', /shutting down/);
+  assert.equal(await closesWithin(idle, 1500), 'closed');
+  assert.equal(await refusedWithin(port, 1500), true);
+  inFlight.socket.write(body.slice(10));
+  const answered = await responseOn(inFlight);
+  assert.equal(answered.status, 200, answered.body);
+  assert.ok((JSON.parse(answered.body) as { access_token?: string }).access_token);
+  assert.deepEqual(await svc.exited, { code: 0, signal: null });
 });
 
 test('auth start without an auth section: exit 1 with the reason', async (t) => {

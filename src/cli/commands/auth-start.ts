@@ -9,7 +9,7 @@ export function registerAuthCommand(program: Command): void {
   const auth = program.command('auth').description('the authorization service');
   auth
     .command('start')
-    .description('start the authorization service alone (SIGTERM/SIGINT: stop; SIGHUP: re-read the signing keys)')
+    .description('start the authorization service alone (SIGTERM/SIGINT: drain and stop; SIGHUP: re-read the signing keys)')
     .requiredOption('-c, --config <file>', 'YAML configuration file with an auth section')
     .action(async (opts: { config: string }) => {
       const hangups = holdHangups();
@@ -18,6 +18,7 @@ export function registerAuthCommand(program: Command): void {
       const logger = createLogger(loaded.config.logging.level);
       const service = await startAuthService(loaded.auth, { logger });
       logger.info({ url: service.url, issuer: service.issuer }, `authorization service ${service.issuer} listening on ${service.url}`);
-      handleSignals({ close: () => service.close(), reload: () => service.reloadKeys() }, logger, hangups);
+      const { drainTimeoutMs } = loaded.config.shutdown;
+      handleSignals({ close: () => service.close({ drainTimeoutMs }), reload: () => service.reloadKeys() }, logger, hangups);
     });
 }

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CliProcess, runCli } from '../../../test/helpers/cli.js';
+import { freePort } from '../../../test/helpers/ports.js';
+import { closesWithin, openConnection, refusedWithin, responseOn } from '../../../test/helpers/raw-connection.js';
 
 /** A real upstream that reports the path it received. */
 async function startEcho(t: { after(fn: () => Promise<void>): void }): Promise<string> {
@@ -104,6 +106,66 @@ test('SIGHUP with a valid file the running gateway cannot apply (a listener chan
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });
 
+/** An `auth:` section for the embedded authorization service on `port`, with one confidential client `svc`. */
+function authSection(port: number, clientSecret: string): string {
+  return `auth:
+  issuer: http://127.0.0.1:${port}
+  listen: { port: ${port} }
+  store: { kind: sqlite, path: data/oidc.sqlite }
+  usersPath: data/users.sqlite
+  signing: { keysPath: data/keys.json }
+  cookieKeys: ["${'k'.repeat(40)}"]
+  resources: [{ indicator: "https://api.example.com", scopes: [api:read] }]
+  clients:
+    - { clientId: svc, clientSecret: "${clientSecret}", grantTypes: [client_credentials], scopes: [api:read], resources: ["https://api.example.com"] }
+`;
+}
+
+/** The status of a client_credentials grant for `svc` with `secret` at the service on `port`. */
+async function tokenStatus(port: number, secret: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`svc:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials&scope=api:read',
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+test('SIGHUP with a changed auth: section (the embedded service) is refused, naming auth; the old configuration keeps serving', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const upstream = await startEcho(t);
+  const port = await freePort();
+  const oldSecret = 'old-secret-0123456789';
+  const newSecret = 'new-secret-0123456789';
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText(upstream, ['/v1'], authSection(port, oldSecret)));
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+  assert.equal(await tokenStatus(port, oldSecret), 200);
+
+  // A rotated client secret, and a new route beside it: the reload is refused as a whole.
+  await writeFile(file, configText(upstream, ['/v1', '/v2'], authSection(port, newSecret)));
+  cli.child.kill('SIGHUP');
+  const outcome = await cli.waitForLine('stdout', /"msg":"(reload failed; the running configuration keeps serving|configuration reloaded)"/);
+  assert.match(outcome.line, /"msg":"reload failed; the running configuration keeps serving"/);
+  assert.match(outcome.line, /reload cannot change auth/);
+  assert.equal(await tokenStatus(port, oldSecret), 200, 'the service still runs on its settings');
+  assert.equal(await tokenStatus(port, newSecret), 401);
+  assert.equal(await status(`${url}/v1/items`), 200);
+  assert.equal(await status(`${url}/v2/items`), 404, 'the route of the refused file is not served');
+
+  // The same file with the running auth: section applies.
+  await writeFile(file, configText(upstream, ['/v1', '/v2'], authSection(port, oldSecret)));
+  cli.child.kill('SIGHUP');
+  await cli.waitForLine('stdout', /"msg":"configuration reloaded"/, outcome.index + 1);
+  assert.equal(await status(`${url}/v2/items`), 200);
+  cli.child.kill('SIGTERM');
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+});
+
 test('SIGINT also drains and exits 0', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -143,6 +205,74 @@ test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
   release();
   assert.deepEqual(await response, { status: 200, body: 'finished' });
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
+});
+
+test('SIGTERM drains the embedded authorization service with the gateway: no new connections, idle ones closed, a token request in flight answered, one past the drain timeout cut; exit 0', async (t) => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let arrived: () => void = () => {};
+  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+  const slow = createServer((_req, res) => {
+    arrived();
+    void held.then(() => res.end('finished'));
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+  t.after(() => release());
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const secret = 'svc-secret-0123456789';
+  const file = join(dir, 'gatehouse.yaml');
+  const drainTimeoutMs = 4000;
+  await writeFile(
+    file,
+    configText(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, ['/slow'], authSection(port, secret)).replace(
+      'shutdown: { drainTimeoutMs: 2000 }',
+      `shutdown: { drainTimeoutMs: ${drainTimeoutMs} }`,
+    ),
+  );
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+
+  // A token request in flight (its body half sent), and one whose body never comes.
+  const body = 'grant_type=client_credentials&scope=api:read';
+  const tokenHead = (length: number) =>
+    `POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Basic ${Buffer.from(`svc:${secret}`).toString('base64')}\r\n` +
+    `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
+  const inFlight = await openConnection(port);
+  inFlight.socket.write(tokenHead(body.length) + body.slice(0, 10));
+  const stuck = await openConnection(port);
+  stuck.socket.write(tokenHead(body.length));
+  // An idle keep-alive connection, after one answer. Sent after the two above, so that by its answer
+  // the service has read their headers too: their bytes were waiting when it read this request's.
+  const idle = await openConnection(port);
+  idle.socket.write(`GET /jwks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  assert.equal((await responseOn(idle)).status, 200);
+  // And a gateway request in flight, so that the gateway drains too.
+  const gatewayResponse = fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
+  await requestArrived;
+
+  cli.child.kill('SIGTERM');
+  const sigterm = Date.now();
+  await cli.waitForLine('stdout', /shutting down/);
+  assert.equal(await closesWithin(idle, 1500), 'closed', 'the idle connection is closed at once, not after the gateway drained');
+  assert.equal(await refusedWithin(port, 1500), true, 'the service accepts no new connection while the gateway drains');
+
+  inFlight.socket.write(body.slice(10));
+  const answered = await responseOn(inFlight);
+  assert.equal(answered.status, 200, answered.body);
+  assert.ok((JSON.parse(answered.body) as { access_token?: string }).access_token);
+  assert.match(answered.head, /\r\nconnection: close/i);
+  assert.equal(await closesWithin(inFlight, 1500), 'closed', 'its connection ends with the answer');
+
+  release();
+  assert.deepEqual(await gatewayResponse, { status: 200, body: 'finished' });
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+  await stuck.closed;
+  assert.equal(stuck.received(), '', 'the request that outlived the drain timeout was cut');
+  assert.ok(Date.now() - sigterm >= drainTimeoutMs - 100, 'the stuck request had the whole drain timeout');
 });
 
 test('an invalid config never starts: exit 1 with every problem', async (t) => {

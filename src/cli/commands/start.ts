@@ -36,13 +36,18 @@ export function registerStartCommand(program: Command): void {
         await auth?.close();
         throw err;
       }
+      /** The configuration serving now: the last one a reload applied. */
+      let active = cfg;
       // Handlers before the announcement: whoever waits for it may signal at once.
       handleSignals(
         {
           close: async () => {
-            // Gateway first: its in-flight requests may still need introspection at the service.
-            await gateway.close();
-            await auth?.close();
+            // Both stop accepting at once and drain alike: a request at the service (a refresh whose
+            // rotated token a cut answer would lose, so that the client replays the old one and trips
+            // reuse detection) gets the gateway's grace. A gateway request that needs the service only
+            // after this (an introspection) finds it closed, as any new client does.
+            const { drainTimeoutMs } = active.shutdown;
+            await Promise.all([gateway.close(), auth?.close({ drainTimeoutMs })]);
           },
           reload: async () => {
             // The service's settings need a restart; its signing keys are re-read (`gatehouse keys rotate`).
@@ -55,7 +60,11 @@ export function registerStartCommand(program: Command): void {
               throw err;
             }
             try {
+              // The service runs on the settings it started with; applying the rest while they are ignored
+              // would report a reload that did not happen (a rotated client secret still accepted).
+              assertSameAuthSection(cfg, next);
               await gateway.reload(next);
+              active = next;
             } catch (err) {
               logger.error({ err }, 'reload failed; the running configuration keeps serving');
               throw err;
@@ -76,4 +85,11 @@ export function registerStartCommand(program: Command): void {
       );
       void gateway.ready.then(() => logger.info('ready: every key source has loaded'));
     });
+}
+
+/** The `auth:` section (the authorization service's settings) needs a restart: a reload changing it is refused as a whole. */
+function assertSameAuthSection(running: Config, next: Config): void {
+  if (JSON.stringify(running.auth) !== JSON.stringify(next.auth)) {
+    throw new Error('reload cannot change auth (the authorization service); restart the gateway instead');
+  }
 }

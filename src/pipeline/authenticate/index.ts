@@ -33,8 +33,14 @@ export interface AuthKind {
   authenticatorFor(route: RouteConfig): Authenticator;
   /** Resolves once the kind's key sources have loaded (never rejects). */
   readonly ready: Promise<void>;
-  /** Resolves once what the kind reads locally (key files) has loaded; rejects with the reason. A reload waits for it. */
+  /** Resolves once what the kind reads locally (key files) has loaded; rejects with the reason. Start and reload wait for it. */
   readonly loaded?: Promise<void>;
+  /**
+   * Resolves once every key source the kind opened, rather than took over from `previous`, has
+   * keys, a JWKS included (its first fetch, bounded by its timeout); rejects naming the issuer and
+   * the reason. A reload waits for it; a start does not wait for a JWKS.
+   */
+  readonly newKeysLoaded?: Promise<void>;
   isReady(): boolean;
   /** Stops timers and connections; called after a reload swapped it out, and at shutdown. */
   close(): void | Promise<void>;
@@ -80,6 +86,7 @@ function createJwtKind(ctx: AuthKindContext, previous?: AuthKind): AuthKind {
     authenticatorFor: () => authenticator,
     ready: verifier.ready,
     loaded: verifier.staticKeysLoaded,
+    newKeysLoaded: verifier.newKeysLoaded,
     isReady: () => verifier.isReady(),
     close: () => verifier.close(),
   };
@@ -94,6 +101,8 @@ export interface AuthKinds {
   readonly ready: Promise<void>;
   /** Rejects when a kind cannot load what it reads locally (a key file); see AuthKind.loaded. */
   readonly loaded: Promise<void>;
+  /** Rejects when a key source a kind opened brings no keys (a JWKS that is down); see AuthKind.newKeysLoaded. */
+  readonly newKeysLoaded: Promise<void>;
   /** The built kind of that name, if the routes use it. */
   kind(name: string): AuthKind | undefined;
   isReady(): boolean;
@@ -127,6 +136,8 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
   const kinds = [...built.values()];
   const loaded = Promise.all(kinds.map((k) => k.loaded)).then(() => undefined);
   loaded.catch(() => {}); // observed by the gateway, which awaits it at start and on reload
+  const newKeysLoaded = Promise.all(kinds.map((k) => k.newKeysLoaded)).then(() => undefined);
+  newKeysLoaded.catch(() => {}); // observed by the gateway on reload
   return {
     forRoute(route) {
       const authenticators: Authenticator[] = [];
@@ -139,6 +150,7 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
     },
     ready: Promise.all(kinds.map((k) => k.ready)).then(() => undefined),
     loaded,
+    newKeysLoaded,
     kind: (name) => built.get(name),
     isReady: () => kinds.every((k) => k.isReady()),
     close: async () => {

@@ -18,6 +18,12 @@ export interface RemoteKeySourceOptions {
   readonly onFetch?: (result: 'ok' | 'error', reason?: string) => void;
   /** Called with the new and previous set whenever a fetch installs keys. */
   readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
+  /**
+   * Keys to serve until a fetch brings others: the last good set of a source this one replaces
+   * for the same `jwksUri` and algorithms (a reload that changed only the fetch limits). The
+   * source is ready at once; it still fetches at once, with its own limits.
+   */
+  readonly initialKeys?: KeySet;
 }
 
 /** Refresh when this share of `cacheMaxAge` has passed, so keys are renewed before they age out. */
@@ -39,6 +45,10 @@ export class RemoteKeySource {
   /** The installed key set; read synchronously on the hot path. */
   current: KeySet | undefined;
   readonly ready: Promise<void>;
+  /** Settles once the fetch started at construction has ended (within `timeoutMs`), keys or not. Never rejects. */
+  readonly firstFetch: Promise<void>;
+  /** Why the last fetch failed, in words safe for logs; undefined after one that succeeded. */
+  lastError: string | undefined;
   private readonly url: URL;
   private inFlight: Promise<void> | undefined;
   private lastTriggeredFetchMs = Number.NEGATIVE_INFINITY;
@@ -52,7 +62,11 @@ export class RemoteKeySource {
   constructor(private readonly opts: RemoteKeySourceOptions) {
     this.url = assertJwksUrlAllowed(opts.jwksUri);
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-    void this.refresh();
+    if (opts.initialKeys) {
+      this.current = opts.initialKeys;
+      this.markReady();
+    }
+    this.firstFetch = this.refresh();
   }
 
   isReady(): boolean {
@@ -170,13 +184,15 @@ export class RemoteKeySource {
       const previous = this.current;
       this.current = new KeySet(keys);
       this.failures = 0;
+      this.lastError = undefined;
       this.opts.onKeysChanged?.(this.current, previous);
       this.opts.onFetch?.('ok');
       this.markReady();
     } catch (err) {
       if (this.closed) return;
       this.failures++;
-      this.opts.onFetch?.('error', err instanceof JwksFetchError ? err.message : 'failed');
+      this.lastError = err instanceof JwksFetchError ? err.message : 'failed';
+      this.opts.onFetch?.('error', this.lastError);
     }
   }
 

@@ -242,9 +242,19 @@ export interface TokenVerifier {
   /**
    * Resolves once every `publicKey` file and `secret` has imported; rejects with
    * the first that cannot (a plain Error naming the file, never key material).
-   * A JWKS is not waited for: an endpoint that is down must not hold up a reload.
+   * A JWKS is not waited for: an endpoint that is down must not hold up a start
+   * (see {@link newKeysLoaded} for what a reload waits for).
    */
   readonly staticKeysLoaded: Promise<void>;
+  /**
+   * Resolves once every key source this verifier opened itself (not one taken
+   * over from `previous`) has keys: a key file or secret imported, a JWKS
+   * fetched once (bounded by its `jwks.timeoutMs`; a source that took over the
+   * last good keys of one whose limits alone changed has them at once).
+   * Rejects with the first that cannot, naming the issuer and the reason. A
+   * reload waits for it before it swaps, so an issuer it adds never starts at 503.
+   */
+  readonly newKeysLoaded: Promise<void>;
   /** Whether every key source has keys now. */
   isReady(): boolean;
   /** Stops background refresh timers. */

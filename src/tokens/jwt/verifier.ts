@@ -251,11 +251,22 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
 
   const staticKeysLoaded = Promise.all(all.map((v) => v.loaded)).then(() => undefined);
   staticKeysLoaded.catch(() => {}); // observed by whoever awaits it
+  // Keys taken over from `previous` serve as they did (kept while their JWKS is down); only the sources opened here are waited for.
+  const opened = all.filter((v) => inherited?.byIssuer.get(v.issuer)?.keys !== v.keys);
+  const newKeysLoaded = Promise.all(
+    opened.map((v) =>
+      v.keys.firstLoad().catch((err: unknown) => {
+        throw new Error(`issuer ${v.name}: ${(err as Error).message}`, { cause: err });
+      }),
+    ),
+  ).then(() => undefined);
+  newKeysLoaded.catch(() => {}); // observed by whoever awaits it
   const verifier: TokenVerifier = {
     verify,
     verifySync,
     ready: Promise.all(all.map((v) => v.ready)).then(() => undefined),
     staticKeysLoaded,
+    newKeysLoaded,
     isReady: () => all.every((v) => v.isReady()),
     close: () => {
       for (const release of releases.splice(0)) release();

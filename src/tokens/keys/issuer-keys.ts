@@ -19,6 +19,9 @@ export interface KeyHooks {
  * file's content as they were keeps them: the last good JWKS stays, even while
  * the endpoint is down, and nothing is fetched or imported again. Claim rules
  * (audience, skew, `typ`) are not part of it; changing them keeps the keys too.
+ * A reload that changes only the `jwks` limits of the same `jwksUri` and
+ * algorithms opens a new source (it fetches with the new limits) that serves
+ * the old one's last good keys until its own fetch brings keys.
  */
 export class IssuerKeys {
   /** Resolves once the keys have loaded once; a key file that does not import never resolves it. */
@@ -27,6 +30,8 @@ export class IssuerKeys {
   readonly loaded: Promise<void>;
   /** Hash of what the keys come from: the algorithms, the source settings, the key file's path and content. */
   readonly fingerprint: string;
+  /** Hash of the algorithms and `jwksUri` alone, for a JWKS: sources equal in it fetch the same keys, whatever their limits. */
+  private readonly remoteOrigin: string | undefined;
   /** The verifiers holding these keys, oldest first. */
   private readonly holders: KeyHooks[] = [];
   private readonly remote: RemoteKeySource | undefined;
@@ -47,18 +52,28 @@ export class IssuerKeys {
     const keyFile = options.publicKey !== undefined ? readPublicKeyFile(options.publicKey, deps.baseDir) : undefined;
     const remote = options.jwksUri !== undefined ? { uri: options.jwksUri, limits: options.jwks } : null;
     const fingerprint = hash('sha256', JSON.stringify([algorithms, remote, options.secret ?? null, keyFile ?? null]), 'base64');
-    if (previous && previous.holders.length > 0 && previous.fingerprint === fingerprint) return previous;
-    return new IssuerKeys(options, algorithms, deps.now, fingerprint, keyFile);
+    const remoteOrigin = remote ? hash('sha256', JSON.stringify([algorithms, remote.uri]), 'base64') : undefined;
+    const live = previous !== undefined && previous.holders.length > 0 ? previous : undefined;
+    if (live?.fingerprint === fingerprint) return live;
+    // Only the fetch limits changed: the keys the old source fetched are the ones this one would.
+    const initialKeys = remoteOrigin !== undefined && live?.remoteOrigin === remoteOrigin ? live.remote?.current : undefined;
+    return new IssuerKeys(options, algorithms, deps.now, { fingerprint, remoteOrigin, keyFile, initialKeys });
   }
 
   private constructor(
     options: IssuerOptions,
     algorithms: readonly JwsAlgorithm[],
     now: () => number,
-    fingerprint: string,
-    keyFile: PublicKeyFile | undefined,
+    from: {
+      readonly fingerprint: string;
+      readonly remoteOrigin: string | undefined;
+      readonly keyFile: PublicKeyFile | undefined;
+      readonly initialKeys: KeySet | undefined;
+    },
   ) {
-    this.fingerprint = fingerprint;
+    const { keyFile } = from;
+    this.fingerprint = from.fingerprint;
+    this.remoteOrigin = from.remoteOrigin;
     if (options.jwksUri !== undefined) {
       this.remote = new RemoteKeySource({
         jwksUri: options.jwksUri,
@@ -68,6 +83,7 @@ export class IssuerKeys {
         cacheMaxAgeSeconds: options.jwks.cacheMaxAge,
         cooldownSeconds: options.jwks.cooldown,
         now,
+        initialKeys: from.initialKeys,
         // Fetch results are counted once, by the newest holder; every holder's caches hear of new keys.
         onFetch: (result, reason) => this.holders.at(-1)?.onJwksFetch?.(result, reason),
         onKeysChanged: (next, previous) => {
@@ -97,6 +113,22 @@ export class IssuerKeys {
   /** The keys now, read synchronously on the hot path; undefined until they have loaded. */
   get current(): KeySet | undefined {
     return this.remote ? this.remote.current : this.staticKeys;
+  }
+
+  /**
+   * Resolves once the keys are there; rejects with the reason when the first
+   * try brought none: the JWKS fetch started when they opened failed (it ends
+   * within `jwks.timeoutMs`), or the key file did not import. Keys that opened
+   * with a predecessor's set (see {@link IssuerKeys.open}) resolve at once. A
+   * reload waits for it on every source it opened, so it never swaps in an
+   * issuer that answers 503 and holds `/readyz` down.
+   */
+  async firstLoad(): Promise<void> {
+    if (!this.remote) return this.loaded;
+    if (this.remote.current) return;
+    await this.remote.firstFetch;
+    // The words of the 'signing keys unavailable' log line (the verifier's hooks).
+    if (!this.remote.current) throw new Error(`JWKS fetch failed: ${this.remote.lastError ?? 'the key source was closed'}`);
   }
 
   /** Whether a re-fetch may bring a `kid` that {@link current} lacks. */
