@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { CliProcess, runCli } from '../../../test/helpers/cli.js';
 import { freePort } from '../../../test/helpers/ports.js';
 import { closesWithin, openConnection, refusedWithin, responseOn } from '../../../test/helpers/raw-connection.js';
@@ -57,7 +57,8 @@ test('users add|passwd|list|remove: password from stdin, never argv', async (t) 
   assert.match(gone.stderr, /no user bob/);
 });
 
-test('auth start serves tokens; keys rotate publishes a key the running service picks up on SIGHUP', async (t) => {
+/** `gatehouse auth start` on a fresh config in a temporary folder, listening once this resolves. */
+async function startAuthCli(t: TestContext): Promise<{ file: string; port: number; svc: CliProcess }> {
   const dir = await mkdtemp(join(tmpdir(), 'gh-cli-auth-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const port = await freePort();
@@ -65,6 +66,11 @@ test('auth start serves tokens; keys rotate publishes a key the running service 
   const svc = new CliProcess(['auth', 'start', '--config', file], { env });
   t.after(() => svc.stop());
   await svc.waitForLine('stdout', /authorization service .* listening/);
+  return { file, port, svc };
+}
+
+test('auth start serves tokens; keys rotate publishes a key the running service picks up on SIGHUP', async (t) => {
+  const { file, port, svc } = await startAuthCli(t);
   const base = `http://127.0.0.1:${port}`;
   const token = await fetch(`${base}/token`, {
     method: 'POST',
@@ -91,13 +97,7 @@ test('auth start serves tokens; keys rotate publishes a key the running service 
 });
 
 test('auth start drains on SIGTERM: no new connections, idle ones closed, a token request in flight answered; exit 0', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gh-cli-auth-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const port = await freePort();
-  const file = await writeConfig(dir, port);
-  const svc = new CliProcess(['auth', 'start', '--config', file], { env });
-  t.after(() => svc.stop());
-  await svc.waitForLine('stdout', /authorization service .* listening/);
+  const { port, svc } = await startAuthCli(t);
   const body = 'grant_type=client_credentials&scope=api:read';
   const inFlight = await openConnection(port);
   inFlight.socket.write(

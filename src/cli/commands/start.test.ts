@@ -4,7 +4,7 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { CliProcess, runCli } from '../../../test/helpers/cli.js';
 import { freePort } from '../../../test/helpers/ports.js';
 import { closesWithin, openConnection, refusedWithin, responseOn } from '../../../test/helpers/raw-connection.js';
@@ -178,7 +178,8 @@ test('SIGINT also drains and exits 0', async (t) => {
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });
 
-test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
+/** An upstream that answers `finished` only once released: a request in flight for as long as a test needs. */
+async function startHeldUpstream(t: TestContext): Promise<{ upstream: string; requestArrived: Promise<void>; release: () => void }> {
   let release: () => void = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
   let arrived: () => void = () => {};
@@ -189,10 +190,15 @@ test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
   });
   await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+  return { upstream: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, requestArrived, release };
+}
+
+test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
+  const { upstream, requestArrived, release } = await startHeldUpstream(t);
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'gatehouse.yaml');
-  await writeFile(file, configText(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, ['/slow']));
+  await writeFile(file, configText(upstream, ['/slow']));
   const cli = new CliProcess(['start', '--config', file]);
   t.after(() => cli.stop());
   const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
@@ -208,16 +214,7 @@ test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
 });
 
 test('SIGTERM drains the embedded authorization service with the gateway: no new connections, idle ones closed, a token request in flight answered, one past the drain timeout cut; exit 0', async (t) => {
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let arrived: () => void = () => {};
-  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
-  const slow = createServer((_req, res) => {
-    arrived();
-    void held.then(() => res.end('finished'));
-  });
-  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+  const { upstream, requestArrived, release } = await startHeldUpstream(t);
   t.after(() => release());
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -227,7 +224,7 @@ test('SIGTERM drains the embedded authorization service with the gateway: no new
   const drainTimeoutMs = 4000;
   await writeFile(
     file,
-    configText(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, ['/slow'], authSection(port, secret)).replace(
+    configText(upstream, ['/slow'], authSection(port, secret)).replace(
       'shutdown: { drainTimeoutMs: 2000 }',
       `shutdown: { drainTimeoutMs: ${drainTimeoutMs} }`,
     ),
