@@ -111,8 +111,22 @@ test('a ${…} that is not ${NAME} is an error at its line, never kept as text (
   assert.match(issues[0]!.message, /keys/);
 });
 
-test('listeners of one process on one port and address are refused (start failed with EADDRINUSE); port 0, other ports or other addresses pass', () => {
+test('listeners of one process on one port and address are refused (start failed with EADDRINUSE); port 0, other ports, other addresses, a disabled admin listener and the service of an auth-only file pass', () => {
   const routes = [{ path: '/', upstream: 'http://127.0.0.1:9', auth: 'none' }];
+  validateConfig({ listen: { port: 9090 }, admin: { enabled: false }, routes });
+  const authOnly = validateConfig({
+    auth: {
+      issuer: 'http://127.0.0.1:8080',
+      listen: { port: 8080 },
+      store: { kind: 'sqlite', path: 'oidc.sqlite' },
+      usersPath: 'users.sqlite',
+      signing: { keysPath: 'keys.json' },
+      cookieKeys: ['c'.repeat(32)],
+      resources: [{ indicator: 'https://api.example.com', scopes: ['api:read'] }],
+      clients: [{ clientId: 'svc', clientSecret: 's'.repeat(20), grantTypes: ['client_credentials'], scopes: ['api:read'], resources: ['https://api.example.com'] }],
+    },
+  });
+  assert.equal(authOnly.auth?.listen.port, 8080, 'gatehouse auth start opens only the service');
   assert.throws(() => validateConfig({ listen: { port: 8300 }, admin: { port: 8300 }, routes }), /admin\.port: port 8300 is also listen\.port on the same address/);
   assert.throws(() => validateConfig({ listen: { port: 8300 }, admin: { host: '0.0.0.0', port: 8300 }, routes }), /admin\.port: port 8300 is also listen\.port/);
   validateConfig({ listen: { port: 0 }, admin: { port: 0 }, routes });

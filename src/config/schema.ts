@@ -318,7 +318,7 @@ export const ConfigSchema = z
       .strict()
       .default({ level: 'info' }),
     shutdown: z
-      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM, at the gateway and at the authorization service alike.') })
+      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM; an authorization service started with the gateway drains after it, with what is left (at least a second).') })
       .strict()
       .default({ drainTimeoutMs: 10000 }),
   })
@@ -383,19 +383,38 @@ function checkListen(listen: z.infer<typeof ListenSchema>, ctx: Issues): void {
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
-/** Listeners one process opens may not share a port on one address: `start` would fail with EADDRINUSE. */
-function checkPortsApart(cfg: Config, ctx: Issues): void {
-  const listeners: { path: (string | number)[]; host: string; port: number | undefined }[] = [
-    { path: ['listen', 'port'], host: cfg.listen.host, port: cfg.listen.port },
-    { path: ['listen', 'tls', 'redirectPort'], host: cfg.listen.host, port: cfg.listen.tls?.redirectPort },
-    { path: ['admin', 'port'], host: cfg.admin.host, port: cfg.admin.port },
-    { path: ['auth', 'listen', 'port'], host: cfg.auth?.listen.host ?? '', port: cfg.auth?.listen.port },
+/** A listener a command opens: where its port is configured, its address and port (0: any free one). */
+export interface ListenerAt {
+  readonly key: string;
+  readonly host: string;
+  readonly port: number | undefined;
+}
+
+/** What `start` opens for the gateway: its listener, the HTTPS redirect, and the admin listener when enabled. */
+export function gatewayListeners(cfg: Config): ListenerAt[] {
+  return [
+    { key: 'listen.port', host: cfg.listen.host, port: cfg.listen.port },
+    { key: 'listen.tls.redirectPort', host: cfg.listen.host, port: cfg.listen.tls?.redirectPort },
+    ...(cfg.admin.enabled ? [{ key: 'admin.port', host: cfg.admin.host, port: cfg.admin.port }] : []),
   ];
+}
+
+/** Each listener that shares a port with an earlier one on the same address (the second bind fails with EADDRINUSE). */
+export function portClashes(listeners: readonly ListenerAt[]): { readonly key: string; readonly message: string }[] {
   const opened = listeners.filter((l) => l.port !== undefined && l.port !== 0);
-  opened.forEach((l, i) => {
+  return opened.flatMap((l, i) => {
     const clash = opened.slice(0, i).find((o) => o.port === l.port && (o.host === l.host || WILDCARD_HOSTS.has(o.host) || WILDCARD_HOSTS.has(l.host)));
-    if (clash !== undefined) ctx.addIssue({ code: 'custom', path: l.path, message: `port ${l.port} is also ${clash.path.join('.')} on the same address` });
+    return clash === undefined ? [] : [{ key: l.key, message: `port ${l.port} is also ${clash.key} on the same address` }];
   });
+}
+
+/**
+ * The gateway's listeners may not share a port. The authorization service's is
+ * checked by `start`, the one command that opens both: a file for `auth start`
+ * alone may put the service on any port.
+ */
+function checkPortsApart(cfg: Config, ctx: Issues): void {
+  for (const { key, message } of portClashes(gatewayListeners(cfg))) ctx.addIssue({ code: 'custom', path: key.split('.'), message });
 }
 
 /**

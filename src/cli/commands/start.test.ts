@@ -213,7 +213,7 @@ test('SIGTERM lets an in-flight request finish before exiting 0', async (t) => {
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });
 
-test('SIGTERM drains the embedded authorization service with the gateway: no new connections, idle ones closed, a token request in flight answered, one past the drain timeout cut; exit 0', async (t) => {
+test('SIGTERM: the embedded authorization service serves while the gateway drains, then drains itself: no new connections, idle ones closed, a token request in flight answered, one past the drain timeout cut; exit 0', async (t) => {
   const { upstream, requestArrived, release } = await startHeldUpstream(t);
   t.after(() => release());
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
@@ -233,30 +233,36 @@ test('SIGTERM drains the embedded authorization service with the gateway: no new
   t.after(() => cli.stop());
   const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
 
-  // A token request in flight (its body half sent), and one whose body never comes.
   const body = 'grant_type=client_credentials&scope=api:read';
   const tokenHead = (length: number) =>
     `POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Basic ${Buffer.from(`svc:${secret}`).toString('base64')}\r\n` +
     `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
-  const inFlight = await openConnection(port);
-  inFlight.socket.write(tokenHead(body.length) + body.slice(0, 10));
-  const stuck = await openConnection(port);
-  stuck.socket.write(tokenHead(body.length));
-  // An idle keep-alive connection, after one answer. Sent after the two above, so that by its answer
-  // the service has read their headers too: their bytes were waiting when it read this request's.
-  const idle = await openConnection(port);
-  idle.socket.write(`GET /jwks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
-  assert.equal((await responseOn(idle)).status, 200);
-  // And a gateway request in flight, so that the gateway drains too.
+  // A gateway request in flight, so that the gateway drains.
   const gatewayResponse = fetch(`${url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
   await requestArrived;
 
   cli.child.kill('SIGTERM');
   const sigterm = Date.now();
   await cli.waitForLine('stdout', /shutting down/);
-  assert.equal(await closesWithin(idle, 1500), 'closed', 'the idle connection is closed at once, not after the gateway drained');
-  assert.equal(await refusedWithin(port, 1500), true, 'the service accepts no new connection while the gateway drains');
+  // While the gateway drains, the service serves: a request of the gateway's may still need it.
+  const during = await openConnection(port);
+  during.socket.write(tokenHead(body.length) + body);
+  assert.equal((await responseOn(during)).status, 200, 'the service answers while the gateway drains');
+  // A token request in flight (its body half sent), one whose body never comes, and an idle keep-alive
+  // connection after one answer (sent last, so that by its answer the service has read the others' headers).
+  const inFlight = await openConnection(port);
+  inFlight.socket.write(tokenHead(body.length) + body.slice(0, 10));
+  const stuck = await openConnection(port);
+  stuck.socket.write(tokenHead(body.length));
+  const idle = await openConnection(port);
+  idle.socket.write(`GET /jwks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  assert.equal((await responseOn(idle)).status, 200);
 
+  release();
+  assert.deepEqual(await gatewayResponse, { status: 200, body: 'finished' });
+  // The gateway has drained: now the service stops accepting and closes its idle connections.
+  assert.equal(await refusedWithin(port, 1500), true, 'no new connection once the gateway has drained');
+  assert.equal(await closesWithin(idle, 1500), 'closed', 'the idle connection is closed');
   inFlight.socket.write(body.slice(10));
   const answered = await responseOn(inFlight);
   assert.equal(answered.status, 200, answered.body);
@@ -264,12 +270,10 @@ test('SIGTERM drains the embedded authorization service with the gateway: no new
   assert.match(answered.head, /\r\nconnection: close/i);
   assert.equal(await closesWithin(inFlight, 1500), 'closed', 'its connection ends with the answer');
 
-  release();
-  assert.deepEqual(await gatewayResponse, { status: 200, body: 'finished' });
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
   await stuck.closed;
   assert.equal(stuck.received(), '', 'the request that outlived the drain timeout was cut');
-  assert.ok(Date.now() - sigterm >= drainTimeoutMs - 100, 'the stuck request had the whole drain timeout');
+  assert.ok(Date.now() - sigterm >= drainTimeoutMs - 100, 'the stuck request had the rest of the drain timeout');
 });
 
 test('an invalid config never starts: exit 1 with every problem', async (t) => {
@@ -281,6 +285,18 @@ test('an invalid config never starts: exit 1 with every problem', async (t) => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /bad\.yaml:1:17 listen\.port: /);
   assert.match(r.stderr, /bad\.yaml:4:15 routes\.0\.upstream: Invalid URL/);
+});
+
+test('an authorization service on the gateway\'s port is refused before anything is opened, naming both keys, exit 1', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText('http://127.0.0.1:9', ['/v1'], authSection(port, 's'.repeat(20))).replace('listen: { host: 127.0.0.1, port: 0 }', `listen: { host: 127.0.0.1, port: ${port} }`));
+  const r = await runCli(['start', '--config', file]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`auth\\.listen\\.port: port ${port} is also listen\\.port on the same address`));
+  assert.doesNotMatch(r.stderr, /EADDRINUSE/);
 });
 
 test('a port already in use is a clear startup error, exit 1', async (t) => {

@@ -1,10 +1,14 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
-import type { Config } from '../../config/schema.js';
+import { gatewayListeners, portClashes, type Config } from '../../config/schema.js';
+import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { describeConfigFailure, loadConfigForCommand } from '../config-issues.js';
 import { handleSignals, holdHangups } from '../lifecycle.js';
+
+/** The embedded authorization service's drain after the gateway's, however long that took. */
+const MIN_SERVICE_DRAIN_MS = 1000;
 
 /**
  * `gatehouse start --config FILE`: runs the gateway (and, when FILE has an `auth:` section, the
@@ -25,6 +29,11 @@ export function registerStartCommand(program: Command): void {
       const logger = createLogger(cfg.logging.level);
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
+      // Both run in this process: a shared port would fail the second bind with a bare EADDRINUSE.
+      if (cfg.auth !== undefined) {
+        const clashes = portClashes([...gatewayListeners(cfg), { key: 'auth.listen.port', host: cfg.auth.listen.host, port: cfg.auth.listen.port }]);
+        if (clashes.length > 0) throw new ConfigError(clashes.map((c) => ({ path: c.key, message: c.message })), file);
+      }
       // The authorization service first: the gateway may fetch its metadata and JWKS as it starts.
       const auth = cfg.auth
         ? await (await import('../../auth-service/index.js')).startAuthService(cfg.auth, { logger, baseDir })
@@ -42,12 +51,14 @@ export function registerStartCommand(program: Command): void {
       handleSignals(
         {
           close: async () => {
-            // Both stop accepting at once and drain alike: a request at the service (a refresh whose
-            // rotated token a cut answer would lose, so that the client replays the old one and trips
-            // reuse detection) gets the gateway's grace. A gateway request that needs the service only
-            // after this (an introspection) finds it closed, as any new client does.
+            // The gateway drains first: its requests may still need the service (an introspection, a
+            // login's code exchange, a session refresh), which serves on meanwhile. Then the service
+            // drains with what is left of the timeout, at least a second: a token answer cut midway
+            // loses a rotated refresh token, and the client's replay of the old one trips reuse detection.
             const { drainTimeoutMs } = active.shutdown;
-            await Promise.all([gateway.close(), auth?.close({ drainTimeoutMs })]);
+            const deadline = Date.now() + drainTimeoutMs;
+            await gateway.close();
+            await auth?.close({ drainTimeoutMs: Math.max(deadline - Date.now(), Math.min(drainTimeoutMs, MIN_SERVICE_DRAIN_MS)) });
           },
           reload: async () => {
             // The service's settings need a restart; its signing keys are re-read (`gatehouse keys rotate`).
