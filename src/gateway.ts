@@ -249,6 +249,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
   /** Swaps in `next` (see Gateway.reload); runs one at a time, as it waits for key files between building and swapping. */
   const swapIn = async (next: Config): Promise<void> => {
+    // Queued behind another reload, or called after close(): build nothing (a store, JWKS fetches) only to close it.
+    if (closing !== undefined) throw new Error('the gateway is shutting down');
     assertSameListeners(active, next);
     // Read again on every reload, as renewals replace the files in place; a pair that does not load refuses it.
     const tls = next.listen.tls ? readTlsCredentials(next.listen.tls, opts.baseDir) : undefined;

@@ -19,3 +19,12 @@ test('SQLite files (password hashes, refresh tokens) are owner-only: new ones, t
   (await openSqlite(existing)).close();
   assert.equal(statSync(existing).mode & 0o777, 0o600);
 });
+
+test('a file that cannot be a database, or a path that cannot be a file, fails with the path and the reason', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-sqlite-bad-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const notDb = join(dir, 'users.sqlite');
+  writeFileSync(notDb, 'x'.repeat(4096));
+  await assert.rejects(openSqlite(notDb), new RegExp(`^Error: cannot open the SQLite file ${notDb}: ERR_SQLITE_ERROR: file is not a database`));
+  await assert.rejects(openSqlite('/dev/null/users.sqlite'), /^Error: cannot open the SQLite file \/dev\/null\/users\.sqlite: (EEXIST|ENOTDIR): /);
+});

@@ -44,10 +44,23 @@ export async function openSqlite(path: string): Promise<DatabaseSync> {
       chmodSync(path, 0o600);
     }
     const db = new DatabaseSync(path);
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    try {
+      // The first statement reads the file: one that is not a database fails here.
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     return db;
   } catch (err) {
     // Node's message alone ("EEXIST: file already exists, mkdir '/dev/null'") does not say which file was meant.
-    throw new Error(`cannot open the SQLite file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new Error(`cannot open the SQLite file ${path}: ${describeFailure(err)}`, { cause: err });
   }
+}
+
+/** fs errors begin with their code; SQLite's say what is wrong ("file is not a database") after it. */
+function describeFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined && !message.startsWith(code) ? `${code}: ${message}` : message;
 }

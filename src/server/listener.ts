@@ -91,7 +91,8 @@ export async function startListeners(
     requireHostHeader: false,
   };
   const hsts = tls ? `max-age=${Math.floor(tls.hstsMaxAge)}` : undefined;
-  const server = tls ? createHttpsServer({ ...options, ...readTlsCredentials(tls, baseDir) }, handler) : createHttpServer(options, handler);
+  let served = tls ? readTlsCredentials(tls, baseDir) : undefined;
+  const server = served ? createHttpsServer({ ...options, ...served }, handler) : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
   // Without this listener Node answers `Expect: 100-continue` at once, before authentication, and the
   // client sends a body the gateway may refuse; the handler sends 100 only for an admitted request.
@@ -126,7 +127,11 @@ export async function startListeners(
     proto,
     hsts,
     useTlsCredentials(credentials) {
-      if (tls) (server as HttpsServer).setSecureContext({ ...credentials });
+      if (served === undefined || (served.cert.equals(credentials.cert) && served.key.equals(credentials.key))) return;
+      const https = server as HttpsServer;
+      // A new context would bring new session ticket keys, and every client a full handshake after each reload.
+      https.setSecureContext({ ...credentials, ticketKeys: https.getTicketKeys() });
+      served = credentials;
     },
   };
 }

@@ -3,6 +3,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { validateConfig } from '../../src/config/load.js';
 import { call, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntrospectionStub, type IntrospectionStub } from '../helpers/introspection.js';
+import { waitUntil } from '../helpers/wait.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
 
 /*
@@ -85,8 +86,9 @@ test('a reload that changes security.introspection starts a new cache and closes
   const before = stub.requests;
   await gw.gw.reload(validateConfig(config({ extraRoute: true, cacheMaxAge: '1m' })));
   await settle();
-  // The old client's pool closes; the new one has not connected yet.
-  while (stub.connections > 0) await new Promise((r) => setTimeout(r, 10));
+  // The old client's pool closes its connections; the new one has not connected yet. (Neither side
+  // drops an idle connection on its own this soon: the stub keeps them a minute, the client 10 s.)
+  await waitUntil(() => stub.connections === 0, "the old client's connections closing", 5000);
   assert.equal((await get(token)).status, 200);
   assert.equal(stub.requests, before + 1, 'asked again under the new settings');
 });

@@ -319,6 +319,27 @@ test('reload with a publicKey file that does not import is refused, naming the f
   }
 });
 
+test('a reload after close begins is refused before it builds anything: a JWKS it names is never fetched', async () => {
+  const up = await startEchoUpstream();
+  const key = generateTestKey('ES256');
+  const jwks = await startJwksServer([key]);
+  const t = await startTestGateway({ routes: [{ path: '/open', upstream: up.url, auth: 'none' }] });
+  try {
+    await t.gw.close();
+    const next = validateConfig({
+      ...base,
+      security: { jwt: testIssuerOptions({ issuer: 'https://late.test', jwksUri: jwks.uri }) },
+      routes: [{ path: '/api', upstream: up.url }],
+    });
+    await assert.rejects(t.gw.reload(next), /the gateway is shutting down/);
+    assert.equal(jwks.fetchCount, 0, 'nothing was built for a configuration that can never serve');
+  } finally {
+    await t.close();
+    await jwks.close();
+    await up.close();
+  }
+});
+
 test('close drains in-flight requests, refuses new connections', async () => {
   const up = await startEchoUpstream();
   const t = await startTestGateway({ routes: [{ path: '/', upstream: up.url, auth: 'none' }] });

@@ -152,6 +152,56 @@ function servedCertificate(url: string): Promise<string> {
   });
 }
 
+/** A TLS session (ticket) of a new connection to `url`, once the server has sent one. */
+function sessionTicket(url: string): Promise<Buffer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), servername: 'localhost', rejectUnauthorized: false });
+    socket.once('session', (session: Buffer) => {
+      resolve(session);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Whether a new connection to `url` offering `session` resumes it (an abbreviated handshake). */
+function resumes(url: string, session: Buffer): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), servername: 'localhost', rejectUnauthorized: false, session }, () => {
+      resolve(socket.isSessionReused());
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('a reload keeps TLS session resumption: a ticket issued before it resumes after it, with the same files and after a renewal', async () => {
+  const tlsDir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-tickets-'));
+  makeSelfSigned(tlsDir, 'cert.pem', 'key.pem');
+  makeSelfSigned(tlsDir, 'b-cert.pem', 'b-key.pem');
+  const raw = {
+    listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem' } },
+    admin: { enabled: false },
+    routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+  };
+  const g = await startTestGateway(raw, { baseDir: tlsDir });
+  try {
+    const ticket = await sessionTicket(g.gw.url);
+    assert.equal(await resumes(g.gw.url, ticket), true, 'resumes before any reload');
+    await g.gw.reload(validateConfig(raw));
+    assert.equal(await resumes(g.gw.url, ticket), true, 'resumes after a reload that left the files as they were');
+    copyFileSync(join(tlsDir, 'b-cert.pem'), join(tlsDir, 'cert.pem'));
+    copyFileSync(join(tlsDir, 'b-key.pem'), join(tlsDir, 'key.pem'));
+    await g.gw.reload(validateConfig(raw));
+    assert.equal(await resumes(g.gw.url, ticket), true, 'resumes after a renewal: the ticket keys are kept');
+  } finally {
+    await g.close();
+    rmSync(tlsDir, { recursive: true, force: true });
+  }
+});
+
 test('reload re-reads the TLS certificate and key: new connections get a renewed pair; a pair that does not load is refused and the last good one serves on', async () => {
   const tlsDir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-reload-'));
   makeSelfSigned(tlsDir, 'a-cert.pem', 'a-key.pem');

@@ -101,6 +101,9 @@ export async function startIntrospectionStub(
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
+  // Idle connections stay until the client closes them (Node's default drops them after 5 s), so a
+  // test can tell a client that closed its pool from one that merely went idle.
+  server.keepAliveTimeout = 60_000;
   let connections = 0;
   server.on('connection', (socket) => {
     connections++;

@@ -203,7 +203,7 @@ test('key files that exist but would not load are refused at their line: a publi
   assert.match(lines[0] ?? '', /keys\.yaml:9:18 security\.jwt\.0\.publicKey: public key file .*garbage\.pem: neither PEM nor JSON/);
   assert.match(lines[1] ?? '', /keys\.yaml:14:18 security\.jwt\.1\.publicKey: public key file .*private\.pem: holds a private key/);
   assert.match(lines[2] ?? '', /keys\.yaml:19:18 security\.jwt\.2\.publicKey: public key file .*ec\.pem: /);
-  assert.match(lines[3] ?? '', /keys\.yaml:2:16 listen\.tls\.cert: certificate and key do not load/);
+  assert.match(lines[3] ?? '', /keys\.yaml:2:16 listen\.tls\.cert: TLS certificate \S+tls\.crt and key \S+tls\.key do not load/);
   assert.equal(lines.length, 4, r.stderr);
 });
 

@@ -1,8 +1,8 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import type { Command } from 'commander';
 import { configuredIssuers, type Config } from '../../config/schema.js';
+import { readTlsCredentials } from '../../server/listener.js';
 import { importPublicKeyFile, readPublicKeyFile } from '../../tokens/keys/static.js';
 import { formatConfigIssue, loadConfigForCommand, locateYamlKey } from '../config-issues.js';
 
@@ -68,9 +68,10 @@ async function fileProblems(cfg: Config, baseDir: string): Promise<{ path: KeyPa
     const keyMissing = await unreadable(['listen', 'tls', 'key'], tls.key);
     if (!certMissing && !keyMissing) {
       try {
-        createSecureContext({ cert: await readFile(resolve(baseDir, tls.cert)), key: await readFile(resolve(baseDir, tls.key)) });
+        // As start and a reload read them.
+        readTlsCredentials(tls, baseDir);
       } catch (err) {
-        problems.push({ path: ['listen', 'tls', 'cert'], message: `certificate and key do not load: ${(err as Error).message}` });
+        problems.push({ path: ['listen', 'tls', 'cert'], message: (err as Error).message });
       }
     }
   }

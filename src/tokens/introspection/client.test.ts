@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { GatewayMetrics } from '../../admin/metrics.js';
 import { GatehouseError, type ErrorCode } from '../../errors.js';
 import { createLogger } from '../../log.js';
+import { waitUntil } from '../../../test/helpers/wait.js';
 import { createIntrospectionClient, type IntrospectionClient } from './client.js';
 
 const T0 = 1_800_000_000_000;
@@ -347,7 +348,7 @@ test('at most maxConcurrentRequests exchanges run at once, as many wait, and the
   );
   try {
     // While the server holds every answer: 4 requests reach it, 4 wait, 12 are refused without waiting.
-    while (stub.requests + refused < 16) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => stub.requests + refused >= 16, '16 lookups reaching the server or refused');
     assert.equal(stub.requests, 4);
     assert.equal(refused, 12, 'refused while the server still holds the first four');
   } finally {
