@@ -352,6 +352,20 @@ describe('a failing JWKS endpoint keeps the last good keys', () => {
     });
   }
 
+  test('a JWK that publishes its private key is never used, and is reported: the issuer\'s key has leaked', async () => {
+    const good = generateTestKey('ES256');
+    const leaked = generateTestKey('RS256');
+    const leakedJwk = { ...(leaked.privateKey?.export({ format: 'jwk' }) as Record<string, unknown>), kid: leaked.kid, alg: 'RS256' };
+    const r = await rig([good, leakedJwk]);
+    await r.verifier.ready;
+    await r.verifier.verify(mintToken(good, claims));
+    await rejects(r.verifier.verify(mintToken(leaked, claims)), 'GH_TOKEN_INVALID');
+    assert.ok(
+      r.errors.some((e) => e === `JWKS keys not used: kid ${leaked.kid} publishes private key material`),
+      r.errors.join('\n'),
+    );
+  });
+
   test('a key set with no usable key (only encryption keys) is garbage too', async () => {
     const a = generateTestKey('ES256');
     const r = await rig([a], { cooldown: 1 });

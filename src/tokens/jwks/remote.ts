@@ -1,5 +1,5 @@
 import type { JwsAlgorithm } from '../jwt/algorithms.js';
-import { importVerificationJwk } from '../keys/import.js';
+import { importVerificationJwk, PRIVATE_KEY_PUBLISHED, type SkippedKey } from '../keys/import.js';
 import { KeySet, type KeySelection, type VerificationKey } from '../keys/key-set.js';
 import { assertJwksUrlAllowed, fetchJwksDocument, JwksFetchError } from './fetch.js';
 import { timerDelay } from '../../timers.js';
@@ -16,6 +16,11 @@ export interface RemoteKeySourceOptions {
   /** Clock in ms; decides cooldowns, so tests can step past them without sleeping. */
   readonly now: () => number;
   readonly onFetch?: (result: 'ok' | 'error', reason?: string) => void;
+  /**
+   * Called on each fetch that served keys which must never be: private key material (the issuer's
+   * key has leaked). Other skipped keys (encryption keys, other algorithms) are routine and unreported.
+   */
+  readonly onKeysRefused?: (refused: readonly SkippedKey[]) => void;
   /** Called with the new and previous set whenever a fetch installs keys. */
   readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
   /**
@@ -175,10 +180,13 @@ export class RemoteKeySource {
     try {
       const doc = await fetchJwksDocument(this.url, this.opts, this.closing.signal);
       const keys: VerificationKey[] = [];
+      const refused: SkippedKey[] = [];
       for (const jwk of doc.keys) {
         const imported = await importVerificationJwk(jwk, this.opts.algorithms);
         if ('material' in imported) keys.push(imported);
+        else if (imported.reason === PRIVATE_KEY_PUBLISHED) refused.push(imported);
       }
+      if (refused.length > 0 && !this.closed) this.opts.onKeysRefused?.(refused);
       if (keys.length === 0) throw new JwksFetchError('no usable keys for the allowed algorithms');
       if (this.closed) return;
       const previous = this.current;

@@ -23,6 +23,12 @@ const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
   OKP: ['kty', 'crv', 'x'],
 };
 
+/** Private members of RSA, EC, OKP and oct JWKs (RFC 7518 §6). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/** The reason a key is skipped that an operator must hear of: the issuer's signing key has leaked. */
+export const PRIVATE_KEY_PUBLISHED = 'publishes private key material';
+
 /** Why a JWK was not imported, for logs; undefined result with a reason. */
 export interface SkippedKey {
   readonly kid: string | undefined;
@@ -40,8 +46,13 @@ export async function importVerificationJwk(
 ): Promise<VerificationKey | SkippedKey> {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return { kid: undefined, reason: 'not a JSON object' };
   const j = jwk as Record<string, unknown>;
-  const kid = typeof j.kid === 'string' ? j.kid : undefined;
+  // A kid of another type would leave an unnamed key, which answers tokens with any kid.
+  if (j.kid !== undefined && typeof j.kid !== 'string') return { kid: undefined, reason: 'kid is not a string' };
+  const kid = j.kid;
+  // A published private key is compromised: whoever reads the set can sign tokens with it.
+  if (PRIVATE_MEMBERS.some((m) => j[m] !== undefined)) return { kid, reason: PRIVATE_KEY_PUBLISHED };
   if (j.use !== undefined && j.use !== 'sig') return { kid, reason: 'not a signature key' };
+  if (j.key_ops !== undefined && !Array.isArray(j.key_ops)) return { kid, reason: 'key_ops is not an array' };
   if (Array.isArray(j.key_ops) && !j.key_ops.includes('verify')) return { kid, reason: 'key_ops excludes verify' };
   if (j.alg !== undefined && !isSupportedAlgorithm(j.alg)) return { kid, reason: 'unsupported alg' };
   const members = typeof j.kty === 'string' ? PUBLIC_MEMBERS[j.kty] : undefined;

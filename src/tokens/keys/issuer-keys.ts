@@ -3,6 +3,7 @@ import { GatehouseError } from '../../errors.js';
 import type { JwsAlgorithm } from '../jwt/algorithms.js';
 import type { IssuerOptions } from '../jwt/options.js';
 import { RemoteKeySource } from '../jwks/remote.js';
+import type { SkippedKey } from './import.js';
 import type { KeySelection, KeySet } from './key-set.js';
 import { importPublicKeyFile, loadSecret, readPublicKeyFile, type PublicKeyFile } from './static.js';
 
@@ -11,6 +12,8 @@ export interface KeyHooks {
   readonly onJwksFetch?: (result: 'ok' | 'error', reason?: string) => void;
   readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
   readonly onStaticKeyError?: (err: Error) => void;
+  /** The JWKS served keys that must never be used (private key material); they were skipped. */
+  readonly onJwksKeysRefused?: (refused: readonly SkippedKey[]) => void;
 }
 
 /**
@@ -86,6 +89,7 @@ export class IssuerKeys {
         initialKeys: from.initialKeys,
         // Fetch results are counted once, by the newest holder; every holder's caches hear of new keys.
         onFetch: (result, reason) => this.holders.at(-1)?.onJwksFetch?.(result, reason),
+        onKeysRefused: (refused) => this.holders.at(-1)?.onJwksKeysRefused?.(refused),
         onKeysChanged: (next, previous) => {
           for (const h of this.holders) h.onKeysChanged?.(next, previous);
         },
