@@ -134,6 +134,18 @@ test('listeners of one process on one port and address are refused (start failed
   validateConfig({ listen: { port: 8300 }, admin: { host: '127.0.0.2', port: 8300 }, routes });
 });
 
+test('issuer labels name one issuer each: a duplicate issuer URL, a duplicate name, or a name that is another issuer\'s URL is refused', () => {
+  const iss = (issuer: string, name?: string) => ({ issuer, audience: 'api', jwksUri: `${issuer}/jwks`, algorithms: ['RS256'], ...(name ? { name } : {}) });
+  const routes = [{ path: '/', upstream: 'http://127.0.0.1:9' }];
+  assert.throws(
+    () => validateConfig({ security: { jwt: [iss('https://partner.example.net', 'https://login.example.com'), iss('https://login.example.com')] }, routes }),
+    /security\.jwt\.1\.issuer: https:\/\/login\.example\.com also names security\.jwt\.0/,
+  );
+  assert.throws(() => validateConfig({ security: { jwt: [iss('https://a.example', 'corp'), iss('https://b.example', 'corp')] }, routes }), /security\.jwt\.1\.name: corp also names security\.jwt\.0/);
+  assert.throws(() => validateConfig({ security: { jwt: [iss('https://a.example'), iss('https://a.example')] }, routes }), /security\.jwt\.1\.issuer: https:\/\/a\.example also names security\.jwt\.0/);
+  validateConfig({ security: { jwt: [iss('https://a.example', 'https://a.example'), iss('https://b.example', 'b')] }, routes });
+});
+
 test('YAML syntax errors carry a line', () => {
   const issues = issuesOf('routes:\n  - path: /\n   upstream: [\n');
   assert.ok(issues[0]?.line);

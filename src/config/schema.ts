@@ -338,6 +338,7 @@ export const ConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['trustedProxies', i], message: (err as Error).message.replace(/^trustedProxies: /, '') });
       }
     });
+    checkIssuerLabels(cfg, ctx);
     checkRouteTable(cfg, ctx);
     cfg.routes.forEach((route, i) => {
       const kinds = Array.isArray(route.auth) ? route.auth : [route.auth];
@@ -461,6 +462,27 @@ function checkRouteTable(cfg: Config, ctx: Issues): void {
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/**
+ * A route's `issuers` names an issuer by `name` or URL: every label must name
+ * one issuer only. Two issuers with one URL (the verifier refuses that at
+ * start), two with one name, or a name that is another issuer's URL would let a
+ * route admit the wrong issuer's tokens.
+ */
+function checkIssuerLabels(cfg: Config, ctx: Issues): void {
+  const jwt = cfg.security.jwt;
+  if (!Array.isArray(jwt)) return;
+  const owner = new Map<string, number>();
+  jwt.forEach((iss, i) => {
+    const labels = iss.name === undefined || iss.name === iss.issuer ? [['issuer', iss.issuer]] : [['issuer', iss.issuer], ['name', iss.name]];
+    for (const [key, label] of labels as [string, string][]) {
+      const first = owner.get(label);
+      if (first !== undefined && first !== i) {
+        ctx.addIssue({ code: 'custom', path: ['security', 'jwt', i, key], message: `${label} also names security.jwt.${first}: a route's issuers must name one issuer` });
+      } else owner.set(label, i);
+    }
+  });
+}
 
 /** The configured issuers as a list, whichever form the file used. */
 export function configuredIssuers(cfg: Config): readonly JwtIssuerConfig[] {
