@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { constants, createHmac, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { compactVerify, importJWK, type JWK } from 'jose';
 import { generateTestKey, signCompact } from '../../../test/helpers/jwt.js';
@@ -61,6 +61,26 @@ test('none, in any casing, is not an algorithm', () => {
   }
   assert.equal(isSupportedAlgorithm('toString'), false);
   assert.equal(isSupportedAlgorithm('__proto__'), false);
+});
+
+test('an RSA signature must be exactly the modulus long: a PS256 signature that starts with 0x00, shortened by that byte, is refused (OpenSSL alone takes it)', () => {
+  const key = generateTestKey('PS256');
+  let input = Buffer.alloc(0);
+  let signature = Buffer.alloc(0);
+  // About one PSS signature in 256 starts with a zero byte.
+  for (let i = 0; signature[0] !== 0; i++) {
+    assert.ok(i < 20_000, 'no signature with a leading zero byte');
+    input = Buffer.from(`input-${i}`);
+    signature = sign('sha256', input, { key: key.privateKey!, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
+  }
+  const twin = signature.subarray(1);
+  assert.equal(verify('sha256', input, { key: key.publicKey!, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, twin), true, 'OpenSSL accepts the shortened signature');
+  assert.equal(verifySignature('PS256', key.publicKey!, input, signature), true);
+  assert.equal(verifySignature('PS256', key.publicKey!, input, twin), false);
+  const rs = generateTestKey('RS256');
+  const rsSig = sign('sha256', input, rs.privateKey!);
+  assert.equal(verifySignature('RS256', rs.publicKey!, input, rsSig), true);
+  assert.equal(verifySignature('RS256', rs.publicKey!, input, Buffer.concat([Buffer.alloc(1), rsSig])), false);
 });
 
 test('the test helper signs what the verifier accepts (PS256 round trip)', () => {

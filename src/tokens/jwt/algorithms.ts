@@ -82,6 +82,18 @@ export function keyFitsAlgorithm(alg: JwsAlgorithm, key: KeyMaterial): boolean {
   }
 }
 
+const modulusBytes = new WeakMap<KeyObject, number>();
+
+/** The byte length of an RSA key's modulus, read once per key (keys are imported once and reused). */
+function rsaModulusBytes(key: KeyObject): number {
+  let bytes = modulusBytes.get(key);
+  if (bytes === undefined) {
+    bytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+    modulusBytes.set(key, bytes);
+  }
+  return bytes;
+}
+
 /**
  * Checks one signature. `signingInput` is the ASCII `header.payload` bytes.
  * Returns false for any mismatch, including malformed signatures; never throws
@@ -99,6 +111,9 @@ export function verifySignature(alg: JwsAlgorithm, key: KeyMaterial, signingInpu
     return timingSafeEqual(mac, signature);
   }
   if (Buffer.isBuffer(key)) return false;
+  // Exactly the modulus length (RFC 8017 §8.1.2, §8.2.2): OpenSSL's PSS check also takes a
+  // signature one byte shorter when the genuine one starts with 0x00, a second string for one token.
+  if (spec.family === 'RSA' && signature.length !== rsaModulusBytes(key)) return false;
   try {
     if (spec.family === 'EC') {
       // JWS carries ECDSA signatures as raw r||s (IEEE P1363); see p1363ToDer for why it becomes DER here.

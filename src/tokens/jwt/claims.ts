@@ -49,7 +49,9 @@ export function checkClaims(payload: Readonly<Record<string, unknown>>, rules: C
 function audienceAccepted(aud: unknown, accepted: ReadonlySet<string>): boolean {
   if (typeof aud === 'string') return accepted.has(aud);
   if (!Array.isArray(aud)) return false;
-  for (const a of aud) if (typeof a === 'string' && accepted.has(a)) return true;
+  // An array of StringOrURI values (RFC 7519 §4.1.3): one member of another type makes the claim malformed.
+  if (!aud.every((a) => typeof a === 'string')) return false;
+  for (const a of aud) if (accepted.has(a)) return true;
   return false;
 }
 

@@ -154,6 +154,8 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
   test('aud may be an array naming one accepted audience', async () => {
     await verifier.verify(mintToken(keys.RS256!, { ...claims, aud: ['x', 'other'] }, { nowSeconds: NOW }));
     await rejects(verifier.verify(mintToken(keys.RS256!, { ...claims, aud: ['x', 'y'] }, { nowSeconds: NOW })), 'GH_TOKEN_INVALID', 'audience not accepted');
+    // Every member a string (RFC 7519 §4.1.3): a malformed array is refused even when one member matches.
+    await rejects(verifier.verify(mintToken(keys.RS256!, { ...claims, aud: [123, null, 'other'] }, { nowSeconds: NOW })), 'GH_TOKEN_INVALID', 'audience not accepted');
   });
 
   describe('every bad token is refused with its code', () => {
