@@ -366,6 +366,18 @@ describe('a failing JWKS endpoint keeps the last good keys', () => {
     );
   });
 
+  test('two keys under one kid for one algorithm: the second is never selected, and that is reported', async () => {
+    const first = generateTestKey('ES256', 'dup');
+    const second = generateTestKey('ES256', 'dup');
+    const r = await rig([first, second]);
+    await r.verifier.ready;
+    await r.verifier.verify(mintToken(first, claims));
+    assert.ok(
+      r.errors.includes('JWKS keys not used: kid dup shares its kid with an earlier key for the same algorithm, so it is never selected'),
+      r.errors.join('\n'),
+    );
+  });
+
   test('a key set with no usable key (only encryption keys) is garbage too', async () => {
     const a = generateTestKey('ES256');
     const r = await rig([a], { cooldown: 1 });

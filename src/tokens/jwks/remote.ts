@@ -17,8 +17,9 @@ export interface RemoteKeySourceOptions {
   readonly now: () => number;
   readonly onFetch?: (result: 'ok' | 'error', reason?: string) => void;
   /**
-   * Called on each fetch that served keys which must never be: private key material (the issuer's
-   * key has leaked). Other skipped keys (encryption keys, other algorithms) are routine and unreported.
+   * Called on each fetch that served keys which must never be (private key material: the
+   * issuer's key has leaked) or cannot be (a key behind another with its kid). Other skipped keys
+   * (encryption keys, other algorithms) are routine and unreported.
    */
   readonly onKeysRefused?: (refused: readonly SkippedKey[]) => void;
   /** Called with the new and previous set whenever a fetch installs keys. */
@@ -29,6 +30,21 @@ export interface RemoteKeySourceOptions {
    * source is ready at once; it still fetches at once, with its own limits.
    */
   readonly initialKeys?: KeySet;
+}
+
+/**
+ * Keys that share their `kid` with an earlier key for one of their algorithms: a token naming that
+ * kid is only ever checked against the earlier key, so the issuer's tokens signed with the later
+ * one fail. The set is the issuer's to fix; the operator hears of it.
+ */
+function shadowedKeys(keys: readonly VerificationKey[]): SkippedKey[] {
+  const shadowed: SkippedKey[] = [];
+  keys.forEach((key, i) => {
+    if (key.kid === undefined) return;
+    const earlier = keys.slice(0, i).some((k) => k.kid === key.kid && [...key.algorithms].some((a) => k.algorithms.has(a)));
+    if (earlier) shadowed.push({ kid: key.kid, reason: 'shares its kid with an earlier key for the same algorithm, so it is never selected' });
+  });
+  return shadowed;
 }
 
 /** Refresh when this share of `cacheMaxAge` has passed, so keys are renewed before they age out. */
@@ -186,6 +202,7 @@ export class RemoteKeySource {
         if ('material' in imported) keys.push(imported);
         else if (imported.reason === PRIVATE_KEY_PUBLISHED) refused.push(imported);
       }
+      refused.push(...shadowedKeys(keys));
       if (refused.length > 0 && !this.closed) this.opts.onKeysRefused?.(refused);
       if (keys.length === 0) throw new JwksFetchError('no usable keys for the allowed algorithms');
       if (this.closed) return;
