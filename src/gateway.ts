@@ -17,7 +17,7 @@ import { createTrustedProxies } from './server/trusted-proxies.js';
 import { createSessionRuntime, openSessionStore, type SessionRuntime } from './sessions/runtime.js';
 import type { RefreshOutcome } from './sessions/refresh.js';
 import type { SessionStore } from './sessions/store.js';
-import { timerDelay } from './timers.js';
+import { settleWithin } from './timers.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -307,13 +307,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
         for (const s of servers) s.closeIdleConnections();
         if (running() > 0) {
-          const drained = Promise.all(live().map((g) => g.state.traffic.idle()));
-          let timer: NodeJS.Timeout | undefined;
-          const timedOut = new Promise<void>((r) => {
-            timer = setTimeout(r, timerDelay(active.shutdown.drainTimeoutMs));
-          });
-          await Promise.race([drained, timedOut]);
-          clearTimeout(timer);
+          await settleWithin(Promise.all(live().map((g) => g.state.traffic.idle())), active.shutdown.drainTimeoutMs);
           if (running() > 0) logger.warn({ inFlight: running() }, 'drain timeout: closing remaining connections');
         }
         for (const s of servers) s.closeAllConnections();

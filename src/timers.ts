@@ -12,3 +12,19 @@ export function timerDelay(ms: number): number {
   if (!(ms > 0)) return 0;
   return Math.min(ms, MAX_TIMER_MS);
 }
+
+/**
+ * Waits for `promise` (one that never rejects: a drain, keys loading) at most
+ * `ms`, then goes on either way; the timer never outlives the wait.
+ */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timerDelay(ms));
+  });
+  try {
+    await Promise.race([promise, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

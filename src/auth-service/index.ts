@@ -18,7 +18,7 @@ import { fileKeyRepository, redisKeyRepository, signingKeysRedisKey, type KeyRep
 import { rotateStoredKeys, type RotationResult } from './keys/rotate.js';
 import { loadOrCreateKeys, type KeyFile } from './keys/store.js';
 import { createProvider, keyScheduleFingerprint } from './provider.js';
-import { timerDelay } from '../timers.js';
+import { settleWithin, timerDelay } from '../timers.js';
 
 export { AuthServiceSchema, type AuthServiceConfig, type AuthServiceConfigInput } from './config-schema.js';
 export { SqliteAccountStore } from './accounts/sqlite-store.js';
@@ -247,12 +247,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
       // Tell the clients of answers not yet begun that their connection ends with it.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       if (inFlight.size > 0 && drainTimeoutMs > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await new Promise<void>((resolve) => {
-          idle = resolve;
-          timer = setTimeout(resolve, timerDelay(drainTimeoutMs));
-        });
-        clearTimeout(timer);
+        await settleWithin(new Promise<void>((resolve) => (idle = resolve)), drainTimeoutMs);
         if (inFlight.size > 0) logger?.warn({ inFlight: inFlight.size }, 'authorization service drain timeout: closing remaining connections');
       }
       server.closeAllConnections();

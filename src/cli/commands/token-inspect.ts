@@ -6,7 +6,7 @@ import { configuredIssuers } from '../../config/schema.js';
 import type { TokenInspection } from '../../tokens/jwt/inspect.js';
 import type { TokenVerifier } from '../../tokens/jwt/options.js';
 import { describeConfigFailure } from '../config-issues.js';
-import { timerDelay } from '../../timers.js';
+import { settleWithin } from '../../timers.js';
 
 /** `gatehouse token inspect TOKEN [--config FILE]`: decode, and verify under the config when given. */
 export function registerTokenCommand(program: Command): void {
@@ -48,14 +48,7 @@ export function registerTokenCommand(program: Command): void {
 
 /** A JWKS-backed verifier loads keys in the background; give it the fetch timeout to do so. */
 async function waitForKeys(verifier: TokenVerifier, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    verifier.ready,
-    new Promise<void>((resolveWait) => {
-      timer = setTimeout(resolveWait, timerDelay(timeoutMs));
-    }),
-  ]);
-  clearTimeout(timer);
+  await settleWithin(verifier.ready, timeoutMs);
 }
 
 const MAX_DATE_SECONDS = 8.64e12;
