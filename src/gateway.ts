@@ -326,12 +326,16 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   };
 }
 
+/** Refuses a reload that changes any of `sections`, which only a restart applies. */
+export function assertSectionsUnchanged(running: Config, next: Config, sections: readonly (keyof Config)[]): void {
+  for (const key of sections) {
+    if (JSON.stringify(running[key]) !== JSON.stringify(next[key])) throw new Error(`reload cannot change ${key}; restart the gateway instead`);
+  }
+}
+
 /** Settings that belong to bound sockets and pools; a reload cannot change them. */
 function assertSameListeners(a: Config, b: Config): void {
-  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
-  for (const key of ['listen', 'admin'] as const) {
-    if (!same(a[key], b[key])) throw new Error(`reload cannot change ${key}; restart the gateway instead`);
-  }
+  assertSectionsUnchanged(a, b, ['listen', 'admin']);
   for (const key of FIXED_LIMITS) {
     if (a.limits[key] !== b.limits[key]) throw new Error(`reload cannot change limits.${key}; restart the gateway instead`);
   }

@@ -25,7 +25,7 @@ export function registerStartCommand(program: Command): void {
       const cfg = await loadConfigForCommand(file);
       if (!cfg) return;
       // Loaded here, not at the top: `--help` and the other commands need none of the gateway.
-      const { startGateway } = await import('../../gateway.js');
+      const { assertSectionsUnchanged, startGateway } = await import('../../gateway.js');
       const logger = createLogger(cfg.logging.level);
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
@@ -73,7 +73,7 @@ export function registerStartCommand(program: Command): void {
             try {
               // The service runs on the settings it started with; applying the rest while they are ignored
               // would report a reload that did not happen (a rotated client secret still accepted).
-              assertSameAuthSection(cfg, next);
+              assertSectionsUnchanged(cfg, next, ['auth']);
               await gateway.reload(next);
               active = next;
             } catch (err) {
@@ -96,11 +96,4 @@ export function registerStartCommand(program: Command): void {
       );
       void gateway.ready.then(() => logger.info('ready: every key source has loaded'));
     });
-}
-
-/** The `auth:` section (the authorization service's settings) needs a restart: a reload changing it is refused as a whole. */
-function assertSameAuthSection(running: Config, next: Config): void {
-  if (JSON.stringify(running.auth) !== JSON.stringify(next.auth)) {
-    throw new Error('reload cannot change auth (the authorization service); restart the gateway instead');
-  }
 }
