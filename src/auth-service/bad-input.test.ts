@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { CookieJar, discoverClient, loginWithForm, startTestAuthService, TEST_OPAQUE_API, TEST_REDIRECT_URI, type TestAuthService } from '../../test/helpers/auth-service.js';
+import { offsetClock } from '../../test/helpers/clock.js';
 
 // Every bad request gets its OAuth error and status; afterEach-style, each test ends by proving the service still serves.
 
-let clock = Date.now();
+const clock = offsetClock();
 let auth: TestAuthService;
 before(async () => {
-  auth = await startTestAuthService({ now: () => clock });
+  auth = await startTestAuthService({ now: clock.now });
 });
 after(() => auth.close());
 
@@ -179,13 +180,13 @@ test('replayed code: 400 invalid_grant and the tokens from its first use are rev
 
 test('expired code (clock moved past its lifetime): 400 invalid_grant', async () => {
   const { code, verifier } = await freshCode();
-  clock += (auth.config.ttl.authorizationCode + 1) * 1000;
+  clock.advance((auth.config.ttl.authorizationCode + 1) * 1000);
   try {
     const r = await codeExchange(code, verifier);
     assert.equal(r.status, 400);
     assert.equal(r.body.error, 'invalid_grant');
   } finally {
-    clock = Date.now();
+    clock.reset();
   }
   await assertStillServing();
 });

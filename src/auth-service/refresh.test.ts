@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { CookieJar, discoverClient, loginWithForm, obtainTokensWithLogin, startTestAuthService, TEST_REDIRECT_URI, type TestAuthService } from '../../test/helpers/auth-service.js';
+import { offsetClock } from '../../test/helpers/clock.js';
 import { hashPassword } from './accounts/password.js';
 
-let clock = Date.now();
+const clock = offsetClock();
 let auth: TestAuthService;
 before(async () => {
-  auth = await startTestAuthService({ now: () => clock, overrides: { ttl: { refreshTokenIdle: 100, refreshTokenAbsolute: 150 } } });
+  auth = await startTestAuthService({ now: clock.now, overrides: { ttl: { refreshTokenIdle: 100, refreshTokenAbsolute: 150 } } });
 });
 after(() => auth.close());
+// Each test starts on real time: oidc-provider stamps iat from the real clock, and the
+// refresh-token lifetime is measured from it with the service's.
+afterEach(() => clock.reset());
 
 const isInvalidGrant = (err: oidc.ResponseBodyError) => err.error === 'invalid_grant' && err.status === 400;
 
@@ -47,28 +51,19 @@ test('revoking a refresh token revokes its grant: its access tokens go inactive'
 
 test('idle lifetime: a refresh token unused longer than refreshTokenIdle is refused', async () => {
   const { tokens, config } = await login();
-  clock += 101_000;
-  try {
-    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), isInvalidGrant);
-  } finally {
-    clock = Date.now();
-  }
+  clock.advance(101_000);
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), isInvalidGrant);
 });
 
 test('absolute lifetime: rotation cannot extend a grant past refreshTokenAbsolute', async () => {
   const { tokens, config } = await login();
-  const start = clock;
-  try {
-    clock = start + 90_000;
-    const second = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
-    // 90 s in, with a 150 s absolute cap: the rotated token lives 60 s, not the 100 s idle window.
-    clock = start + 140_000;
-    const third = await oidc.refreshTokenGrant(config, second.refresh_token as string);
-    clock = start + 151_000;
-    await assert.rejects(oidc.refreshTokenGrant(config, third.refresh_token as string), isInvalidGrant);
-  } finally {
-    clock = Date.now();
-  }
+  clock.advance(90_000);
+  const second = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+  // 90 s in, with a 150 s absolute cap: the rotated token lives 60 s, not the 100 s idle window.
+  clock.advance(50_000);
+  const third = await oidc.refreshTokenGrant(config, second.refresh_token as string);
+  clock.advance(11_000);
+  await assert.rejects(oidc.refreshTokenGrant(config, third.refresh_token as string), isInvalidGrant);
 });
 
 test('refresh response: rotated refresh token, new access token, scope kept', async () => {
@@ -120,10 +115,8 @@ test('a new password ends earlier sign-ins: their refresh tokens get invalid_gra
   assert.ok(viaSession.searchParams.get('code'));
 
   const newPassword = `new-${auth.user.password}`;
-  // The reset falls in a later whole second than the sign-in (both are kept in seconds); the
-  // service's clock is the real one here, as oidc-provider's own is.
+  // The reset falls in a later whole second than the sign-in (both are kept in seconds).
   await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
-  clock = Date.now();
   try {
     assert.equal(await auth.service.accounts.setPassword(auth.user.username, await hashPassword(newPassword)), true);
     await assert.rejects(oidc.refreshTokenGrant(config, rotated.refresh_token as string), isInvalidGrant);
@@ -141,7 +134,6 @@ test('a new password ends earlier sign-ins: their refresh tokens get invalid_gra
     );
     assert.ok((await oidc.refreshTokenGrant(config, again.refresh_token as string)).access_token);
   } finally {
-    clock = Date.now();
     await auth.service.accounts.setPassword(auth.user.username, await hashPassword(auth.user.password));
   }
 });

@@ -18,6 +18,8 @@ import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuth
 import { captureLog } from './log-capture.js';
 import { freePort } from './ports.js';
 
+export { offsetClock } from './clock.js';
+
 // Full stack for session tests: the real authorization service, a gateway with
 // `sessions:` configured, and an upstream that echoes what it received.
 
@@ -292,12 +294,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
-}
-
-/** A clock that runs with real time plus an offset the test moves forward. */
-export function offsetClock(): { now: () => number; advance(ms: number): void } {
-  let offset = 0;
-  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
 }
 
 /** A raw response, read whole. */

@@ -3,6 +3,7 @@ import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { discoverClient, startTestAuthService, TEST_API, type TestAuthService } from '../../../test/helpers/auth-service.js';
+import { offsetClock } from '../../../test/helpers/clock.js';
 import { fileKeyRepository } from './repository.js';
 import { describeKeys, planRotation, rotateStoredKeys } from './rotate.js';
 import { activeKey, generateSigningKey, publishedKeys, readKeyFile, type KeyFile } from './store.js';
@@ -31,7 +32,7 @@ test('generated keys match their algorithm', () => {
   assert.equal(generateSigningKey('RS256', 0).jwk.kty, 'RSA');
 });
 
-let clock = Date.now();
+const clock = offsetClock();
 const services: TestAuthService[] = [];
 after(async () => {
   for (const s of services) await s.close();
@@ -45,7 +46,7 @@ async function tokenAndJwks(auth: TestAuthService): Promise<{ token: string; jwk
 }
 
 test('rotation in a running service: JWKS first, signing after the delay, old key gone after the token lifetime', async () => {
-  const auth = await startTestAuthService({ now: () => clock });
+  const auth = await startTestAuthService({ now: clock.now });
   services.push(auth);
   const before = await tokenAndJwks(auth);
   const oldKid = decodeProtectedHeader(before.token).kid as string;
@@ -56,17 +57,17 @@ test('rotation in a running service: JWKS first, signing after the delay, old ke
   assert.deepEqual(new Set(published.jwks.keys.map((k) => k.kid)), new Set([oldKid, rotation.kid]), 'new key published ahead of use');
   assert.equal(decodeProtectedHeader(published.token).kid, oldKid, 'still signing with the old key');
 
-  clock += auth.config.signing.rotationDelay * 1000;
+  clock.advance(auth.config.signing.rotationDelay * 1000);
   const switched = await tokenAndJwks(auth);
   assert.equal(decodeProtectedHeader(switched.token).kid, rotation.kid, 'signing with the new key after the delay');
   // A token from before the switch still verifies against the published set.
   await jwtVerify(before.token, createLocalJWKSet(switched.jwks), { issuer: auth.issuer, audience: TEST_API });
   await jwtVerify(switched.token, createLocalJWKSet(switched.jwks), { issuer: auth.issuer, audience: TEST_API });
 
-  clock += auth.config.ttl.accessToken * 1000;
+  clock.advance(auth.config.ttl.accessToken * 1000);
   const retired = await tokenAndJwks(auth);
   assert.deepEqual(retired.jwks.keys.map((k) => k.kid), [rotation.kid], 'old key retired after the longest access-token lifetime');
-  clock = Date.now();
+  clock.reset();
 });
 
 test('a rotation written to the keys file (gatehouse keys rotate) is picked up by reloadKeys', async () => {
