@@ -55,7 +55,7 @@ export class GatewayMetrics {
 
   readonly upstreamErrors = new Counter({
     name: 'gatehouse_upstream_errors_total',
-    help: 'Upstream failures by route and kind (connect, timeout, reset).',
+    help: 'Upstream failures by route and kind (connect, timeout, reset, body_too_large, bad_response).',
     labelNames: ['route', 'kind'] as const,
     registers: [this.registry],
   });

@@ -164,7 +164,7 @@ export const RouteSchema = z
     methods: z
       .array(z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method'))
       .optional()
-      .describe('Allowed methods; others get 405. Default: all.'),
+      .describe('Allowed methods; others get 405 with `Allow`. `GET` allows `HEAD` too. Default: all.'),
     host: z
       .string()
       .optional()
@@ -310,7 +310,7 @@ export const ConfigSchema = z
       .describe('Peers (IP or CIDR) whose inbound X-Forwarded-* headers are kept; others are overwritten.'),
     security: SecuritySchema.default(SecuritySchema.parse({})),
     identity: IdentitySchema.default(IdentitySchema.parse({})),
-    routes: z.array(RouteSchema).default([]).describe('Routes, matched by host, then longest path prefix. At least one unless `auth` is set.'),
+    routes: z.array(RouteSchema).default([]).describe('Routes, matched by the longest path prefix; among routes with the same prefix, an exact `host` beats a `*.` wildcard, which beats a route without `host`. At least one unless `auth` is set.'),
     sessions: SessionsSchema.optional().describe('Browser sessions at the gateway (routes with `auth: session`, and `/auth/*`).'),
     auth: AuthServiceSchema.optional().describe('The authorization service (`gatehouse auth start`, or alongside the gateway).'),
     logging: z
@@ -318,7 +318,7 @@ export const ConfigSchema = z
       .strict()
       .default({ level: 'info' }),
     shutdown: z
-      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM; an authorization service started with the gateway drains after it, with what is left (at least a second).') })
+      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM; an authorization service started with the gateway drains after it, with what is left (at least a second, or all of this when it is shorter).') })
       .strict()
       .default({ drainTimeoutMs: 10000 }),
   })
@@ -398,6 +398,12 @@ export function gatewayListeners(cfg: Config): ListenerAt[] {
     { key: 'listen.tls.redirectPort', host: cfg.listen.host, port: cfg.listen.tls?.redirectPort },
     ...(cfg.admin.enabled ? [{ key: 'admin.port', host: cfg.admin.host, port: cfg.admin.port }] : []),
   ];
+}
+
+/** What `start` opens: the gateway's listeners and, with an `auth:` section, the authorization service's. */
+export function startListeners(cfg: Config): ListenerAt[] {
+  const gateway = gatewayListeners(cfg);
+  return cfg.auth === undefined ? gateway : [...gateway, { key: 'auth.listen.port', host: cfg.auth.listen.host, port: cfg.auth.listen.port }];
 }
 
 /** Each listener that shares a port with an earlier one on the same address (the second bind fails with EADDRINUSE). */

@@ -226,3 +226,28 @@ routes:
   assert.match(ok.stdout, /jwks https:\/\/idp\.example\/discovery\/keys\?…\)/);
   assert.doesNotMatch(ok.stdout, /TOPSECRETKEY/);
 });
+
+test('the authorization service on the gateway\'s port: refused in a file with routes (start opens both), a note in an auth-only file', async (t) => {
+  const dir = await tempDir(t);
+  const auth = [
+    'auth:',
+    '  issuer: http://127.0.0.1:8080',
+    '  listen: { port: 8080 }',
+    '  store: { kind: sqlite, path: data/oidc.sqlite }',
+    '  usersPath: data/users.sqlite',
+    '  signing: { keysPath: data/keys.json }',
+    `  cookieKeys: ["${'k'.repeat(40)}"]`,
+    '',
+  ].join('\n');
+  const withRoutes = join(dir, 'gateway.yaml');
+  await writeFile(withRoutes, `listen: { host: 127.0.0.1, port: 8080 }\nroutes:\n  - path: /v1\n    upstream: http://127.0.0.1:9001\n    auth: none\n${auth}`);
+  const gateway = await runCli(['config', 'check', withRoutes]);
+  assert.equal(gateway.code, 1, gateway.stdout);
+  assert.match(gateway.stderr, /gateway\.yaml:8:19 auth\.listen\.port: port 8080 is also listen\.port on the same address/);
+
+  const authOnly = join(dir, 'auth-only.yaml');
+  await writeFile(authOnly, auth);
+  const service = await runCli(['config', 'check', authOnly]);
+  assert.equal(service.code, 0, service.stderr);
+  assert.match(service.stdout, /note {5}auth\.listen\.port: port 8080 is also listen\.port on the same address: `auth start` serves this file, `start` refuses it/);
+});

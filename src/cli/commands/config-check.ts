@@ -1,7 +1,7 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { configuredIssuers, type Config } from '../../config/schema.js';
+import { configuredIssuers, portClashes, startListeners, type Config } from '../../config/schema.js';
 import { readTlsCredentials } from '../../server/listener.js';
 import { importPublicKeyFile, readPublicKeyFile } from '../../tokens/keys/static.js';
 import { formatConfigIssue, loadConfigForCommand, locateYamlKey } from '../config-issues.js';
@@ -27,6 +27,7 @@ export function registerConfigCommand(program: Command): void {
         return;
       }
       for (const line of summarize(file, cfg)) console.log(line);
+      for (const clash of serviceClashes(cfg)) console.log(`  note     ${clash.key}: ${clash.message}: \`auth start\` serves this file, \`start\` refuses it`);
     });
 }
 
@@ -40,6 +41,9 @@ type KeyPath = (string | number)[];
  */
 async function fileProblems(cfg: Config, baseDir: string): Promise<{ path: KeyPath; message: string }[]> {
   const problems: { path: KeyPath; message: string }[] = [];
+  // A file with routes is for `start`, which opens the service beside the gateway; the schema
+  // checks the gateway's own listeners.
+  if (cfg.routes.length > 0) for (const c of serviceClashes(cfg)) problems.push({ path: c.key.split('.'), message: c.message });
   const unreadable = async (path: KeyPath, file: string): Promise<boolean> => {
     try {
       await access(resolve(baseDir, file), constants.R_OK);
@@ -76,6 +80,14 @@ async function fileProblems(cfg: Config, baseDir: string): Promise<{ path: KeyPa
     }
   }
   return problems;
+}
+
+/**
+ * The authorization service's port against the gateway's. Only `start` opens both; a file with
+ * no routes may be meant for `auth start` alone, where the gateway's (default) port is unused.
+ */
+function serviceClashes(cfg: Config): { readonly key: string; readonly message: string }[] {
+  return portClashes(startListeners(cfg)).filter((c) => c.key === 'auth.listen.port');
 }
 
 function summarize(file: string, cfg: Config): string[] {

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
-import { gatewayListeners, portClashes, type Config } from '../../config/schema.js';
+import { portClashes, startListeners, type Config } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { describeConfigFailure, loadConfigForCommand } from '../config-issues.js';
@@ -30,10 +30,8 @@ export function registerStartCommand(program: Command): void {
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
       // Both run in this process: a shared port would fail the second bind with a bare EADDRINUSE.
-      if (cfg.auth !== undefined) {
-        const clashes = portClashes([...gatewayListeners(cfg), { key: 'auth.listen.port', host: cfg.auth.listen.host, port: cfg.auth.listen.port }]);
-        if (clashes.length > 0) throw new ConfigError(clashes.map((c) => ({ path: c.key, message: c.message })), file);
-      }
+      const clashes = portClashes(startListeners(cfg));
+      if (clashes.length > 0) throw new ConfigError(clashes.map((c) => ({ path: c.key, message: c.message })), file);
       // The authorization service first: the gateway may fetch its metadata and JWKS as it starts.
       const auth = cfg.auth
         ? await (await import('../../auth-service/index.js')).startAuthService(cfg.auth, { logger, baseDir })
