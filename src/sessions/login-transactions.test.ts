@@ -93,3 +93,13 @@ test('a request flooded with transaction cookies costs a bounded number of decry
   const after = apply(jar, await tx.begin(transaction(), jar));
   assert.equal(after.size, 1, 'only the new login remains');
 });
+
+test('a transaction cookie whose id is not of the shape the gateway makes is ignored, not cleared (its name may not even be a cookie token)', async () => {
+  const { tx, transaction } = setup();
+  const foreign = ['__Host-gh_login_a b.0', '__Host-gh_login_ab(c.0', '__Host-gh_login_a/b.0', '__Host-gh_login_abc.0', `__Host-gh_login_${'x'.repeat(17)}.0`];
+  const jar = new Map(foreign.map((name) => [name, 'x']));
+  const setCookies = await tx.begin(transaction(), jar);
+  assert.equal(setCookies.length, 1, 'only the new login is set');
+  assert.match(setCookies[0] as string, /^__Host-gh_login_[A-Za-z0-9_-]{16}\.0=/);
+  for (const name of foreign) assert.ok(!tx.isOwnCookie(name), name);
+});

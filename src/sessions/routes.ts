@@ -161,7 +161,10 @@ export class SessionEndpoints {
           return await this.endOne(x, handle as string);
       }
     } catch (err) {
-      providerFailureLog(env.logger).report(err, env.requestId);
+      if (err instanceof GatehouseError) providerFailureLog(env.logger).report(err, env.requestId);
+      // Not one of ours: a bug, answered 500 GH_INTERNAL as on routes (onUnexpected), and the
+      // operator gets the only trace of it. The log redacts credential fields; our errors never carry one.
+      else env.logger.error({ err, requestId: env.requestId }, 'session endpoint failed');
       const e = asGatehouseError(err);
       if (e.code === 'GH_SESSION_INVALID' || e.code === 'GH_SESSION_EXPIRED') setCookies.push(...this.o.manager.clearCookies(cookies));
       sendProblem(res, env, e, setCookies, allow);
