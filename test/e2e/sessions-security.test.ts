@@ -396,3 +396,28 @@ test('an unexpected error in an /auth endpoint is 500 GH_INTERNAL and logged at 
   assert.match(JSON.stringify(lines[0]), /store broke/);
   assert.ok(!JSON.stringify(stack.logs()).includes(sid), 'the session id never reaches the log');
 });
+
+test('a deep link longer than return_to allows still logs in (its query is dropped); a return_to that only grows past the limit once encoded is 400 GH_BAD_REQUEST', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const nav = await rawRequest(`${stack.url}/app/search?q=${'a'.repeat(2100)}`, { headers: { 'sec-fetch-mode': 'navigate' } });
+  assert.equal(nav.status, 302);
+  assert.equal(nav.headers.location, `/auth/login?return_to=${encodeURIComponent('/app/search')}`);
+  const start = await rawRequest(`${stack.url}${String(nav.headers.location)}`, { headers: { 'sec-fetch-mode': 'navigate' } });
+  assert.equal(start.status, 302, start.body);
+  assert.match(String(start.headers.location), new RegExp(`^${stack.auth.issuer}/`));
+  const callback = await loginWithForm(String(start.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+  const done = await rawRequest(callback.href, { headers: { cookie: start.setCookies.map((c) => c.split(';')[0]).join('; ') } });
+  assert.equal(done.status, 302, done.body);
+  assert.equal(done.headers.location, '/app/search');
+
+  const longPath = await rawRequest(`${stack.url}/app/${'a'.repeat(2100)}`, { headers: { 'sec-fetch-mode': 'navigate' } });
+  assert.equal(longPath.headers.location, `/auth/login?return_to=${encodeURIComponent('/')}`);
+  assert.equal((await rawRequest(`${stack.url}${String(longPath.headers.location)}`)).status, 302);
+
+  for (const target of [`/app/${'é'.repeat(1000)}`, `/app/${'"'.repeat(2000)}`]) {
+    const r = await rawRequest(`${stack.url}/auth/login?return_to=${encodeURIComponent(target)}`);
+    assert.equal(r.status, 400, r.body);
+    assert.equal(code(r), 'GH_BAD_REQUEST');
+  }
+});
