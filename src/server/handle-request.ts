@@ -164,7 +164,7 @@ class Exchange implements RequestContext, UpstreamObserver {
       if (awaitsContinue(req)) this.res.writeContinue();
       this.holds++;
       endpoints
-        .handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId })
+        .handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId, realm: this.state.realm, hsts: this.env.hsts })
         .catch((err: unknown) => this.onUnexpected(err))
         .finally(() => this.release());
       return;

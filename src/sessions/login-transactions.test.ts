@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Keyring } from './crypto.js';
 import { LoginTransactions, type LoginTransaction } from './login-transactions.js';
+import { MAX_RETURN_TO_LENGTH } from './return-to.js';
 
 const TTL = 600;
 
@@ -92,4 +93,25 @@ test('a request flooded with transaction cookies costs a bounded number of decry
   for (let i = 0; i < 40; i++) jar.set(`__Host-gh_login_${String(i).padStart(16, 'x')}.0`, `1~junk${i}`);
   const after = apply(jar, await tx.begin(transaction(), jar));
   assert.equal(after.size, 1, 'only the new login remains');
+});
+
+test('a transaction cookie whose id is not of the shape the gateway makes is ignored, not cleared (its name may not even be a cookie token)', async () => {
+  const { tx, transaction } = setup();
+  const foreign = ['__Host-gh_login_a b.0', '__Host-gh_login_ab(c.0', '__Host-gh_login_a/b.0', '__Host-gh_login_abc.0', `__Host-gh_login_${'x'.repeat(17)}.0`];
+  const jar = new Map(foreign.map((name) => [name, 'x']));
+  const setCookies = await tx.begin(transaction(), jar);
+  assert.equal(setCookies.length, 1, 'only the new login is set');
+  assert.match(setCookies[0] as string, /^__Host-gh_login_[A-Za-z0-9_-]{16}\.0=/);
+  for (const name of foreign) assert.ok(!tx.isOwnCookie(name), name);
+});
+
+test('any return_to /auth/login accepts fits the one-cookie transaction, under the longest key id the config allows', async () => {
+  const keyring = new Keyring([{ id: 'k'.repeat(64), secret: randomBytes(32) }]).derive('login-transaction');
+  const tx = new LoginTransactions({ keyring, ttlSeconds: TTL, now: Date.now });
+  const state = randomBytes(32).toString('base64url');
+  // openid-client's nonce and verifier are 43 characters, like state; a longer one leaves room.
+  const t: LoginTransaction = { state, nonce: 'n'.repeat(64), verifier: 'v'.repeat(128), returnTo: `/${'a'.repeat(MAX_RETURN_TO_LENGTH - 1)}`, startedAt: Date.now() };
+  const set = await tx.begin(t, new Map());
+  assert.equal(set.length, 1);
+  assert.ok(Buffer.byteLength(set[0] as string) < 4096, 'under the browser limit per cookie');
 });

@@ -27,6 +27,10 @@ const PREFIX = '__Host-gh_login_';
 // finds its own transaction among several; the sealed value still has to hold the whole state.
 const ID_LENGTH = 16;
 const STATE = /^[A-Za-z0-9_-]{16,256}$/;
+// The names begin() makes: `state` is base64url (openid-client's randomState), so an id is
+// ID_LENGTH of its characters. Any other `__Host-gh_login_…` cookie was set by someone else
+// (its name need not even be a valid cookie token, which clearCookie refuses): left alone.
+const OWN_NAME = new RegExp(`^${PREFIX}[A-Za-z0-9_-]{${ID_LENGTH}}\\.0$`);
 
 /**
  * Login transactions (state, nonce, PKCE verifier, return_to), one sealed cookie
@@ -41,9 +45,9 @@ export class LoginTransactions {
     this.maxPending = o.maxPending ?? 4;
   }
 
-  /** True for any transaction cookie name (never forwarded upstream). */
+  /** True for a transaction cookie name as {@link begin} makes them. (The whole `__Host-gh_` namespace is never forwarded upstream.) */
   isOwnCookie(name: string): boolean {
-    return name.startsWith(PREFIX) && name.endsWith('.0');
+    return OWN_NAME.test(name);
   }
 
   /** Set-Cookie values starting `t`, and clearing expired, unreadable or surplus (oldest) transactions the browser holds. */

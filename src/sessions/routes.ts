@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { clearCookie, parseCookies, withoutCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
-import { redirect, sendJson, sendProblem } from './http-responses.js';
+import { redirect, sendJson, sendNoContent, sendProblem, type ResponseEnv } from './http-responses.js';
 import type { SessionManager } from './manager.js';
 import type { OidcClient } from './oidc-client.js';
 import { providerFailureLog } from './provider-error.js';
@@ -45,10 +45,13 @@ const LOGIN_TTL_SECONDS = 600;
 /** Every cookie the gateway sets is named `__Host-gh_…`; the prefix is reserved for it. */
 const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
 
-/** Where an endpoint reports what the operator must know; the request id ties a line to the request's access-log entry. */
-export interface EndpointLog {
+/**
+ * What the gateway hands an endpoint with each request: where to report what
+ * the operator must know (the request id ties a line to the request's
+ * access-log entry), and what every answer carries (request id, HSTS, realm).
+ */
+export interface EndpointEnv extends ResponseEnv {
   readonly logger: Logger;
-  readonly requestId: string;
 }
 
 /** One request to an endpoint, with the cookies it brought and the ones its response sets. */
@@ -58,7 +61,7 @@ interface Exchange {
   readonly query: string;
   readonly cookies: Map<string, string>;
   readonly setCookies: string[];
-  readonly log: EndpointLog | undefined;
+  readonly env: EndpointEnv;
 }
 
 const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh' | 'logout' | 'sessions' | 'session'; methods: readonly string[] }>> = {
@@ -119,9 +122,9 @@ export class SessionEndpoints {
 
   /**
    * Serves one request; never throws (errors become problem responses).
-   * Failed provider calls (discovery, login, refresh) go to `log`.
+   * Failed provider calls (discovery, login, refresh) go to `env.logger`.
    */
-  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string, log?: EndpointLog): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, query: string, env: EndpointEnv): Promise<void> {
     const setCookies: string[] = [];
     let cookies: Map<string, string> = new Map();
     let allow: string | undefined;
@@ -135,7 +138,7 @@ export class SessionEndpoints {
         allow = endpoint.methods.join(', ');
         throw new GatehouseError('GH_METHOD_NOT_ALLOWED', 'method not allowed here');
       }
-      const x: Exchange = { req, res, query, cookies, setCookies, log };
+      const x: Exchange = { req, res, query, cookies, setCookies, env };
       switch (endpoint.name) {
         case 'login':
           return await this.login(x);
@@ -158,14 +161,17 @@ export class SessionEndpoints {
           return await this.endOne(x, handle as string);
       }
     } catch (err) {
-      if (log !== undefined) providerFailureLog(log.logger).report(err, log.requestId);
+      if (err instanceof GatehouseError) providerFailureLog(env.logger).report(err, env.requestId);
+      // Not one of ours: a bug, answered 500 GH_INTERNAL as on routes (onUnexpected), and the
+      // operator gets the only trace of it. The log redacts credential fields; our errors never carry one.
+      else env.logger.error({ err, requestId: env.requestId }, 'session endpoint failed');
       const e = asGatehouseError(err);
       if (e.code === 'GH_SESSION_INVALID' || e.code === 'GH_SESSION_EXPIRED') setCookies.push(...this.o.manager.clearCookies(cookies));
-      sendProblem(res, e, setCookies, allow);
+      sendProblem(res, env, e, setCookies, allow);
     }
   }
 
-  private async login({ res, query, cookies, setCookies }: Exchange): Promise<void> {
+  private async login({ res, env, query, cookies, setCookies }: Exchange): Promise<void> {
     const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
     const returnTo = safeReturnTo(params.get('return_to'), this.o.publicOrigin, this.o.returnToOrigins);
     const t: LoginTransaction = {
@@ -177,10 +183,10 @@ export class SessionEndpoints {
     };
     const url = await this.o.client.authorizationUrl({ state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
     setCookies.push(...(await this.tx.begin(t, cookies)));
-    redirect(res, url.href, setCookies);
+    redirect(res, env, url.href, setCookies);
   }
 
-  private async callback({ req, res, query, cookies, setCookies }: Exchange): Promise<void> {
+  private async callback({ req, res, env, query, cookies, setCookies }: Exchange): Promise<void> {
     // The transaction is single-use: cleared whatever the outcome. Other logins in flight in this browser stay.
     const taken = await this.tx.take(new URLSearchParams(query).get('state'), cookies);
     setCookies.push(...taken.setCookies);
@@ -205,15 +211,15 @@ export class SessionEndpoints {
     };
     setCookies.push(...(await this.o.manager.create(data, cookies)));
     if (this.o.csrf.doubleSubmit) setCookies.push(csrfCookie(this.o.csrf, this.o.cookieAttributes ?? {}, this.o.absoluteSeconds));
-    redirect(res, t.returnTo, setCookies);
+    redirect(res, env, t.returnTo, setCookies);
   }
 
   private async refresh(x: Exchange): Promise<void> {
-    const { req, res, cookies, setCookies } = x;
+    const { req, res, env, cookies, setCookies } = x;
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const s = await this.requireSession(x);
     const t = s.tokens;
-    sendJson(res, 200, {
+    sendJson(res, env, 200, {
       access_token: t.accessToken,
       token_type: 'Bearer',
       expires_in: Math.max(0, t.accessTokenExpiresAt - Math.floor(this.o.now() / 1000)),
@@ -221,7 +227,7 @@ export class SessionEndpoints {
     }, setCookies);
   }
 
-  private async logout({ req, res, cookies, setCookies }: Exchange): Promise<void> {
+  private async logout({ req, res, env, cookies, setCookies }: Exchange): Promise<void> {
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     // The browser forgets the session whatever follows, a 503 included: a user who logged out
     // must not stay signed in on this device because the store was down at that moment.
@@ -241,38 +247,37 @@ export class SessionEndpoints {
     const endSessionUrl =
       this.o.endSession && ended ? await this.o.client.endSessionUrl({ idTokenHint: ended.tokens.idToken, postLogoutRedirectUri: this.o.postLogoutRedirectUri }) : undefined;
     if (req.headers['sec-fetch-mode'] === 'navigate') {
-      return redirect(res, endSessionUrl?.href ?? this.o.postLogoutRedirectUri ?? '/', setCookies, 303);
+      return redirect(res, env, endSessionUrl?.href ?? this.o.postLogoutRedirectUri ?? '/', setCookies, 303);
     }
-    sendJson(res, 200, { ended: ended !== undefined, revoked, ...(endSessionUrl ? { end_session_url: endSessionUrl.href } : {}) }, setCookies);
+    sendJson(res, env, 200, { ended: ended !== undefined, revoked, ...(endSessionUrl ? { end_session_url: endSessionUrl.href } : {}) }, setCookies);
   }
 
   private async sessions(x: Exchange): Promise<void> {
-    const { req, res, cookies, setCookies } = x;
+    const { req, res, env, cookies, setCookies } = x;
     if (req.method === 'DELETE') checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(x);
     if (req.method === 'DELETE') {
-      sendJson(res, 200, { ended: await this.o.manager.destroyOthers(current) }, setCookies);
+      sendJson(res, env, 200, { ended: await this.o.manager.destroyOthers(current) }, setCookies);
       return;
     }
-    sendJson(res, 200, { sessions: await this.o.manager.list(current) }, setCookies);
+    sendJson(res, env, 200, { sessions: await this.o.manager.list(current) }, setCookies);
   }
 
   private async endOne(x: Exchange, handle: string): Promise<void> {
-    const { req, res, cookies, setCookies } = x;
+    const { req, res, env, cookies, setCookies } = x;
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(x);
     if (!(await this.o.manager.destroyHandle(current, handle))) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
     if (handle === current.handle) setCookies.push(...this.o.manager.clearCookies(cookies));
-    res.writeHead(204, { 'cache-control': 'no-store', ...(setCookies.length ? { 'set-cookie': setCookies } : {}) });
-    res.end();
+    sendNoContent(res, env, setCookies);
   }
 
-  private async requireSession({ cookies, setCookies, log }: Exchange): Promise<SessionData> {
+  private async requireSession({ cookies, setCookies, env }: Exchange): Promise<SessionData> {
     const s = await this.o.manager.resume(cookies);
     if (!s) throw new GatehouseError('GH_SESSION_MISSING', 'no session');
     setCookies.push(...s.setCookies);
     // A refresh that failed while the token was still valid: answered with that token, logged for the operator.
-    if (s.refreshFailure !== undefined && log !== undefined) providerFailureLog(log.logger).report(s.refreshFailure, log.requestId);
+    if (s.refreshFailure !== undefined) providerFailureLog(env.logger).report(s.refreshFailure, env.requestId);
     return s.data;
   }
 }

@@ -8,6 +8,7 @@ import { OidcClient } from './oidc-client.js';
 import { CachedSessionStore } from './redis/cached-store.js';
 import { RedisSessionStore } from './redis/redis-store.js';
 import { RefreshCoordinator, type RefreshOutcome } from './refresh.js';
+import { returnToFor } from './return-to.js';
 import { SessionEndpoints } from './routes.js';
 import { StatefulSessions } from './stateful.js';
 import { StatelessSessions } from './stateless.js';
@@ -20,8 +21,8 @@ export interface SessionRuntime {
   readonly endpoints: SessionEndpoints;
   readonly client: OidcClient;
   readonly csrf: CsrfOptions;
-  /** `/auth/login`. */
-  readonly loginPath: string;
+  /** Where a page navigation without a session is sent: `/auth/login?return_to=` the request, never a value login refuses. */
+  loginLocation(path: string, query: string): string;
   /** Names of gateway-owned cookies that never go upstream. */
   isGatewayCookie(name: string): boolean;
   /** Resolves once the store answers (Redis connected); never rejects. */
@@ -126,7 +127,7 @@ export function createSessionRuntime(cfg: SessionsConfig, opts: SessionRuntimeOp
     endpoints,
     client,
     csrf,
-    loginPath: `${endpoints.basePath}/login`,
+    loginLocation: (path, query) => `${endpoints.basePath}/login?return_to=${encodeURIComponent(returnToFor(path, query, publicOrigin))}`,
     isGatewayCookie: (name) => endpoints.isGatewayCookie(name),
     ready: isRedisBacked(store) ? store.ready : Promise.resolve(),
     isReady: () => (isRedisBacked(store) ? store.isReady() : true),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
+import { CookieJar, loginWithForm, startTestAuthService, TEST_API } from '../helpers/auth-service.js';
 import { call, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/ports.js';
 import { startEchoUpstream, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
 
 let dir: string;
@@ -246,4 +248,63 @@ test('reload re-reads the TLS certificate and key: new connections get a renewed
     await trustsB.close();
     rmSync(tlsDir, { recursive: true, force: true });
   }
+});
+
+test('the /auth/* endpoints carry HSTS on every answer (redirects, JSON, 204, problems), and their 401s a Bearer challenge', async (t) => {
+  const port = await freePort();
+  const publicUrl = `https://127.0.0.1:${port}`;
+  const client = { clientId: 'gateway-tls', clientSecret: randomBytes(24).toString('base64url') };
+  const auth = await startTestAuthService({
+    overrides: {
+      clients: [{ ...client, redirectUris: [`${publicUrl}/auth/callback`], grantTypes: ['authorization_code', 'refresh_token'], scopes: ['openid', 'offline_access', 'api:read'], resources: [TEST_API], firstParty: true }],
+    },
+  });
+  t.after(() => auth.close());
+  const g = await startTestGateway(
+    {
+      listen: { host: '127.0.0.1', port, tls: { cert: 'cert.pem', key: 'key.pem', hstsMaxAge: 600 } },
+      routes: [{ path: '/app', upstream: up.url, auth: 'session' }],
+      sessions: {
+        mode: 'stateful',
+        publicUrl,
+        provider: { ...client, issuer: auth.issuer, scopes: 'openid offline_access api:read', resource: TEST_API },
+        keys: [{ id: 'k1', secret: randomBytes(32).toString('base64url') }],
+      },
+    },
+    { baseDir: dir },
+  );
+  t.after(() => g.close());
+  const jar = new CookieJar();
+  const send = async (method: string, path: string, headers: Record<string, string> = {}) => {
+    const res = await request(`${publicUrl}${path}`, { method: method as 'GET', headers: { cookie: jar.header(), ...headers }, dispatcher: agent });
+    const body = await res.body.text();
+    const setCookie = res.headers['set-cookie'];
+    jar.store(new Response(null, { headers: (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).map((c): [string, string] => ['set-cookie', c]) }));
+    assert.equal(res.headers['strict-transport-security'], 'max-age=600', `${method} ${path} → ${res.statusCode}`);
+    return { status: res.statusCode, headers: res.headers, body };
+  };
+  const origin = { origin: publicUrl };
+
+  for (const [method, path, headers] of [['GET', '/auth/sessions', {}], ['POST', '/auth/refresh', origin]] as const) {
+    const missing = await send(method, path, headers);
+    assert.equal(missing.status, 401, missing.body);
+    assert.equal(missing.headers['www-authenticate'], 'Bearer realm="gatehouse"', `${method} ${path}`);
+  }
+  assert.equal((await send('POST', '/auth/logout')).status, 403, 'no Origin: a CSRF refusal, with HSTS too');
+  assert.equal((await send('GET', '/auth/nope')).status, 404);
+
+  const start = await send('GET', '/auth/login?return_to=/app/x');
+  assert.equal(start.status, 302, start.body);
+  const callback = await loginWithForm(String(start.headers.location), { username: auth.user.username, password: auth.user.password, redirectUri: `${publicUrl}/auth/callback` });
+  const done = await send('GET', `${callback.pathname}${callback.search}`);
+  assert.equal(done.status, 302, done.body);
+  assert.equal(done.headers.location, '/app/x');
+  assert.equal((await send('POST', '/auth/refresh', origin)).status, 200);
+  const list = await send('GET', '/auth/sessions');
+  assert.equal(list.status, 200);
+  const own = (JSON.parse(list.body) as { sessions: { id: string; current: boolean }[] }).sessions.find((s) => s.current);
+  assert.ok(own);
+  assert.equal((await send('DELETE', `/auth/sessions/${own.id}`, origin)).status, 204);
+  assert.equal((await send('POST', '/auth/logout', origin)).status, 200);
+  assert.equal((await send('POST', '/auth/logout', { ...origin, 'sec-fetch-mode': 'navigate' })).status, 303);
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { MemorySessionStore } from '../../src/sessions/memory/memory-store.js';
+import type { SessionKey, StoredSession } from '../../src/sessions/store.js';
 import { CookieJar, loginWithForm } from '../helpers/auth-service.js';
 import { offsetClock, rawRequest, startSessionStack, type Echo } from '../helpers/session-stack.js';
 
@@ -357,4 +359,65 @@ test('stateless: a re-sealed cookie lives to the absolute end counted from the l
   assert.equal(r.status, 200);
   const left = maxAge(r);
   assert.ok(Math.abs(left - 4 * 3600) <= 2, `Max-Age=${left}, expected about ${4 * 3600}`);
+});
+
+test('a transaction cookie the gateway never made (a name that is no cookie token) does not break login: 302 to the provider, cookie left alone', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  for (const cookie of ['__Host-gh_login_a b.0=x', '__Host-gh_login_ab(c.0=x', '__Host-gh_login_a/b.0=x']) {
+    const r = await rawRequest(`${stack.url}/auth/login?return_to=/app`, { headers: { cookie } });
+    assert.equal(r.status, 302, `${cookie}: ${r.body}`);
+    assert.match(String(r.headers.location), new RegExp(`^${stack.auth.issuer}/`));
+    assert.equal(r.setCookies.length, 1, 'only the new transaction');
+  }
+});
+
+/** A store that fails with a plain (non-Gatehouse) error on every read. */
+class BrokenStore extends MemorySessionStore {
+  override get(_key: SessionKey): Promise<StoredSession | undefined> {
+    return Promise.reject(new TypeError('store broke'));
+  }
+}
+
+test('an unexpected error in an /auth endpoint is 500 GH_INTERNAL and logged at error level with the request id, never the cookie', async (t) => {
+  const store = new BrokenStore({ sweepIntervalMs: 0 });
+  const stack = await startSessionStack({ mode: 'stateful', sessionStores: [store] });
+  t.after(async () => {
+    await stack.close();
+    await store.close();
+  });
+  const sid = randomBytes(32).toString('base64url');
+  const r = await rawRequest(`${stack.url}/auth/sessions`, { headers: { cookie: `__Host-gh_sid=${sid}`, 'x-request-id': 'req-auth-500' } });
+  assert.equal(r.status, 500, r.body);
+  assert.equal(code(r), 'GH_INTERNAL');
+  const lines = stack.logs().filter((l) => l.requestId === 'req-auth-500');
+  assert.equal(lines.length, 1, JSON.stringify(stack.logs()));
+  assert.equal(lines[0]?.level, 'error');
+  assert.match(JSON.stringify(lines[0]), /store broke/);
+  assert.ok(!JSON.stringify(stack.logs()).includes(sid), 'the session id never reaches the log');
+});
+
+test('a deep link longer than return_to allows still logs in (its query is dropped); a return_to that only grows past the limit once encoded is 400 GH_BAD_REQUEST', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  const nav = await rawRequest(`${stack.url}/app/search?q=${'a'.repeat(2100)}`, { headers: { 'sec-fetch-mode': 'navigate' } });
+  assert.equal(nav.status, 302);
+  assert.equal(nav.headers.location, `/auth/login?return_to=${encodeURIComponent('/app/search')}`);
+  const start = await rawRequest(`${stack.url}${String(nav.headers.location)}`, { headers: { 'sec-fetch-mode': 'navigate' } });
+  assert.equal(start.status, 302, start.body);
+  assert.match(String(start.headers.location), new RegExp(`^${stack.auth.issuer}/`));
+  const callback = await loginWithForm(String(start.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+  const done = await rawRequest(callback.href, { headers: { cookie: start.setCookies.map((c) => c.split(';')[0]).join('; ') } });
+  assert.equal(done.status, 302, done.body);
+  assert.equal(done.headers.location, '/app/search');
+
+  const longPath = await rawRequest(`${stack.url}/app/${'a'.repeat(2100)}`, { headers: { 'sec-fetch-mode': 'navigate' } });
+  assert.equal(longPath.headers.location, `/auth/login?return_to=${encodeURIComponent('/')}`);
+  assert.equal((await rawRequest(`${stack.url}${String(longPath.headers.location)}`)).status, 302);
+
+  for (const target of [`/app/${'é'.repeat(1000)}`, `/app/${'"'.repeat(2000)}`]) {
+    const r = await rawRequest(`${stack.url}/auth/login?return_to=${encodeURIComponent(target)}`);
+    assert.equal(r.status, 400, r.body);
+    assert.equal(code(r), 'GH_BAD_REQUEST');
+  }
 });

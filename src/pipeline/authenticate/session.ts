@@ -90,8 +90,7 @@ export function sessionAuthenticator(o: SessionAuthOptions): SyncCapableAuthenti
 
   function unauthenticated(ctx: RequestContext, err: GatehouseError): GatehouseError {
     if (!wantsRedirect(ctx.req, o.login)) return err;
-    const returnTo = ctx.path + ctx.query;
-    addResponseHeaders(ctx, ['location', `${runtime.loginPath}?return_to=${encodeURIComponent(returnTo)}`]);
+    addResponseHeaders(ctx, ['location', runtime.loginLocation(ctx.path, ctx.query)]);
     return new GatehouseError('GH_LOGIN_REQUIRED', 'login required');
   }
 }
