@@ -184,22 +184,34 @@ function toClientMetadata(c: AuthClientConfig, idTokenAlg: ClientMetadata['id_to
 export type { KoaContextWithOIDC };
 
 /**
- * oidc-provider's default prompts, with one more reason to show the login form:
- * the account's password was set after the browser session signed in. A session
- * stolen before a reset would otherwise go on signing in as the user (and get
- * new codes and refresh tokens) until it expired.
+ * oidc-provider's default prompts, with two more reasons to show the login form:
+ * - the account was removed after the browser session signed in. oidc-provider
+ *   itself does not check: it takes the session's account as signed in, and its
+ *   consent check then fails on the missing account with a 500, for as long as
+ *   the session cookie lives;
+ * - the account's password was set after the browser session signed in. A
+ *   session stolen before a reset would otherwise go on signing in as the user
+ *   (and get new codes and refresh tokens) until it expired.
  */
 function loginPolicy(accounts: AccountStore): ReturnType<typeof interactionPolicy.base> {
   const policy = interactionPolicy.base();
   const login = policy.get('login');
   if (!login) throw new Error('oidc-provider has no login prompt');
+  // A login just submitted is the new sign-in (oidc-provider's max_age check does the same).
+  const signedInAccount = (ctx: KoaContextWithOIDC): string | undefined => (ctx.oidc.result?.login ? undefined : ctx.oidc.session?.accountId);
+  login.checks.add(
+    new interactionPolicy.Check('account_removed', 'the account of this sign-in no longer exists', async (ctx) => {
+      const accountId = signedInAccount(ctx);
+      if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return (await accounts.findById(accountId)) === undefined ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
   login.checks.add(
     new interactionPolicy.Check('password_changed', 'the password changed since this sign-in', async (ctx) => {
-      const { session, result } = ctx.oidc;
-      // A login just submitted is the new sign-in (oidc-provider's max_age check does the same).
-      if (!session?.accountId || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      const account = await accounts.findById(session.accountId);
-      const loginTs = (session as { loginTs?: unknown }).loginTs;
+      const accountId = signedInAccount(ctx);
+      if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const account = await accounts.findById(accountId);
+      const loginTs = (ctx.oidc.session as { loginTs?: unknown } | undefined)?.loginTs;
       return account !== undefined && typeof loginTs === 'number' && loginTs < account.updatedAt
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;
