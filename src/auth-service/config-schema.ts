@@ -101,7 +101,9 @@ const TtlSchema = z
     refreshTokenAbsolute: lifetime().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
     authorizationCode: lifetime().default(60),
     session: lifetime().default(86400).describe('Login session at the service.'),
-    grant: lifetime().default(30 * 86400).describe("A user's authorization of a client; at least refreshTokenAbsolute."),
+    grant: lifetime()
+      .default(30 * 86400)
+      .describe("A user's authorization of a client, counted from the latest sign-in to that client; at least refreshTokenAbsolute."),
     interaction: lifetime().default(600).describe('Time to complete the login form.'),
   })
   .strict();
@@ -192,7 +194,8 @@ export const AuthServiceSchema = z
       ctx.addIssue({ code: 'custom', path: ['signing', 'keysPath'], message: 'required with the sqlite store' });
     }
     if (cfg.ttl.grant < cfg.ttl.refreshTokenAbsolute) {
-      // A grant that expires first would silently cut every refresh token of it short.
+      // Each sign-in extends the grant to this long from then (provider.ts, loadExistingGrant); a grant
+      // that still ended first would silently cut short the refresh tokens of that sign-in.
       ctx.addIssue({ code: 'custom', path: ['ttl', 'grant'], message: 'must not be shorter than refreshTokenAbsolute' });
     }
     if (cfg.ttl.refreshTokenAbsolute < cfg.ttl.refreshTokenIdle) {

@@ -118,6 +118,20 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
+    loadExistingGrant: async (ctx) => {
+      // oidc-provider's own lookup, then one change: the grant is extended. Its expiry is set once,
+      // when it is created, and a later sign-in reuses it as is; the refresh token of that sign-in
+      // (good for refreshTokenAbsolute from now) then died with a grant created long before.
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client?.clientId as string);
+      const grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      if (grant) {
+        // On oidc-provider's clock, not the service's: it compares `exp` with Date.now(), and saves the
+        // grant for `exp` minus that (the store counts the lifetime on the service's clock).
+        grant.exp = Math.floor(Date.now() / 1000) + cfg.ttl.grant;
+        await grant.save();
+      }
+      return grant;
+    },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Every use rotates (RFC 9700 §4.14.2); oidc-provider revokes the grant when a consumed token comes back.
     rotateRefreshToken: true,
@@ -144,6 +158,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       Grant: cfg.ttl.grant,
       RefreshToken: (_ctx, token) => {
         // Idle: each rotation gets a fresh idle window. Absolute: never past the first issue + absolute.
+        // A token issued at a sign-in (not a rotation) is that first issue: its `iiat` is stamped here,
+        // on the service's clock, which measures the age below; oidc-provider stamped it from its own,
+        // and under an injected clock a token issued after the clock moved looked that much older.
+        if (!token.rotations) token.iiat = nowSeconds();
         const age = nowSeconds() - (token.iiat ?? token.iat ?? nowSeconds());
         return Math.max(1, Math.floor(Math.min(cfg.ttl.refreshTokenIdle, cfg.ttl.refreshTokenAbsolute - age)));
       },
