@@ -79,6 +79,8 @@ const ClientSchema = z
       c[key].forEach((uri, i) => {
         // An unparsable one is reported by its url() check.
         if (URL.canParse(uri) && !isSafeEndpointUrl(uri)) ctx.addIssue({ code: 'custom', path: [key, i], message: 'must be https, or http on a loopback address' });
+        // oidc-provider refuses such a client at every request it makes (RFC 6749 §3.1.2): say so at load.
+        if (uri.includes('#')) ctx.addIssue({ code: 'custom', path: [key, i], message: 'a redirect URI has no fragment (RFC 6749 §3.1.2)' });
       });
     }
   });
@@ -86,7 +88,11 @@ export type AuthClientConfig = z.infer<typeof ClientSchema>;
 
 const ResourceSchema = z
   .object({
-    indicator: z.url().describe('The resource indicator: the `aud` of its access tokens, e.g. https://api.example.com.'),
+    indicator: z
+      .url()
+      // A client cannot send it (RFC 8707 §2 forbids the fragment, and oidc-provider refuses it), so its tokens could never be issued.
+      .refine((u) => !u.includes('#'), 'a resource indicator has no fragment (RFC 8707 §2)')
+      .describe('The resource indicator: the `aud` of its access tokens, e.g. https://api.example.com.'),
     accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt').describe('`jwt` (RFC 9068) or `opaque` (checked by introspection).'),
     scopes: z.array(ScopeName).default([]).describe('Scopes this resource understands.'),
     accessTokenTtl: lifetime().optional().describe('Access-token lifetime for this resource; default `ttl.accessToken`.'),
@@ -127,7 +133,11 @@ const LoginSchema = z
   .object({
     maxAttemptsPerUser: z.number().int().positive().default(5),
     maxAttemptsPerIp: z.number().int().positive().default(20),
-    window: durationSeconds().default(300).describe('Rate-limit window for failed logins.'),
+    window: durationSeconds()
+      // 0 passed validation and switched the limit off: every count expired as it was made.
+      .refine((s) => s >= 1, 'at least 1s (a shorter window lets guesses through as fast as they are sent)')
+      .default(300)
+      .describe('Rate-limit window for failed logins; at least 1s.'),
   })
   .strict();
 
