@@ -121,3 +121,23 @@ test('the config file: an auth section alone is valid; neither routes nor auth i
   assert.throws(() => parseConfigText(text, { COOKIE_KEY: 'k'.repeat(40) }), (err: ConfigError) => err.issues.some((i) => /SVC_SECRET/.test(i.message)));
   assert.throws(() => parseConfigText('logging: { level: info }\n', {}), (err: ConfigError) => err.issues.some((i) => i.path === 'routes'));
 });
+
+test('login.window: zero (or under a second) is refused, not a rate limit that never counts', () => {
+  for (const window of [0, '0s', '500ms']) {
+    assert.match(issues({ ...base, login: { window } }).join('\n'), /login\.window: at least 1s/, String(window));
+  }
+  assert.equal(AuthServiceSchema.parse({ ...base, login: { window: '1s' } }).login.window, 1);
+});
+
+test('URIs oidc-provider refuses at every request are refused here: fragments in resource indicators and redirect URIs', () => {
+  const withFragment = issues({
+    ...base,
+    resources: [{ indicator: 'https://api.example.com/#frag', scopes: ['api:read'] }],
+    clients: [{ ...client, resources: ['https://api.example.com/#frag'] }],
+  }).join('\n');
+  assert.match(withFragment, /resources\.0\.indicator: a resource indicator has no fragment \(RFC 8707 §2\)/);
+  const web = { clientId: 'web', clientSecret: 's'.repeat(20), scopes: ['openid'], redirectUris: ['https://app.example.com/cb#x'], postLogoutRedirectUris: ['https://app.example.com/bye#'] };
+  const bad = issues({ ...base, clients: [web] }).join('\n');
+  assert.match(bad, /clients\.0\.redirectUris\.0: a redirect URI has no fragment \(RFC 6749 §3\.1\.2\)/);
+  assert.match(bad, /clients\.0\.postLogoutRedirectUris\.0: a redirect URI has no fragment/);
+});

@@ -79,6 +79,8 @@ const ClientSchema = z
       c[key].forEach((uri, i) => {
         // An unparsable one is reported by its url() check.
         if (URL.canParse(uri) && !isSafeEndpointUrl(uri)) ctx.addIssue({ code: 'custom', path: [key, i], message: 'must be https, or http on a loopback address' });
+        // oidc-provider refuses such a client at every request it makes (RFC 6749 §3.1.2): say so at load.
+        if (uri.includes('#')) ctx.addIssue({ code: 'custom', path: [key, i], message: 'a redirect URI has no fragment (RFC 6749 §3.1.2)' });
       });
     }
   });
@@ -86,7 +88,11 @@ export type AuthClientConfig = z.infer<typeof ClientSchema>;
 
 const ResourceSchema = z
   .object({
-    indicator: z.url().describe('The resource indicator: the `aud` of its access tokens, e.g. https://api.example.com.'),
+    indicator: z
+      .url()
+      // A client cannot send it (RFC 8707 §2 forbids the fragment, and oidc-provider refuses it), so its tokens could never be issued.
+      .refine((u) => !u.includes('#'), 'a resource indicator has no fragment (RFC 8707 §2)')
+      .describe('The resource indicator: the `aud` of its access tokens, e.g. https://api.example.com.'),
     accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt').describe('`jwt` (RFC 9068) or `opaque` (checked by introspection).'),
     scopes: z.array(ScopeName).default([]).describe('Scopes this resource understands.'),
     accessTokenTtl: lifetime().optional().describe('Access-token lifetime for this resource; default `ttl.accessToken`.'),
@@ -101,7 +107,9 @@ const TtlSchema = z
     refreshTokenAbsolute: lifetime().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
     authorizationCode: lifetime().default(60),
     session: lifetime().default(86400).describe('Login session at the service.'),
-    grant: lifetime().default(30 * 86400).describe("A user's authorization of a client; at least refreshTokenAbsolute."),
+    grant: lifetime()
+      .default(30 * 86400)
+      .describe("A user's authorization of a client, counted from the latest sign-in to that client; at least refreshTokenAbsolute."),
     interaction: lifetime().default(600).describe('Time to complete the login form.'),
   })
   .strict();
@@ -123,9 +131,20 @@ const SigningSchema = z
 
 const LoginSchema = z
   .object({
-    maxAttemptsPerUser: z.number().int().positive().default(5),
-    maxAttemptsPerIp: z.number().int().positive().default(20),
-    window: durationSeconds().default(300).describe('Rate-limit window for failed logins.'),
+    maxAttemptsPerUser: z
+      .number()
+      .int()
+      .positive()
+      .default(5)
+      .describe(
+        'Sign-in attempts per username within `window` before the form answers 429. Counted per instance with the sqlite store; with redis, in Redis (`<keyPrefix>ratelimit:`) across every instance sharing it, and an attempt is refused (503) while Redis cannot be reached.',
+      ),
+    maxAttemptsPerIp: z.number().int().positive().default(20).describe('Sign-in attempts per client address (IPv6: per /64) within `window`; counted as `maxAttemptsPerUser` is.'),
+    window: durationSeconds()
+      // 0 passed validation and switched the limit off: every count expired as it was made.
+      .refine((s) => s >= 1, 'at least 1s (a shorter window lets guesses through as fast as they are sent)')
+      .default(300)
+      .describe('Rate-limit window for failed logins; at least 1s.'),
   })
   .strict();
 
@@ -192,7 +211,8 @@ export const AuthServiceSchema = z
       ctx.addIssue({ code: 'custom', path: ['signing', 'keysPath'], message: 'required with the sqlite store' });
     }
     if (cfg.ttl.grant < cfg.ttl.refreshTokenAbsolute) {
-      // A grant that expires first would silently cut every refresh token of it short.
+      // Each sign-in extends the grant to this long from then (provider.ts, loadExistingGrant); a grant
+      // that still ended first would silently cut short the refresh tokens of that sign-in.
       ctx.addIssue({ code: 'custom', path: ['ttl', 'grant'], message: 'must not be shorter than refreshTokenAbsolute' });
     }
     if (cfg.ttl.refreshTokenAbsolute < cfg.ttl.refreshTokenIdle) {

@@ -12,7 +12,8 @@ import { createRedisModelStore } from './adapters/redis.js';
 import { createSqliteModelStore, type ModelStore } from './adapters/sqlite.js';
 import { longestAccessTokenTtl, type AuthServiceConfig } from './config-schema.js';
 import { handleInteraction } from './interactions/routes.js';
-import { LoginRateLimiter } from './interactions/rate-limit.js';
+import { LoginRateLimiter, type LoginRateLimit } from './interactions/rate-limit.js';
+import { RedisLoginRateLimiter } from './interactions/rate-limit-redis.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { fileKeyRepository, redisKeyRepository, signingKeysRedisKey, type KeyRepository } from './keys/repository.js';
 import { rotateStoredKeys, type RotationResult } from './keys/rotate.js';
@@ -97,14 +98,19 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   const accounts = await SqliteAccountStore.open(cfg.usersPath, { now }).catch(underKey('auth.usersPath'));
   let models: ModelStore;
   let keyRepo: KeyRepository;
+  const limits = { maxAttemptsPerUser: cfg.login.maxAttemptsPerUser, maxAttemptsPerIp: cfg.login.maxAttemptsPerIp, windowSeconds: cfg.login.window };
+  let limiter: LoginRateLimit;
   try {
     if (cfg.store.kind === 'sqlite') {
       models = await createSqliteModelStore(cfg.store.path, { now }).catch(underKey('auth.store.path'));
       keyRepo = fileKeyRepository(cfg.signing.keysPath as string);
+      limiter = new LoginRateLimiter({ ...limits, now });
     } else {
       const redisModels = await createRedisModelStore(cfg.store.url, cfg.store.keyPrefix, { now });
       models = redisModels;
       keyRepo = redisKeyRepository(redisModels.redis, signingKeysRedisKey(cfg.store.keyPrefix));
+      // Several instances share a Redis store: counted in one place, a guesser gets no more tries by spreading over them.
+      limiter = new RedisLoginRateLimiter(redisModels.redis, { ...limits, keyPrefix: cfg.store.keyPrefix });
     }
   } catch (err) {
     await accounts.close();
@@ -151,12 +157,6 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   }, timerDelay(Math.max(1, cfg.signing.reloadInterval) * 1000));
   reloadTimer.unref();
 
-  const limiter = new LoginRateLimiter({
-    maxAttemptsPerUser: cfg.login.maxAttemptsPerUser,
-    maxAttemptsPerIp: cfg.login.maxAttemptsPerIp,
-    windowSeconds: cfg.login.window,
-    now,
-  });
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'));
   const trusted = createTrustedProxies(cfg.trustedProxies);
 

@@ -118,6 +118,20 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
+    loadExistingGrant: async (ctx) => {
+      // oidc-provider's own lookup, then one change: the grant is extended. Its expiry is set once,
+      // when it is created, and a later sign-in reuses it as is; the refresh token of that sign-in
+      // (good for refreshTokenAbsolute from now) then died with a grant created long before.
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client?.clientId as string);
+      const grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      if (grant) {
+        // On oidc-provider's clock, not the service's: it compares `exp` with Date.now(), and saves the
+        // grant for `exp` minus that (the store counts the lifetime on the service's clock).
+        grant.exp = Math.floor(Date.now() / 1000) + cfg.ttl.grant;
+        await grant.save();
+      }
+      return grant;
+    },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Every use rotates (RFC 9700 §4.14.2); oidc-provider revokes the grant when a consumed token comes back.
     rotateRefreshToken: true,
@@ -144,6 +158,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       Grant: cfg.ttl.grant,
       RefreshToken: (_ctx, token) => {
         // Idle: each rotation gets a fresh idle window. Absolute: never past the first issue + absolute.
+        // A token issued at a sign-in (not a rotation) is that first issue: its `iiat` is stamped here,
+        // on the service's clock, which measures the age below; oidc-provider stamped it from its own,
+        // and under an injected clock a token issued after the clock moved looked that much older.
+        if (!token.rotations) token.iiat = nowSeconds();
         const age = nowSeconds() - (token.iiat ?? token.iat ?? nowSeconds());
         return Math.max(1, Math.floor(Math.min(cfg.ttl.refreshTokenIdle, cfg.ttl.refreshTokenAbsolute - age)));
       },
@@ -184,22 +202,34 @@ function toClientMetadata(c: AuthClientConfig, idTokenAlg: ClientMetadata['id_to
 export type { KoaContextWithOIDC };
 
 /**
- * oidc-provider's default prompts, with one more reason to show the login form:
- * the account's password was set after the browser session signed in. A session
- * stolen before a reset would otherwise go on signing in as the user (and get
- * new codes and refresh tokens) until it expired.
+ * oidc-provider's default prompts, with two more reasons to show the login form:
+ * - the account was removed after the browser session signed in. oidc-provider
+ *   itself does not check: it takes the session's account as signed in, and its
+ *   consent check then fails on the missing account with a 500, for as long as
+ *   the session cookie lives;
+ * - the account's password was set after the browser session signed in. A
+ *   session stolen before a reset would otherwise go on signing in as the user
+ *   (and get new codes and refresh tokens) until it expired.
  */
 function loginPolicy(accounts: AccountStore): ReturnType<typeof interactionPolicy.base> {
   const policy = interactionPolicy.base();
   const login = policy.get('login');
   if (!login) throw new Error('oidc-provider has no login prompt');
+  // A login just submitted is the new sign-in (oidc-provider's max_age check does the same).
+  const signedInAccount = (ctx: KoaContextWithOIDC): string | undefined => (ctx.oidc.result?.login ? undefined : ctx.oidc.session?.accountId);
+  login.checks.add(
+    new interactionPolicy.Check('account_removed', 'the account of this sign-in no longer exists', async (ctx) => {
+      const accountId = signedInAccount(ctx);
+      if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return (await accounts.findById(accountId)) === undefined ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
   login.checks.add(
     new interactionPolicy.Check('password_changed', 'the password changed since this sign-in', async (ctx) => {
-      const { session, result } = ctx.oidc;
-      // A login just submitted is the new sign-in (oidc-provider's max_age check does the same).
-      if (!session?.accountId || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      const account = await accounts.findById(session.accountId);
-      const loginTs = (session as { loginTs?: unknown }).loginTs;
+      const accountId = signedInAccount(ctx);
+      if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const account = await accounts.findById(accountId);
+      const loginTs = (ctx.oidc.session as { loginTs?: unknown } | undefined)?.loginTs;
       return account !== undefined && typeof loginTs === 'number' && loginTs < account.updatedAt
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
+import { storedId } from '../../src/auth-service/adapters/at-rest.js';
 import type { ModelStore } from '../../src/auth-service/adapters/sqlite.js';
 
 /**
@@ -140,6 +141,22 @@ export function adapterAtRestContract(name: string, open: (now: () => number) =>
     await store.factory('RefreshToken').revokeByGrantId('g1');
     assert.equal(await store.factory('RefreshToken').find(`${secret}-RefreshToken`), undefined);
     assert.equal(await store.factory('AccessToken').find(`${secret}-AccessToken`), undefined);
+  });
+
+  test(`${name}: the key a token is stored under is not itself a token (a store reader cannot present it)`, async (t) => {
+    const store = await open(Date.now);
+    t.after(() => store.close());
+    for (const model of ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode']) {
+      const adapter = store.factory(model);
+      await adapter.upsert('tok', { jti: 'tok', kind: model, grantId: 'g-digest' } as AdapterPayload, 600);
+      const digest = storedId(model, 'tok');
+      assert.equal(await adapter.find(digest), undefined, `${model}: find by its stored key`);
+      await adapter.consume(digest);
+      await adapter.destroy(digest);
+      const kept = (await adapter.find('tok')) as (AdapterPayload & { consumed?: number }) | undefined;
+      assert.ok(kept, `${model}: destroy by its stored key removed nothing`);
+      assert.equal(kept.consumed, undefined, `${model}: consume by its stored key marked nothing`);
+    }
   });
 
   test(`${name}: a token stored before digests is still found, consumed once (a replay ends its grant) and destroyed`, async (t) => {

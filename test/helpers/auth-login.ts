@@ -90,6 +90,13 @@ export async function loginWithForm(authorizationUrl: URL | string, o: LoginOpti
       next = { url: new URL(/action="([^"]+\/confirm)"/.exec(body)?.[1] as string, next.url).href, method: 'POST', body: new URLSearchParams({ csrf }) };
       continue;
     }
+    // oidc-provider's self-submitting form (signing out the previous account when another signs in): a browser with scripts posts it.
+    if (res.status === 200 && body.includes('document.forms[0].submit()')) {
+      const action = /<form method="post" action="([^"]+)"/.exec(body)?.[1] as string;
+      const fields = [...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)].map((m): [string, string] => [m[1] as string, m[2] as string]);
+      next = { url: new URL(action.replaceAll('&amp;', '&'), next.url).href, method: 'POST', body: new URLSearchParams(fields) };
+      continue;
+    }
     throw new Error(`login flow stopped with HTTP ${res.status}: ${body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`);
   }
   throw new Error('login flow did not finish in 15 redirects');

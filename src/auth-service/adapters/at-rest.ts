@@ -13,14 +13,23 @@ import type { AdapterPayload } from 'oidc-provider';
  */
 const TOKEN_MODELS = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode']);
 
-export function isTokenModel(model: string): boolean {
-  return TOKEN_MODELS.has(model);
-}
-
 /** The key a model's record is stored under. */
 export function storedId(model: string, id: string): string {
   return TOKEN_MODELS.has(model) ? `sha256:${hash('sha256', id, 'base64url')}` : id;
 }
+
+/**
+ * Whether `id` may be looked up under itself, as tokens were stored before
+ * they were kept under a digest. oidc-provider's token ids are nanoids
+ * (`[A-Za-z0-9_-]`); a stored key (`sha256:…`) is not one, so the key a store
+ * reader sees is never taken for a legacy token and never finds the record it
+ * names.
+ */
+export function mayBeLegacyTokenId(model: string, id: string): boolean {
+  return TOKEN_MODELS.has(model) && NANOID.test(id);
+}
+
+const NANOID = /^[A-Za-z0-9_-]+$/;
 
 /** The payload as stored: a token model's without its `jti`. */
 export function toStored(model: string, payload: AdapterPayload): AdapterPayload {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import { fromStored, isTokenModel, storedId, toStored } from './at-rest.js';
+import { fromStored, mayBeLegacyTokenId, storedId, toStored } from './at-rest.js';
 import { REPLAY_REVOKES, type ModelStore } from './sqlite.js';
 
 /** Models that belong to a grant and go when it is revoked. */
@@ -58,7 +58,7 @@ class RedisAdapter implements Adapter {
 
   /** Where a token stored before tokens were kept under their digest lives, until it expires. */
   private legacyKey(id: string): string | undefined {
-    return isTokenModel(this.model) ? `${this.prefix}${this.model}:${id}` : undefined;
+    return mayBeLegacyTokenId(this.model, id) ? `${this.prefix}${this.model}:${id}` : undefined;
   }
 
   /** The key holding `id` now: its digest key, or a legacy one that still exists. */

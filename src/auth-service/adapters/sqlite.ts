@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
 import { openSqlite } from '../sqlite-open.js';
-import { fromStored, isTokenModel, storedId, toStored } from './at-rest.js';
+import { fromStored, mayBeLegacyTokenId, storedId, toStored } from './at-rest.js';
 
 /** Models whose second use is a replay that ends the grant, even when the two uses race. */
 export const REPLAY_REVOKES = new Set(['RefreshToken', 'AuthorizationCode']);
@@ -103,7 +103,7 @@ class SqliteAdapter implements Adapter {
 
   /** A token stored before tokens were kept under their digest, until it expires. */
   private legacyRow(id: string): unknown {
-    return isTokenModel(this.model) ? this.stmts.find.get(this.model, id) : undefined;
+    return mayBeLegacyTokenId(this.model, id) ? this.stmts.find.get(this.model, id) : undefined;
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -119,7 +119,7 @@ class SqliteAdapter implements Adapter {
     const at = Math.floor(this.now() / 1000);
     const r = this.stmts.consume.run(at, this.model, storedId(this.model, id));
     if (Number(r.changes) > 0) return;
-    if (isTokenModel(this.model) && Number(this.stmts.consume.run(at, this.model, id).changes) > 0) return;
+    if (mayBeLegacyTokenId(this.model, id) && Number(this.stmts.consume.run(at, this.model, id).changes) > 0) return;
     const row = await this.find(id);
     if (row && REPLAY_REVOKES.has(this.model) && row.consumed !== undefined) {
       // The loser of the race is a replay (RFC 9700 §4.14.2, RFC 6749 §4.1.2): end the whole grant, as oidc-provider does for a later one.
@@ -130,7 +130,7 @@ class SqliteAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     this.stmts.destroy.run(this.model, storedId(this.model, id));
-    if (isTokenModel(this.model)) this.stmts.destroy.run(this.model, id);
+    if (mayBeLegacyTokenId(this.model, id)) this.stmts.destroy.run(this.model, id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

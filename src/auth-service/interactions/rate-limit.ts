@@ -12,6 +12,18 @@ export interface LoginRateLimitOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Failed-login counting as the login form uses it. The in-process
+ * {@link LoginRateLimiter} answers at once; the Redis one (`rate-limit-redis.ts`),
+ * shared by every instance on one store, answers after a round trip.
+ */
+export interface LoginRateLimit {
+  /** Seconds until the caller may try again (nothing is counted), or 0: admitted and counted as a failure. */
+  admit(username: string, ip: string): number | Promise<number>;
+  /** The admitted attempt had the right password. */
+  succeeded(username: string, ip: string): void | Promise<void>;
+}
+
 interface Bucket {
   failures: number;
   resetAt: number;
@@ -31,7 +43,7 @@ interface Bucket {
  * is the account a guess is tried against: `ａlice` and `alice` share one count.
  * IPv6 clients are counted per /64, the block one subscriber usually holds.
  */
-export class LoginRateLimiter {
+export class LoginRateLimiter implements LoginRateLimit {
   private readonly users: LRUCache<string, Bucket>;
   private readonly ips: LRUCache<string, Bucket>;
   private readonly now: () => number;
@@ -86,7 +98,7 @@ export class LoginRateLimiter {
 }
 
 /** A name the store refuses can never sign in; it is counted as sent. */
-function userKey(username: string): string {
+export function userKey(username: string): string {
   try {
     return normalizeUsername(username);
   } catch {

@@ -9,13 +9,13 @@ import { renderConsentPage } from './consent-page.js';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.js';
 import { PAGE_HEADERS, renderPage } from './html.js';
 import { renderLoginPage } from './login-page.js';
-import type { LoginRateLimiter } from './rate-limit.js';
+import type { LoginRateLimit } from './rate-limit.js';
 import { clientAddress, type TrustedProxies } from '../../server/trusted-proxies.js';
 
 export interface InteractionDeps {
   readonly cfg: AuthServiceConfig;
   readonly accounts: AccountStore;
-  readonly limiter: LoginRateLimiter;
+  readonly limiter: LoginRateLimit;
   /** Proxies whose X-Forwarded-For names the client (the rate limit's per-address key). */
   readonly trusted: TrustedProxies;
   /** A hash of a random password: unknown users are checked against it so they cost the same time. */
@@ -116,7 +116,21 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
   const username = (form.get('username') ?? '').slice(0, 256);
   const password = form.get('password') ?? '';
   const ip = clientAddress(deps.trusted, req.socket.remoteAddress, req.headers['x-forwarded-for']);
-  const retryAfter = deps.limiter.admit(username, ip);
+  let retryAfter: number;
+  try {
+    retryAfter = await deps.limiter.admit(username, ip);
+  } catch (err) {
+    // The shared counter (Redis) is unreachable: refuse the attempt rather than check an uncounted
+    // guess. Nothing is lost: with the store down, the sign-in could not be completed anyway.
+    deps.logger?.error({ event: 'login_rate_limit_unavailable', err: { message: (err as Error).message } }, 'login rate limit unavailable');
+    sendHtml(
+      res,
+      503,
+      renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error: 'Sign-in is unavailable right now. Try again in a moment.' }),
+      { 'retry-after': '5' },
+    );
+    return true;
+  }
   if (retryAfter > 0) {
     sendHtml(
       res,
@@ -134,7 +148,10 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
     sendHtml(res, 401, renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error: LOGIN_FAILED_MESSAGE }));
     return true;
   }
-  deps.limiter.succeeded(username, ip);
+  // The password was right: a counter that cannot be cleared now only expires later, so sign in anyway.
+  await Promise.resolve(deps.limiter.succeeded(username, ip)).catch((err: Error) =>
+    deps.logger?.warn({ event: 'login_rate_limit_unavailable', err: { message: err.message } }, 'cannot clear the login rate limit'),
+  );
   await finish(provider, req, res, { login: { accountId: found.account.id, amr: ['pwd'] } }, false);
   return true;
 }
