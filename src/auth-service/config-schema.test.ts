@@ -141,3 +141,10 @@ test('URIs oidc-provider refuses at every request are refused here: fragments in
   assert.match(bad, /clients\.0\.redirectUris\.0: a redirect URI has no fragment \(RFC 6749 §3\.1\.2\)/);
   assert.match(bad, /clients\.0\.postLogoutRedirectUris\.0: a redirect URI has no fragment/);
 });
+
+test('a client with refresh_token but not authorization_code is refused: it could never be issued a refresh token', () => {
+  const rtOnly = { clientId: 'rt', clientSecret: 's'.repeat(20), grantTypes: ['refresh_token'], scopes: ['openid'] };
+  assert.match(issues({ ...base, clients: [rtOnly] }).join('\n'), /clients\.0\.grantTypes: refresh_token needs authorization_code/);
+  const both = { ...rtOnly, grantTypes: ['authorization_code', 'refresh_token'], redirectUris: ['https://app.example.com/cb'] };
+  assert.deepEqual(issues({ ...base, clients: [both] }), []);
+});

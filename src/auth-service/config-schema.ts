@@ -71,6 +71,10 @@ const ClientSchema = z
     if (method === 'none' && c.grantTypes.includes('client_credentials')) {
       ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'client_credentials needs a confidential client' });
     }
+    // A refresh token is issued only at a code exchange: alone, the grant type gives the client nothing.
+    if (c.grantTypes.includes('refresh_token') && !c.grantTypes.includes('authorization_code')) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'refresh_token needs authorization_code: refresh tokens are issued only at a code exchange' });
+    }
     if (c.grantTypes.includes('authorization_code') && c.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'authorization_code needs at least one redirect URI' });
     }
