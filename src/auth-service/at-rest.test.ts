@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { obtainTokensWithLogin, startTestAuthService, type TestAuthService } from '../../test/helpers/auth-service.js';
+import { obtainTokensWithLogin, postAsClient, startTestAuthService, type TestAuthService } from '../../test/helpers/auth-service.js';
 
 /** What a reader of the store sees as the id of each stored token, by model. */
 async function storedIds(auth: TestAuthService): Promise<Map<string, string>> {
@@ -42,13 +42,7 @@ for (const store of ['sqlite', 'redis'] as const) {
     assert.match(String(at), /^sha256:/);
     assert.match(String(rt), /^sha256:/);
 
-    const basic = (c: { clientId: string; clientSecret: string }) => `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
-    const post = (path: string, client: { clientId: string; clientSecret: string }, body: Record<string, string>) =>
-      fetch(`${auth.issuer}${path}`, {
-        method: 'POST',
-        headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(body),
-      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const post = (path: string, client: { clientId: string; clientSecret: string }, body: Record<string, string>) => postAsClient(auth.issuer, path, client, body);
 
     assert.equal((await post('/token/introspection', auth.clients.gateway, { token: at as string })).body.active, false, 'access token digest');
     assert.equal((await post('/token/introspection', auth.clients.opaqueWeb, { token: rt as string })).body.active, false, 'refresh token digest');

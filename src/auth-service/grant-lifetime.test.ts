@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import * as oidc from 'openid-client';
-import { CookieJar, discoverClient, obtainTokensWithLogin, startTestAuthService } from '../../test/helpers/auth-service.js';
+import { CookieJar, discoverClient, obtainTokensWithLogin, startTestAuthService, TEST_REDIRECT_URI } from '../../test/helpers/auth-service.js';
 import { offsetClock } from '../../test/helpers/clock.js';
+import { hashPassword } from './accounts/password.js';
 
 test('a new sign-in extends the grant it reuses: its refresh token outlives the grant\'s first expiry', async (t) => {
   const clock = offsetClock();
@@ -21,4 +23,38 @@ test('a new sign-in extends the grant it reuses: its refresh token outlives the 
   // And no further than that: refresh tokens still end with their own lifetime.
   clock.advance(601_000);
   await assert.rejects(oidc.refreshTokenGrant(config, refreshed.refresh_token as string), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+});
+
+test('an authorization request that ends without a sign-in leaves the grant\'s end where it was', async (t) => {
+  const clock = offsetClock();
+  const auth = await startTestAuthService({ now: clock.now, overrides: { ttl: { refreshTokenIdle: 600, refreshTokenAbsolute: 1000, grant: 1000 } } });
+  t.after(() => auth.close());
+  const grantEnds = (): number[] => {
+    const db = new DatabaseSync(auth.config.store.kind === 'sqlite' ? auth.config.store.path : '', { readOnly: true });
+    try {
+      return db.prepare("SELECT expires_at FROM oidc_models WHERE model = 'Grant'").all().map((r) => Number(r.expires_at));
+    } finally {
+      db.close();
+    }
+  };
+  const jar = new CookieJar();
+  await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read', jar });
+  const before = grantEnds();
+  assert.equal(before.length, 1);
+  // The password is reset (in a later whole second than the sign-in): the browser session can no longer sign in without the form.
+  await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
+  await auth.service.accounts.setPassword(auth.user.username, await hashPassword(`new-${auth.user.password}`));
+  clock.advance(900_000);
+  const config = await discoverClient(auth, auth.clients.opaqueWeb);
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: TEST_REDIRECT_URI,
+    scope: 'openid api:read',
+    prompt: 'none',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
+  await res.arrayBuffer();
+  assert.equal(new URL(res.headers.get('location') as string).searchParams.get('error'), 'interaction_required');
+  assert.deepEqual(grantEnds(), before, 'a refused prompt=none signs nobody in and extends nothing');
 });

@@ -110,7 +110,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
       models = redisModels;
       keyRepo = redisKeyRepository(redisModels.redis, signingKeysRedisKey(cfg.store.keyPrefix));
       // Several instances share a Redis store: counted in one place, a guesser gets no more tries by spreading over them.
-      limiter = new RedisLoginRateLimiter(redisModels.redis, { ...limits, keyPrefix: cfg.store.keyPrefix });
+      limiter = new RedisLoginRateLimiter(redisModels.redis, { ...limits, keyPrefix: cfg.store.keyPrefix, secret: cfg.cookieKeys[0] as string });
     }
   } catch (err) {
     await accounts.close();

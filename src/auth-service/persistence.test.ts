@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as oidc from 'openid-client';
-import { discoverClient, obtainTokensWithLogin, startTestAuthService } from '../../test/helpers/auth-service.js';
+import { discoverClient, obtainTokensWithLogin, postAsClient, startTestAuthService } from '../../test/helpers/auth-service.js';
 import { startAuthService } from './index.js';
 
 // A restart loses no grant, no refresh token and no signing key, in both store modes.
@@ -35,13 +35,7 @@ test('redis: two instances share grants and signing keys (scale-out behind one i
   assert.deepEqual(await (await fetch(`${second.url}/jwks`)).json(), await (await fetch(`${auth.issuer}/jwks`)).json());
 
   const tokens = await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read' });
-  const basic = (c: { clientId: string; clientSecret: string }) => `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
-  const post = (path: string, client: { clientId: string; clientSecret: string }, body: Record<string, string>) =>
-    fetch(`${second.url}${path}`, {
-      method: 'POST',
-      headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(body),
-    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+  const post = (path: string, client: { clientId: string; clientSecret: string }, body: Record<string, string>) => postAsClient(second.url, path, client, body);
 
   const intro = await post('/token/introspection', auth.clients.gateway, { token: tokens.access_token });
   assert.equal(intro.body.active, true);

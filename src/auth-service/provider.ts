@@ -118,21 +118,22 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    loadExistingGrant: async (ctx) => {
-      // oidc-provider's own lookup, then one change: the grant is extended. Its expiry is set once,
-      // when it is created, and a later sign-in reuses it as is; the refresh token of that sign-in
-      // (good for refreshTokenAbsolute from now) then died with a grant created long before.
-      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client?.clientId as string);
-      const grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+    issueRefreshToken: async (ctx, client) => {
+      if (!client.grantTypeAllowed('refresh_token')) return false;
+      // A sign-in's refresh token (this runs only at a code exchange) is good for refreshTokenAbsolute
+      // from now, but a later sign-in reuses the grant, whose end was set once, when it was created:
+      // the token would die with a grant made long before. The grant is extended here, where a
+      // sign-in is known to have happened, not at every authorization request that finds it (a
+      // refused prompt=none, an abandoned login form).
+      const grant = ctx.oidc.entities.Grant;
       if (grant) {
         // On oidc-provider's clock, not the service's: it compares `exp` with Date.now(), and saves the
         // grant for `exp` minus that (the store counts the lifetime on the service's clock).
         grant.exp = Math.floor(Date.now() / 1000) + cfg.ttl.grant;
         await grant.save();
       }
-      return grant;
+      return true;
     },
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Every use rotates (RFC 9700 §4.14.2); oidc-provider revokes the grant when a consumed token comes back.
     rotateRefreshToken: true,
     findAccount: async (_ctx, sub, token) => {

@@ -11,8 +11,7 @@ before(async () => {
   auth = await startTestAuthService({ now: clock.now, overrides: { ttl: { refreshTokenIdle: 100, refreshTokenAbsolute: 150 } } });
 });
 after(() => auth.close());
-// Each test starts on real time: oidc-provider stamps iat from the real clock, and the
-// refresh-token lifetime is measured from it with the service's.
+// Each test starts on real time: a test that moved the clock leaves the next one nothing to assume.
 afterEach(() => clock.reset());
 
 const isInvalidGrant = (err: oidc.ResponseBodyError) => err.error === 'invalid_grant' && err.status === 400;

@@ -41,7 +41,8 @@ export function returnToFor(path: string, query: string, publicOrigin: string): 
 
 /** The normalized destination, or undefined when it is refused. */
 function acceptedReturnTo(raw: string, publicOrigin: string, allowedOrigins: readonly string[]): string | undefined {
-  // Too long already: only dot segments shrink a value when normalized, and no real link needs them.
+  // Too long already: normalizing rarely shrinks a value (dot segments, a default port, an
+  // upper-case host), and no real link needs that to fit.
   // Control characters and backslashes are normalized differently by browsers and URL parsers.
   // eslint-disable-next-line no-control-regex
   if (raw.length > MAX_RETURN_TO_LENGTH || /[\x00-\x1f\x7f\\]/.test(raw)) return undefined;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { AuthServiceSchema, startAuthService, type AuthService, type AuthServiceConfig, type AuthServiceConfigInput } from '../../src/auth-service/index.js';
 import { hashPassword } from '../../src/auth-service/accounts/password.js';
-import { loginWithForm, type CookieJar } from './auth-login.js';
+import { CookieJar, loginWithForm } from './auth-login.js';
 import { freePort } from './ports.js';
 
 export { CookieJar, csrfFromPage, loginWithForm, type LoginOptions, type LoginStep } from './auth-login.js';
@@ -180,6 +180,59 @@ function deepMerge<T>(base: T, extra: unknown): T {
 export async function discoverClient(auth: TestAuthService, client: { clientId: string; clientSecret?: string }): Promise<oidc.Configuration> {
   const clientAuth = client.clientSecret ? oidc.ClientSecretBasic(client.clientSecret) : oidc.None();
   return oidc.discovery(new URL(auth.issuer), client.clientId, client.clientSecret, clientAuth, { execute: [oidc.allowInsecureRequests] });
+}
+
+/**
+ * A form POST to the service at `base` (an instance's URL) as `client`, with client_secret_basic:
+ * the token, introspection and revocation endpoints as a confidential client calls them.
+ */
+export async function postAsClient(
+  base: string,
+  path: string,
+  client: { clientId: string; clientSecret: string },
+  body: Record<string, string>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * Starts an authorization request for `clientId` at the service answering on `base` (one
+ * instance's URL; several may share a store) and opens the login page it leads to, as a browser
+ * would: the jar holds the interaction cookie, `action` is where the form posts.
+ */
+export async function openLoginPage(base: string, clientId: string) {
+  const jar = new CookieJar();
+  const url = `${base}/auth?${new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: TEST_REDIRECT_URI,
+    scope: 'openid api:read',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  })}`;
+  const first = await fetch(url, { redirect: 'manual' });
+  jar.store(first);
+  await first.text();
+  const pageUrl = new URL(first.headers.get('location') as string, base).href;
+  const page = await fetch(pageUrl, { headers: { cookie: jar.header() } });
+  const html = await page.text();
+  return { jar, html, status: page.status, headers: page.headers, action: new URL(`${new URL(pageUrl).pathname}/login`, base).href };
+}
+
+/** Posts the login form (or any interaction form) at `action` with the jar's cookies; redirects are not followed. */
+export async function submitForm(action: string, jar: CookieJar, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  const res = await fetch(action, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields),
+  });
+  return { status: res.status, location: res.headers.get('location'), html: await res.text(), headers: res.headers };
 }
 
 /**

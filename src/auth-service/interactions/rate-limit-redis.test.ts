@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import * as oidc from 'openid-client';
-import { CookieJar, csrfFromPage, startTestAuthService, TEST_REDIRECT_URI, type TestAuthService } from '../../../test/helpers/auth-service.js';
+import { csrfFromPage, openLoginPage, startTestAuthService, submitForm, type TestAuthService } from '../../../test/helpers/auth-service.js';
 import { freePort } from '../../../test/helpers/ports.js';
 import { startAuthService } from '../index.js';
 import { loginRateLimitKeys, RedisLoginRateLimiter } from './rate-limit-redis.js';
 
 // The real Redis: a missing server fails these tests, it never skips them.
 const url = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECRET = 'k'.repeat(40);
 
 async function openLimiter(t: { after(fn: () => Promise<void>): void }, limits: { maxAttemptsPerUser: number; maxAttemptsPerIp: number; windowSeconds: number }) {
   const keyPrefix = `gh-test-ratelimit:${randomBytes(6).toString('hex')}:`;
@@ -19,32 +21,13 @@ async function openLimiter(t: { after(fn: () => Promise<void>): void }, limits: 
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
-  return { redis, keyPrefix, limiter: new RedisLoginRateLimiter(redis, { ...limits, keyPrefix }) };
+  return { redis, keyPrefix, limiter: new RedisLoginRateLimiter(redis, { ...limits, keyPrefix, secret: SECRET }) };
 }
 
-/** One failed sign-in (wrong password) on the instance at `base`: the status of the form post. */
+/** One sign-in attempt (a wrong password by default) on the instance at `base`: the status of the form post. */
 async function guess(auth: TestAuthService, base: string, password = 'wrong-password'): Promise<{ status: number; retryAfter: string | null }> {
-  const jar = new CookieJar();
-  const query = new URLSearchParams({
-    client_id: auth.clients.web.clientId,
-    response_type: 'code',
-    redirect_uri: TEST_REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const first = await fetch(`${base}/auth?${query}`, { redirect: 'manual' });
-  jar.store(first);
-  await first.text();
-  const page = new URL(new URL(first.headers.get('location') as string, base).pathname, base).href;
-  const html = await (await fetch(page, { headers: { cookie: jar.header() } })).text();
-  const res = await fetch(`${page}/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf: csrfFromPage(html) as string, username: auth.user.username, password }),
-  });
-  await res.text();
+  const page = await openLoginPage(base, auth.clients.web.clientId);
+  const res = await submitForm(page.action, page.jar, { csrf: csrfFromPage(page.html) as string, username: auth.user.username, password });
   return { status: res.status, retryAfter: res.headers.get('retry-after') };
 }
 
@@ -62,11 +45,13 @@ test('redis store: instances sharing it share the login rate limit (N instances 
 test('redis limiter: per-username and per-address limits, windows, and a success, as the in-process one counts them', async (t) => {
   const { redis, keyPrefix, limiter } = await openLimiter(t, { maxAttemptsPerUser: 2, maxAttemptsPerIp: 3, windowSeconds: 60 });
   assert.equal(await limiter.admit('bob', '10.0.0.1'), 0);
+  // The window opens at the first count, and a later count does not move it.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   assert.equal(await limiter.admit('\uff42ob', '10.0.0.2'), 0, 'another spelling of the name, same count');
+  const [userKey] = loginRateLimitKeys(keyPrefix, SECRET, 'bob', '10.0.0.3');
+  assert.ok((await redis.pttl(userKey)) < 59_000, 'the window opened at the first count, not the second');
   const wait = await limiter.admit('bob', '10.0.0.3');
-  assert.ok(wait > 58 && wait <= 60, String(wait));
-  const [userKey] = loginRateLimitKeys(keyPrefix, 'bob', '10.0.0.3');
-  assert.ok((await redis.pttl(userKey)) <= 60_000, 'the window opened at the first count');
+  assert.ok(wait > 57 && wait <= 59, String(wait));
   assert.equal(await redis.get(userKey), '2', 'a refused attempt is not counted');
 
   // Per address: three names from one /64, the fourth refused.
@@ -81,11 +66,26 @@ test('redis limiter: per-username and per-address limits, windows, and a success
   assert.doesNotMatch(stored, /bob|u3|2001/, 'names and addresses are stored hashed');
 });
 
+test('redis limiter: a success counting an address back to zero keeps its window; the keys are keyed hashes', async (t) => {
+  const { redis, keyPrefix, limiter } = await openLimiter(t, { maxAttemptsPerUser: 5, maxAttemptsPerIp: 5, windowSeconds: 60 });
+  assert.equal(await limiter.admit('carol', '192.0.2.7'), 0);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await limiter.succeeded('carol', '192.0.2.7');
+  assert.equal(await limiter.admit('dave', '192.0.2.7'), 0);
+  const [, ipKey] = loginRateLimitKeys(keyPrefix, SECRET, 'dave', '192.0.2.7');
+  assert.equal(await redis.get(ipKey), '1');
+  assert.ok((await redis.pttl(ipKey)) < 59_000, 'the window of the first count runs on, as in the in-process limiter');
+  // Not a plain digest of the address, which anyone reading the store could undo by trying every address.
+  const plain = hash('sha256', '192.0.2.7', 'base64url');
+  assert.ok(!(await redis.keys(`${keyPrefix}*`)).some((k) => k.endsWith(plain)));
+  assert.notEqual(loginRateLimitKeys(keyPrefix, 'another secret', 'dave', '192.0.2.7')[1], ipKey);
+});
+
 test('redis limiter: an unreachable Redis rejects (the form then refuses the attempt), it does not admit', async () => {
   const redis = new Redis(`redis://127.0.0.1:${await freePort()}`, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true });
   redis.on('error', () => {});
   try {
-    const limiter = new RedisLoginRateLimiter(redis, { maxAttemptsPerUser: 5, maxAttemptsPerIp: 20, windowSeconds: 60, keyPrefix: 'gh-test-unreachable:' });
+    const limiter = new RedisLoginRateLimiter(redis, { maxAttemptsPerUser: 5, maxAttemptsPerIp: 20, windowSeconds: 60, keyPrefix: 'gh-test-unreachable:', secret: SECRET });
     await assert.rejects(limiter.admit('bob', '10.0.0.1'));
   } finally {
     redis.disconnect();
@@ -99,9 +99,43 @@ test('redis store: when the rate limit cannot be counted, the login form answers
   const redis = new Redis(url);
   t.after(async () => redis.disconnect());
   // A value the counter script cannot increment: Redis answers its round trip with an error.
-  const [userKey] = loginRateLimitKeys(auth.config.store.kind === 'redis' ? auth.config.store.keyPrefix : '', auth.user.username, '127.0.0.1');
+  const [userKey] = loginRateLimitKeys(auth.config.store.kind === 'redis' ? auth.config.store.keyPrefix : '', auth.config.cookieKeys[0] as string, auth.user.username, '127.0.0.1');
   await redis.hset(userKey, 'not', 'a counter');
   const res = await guess(auth, auth.issuer, auth.user.password);
   assert.equal(res.status, 503, 'the right password does not sign in uncounted');
   assert.equal(res.retryAfter, '5');
+});
+
+test('redis store: Redis gone after the login page loaded: the form answers 503 with Retry-After, not "sign-in expired"', async (t) => {
+  // A TCP relay in front of the real Redis, cut once the page has loaded.
+  const relayed = new Set<Socket>();
+  let open = true;
+  const relay = createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = connect(Number(new URL(url).port || 6379), new URL(url).hostname);
+    for (const s of [client, upstream]) {
+      relayed.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+  const auth = await startTestAuthService({ store: 'redis', redisUrl: `redis://127.0.0.1:${(relay.address() as AddressInfo).port}` });
+  t.after(async () => {
+    open = true;
+    await auth.close().catch(() => {});
+  });
+  const page = await openLoginPage(auth.issuer, auth.clients.web.clientId);
+  assert.equal(page.status, 200);
+  open = false;
+  for (const s of relayed) s.destroy();
+  const res = await submitForm(page.action, page.jar, { csrf: csrfFromPage(page.html) as string, username: auth.user.username, password: auth.user.password });
+  assert.equal(res.status, 503, res.html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 200));
+  assert.equal(res.headers.get('retry-after'), '5');
+  assert.match(res.html, /unavailable/i);
 });

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { addressKey, userKey, type LoginRateLimit } from './rate-limit.js';
 
@@ -8,6 +8,8 @@ export interface RedisLoginRateLimitOptions {
   readonly windowSeconds: number;
   /** The store's key prefix: counters live under `<keyPrefix>ratelimit:`. */
   readonly keyPrefix: string;
+  /** Keys the counters' names (an HMAC of the name or address), shared by every instance: the service's first cookie key. */
+  readonly secret: string;
 }
 
 /**
@@ -30,7 +32,9 @@ for i, key in ipairs(KEYS) do
 end
 if wait > 0 then return wait end
 for _, key in ipairs(KEYS) do
-  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[3]) end
+  redis.call('INCR', key)
+  -- A counter without a window opens one; a running window (also one a success counted back down) is kept.
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[3]) end
 end
 return 0
 `;
@@ -42,9 +46,13 @@ if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[
 return 0
 `;
 
-/** The Redis keys counting `username` and `ip`: hashed, so the store holds no usernames or addresses. */
-export function loginRateLimitKeys(keyPrefix: string, username: string, ip: string): [user: string, ip: string] {
-  const digest = (v: string) => hash('sha256', v, 'base64url');
+/**
+ * The Redis keys counting `username` and `ip`. Keyed hashes: a plain SHA-256 of an address or a
+ * common name is undone by trying them all (IPv4 in about an hour), so whoever reads the store
+ * would read who tried to sign in from where. Rotating the first cookie key starts the counts afresh.
+ */
+export function loginRateLimitKeys(keyPrefix: string, secret: string, username: string, ip: string): [user: string, ip: string] {
+  const digest = (v: string) => createHmac('sha256', secret).update(v).digest('base64url');
   return [`${keyPrefix}ratelimit:user:${digest(userKey(username))}`, `${keyPrefix}ratelimit:ip:${digest(addressKey(ip))}`];
 }
 
@@ -64,7 +72,7 @@ export class RedisLoginRateLimiter implements LoginRateLimit {
   ) {}
 
   async admit(username: string, ip: string): Promise<number> {
-    const keys = loginRateLimitKeys(this.opts.keyPrefix, username, ip);
+    const keys = loginRateLimitKeys(this.opts.keyPrefix, this.opts.secret, username, ip);
     const waitMs = Number(
       await this.redis.eval(ADMIT, 2, ...keys, this.opts.maxAttemptsPerUser, this.opts.maxAttemptsPerIp, Math.max(1, Math.ceil(this.opts.windowSeconds * 1000))),
     );
@@ -72,6 +80,6 @@ export class RedisLoginRateLimiter implements LoginRateLimit {
   }
 
   async succeeded(username: string, ip: string): Promise<void> {
-    await this.redis.eval(SUCCEEDED, 2, ...loginRateLimitKeys(this.opts.keyPrefix, username, ip));
+    await this.redis.eval(SUCCEEDED, 2, ...loginRateLimitKeys(this.opts.keyPrefix, this.opts.secret, username, ip));
   }
 }

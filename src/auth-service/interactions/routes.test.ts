@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { CookieJar, csrfFromPage, discoverClient, loginWithForm, startTestAuthService, TEST_REDIRECT_URI, type TestAuthService } from '../../../test/helpers/auth-service.js';
+import { CookieJar, csrfFromPage, discoverClient, loginWithForm, openLoginPage as openServiceLoginPage, startTestAuthService, submitForm, TEST_REDIRECT_URI, type TestAuthService } from '../../../test/helpers/auth-service.js';
 import { LOGIN_FAILED_MESSAGE } from './routes.js';
 
 let auth: TestAuthService;
@@ -11,35 +11,7 @@ before(async () => {
 after(() => auth.close());
 
 /** Starts an authorization request and returns the login page, its form action and the jar holding the interaction cookie. */
-async function openLoginPage(clientId = auth.clients.web.clientId, service = auth) {
-  const jar = new CookieJar();
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = `${service.issuer}/auth?${new URLSearchParams({
-    client_id: clientId,
-    response_type: 'code',
-    redirect_uri: TEST_REDIRECT_URI,
-    scope: 'openid api:read',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  })}`;
-  const first = await fetch(url, { redirect: 'manual' });
-  jar.store(first);
-  await first.text();
-  const pageUrl = new URL(first.headers.get('location') as string, service.issuer).href;
-  const page = await fetch(pageUrl, { headers: { cookie: jar.header() } });
-  const html = await page.text();
-  return { jar, html, status: page.status, headers: page.headers, action: new URL(`${new URL(pageUrl).pathname}/login`, service.issuer).href };
-}
-
-async function submit(action: string, jar: CookieJar, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  const res = await fetch(action, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams(fields),
-  });
-  return { status: res.status, location: res.headers.get('location'), html: await res.text(), headers: res.headers };
-}
+const openLoginPage = (clientId = auth.clients.web.clientId, service = auth) => openServiceLoginPage(service.issuer, clientId);
 
 test('the login page is plain accessible HTML with a CSRF field and no external assets', async () => {
   const { html, status, headers } = await openLoginPage();
@@ -56,9 +28,9 @@ test('the login page is plain accessible HTML with a CSRF field and no external 
 
 test('wrong password and unknown user: same status, same message', async () => {
   const a = await openLoginPage();
-  const wrong = await submit(a.action, a.jar, { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: 'wrong-password' });
+  const wrong = await submitForm(a.action, a.jar, { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: 'wrong-password' });
   const b = await openLoginPage();
-  const unknown = await submit(b.action, b.jar, { csrf: csrfFromPage(b.html) as string, username: 'mallory-nobody', password: 'wrong-password' });
+  const unknown = await submitForm(b.action, b.jar, { csrf: csrfFromPage(b.html) as string, username: 'mallory-nobody', password: 'wrong-password' });
   assert.equal(wrong.status, 401);
   assert.equal(unknown.status, 401);
   assert.ok(wrong.html.includes(LOGIN_FAILED_MESSAGE));
@@ -70,18 +42,18 @@ test('wrong password and unknown user: same status, same message', async () => {
 test('CSRF token missing or from another interaction: 403', async () => {
   const a = await openLoginPage();
   const b = await openLoginPage();
-  const missing = await submit(a.action, a.jar, { username: auth.user.username, password: auth.user.password });
+  const missing = await submitForm(a.action, a.jar, { username: auth.user.username, password: auth.user.password });
   assert.equal(missing.status, 403);
-  const foreign = await submit(a.action, a.jar, { csrf: csrfFromPage(b.html) as string, username: auth.user.username, password: auth.user.password });
+  const foreign = await submitForm(a.action, a.jar, { csrf: csrfFromPage(b.html) as string, username: auth.user.username, password: auth.user.password });
   assert.equal(foreign.status, 403);
   // The form still works with its own token.
-  const ok = await submit(a.action, a.jar, { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: auth.user.password });
+  const ok = await submitForm(a.action, a.jar, { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: auth.user.password });
   assert.equal(ok.status, 303);
 });
 
 test('a login post without the interaction cookie: 400, no sign-in', async () => {
   const a = await openLoginPage();
-  const res = await submit(a.action, new CookieJar(), { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: auth.user.password });
+  const res = await submitForm(a.action, new CookieJar(), { csrf: csrfFromPage(a.html) as string, username: auth.user.username, password: auth.user.password });
   assert.equal(res.status, 400);
   assert.equal(res.location, null);
 });
@@ -90,11 +62,11 @@ test('rate limit per username: 429 with Retry-After; other users still sign in',
   const victim = 'rate-limited-user';
   for (let i = 0; i < 3; i++) {
     const p = await openLoginPage();
-    const r = await submit(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: victim, password: `guess-${i}` });
+    const r = await submitForm(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: victim, password: `guess-${i}` });
     assert.equal(r.status, 401);
   }
   const p = await openLoginPage();
-  const limited = await submit(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: victim, password: 'guess-x' });
+  const limited = await submitForm(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: victim, password: 'guess-x' });
   assert.equal(limited.status, 429);
   assert.ok(Number(limited.headers.get('retry-after')) > 0);
   // Other users are unaffected, and the service keeps serving.
@@ -107,13 +79,13 @@ test('parallel guesses on one sign-in form: only the per-username limit gets a p
   const p = await openLoginPage();
   const csrf = csrfFromPage(p.html) as string;
   const statuses = await Promise.all(
-    Array.from({ length: 20 }, (_, i) => submit(p.action, p.jar, { csrf, username: victim, password: `guess-${i}` }).then((r) => r.status)),
+    Array.from({ length: 20 }, (_, i) => submitForm(p.action, p.jar, { csrf, username: victim, password: `guess-${i}` }).then((r) => r.status)),
   );
   assert.equal(statuses.filter((s) => s === 401).length, 3, statuses.join(' '));
   assert.equal(statuses.filter((s) => s === 429).length, 17, statuses.join(' '));
   // The account store reads NFKC: a fullwidth first letter names the same account, and so the same count.
   const q = await openLoginPage();
-  const respelled = await submit(q.action, q.jar, { csrf: csrfFromPage(q.html) as string, username: `\uff50${victim.slice(1)}`, password: 'guess-y' });
+  const respelled = await submitForm(q.action, q.jar, { csrf: csrfFromPage(q.html) as string, username: `\uff50${victim.slice(1)}`, password: 'guess-y' });
   assert.equal(respelled.status, 429);
 });
 
@@ -124,7 +96,7 @@ test('behind a trusted proxy the per-address limit keys on X-Forwarded-For; from
   t.after(() => Promise.all([proxied.close(), direct.close()]));
   const attempt = async (forwardedFor: string, username: string, service = proxied) => {
     const p = await openLoginPage(service.clients.web.clientId, service);
-    return (await submit(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username, password: 'wrong' }, { 'x-forwarded-for': forwardedFor })).status;
+    return (await submitForm(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username, password: 'wrong' }, { 'x-forwarded-for': forwardedFor })).status;
   };
   assert.equal(await attempt('198.51.100.7', 'u1'), 401);
   assert.equal(await attempt('198.51.100.7', 'u2'), 401);
@@ -243,4 +215,11 @@ test('RP-initiated logout: confirm page, redirect to the registered URI, the ses
   const bad = await fetch(`${auth.issuer}/session/end?${new URLSearchParams({ id_token_hint: tokens.id_token as string, post_logout_redirect_uri: 'http://127.0.0.1:9/elsewhere' })}`);
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /invalid_request/);
+});
+
+test('a sign-in request that does not exist is 400 "Sign-in expired", not an outage', async () => {
+  const res = await submitForm(`${auth.issuer}/interaction/no-such-interaction/login`, new CookieJar(), { csrf: 'x', username: auth.user.username, password: 'x' });
+  assert.equal(res.status, 400);
+  assert.match(res.html, /Sign-in expired/);
+  assert.equal(res.headers.get('retry-after'), null);
 });

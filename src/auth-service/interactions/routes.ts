@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
 import type { Logger } from '../../log.js';
 import type { AccountStore } from '../accounts/store.js';
 import { verifyPassword } from '../accounts/password.js';
@@ -47,7 +47,14 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
   let details: Awaited<ReturnType<Provider['interactionDetails']>>;
   try {
     details = await provider.interactionDetails(req, res);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof errors.OIDCProviderError)) {
+      // Not a missing or spent interaction but a store that did not answer: telling the user the
+      // sign-in expired would send them round again into the same outage.
+      deps.logger?.error({ event: 'interaction_store_unavailable', err: { message: (err as Error).message } }, 'cannot read the sign-in request');
+      sendPage(res, 503, 'Sign-in unavailable', '<p>Sign-in is unavailable right now. Try again in a moment.</p>', { 'retry-after': '5' });
+      return true;
+    }
     sendPage(res, 400, 'Sign-in expired', '<p>This sign-in request has expired or was already used. Return to the application and start again.</p>');
     return true;
   }
