@@ -1,7 +1,9 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { buildDownstreamHeaders, makeUncacheable } from './forwarded-headers.js';
 
 /** Why an upstream exchange failed, for metrics. */
@@ -66,7 +68,10 @@ class UnrelayableResponse extends Error {}
 
 async function* limitBody(req: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
   let total = 0;
-  for await (const chunk of req) {
+  // Leaving a plain `for await` destroys the stream, and Node then unhooks the request from
+  // its socket while the 413 is still to be written; left whole, the request keeps its
+  // socket, and the unread rest of the body goes when the connection closes after the 413.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     total += (chunk as Buffer).length;
     if (total > maxBytes) throw new BodyTooLarge('request body too large');
     yield chunk as Buffer;
@@ -186,16 +191,26 @@ function toGatehouseError(kind: UpstreamFailureKind): GatehouseError {
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
 
-  constructor(private readonly opts: { connections: number; connectTimeoutMs: number }) {}
+  constructor(private readonly opts: { connections: number; connectTimeoutMs: number; logger: Logger }) {}
 
   get(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
+      const logger = this.opts.logger;
       pool = new Pool(origin, {
         connections: this.opts.connections,
         connect: { timeout: this.opts.connectTimeoutMs },
         // Timeouts are per request (route `timeoutMs`); these are only the defaults.
         keepAliveTimeout: 4000,
+        // undici re-emits a throw from a handler callback as 'error' on the connection's Client,
+        // which the Pool does not listen for: unheard, it would end the process. The request it
+        // belonged to has failed already; the gateway logs the fault and serves on.
+        factory: (o, clientOpts) => {
+          const client = new Client(o, clientOpts);
+          // undici's typings list only the events it emits by design.
+          (client as unknown as EventEmitter).on('error', (err: unknown) => logger.error({ err, origin }, 'an upstream request handler failed'));
+          return client;
+        },
       });
       this.pools.set(origin, pool);
     }

@@ -288,7 +288,10 @@ class Exchange implements RequestContext, UpstreamObserver {
   private fail(err: GatehouseError): void {
     if (this.res.destroyed) return;
     const close = closesAfterRefusal(this.req, err.status);
-    if (close) closingConnections.add(this.req.socket);
+    // The response keeps its socket until it is written; the request may have been unhooked
+    // from it already (a body stream that was destroyed).
+    const socket = this.res.socket ?? this.req.socket;
+    if (close && socket) closingConnections.add(socket);
     // Set-Cookie (cleared session) and Location (login redirect) from the pipeline go out with the error.
     sendError(
       this.res,

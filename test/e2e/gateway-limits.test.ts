@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { call, parseRawResponse, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { openConnection, responseOn } from '../helpers/raw-connection.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
 
 let up: EchoUpstream;
@@ -59,6 +60,24 @@ test('chunked body over the route limit: 413, counted while streaming', async ()
   const res = await pending;
   assert.equal(res.statusCode, 413);
   assert.equal(((await res.body.json()) as { code: string }).code, 'GH_BODY_TOO_LARGE');
+});
+
+test('a chunked body that passes the limit while still arriving: 413 and Connection: close; the gateway keeps serving', async () => {
+  // Reading stops mid-body here; the request stream must outlive that, or the error path finds no socket and throws inside undici.
+  const conn = await openConnection(Number(new URL(t.gw.url).port));
+  const chunk = (n: number) => `${n.toString(16)}\r\n${'a'.repeat(n)}\r\n`;
+  conn.socket.write('POST /small/trickled HTTP/1.1\r\nHost: gateway.test\r\nTransfer-Encoding: chunked\r\n\r\n');
+  for (let i = 0; i < 3 && !conn.socket.destroyed; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    conn.socket.write(chunk(600));
+  }
+  const res = await responseOn(conn);
+  assert.equal(res.status, 413, res.head);
+  assert.match(res.head, /\r\nconnection: close/i);
+  assert.equal((JSON.parse(res.body) as { code: string }).code, 'GH_BODY_TOO_LARGE');
+  await conn.closed;
+  const next = await rawRequest(t.gw.url, rawGet('/after'));
+  assert.equal(next.status, 200);
 });
 
 test('a body within the limit passes', async () => {
