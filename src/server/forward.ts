@@ -105,6 +105,9 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
+    // The client left while the request waited for a pooled connection: abort() had nothing to
+    // call then, and undici is about to send a request whose answer nobody will read.
+    if (this.finished) abort(new Error('client closed the connection'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
