@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { buildDownstreamHeaders, makeUncacheable } from './forwarded-headers.js';
+import { buildDownstreamHeaders, dropContentLength, makeUncacheable } from './forwarded-headers.js';
 
 /** Why an upstream exchange failed, for metrics. */
 export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'body_too_large' | 'bad_response' | 'aborted';
@@ -121,6 +121,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     }
     // Only when a cookie is added (a refresh, a re-seal): the common response is passed on as it came.
     if (this.setsCookie) makeUncacheable(headers);
+    // A 304 may state the length of what it stands for; a 204 may state none.
+    if (statusCode === 204) dropContentLength(headers);
     for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, headers);

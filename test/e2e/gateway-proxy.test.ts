@@ -261,12 +261,13 @@ test('an upstream that dies mid-body: the client sees a broken response, not a s
   assert.equal((await call(`${t.gw.url}/after-reset`)).status, 200);
 });
 
-test('a 304 or 204 carrying Content-Length is relayed whole, and the connection serves the next request', async () => {
+test('a 304 or 204 carrying Content-Length is relayed without a body (a 204 without the header), and the connection serves the next request', async () => {
   // RFC 9110 §8.6: a 304 may carry the length of the representation it stands for; no body follows.
+  // A 204 may not carry Content-Length at all; some upstreams send one anyway.
   const validator = createServer((req, res) => {
     req.resume();
     if (req.url === '/304') res.writeHead(304, { etag: '"v1"', 'content-length': '1234' });
-    else if (req.url === '/204') res.writeHead(204, { 'content-length': '0' });
+    else if (req.url === '/204') res.writeHead(204, { 'content-length': '5' });
     else res.writeHead(200, { 'content-length': '2' });
     res.end(req.url === '/ok' ? 'ok' : undefined);
   });
@@ -281,6 +282,7 @@ test('a 304 or 204 carrying Content-Length is relayed whole, and the connection 
       const answers = res.raw.split('HTTP/1.1 ').slice(1);
       assert.equal(answers.length, 2, `${path}: both answers arrive: ${JSON.stringify(res.raw.slice(0, 200))}`);
       assert.match(answers[0]!, path === '/304' ? /^304 .*etag: "v1"/is : /^204 /);
+      if (path === '/204') assert.doesNotMatch(answers[0]!, /content-length/i);
       assert.match(answers[1]!, /^200 [\s\S]*\r\n\r\nok$/);
     }
   } finally {
