@@ -5,6 +5,7 @@ import { asGatehouseError, GatehouseError } from '../errors.js';
 import { redactTokenLike, type Logger } from '../log.js';
 import type { AccessLog } from './access-log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
+import { queryParamTest } from '../pipeline/query-param-name.js';
 import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
@@ -57,7 +58,8 @@ function loggablePath(path: string): string {
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
-const METHOD_OVERRIDE_PARAM = /(?:^|[?&;])(?:_|%5f)method(?:=|&|;|$)/i;
+/** `_method` in any spelling an upstream decodes to it (`_%6Dethod`, `.method`, `+_method` …). */
+const hasMethodOverrideParam = queryParamTest('_method');
 
 // Node's own test for when it emits `checkContinue` (HTTP/1.1 only).
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
@@ -177,7 +179,7 @@ class Exchange implements RequestContext, UpstreamObserver {
         return this.fail(new GatehouseError('GH_METHOD_NOT_ALLOWED', 'this route does not accept the method'));
       }
       // Express's method-override (and Laravel, Rails forms) would run another method upstream.
-      if (this.query.length > 1 && METHOD_OVERRIDE_PARAM.test(this.query)) {
+      if (this.query.length > 1 && hasMethodOverrideParam(this.query)) {
         return this.fail(new GatehouseError('GH_BAD_REQUEST', 'a _method parameter is not accepted on a route that restricts methods'));
       }
     }
