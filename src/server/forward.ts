@@ -33,12 +33,13 @@ export interface UpstreamRequest {
  * Forwards a request and streams both bodies without buffering: the request
  * body goes to undici as the inbound stream itself (counted on the way when it
  * is chunked), the response is written chunk by chunk with backpressure (undici
- * pauses the upstream socket while the client is slow).
+ * pauses the upstream socket while the client is slow, for at most the
+ * upstream timeout).
  *
  * Returns the abort function for the client-went-away case.
  */
 export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, observer: UpstreamObserver): ProxyHandler {
-  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.setsCookie === true);
+  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.timeoutMs, up.setsCookie === true);
   let body: Dispatcher.DispatchOptions['body'] = null;
   const contentLength = req.headers['content-length'];
   // The parser enforces Content-Length, so such bodies need no counting; chunked ones do.
@@ -86,12 +87,15 @@ async function* limitBody(req: IncomingMessage, maxBytes: number): AsyncGenerato
 export class ProxyHandler implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
+  private stalled: NodeJS.Timeout | undefined;
   private finished = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly extraHeaders: readonly string[],
     private readonly observer: UpstreamObserver,
+    /** The longest the client may leave the response unread (the route's upstream timeout). */
+    private readonly stallTimeoutMs: number,
     private readonly setsCookie = false,
   ) {}
 
@@ -99,6 +103,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   abort(): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.stalled);
     this.abortUpstream?.(new Error('client closed the connection'));
     this.observer.upstreamFailed('aborted', undefined);
   }
@@ -141,14 +146,34 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.finished) return true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
+    // undici's body timeout does not run while it is paused: without this, a client that stops
+    // reading would hold the pooled upstream connection for as long as it keeps its own open.
+    this.stalled = setTimeout(this.onStalled, this.stallTimeoutMs);
     return false;
   }
 
-  private readonly onDrain = (): void => this.resumeUpstream?.();
+  private readonly onDrain = (): void => {
+    clearTimeout(this.stalled);
+    this.stalled = undefined;
+    this.resumeUpstream?.();
+  };
+
+  /**
+   * The client read nothing for the upstream timeout: the response is cut as one
+   * from an upstream that paused that long would be. The client's doing, so it
+   * counts as the client leaving (499 in the access log), not as an upstream error.
+   */
+  private readonly onStalled = (): void => {
+    if (this.finished) return;
+    this.res.off('drain', this.onDrain);
+    this.abort();
+    this.res.destroy();
+  };
 
   onComplete(): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.stalled);
     this.res.end();
     this.observer.upstreamDone();
   }
@@ -156,6 +181,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.stalled);
     const kind = failureKind(err);
     if (this.res.headersSent) {
       this.res.destroy();

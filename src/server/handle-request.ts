@@ -13,6 +13,7 @@ import { buildUpstreamHeaders, isChunkedAlone } from './forwarded-headers.js';
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
 import { hostHeaderError } from './host-header.js';
 import { normalizePath } from './normalize-path.js';
+import { startInTurn } from './pipelined.js';
 import { sendError } from './respond.js';
 import type { RouteMetrics } from './route-metrics.js';
 import type { Router } from './router.js';
@@ -104,7 +105,9 @@ const closingConnections = new WeakSet<object>();
 
 /** The gateway's request listener: normalize → route → pipeline → propagate → forward. */
 export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+  return function handleRequest(req, res) {
+    // Pipelined behind an answer still being written: it starts when that one is done (called again then).
+    if (res.socket === null) return startInTurn(req, res, handleRequest, env.logger);
     // Left unanswered: Node closes the connection once the refusal before it is written.
     if (closingConnections.has(req.socket)) return;
     const state = env.state();
