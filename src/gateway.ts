@@ -99,6 +99,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const pools = new UpstreamPools({
     connections: config.limits.upstreamConnections,
     connectTimeoutMs: config.limits.upstreamConnectTimeoutMs,
+    logger,
   });
   const unroutedMetrics = new RouteMetrics(metrics, '(none)');
   const accessLog = createAccessLog(logger);

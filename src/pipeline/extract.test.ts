@@ -52,5 +52,9 @@ test('tokens in the query string', () => {
   for (const q of ['?access.token=a', '?access+token=a', '?access%20token=a', '?access[token=a', '?access%5Btoken=a', '?access_token[]=a', '?access_token%5B%5D=a', '?%61ccess+token=a', '?x=1&ACCESS.TOKEN=a']) {
     badRequest(() => extractCredential(req(), q));
   }
+  // PHP also drops leading spaces and cuts a name at NUL.
+  for (const q of ['?%20access_token=a', '?+access_token=a', '?%20%20access.token=a', '?access_token%00=a', '?access_token%00%FF=a']) {
+    badRequest(() => extractCredential(req(), q));
+  }
   assert.equal(extractCredential(req(), '?access-token=a&accesstoken=b&access..token=c'), undefined);
 });

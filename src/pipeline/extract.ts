@@ -1,14 +1,22 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../errors.js';
 import type { Credential } from './context.js';
+import { queryParamTest } from './query-param-name.js';
 
 /** A credential was sent, but in no form any authenticator reads. */
 export const UNRECOGNIZED_CREDENTIAL: Credential = Object.freeze({});
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
-// PHP reads `.`, a space (`+`, `%20`) and an unmatched `[` in a name as `_`, and `name[]` as `name`.
-const QUERY_TOKEN = /(?:^|[?&;])access(?:[_.+[]|%5f|%2e|%20|%5b)token(?:\[\]|%5b%5d)?(?:=|&|;|$)/i;
+
+/**
+ * Whether the query (with its `?`) has an `access_token` parameter in any
+ * spelling an upstream would decode to that name: the plain one, one with
+ * percent-encoded letters (`%61ccess_token`), or one PHP folds into it
+ * (`access.token`, `access+token`, `access[token`, `access_token[]`,
+ * ` access_token`, `access_token%00`).
+ */
+const hasAccessTokenParam = queryParamTest('access_token');
 
 /**
  * Reads the credential of a request, before any verification (kept apart from
@@ -39,40 +47,6 @@ export function extractCredential(req: IncomingMessage, query: string): Credenti
   }
   if (value === undefined) return undefined;
   return parseAuthorization(value);
-}
-
-/**
- * Whether the query (with its `?`) has an `access_token` parameter in any
- * spelling an upstream would decode to that name: the plain one, one with
- * percent-encoded letters (`%61ccess_token`), or one PHP folds into it
- * (`access.token`, `access+token`, `access[token`, `access_token[]`). Only names
- * holding a `%` are decoded.
- */
-function hasAccessTokenParam(query: string): boolean {
-  if (QUERY_TOKEN.test(query)) return true;
-  if (!query.includes('%')) return false;
-  for (const pair of query.slice(1).split(/[&;]/)) {
-    const eq = pair.indexOf('=');
-    const name = eq < 0 ? pair : pair.slice(0, eq);
-    if (!name.includes('%') || name.length > MAX_ENCODED_NAME) continue;
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(name.replaceAll('+', ' '));
-    } catch {
-      continue; // not decodable: no upstream reads it as access_token either
-    }
-    if (foldParamName(decoded) === 'access_token') return true;
-  }
-  return false;
-}
-
-/** `access_token[]` with every character percent-encoded is 42 characters. */
-const MAX_ENCODED_NAME = 42;
-
-/** A parameter name as PHP files it: lower-cased here, `.`, space and `[` as `_`, a final `[]` dropped. */
-function foldParamName(name: string): string {
-  const bare = name.endsWith('[]') ? name.slice(0, -2) : name;
-  return bare.toLowerCase().replace(/[. []/g, '_');
 }
 
 /** Parses one Authorization header value; see {@link extractCredential}. */

@@ -1,8 +1,10 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { GatehouseError } from '../errors.js';
-import { buildDownstreamHeaders, makeUncacheable } from './forwarded-headers.js';
+import type { Logger } from '../log.js';
+import { buildDownstreamHeaders, dropContentLength, makeUncacheable } from './forwarded-headers.js';
 
 /** Why an upstream exchange failed, for metrics. */
 export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'body_too_large' | 'bad_response' | 'aborted';
@@ -31,12 +33,13 @@ export interface UpstreamRequest {
  * Forwards a request and streams both bodies without buffering: the request
  * body goes to undici as the inbound stream itself (counted on the way when it
  * is chunked), the response is written chunk by chunk with backpressure (undici
- * pauses the upstream socket while the client is slow).
+ * pauses the upstream socket while the client is slow, for at most the
+ * upstream timeout).
  *
  * Returns the abort function for the client-went-away case.
  */
 export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, observer: UpstreamObserver): ProxyHandler {
-  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.setsCookie === true);
+  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.timeoutMs, up.setsCookie === true);
   let body: Dispatcher.DispatchOptions['body'] = null;
   const contentLength = req.headers['content-length'];
   // The parser enforces Content-Length, so such bodies need no counting; chunked ones do.
@@ -66,7 +69,10 @@ class UnrelayableResponse extends Error {}
 
 async function* limitBody(req: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
   let total = 0;
-  for await (const chunk of req) {
+  // Leaving a plain `for await` destroys the stream, and Node then unhooks the request from
+  // its socket while the 413 is still to be written; left whole, the request keeps its
+  // socket, and the unread rest of the body goes when the connection closes after the 413.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     total += (chunk as Buffer).length;
     if (total > maxBytes) throw new BodyTooLarge('request body too large');
     yield chunk as Buffer;
@@ -81,12 +87,15 @@ async function* limitBody(req: IncomingMessage, maxBytes: number): AsyncGenerato
 export class ProxyHandler implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
+  private stalled: NodeJS.Timeout | undefined;
   private finished = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly extraHeaders: readonly string[],
     private readonly observer: UpstreamObserver,
+    /** The longest the client may leave the response unread (the route's upstream timeout). */
+    private readonly stallTimeoutMs: number,
     private readonly setsCookie = false,
   ) {}
 
@@ -94,12 +103,16 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   abort(): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.stalled);
     this.abortUpstream?.(new Error('client closed the connection'));
     this.observer.upstreamFailed('aborted', undefined);
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
+    // The client left while the request waited for a pooled connection: abort() had nothing to
+    // call then, and undici is about to send a request whose answer nobody will read.
+    if (this.finished) abort(new Error('client closed the connection'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -113,6 +126,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     }
     // Only when a cookie is added (a refresh, a re-seal): the common response is passed on as it came.
     if (this.setsCookie) makeUncacheable(headers);
+    // A 304 may state the length of what it stands for; a 204 may state none.
+    if (statusCode === 204) dropContentLength(headers);
     for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, headers);
@@ -131,14 +146,34 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.finished) return true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
+    // undici's body timeout does not run while it is paused: without this, a client that stops
+    // reading would hold the pooled upstream connection for as long as it keeps its own open.
+    this.stalled = setTimeout(this.onStalled, this.stallTimeoutMs);
     return false;
   }
 
-  private readonly onDrain = (): void => this.resumeUpstream?.();
+  private readonly onDrain = (): void => {
+    clearTimeout(this.stalled);
+    this.stalled = undefined;
+    this.resumeUpstream?.();
+  };
+
+  /**
+   * The client read nothing for the upstream timeout: the response is cut as one
+   * from an upstream that paused that long would be. The client's doing, so it
+   * counts as the client leaving (499 in the access log), not as an upstream error.
+   */
+  private readonly onStalled = (): void => {
+    if (this.finished) return;
+    this.res.off('drain', this.onDrain);
+    this.abort();
+    this.res.destroy();
+  };
 
   onComplete(): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.stalled);
     this.res.end();
     this.observer.upstreamDone();
   }
@@ -146,6 +181,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.stalled);
     const kind = failureKind(err);
     if (this.res.headersSent) {
       this.res.destroy();
@@ -186,16 +222,26 @@ function toGatehouseError(kind: UpstreamFailureKind): GatehouseError {
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
 
-  constructor(private readonly opts: { connections: number; connectTimeoutMs: number }) {}
+  constructor(private readonly opts: { connections: number; connectTimeoutMs: number; logger: Logger }) {}
 
   get(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
+      const logger = this.opts.logger;
       pool = new Pool(origin, {
         connections: this.opts.connections,
         connect: { timeout: this.opts.connectTimeoutMs },
         // Timeouts are per request (route `timeoutMs`); these are only the defaults.
         keepAliveTimeout: 4000,
+        // undici re-emits a throw from a handler callback as 'error' on the connection's Client,
+        // which the Pool does not listen for: unheard, it would end the process. The request it
+        // belonged to has failed already; the gateway logs the fault and serves on.
+        factory: (o, clientOpts) => {
+          const client = new Client(o, clientOpts);
+          // undici's typings list only the events it emits by design.
+          (client as unknown as EventEmitter).on('error', (err: unknown) => logger.error({ err, origin }, 'an upstream request handler failed'));
+          return client;
+        },
       });
       this.pools.set(origin, pool);
     }

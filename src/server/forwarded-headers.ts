@@ -182,6 +182,22 @@ export function makeUncacheable(headers: string[]): void {
 }
 
 /**
+ * Removes Content-Length from downstream headers (`[name, value, …]`, from
+ * buildDownstreamHeaders) of a 204: RFC 9110 §8.6 forbids it there, and a
+ * client that trusts it would wait for a body that never comes, or read the
+ * next response as one.
+ */
+export function dropContentLength(headers: string[]): void {
+  let w = 0;
+  for (let r = 0; r < headers.length; r += 2) {
+    if (headers[r] === 'content-length') continue;
+    headers[w++] = headers[r] as string;
+    headers[w++] = headers[r + 1] as string;
+  }
+  headers.length = w;
+}
+
+/**
  * Whether a Transfer-Encoding value is `chunked` and nothing else. Node's parser
  * refuses a list that does not end in `chunked`, but passes `gzip, chunked`:
  * the body is then de-chunked and sent on re-chunked without its other coding.

@@ -5,6 +5,7 @@ import { asGatehouseError, GatehouseError } from '../errors.js';
 import { redactTokenLike, type Logger } from '../log.js';
 import type { AccessLog } from './access-log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
+import { queryParamTest } from '../pipeline/query-param-name.js';
 import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
@@ -12,6 +13,7 @@ import { buildUpstreamHeaders, isChunkedAlone } from './forwarded-headers.js';
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
 import { hostHeaderError } from './host-header.js';
 import { normalizePath } from './normalize-path.js';
+import { startInTurn } from './pipelined.js';
 import { sendError } from './respond.js';
 import type { RouteMetrics } from './route-metrics.js';
 import type { Router } from './router.js';
@@ -57,7 +59,8 @@ function loggablePath(path: string): string {
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
-const METHOD_OVERRIDE_PARAM = /(?:^|[?&;])(?:_|%5f)method(?:=|&|;|$)/i;
+/** `_method` in any spelling an upstream decodes to it (`_%6Dethod`, `.method`, `+_method` …). */
+const hasMethodOverrideParam = queryParamTest('_method');
 
 // Node's own test for when it emits `checkContinue` (HTTP/1.1 only).
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
@@ -102,7 +105,9 @@ const closingConnections = new WeakSet<object>();
 
 /** The gateway's request listener: normalize → route → pipeline → propagate → forward. */
 export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+  return function handleRequest(req, res) {
+    // Pipelined behind an answer still being written: it starts when that one is done (called again then).
+    if (res.socket === null) return startInTurn(req, res, handleRequest, env.logger);
     // Left unanswered: Node closes the connection once the refusal before it is written.
     if (closingConnections.has(req.socket)) return;
     const state = env.state();
@@ -177,7 +182,7 @@ class Exchange implements RequestContext, UpstreamObserver {
         return this.fail(new GatehouseError('GH_METHOD_NOT_ALLOWED', 'this route does not accept the method'));
       }
       // Express's method-override (and Laravel, Rails forms) would run another method upstream.
-      if (this.query.length > 1 && METHOD_OVERRIDE_PARAM.test(this.query)) {
+      if (this.query.length > 1 && hasMethodOverrideParam(this.query)) {
         return this.fail(new GatehouseError('GH_BAD_REQUEST', 'a _method parameter is not accepted on a route that restricts methods'));
       }
     }
@@ -288,7 +293,10 @@ class Exchange implements RequestContext, UpstreamObserver {
   private fail(err: GatehouseError): void {
     if (this.res.destroyed) return;
     const close = closesAfterRefusal(this.req, err.status);
-    if (close) closingConnections.add(this.req.socket);
+    // The response keeps its socket until it is written; the request may have been unhooked
+    // from it already (a body stream that was destroyed).
+    const socket = this.res.socket ?? this.req.socket;
+    if (close && socket) closingConnections.add(socket);
     // Set-Cookie (cleared session) and Location (login redirect) from the pipeline go out with the error.
     sendError(
       this.res,

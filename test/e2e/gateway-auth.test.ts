@@ -195,7 +195,8 @@ test('token in the query string: 400 invalid_request, even next to a valid heade
   const before = upstream.received.length;
   await assertProblem(await call(`${t.gw.url}/api/orders?x=1&%61ccess_t%6Fken=${tok}`, { headers: bearer(tok) }), 400, 'GH_BAD_CREDENTIAL_REQUEST');
   // So are the names PHP folds into access_token.
-  for (const name of ['access.token', 'access+token', 'access[token', 'access_token[]']) {
+  // PHP also drops leading spaces and cuts a name at NUL.
+  for (const name of ['access.token', 'access+token', 'access[token', 'access_token[]', '%20access_token', '+access_token', '%20%20access.token', 'access_token%00']) {
     await assertProblem(await call(`${t.gw.url}/api/orders?${name}=${tok}`, { headers: bearer(tok) }), 400, 'GH_BAD_CREDENTIAL_REQUEST');
   }
   assert.equal(upstream.received.length, before, 'the URL carrying the token was not forwarded');

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { call, parseRawResponse, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { closesWithin, openConnection, responseOn, type RawConnection } from '../helpers/raw-connection.js';
+import { MAX_WAITING_REQUESTS } from '../../src/server/pipelined.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let up: EchoUpstream;
 let t: TestGateway;
@@ -59,6 +63,24 @@ test('chunked body over the route limit: 413, counted while streaming', async ()
   const res = await pending;
   assert.equal(res.statusCode, 413);
   assert.equal(((await res.body.json()) as { code: string }).code, 'GH_BODY_TOO_LARGE');
+});
+
+test('a chunked body that passes the limit while still arriving: 413 and Connection: close; the gateway keeps serving', async () => {
+  // Reading stops mid-body here; the request stream must outlive that, or the error path finds no socket and throws inside undici.
+  const conn = await openConnection(Number(new URL(t.gw.url).port));
+  const chunk = (n: number) => `${n.toString(16)}\r\n${'a'.repeat(n)}\r\n`;
+  conn.socket.write('POST /small/trickled HTTP/1.1\r\nHost: gateway.test\r\nTransfer-Encoding: chunked\r\n\r\n');
+  for (let i = 0; i < 3 && !conn.socket.destroyed; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    conn.socket.write(chunk(600));
+  }
+  const res = await responseOn(conn);
+  assert.equal(res.status, 413, res.head);
+  assert.match(res.head, /\r\nconnection: close/i);
+  assert.equal((JSON.parse(res.body) as { code: string }).code, 'GH_BODY_TOO_LARGE');
+  await conn.closed;
+  const next = await rawRequest(t.gw.url, rawGet('/after'));
+  assert.equal(next.status, 200);
 });
 
 test('a body within the limit passes', async () => {
@@ -121,4 +143,96 @@ test('connections beyond maxConnections are closed at once; the gateway serves a
 test('still serving after every limit was hit', async () => {
   const res = await call(`${t.gw.url}/fine`);
   assert.equal(res.status, 200);
+});
+
+/** An upstream with a large response at `/big` (too large for the socket buffers) and a small one elsewhere; counts `/big` requests in flight. */
+async function startBigUpstream(): Promise<{ url: string; maxBigInFlight: () => number; close: () => Promise<void> }> {
+  const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    if (req.url !== '/big') return res.end('small');
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    res.on('close', () => inFlight--);
+    res.writeHead(200, { 'content-length': String(big.length) });
+    res.end(big);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    maxBigInFlight: () => maxInFlight,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Another client's GET on a fresh connection: its answer, failing if none comes within 10 s. */
+async function answerTo(port: number, path: string): Promise<{ status: number; body: string }> {
+  const conn = await openConnection(port);
+  conn.socket.write(rawGet(path));
+  assert.equal(await closesWithin(conn, 10_000), 'closed', `no answer to ${path} within 10 s`);
+  const res = parseRawResponse(conn.received());
+  return { status: res.status, body: res.body };
+}
+
+/** Pipelines `count` GETs for `/big` on one connection and never reads the answers. */
+async function pipelineWithoutReading(port: number, count: number): Promise<RawConnection> {
+  const conn = await openConnection(port);
+  conn.socket.pause();
+  conn.socket.write('GET /big HTTP/1.1\r\nHost: gateway.test\r\n\r\n'.repeat(count));
+  return conn;
+}
+
+test('pipelined requests are forwarded one at a time: a connection that stops reading holds one upstream connection, not the pool', async () => {
+  const big = await startBigUpstream();
+  const gw = await startTestGateway({ limits: { upstreamConnections: 2 }, routes: [{ path: '/', upstream: big.url, auth: 'none' }] });
+  try {
+    const attacker = await pipelineWithoutReading(Number(new URL(gw.gw.url).port), 8);
+    await waitUntil(() => big.maxBigInFlight() > 0, 'the first pipelined request to reach the upstream');
+    assert.deepEqual(await answerTo(Number(new URL(gw.gw.url).port), '/small'), { status: 200, body: 'small' });
+    assert.equal(big.maxBigInFlight(), 1, 'one pipelined request upstream at a time');
+    attacker.socket.destroy();
+  } finally {
+    await gw.close();
+    await big.close();
+  }
+});
+
+test('a client that stops reading its response is cut after the upstream timeout, and frees the upstream connection', async () => {
+  const big = await startBigUpstream();
+  const gw = await startTestGateway({ limits: { upstreamConnections: 1, upstreamTimeoutMs: 300 }, routes: [{ path: '/', upstream: big.url, auth: 'none' }] });
+  try {
+    const attacker = await pipelineWithoutReading(Number(new URL(gw.gw.url).port), 8);
+    await waitUntil(() => big.maxBigInFlight() > 0, 'the first pipelined request to reach the upstream');
+    assert.deepEqual(await answerTo(Number(new URL(gw.gw.url).port), '/small'), { status: 200, body: 'small' });
+    await waitUntil(() => gw.requestLogs().some((l) => l.status === 499), 'the cut response to be logged as 499');
+    // A client that does not read does not see the close either: reading again, it finds the response cut short.
+    attacker.socket.resume();
+    assert.equal(await closesWithin(attacker, 10_000), 'closed', 'the connection that stopped reading is cut');
+    assert.equal(attacker.received().split('HTTP/1.1 200 ').length - 1, 1, 'one response started, none after it');
+    assert.ok(attacker.received().length < 4 * 1024 * 1024, 'and that one is incomplete');
+  } finally {
+    await gw.close();
+    await big.close();
+  }
+});
+
+test(`a connection that pipelines more than ${MAX_WAITING_REQUESTS} requests behind an unfinished answer is closed; fewer are answered in order`, async () => {
+  const big = await startBigUpstream();
+  const gw = await startTestGateway({ routes: [{ path: '/', upstream: big.url, auth: 'none' }] });
+  try {
+    const port = Number(new URL(gw.gw.url).port);
+    const greedy = await pipelineWithoutReading(port, MAX_WAITING_REQUESTS + 2);
+    assert.equal(await closesWithin(greedy, 10_000), 'closed');
+    const polite = await openConnection(port);
+    polite.socket.write(['/a', '/b', '/c'].map((p) => `GET ${p} HTTP/1.1\r\nHost: gateway.test\r\n${p === '/c' ? 'Connection: close\r\n' : ''}\r\n`).join(''));
+    await polite.closed;
+    assert.equal(polite.received().split('HTTP/1.1 200 ').length - 1, 3, polite.received());
+  } finally {
+    await gw.close();
+    await big.close();
+  }
 });

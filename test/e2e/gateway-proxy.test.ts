@@ -6,7 +6,9 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { call, parseRawResponse, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { openConnection } from '../helpers/raw-connection.js';
 import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let up: EchoUpstream;
 let slowUp: EchoUpstream;
@@ -259,12 +261,13 @@ test('an upstream that dies mid-body: the client sees a broken response, not a s
   assert.equal((await call(`${t.gw.url}/after-reset`)).status, 200);
 });
 
-test('a 304 or 204 carrying Content-Length is relayed whole, and the connection serves the next request', async () => {
+test('a 304 or 204 carrying Content-Length is relayed without a body (a 204 without the header), and the connection serves the next request', async () => {
   // RFC 9110 §8.6: a 304 may carry the length of the representation it stands for; no body follows.
+  // A 204 may not carry Content-Length at all; some upstreams send one anyway.
   const validator = createServer((req, res) => {
     req.resume();
     if (req.url === '/304') res.writeHead(304, { etag: '"v1"', 'content-length': '1234' });
-    else if (req.url === '/204') res.writeHead(204, { 'content-length': '0' });
+    else if (req.url === '/204') res.writeHead(204, { 'content-length': '5' });
     else res.writeHead(200, { 'content-length': '2' });
     res.end(req.url === '/ok' ? 'ok' : undefined);
   });
@@ -279,6 +282,7 @@ test('a 304 or 204 carrying Content-Length is relayed whole, and the connection 
       const answers = res.raw.split('HTTP/1.1 ').slice(1);
       assert.equal(answers.length, 2, `${path}: both answers arrive: ${JSON.stringify(res.raw.slice(0, 200))}`);
       assert.match(answers[0]!, path === '/304' ? /^304 .*etag: "v1"/is : /^204 /);
+      if (path === '/204') assert.doesNotMatch(answers[0]!, /content-length/i);
       assert.match(answers[1]!, /^200 [\s\S]*\r\n\r\nok$/);
     }
   } finally {
@@ -333,6 +337,42 @@ test('a malformed request or CONNECT pipelined behind one still being answered: 
     }
   } finally {
     slowUp.setMode('echo');
+  }
+});
+
+test('a request whose client left while it waited for a pooled upstream connection is never sent upstream', async () => {
+  const seen: string[] = [];
+  let releaseA: (() => void) | undefined;
+  const upstream = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    req.resume();
+    if (req.url === '/a') releaseA = () => res.end('a');
+    else res.end('ok');
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const gw = await startTestGateway({
+    limits: { upstreamConnections: 1 },
+    routes: [{ path: '/', upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, auth: 'none' }],
+  });
+  try {
+    const port = Number(new URL(gw.gw.url).port);
+    const a = rawRequest(gw.gw.url, rawGet('/a'));
+    await waitUntil(() => releaseA !== undefined, 'the upstream to hold request A');
+    // The gateway answers Expect with 100 Continue just before it hands the request to the pool:
+    // seeing it, the client knows B waits there behind A.
+    const b = await openConnection(port);
+    b.socket.write('DELETE /b/42 HTTP/1.1\r\nHost: gateway.test\r\nExpect: 100-continue\r\n\r\n');
+    await waitUntil(() => b.received().startsWith('HTTP/1.1 100 Continue'), 'the gateway to admit request B');
+    b.socket.destroy();
+    await waitUntil(() => gw.requestLogs().some((l) => l.method === 'DELETE' && l.status === 499), 'the gateway to log B as abandoned');
+    releaseA?.();
+    assert.equal((await a).status, 200);
+    // The pool has one connection and serves in order: C arrives after anything still queued before it.
+    assert.equal((await rawRequest(gw.gw.url, rawGet('/c'))).status, 200);
+    assert.deepEqual(seen, ['GET /a', 'GET /c']);
+  } finally {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });
 
