@@ -171,7 +171,7 @@ export const RouteSchema = z
       .describe('Match only this Host (exact, or `*.example.com` for subdomains; case, port and a final dot are ignored).'),
     propagate: PropagateSchema.default(PropagateSchema.parse({})),
     maxBodyBytes: z.number().int().nonnegative().optional().describe('Largest request body for this route (413 beyond).'),
-    timeoutMs: z.number().int().positive().optional().describe('Upstream timeout for this route: to the response headers, and the longest pause in the response body, on either side (as `limits.upstreamTimeoutMs`).'),
+    timeoutMs: z.number().int().positive().optional().describe('Upstream timeout for this route: to the response headers, and the longest pause in the upstream\'s response body (as `limits.upstreamTimeoutMs`).'),
     login: z
       .enum(['auto', 'redirect', 'status'])
       .default('auto')
@@ -216,7 +216,15 @@ const LimitsSchema = z
     maxBodyBytes: z.number().int().nonnegative().default(10 * 1024 * 1024).describe('Default request body limit (413 beyond).'),
     maxConnections: z.number().int().positive().default(10000).describe('Concurrent client connections.'),
     requestTimeoutMs: z.number().int().positive().default(30000).describe('Time to receive a whole request.'),
-    upstreamTimeoutMs: z.number().int().positive().default(30000).describe('Time to the upstream response headers (504 beyond), and the longest pause in the response body, whether the upstream stops sending or the client stops reading (the response is cut).'),
+    upstreamTimeoutMs: z.number().int().positive().default(30000).describe('Time to the upstream response headers (504 beyond), and the longest pause in the upstream\'s response body (the response is cut).'),
+    sendTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(60000)
+      .describe(
+        'How long a response may wait for the client to take any of it: a client that stops reading is cut (499 in the access log) and the pooled upstream connection it held is freed. The kernel shows a client\'s reading only as its send buffer frees up, so keep this well above the pace of a slow client (nginx\'s `send_timeout` is 60 s).',
+      ),
     upstreamConnectTimeoutMs: z.number().int().positive().default(5000).describe('Time to connect to an upstream (502 beyond).'),
     upstreamConnections: z.number().int().positive().default(128).describe('Keep-alive pool size per upstream origin.'),
   })

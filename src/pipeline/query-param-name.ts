@@ -16,7 +16,7 @@ const MAY_FOLD = /[%.[+ ]/;
  *   as Latin-1 characters, since only ASCII names are compared, and an invalid
  *   escape stays as written (Node's querystring and PHP decode leniently too);
  * - PHP then cuts the name at a NUL, drops leading spaces, reads `name[…]` as
- *   an array under `name`, and reads `.`, a space and an unmatched `[` as `_`.
+ *   an array under `name`, and reads `.`, a space and an unmatched `[` after the first character as `_` (a leading `[` PHP drops the name for; it is read as `_` here too, which only refuses more).
  */
 export function normalizeParamName(raw: string): string {
   let name = raw.includes('+') ? raw.replaceAll('+', ' ') : raw;

@@ -29,6 +29,8 @@ export interface CompiledRoute extends Routable, RoutePolicy {
   readonly basePath: string;
   readonly maxBodyBytes: number;
   readonly timeoutMs: number;
+  /** How long a response may wait for the client to take any of it (`limits.sendTimeoutMs`). */
+  readonly sendTimeoutMs: number;
   readonly metrics: RouteMetrics;
 }
 
@@ -89,6 +91,7 @@ function compileRoute(route: RouteConfig, config: Config, env: RouteEnv, name: s
     basePath: upstream.pathname.replace(/\/+$/, ''),
     maxBodyBytes: route.maxBodyBytes ?? config.limits.maxBodyBytes,
     timeoutMs: route.timeoutMs ?? config.limits.upstreamTimeoutMs,
+    sendTimeoutMs: config.limits.sendTimeoutMs,
     metrics: new RouteMetrics(metrics, name),
   };
 }

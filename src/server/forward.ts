@@ -22,6 +22,8 @@ export interface UpstreamRequest {
   readonly path: string;
   readonly headers: string[];
   readonly timeoutMs: number;
+  /** The longest the client may take none of the response (`limits.sendTimeoutMs`). */
+  readonly sendTimeoutMs: number;
   readonly maxBodyBytes: number;
   /** Added to every response, e.g. HSTS and the request id. */
   readonly extraResponseHeaders: readonly string[];
@@ -33,13 +35,13 @@ export interface UpstreamRequest {
  * Forwards a request and streams both bodies without buffering: the request
  * body goes to undici as the inbound stream itself (counted on the way when it
  * is chunked), the response is written chunk by chunk with backpressure (undici
- * pauses the upstream socket while the client is slow, for at most the
- * upstream timeout).
+ * pauses the upstream socket while the client is slow, until the client has
+ * taken nothing for the send timeout).
  *
  * Returns the abort function for the client-went-away case.
  */
 export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, observer: UpstreamObserver): ProxyHandler {
-  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.timeoutMs, up.setsCookie === true);
+  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.sendTimeoutMs, up.setsCookie === true);
   let body: Dispatcher.DispatchOptions['body'] = null;
   const contentLength = req.headers['content-length'];
   // The parser enforces Content-Length, so such bodies need no counting; chunked ones do.
@@ -88,13 +90,16 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private stalled: NodeJS.Timeout | undefined;
+  /** The client connection's backlog when the stall timer was last armed: see {@link ProxyHandler.progressed}. */
+  private stallChunks = 0;
+  private stallBytes = 0;
   private finished = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly extraHeaders: readonly string[],
     private readonly observer: UpstreamObserver,
-    /** The longest the client may leave the response unread (the route's upstream timeout). */
+    /** The longest the client may take none of the response (`limits.sendTimeoutMs`). */
     private readonly stallTimeoutMs: number,
     private readonly setsCookie = false,
   ) {}
@@ -148,6 +153,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     this.res.once('drain', this.onDrain);
     // undici's body timeout does not run while it is paused: without this, a client that stops
     // reading would hold the pooled upstream connection for as long as it keeps its own open.
+    this.progressed();
     this.stalled = setTimeout(this.onStalled, this.stallTimeoutMs);
     return false;
   }
@@ -159,16 +165,43 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   };
 
   /**
-   * The client read nothing for the upstream timeout: the response is cut as one
-   * from an upstream that paused that long would be. The client's doing, so it
-   * counts as the client leaving (499 in the access log), not as an upstream error.
+   * The client took nothing for the send timeout: the response is cut, and the
+   * pooled upstream connection it held is freed. The client's doing, so it counts
+   * as the client leaving (499 in the access log), not as an upstream error.
    */
   private readonly onStalled = (): void => {
     if (this.finished) return;
+    // 'drain' waits for the whole backlog: a client reading slowly but steadily can take longer
+    // than the timeout to empty it without ever pausing that long. Any of it gone is progress
+    // (as far as the kernel shows it: see progressed).
+    if (this.progressed()) {
+      this.stalled = setTimeout(this.onStalled, this.stallTimeoutMs);
+      return;
+    }
     this.res.off('drain', this.onDrain);
     this.abort();
     this.res.destroy();
   };
+
+  /**
+   * Whether the client took any of the backlog since the last call, which
+   * records it. The stream's `writableLength` drops only when the kernel took
+   * a whole chunk (64 KiB from undici); the handle's `writeQueueSize` (libuv's
+   * unsent bytes, kept by TCP and TLS handles alike) with every part of one.
+   * Either moves only when the kernel's send buffer has room again, which it
+   * reports once a share of it is free: with large socket buffers a client
+   * reading slowly shows progress every few seconds, hence a send timeout of
+   * its own, generous like nginx's `send_timeout`, not the upstream's.
+   */
+  private progressed(): boolean {
+    const socket = this.res.socket as (ServerResponse['socket'] & { _handle?: { writeQueueSize?: number } | null }) | null;
+    const chunks = socket?.writableLength ?? 0;
+    const bytes = socket?._handle?.writeQueueSize ?? 0;
+    const moved = chunks < this.stallChunks || bytes < this.stallBytes;
+    this.stallChunks = chunks;
+    this.stallBytes = bytes;
+    return moved;
+  }
 
   onComplete(): void {
     if (this.finished) return;

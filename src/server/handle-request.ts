@@ -105,16 +105,17 @@ const closingConnections = new WeakSet<object>();
 
 /** The gateway's request listener: normalize → route → pipeline → propagate → forward. */
 export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, res: ServerResponse) => void {
-  return function handleRequest(req, res) {
-    // Pipelined behind an answer still being written: it starts when that one is done (called again then).
-    if (res.socket === null) return startInTurn(req, res, handleRequest, env.logger);
+  return (req, res) => {
     // Left unanswered: Node closes the connection once the refusal before it is written.
     if (closingConnections.has(req.socket)) return;
     const state = env.state();
     const exchange = new Exchange(req, res, env, state);
     state.traffic.started();
     // `on`, not `once`: 'close' is emitted once, and `once` would wrap the listener per request.
+    // Also for a request still waiting its turn: one the client leaves is logged and counted (499).
     res.on('close', exchange.onClose);
+    // Pipelined behind an answer still being written: started when that one is done.
+    if (res.socket === null) return startInTurn(req, res, () => exchange.start(), env.logger);
     exchange.start();
   };
 }
@@ -272,6 +273,7 @@ class Exchange implements RequestContext, UpstreamObserver {
         path: route.basePath + this.path + this.query,
         headers,
         timeoutMs: route.timeoutMs,
+        sendTimeoutMs: route.sendTimeoutMs,
         maxBodyBytes: route.maxBodyBytes,
         extraResponseHeaders: extra,
         setsCookie,

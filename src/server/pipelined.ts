@@ -26,7 +26,7 @@ const waiting = new WeakMap<Socket, number>();
  * they have been parsed already, so no longer reading from it would not bound
  * them, and an answer the client will not get cannot be sent in their place.
  */
-export function startInTurn(req: IncomingMessage, res: ServerResponse, start: (req: IncomingMessage, res: ServerResponse) => void, logger: Logger): void {
+export function startInTurn(req: IncomingMessage, res: ServerResponse, start: () => void, logger: Logger): void {
   const socket = req.socket;
   // node:http still hands over the rest of what it parsed after a close.
   if (socket.destroyed) return;
@@ -39,6 +39,6 @@ export function startInTurn(req: IncomingMessage, res: ServerResponse, start: (r
   waiting.set(socket, count);
   res.once('socket', () => {
     waiting.set(socket, (waiting.get(socket) ?? 1) - 1);
-    start(req, res);
+    start();
   });
 }

@@ -147,7 +147,8 @@ test('still serving after every limit was hit', async () => {
 
 /** An upstream with a large response at `/big` (too large for the socket buffers) and a small one elsewhere; counts `/big` requests in flight. */
 async function startBigUpstream(): Promise<{ url: string; maxBigInFlight: () => number; close: () => Promise<void> }> {
-  const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
+  // Far beyond what loopback socket buffers hold on any kernel, so an unread answer stays unsent.
+  const big = Buffer.alloc(32 * 1024 * 1024, 0x61);
   let inFlight = 0;
   let maxInFlight = 0;
   const server = createServer((req, res) => {
@@ -178,6 +179,20 @@ async function answerTo(port: number, path: string): Promise<{ status: number; b
   return { status: res.status, body: res.body };
 }
 
+test('pipelined requests still waiting their turn when the client leaves are logged and counted as 499', async () => {
+  const big = await startBigUpstream();
+  const gw = await startTestGateway({ routes: [{ path: '/', upstream: big.url, auth: 'none' }] });
+  try {
+    const conn = await pipelineWithoutReading(Number(new URL(gw.gw.url).port), 3);
+    await waitUntil(() => big.maxBigInFlight() > 0, 'the first pipelined request to reach the upstream');
+    conn.socket.destroy();
+    await waitUntil(() => gw.requestLogs().filter((l) => l.status === 499).length === 3, 'a 499 line for each of the three requests');
+  } finally {
+    await gw.close();
+    await big.close();
+  }
+});
+
 /** Pipelines `count` GETs for `/big` on one connection and never reads the answers. */
 async function pipelineWithoutReading(port: number, count: number): Promise<RawConnection> {
   const conn = await openConnection(port);
@@ -201,9 +216,9 @@ test('pipelined requests are forwarded one at a time: a connection that stops re
   }
 });
 
-test('a client that stops reading its response is cut after the upstream timeout, and frees the upstream connection', async () => {
+test('a client that stops reading its response is cut after sendTimeoutMs, and frees the upstream connection', async () => {
   const big = await startBigUpstream();
-  const gw = await startTestGateway({ limits: { upstreamConnections: 1, upstreamTimeoutMs: 300 }, routes: [{ path: '/', upstream: big.url, auth: 'none' }] });
+  const gw = await startTestGateway({ limits: { upstreamConnections: 1, sendTimeoutMs: 300 }, routes: [{ path: '/', upstream: big.url, auth: 'none' }] });
   try {
     const attacker = await pipelineWithoutReading(Number(new URL(gw.gw.url).port), 8);
     await waitUntil(() => big.maxBigInFlight() > 0, 'the first pipelined request to reach the upstream');
@@ -213,7 +228,35 @@ test('a client that stops reading its response is cut after the upstream timeout
     attacker.socket.resume();
     assert.equal(await closesWithin(attacker, 10_000), 'closed', 'the connection that stopped reading is cut');
     assert.equal(attacker.received().split('HTTP/1.1 200 ').length - 1, 1, 'one response started, none after it');
-    assert.ok(attacker.received().length < 4 * 1024 * 1024, 'and that one is incomplete');
+    assert.ok(attacker.received().length < 32 * 1024 * 1024, 'and that one is incomplete');
+  } finally {
+    await gw.close();
+    await big.close();
+  }
+});
+
+test('a client that reads slowly but steadily is not cut by a short upstream timeout: sendTimeoutMs bounds it, not the route\'s timeoutMs', async () => {
+  const big = await startBigUpstream();
+  const gw = await startTestGateway({ limits: { upstreamTimeoutMs: 250 }, routes: [{ path: '/', upstream: big.url, auth: 'none' }] });
+  try {
+    const conn = await openConnection(Number(new URL(gw.gw.url).port));
+    conn.socket.pause();
+    conn.socket.write(rawGet('/big'));
+    // 16 KiB every 50 ms (320 KiB/s) for 2 s: never a pause near 250 ms, yet far slower than the
+    // gateway can send, so its backlog takes many times 250 ms to empty (and the kernel shows
+    // the reading only every few seconds here, which the default sendTimeoutMs allows for).
+    let taken = 0;
+    for (let i = 0; i < 40 && !conn.socket.destroyed; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let chunk = conn.socket.read(16 * 1024) as Buffer | null; chunk !== null && taken < (i + 1) * 16 * 1024; ) {
+        taken += chunk.length;
+        chunk = taken < (i + 1) * 16 * 1024 ? (conn.socket.read(16 * 1024) as Buffer | null) : null;
+      }
+    }
+    assert.equal(conn.socket.destroyed, false, 'the connection is still open');
+    assert.ok(taken >= 20 * 16 * 1024, `the client read steadily (${taken} bytes)`);
+    assert.deepEqual(gw.requestLogs().filter((l) => l.status === 499), [], 'nothing was cut');
+    conn.socket.destroy();
   } finally {
     await gw.close();
     await big.close();
@@ -227,6 +270,8 @@ test(`a connection that pipelines more than ${MAX_WAITING_REQUESTS} requests beh
     const port = Number(new URL(gw.gw.url).port);
     const greedy = await pipelineWithoutReading(port, MAX_WAITING_REQUESTS + 2);
     assert.equal(await closesWithin(greedy, 10_000), 'closed');
+    // Every request it sent is accounted for: the one answered in part and each one refused a turn.
+    await waitUntil(() => gw.requestLogs().filter((l) => l.status === 499).length === MAX_WAITING_REQUESTS + 2, 'a 499 line for each request of the closed connection');
     const polite = await openConnection(port);
     polite.socket.write(['/a', '/b', '/c'].map((p) => `GET ${p} HTTP/1.1\r\nHost: gateway.test\r\n${p === '/c' ? 'Connection: close\r\n' : ''}\r\n`).join(''));
     await polite.closed;
