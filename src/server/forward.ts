@@ -133,6 +133,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.setsCookie) makeUncacheable(headers);
     // A 304 may state the length of what it stands for; a 204 may state none.
     if (statusCode === 204) dropContentLength(headers);
+    // The upstream answers before the client has sent all of its body. undici stops sending a body
+    // once the answer is complete, so the rest may never be read, and the client's next request on
+    // this connection would wait behind it until the request timeout: the connection closes after
+    // this answer (RFC 9112 §9.6), which also tells the client to stop sending.
+    if (!this.res.req.complete) this.res.shouldKeepAlive = false;
     for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, headers);

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { call, parseRawResponse, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { openConnection } from '../helpers/raw-connection.js';
+import { closesWithin, openConnection } from '../helpers/raw-connection.js';
 import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -418,4 +418,26 @@ test('still serving after upstream failures', async () => {
   assert.equal(got.method, 'PUT');
   assert.equal(got.body, '{"a":1}');
   assert.equal(got.headers['content-length'], '7');
+});
+
+test('an upstream that answers an upload before its body is in: the answer closes the connection, which would otherwise wait out the request timeout', async (t) => {
+  // Answers every POST at once, reading none of it.
+  const early = createServer((req, res) => {
+    if (req.method !== 'POST') return res.end('get-ok');
+    res.writeHead(401, { 'content-length': '4' });
+    res.end('nope');
+  });
+  await new Promise<void>((resolve) => early.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    early.closeAllConnections();
+    early.close();
+  });
+  const gw = await startTestGateway({ routes: [{ path: '/', upstream: `http://127.0.0.1:${(early.address() as AddressInfo).port}`, auth: 'none' }] });
+  t.after(() => gw.close());
+  const conn = await openConnection(Number(new URL(gw.gw.url).port));
+  conn.socket.write('POST /upload HTTP/1.1\r\nHost: gateway.test\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n' + 'a'.repeat(1000) + '\r\n');
+  await waitUntil(() => conn.received().includes('nope'), 'the early answer');
+  assert.match(conn.received(), /^HTTP\/1\.1 401 /);
+  assert.match(conn.received(), /\r\nconnection: close\r\n/i, 'the client learns the rest of its body will not be read');
+  assert.equal(await closesWithin(conn, 5000), 'closed', 'closed after the answer, not after requestTimeoutMs (30 s)');
 });
