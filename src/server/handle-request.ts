@@ -131,6 +131,8 @@ class Exchange implements RequestContext, UpstreamObserver {
   private route: CompiledRoute | undefined;
   private authOutcome = '';
   private upstream: ProxyHandler | undefined;
+  /** False while a pipelined request waits its turn: one the client leaves then was never looked at. */
+  private begun = false;
   private readonly startedAt = performance.now();
   /**
    * What keeps this request counted in its configuration's traffic: the
@@ -152,6 +154,7 @@ class Exchange implements RequestContext, UpstreamObserver {
   }
 
   start(): void {
+    this.begun = true;
     const { req, state } = this;
     const url = req.url as string;
     if (url.length > state.maxUrlLength) return this.fail(new GatehouseError('GH_URI_TOO_LONG', 'the request target is too long'));
@@ -337,7 +340,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     this.env.accessLog({
       requestId: this.requestId,
       method: this.req.method as string,
-      path: loggablePath(this.path),
+      path: this.begun ? loggablePath(this.path) : '(not started)',
       route: this.route?.name,
       status,
       durationMs: Math.round(seconds * 1e6) / 1e3,

@@ -187,6 +187,7 @@ test('pipelined requests still waiting their turn when the client leaves are log
     await waitUntil(() => big.maxBigInFlight() > 0, 'the first pipelined request to reach the upstream');
     conn.socket.destroy();
     await waitUntil(() => gw.requestLogs().filter((l) => l.status === 499).length === 3, 'a 499 line for each of the three requests');
+    assert.deepEqual(gw.requestLogs().map((l) => l.path).sort(), ['(not started)', '(not started)', '/big'], 'the two that never had a turn say so');
   } finally {
     await gw.close();
     await big.close();
