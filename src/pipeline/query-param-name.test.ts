@@ -29,5 +29,6 @@ test('a name is decoded and folded as an upstream reads it', () => {
 test('a compiled test finds the name in any spelling, and only as a name', () => {
   const has = queryParamTest('_method');
   for (const q of ['?_method=PUT', '?a=1&_method', '?a;_Method=x', '?file=a.txt&_%6Dethod=PUT', '?%20%20.method=PUT', '?_method%00=PUT']) assert.ok(has(q), q);
-  for (const q of ['?my_method=1', '?a=_method', '?file=a.txt&x%5B0%5D=_method', '?_methods=1', '?__method=1', '?_%6Dethods=1']) assert.ok(!has(q), q);
+  for (const q of ['?my_method=1', '?a=_method', '?file=a.txt&x%5B0%5D=_method', '?_methods=1', '?__method=1', '?_%6Dethods=1', '?next=/a?_method=PUT']) assert.ok(!has(q), q);
+  assert.ok(!queryParamTest('access_token')('?next=/cb?access_token=x'), 'a `?` inside a value starts no parameter');
 });

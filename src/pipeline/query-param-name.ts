@@ -38,7 +38,8 @@ export function normalizeParamName(raw: string): string {
  * holding a character that can change a name, and then only those names.
  */
 export function queryParamTest(name: string): (query: string) => boolean {
-  const plain = new RegExp(`(?:^|[?&;])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:[=&;]|$)`, 'i');
+  // A parameter starts the query (after its `?`) or follows `&` or `;`; a `?` inside a value starts none.
+  const plain = new RegExp(`(?:^\\?|[&;])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:[=&;]|$)`, 'i');
   return (query) => {
     if (plain.test(query)) return true;
     if (!MAY_FOLD.test(query)) return false;
