@@ -123,6 +123,11 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
   const username = (form.get('username') ?? '').slice(0, 256);
   const password = form.get('password') ?? '';
   const ip = clientAddress(deps.trusted, req.socket.remoteAddress, req.headers['x-forwarded-for']);
+  // The form again, with the name kept and a message saying why.
+  const formAgain = (status: number, error: string, headers?: Record<string, string>): true => {
+    sendHtml(res, status, renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error }), headers);
+    return true;
+  };
   let retryAfter: number;
   try {
     retryAfter = await deps.limiter.admit(username, ip);
@@ -130,30 +135,15 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
     // The shared counter (Redis) is unreachable: refuse the attempt rather than check an uncounted
     // guess. Nothing is lost: with the store down, the sign-in could not be completed anyway.
     deps.logger?.error({ event: 'login_rate_limit_unavailable', err: { message: (err as Error).message } }, 'login rate limit unavailable');
-    sendHtml(
-      res,
-      503,
-      renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error: 'Sign-in is unavailable right now. Try again in a moment.' }),
-      { 'retry-after': '5' },
-    );
-    return true;
+    return formAgain(503, 'Sign-in is unavailable right now. Try again in a moment.', { 'retry-after': '5' });
   }
-  if (retryAfter > 0) {
-    sendHtml(
-      res,
-      429,
-      renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error: 'Too many attempts. Wait a few minutes and try again.' }),
-      { 'retry-after': String(retryAfter) },
-    );
-    return true;
-  }
+  if (retryAfter > 0) return formAgain(429, 'Too many attempts. Wait a few minutes and try again.', { 'retry-after': String(retryAfter) });
   const found = await deps.accounts.findForLogin(username);
   // Unknown users still pay for one scrypt, so the timing matches a wrong password.
   const ok = await verifyPassword(password, found?.passwordHash ?? deps.dummyHash);
   if (!found || !ok) {
     deps.logger?.info({ event: 'login_failed', clientId }, 'sign-in failed');
-    sendHtml(res, 401, renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error: LOGIN_FAILED_MESSAGE }));
-    return true;
+    return formAgain(401, LOGIN_FAILED_MESSAGE);
   }
   // The password was right: a counter that cannot be cleared now only expires later, so sign in anyway.
   await Promise.resolve(deps.limiter.succeeded(username, ip)).catch((err: Error) =>
