@@ -393,14 +393,14 @@ function checkListen(listen: z.infer<typeof ListenSchema>, ctx: Issues): void {
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
 /** A listener a command opens: where its port is configured, its address and port (0: any free one). */
-export interface ListenerAt {
+interface ListenerAt {
   readonly key: string;
   readonly host: string;
   readonly port: number | undefined;
 }
 
 /** What `start` opens for the gateway: its listener, the HTTPS redirect, and the admin listener when enabled. */
-export function gatewayListeners(cfg: Config): ListenerAt[] {
+function gatewayListeners(cfg: Config): ListenerAt[] {
   return [
     { key: 'listen.port', host: cfg.listen.host, port: cfg.listen.port },
     { key: 'listen.tls.redirectPort', host: cfg.listen.host, port: cfg.listen.tls?.redirectPort },
@@ -408,14 +408,18 @@ export function gatewayListeners(cfg: Config): ListenerAt[] {
   ];
 }
 
-/** What `start` opens: the gateway's listeners and, with an `auth:` section, the authorization service's. */
-export function startListeners(cfg: Config): ListenerAt[] {
-  const gateway = gatewayListeners(cfg);
-  return cfg.auth === undefined ? gateway : [...gateway, { key: 'auth.listen.port', host: cfg.auth.listen.host, port: cfg.auth.listen.port }];
+/**
+ * The authorization service's port against the gateway's (the schema checks the gateway's own).
+ * Only `start` opens both, and refuses these; a file with no routes may be meant for `auth start`
+ * alone, where the gateway's (default) port is unused, so the schema leaves them to the commands.
+ */
+export function serviceClashes(cfg: Config): { readonly key: string; readonly message: string }[] {
+  if (cfg.auth === undefined) return [];
+  return portClashes([...gatewayListeners(cfg), { key: 'auth.listen.port', host: cfg.auth.listen.host, port: cfg.auth.listen.port }]).filter((c) => c.key === 'auth.listen.port');
 }
 
 /** Each listener that shares a port with an earlier one on the same address (the second bind fails with EADDRINUSE). */
-export function portClashes(listeners: readonly ListenerAt[]): { readonly key: string; readonly message: string }[] {
+function portClashes(listeners: readonly ListenerAt[]): { readonly key: string; readonly message: string }[] {
   const opened = listeners.filter((l) => l.port !== undefined && l.port !== 0);
   return opened.flatMap((l, i) => {
     const clash = opened.slice(0, i).find((o) => o.port === l.port && (o.host === l.host || WILDCARD_HOSTS.has(o.host) || WILDCARD_HOSTS.has(l.host)));

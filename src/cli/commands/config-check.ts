@@ -1,7 +1,7 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { configuredIssuers, portClashes, startListeners, type Config } from '../../config/schema.js';
+import { configuredIssuers, serviceClashes, type Config } from '../../config/schema.js';
 import { readTlsCredentials } from '../../server/listener.js';
 import { importPublicKeyFile, readPublicKeyFile } from '../../tokens/keys/static.js';
 import { formatConfigIssue, loadConfigForCommand, locateYamlKey } from '../config-issues.js';
@@ -80,14 +80,6 @@ async function fileProblems(cfg: Config, baseDir: string): Promise<{ path: KeyPa
     }
   }
   return problems;
-}
-
-/**
- * The authorization service's port against the gateway's. Only `start` opens both; a file with
- * no routes may be meant for `auth start` alone, where the gateway's (default) port is unused.
- */
-function serviceClashes(cfg: Config): { readonly key: string; readonly message: string }[] {
-  return portClashes(startListeners(cfg)).filter((c) => c.key === 'auth.listen.port');
 }
 
 function summarize(file: string, cfg: Config): string[] {

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
-import { portClashes, startListeners, type Config } from '../../config/schema.js';
+import { serviceClashes, type Config } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { describeConfigFailure, loadConfigForCommand } from '../config-issues.js';
@@ -30,7 +30,7 @@ export function registerStartCommand(program: Command): void {
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
       // Both run in this process: a shared port would fail the second bind with a bare EADDRINUSE.
-      const clashes = portClashes(startListeners(cfg));
+      const clashes = serviceClashes(cfg);
       if (clashes.length > 0) throw new ConfigError(clashes.map((c) => ({ path: c.key, message: c.message })), file);
       // The authorization service first: the gateway may fetch its metadata and JWKS as it starts.
       const auth = cfg.auth

@@ -84,7 +84,10 @@ export function keyFitsAlgorithm(alg: JwsAlgorithm, key: KeyMaterial): boolean {
 
 const modulusBytes = new WeakMap<KeyObject, number>();
 
-/** The byte length of an RSA key's modulus, read once per key (keys are imported once and reused). */
+/**
+ * The byte length of an RSA key's modulus, read once per key (keys are imported once and reused):
+ * `asymmetricKeyDetails` builds a new object on every read, about 1 µs on Node 24.
+ */
 function rsaModulusBytes(key: KeyObject): number {
   let bytes = modulusBytes.get(key);
   if (bytes === undefined) {
