@@ -177,6 +177,12 @@ export interface VerifierHooks {
    */
   onKeySourceError?(issuer: string, reason: string): void;
   /**
+   * When a JWKS fetch brought keys that are not used (private key material, a
+   * `kid` shadowed by an earlier key, …) while the others serve: not an outage,
+   * but a publisher's mistake worth a look. Reported on each fetch that has them.
+   */
+  onKeysSkipped?(issuer: string, reason: string): void;
+  /**
    * On every token cache lookup (not called when the caches are disabled): a hit
    * when the verified-token cache or the rejected-signature cache answered.
    */

@@ -82,7 +82,7 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
           },
           onStaticKeyError: (err) => hooks.onKeySourceError?.(name, err.message),
           onJwksKeysRefused: (refused) =>
-            hooks.onKeySourceError?.(name, `JWKS keys not used: ${refused.map((k) => `kid ${k.kid ?? '(none)'} ${k.reason}`).join('; ')}`),
+            hooks.onKeysSkipped?.(name, `JWKS keys not used: ${refused.map((k) => `kid ${k.kid ?? '(none)'} ${k.reason}`).join('; ')}`),
           onKeysChanged: (next, previous) => {
             // A refresh that changed nothing (the usual case) leaves both caches alone.
             if (next.sameKeysAs(previous)) return;
