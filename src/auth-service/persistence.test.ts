@@ -47,7 +47,7 @@ test('redis: two instances share grants and signing keys (scale-out behind one i
   assert.equal((await post('/token/introspection', auth.clients.gateway, { token: refreshed.body.access_token as string })).body.active, false);
 });
 
-test('a users or store file that cannot be opened fails the start with its key and path, and leaves nothing open', async (t) => {
+test('a users or store file that cannot be opened fails the start with its key and path', async (t) => {
   const auth = await startTestAuthService();
   t.after(() => auth.close());
   const at = (cfg: typeof auth.config) => ({ ...cfg, listen: { host: '127.0.0.1', port: 0 } });

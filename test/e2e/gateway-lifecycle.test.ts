@@ -215,9 +215,8 @@ test('a reload waits for the keys of a JWKS it opens: one that brings none (refu
     await assert.rejects(t.gw.reload(validateConfig(cfg([one, unreachable], ['/api', '/two']))), /issuer https:\/\/second\.test: JWKS fetch failed: request failed/);
     second.setBehaviour('slow');
     const hanging = testIssuerOptions({ issuer: 'https://second.test', jwksUri: second.uri, jwks: limits });
-    const startedMs = Date.now();
+    // The stub holds the fetch for ever: only the fetch timeout ends the wait, and says so.
     await assert.rejects(t.gw.reload(validateConfig(cfg([one, hanging], ['/api', '/two']))), /issuer https:\/\/second\.test: JWKS fetch failed: timed out/);
-    assert.ok(Date.now() - startedMs < 5_000, 'the wait is bounded by the fetch timeout');
     // The old configuration serves on, ready: the first issuer's tokens pass, the refused route is absent.
     assert.equal(await readyz(), 200);
     assert.equal(t.gw.isReady(), true);

@@ -390,6 +390,7 @@ test('an unexpected error in an /auth endpoint is 500 GH_INTERNAL and logged at 
   const r = await rawRequest(`${stack.url}/auth/sessions`, { headers: { cookie: `__Host-gh_sid=${sid}`, 'x-request-id': 'req-auth-500' } });
   assert.equal(r.status, 500, r.body);
   assert.equal(code(r), 'GH_INTERNAL');
+  assert.equal(r.headers['x-request-id'], 'req-auth-500', 'the answer names the request its log line does');
   const lines = stack.logs().filter((l) => l.requestId === 'req-auth-500');
   assert.equal(lines.length, 1, JSON.stringify(stack.logs()));
   assert.equal(lines[0]?.level, 'error');

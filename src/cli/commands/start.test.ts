@@ -31,8 +31,8 @@ function configText(upstream: string, paths: string[], extra = ''): string {
   return `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nshutdown: { drainTimeoutMs: 2000 }\nroutes:\n${routes}${extra}`;
 }
 
-async function status(url: string): Promise<number> {
-  const res = await fetch(url);
+async function status(url: string, init?: RequestInit): Promise<number> {
+  const res = await fetch(url, init);
   await res.arrayBuffer();
   return res.status;
 }
@@ -122,14 +122,12 @@ function authSection(port: number, clientSecret: string): string {
 }
 
 /** The status of a client_credentials grant for `svc` with `secret` at the service on `port`. */
-async function tokenStatus(port: number, secret: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}/token`, {
+function tokenStatus(port: number, secret: string): Promise<number> {
+  return status(`http://127.0.0.1:${port}/token`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`svc:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=client_credentials&scope=api:read',
   });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 test('SIGHUP with a changed auth: section (the embedded service) is refused, naming auth; the old configuration keeps serving', async (t) => {
