@@ -11,7 +11,14 @@ interface ErrorSpec {
   readonly title: string;
   /** RFC 6750 error attribute; absent when no credential was sent at all. */
   readonly bearerError?: BearerError;
+  /**
+   * `Retry-After` seconds for a failure of something the gateway depends on: a hint
+   * that spreads clients' retries instead of having them all retry at once.
+   */
+  readonly retryAfterSeconds?: number;
 }
+
+const RETRY_AFTER_SECONDS = 5;
 
 /** The catalog: one entry per code. docs/errors.md documents each one (a test checks). */
 export const ERROR_CATALOG = {
@@ -23,13 +30,13 @@ export const ERROR_CATALOG = {
   GH_BAD_CREDENTIAL_REQUEST: { status: 400, title: 'Invalid credential request', bearerError: 'invalid_request' },
   GH_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope', bearerError: 'insufficient_scope' },
   GH_CLAIM_MISMATCH: { status: 403, title: 'Claim requirement not met', bearerError: 'insufficient_scope' },
-  GH_KEYS_UNAVAILABLE: { status: 503, title: 'Verification keys unavailable' },
-  GH_INTROSPECTION_UNAVAILABLE: { status: 503, title: 'Introspection unavailable' },
+  GH_KEYS_UNAVAILABLE: { status: 503, title: 'Verification keys unavailable', retryAfterSeconds: RETRY_AFTER_SECONDS },
+  GH_INTROSPECTION_UNAVAILABLE: { status: 503, title: 'Introspection unavailable', retryAfterSeconds: RETRY_AFTER_SECONDS },
   GH_SESSION_MISSING: { status: 401, title: 'Session required' },
   GH_SESSION_INVALID: { status: 401, title: 'Session invalid' },
   GH_SESSION_EXPIRED: { status: 401, title: 'Session expired' },
-  GH_SESSION_STORE_UNAVAILABLE: { status: 503, title: 'Session store unavailable' },
-  GH_PROVIDER_UNAVAILABLE: { status: 503, title: 'Identity provider unavailable' },
+  GH_SESSION_STORE_UNAVAILABLE: { status: 503, title: 'Session store unavailable', retryAfterSeconds: RETRY_AFTER_SECONDS },
+  GH_PROVIDER_UNAVAILABLE: { status: 503, title: 'Identity provider unavailable', retryAfterSeconds: RETRY_AFTER_SECONDS },
   GH_CSRF_REJECTED: { status: 403, title: 'Cross-site request rejected' },
   GH_LOGIN_FAILED: { status: 400, title: 'Login could not be completed' },
   GH_LOGIN_REQUIRED: { status: 302, title: 'Login required' },
@@ -56,6 +63,7 @@ export class GatehouseError extends Error {
   readonly status: number;
   readonly title: string;
   readonly bearerError?: BearerError;
+  readonly retryAfterSeconds?: number;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -65,6 +73,7 @@ export class GatehouseError extends Error {
     this.status = spec.status;
     this.title = spec.title;
     this.bearerError = spec.bearerError;
+    this.retryAfterSeconds = spec.retryAfterSeconds;
   }
 }
 

@@ -254,7 +254,7 @@ export const IntrospectionSchema = z
       .nonnegative()
       .default(10000)
       .describe('Active answers the introspection cache holds (0 disables caching); refused ones have an LRU of their own, a tenth of this size.'),
-    timeoutMs: z.number().int().positive().default(3000).describe('Deadline of one introspection lookup (waiting for a request slot and the retry after a reset included) and of a discovery request; beyond it, 503.'),
+    timeoutMs: z.number().int().positive().default(3000).describe('Deadline of one introspection lookup (waiting for a request slot, discovering the endpoint and the retry after a reset included); beyond it, 503.'),
     maxConcurrentRequests: z
       .number()
       .int()

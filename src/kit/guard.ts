@@ -107,6 +107,7 @@ function rejection(error: GatehouseError, realm: string): Rejection {
   };
   // RFC 6750 §3: 401 and 403 carry the challenge; a 503 is not the client's fault.
   if (error.status === 401 || error.status === 403 || error.status === 400) headers['www-authenticate'] = wwwAuthenticate(error, realm);
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   return { status: error.status, headers, body: JSON.stringify(problemDetails(error)), error };
 }
 

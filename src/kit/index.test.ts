@@ -127,6 +127,8 @@ function contract(name: string, start: () => Promise<{ base: string; stop: () =>
       const r = await call(`${base}/down`, bearer(mintToken(key, claims)));
       assert.equal(r.status, 503);
       assert.equal(JSON.parse(r.body).code, 'GH_KEYS_UNAVAILABLE');
+      assert.equal(r.headers['retry-after'], '5');
+      assert.equal(r.headers['www-authenticate'], undefined, 'a 503 is not the credential\'s fault');
       assert.equal((await call(`${base}/read`, bearer(mintToken(key, claims)))).status, 200);
     });
   });

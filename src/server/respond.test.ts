@@ -41,6 +41,8 @@ const cases: Array<[GatehouseError, ErrorResponseOptions]> = [
   [new InsufficientScope(['orders:read', 'orders:write']), { realm: 'gatehouse', requestId: 'r:3@x' }],
   [new GatehouseError('GH_METHOD_NOT_ALLOWED', 'no'), { realm: 'gatehouse', requestId: 'r4', allow: 'GET, HEAD' }],
   [new GatehouseError('GH_BODY_TOO_LARGE', 'too large'), { realm: 'gatehouse', requestId: 'r5', close: true }],
+  [new GatehouseError('GH_INTROSPECTION_UNAVAILABLE', 'down'), { realm: 'gatehouse', requestId: 'r6' }],
+  [new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'down'), { realm: 'gatehouse', requestId: 'r7', hsts: 'max-age=60' }],
 ];
 
 test('error responses: body, challenge and headers as problemDetails and wwwAuthenticate make them, on repeated use too', async () => {
@@ -65,6 +67,8 @@ test('error responses: body, challenge and headers as problemDetails and wwwAuth
         const challenged = err.status === 401 || err.bearerError !== undefined;
         assert.equal(a.headers['www-authenticate'], challenged ? wwwAuthenticate(err, opts.realm) : undefined);
         if (opts.close) assert.equal(a.headers.connection, 'close');
+        // A dependency that failed: clients get a hint when to retry.
+        assert.equal(a.headers['retry-after'], err.status === 503 ? '5' : undefined);
       }
     },
   );

@@ -16,7 +16,7 @@ export interface ErrorResponseOptions {
 
 /** The parts of an error response that do not depend on the request. */
 interface ErrorTemplate {
-  /** Flat `[name, value, …]`: content type, cache control, challenge, HSTS, Allow, Connection. */
+  /** Flat `[name, value, …]`: content type, cache control, challenge, Retry-After, HSTS, Allow, Connection. */
   readonly headers: readonly string[];
   /** The problem+json body without its closing brace, before any request id. */
   readonly bodyStart: string;
@@ -33,6 +33,7 @@ function templateFor(err: GatehouseError, opts: ErrorResponseOptions): ErrorTemp
   if (t !== undefined) return t;
   const headers = ['content-type', 'application/problem+json', 'cache-control', 'no-store'];
   if (isCredentialError(err)) headers.push('www-authenticate', wwwAuthenticate(err, opts.realm));
+  if (err.retryAfterSeconds !== undefined) headers.push('retry-after', String(err.retryAfterSeconds));
   if (opts.hsts) headers.push('strict-transport-security', opts.hsts);
   if (opts.allow !== undefined) headers.push('allow', opts.allow);
   if (opts.close) headers.push('connection', 'close');

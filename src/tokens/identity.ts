@@ -14,7 +14,7 @@ export interface Identity {
   readonly claims: Readonly<Record<string, unknown>>;
   /** Token expiry, epoch seconds; Infinity for an opaque token whose introspection answer has no `exp` (RFC 7662 makes it optional). */
   readonly expiresAt: number;
-  /** `jti` when present: the revocation key. */
+  /** `jti` when present: for a service that keeps its own record of tokens (audit, denylist); the gateway has no denylist. */
   readonly tokenId: string | undefined;
   /** The access token to forward upstream as `Authorization: Bearer`. */
   readonly accessToken: string;

@@ -105,7 +105,9 @@ for (const mode of FAILURES) {
   test(`introspection endpoint "${mode}": 503 GH_INTROSPECTION_UNAVAILABLE, and the gateway serves on`, async () => {
     const token = issue();
     stub.mode = mode;
-    assertProblem(await call(`${gw.gw.url}/api/orders`, bearer(token)), 503, 'GH_INTROSPECTION_UNAVAILABLE', token);
+    const res = await call(`${gw.gw.url}/api/orders`, bearer(token));
+    assertProblem(res, 503, 'GH_INTROSPECTION_UNAVAILABLE', token);
+    assert.equal(res.headers['retry-after'], '5');
     assert.equal((await call(`${gw.gw.url}/public/x`)).status, 200);
     stub.mode = 'ok';
     assert.equal((await call(`${gw.gw.url}/api/orders`, bearer(token))).status, 200, 'not cached: recovers at once');

@@ -148,8 +148,8 @@ function buildIdentity(data: SessionData, clientId: string): Identity {
 
 /**
  * The `jti` of a JWT access token (read, not verified: the gateway received it
- * from the provider's token endpoint itself), so revocation by token id applies
- * to session requests as well.
+ * from the provider's token endpoint itself), so a session request's identity
+ * carries its token id as a bearer request's does.
  */
 function jwtId(token: string): string | undefined {
   const parts = token.split('.');

@@ -8,7 +8,8 @@ export interface EndpointCall {
   readonly dispatcher: Dispatcher;
   /** The gateway's `client_secret_basic` header value. */
   readonly authorization: string;
-  readonly limits: { readonly timeoutMs: number; readonly maxBytes: number };
+  /** The cap on one answer's body. */
+  readonly maxBytes: number;
   readonly expect: ResponseExpectations;
   /** Epoch milliseconds. */
   readonly now: () => number;
@@ -29,8 +30,8 @@ export async function askEndpoint(call: EndpointCall, url: string, token: string
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-    ...call.limits,
-    signal: deadline,
+    maxBytes: call.maxBytes,
+    deadline,
   };
   let res;
   for (let attempt = 1; ; attempt++) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { closedPortUrl, startIntrospectionStub, type IntrospectionStub } from '../../../test/helpers/introspection.js';
 import { IntrospectionSchema } from '../../config/schema.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { GatewayMetrics } from '../../admin/metrics.js';
 import { GatehouseError, type ErrorCode } from '../../errors.js';
@@ -376,6 +377,68 @@ test('prefetch discovers the endpoint ahead of the first lookup, and never rejec
   const down = client({ endpoint: undefined, issuer: new URL(await closedPortUrl('/')).origin });
   await down.prefetch();
   await rejectsWith(down.introspect('tok-pre'), 'GH_INTROSPECTION_UNAVAILABLE');
+});
+
+/** A server that accepts connections and never answers; its origin as an issuer. */
+async function withSilentIssuer(fn: (issuer: string, held: Set<Socket>) => Promise<void>): Promise<void> {
+  const held = new Set<Socket>();
+  const silent = createServer((socket) => void held.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    await fn(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, held);
+  } finally {
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+}
+
+test('a metadata endpoint that never answers costs timeoutMs, then 503 (the exchange runs under a deadline)', async () => {
+  await withSilentIssuer(async (issuer, held) => {
+    const c = client({ endpoint: undefined, issuer, timeoutMs: 300 });
+    await assert.rejects(c.introspect('tok-silent'), (err: unknown) => {
+      assert.ok(err instanceof GatehouseError);
+      assert.equal(err.code, 'GH_INTROSPECTION_UNAVAILABLE');
+      const why = err.cause as Error;
+      assert.equal(why.message, 'metadata request failed');
+      assert.equal((why.cause as { reason?: unknown }).reason, 'timeout');
+      return true;
+    });
+    assert.equal(held.size, 1, 'one metadata request was made');
+  });
+});
+
+test('lookups waiting for discovery count against maxConcurrentRequests: the rest are refused at once as overloaded', async () => {
+  await withSilentIssuer(async (issuer) => {
+    const c = client({ endpoint: undefined, issuer, timeoutMs: 400, maxConcurrentRequests: 1 });
+    const causes = await Promise.all(
+      [1, 2, 3, 4, 5].map((i) =>
+        c.introspect(`tok-wait-${i}`).then(
+          () => 'passed',
+          (err: unknown) => ((err as Error).cause as Error).message,
+        ),
+      ),
+    );
+    // One lookup discovers (and times out), one waits for its slot, three find the queue full.
+    assert.equal(causes.filter((m) => m.startsWith('overloaded')).length, 3, causes.join(' | '));
+    assert.equal(causes[0], 'metadata request failed');
+  });
+});
+
+test('a cached answer lives cacheMaxAge from when the question was sent, not from when the answer arrived', async () => {
+  const c = client({ cacheMaxAge: 30 });
+  activeToken('tok-slow-answer', { exp: nowS() + 3600 });
+  stub.delayMs = 300;
+  const first = c.introspect('tok-slow-answer');
+  await waitUntil(() => stub.requests === 1, 'the question reached the endpoint');
+  clock += 20_000; // the answer is on its way for 20 s of the gateway's clock
+  assert.equal((await first).subject, 'alice');
+  stub.delayMs = 0;
+  clock += 5_000; // 25 s after the question: still served from the cache
+  await c.introspect('tok-slow-answer');
+  assert.equal(stub.requests, 1);
+  clock += 6_000; // 31 s after the question, 11 s after the answer
+  await c.introspect('tok-slow-answer');
+  assert.equal(stub.requests, 2, 'asked again once cacheMaxAge after the question had passed');
 });
 
 test('metadata naming another issuer is refused (503), then discovery is retried', async () => {

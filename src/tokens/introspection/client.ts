@@ -45,6 +45,12 @@ export interface IntrospectionClientOptions {
   readonly logger?: Logger;
 }
 
+/** An answer and when its question was sent (epoch ms). */
+interface Asked {
+  readonly outcome: IntrospectionOutcome;
+  readonly askedAt: number;
+}
+
 interface CacheEntry {
   readonly outcome: IntrospectionOutcome;
   /** Epoch ms after which the answer must be asked again. */
@@ -75,11 +81,10 @@ const REFUSAL_CACHE_SHARE = 0.1;
 export function createIntrospectionClient(cfg: IntrospectionConfig, opts: IntrospectionClientOptions = {}): IntrospectionClient {
   const now = opts.now ?? Date.now;
   const dispatcher = createDispatcher(cfg.maxConcurrentRequests);
-  const limits = { timeoutMs: cfg.timeoutMs, maxBytes: cfg.maxResponseBytes };
   const endpointCall: EndpointCall = {
     dispatcher,
     authorization: basicAuthorization(cfg.clientId, cfg.clientSecret),
-    limits,
+    maxBytes: cfg.maxResponseBytes,
     expect: {
       issuer: cfg.issuer,
       fallbackIssuer: cfg.issuer ?? new URL(cfg.endpoint as string).origin,
@@ -107,9 +112,17 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
   let missToken: string | undefined;
   let missKey: string | undefined;
 
-  function resolveEndpoint(): Promise<string> {
+  /**
+   * The endpoint, discovered once. Lookups arriving during a discovery share it, under the
+   * deadline of the lookup that started it: the earliest of theirs.
+   */
+  function resolveEndpoint(deadline: AbortSignal): Promise<string> {
     if (!endpoint) {
-      const found = discoverIntrospectionEndpoint(dispatcher, cfg.issuer as string, { ...limits, isAllowedUrl: isSafeEndpointUrl });
+      const found = discoverIntrospectionEndpoint(dispatcher, cfg.issuer as string, {
+        deadline,
+        maxBytes: cfg.maxResponseBytes,
+        isAllowedUrl: isSafeEndpointUrl,
+      });
       // A failed discovery is retried by the next lookup rather than remembered.
       found.catch(() => {
         if (endpoint === found) endpoint = undefined;
@@ -133,57 +146,58 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   const count = (result: RequestResult): void => opts.metrics?.introspectionRequests.inc({ result });
 
-  /** One lookup at the endpoint, counted by how it ended. */
-  async function ask(token: string): Promise<IntrospectionOutcome> {
-    let url: string;
-    try {
-      url = await resolveEndpoint();
-    } catch (err) {
-      count('discovery_failed');
-      throw err;
-    }
-    try {
-      const outcome = await askSlot(url, token);
-      count(outcome.active ? 'active' : 'refused');
-      return outcome;
-    } catch (err) {
-      count(resultOf(err));
-      throw err;
-    }
-  }
-
-  async function askSlot(url: string, token: string): Promise<IntrospectionOutcome> {
+  /**
+   * One lookup at the endpoint, counted by how it ended. One deadline (timeoutMs) covers
+   * the wait for a slot, the discovery of the endpoint when it is not known yet, and the
+   * exchange with its one retry. Resolves with the time the question was sent: the answer
+   * holds as of then, so its cache lifetime counts from then, not from its arrival.
+   */
+  async function ask(token: string): Promise<Asked> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timerDelay(cfg.timeoutMs));
     timer.unref();
-    let release: () => void;
+    let release: (() => void) | undefined;
+    let discovering = false;
     try {
-      release = await limit.acquire(deadline.signal);
+      // The slot comes first, so lookups waiting for discovery count against the bound too.
+      release = await takeSlot(deadline.signal);
+      discovering = true;
+      const url = await resolveEndpoint(deadline.signal);
+      discovering = false;
+      const askedAt = now();
+      const outcome = await askEndpoint(endpointCall, url, token, deadline.signal);
+      count(outcome.active ? 'active' : 'refused');
+      return { outcome, askedAt };
     } catch (err) {
+      count(discovering ? 'discovery_failed' : resultOf(err));
+      throw err;
+    } finally {
+      release?.();
       clearTimeout(timer);
+    }
+  }
+
+  async function takeSlot(deadline: AbortSignal): Promise<() => void> {
+    try {
+      return await limit.acquire(deadline);
+    } catch (err) {
       if (!(err instanceof SlotRefused)) throw err;
       throw err.reason === 'overloaded'
         ? unavailable(`overloaded: ${limit.inFlight} requests in flight and ${limit.queued} waiting (maxConcurrentRequests)`, 'overloaded', err)
         : unavailable('timed out waiting for a free request slot', 'timeout', err);
     }
-    try {
-      return await askEndpoint(endpointCall, url, token, deadline.signal);
-    } finally {
-      release();
-      clearTimeout(timer);
-    }
   }
 
-  function remember(key: string, outcome: IntrospectionOutcome): void {
+  function remember(key: string, { outcome, askedAt }: Asked): void {
     if (!cache || !refusals) return;
     const t = now();
     if (outcome.active) {
       refusals.delete(key);
-      const until = Math.min(t + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000);
+      const until = Math.min(askedAt + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000);
       if (until > t) cache.set(key, { outcome, until });
     } else {
       cache.delete(key);
-      const until = t + cfg.inactiveCacheMaxAge * 1000;
+      const until = askedAt + cfg.inactiveCacheMaxAge * 1000;
       if (until > t) refusals.set(key, { outcome, until });
     }
   }
@@ -235,9 +249,9 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       let pending = inflight.get(key);
       if (!pending) {
         pending = ask(token).then(
-          (outcome) => {
-            remember(key, outcome);
-            return outcome;
+          (asked) => {
+            remember(key, asked);
+            return asked.outcome;
           },
           (err: unknown) => {
             warn(err);
@@ -254,7 +268,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       return (cache?.size ?? 0) + (refusals?.size ?? 0);
     },
     prefetch() {
-      return resolveEndpoint().then(
+      return resolveEndpoint(AbortSignal.timeout(timerDelay(cfg.timeoutMs))).then(
         () => undefined,
         (err: unknown) => warn(err),
       );

@@ -16,18 +16,24 @@ export function metadataUrls(issuer: string): string[] {
 /**
  * Finds the introspection endpoint in the issuer's metadata. The metadata's
  * `issuer` must equal the configured one (RFC 8414 §3.3), so a document served
- * for another issuer cannot redirect the gateway's client secret.
+ * for another issuer cannot redirect the gateway's client secret. Both documents
+ * are tried within the one `deadline`.
  */
 export async function discoverIntrospectionEndpoint(
   dispatcher: Dispatcher,
   issuer: string,
-  opts: { timeoutMs: number; maxBytes: number; isAllowedUrl: (url: string) => boolean },
+  opts: { deadline: AbortSignal; maxBytes: number; isAllowedUrl: (url: string) => boolean },
 ): Promise<string> {
   let lastProblem = 'no metadata document found';
   for (const url of metadataUrls(issuer)) {
     let res;
     try {
-      res = await exchange(dispatcher, url, { method: 'GET', headers: { accept: 'application/json' }, ...opts });
+      res = await exchange(dispatcher, url, {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        maxBytes: opts.maxBytes,
+        deadline: opts.deadline,
+      });
     } catch (err) {
       throw unavailable('metadata request failed', err);
     }

@@ -1,5 +1,4 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { timerDelay } from '../../timers.js';
 
 /** A bounded HTTP exchange: what the introspection and discovery code get back. */
 export interface BoundedResponse {
@@ -24,10 +23,12 @@ export interface ExchangeOptions {
   readonly method: 'GET' | 'POST';
   readonly headers: Record<string, string>;
   readonly body?: string;
-  readonly timeoutMs: number;
   readonly maxBytes: number;
-  /** The deadline of a lookup that may take more than one exchange; its abort ends this one as a timeout too. */
-  readonly signal?: AbortSignal;
+  /**
+   * Ends the exchange as a timeout when it aborts. The caller owns it, so a lookup that
+   * may take a retry runs both exchanges under one timer instead of one timer each.
+   */
+  readonly deadline: AbortSignal;
 }
 
 /** A keep-alive pool for one authorization server, `connections` wide; closed with the client. */
@@ -36,15 +37,12 @@ export function createDispatcher(connections: number): Agent {
 }
 
 /**
- * One request with a deadline over the whole exchange (connect, headers and
- * body) and a cap on the body size, so a slow or hostile endpoint costs the
- * gateway bounded time and memory per lookup.
+ * One request under the caller's deadline over the whole exchange (connect,
+ * headers and body) and a cap on the body size, so a slow or hostile endpoint
+ * costs the gateway bounded time and memory per lookup.
  */
 export async function exchange(dispatcher: Dispatcher, url: string, opts: ExchangeOptions): Promise<BoundedResponse> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new ExchangeFailed('timeout')), timerDelay(opts.timeoutMs));
-  timer.unref();
-  const signal = opts.signal ? AbortSignal.any([abort.signal, opts.signal]) : abort.signal;
+  const signal = opts.deadline;
   try {
     const res = await request(url, {
       dispatcher,
@@ -74,8 +72,6 @@ export async function exchange(dispatcher: Dispatcher, url: string, opts: Exchan
     if (err instanceof ExchangeFailed) throw err;
     if (signal.aborted) throw new ExchangeFailed('timeout', { cause: err });
     throw new ExchangeFailed('network', { cause: err });
-  } finally {
-    clearTimeout(timer);
   }
 }
 
