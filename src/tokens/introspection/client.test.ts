@@ -259,6 +259,22 @@ test('lookups at the endpoint are counted by result in gatehouse_introspection_r
   assert.deepEqual(counts, { active: 1, refused: 1, bad_status: 1, bad_response: 1, network: 1 });
 });
 
+test('failures before or without an answer are counted by their own result: client_rejected, timeout, overloaded, discovery_failed', async () => {
+  const metrics = new GatewayMetrics({ collectDefault: false });
+  const rejected = client({ clientSecret: 'not-the-secret' }, { metrics });
+  await rejectsWith(rejected.introspect('tok-bad-creds'), 'GH_INTROSPECTION_UNAVAILABLE');
+  // One slot and one place in the queue: the first lookup hangs until its deadline, the second
+  // waits for the slot until its own, the third finds the queue full.
+  const narrow = client({ maxConcurrentRequests: 1, timeoutMs: 300 }, { metrics });
+  stub.mode = 'hang';
+  await Promise.all(['tok-h1', 'tok-h2', 'tok-h3'].map((t) => rejectsWith(narrow.introspect(t), 'GH_INTROSPECTION_UNAVAILABLE')));
+  const undiscoverable = client({ endpoint: undefined, issuer: new URL(await closedPortUrl('/')).origin }, { metrics });
+  await rejectsWith(undiscoverable.introspect('tok-nowhere'), 'GH_INTROSPECTION_UNAVAILABLE');
+  const { values } = await metrics.introspectionRequests.get();
+  const counts = Object.fromEntries(values.map((v) => [v.labels.result, v.value]));
+  assert.deepEqual(counts, { client_rejected: 1, timeout: 2, overloaded: 1, discovery_failed: 1 });
+});
+
 test('wrong gateway client credentials are 503 (an operator fault), not 401', async () => {
   const c = client({ clientSecret: 'not-the-secret' });
   activeToken('tok-creds');
