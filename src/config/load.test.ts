@@ -64,9 +64,15 @@ routes:
   assert.ok(paths.includes('routes.0.upstream'));
 });
 
-test('HMAC needs a 256-bit secret and never mixes with public keys', () => {
+test('HMAC needs a secret as long as its hash (256 bits for HS256, 512 for HS512) and never mixes with public keys', () => {
   const base = (jwt: string) => `security:\n  jwt: ${jwt}\nroutes: [{ path: /, upstream: "http://127.0.0.1:1" }]\n`;
   assert.match(issuesOf(base('{ issuer: i, audience: a, secret: short, algorithms: [HS256] }'))[0]!.message, /256 bits/);
+  const secret48 = 'k'.repeat(48);
+  const hs512 = issuesOf(base(`{ issuer: i, audience: a, secret: ${secret48}, algorithms: [HS256, HS512] }`));
+  assert.deepEqual(
+    hs512.map((i) => [i.path, i.message]),
+    [['security.jwt.secret', 'an HMAC secret for HS512 must be at least 512 bits (64 bytes)']],
+  );
   assert.match(
     issuesOf(base('{ issuer: i, audience: a, jwksUri: "https://x/jwks", algorithms: [RS256, HS256] }'))[0]!.message,
     /HMAC algorithms need an explicit secret/,
@@ -179,6 +185,19 @@ test('what the schema accepts at its bounds, the verifier core accepts too (conf
     routes: [{ path: '/x', upstream: 'http://127.0.0.1:9', auth: 'jwt' }],
   });
   for (const issuer of configuredIssuers(cfg)) assert.doesNotThrow(() => assertUsableIssuerOptions(issuer));
+});
+
+test('cache sizes beyond 1,000,000 entries are refused with their key path (the caches allocate their index up front)', () => {
+  const base = `security:
+  jwt: { issuer: https://a.example, audience: api, jwksUri: https://a.example/jwks, algorithms: [RS256] }
+  introspection: { endpoint: https://a.example/introspect, clientId: gw, clientSecret: s, audience: api, cacheMaxEntries: 1000001 }
+  tokenCache: { maxEntries: 8589934592 }
+routes:
+  - { path: /x, upstream: http://127.0.0.1:9, auth: jwt }
+`;
+  const paths = issuesOf(base).map((i) => i.path);
+  assert.deepEqual(paths.sort(), ['security.introspection.cacheMaxEntries', 'security.tokenCache.maxEntries']);
+  assert.doesNotThrow(() => parseConfigText(base.replace('8589934592', '1000000').replace('1000001', '1000000'), {}, 'gatehouse.yaml'));
 });
 
 test('a JWKS cacheMaxAge or cooldown under 1s is refused by the schema and by the core, in the same words (a fetch loop; a fetch per forged kid)', () => {

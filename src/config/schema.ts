@@ -8,7 +8,7 @@ import { isNeverForwarded } from '../server/forwarded-headers.js';
 import { routeMatchKey } from '../server/router.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { keySourceProblems } from '../tokens/jwt/key-source-rules.js';
-import { jwksIntervalProblem } from '../tokens/jwt/options.js';
+import { jwksIntervalProblem, MAX_CACHE_ENTRIES } from '../tokens/jwt/options.js';
 
 /**
  * The one configuration schema. `load.ts` validates a file against it once and
@@ -62,7 +62,7 @@ export const JwtIssuerSchema = z
     secret: z
       .string()
       .optional()
-      .describe('HMAC secret (use `${ENV_VAR}`); at least 32 bytes. Only with HS* algorithms, never together with public keys.'),
+      .describe('HMAC secret (use `${ENV_VAR}`); at least as long as the longest allowed algorithm\'s hash: 32 bytes for HS256, 48 for HS384, 64 for HS512 (RFC 7518 §3.2). Only with HS* algorithms, never together with public keys.'),
     algorithms: z.array(AlgorithmSchema).min(1).describe('Allow-list of algorithms; the token header can only choose among these.'),
     clockSkew: durationSeconds().default(30).describe('Tolerance for `exp`, `nbf` and `iat`.'),
     maxTokenAge: durationSeconds().optional().describe('When set, reject tokens whose `iat` is older than this.'),
@@ -252,6 +252,7 @@ export const IntrospectionSchema = z
       .number()
       .int()
       .nonnegative()
+      .max(MAX_CACHE_ENTRIES)
       .default(10000)
       .describe('Active answers the introspection cache holds (0 disables caching); refused ones have an LRU of their own, a tenth of this size.'),
     timeoutMs: z.number().int().positive().default(3000).describe('Deadline of one introspection lookup (waiting for a request slot, discovering the endpoint and the retry after a reset included); beyond it, 503.'),
@@ -290,7 +291,7 @@ const SecuritySchema = z
     realm: z.string().default('gatehouse').describe('Realm in `WWW-Authenticate` challenges.'),
     tokenCache: z
       .object({
-        maxEntries: z.number().int().nonnegative().default(10000).describe('Verified-token cache size (0 disables). A token is stored at its second verification; the rejected-signature cache holds a quarter of this, at least 1,000.'),
+        maxEntries: z.number().int().nonnegative().max(MAX_CACHE_ENTRIES).default(10000).describe('Verified-token cache size (0 disables). A token is stored at its second verification; the rejected-signature cache holds a quarter of this, at least 1,000.'),
       })
       .strict()
       .default({ maxEntries: 10000 }),

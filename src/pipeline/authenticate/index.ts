@@ -79,7 +79,7 @@ function createJwtKind(ctx: AuthKindContext, previous?: AuthKind): AuthKind {
       },
       // Without this a broken key file or JWKS shows only as 503s and a /readyz that never turns ready.
       onKeySourceError: (issuer, reason) => ctx.logger.warn({ issuer, reason }, 'signing keys unavailable'),
-      onKeysSkipped: (issuer, reason) => ctx.logger.warn({ issuer, reason }, 'JWKS keys skipped; the others serve'),
+      onKeysSkipped: (issuer, reason) => ctx.logger.warn({ issuer, reason }, 'JWKS keys skipped'),
     },
   });
   const authenticator = jwtAuthenticator(verifier);

@@ -223,6 +223,26 @@ describe('unknown kid flood', () => {
     await r.verifier.verify(mintToken(a, claims));
   });
 
+  test('an unknown kid while the JWKS fails is 503 GH_KEYS_UNAVAILABLE (the key may be new), while known kids verify from the kept keys', async () => {
+    const a = generateTestKey('ES256');
+    const b = generateTestKey('ES256');
+    const r = await rig([a], { cooldown: 30, timeoutMs: 300 });
+    await r.verifier.ready;
+    r.jwks.setBehaviour('error');
+    r.jwks.setKeys([a, b]); // published during the outage
+    // The re-fetch the unknown kid triggers fails: the kept keys are stale, not the token.
+    await rejects(r.verifier.verify(mintToken(b, claims)), 'GH_KEYS_UNAVAILABLE');
+    assert.equal(r.fetches.at(-1), 'error');
+    // Within the cooldown too (no fetch): the last fetch failed.
+    await rejects(r.verifier.verify(mintToken(b, claims, { kid: 'made-up' })), 'GH_KEYS_UNAVAILABLE');
+    await r.verifier.verify(mintToken(a, claims));
+    // Once a fetch succeeds, a kid it lacks is an unknown key again, and the new one verifies.
+    r.jwks.setBehaviour('ok');
+    r.clock.now += 30_000;
+    assert.equal((await r.verifier.verify(mintToken(b, claims))).subject, claims.sub);
+    await rejects(r.verifier.verify(mintToken(b, claims, { kid: 'made-up' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+  });
+
   test('a wall clock stepped back counts as the cooldown having passed, not as a cooldown of the step plus 30 s', async () => {
     const a = generateTestKey('ES256');
     const b = generateTestKey('ES256');
@@ -350,8 +370,8 @@ describe('a failing JWKS endpoint keeps the last good keys', () => {
       r.jwks.setBehaviour(behaviour);
       r.clock.now += 1000;
       const failed = r.nextFetch();
-      // An unknown kid forces a fetch, which fails.
-      await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'rotated-away' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+      // An unknown kid forces a fetch, which fails: the keys could not be brought up to date (503).
+      await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'rotated-away' })), 'GH_KEYS_UNAVAILABLE');
       assert.equal(await failed, 'error');
       assert.deepEqual(r.errors, [reasons[behaviour]]);
       await r.verifier.verify(mintToken(a, claims));
@@ -391,7 +411,7 @@ describe('a failing JWKS endpoint keeps the last good keys', () => {
     await r.verifier.ready;
     r.jwks.setKeys([{ ...a.publicJwk, use: 'enc' }]);
     r.clock.now += 1000;
-    await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'x' })), 'GH_TOKEN_INVALID');
+    await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'x' })), 'GH_KEYS_UNAVAILABLE');
     assert.equal(r.fetches.at(-1), 'error');
     await r.verifier.verify(mintToken(a, claims));
   });

@@ -97,7 +97,8 @@ export class RemoteKeySource {
   /**
    * Picks a key, fetching first when the set never loaded or when the token
    * names an unknown `kid` (both bounded by the cooldown, and concurrent
-   * callers share one fetch). Returns `undefined` when keys never loaded.
+   * callers share one fetch). Returns `undefined` when keys never loaded, and
+   * for an unknown `kid` while the last fetch failed.
    */
   async select(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection | undefined> {
     if (!this.current) {
@@ -115,9 +116,14 @@ export class RemoteKeySource {
       selection = this.current.select(kid, alg);
       if (selection.status !== 'unknown-kid') return selection;
     }
-    if (!this.mayTriggerFetch()) return selection;
-    await this.refresh();
-    return this.current.select(kid, alg);
+    if (this.mayTriggerFetch()) {
+      await this.refresh();
+      selection = this.current.select(kid, alg);
+    }
+    // While the endpoint fails, the set is stale and the kid may be one published since:
+    // "keys unavailable" (503, retry) rather than "unknown key" (401, which sends a client
+    // for a new token that names the same kid).
+    return selection.status === 'unknown-kid' && this.lastError !== undefined ? undefined : selection;
   }
 
   /**

@@ -47,8 +47,20 @@ const SPECS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
 
 /** Smallest RSA modulus accepted (RFC 7518 §3.3; jose enforces the same). */
 const MIN_RSA_BITS = 2048;
-/** Smallest HMAC secret accepted (RFC 7518 §3.2 asks for at least the hash size; we ask 256 bits always). */
-export const MIN_HMAC_SECRET_BYTES = 32;
+/**
+ * Why an HMAC secret of `secretBytes` cannot serve `algorithms`, or undefined when it can.
+ * RFC 7518 §3.2: the key must be at least as long as the hash output, so 256 bits for
+ * HS256, 384 for HS384 and 512 for HS512; the longest of the allowed ones decides.
+ */
+export function hmacSecretProblem(secretBytes: number, algorithms: readonly unknown[]): string | undefined {
+  let need = SPECS.HS256.signatureBytes!;
+  let strictest: JwsAlgorithm = 'HS256';
+  for (const alg of algorithms) {
+    const bytes = isSupportedAlgorithm(alg) && SPECS[alg].family === 'oct' ? SPECS[alg].signatureBytes! : 0;
+    if (bytes > need) [need, strictest] = [bytes, alg as JwsAlgorithm];
+  }
+  return secretBytes >= need ? undefined : `an HMAC secret for ${strictest} must be at least ${need * 8} bits (${need} bytes)`;
+}
 
 export function isSupportedAlgorithm(alg: unknown): alg is JwsAlgorithm {
   return typeof alg === 'string' && Object.hasOwn(SPECS, alg);
@@ -67,7 +79,7 @@ export type KeyMaterial = KeyObject | Buffer;
  */
 export function keyFitsAlgorithm(alg: JwsAlgorithm, key: KeyMaterial): boolean {
   const spec = SPECS[alg];
-  if (Buffer.isBuffer(key)) return spec.family === 'oct' && key.length >= MIN_HMAC_SECRET_BYTES;
+  if (Buffer.isBuffer(key)) return spec.family === 'oct' && key.length >= spec.signatureBytes!;
   if (spec.family === 'oct' || key.type !== 'public') return false;
   const type = key.asymmetricKeyType;
   switch (spec.family) {

@@ -1,5 +1,5 @@
 import { endpointUrlProblem } from '../../loopback.js';
-import { algorithmFamily, isSupportedAlgorithm, MIN_HMAC_SECRET_BYTES } from './algorithms.js';
+import { algorithmFamily, hmacSecretProblem, isSupportedAlgorithm } from './algorithms.js';
 
 /** Where an issuer's keys come from, and the algorithms they must serve. */
 export interface KeySourceSettings {
@@ -34,9 +34,8 @@ export function keySourceProblems(o: KeySourceSettings): KeySourceProblem[] {
     if (hmac.length !== algorithms.length) {
       problems.push({ path: ['algorithms'], message: 'a secret allows only HS256, HS384 or HS512' });
     }
-    if (typeof o.secret !== 'string' || Buffer.byteLength(o.secret, 'utf8') < MIN_HMAC_SECRET_BYTES) {
-      problems.push({ path: ['secret'], message: 'an HMAC secret must be at least 256 bits (32 bytes)' });
-    }
+    const short = hmacSecretProblem(typeof o.secret === 'string' ? Buffer.byteLength(o.secret, 'utf8') : 0, algorithms);
+    if (short !== undefined) problems.push({ path: ['secret'], message: short });
   } else if (hmac.length > 0) {
     problems.push({ path: ['algorithms'], message: 'HMAC algorithms need an explicit secret and are never allowed with public keys' });
   }

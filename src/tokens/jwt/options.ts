@@ -28,7 +28,7 @@ export interface IssuerOptions {
   readonly publicKey?: string;
   /** JWKS endpoint: https, or http on loopback only. */
   readonly jwksUri?: string;
-  /** HMAC secret, at least 32 bytes; only with HS* algorithms. */
+  /** HMAC secret, at least as long as the hash of the longest allowed HS* algorithm (32, 48 or 64 bytes); only with HS* algorithms. */
   readonly secret?: string;
   /** Allow-list; the token header only chooses among these. */
   readonly algorithms: readonly string[];
@@ -197,8 +197,11 @@ export interface VerifierHooks {
  * createTokenVerifier(issuers, { cacheMaxEntries: 50_000, baseDir: dirname(configFile) });
  * ```
  */
+/** The largest token cache a verifier builds (lru-cache allocates index arrays of its size up front); the config schema has the same bound. */
+export const MAX_CACHE_ENTRIES = 1_000_000;
+
 export interface VerifierOptions {
-  /** Verified-token cache size; 0 disables it. Default 10000. */
+  /** Verified-token cache size, 0 to MAX_CACHE_ENTRIES; 0 disables it. Default 10000. */
   readonly cacheMaxEntries?: number;
   /** Clock in ms (default Date.now); decides expiry, cache lifetimes and fetch cooldowns. */
   readonly now?: () => number;

@@ -361,6 +361,21 @@ describe('claim rules and the clock', () => {
     }
   });
 
+  test('a cache size out of range is refused at construction, before any key source opens (none is left fetching)', async () => {
+    const own = await startJwksServer([key]);
+    try {
+      for (const bad of [2.5, -1, Infinity, 8_589_934_592]) {
+        assert.throws(() => createTokenVerifier([testIssuerOptions({ jwksUri: own.uri })], { cacheMaxEntries: bad }), /cacheMaxEntries must be a whole number from 0 to 1000000/);
+      }
+      const good = createTokenVerifier([testIssuerOptions({ jwksUri: own.uri })], { cacheMaxEntries: 1_000_000 });
+      await good.ready;
+      good.close();
+      assert.equal(own.fetchCount, 1, 'only the verifier that was built fetched');
+    } finally {
+      await own.close();
+    }
+  });
+
   test('a duplicate issuer or a remote http JWKS URI is refused at construction', () => {
     assert.throws(() => createTokenVerifier([testIssuerOptions({ jwksUri: jwks.uri }), testIssuerOptions({ jwksUri: jwks.uri })]), /configured twice/);
     assert.throws(() => createTokenVerifier([testIssuerOptions({ jwksUri: 'http://auth.example.com/jwks' })]), /https/);

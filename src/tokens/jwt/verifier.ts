@@ -3,7 +3,7 @@ import { RejectedTokenCache, tokenCacheKey, VerifiedTokenCache } from '../cache.
 import type { Identity } from '../identity.js';
 import type { IssuerKeys } from '../keys/issuer-keys.js';
 import { IssuerVerifier, SignatureInvalid, type VerifiedToken } from './issuer-verifier.js';
-import type { IssuerOptions, TokenVerifier, VerifierOptions } from './options.js';
+import { MAX_CACHE_ENTRIES, type IssuerOptions, type TokenVerifier, type VerifierOptions } from './options.js';
 import { MAX_TOKEN_LENGTH, parseCompactJws, type ParsedToken } from './parse.js';
 import { refuse } from './reject.js';
 
@@ -64,6 +64,10 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
   const now = opts.now ?? Date.now;
   const hooks = opts.hooks ?? {};
   const maxEntries = opts.cacheMaxEntries ?? DEFAULT_CACHE_ENTRIES;
+  // Checked before any key source opens: the caches allocate index arrays of this size up front.
+  if (!Number.isInteger(maxEntries) || maxEntries < 0 || maxEntries > MAX_CACHE_ENTRIES) {
+    throw new TypeError(`cacheMaxEntries must be a whole number from 0 to ${MAX_CACHE_ENTRIES}, got ${maxEntries}`);
+  }
   const inherited = opts.previous ? states.get(opts.previous) : undefined;
   const byIssuer = new Map<string, IssuerVerifier>();
   // The caches are chosen once the issuers are known; key changes reach them through here.
@@ -94,23 +98,24 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
       );
       byIssuer.set(options.issuer, issuer);
     }
+    // The caches carry over only when every issuer is unchanged, keys and rules: the old and the new
+    // verifier then decide every token alike, so what either stores while both run holds for both.
+    const takesOver =
+      inherited !== undefined &&
+      inherited.maxEntries === maxEntries &&
+      inherited.byIssuer.size === byIssuer.size &&
+      [...byIssuer.values()].every((v) => {
+        const before = inherited.byIssuer.get(v.issuer);
+        return before !== undefined && before.keys === v.keys && before.fingerprint === v.fingerprint;
+      });
+    state.cache = takesOver ? inherited.cache : maxEntries > 0 ? new VerifiedTokenCache(maxEntries) : undefined;
+    state.rejected = takesOver ? inherited.rejected : maxEntries > 0 ? new RejectedTokenCache(Math.max(1000, Math.ceil(maxEntries / 4))) : undefined;
   } catch (err) {
+    // Whatever failed, the key sources opened above must not go on fetching with no one to close them.
     for (const release of releases) release();
     throw err;
   }
   const all = [...byIssuer.values()];
-  // The caches carry over only when every issuer is unchanged, keys and rules: the old and the new
-  // verifier then decide every token alike, so what either stores while both run holds for both.
-  const takesOver =
-    inherited !== undefined &&
-    inherited.maxEntries === maxEntries &&
-    inherited.byIssuer.size === byIssuer.size &&
-    all.every((v) => {
-      const before = inherited.byIssuer.get(v.issuer);
-      return before !== undefined && before.keys === v.keys && before.fingerprint === v.fingerprint;
-    });
-  state.cache = takesOver ? inherited.cache : maxEntries > 0 ? new VerifiedTokenCache(maxEntries) : undefined;
-  state.rejected = takesOver ? inherited.rejected : maxEntries > 0 ? new RejectedTokenCache(Math.max(1000, Math.ceil(maxEntries / 4))) : undefined;
   const { cache, rejected } = state;
 
   // The last token hashed and its cache key. A client resending its token (a

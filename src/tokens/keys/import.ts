@@ -97,7 +97,7 @@ export async function importPemKey(pem: string, allowed: readonly JwsAlgorithm[]
 /** Wraps an HMAC secret as a key. The caller has checked its length. */
 export function secretKey(secret: Buffer, allowed: readonly JwsAlgorithm[]): VerificationKey {
   const algorithms = allowed.filter((a) => keyFitsAlgorithm(a, secret));
-  if (algorithms.length === 0) throw new Error('an HMAC secret needs an HS256, HS384 or HS512 algorithm and at least 32 bytes');
+  if (algorithms.length === 0) throw new Error('an HMAC secret needs an HS256, HS384 or HS512 algorithm and at least their hash\'s length');
   return { id: 'secret', kid: undefined, algorithms: new Set(algorithms), material: secret as KeyMaterial };
 }
 

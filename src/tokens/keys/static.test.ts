@@ -140,8 +140,11 @@ describe('HMAC secrets', () => {
     }
   });
 
-  test('a secret shorter than 256 bits is refused even without the config schema', () => {
-    assert.throws(() => createTokenVerifier([testIssuerOptions({ secret: 'x'.repeat(31), algorithms: ['HS256'] })]), /at least 256 bits/);
+  test('a secret shorter than its algorithm\'s hash is refused even without the config schema (RFC 7518 §3.2)', () => {
+    assert.throws(() => createTokenVerifier([testIssuerOptions({ secret: 'x'.repeat(31), algorithms: ['HS256'] })]), /for HS256 must be at least 256 bits/);
+    assert.throws(() => createTokenVerifier([testIssuerOptions({ secret: 'x'.repeat(47), algorithms: ['HS256', 'HS384'] })]), /for HS384 must be at least 384 bits \(48 bytes\)/);
+    assert.throws(() => createTokenVerifier([testIssuerOptions({ secret: 'x'.repeat(63), algorithms: ['HS512'] })]), /for HS512 must be at least 512 bits/);
+    createTokenVerifier([testIssuerOptions({ secret: 'x'.repeat(64), algorithms: ['HS256', 'HS512'] })]).close();
   });
 
   test('a secret with asymmetric algorithms is refused', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MIN_HMAC_SECRET_BYTES, type JwsAlgorithm } from '../jwt/algorithms.js';
+import { hmacSecretProblem, type JwsAlgorithm } from '../jwt/algorithms.js';
 import { importPemKey, importVerificationJwk, secretKey } from './import.js';
 import { KeySet, type VerificationKey } from './key-set.js';
 
@@ -42,10 +42,11 @@ export function importPublicKeyFile({ file, text }: PublicKeyFile, algorithms: r
   return { kind: 'static', keys };
 }
 
-/** Wraps an HMAC secret. Config enforces 256 bits; checked again because the kit takes options directly. */
+/** Wraps an HMAC secret. Config enforces its length; checked again because the kit takes options directly. */
 export function loadSecret(secret: string, algorithms: readonly JwsAlgorithm[]): StaticKeySource {
   const bytes = Buffer.from(secret, 'utf8');
-  if (bytes.length < MIN_HMAC_SECRET_BYTES) throw new Error('an HMAC secret must be at least 256 bits (32 bytes)');
+  const short = hmacSecretProblem(bytes.length, algorithms);
+  if (short !== undefined) throw new Error(short);
   return { kind: 'static', keys: Promise.resolve(new KeySet([secretKey(bytes, algorithms)])) };
 }
 
