@@ -187,6 +187,18 @@ test('what the schema accepts at its bounds, the verifier core accepts too (conf
   for (const issuer of configuredIssuers(cfg)) assert.doesNotThrow(() => assertUsableIssuerOptions(issuer));
 });
 
+test('a route path with an escape the normalizer decodes, or with raw non-ASCII, is refused with the spelling to write', () => {
+  const config = (path: string) => `routes:\n  - { path: "${path}", upstream: http://127.0.0.1:9, auth: none }\n`;
+  assert.deepEqual(
+    issuesOf(config('/users/%40me')).map((i) => [i.path, i.message]),
+    [['routes.0.path', 'write the path as /users/@me']],
+  );
+  assert.deepEqual(
+    issuesOf(config('/café/menü')).map((i) => [i.path, i.message]),
+    [['routes.0.path', 'write the path percent-encoded, as /caf%C3%A9/men%C3%BC']],
+  );
+});
+
 test('cache sizes beyond 1,000,000 entries are refused with their key path (the caches allocate their index up front)', () => {
   const base = `security:
   jwt: { issuer: https://a.example, audience: api, jwksUri: https://a.example/jwks, algorithms: [RS256] }

@@ -149,6 +149,24 @@ const PropagateSchema = z
   .strict();
 export type PropagateConfig = z.infer<typeof PropagateSchema>;
 
+/** `path` with each run of characters beyond printable ASCII percent-encoded as UTF-8; undefined when it has none or cannot be encoded. */
+function escapeNonAscii(path: string): string | undefined {
+  if (!/[^\x20-\x7e]/.test(path)) return undefined;
+  try {
+    return path.replace(/[^\x20-\x7e]+/g, (run) => encodeURIComponent(run));
+  } catch {
+    return undefined; // a lone surrogate
+  }
+}
+
+function normalizedOrUndefined(path: string): string | undefined {
+  try {
+    return normalizePath(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export const RouteSchema = z
   .object({
     name: z.string().optional().describe('Label for metrics and logs; defaults to the path.'),
@@ -303,8 +321,8 @@ const IdentitySchema = z
     stripPrefixes: z
       .array(z.string().regex(HEADER_TOKEN, 'the start of an HTTP header name'))
       .default(['x-gatehouse-', 'x-user-', 'x-auth-'])
-      .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity. Underscores count as hyphens (`x_user_id` is removed like `x-user-id`): CGI-style servers read both as one header.'),
-    stripHeaders: z.array(IdentityHeaderName).default([]).describe('Further inbound header names to remove (underscore spellings too). The identity headers any route injects (`propagate.headers`, `maskedClaims.header`) are removed on every route without being listed here.'),
+      .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity. Any character other than a letter or digit counts as a hyphen (`x_user_id` and `x.user.id` are removed like `x-user-id`): CGI-style servers and PHP read them as one header.'),
+    stripHeaders: z.array(IdentityHeaderName).default([]).describe('Further inbound header names to remove (underscore and dot spellings too). The identity headers any route injects (`propagate.headers`, `maskedClaims.header`) are removed on every route without being listed here.'),
   })
   .strict();
 
@@ -456,7 +474,11 @@ function checkRouteTable(cfg: Config, ctx: Issues): void {
     try {
       normalized = normalizePath(route.path);
     } catch {
-      at('path', 'contains characters requests may not use (an encoded slash, a backslash, `;`, `#`, a control character)');
+      // Requests cannot carry a raw non-ASCII path (Node refuses it): only its escaped spelling can match.
+      const escaped = escapeNonAscii(route.path);
+      const suggestion = escaped === undefined ? undefined : normalizedOrUndefined(escaped);
+      if (suggestion !== undefined) at('path', `write the path percent-encoded, as ${suggestion}`);
+      else at('path', 'contains characters requests may not use (an encoded slash, a backslash, `;`, `#`, a control character)');
     }
     if (normalized !== undefined && normalized !== route.path) at('path', `write the path as ${normalized}`);
     // The router never chooses by method: a second route with the same match key is never reached.

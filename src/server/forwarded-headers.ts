@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { InboundStripper } from '../pipeline/propagate/strip-inbound.js';
+import { foldedHeaderName, type InboundStripper } from '../pipeline/propagate/strip-inbound.js';
 import { unmapIPv4 } from './trusted-proxies.js';
 
 /**
@@ -64,8 +64,9 @@ export function buildUpstreamHeaders(
   for (const name in headers) {
     if (NEVER_FORWARDED.has(name) || name.startsWith('proxy-') || stripper.strips(name)) continue;
     if (!facts.trusted && CLIENT_FACTS.has(name)) continue;
-    // `x_forwarded_for` would reach a CGI-style upstream as HTTP_X_FORWARDED_FOR, beside ours.
-    if (name.includes('_') && isNeverForwarded(name.replaceAll('_', '-'))) continue;
+    // `x_forwarded_for` or `x.forwarded.for` would reach a CGI-style upstream as HTTP_X_FORWARDED_FOR, beside ours.
+    const folded = foldedHeaderName(name);
+    if (folded !== name && isNeverForwarded(folded)) continue;
     if (dropAuthorization && name === 'authorization') continue;
     if (connectionListed !== undefined && connectionListed.has(name)) continue;
     const value = headers[name];

@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../errors.js';
 
-// RFC 3986 §3.2.2–3.2.3: a reg-name (unreserved, percent-encoded and sub-delims characters) or
-// an IP literal in brackets, then an optional port. Anything else, such as a slash, `@` or a
-// space, is refused rather than routed on and passed upstream as X-Forwarded-Host.
-const HOST_SYNTAX = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?$/;
+// A DNS name (labels of letters, digits, `-` and `_`, one dot between them, an optional final
+// dot), or an IP literal in brackets, then an optional port; or empty (RFC 9112 §3.2). RFC 3986
+// would also let a reg-name hold sub-delims and escapes, but upstreams read such values their
+// own ways (`a.example,b.example`: Express takes the first name, Rails the last), while the
+// router would match neither: refused, not routed on and passed upstream as X-Forwarded-Host.
+const HOST_SYNTAX = /^(?:|[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?$/;
 
 /**
  * RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host header with a

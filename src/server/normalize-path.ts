@@ -5,12 +5,17 @@ import { GatehouseError } from '../errors.js';
  * matches AND what is forwarded upstream, so no alternative spelling of a path can
  * match a public route and then be resolved by the upstream into a protected one.
  *
- * - percent-encoded unreserved characters (RFC 3986 §2.3) are decoded; other
+ * - escapes of the characters a path segment may hold raw are decoded: the
+ *   unreserved ones (RFC 3986 §2.3), the sub-delims but `;`, `:` and `@`. Upstream
+ *   frameworks (Spring, ASP.NET Core, Go, Django) decode them before routing, so
+ *   `/users/%40me` must match the `/users/@me` route here as it will there. Other
  *   escapes are kept, with upper-case hex;
  * - dot segments are resolved (also when spelled `%2e`), never above the root;
  * - duplicate slashes are collapsed;
  * - an encoded slash (`%2F`), a backslash (raw or `%5C`), a NUL or any control
- *   character, a `#`, and a `;` are rejected with 400 GH_PATH_REJECTED. Servlet
+ *   character, a `#`, a `;` and a raw character beyond ASCII (Node's parser refuses
+ *   those in requests; a route path must spell them percent-encoded) are rejected
+ *   with 400 GH_PATH_REJECTED. Servlet
  *   containers and Spring drop path parameters before routing (`/api;x/orders`
  *   and `/api/orders;x` are `/api/orders` there, `..;` is `..`), so such a path
  *   could match a public route here and a protected one upstream. An encoded
@@ -27,7 +32,7 @@ export function normalizePath(raw: string): string {
   let prev = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if (c === PERCENT || c === BACKSLASH || c === HASH || c === SEMICOLON || c < 0x21 || c === 0x7f) return normalizeSlow(raw);
+    if (c === PERCENT || c === BACKSLASH || c === HASH || c === SEMICOLON || c < 0x21 || c > 0x7e) return normalizeSlow(raw);
     if ((c === SLASH || c === DOT) && prev === SLASH) return normalizeSlow(raw);
     prev = c;
   }
@@ -76,6 +81,7 @@ function decodeUnreserved(raw: string): string {
     if (c === HASH) throw rejected('fragment in request target');
     if (c === SEMICOLON) throw rejected('path parameters (;) are not accepted');
     if (c < 0x21 || c === 0x7f) throw rejected('control character in path');
+    if (c > 0x7f) throw rejected('a character beyond ASCII in path (percent-encode it)');
     if (c !== PERCENT) continue;
     const hi = hexValue(raw.charCodeAt(i + 1));
     const lo = hexValue(raw.charCodeAt(i + 2));
@@ -85,7 +91,7 @@ function decodeUnreserved(raw: string): string {
     if (byte === BACKSLASH) throw rejected('encoded backslash in path');
     if (byte < 0x20 || byte === 0x7f) throw rejected('encoded control character in path');
     out += raw.slice(start, i);
-    out += isUnreserved(byte) ? String.fromCharCode(byte) : '%' + HEX[hi] + HEX[lo];
+    out += decodesInPath(byte) ? String.fromCharCode(byte) : '%' + HEX[hi] + HEX[lo];
     i += 2;
     start = i + 1;
   }
@@ -101,10 +107,15 @@ function hexValue(c: number): number {
   return -1;
 }
 
-function isUnreserved(b: number): boolean {
+/**
+ * A pchar (RFC 3986 §3.3) that is decoded: unreserved, `!$&'()*+,=`, `:` and `@`. Not `;`:
+ * servlet containers decode `%3B` only after removing path parameters, so it stays escaped.
+ */
+function decodesInPath(b: number): boolean {
   return (
-    (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
-    b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e
+    (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x3a) ||
+    b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e ||
+    b === 0x21 || b === 0x24 || (b >= 0x26 && b <= 0x2c) || b === 0x3d || b === 0x40
   );
 }
 

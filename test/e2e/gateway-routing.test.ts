@@ -126,6 +126,35 @@ test('behind a public catch-all route to the same service, no spelling, path hea
   }
 });
 
+test('routes with `@`, `$`, `:` or non-ASCII in their path: no escaped spelling reaches them through a public catch-all', async () => {
+  // Spring, ASP.NET Core, Go and Django decode these escapes before routing: /users/%40me is their /users/@me.
+  const shared = await startEchoUpstream();
+  const gw = await startTestGateway({
+    security: { jwt: testIssuerOptions({ issuer: ISS, jwksUri: jwks.uri }) },
+    routes: [
+      { path: '/', upstream: shared.url, auth: 'none' },
+      { path: '/users/@me', upstream: shared.url, scopes: ['orders:read'] },
+      { path: '/odata/$batch', upstream: shared.url, scopes: ['orders:read'] },
+      { path: '/v1/orders:cancel', upstream: shared.url, scopes: ['orders:read'] },
+      { path: '/caf%C3%A9', upstream: shared.url, scopes: ['orders:read'] },
+    ],
+  });
+  try {
+    const spellings = ['/users/%40me', '/users/%40Me/x', '/odata/%24batch', '/odata/%24Batch', '/v1/orders%3Acancel', '/v1/orders%3acancel', '/caf%c3%a9', '/caf%C3%A9'];
+    for (const path of spellings) {
+      const res = await rawRequest(gw.gw.url, rawGet(path));
+      assert.equal(res.status, 401, `${path}: ${res.raw.slice(0, 200)}`);
+    }
+    assert.deepEqual(shared.received, [], 'nothing reached the upstream without a token');
+    const res = await rawRequest(gw.gw.url, rawGet('/users/%40me', [`Authorization: Bearer ${validToken()}`]));
+    assert.equal(res.status, 200);
+    assert.equal((JSON.parse(res.body) as EchoRecord).path, '/users/@me', 'forwarded as matched');
+  } finally {
+    await gw.close();
+    await shared.close();
+  }
+});
+
 test('route paths that differ only in case (or are repeated) are refused: one of them could never match', async () => {
   const started = await startTestGateway({
     routes: [

@@ -84,12 +84,14 @@ test('the plain listener only redirects to HTTPS (308, path and query kept)', as
 });
 
 test('a hostile Host header is not echoed into the redirect', async () => {
-  // Not a host name at all: refused like at the gateway.
-  const refused = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil.test/@attacker' } });
-  assert.equal(refused.status, 400);
-  assert.equal(refused.headers.location, undefined);
-  // Well-formed for RFC 3986 but no plain host name: the redirect uses the listener's own host.
-  const res = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil.test;x=%2f' } });
+  // Not a host name: refused like at the gateway (RFC 3986 would allow the second, a reg-name with sub-delims).
+  for (const host of ['evil.test/@attacker', 'evil.test;x=%2f']) {
+    const refused = await call(`${t.gw.redirectUrl}/x`, { headers: { host } });
+    assert.equal(refused.status, 400, host);
+    assert.equal(refused.headers.location, undefined);
+  }
+  // A host name with an underscore passes the Host check, not the redirect's: the listener's own host is used.
+  const res = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil_test' } });
   assert.equal(res.status, 308);
   assert.match(String(res.headers.location), /^https:\/\/127\.0\.0\.1:\d+\/x$/);
 });

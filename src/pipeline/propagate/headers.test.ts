@@ -71,9 +71,9 @@ test('inbound stripper: prefixes and names, case-insensitive config', () => {
   assert.equal(s.strips('accept'), false);
 });
 
-test('inbound stripper: underscore spellings are stripped like hyphens (CGI servers read both as HTTP_X_USER_ID)', () => {
+test('inbound stripper: underscore and dot spellings are stripped like hyphens (CGI servers and PHP read them all as HTTP_X_USER_ID)', () => {
   const s = compileInboundStripper({ prefixes: ['x-gatehouse-', 'X_User_'], names: ['x-tenant'] });
-  for (const name of ['x_user_id', 'x-user_id', 'x_user-id', 'x_gatehouse_sub', 'x_tenant', 'x-user-id']) {
+  for (const name of ['x_user_id', 'x-user_id', 'x_user-id', 'x_gatehouse_sub', 'x_tenant', 'x-user-id', 'x.user.id', 'x.tenant', 'x-gatehouse.sub', 'x~tenant']) {
     assert.equal(s.strips(name), true, name);
   }
   for (const name of ['x_tenantx', 'x_other', 'accept_language']) assert.equal(s.strips(name), false, name);

@@ -6,9 +6,8 @@
  * either). Stripping happens before propagation adds the real values, so a client
  * can neither replace nor add to them.
  *
- * Underscores count as hyphens: CGI-style servers (Rack, WSGI, PHP) hand headers
- * to the application as `HTTP_X_USER_ID`, the same key for `X-User-Id` and
- * `X_User_Id`, so an underscore spelling must not slip past as another header.
+ * Names are compared as {@link foldedHeaderName} spells them, so an underscore or
+ * dot spelling (`X_User_Id`, `X.User.Id`) cannot slip past as another header.
  */
 export interface InboundStripper {
   /** `name` must be lower-case. */
@@ -20,17 +19,28 @@ export interface StripOptions {
   readonly names: readonly string[];
 }
 
-function canonical(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
+/**
+ * A lower-case header name as an application behind a CGI-style server may see it.
+ * Rack, WSGI and PHP hand headers over as `HTTP_X_USER_ID`, the same key for
+ * `X-User-Id` and `X_User_Id`; PHP (behind Caddy's FastCGI or FrankenPHP) also turns
+ * `.` into `_`, so `X.User.Id` lands there too. Every character other than a letter
+ * or digit therefore counts as a hyphen. A name with nothing to fold (almost every
+ * real one) is returned as is, without a copy.
+ */
+export function foldedHeaderName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d)) return name.replace(/[^a-z0-9-]/g, '-');
+  }
+  return name;
 }
 
 export function compileInboundStripper(opts: StripOptions): InboundStripper {
-  const prefixes = opts.prefixes.map(canonical);
-  const names = new Set(opts.names.map(canonical));
+  const prefixes = opts.prefixes.map((p) => foldedHeaderName(p.toLowerCase()));
+  const names = new Set(opts.names.map((n) => foldedHeaderName(n.toLowerCase())));
   return {
     strips(name) {
-      // Underscores are rare in real header names: only those pay for the copy.
-      const n = name.includes('_') ? name.replaceAll('_', '-') : name;
+      const n = foldedHeaderName(name);
       if (names.has(n)) return true;
       for (let i = 0; i < prefixes.length; i++) {
         if (n.startsWith(prefixes[i] as string)) return true;
