@@ -311,7 +311,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           await settleWithin(Promise.all(live().map((g) => g.state.traffic.idle())), active.shutdown.drainTimeoutMs);
           if (running() > 0) logger.warn({ inFlight: running() }, 'drain timeout: closing remaining connections');
         }
-        for (const s of servers) s.closeAllConnections();
+        bound.closeAllConnections();
         await stopped;
         await pools.destroy();
         await admin?.close();

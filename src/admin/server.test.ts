@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Counter, Registry } from 'prom-client';
+import { closesWithin, openConnection, responseOn, type RawConnection } from '../../test/helpers/raw-connection.js';
 import { GatewayMetrics } from './metrics.js';
-import { startAdminServer } from './server.js';
+import { ADMIN_MAX_CONNECTIONS, startAdminServer } from './server.js';
 
 test('healthz is 200, readyz follows isReady, metrics renders the registry, others 404', async (t) => {
   const metrics = new GatewayMetrics({ collectDefault: false });
@@ -88,4 +89,91 @@ test('close resolves with an idle keep-alive client connected', async () => {
   await r.arrayBuffer();
   await admin.close();
   await assert.rejects(fetch(`${admin.url}/healthz`));
+});
+
+test('close cuts a connection that sent nothing and one that sent half its headers, and resolves', async () => {
+  const admin = await startAdminServer({ host: '127.0.0.1', port: 0 }, { registry: new Registry(), isReady: () => true });
+  const port = Number(new URL(admin.url).port);
+  const silent = await openConnection(port);
+  const partial = await openConnection(port);
+  partial.socket.write('GET /readyz HTTP/1.1\r\nHost: x\r\n');
+  const closing = admin.close();
+  try {
+    // Far beyond the immediate cut, and short of every deadline that could close them otherwise (10 s idle).
+    assert.equal(await closesWithin(silent, 5_000), 'closed', 'the server closed the silent connection');
+    assert.equal(await closesWithin(partial, 5_000), 'closed', 'the server closed the half-sent request');
+  } finally {
+    silent.socket.destroy();
+    partial.socket.destroy();
+    await closing;
+  }
+});
+
+/** A registry whose collector waits for the test: `entered` once a scrape is collecting, then `release()`. */
+function heldRegistry(): { registry: Registry; entered: Promise<void>; release: () => void } {
+  let entered!: () => void;
+  let release!: () => void;
+  const enteredP = new Promise<void>((r) => (entered = r));
+  const held = new Promise<void>((r) => (release = r));
+  const registry = new Registry();
+  new Counter({
+    name: 'held_total',
+    help: 'collector the test holds',
+    registers: [registry],
+    async collect() {
+      entered();
+      await held;
+    },
+  });
+  return { registry, entered: enteredP, release };
+}
+
+test('close lets an answer being written finish; one that never ends is cut and close resolves', async () => {
+  const scrape = async (url: string) => {
+    const conn = await openConnection(Number(new URL(url).port));
+    conn.socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    return conn;
+  };
+
+  const slow = heldRegistry();
+  const admin = await startAdminServer({ host: '127.0.0.1', port: 0 }, { registry: slow.registry, isReady: () => true });
+  const finishing = await scrape(admin.url);
+  await slow.entered;
+  const closing = admin.close();
+  slow.release();
+  assert.equal((await responseOn(finishing)).status, 200, 'the scrape in flight got its answer');
+  await closing;
+
+  const stuckRegistry = heldRegistry(); // never released
+  const second = await startAdminServer({ host: '127.0.0.1', port: 0 }, { registry: stuckRegistry.registry, isReady: () => true });
+  const stuck = await scrape(second.url);
+  await stuckRegistry.entered;
+  const closingSecond = second.close();
+  try {
+    assert.equal(await closesWithin(stuck, 5_000), 'closed', 'the server cut the answer that never ends');
+    assert.equal(stuck.received(), '', 'cut without an answer');
+  } finally {
+    stuck.socket.destroy();
+    await closingSecond;
+  }
+});
+
+test(`connections beyond ${ADMIN_MAX_CONNECTIONS} are closed at accept; the listener serves again once they go`, async (t) => {
+  const admin = await startAdminServer({ host: '127.0.0.1', port: 0 }, { registry: new Registry(), isReady: () => true });
+  t.after(() => admin.close());
+  const port = Number(new URL(admin.url).port);
+  const held: RawConnection[] = [];
+  try {
+    for (let i = 0; i < ADMIN_MAX_CONNECTIONS; i++) held.push(await openConnection(port));
+    const extra = await openConnection(port);
+    held.push(extra);
+    assert.equal(await closesWithin(extra, 5_000), 'closed', 'the connection over the bound was closed');
+    assert.equal(extra.received(), '');
+  } finally {
+    for (const c of held) c.socket.destroy();
+  }
+  await Promise.all(held.map((c) => c.closed));
+  const ok = await fetch(`${admin.url}/healthz`);
+  assert.equal(ok.status, 200);
+  await ok.arrayBuffer();
 });

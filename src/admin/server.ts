@@ -1,6 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { settleWithin } from '../timers.js';
+
+/** At most this many connections at once: probes and a scraper need a handful; more are closed at accept. */
+export const ADMIN_MAX_CONNECTIONS = 64;
+/** A connection that sends or receives nothing for this long is closed, also once shutdown has begun. */
+export const ADMIN_IDLE_TIMEOUT_MS = 10_000;
+/** How long close() lets answers already being written finish before it cuts every connection. */
+export const ADMIN_CLOSE_GRACE_MS = 1_000;
 
 /** What the admin listener needs from the gateway. */
 export interface AdminDeps {
@@ -23,7 +31,15 @@ export interface AdminServer {
  * listener so that metrics and probes are never reachable through a route.
  */
 export async function startAdminServer(opts: { host: string; port: number }, deps: AdminDeps): Promise<AdminServer> {
-  const server = createServer((req, res) => {
+  const inFlight = new Set<ServerResponse>();
+  let idle: (() => void) | undefined;
+  // Node checks the request and header deadlines on this interval (default 30 s, six times headersTimeout).
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) idle?.();
+    });
     handle(req, res, deps).catch(() => {
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
@@ -33,6 +49,9 @@ export async function startAdminServer(opts: { host: string; port: number }, dep
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
+  // The deadlines above stop with server.close() (Node stops checking them); a socket's own idle timer does not.
+  server.timeout = ADMIN_IDLE_TIMEOUT_MS;
+  server.maxConnections = ADMIN_MAX_CONNECTIONS;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -46,12 +65,16 @@ export async function startAdminServer(opts: { host: string; port: number }, dep
 
   return {
     url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Probe clients keep connections alive; do not let them delay shutdown.
-        server.closeIdleConnections();
-      }),
+    async close() {
+      const stopped = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+      server.closeIdleConnections();
+      // Nothing here needs draining, but an answer being written may as well finish (briefly). Then every
+      // connection goes, also one that sent nothing or half a request: server.close() waits for each, and
+      // since it stopped the header and request deadlines, such a client would hold shutdown forever.
+      if (inFlight.size > 0) await settleWithin(new Promise<void>((resolve) => (idle = resolve)), ADMIN_CLOSE_GRACE_MS);
+      server.closeAllConnections();
+      await stopped;
+    },
   };
 }
 

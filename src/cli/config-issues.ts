@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -41,4 +42,21 @@ export function locateYamlKey(text: string, path: readonly (string | number)[]):
   if (!node || typeof node !== 'object' || !node.range) return {};
   const pos = lineCounter.linePos(node.range[0]);
   return { line: pos.line, column: pos.col };
+}
+
+/** A problem found after validation (a key file that does not load, two listeners on one port), at a key path. */
+export interface KeyProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * Prints each problem as {@link formatConfigIssue} does, located in FILE as it reads now, and sets
+ * exit code 1: `start` and `config check` report what they find after validation alike, at its line.
+ */
+export async function reportKeyProblems(file: string, problems: readonly KeyProblem[]): Promise<void> {
+  // Read again to locate the keys; a file gone since it loaded leaves the problems without a line.
+  const text = await readFile(file, 'utf8').catch(() => '');
+  for (const p of problems) console.error(formatConfigIssue(file, { path: p.path.join('.'), message: p.message, ...locateYamlKey(text, p.path) }));
+  process.exitCode = 1;
 }

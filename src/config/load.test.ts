@@ -48,6 +48,29 @@ test('unknown keys are errors with line and key path', () => {
   assert.equal(issues[0]?.line, 12);
 });
 
+test('an unknown key whose value is a block is reported at the key\'s line and column, not the block\'s', () => {
+  const issues = issuesOf(`listen: { host: 127.0.0.1, port: 0 }
+security:
+  jwt:
+    issuer: https://auth.example.com
+    audience: api
+    secret: "0123456789abcdef0123456789abcdef"
+    algorithms: [HS256]
+    jwks_typo:
+
+      timeoutMs: 5000
+routes:
+  - path: /api
+    upstream: http://127.0.0.1:1
+    propagte:
+      - a
+`);
+  assert.deepEqual(
+    issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`),
+    ["8:5 security.jwt: unknown key 'jwks_typo'", "14:5 routes.0: unknown key 'propagte'"],
+  );
+});
+
 test('every problem is reported, not just the first', () => {
   const issues = issuesOf(`
 listen: { port: -1 }

@@ -43,14 +43,20 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
     // yaml refuses anchors that expand without bound (a "billion laughs" file) while building values.
     throw new ConfigError([{ path: '', message: `the file cannot be read as values: ${(err as Error).message}` }], file);
   }
-  return validateConfig(raw, file, (path) => locate(doc, lineCounter, path));
+  return validateConfig(raw, file, (path, at) => locate(doc, lineCounter, path, at));
 }
+
+/**
+ * Line and column of a key path in the file: of its value (`at: 'value'`, the default), or of the
+ * key itself (`at: 'key'`), which for a block value is a line or more above it.
+ */
+export type LocateKey = (path: readonly PropertyKey[], at?: 'key' | 'value') => { line?: number; column?: number };
 
 /** Validates an already-parsed object (used by the demo and tests). */
 export function validateConfig(
   raw: unknown,
   file?: string,
-  locateKey: (path: readonly PropertyKey[]) => { line?: number; column?: number } = () => ({}),
+  locateKey: LocateKey = () => ({}),
 ): Config {
   const result = ConfigSchema.safeParse(raw ?? {});
   if (!result.success) {
@@ -75,19 +81,15 @@ function flattenUnions(issues: readonly z.core.$ZodIssue[], prefix: readonly Pro
   });
 }
 
-function toConfigIssue(
-  issue: z.core.$ZodIssue,
-  locateKey: (path: readonly PropertyKey[]) => { line?: number; column?: number },
-): ConfigIssue {
-  let path = issue.path;
-  let message = issue.message;
+function toConfigIssue(issue: z.core.$ZodIssue, locateKey: LocateKey): ConfigIssue {
   if (issue.code === 'unrecognized_keys') {
-    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-    // Point at the unknown key itself, not at its parent object.
-    path = [...issue.path, issue.keys[0] as string];
+    const message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    // Point at the unknown key itself, not at its parent object, nor at its value (a block starts below it).
+    const { line, column } = locateKey([...issue.path, issue.keys[0] as string], 'key');
+    return { path: issue.path.map(String).join('.'), message, line, column };
   }
-  const { line, column } = locateKey(path);
-  return { path: issue.path.map(String).join('.'), message, line, column };
+  const { line, column } = locateKey(issue.path);
+  return { path: issue.path.map(String).join('.'), message: issue.message, line, column };
 }
 
 /**
@@ -142,7 +144,18 @@ function interpolateEnv(doc: Document, env: NodeJS.ProcessEnv, lc: LineCounter, 
   visit(doc.contents, []);
 }
 
-function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): { line?: number; column?: number } {
+function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[], at: 'key' | 'value' = 'value'): { line?: number; column?: number } {
+  if (at === 'key' && path.length > 0) {
+    // getIn() gives the value node; the key is on the pair in its parent map.
+    const parent = doc.getIn(path.slice(0, -1) as unknown[], true);
+    const name = String(path[path.length - 1]);
+    const pair = isMap(parent) ? parent.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === name) : undefined;
+    const range = (pair?.key as { range?: [number, number, number] } | null | undefined)?.range;
+    if (range) {
+      const pos = lc.linePos(range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
   // Walk down as far as the document goes; a missing key is reported at its parent.
   for (let depth = path.length; depth >= 0; depth--) {
     const node = doc.getIn(path.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;

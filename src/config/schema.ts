@@ -144,7 +144,7 @@ const PropagateSchema = z
       })
       .strict()
       .optional()
-      .describe('Forward a chosen subset of claims instead of the raw token; the token is then dropped unless `authorization: forward` says otherwise.'),
+      .describe('Forward a chosen subset of claims instead of the raw token; the token is then dropped unless `authorization: forward` says otherwise (a service that verifies tokens itself, as the service kit does, needs it). The header is not signed: a service that trusts it alone trusts everyone who can reach it without the gateway.'),
   })
   .strict();
 export type PropagateConfig = z.infer<typeof PropagateSchema>;

@@ -29,6 +29,12 @@ export interface Listeners {
    * already open keep the certificate they were made with. A no-op without TLS.
    */
   useTlsCredentials(credentials: TlsCredentials): void;
+  /**
+   * Cuts every connection still open on either listener, those still in their TLS handshake
+   * included: Node's closeAllConnections() knows only the ones HTTP has taken over, and
+   * server.close() waits for the others until the handshake times out (two minutes).
+   */
+  closeAllConnections(): void;
 }
 
 /** The certificate chain and private key of `listen.tls`, read and checked to form a TLS context. */
@@ -94,6 +100,8 @@ export async function startListeners(
   let served = tls ? readTlsCredentials(tls, baseDir) : undefined;
   const server = served ? createHttpsServer({ ...options, ...served }, handler) : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
+  const sockets = new Set<Socket>();
+  trackSockets(server, sockets);
   // Without this listener Node answers `Expect: 100-continue` at once, before authentication, and the
   // client sends a body the gateway may refuse; the handler sends 100 only for an admitted request.
   server.on('checkContinue', handler);
@@ -109,6 +117,7 @@ export async function startListeners(
     const httpsPort = address.port;
     redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, listen.host, httpsPort));
     redirect.maxConnections = limits.maxConnections;
+    trackSockets(redirect, sockets);
     redirect.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, undefined));
     redirect.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, undefined));
     try {
@@ -126,6 +135,10 @@ export async function startListeners(
     redirectUrl,
     proto,
     hsts,
+    closeAllConnections() {
+      for (const s of [server, redirect]) s?.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+    },
     useTlsCredentials(credentials) {
       if (served === undefined || (served.cert.equals(credentials.cert) && served.key.equals(credentials.key))) return;
       const https = server as HttpsServer;
@@ -134,6 +147,14 @@ export async function startListeners(
       served = credentials;
     },
   };
+}
+
+/** Keeps in `sockets` the TCP connections `server` has open, from accept on (on HTTPS, before the handshake). */
+function trackSockets(server: Server | HttpsServer, sockets: Set<Socket>): void {
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
 }
 
 function resolvePath(file: string, baseDir: string): string {

@@ -12,6 +12,7 @@ import { ConfigError } from '../../src/errors.js';
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API } from '../helpers/auth-service.js';
 import { call, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/ports.js';
+import { closesWithin, openConnection } from '../helpers/raw-connection.js';
 import { startEchoUpstream, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
 
 let dir: string;
@@ -180,6 +181,43 @@ function resumes(url: string, session: Buffer): Promise<boolean> {
     socket.on('error', reject);
   });
 }
+
+test('close cuts a connection still before its TLS handshake, and one that shook hands and sent half a request, and resolves', async () => {
+  const g = await startTestGateway(
+    {
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem', redirectPort: 0 } },
+      shutdown: { drainTimeoutMs: 100 },
+      routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+    },
+    { baseDir: dir },
+  );
+  const port = Number(new URL(g.gw.url).port);
+  // Sends nothing: Node's HTTP layer never sees it, and server.close() would wait out the handshake timeout (120 s).
+  const silent = await openConnection(port);
+  const redirectSilent = await openConnection(Number(new URL(g.gw.redirectUrl ?? '').port));
+  const partial = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+  const partialClosed = new Promise<void>((r) => partial.once('close', () => r()));
+  partial.on('error', () => {});
+  await new Promise<void>((r) => partial.once('secureConnect', () => r()));
+  partial.write('GET /half HTTP/1.1\r\nHost: gateway.test\r\n');
+  const closing = g.close();
+  try {
+    // Far beyond the cut at the drain timeout, far short of every handshake, header or request deadline.
+    assert.equal(await closesWithin(silent, 5_000), 'closed', 'the server cut the connection that never began its handshake');
+    assert.equal(await closesWithin(redirectSilent, 5_000), 'closed', 'and the silent one on the redirect listener');
+    let timer: NodeJS.Timeout | undefined;
+    const partialOutcome = await Promise.race([
+      partialClosed.then(() => 'closed'),
+      new Promise((r) => (timer = setTimeout(() => r('open'), 5_000))),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(partialOutcome, 'closed', 'the server cut the half-sent request');
+  } finally {
+    silent.socket.destroy();
+    redirectSilent.socket.destroy();
+    partial.destroy();
+    await closing;
+  }
+});
 
 test('a reload keeps TLS session resumption: a ticket issued before it resumes after it, with the same files and after a renewal', async () => {
   const tlsDir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-tickets-'));

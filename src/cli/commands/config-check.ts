@@ -1,10 +1,10 @@
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { configuredIssuers, serviceClashes, type Config } from '../../config/schema.js';
 import { readTlsCredentials } from '../../server/listener.js';
 import { importPublicKeyFile, readPublicKeyFile } from '../../tokens/keys/static.js';
-import { formatConfigIssue, loadConfigForCommand, locateYamlKey } from '../config-issues.js';
+import { loadConfigForCommand, reportKeyProblems, type KeyProblem } from '../config-issues.js';
 
 /** `gatehouse config check FILE`: validates like `start` does, without starting anything. */
 export function registerConfigCommand(program: Command): void {
@@ -18,12 +18,7 @@ export function registerConfigCommand(program: Command): void {
       if (!cfg) return;
       const problems = await fileProblems(cfg, dirname(resolve(file)));
       if (problems.length > 0) {
-        const text = await readFile(file, 'utf8');
-        for (const m of problems) {
-          const at = locateYamlKey(text, m.path);
-          console.error(formatConfigIssue(file, { path: m.path.join('.'), message: m.message, ...at }));
-        }
-        process.exitCode = 1;
+        await reportKeyProblems(file, problems);
         return;
       }
       for (const line of summarize(file, cfg)) console.log(line);
@@ -39,8 +34,8 @@ type KeyPath = (string | number)[];
  * `publicKey` must import for its algorithms, and the TLS certificate and key
  * must make a TLS context (parsable, and a pair).
  */
-async function fileProblems(cfg: Config, baseDir: string): Promise<{ path: KeyPath; message: string }[]> {
-  const problems: { path: KeyPath; message: string }[] = [];
+async function fileProblems(cfg: Config, baseDir: string): Promise<KeyProblem[]> {
+  const problems: KeyProblem[] = [];
   // A file with routes is for `start`, which opens the service beside the gateway; the schema
   // checks the gateway's own listeners.
   if (cfg.routes.length > 0) for (const c of serviceClashes(cfg)) problems.push({ path: c.key.split('.'), message: c.message });

@@ -285,7 +285,7 @@ test('an invalid config never starts: exit 1 with every problem', async (t) => {
   assert.match(r.stderr, /bad\.yaml:4:15 routes\.0\.upstream: Invalid URL/);
 });
 
-test('an authorization service on the gateway\'s port is refused before anything is opened, naming both keys, exit 1', async (t) => {
+test('an authorization service on the gateway\'s port is refused before anything is opened, naming both keys at the line config check gives, exit 1', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const port = await freePort();
@@ -293,8 +293,12 @@ test('an authorization service on the gateway\'s port is refused before anything
   await writeFile(file, configText('http://127.0.0.1:9', ['/v1'], authSection(port, 's'.repeat(20))).replace('listen: { host: 127.0.0.1, port: 0 }', `listen: { host: 127.0.0.1, port: ${port} }`));
   const r = await runCli(['start', '--config', file]);
   assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stderr, new RegExp(`auth\\.listen\\.port: port ${port} is also listen\\.port on the same address`));
-  assert.doesNotMatch(r.stderr, /EADDRINUSE/);
+  // Line 10 is the service's `listen: { port: N }`; column 19 its port.
+  const expected = `${file}:10:19 auth.listen.port: port ${port} is also listen.port on the same address`;
+  assert.equal(r.stderr, `${expected}\n`, 'FILE:LINE:COL key.path: message, as every other configuration problem at start');
+  const check = await runCli(['config', 'check', file]);
+  assert.equal(check.code, 1, check.stdout);
+  assert.equal(check.stderr, r.stderr, 'start and config check report the clash alike');
 });
 
 test('a port already in use is a clear startup error, exit 1', async (t) => {

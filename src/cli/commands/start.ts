@@ -2,9 +2,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import { serviceClashes, type Config } from '../../config/schema.js';
-import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log.js';
-import { describeConfigFailure, loadConfigForCommand } from '../config-issues.js';
+import { describeConfigFailure, loadConfigForCommand, reportKeyProblems } from '../config-issues.js';
 import { handleSignals, holdHangups } from '../lifecycle.js';
 
 /** The embedded authorization service's drain after the gateway's, however long that took. */
@@ -24,14 +23,18 @@ export function registerStartCommand(program: Command): void {
       const hangups = holdHangups();
       const cfg = await loadConfigForCommand(file);
       if (!cfg) return;
+      // Both run in this process: a shared port would fail the second bind with a bare EADDRINUSE.
+      // Reported as `config check` reports it, at its line.
+      const clashes = serviceClashes(cfg);
+      if (clashes.length > 0) {
+        await reportKeyProblems(file, clashes.map((c) => ({ path: c.key.split('.'), message: c.message })));
+        return;
+      }
       // Loaded here, not at the top: `--help` and the other commands need none of the gateway.
       const { assertSectionsUnchanged, startGateway } = await import('../../gateway.js');
       const logger = createLogger(cfg.logging.level);
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
-      // Both run in this process: a shared port would fail the second bind with a bare EADDRINUSE.
-      const clashes = serviceClashes(cfg);
-      if (clashes.length > 0) throw new ConfigError(clashes.map((c) => ({ path: c.key, message: c.message })), file);
       // The authorization service first: the gateway may fetch its metadata and JWKS as it starts.
       const auth = cfg.auth
         ? await (await import('../../auth-service/index.js')).startAuthService(cfg.auth, { logger, baseDir })

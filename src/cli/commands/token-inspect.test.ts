@@ -135,6 +135,6 @@ test('an unusable config is reported like config check, exit 1', async (t) => {
   const r = await runCli(['token', 'inspect', 'a.b.c', '--config', config]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /bad\.yaml:2:8 unknown key 'bogus'\n/);
+  assert.match(r.stderr, /bad\.yaml:2:1 unknown key 'bogus'\n/, 'at the key, not its value');
   assert.match(r.stderr, /bad\.yaml:1:9 routes: /, 'the empty route list is reported too');
 });
