@@ -48,6 +48,7 @@ export const ERROR_CATALOG = {
   GH_PATH_REJECTED: { status: 400, title: 'Path rejected' },
   GH_BAD_REQUEST: { status: 400, title: 'Bad request' },
   GH_URI_TOO_LONG: { status: 414, title: 'URI too long' },
+  GH_EXPECTATION_FAILED: { status: 417, title: 'Expectation failed' },
   GH_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   GH_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   GH_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },

@@ -233,7 +233,7 @@ const LimitsSchema = z
     maxUrlLength: z.number().int().positive().default(8192).describe('Request target length (414 beyond).'),
     maxBodyBytes: z.number().int().nonnegative().default(10 * 1024 * 1024).describe('Default request body limit (413 beyond).'),
     maxConnections: z.number().int().positive().default(10000).describe('Concurrent client connections.'),
-    requestTimeoutMs: z.number().int().positive().default(30000).describe('Time to receive a whole request.'),
+    requestTimeoutMs: z.number().int().positive().default(30000).describe('Time to receive a whole request; also bounds a TLS handshake (at most 10 s).'),
     upstreamTimeoutMs: z.number().int().positive().default(30000).describe('Time to the upstream response headers (504 beyond), and the longest pause in the upstream\'s response body (the response is cut).'),
     sendTimeoutMs: z
       .number()

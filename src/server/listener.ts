@@ -61,6 +61,9 @@ export function readTlsCredentials(tls: NonNullable<Listen['tls']>, baseDir = pr
   }
 }
 
+/** The longest a TLS handshake may take (less when `limits.requestTimeoutMs` is shorter). */
+const MAX_HANDSHAKE_MS = 10_000;
+
 /**
  * Creates and binds the listeners. Limits are Node's own, set where Node
  * enforces them cheapest: header size in the parser (431), connection count in
@@ -98,13 +101,17 @@ export async function startListeners(
   };
   const hsts = tls ? `max-age=${Math.floor(tls.hstsMaxAge)}` : undefined;
   let served = tls ? readTlsCredentials(tls, baseDir) : undefined;
-  const server = served ? createHttpsServer({ ...options, ...served }, handler) : createHttpServer(options, handler);
+  // Node's request and header deadlines start after the handshake; its own handshake limit is two
+  // minutes, long enough for silent connections to hold every slot of maxConnections.
+  const handshakeTimeout = Math.min(limits.requestTimeoutMs, MAX_HANDSHAKE_MS);
+  const server = served ? createHttpsServer({ ...options, ...served, handshakeTimeout }, handler) : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
   const sockets = new Set<Socket>();
   trackSockets(server, sockets);
   // Without this listener Node answers `Expect: 100-continue` at once, before authentication, and the
   // client sends a body the gateway may refuse; the handler sends 100 only for an admitted request.
   server.on('checkContinue', handler);
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res, hsts));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, hsts));
   server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, hsts));
   const address = await bind(server, listen.port, listen.host);
@@ -115,8 +122,9 @@ export async function startListeners(
   let redirectUrl: string | undefined;
   if (tls?.redirectPort !== undefined) {
     const httpsPort = address.port;
-    redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, listen.host, httpsPort));
+    redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, { fallbackHost: listen.host, httpsPort, maxUrlLength: limits.maxUrlLength }));
     redirect.maxConnections = limits.maxConnections;
+    redirect.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res, undefined));
     trackSockets(redirect, sockets);
     redirect.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, undefined));
     redirect.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, undefined));
@@ -205,18 +213,38 @@ function refuseTunnel(socket: Socket, hsts: string | undefined): void {
   writeRawError(socket, new GatehouseError('GH_METHOD_NOT_IMPLEMENTED', 'CONNECT is not served: the gateway is not a forward proxy'), hsts);
 }
 
+/**
+ * An `Expect` other than `100-continue`: Node would answer a bare 417 itself, without
+ * HSTS or a problem+json body. The body was not read, so the connection closes.
+ */
+function refuseExpectation(res: ServerResponse, hsts: string | undefined): void {
+  // A 417 carries no challenge, so the realm is never sent.
+  sendError(res, new GatehouseError('GH_EXPECTATION_FAILED', 'only the expectation 100-continue is supported'), { realm: 'gatehouse', hsts, close: true });
+}
+
 // A Host header is echoed into the Location: accept only a plain host name or IP literal.
 const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
-function redirectToHttps(req: IncomingMessage, res: ServerResponse, fallbackHost: string, httpsPort: number): void {
-  const badHost = hostHeaderError(req);
-  // A 400 carries no challenge, so the realm is never sent.
-  if (badHost !== undefined) return sendError(res, badHost, { realm: 'gatehouse', close: true });
+interface RedirectTarget {
+  /** The listen host, for a request whose Host cannot be echoed. */
+  readonly fallbackHost: string;
+  readonly httpsPort: number;
+  /** The HTTPS listener's limit: a longer target would only be refused there (414). */
+  readonly maxUrlLength: number;
+}
+
+function redirectToHttps(req: IncomingMessage, res: ServerResponse, to: RedirectTarget): void {
+  // Neither answer carries a challenge, so the realm is never sent.
+  const refusal =
+    hostHeaderError(req) ??
+    ((req.url ?? '').length > to.maxUrlLength ? new GatehouseError('GH_URI_TOO_LONG', 'the request target is too long') : undefined);
+  if (refusal !== undefined) return sendError(res, refusal, { realm: 'gatehouse', close: true });
   const hostHeader = req.headers.host;
-  let host = hostHeader !== undefined && SAFE_HOST.test(hostHeader) ? hostHeader : formatHost(fallbackHost);
+  let host = hostHeader !== undefined && SAFE_HOST.test(hostHeader) ? hostHeader : formatHost(to.fallbackHost);
   host = host.replace(/:\d{1,5}$/, '');
   const target = (req.url ?? '/').startsWith('/') ? (req.url as string) : '/';
-  const port = httpsPort === 443 ? '' : `:${httpsPort}`;
-  res.writeHead(308, { location: `https://${host}${port}${target}`, 'content-length': '0', connection: 'close' });
+  const port = to.httpsPort === 443 ? '' : `:${to.httpsPort}`;
+  // The Location follows the client's Host: no shared cache may keep it for another client.
+  res.writeHead(308, { location: `https://${host}${port}${target}`, 'cache-control': 'no-store', 'content-length': '0', connection: 'close' });
   res.end();
 }

@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API } from '../helpers/auth-service.js';
-import { call, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { call, parseRawResponse, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/ports.js';
 import { closesWithin, openConnection } from '../helpers/raw-connection.js';
 import { startEchoUpstream, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
@@ -95,6 +95,36 @@ test('a hostile Host header is not echoed into the redirect', async () => {
   const res = await call(`${t.gw.redirectUrl}/x`, { headers: { host: 'evil_test' } });
   assert.equal(res.status, 308);
   assert.match(String(res.headers.location), /^https:\/\/127\.0\.0\.1:\d+\/x$/);
+});
+
+test('the redirect is not cacheable by a shared cache (its Location follows the Host), and a target over maxUrlLength is 414 there, not redirected', async () => {
+  const res = await call(`${t.gw.redirectUrl}/x`);
+  assert.equal(res.status, 308);
+  assert.equal(res.headers['cache-control'], 'no-store');
+  const long = await rawRequest(t.gw.redirectUrl as string, ['GET /' + 'a'.repeat(8200) + ' HTTP/1.1', 'Host: localhost', 'Connection: close', '', ''].join('\r\n'));
+  assert.equal(long.status, 414, long.raw.slice(0, 200));
+  assert.equal(JSON.parse(long.body).code, 'GH_URI_TOO_LONG');
+  assert.equal(long.headers.location, undefined);
+});
+
+test('an Expect other than 100-continue: 417 GH_EXPECTATION_FAILED as problem+json with HSTS (not Node\'s bare answer); on the redirect listener too', async () => {
+  // undici refuses to send Expect: a raw TLS connection.
+  const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(t.gw.url).port), ca, servername: 'localhost' });
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise<void>((r) => socket.once('close', () => r()));
+  socket.write(['POST /x HTTP/1.1', 'Host: localhost', 'Expect: foo', 'Content-Length: 0', '', ''].join('\r\n'));
+  await ended;
+  const res = parseRawResponse(Buffer.concat(chunks).toString('latin1'));
+  assert.equal(res.status, 417, res.raw.slice(0, 200));
+  assert.equal(res.headers['content-type'], 'application/problem+json');
+  assert.equal(res.headers['strict-transport-security'], 'max-age=600');
+  assert.equal(res.headers.connection, 'close');
+  assert.equal(JSON.parse(res.body).code, 'GH_EXPECTATION_FAILED');
+  assert.equal(up.received.filter((r) => r.path === '/x').length, 0, 'not forwarded');
+  const plain = await rawRequest(t.gw.redirectUrl as string, ['GET /x HTTP/1.1', 'Host: localhost', 'Expect: foo', 'Connection: close', '', ''].join('\r\n'));
+  assert.equal(plain.status, 417, plain.raw.slice(0, 200));
+  assert.equal(JSON.parse(plain.body).code, 'GH_EXPECTATION_FAILED');
 });
 
 test('the redirect listener refuses a request without exactly one Host header (400), as the gateway does', async () => {
@@ -216,6 +246,33 @@ test('close cuts a connection still before its TLS handshake, and one that shook
     redirectSilent.socket.destroy();
     partial.destroy();
     await closing;
+  }
+});
+
+test('a connection that never completes its TLS handshake is cut at requestTimeoutMs, not after two minutes, and frees its slot', async () => {
+  const g = await startTestGateway(
+    {
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem' } },
+      limits: { requestTimeoutMs: 1000, maxConnections: 2 },
+      routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+    },
+    { baseDir: dir },
+  );
+  const port = Number(new URL(g.gw.url).port);
+  const silent = await openConnection(port);
+  const stalled = await openConnection(port);
+  stalled.socket.write(Buffer.from([0x16, 0x03, 0x01])); // the first bytes of a ClientHello, then nothing
+  try {
+    // Well past the 1 s handshake limit, far short of Node's default 120 s.
+    assert.equal(await closesWithin(silent, 8_000), 'closed', 'the silent connection was cut');
+    assert.equal(await closesWithin(stalled, 8_000), 'closed', 'the stalled handshake was cut');
+    const res = await request(`${g.gw.url}/after`, { dispatcher: agent });
+    assert.equal(res.statusCode, 200, 'both slots of maxConnections are free again');
+    await res.body.dump();
+  } finally {
+    silent.socket.destroy();
+    stalled.socket.destroy();
+    await g.close();
   }
 });
 
