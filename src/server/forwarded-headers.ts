@@ -62,11 +62,11 @@ export function buildUpstreamHeaders(
   const connection = headers.connection;
   const connectionListed = connection !== undefined && !isPlainConnection(connection) ? listedNames(connection) : undefined;
   for (const name in headers) {
-    if (NEVER_FORWARDED.has(name) || name.startsWith('proxy-') || stripper.strips(name)) continue;
-    if (!facts.trusted && CLIENT_FACTS.has(name)) continue;
-    // `x_forwarded_for` or `x.forwarded.for` would reach a CGI-style upstream as HTTP_X_FORWARDED_FOR, beside ours.
+    // Checked as a CGI-style upstream reads the name: `x_forwarded_for` or `x.forwarded.for` would
+    // reach it as HTTP_X_FORWARDED_FOR, beside ours (so such spellings of client facts never pass).
     const folded = foldedHeaderName(name);
-    if (folded !== name && isNeverForwarded(folded)) continue;
+    if (NEVER_FORWARDED.has(folded) || folded.startsWith('proxy-') || stripper.strips(folded)) continue;
+    if (CLIENT_FACTS.has(folded) && (!facts.trusted || folded !== name)) continue;
     if (dropAuthorization && name === 'authorization') continue;
     if (connectionListed !== undefined && connectionListed.has(name)) continue;
     const value = headers[name];

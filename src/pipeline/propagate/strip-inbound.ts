@@ -10,7 +10,7 @@
  * dot spelling (`X_User_Id`, `X.User.Id`) cannot slip past as another header.
  */
 export interface InboundStripper {
-  /** `name` must be lower-case. */
+  /** `name` must be lower-case and folded by {@link foldedHeaderName} (the caller folds once for several checks). */
   strips(name: string): boolean;
 }
 
@@ -40,10 +40,9 @@ export function compileInboundStripper(opts: StripOptions): InboundStripper {
   const names = new Set(opts.names.map((n) => foldedHeaderName(n.toLowerCase())));
   return {
     strips(name) {
-      const n = foldedHeaderName(name);
-      if (names.has(n)) return true;
+      if (names.has(name)) return true;
       for (let i = 0; i < prefixes.length; i++) {
-        if (n.startsWith(prefixes[i] as string)) return true;
+        if (name.startsWith(prefixes[i] as string)) return true;
       }
       return false;
     },
