@@ -220,6 +220,11 @@ test('a route path with an escape the normalizer decodes, or with raw non-ASCII,
     issuesOf(config('/café/menü')).map((i) => [i.path, i.message]),
     [['routes.0.path', 'write the path percent-encoded, as /caf%C3%A9/men%C3%BC']],
   );
+  // %2B stays escaped in requests, so a route holding + would miss that spelling.
+  assert.deepEqual(
+    issuesOf(config('/a+b')).map((i) => [i.path, i.message]),
+    [['routes.0.path', 'may not contain `+`, which requests may also spell %2B']],
+  );
 });
 
 test('cache sizes beyond 1,000,000 entries are refused with their key path (the caches allocate their index up front)', () => {
@@ -301,16 +306,19 @@ routes:
     upstream: "http://127.0.0.1:9"
     auth: none
     propagate:
-      headers: { subject: "Bad Header", issuer: host, scopes: x-scopes, claims: { email: x-email, tid: Content-Length } }
+      headers: { subject: "Bad Header", issuer: host, scopes: x-scopes, clientId: x_forwarded_for, claims: { email: x-email, tid: Content-Length, org: X.Real.IP } }
       maskedClaims: { header: cookie, claims: [sub] }
 `);
   const byPath = Object.fromEntries(issues.map((i) => [i.path, i.message]));
   assert.match(byPath['routes.0.propagate.headers.subject'] ?? '', /an HTTP header name/);
-  for (const path of ['routes.0.propagate.headers.issuer', 'routes.0.propagate.headers.claims.tid', 'routes.0.propagate.maskedClaims.header', 'identity.stripHeaders.1']) {
+  // Underscore and dot spellings too: a CGI-style upstream reads x_forwarded_for as X-Forwarded-For.
+  const owned = ['routes.0.propagate.headers.issuer', 'routes.0.propagate.headers.claims.tid', 'routes.0.propagate.maskedClaims.header', 'identity.stripHeaders.1'];
+  owned.push('routes.0.propagate.headers.clientId', 'routes.0.propagate.headers.claims.org');
+  for (const path of owned) {
     assert.match(byPath[path] ?? '', /a header the proxy owns/, path);
   }
   assert.match(byPath['identity.stripPrefixes.0'] ?? '', /the start of an HTTP header name/);
-  assert.equal(issues.length, 6, JSON.stringify(issues));
+  assert.equal(issues.length, 8, JSON.stringify(issues));
 });
 
 test('YAML 1.2 only: a %YAML 1.1 directive (merge keys, on/off booleans, sexagesimal numbers) is refused', () => {

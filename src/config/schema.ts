@@ -4,6 +4,7 @@ import { AuthServiceSchema } from '../auth-service/config-schema.js';
 import { endpointUrlProblem, isLoopbackAddress } from '../loopback.js';
 import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
 import { normalizePath } from '../server/normalize-path.js';
+import { foldedHeaderName } from '../pipeline/propagate/strip-inbound.js';
 import { isNeverForwarded } from '../server/forwarded-headers.js';
 import { routeMatchKey } from '../server/router.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
@@ -116,8 +117,9 @@ const IdentityHeaderName = z
   .string()
   .regex(HEADER_TOKEN, 'an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)')
   .refine((name) => {
-    const lower = name.toLowerCase();
-    return !isNeverForwarded(lower) && !MESSAGE_HEADERS.has(lower);
+    // Folded as a CGI-style upstream reads it: `x_forwarded_for` would reach one as X-Forwarded-For.
+    const folded = foldedHeaderName(name.toLowerCase());
+    return !isNeverForwarded(folded) && !MESSAGE_HEADERS.has(folded);
   }, 'a header the proxy owns (Host, Content-Length, Authorization, Cookie, X-Forwarded-*, X-Request-Id …)');
 
 const PropagateSchema = z
@@ -170,7 +172,7 @@ function normalizedOrUndefined(path: string): string | undefined {
 export const RouteSchema = z
   .object({
     name: z.string().optional().describe('Label for metrics and logs; defaults to the path.'),
-    path: z.string().startsWith('/').describe('Path prefix, matched on segment boundaries after normalization; the longest match wins.'),
+    path: z.string().startsWith('/').describe('Path prefix, matched on segment boundaries after normalization; the longest match wins. Written as normalized (escapes of `!$&\'()*,=:@` decoded, non-ASCII percent-encoded), without `+`.'),
     upstream: z.url().describe('Upstream base URL; the normalized request path is appended.'),
     auth: z
       .union([AuthKindSchema, z.array(AuthKindSchema).min(1)])
@@ -478,9 +480,11 @@ function checkRouteTable(cfg: Config, ctx: Issues): void {
       const escaped = escapeNonAscii(route.path);
       const suggestion = escaped === undefined ? undefined : normalizedOrUndefined(escaped);
       if (suggestion !== undefined) at('path', `write the path percent-encoded, as ${suggestion}`);
-      else at('path', 'contains characters requests may not use (an encoded slash, a backslash, `;`, `#`, a control character)');
+      else at('path', 'contains characters requests may not use (an encoded slash, a backslash, `;`, `#`, a space or another control character, a character beyond ASCII)');
     }
     if (normalized !== undefined && normalized !== route.path) at('path', `write the path as ${normalized}`);
+    // A request may spell it `%2B`, kept escaped for upstreams that read `+` as a space: it would miss this route.
+    else if (route.path.includes('+')) at('path', 'may not contain `+`, which requests may also spell %2B');
     // The router never chooses by method: a second route with the same match key is never reached.
     const match = routeMatchKey(route.path, route.host);
     const matchedBefore = matches.get(match);

@@ -222,11 +222,8 @@ function refuseExpectation(res: ServerResponse, hsts: string | undefined): void 
   sendError(res, new GatehouseError('GH_EXPECTATION_FAILED', 'only the expectation 100-continue is supported'), { realm: 'gatehouse', hsts, close: true });
 }
 
-// A Host header is echoed into the Location: accept only a plain host name or IP literal.
-const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
 interface RedirectTarget {
-  /** The listen host, for a request whose Host cannot be echoed. */
+  /** The listen host, for a request without a Host (HTTP/1.0, or an empty one). */
   readonly fallbackHost: string;
   readonly httpsPort: number;
   /** The HTTPS listener's limit: a longer target would only be refused there (414). */
@@ -239,9 +236,9 @@ function redirectToHttps(req: IncomingMessage, res: ServerResponse, to: Redirect
     hostHeaderError(req) ??
     ((req.url ?? '').length > to.maxUrlLength ? new GatehouseError('GH_URI_TOO_LONG', 'the request target is too long') : undefined);
   if (refusal !== undefined) return sendError(res, refusal, { realm: 'gatehouse', close: true });
+  // hostHeaderError let through only a DNS name or an IP literal (and a port): safe to echo.
   const hostHeader = req.headers.host;
-  let host = hostHeader !== undefined && SAFE_HOST.test(hostHeader) ? hostHeader : formatHost(to.fallbackHost);
-  host = host.replace(/:\d{1,5}$/, '');
+  const host = (hostHeader ? hostHeader : formatHost(to.fallbackHost)).replace(/:\d*$/, '');
   const target = (req.url ?? '/').startsWith('/') ? (req.url as string) : '/';
   const port = to.httpsPort === 443 ? '' : `:${to.httpsPort}`;
   // The Location follows the client's Host: no shared cache may keep it for another client.

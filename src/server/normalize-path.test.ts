@@ -43,7 +43,8 @@ test('escapes of characters a path segment holds raw are decoded (unreserved, su
   assert.equal(normalizePath('/users/%40me'), '/users/@me');
   assert.equal(normalizePath('/odata/%24batch'), '/odata/$batch');
   assert.equal(normalizePath('/v1/orders%3acancel'), '/v1/orders:cancel');
-  assert.equal(normalizePath('/%21%26%27%28%29%2a%2B%2c%3D'), "/!&'()*+,=");
+  assert.equal(normalizePath('/%21%26%27%28%29%2a%2c%3D'), "/!&'()*,=");
+  assert.equal(normalizePath('/files/a%2bb'), '/files/a%2Bb', 'a form-style path decoder reads a raw + as a space');
   assert.equal(normalizePath('/a%3bb'), '/a%3Bb', 'servlet containers decode %3B only after dropping ;parameters');
   assert.equal(normalizePath('/caf%c3%a9'), '/caf%C3%A9');
   assert.equal(normalizePath('/a%20b'), '/a%20b');

@@ -6,7 +6,7 @@ import { GatehouseError } from '../errors.js';
  * match a public route and then be resolved by the upstream into a protected one.
  *
  * - escapes of the characters a path segment may hold raw are decoded: the
- *   unreserved ones (RFC 3986 §2.3), the sub-delims but `;`, `:` and `@`. Upstream
+ *   unreserved ones (RFC 3986 §2.3), the sub-delims but `;` and `+`, `:` and `@`. Upstream
  *   frameworks (Spring, ASP.NET Core, Go, Django) decode them before routing, so
  *   `/users/%40me` must match the `/users/@me` route here as it will there. Other
  *   escapes are kept, with upper-case hex;
@@ -108,14 +108,17 @@ function hexValue(c: number): number {
 }
 
 /**
- * A pchar (RFC 3986 §3.3) that is decoded: unreserved, `!$&'()*+,=`, `:` and `@`. Not `;`:
+ * A pchar (RFC 3986 §3.3) that is decoded: unreserved, `!$&'()*,=`, `:` and `@`. Not `;`:
  * servlet containers decode `%3B` only after removing path parameters, so it stays escaped.
+ * Not `+`: upstreams that decode paths like forms (PHP's urldecode, Java's URLDecoder) read a
+ * raw `+` as a space, so `%2B` must reach them as sent; route paths may not hold a `+` instead,
+ * so its two spellings always fall under the same route.
  */
 function decodesInPath(b: number): boolean {
   return (
     (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x3a) ||
     b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e ||
-    b === 0x21 || b === 0x24 || (b >= 0x26 && b <= 0x2c) || b === 0x3d || b === 0x40
+    b === 0x21 || b === 0x24 || (b >= 0x26 && b <= 0x2a) || b === 0x2c || b === 0x3d || b === 0x40
   );
 }
 

@@ -64,6 +64,26 @@ const WARN_INTERVAL_MS = 5000;
 /** Refusals get their own LRU, this fraction of `cacheMaxEntries` (at least one entry). */
 const REFUSAL_CACHE_SHARE = 0.1;
 
+/** `shared`, unless `deadline` aborts first: then a timeout, while `shared` runs on for the others awaiting it. */
+function withinDeadline<T>(shared: Promise<T>, deadline: AbortSignal): Promise<T> {
+  const timedOut = () => unavailable('timed out waiting for the endpoint\'s discovery', 'timeout');
+  if (deadline.aborted) return Promise.reject(timedOut());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(timedOut());
+    deadline.addEventListener('abort', onAbort, { once: true });
+    shared.then(
+      (value) => {
+        deadline.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        deadline.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /**
  * An RFC 7662 client for one authorization server: form POST with
  * `token_type_hint=access_token`, `client_secret_basic`, a deadline per lookup and a size
@@ -105,6 +125,8 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
   // Concurrent lookups of one token share one request.
   const inflight = new Map<string, Promise<IntrospectionOutcome>>();
   let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
+  // The endpoint once known, so a lookup need not wait on a promise for it.
+  let knownEndpoint: string | undefined = cfg.endpoint;
   let lastWarnAt = -Infinity;
   // Plain counts, folded into the metrics at scrape time: a lookup happens on every request.
   const lookups = opts.metrics?.cacheTally('introspection');
@@ -113,20 +135,25 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
   let missKey: string | undefined;
 
   /**
-   * The endpoint, discovered once. Lookups arriving during a discovery share it, under the
-   * deadline of the lookup that started it: the earliest of theirs.
+   * The endpoint, discovered once, within timeoutMs of its own: lookups arriving meanwhile
+   * share it, and each waits for it only within its own deadline (see {@link ask}). Run under
+   * the deadline of the lookup that started it, a discovery begun late in a queued lookup's
+   * time would fail every lookup sharing it.
    */
-  function resolveEndpoint(deadline: AbortSignal): Promise<string> {
+  function resolveEndpoint(): Promise<string> {
     if (!endpoint) {
       const found = discoverIntrospectionEndpoint(dispatcher, cfg.issuer as string, {
-        deadline,
+        deadline: AbortSignal.timeout(timerDelay(cfg.timeoutMs)),
         maxBytes: cfg.maxResponseBytes,
         isAllowedUrl: isSafeEndpointUrl,
       });
       // A failed discovery is retried by the next lookup rather than remembered.
-      found.catch(() => {
-        if (endpoint === found) endpoint = undefined;
-      });
+      found.then(
+        (url) => (knownEndpoint = url),
+        () => {
+          if (endpoint === found) endpoint = undefined;
+        },
+      );
       endpoint = found;
     }
     return endpoint;
@@ -162,7 +189,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       // The slot comes first, so lookups waiting for discovery count against the bound too.
       release = await takeSlot(deadline.signal);
       discovering = true;
-      const url = await resolveEndpoint(deadline.signal);
+      const url = knownEndpoint ?? (await withinDeadline(resolveEndpoint(), deadline.signal));
       discovering = false;
       const askedAt = now();
       const outcome = await askEndpoint(endpointCall, url, token, deadline.signal);
@@ -268,7 +295,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       return (cache?.size ?? 0) + (refusals?.size ?? 0);
     },
     prefetch() {
-      return resolveEndpoint(AbortSignal.timeout(timerDelay(cfg.timeoutMs))).then(
+      return resolveEndpoint().then(
         () => undefined,
         (err: unknown) => warn(err),
       );
