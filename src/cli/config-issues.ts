@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, locate } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 
@@ -34,14 +34,10 @@ export async function loadConfigForCommand(file: string): Promise<Config | undef
   }
 }
 
-/** Line and column of a key path in a YAML text, for problems found after validation. */
+/** Line and column of a key path in a YAML text (of its parent when the key is absent), for problems found after validation. */
 export function locateYamlKey(text: string, path: readonly (string | number)[]): { line?: number; column?: number } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  const node = doc.getIn(path as unknown[], true) as { range?: [number, number, number] } | undefined;
-  if (!node || typeof node !== 'object' || !node.range) return {};
-  const pos = lineCounter.linePos(node.range[0]);
-  return { line: pos.line, column: pos.col };
+  return locate(parseDocument(text, { lineCounter }), lineCounter, path);
 }
 
 /** A problem found after validation (a key file that does not load, two listeners on one port), at a key path. */

@@ -144,7 +144,8 @@ function interpolateEnv(doc: Document, env: NodeJS.ProcessEnv, lc: LineCounter, 
   visit(doc.contents, []);
 }
 
-function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[], at: 'key' | 'value' = 'value'): { line?: number; column?: number } {
+/** Line and column of a key path (its value, or with `at: 'key'` the key itself) in a parsed YAML document. */
+export function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[], at: 'key' | 'value' = 'value'): { line?: number; column?: number } {
   if (at === 'key' && path.length > 0) {
     // getIn() gives the value node; the key is on the pair in its parent map.
     const parent = doc.getIn(path.slice(0, -1) as unknown[], true);
