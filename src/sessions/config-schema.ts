@@ -83,7 +83,7 @@ export const SessionsSchema = z
     touchInterval: durationSeconds().default(60).describe('Last-seen time is written at most this often (bounds store writes; idle precision).'),
     refreshLock: z
       .object({
-        ttlMs: z.number().int().positive().default(15000).describe('Lock lifetime; keep above provider.timeoutMs.'),
+        ttlMs: z.number().int().positive().default(15000).describe('Lock lifetime, renewed every third of it while the refresh runs (what a crashed holder leaves behind); keep above provider.timeoutMs.'),
         waitMs: z.number().int().positive().default(10000).describe('How long a request waits for another instance\'s refresh before 503.'),
       })
       .strict()

@@ -11,6 +11,16 @@ test('parseCookies reads pairs, trims, unquotes, keeps the first of a name', () 
   assert.equal(parseCookies('').size, 0);
 });
 
+test('parseCookies trims only spaces and tabs, and drops names that are not tokens: \\xA0__Host-gh_sid is not __Host-gh_sid', () => {
+  // Node reads header bytes as latin1: a raw 0xA0 arrives as U+00A0, which String.prototype.trim() strips.
+  const planted = parseCookies('\u00a0__Host-gh_sid=attacker; __Host-gh_sid=victim');
+  assert.equal(planted.get('__Host-gh_sid'), 'victim');
+  assert.equal(planted.has('\u00a0__Host-gh_sid'), false, 'not a token: dropped');
+  const csrf = parseCookies('__Host-gh_csrf\u00a0=planted; __Host-gh_csrf=real');
+  assert.equal(csrf.get('__Host-gh_csrf'), 'real');
+  assert.equal(parseCookies(' \t a=1\t ; b = 2 ').get('b'), '2', 'spaces and tabs still trimmed');
+});
+
 test('parseCookies is bounded: too many pairs or bytes is 431', () => {
   const tooLarge = (err: unknown) => err instanceof GatehouseError && err.code === 'GH_HEADERS_TOO_LARGE' && err.status === 431;
   const many = Array.from({ length: 101 }, (_, i) => `c${i}=v`).join('; ');

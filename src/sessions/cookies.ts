@@ -26,7 +26,11 @@ const VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
 /**
  * Parses a Cookie header into a map. The first occurrence of a name wins
  * (browsers send the most specific first, and `__Host-` names cannot be
- * planted by a sibling domain). Too many pairs or bytes → 431.
+ * planted by a sibling domain). Only spaces and tabs around a pair are
+ * trimmed, and a pair whose name is not a token is dropped: JavaScript's
+ * trim() also strips U+00A0 (a raw 0xA0 byte), so `\xA0__Host-gh_sid`, a name
+ * a browser lets a sibling domain set, would have read as `__Host-gh_sid`.
+ * Too many pairs or bytes → 431.
  */
 export function parseCookies(header: string | readonly string[] | undefined, limits: CookieLimits = {}): Map<string, string> {
   const out = new Map<string, string>();
@@ -38,11 +42,11 @@ export function parseCookies(header: string | readonly string[] | undefined, lim
   for (const part of text.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
+    const name = trimSpaces(part.slice(0, eq));
     if (!name) continue;
     if (++count > maxCookies) throw new GatehouseError('GH_HEADERS_TOO_LARGE', 'too many cookies');
-    if (out.has(name)) continue;
-    let value = part.slice(eq + 1).trim();
+    if (out.has(name) || !NAME.test(name)) continue;
+    let value = trimSpaces(part.slice(eq + 1));
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
     out.set(name, value);
   }
@@ -77,11 +81,20 @@ export function withoutCookies(header: string | readonly string[] | undefined, d
   const text = typeof header === 'string' ? header : header.join('; ');
   const kept = text
     .split(';')
-    .map((p) => p.trim())
+    .map(trimSpaces)
     .filter((p) => {
       if (!p) return false;
       const eq = p.indexOf('=');
-      return !drop((eq < 0 ? p : p.slice(0, eq)).trim());
+      return !drop(trimSpaces(eq < 0 ? p : p.slice(0, eq)));
     });
   return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+/** Strips the spaces and tabs around a cookie pair or its parts (RFC 6265 §5.2), nothing else. */
+function trimSpaces(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && (s.charCodeAt(start) === 0x20 || s.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
 }

@@ -20,12 +20,14 @@ class RotatingProvider {
   calls = 0;
   familyRevoked = false;
   down = false;
+  /** How long the token endpoint takes. */
+  delayMs = 20;
   private current = 'rt-0';
   constructor(private readonly clock: ManualClock) {}
 
   readonly grant = async (refreshToken: string): Promise<SessionTokens> => {
     this.calls++;
-    await sleep(20); // let concurrent callers pile up
+    await sleep(this.delayMs); // let concurrent callers pile up
     if (this.down) throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'provider unreachable');
     if (this.familyRevoked || refreshToken !== this.current) {
       this.familyRevoked = true;
@@ -58,6 +60,30 @@ function storeOps(store: SessionStore, key: string, grant: (rt: string) => Promi
     },
     end: () => store.delete(key),
     tokens: (s) => s.tokens,
+    hasUnsavedRotation: () => false,
+  };
+}
+
+/**
+ * storeOps whose store write fails `failWrites` times after the provider rotated, keeping the
+ * rotation in memory (UnsavedRotations) as the session managers do.
+ */
+function unsavedOps(store: SessionStore, key: string, grant: (rt: string) => Promise<SessionTokens>, clock: ManualClock, failWrites: { n: number }): RefreshOps<State> {
+  const kept = new UnsavedRotations(clock.now, 600_000);
+  return {
+    ...storeOps(store, key, grant, clock),
+    async refresh(s) {
+      const tokens = kept.get(key, s.tokens.refreshToken) ?? mergeTokens(s.tokens, await grant(s.tokens.refreshToken as string));
+      if (failWrites.n > 0) {
+        failWrites.n--;
+        kept.keep(key, s.tokens.refreshToken as string, tokens);
+        throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'store write failed');
+      }
+      assert.equal(await store.replace(key, { data: JSON.stringify(tokens), version: s.version + 1 }, 3600, s.version), true);
+      kept.forget(key);
+      return { tokens, version: s.version + 1 };
+    },
+    hasUnsavedRotation: (s) => kept.get(key, s.tokens.refreshToken) !== undefined,
   };
 }
 
@@ -124,6 +150,55 @@ test('two instances on one Redis, many requests each → exactly one refresh, no
   assert.equal(provider.calls, 1, 'one refresh at the provider');
   assert.equal(provider.familyRevoked, false, 'the old refresh token was never replayed');
   assert.ok(results.every((r) => r.tokens.accessToken === 'at-1'));
+});
+
+test('a refresh slower than the lock\'s ttl keeps the lock (renewed): the other instance waits and adopts, never replays', async (t) => {
+  const clock = manualClock();
+  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  t.after(async () => {
+    await storeA.close();
+    await storeB.close();
+  });
+  const provider = new RotatingProvider(clock);
+  provider.delayMs = 900; // three lock lifetimes
+  const a = new RefreshCoordinator({ store: storeA, now: clock.now, lockTtlMs: 300, pollMs: 10, waitMs: 5000 });
+  const b = new RefreshCoordinator({ store: storeB, now: clock.now, lockTtlMs: 300, pollMs: 10, waitMs: 5000 });
+  const stale = await seed(storeA, 'slow', clock, -1);
+  const first = a.ensureFresh('slow', stale, storeOps(storeA, 'slow', provider.grant, clock));
+  await sleep(100);
+  const second = b.ensureFresh('slow', stale, storeOps(storeB, 'slow', provider.grant, clock));
+  const [ra, rb] = await Promise.all([first, second]);
+  assert.equal(provider.calls, 1, 'one refresh at the provider');
+  assert.equal(provider.familyRevoked, false, 'the old refresh token was never replayed');
+  assert.equal(ra.tokens.accessToken, 'at-1');
+  assert.equal(rb.tokens.accessToken, 'at-1');
+});
+
+test('the store refuses a rotation: the lock stays held until the kept rotation is stored, so no instance replays the consumed token', async (t) => {
+  const clock = manualClock();
+  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  t.after(async () => {
+    await storeA.close();
+    await storeB.close();
+  });
+  const provider = new RotatingProvider(clock);
+  const a = new RefreshCoordinator({ store: storeA, now: clock.now, pollMs: 10, waitMs: 5000 });
+  const b = new RefreshCoordinator({ store: storeB, now: clock.now, pollMs: 10, waitMs: 5000 });
+  const stale = await seed(storeA, 'unsaved', clock, -1);
+  const first = a.ensureFresh('unsaved', stale, unsavedOps(storeA, 'unsaved', provider.grant, clock, { n: 1 }));
+  await sleep(5);
+  const second = b.ensureFresh('unsaved', stale, unsavedOps(storeB, 'unsaved', provider.grant, clock, { n: 0 }));
+  await assert.rejects(first, (e: GatehouseError) => e.code === 'GH_SESSION_STORE_UNAVAILABLE');
+  const rb = await second;
+  assert.equal(rb.tokens.accessToken, 'at-1', 'the other instance adopted the rotation once it was stored');
+  assert.equal(provider.calls, 1);
+  assert.equal(provider.familyRevoked, false, 'the consumed refresh token was never replayed');
+  // The lock is free again: a later refresh of the session takes it at once.
+  const lock = await storeB.tryLock('refresh:unsaved', 1000);
+  assert.ok(lock);
+  await lock.release();
 });
 
 test('the provider refuses the grant → the session ends, every waiter gets GH_SESSION_EXPIRED', async () => {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { BoundedMap } from './bounded-map.js';
 import { isClientRejected } from './provider-error.js';
-import type { Clock, SessionStore } from './store.js';
+import type { Clock, HeldLock, SessionStore } from './store.js';
 
 /** Tokens a session holds. Times are epoch seconds. */
 export interface SessionTokens {
@@ -106,15 +106,16 @@ export interface RefreshOps<S> {
   end(): Promise<void>;
   /** The tokens `state` holds: whether its access token can serve while the provider is down. */
   tokens(state: S): SessionTokens;
+  /** Whether this process keeps a rotation of `state`'s refresh token that the store did not take (see UnsavedRotations). */
+  hasUnsavedRotation(state: S): boolean;
 }
 
 export interface RefreshCoordinatorOptions {
   /** Holds the cross-instance lock (`tryLock`); the store all instances share. */
   readonly store: Pick<SessionStore, 'tryLock'>;
   /**
-   * Longest a refresh may hold the lock. Keep it above the token endpoint
-   * timeout: a lock that expires mid-refresh lets another instance replay the
-   * old refresh token. Default 15000.
+   * Lifetime of the refresh lock, renewed every third of it while its holder
+   * works: what a crashed holder leaves behind. Default 15000.
    */
   readonly lockTtlMs?: number;
   /** Longest a request waits for another instance's refresh before 503. Default 10000. */
@@ -226,8 +227,12 @@ export class RefreshCoordinator {
     const lockName = `refresh:${key}`;
     const attempts = Math.max(1, Math.ceil(this.waitMs / this.pollMs));
     for (let i = 0; i < attempts; i++) {
-      const release = await this.store.tryLock(lockName, this.lockTtlMs);
-      if (release) {
+      const lock = await this.store.tryLock(lockName, this.lockTtlMs);
+      if (lock) {
+        // Renewed while held: a refresh slower than the lock's ttl (discovery, a slow token endpoint,
+        // a slow store) must not let another instance take it and replay the old refresh token.
+        const held = keepLock(lock, this.lockTtlMs);
+        let handedOver = false;
         try {
           const latest = await ops.reload();
           if (latest === undefined) throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended');
@@ -235,17 +240,28 @@ export class RefreshCoordinator {
             this.onOutcome('adopted');
             return latest;
           }
+          if (held.lost) throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'the refresh lock lapsed before the refresh began');
           try {
             const refreshed = await ops.refresh(latest);
             this.onOutcome('refreshed');
             return refreshed;
           } catch (err) {
             if (err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED') await ops.end();
+            else if (ops.hasUnsavedRotation(latest)) {
+              // The provider rotated and the store refused the result: released now, the lock would let
+              // another instance replay the consumed refresh token, and reuse detection would end the
+              // whole grant. Kept until the rotation is stored.
+              handedOver = true;
+              void this.storeRotation(ops, latest, lock, held);
+            }
             throw err;
           }
         } finally {
-          // A failed release only means the lock lingers until its ttl.
-          await release().catch(() => {});
+          if (!handedOver) {
+            held.stop();
+            // A failed release only means the lock lingers until its ttl.
+            await lock.release().catch(() => {});
+          }
         }
       }
       // Another instance is refreshing: wait for its result rather than refresh again.
@@ -259,6 +275,68 @@ export class RefreshCoordinator {
     }
     throw new GatehouseError('GH_PROVIDER_UNAVAILABLE', 'token refresh did not complete in time');
   }
+
+  /**
+   * Holding the lock, retries storing a rotation the store refused, from the copy this
+   * process keeps, backing off up to 5 s; other requests of the session (here and on other
+   * instances) wait meanwhile and adopt it once stored, or get 503. Ends when it is stored,
+   * the session is gone, the kept copy of `rotated`'s rotation lapses (the idle timeout), or
+   * the lock is lost; its timers never keep the process alive.
+   */
+  private async storeRotation<S>(ops: RefreshOps<S>, rotated: S, lock: HeldLock, held: KeptLock): Promise<void> {
+    try {
+      for (let delayMs = 250; !held.lost && ops.hasUnsavedRotation(rotated); delayMs = Math.min(delayMs * 2, 5000)) {
+        await sleep(delayMs, undefined, { ref: false });
+        let latest: S | undefined;
+        try {
+          latest = await ops.reload();
+        } catch {
+          continue; // the store is still down
+        }
+        if (latest === undefined || !ops.needsRefresh(latest) || !ops.hasUnsavedRotation(latest)) return;
+        try {
+          await ops.refresh(latest); // uses the kept rotation: no provider call unless it is due itself
+          return;
+        } catch {
+          // Still refused: the rotation is kept again; try later.
+        }
+      }
+    } finally {
+      held.stop();
+      await lock.release().catch(() => {});
+    }
+  }
+}
+
+/** A held lock renewed in the background until stopped; `lost` once a renewal found it gone. */
+interface KeptLock {
+  readonly lost: boolean;
+  stop(): void;
+}
+
+function keepLock(lock: HeldLock, ttlMs: number): KeptLock {
+  let lost = false;
+  const timer = setInterval(
+    () => {
+      lock.extend(ttlMs).then(
+        (still) => {
+          if (!still) lost = true;
+        },
+        // Store unreachable: no other instance can take the lock meanwhile either; the next renewal tells.
+        () => {},
+      );
+    },
+    Math.max(10, Math.floor(ttlMs / 3)),
+  );
+  timer.unref();
+  return {
+    get lost() {
+      return lost;
+    },
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
 }
 
 function failureOutcome(err: unknown): RefreshOutcome {

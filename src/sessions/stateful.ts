@@ -214,6 +214,7 @@ export class StatefulSessions implements SessionManager {
         throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended during refresh');
       },
       end: () => this.deps.store.delete(key),
+      hasUnsavedRotation: (s) => this.unsaved.get(key, s.data.tokens.refreshToken) !== undefined,
     };
   }
 

@@ -246,6 +246,10 @@ export class StatelessSessions implements SessionManager {
       },
       end: () => this.end(sealed, sealed),
       tokens: (s) => s.tokens,
+      hasUnsavedRotation: (s) => {
+        const refreshToken = s.tokens.refreshToken;
+        return refreshToken !== undefined && this.unsaved.get(this.resultKey(refreshToken), refreshToken) !== undefined;
+      },
     };
   }
 
@@ -285,8 +289,8 @@ export class StatelessSessions implements SessionManager {
     const { store } = this.deps;
     const key = this.cutoffKey(user);
     for (let attempt = 0; attempt < 50; attempt++) {
-      const release = await store.tryLock(key, 5000);
-      if (release === undefined) {
+      const lock = await store.tryLock(key, 5000);
+      if (lock === undefined) {
         await sleep(20);
         continue;
       }
@@ -296,7 +300,7 @@ export class StatelessSessions implements SessionManager {
         await store.put(key, { data: JSON.stringify(next), version: 1, pinned: true }, secondsToAbsoluteEnd({ createdAt: next.before }, this.deps.timeouts, this.deps.now()));
         return next;
       } finally {
-        await release();
+        await lock.release();
       }
     }
     throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'the user\'s session cutoff is locked');

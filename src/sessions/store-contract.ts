@@ -143,14 +143,39 @@ export function sessionStoreContract(name: string, create: (clock: ManualClock['
   test(`${name}: tryLock is exclusive until released`, async (t) => {
     const { store } = await open(t);
     const name = `lock-${key()}`;
-    const release = await store.tryLock(name, 10_000);
-    assert.ok(release);
+    const lock = await store.tryLock(name, 10_000);
+    assert.ok(lock);
     assert.equal(await store.tryLock(name, 10_000), undefined);
     assert.ok(await store.tryLock(`${name}-other`, 10_000), 'other names are independent');
-    await release();
+    await lock.release();
     const again = await store.tryLock(name, 10_000);
     assert.ok(again, 'free again after release');
-    await again();
+    await again.release();
+  });
+
+  test(`${name}: a held lock can be extended past its first ttl; an expired one cannot, and its successor stays`, async (t) => {
+    const { clock, store } = await open(t);
+    const name = `lock-${key()}`;
+    const lock = await store.tryLock(name, 200);
+    assert.ok(lock);
+    assert.equal(await lock.extend(60_000), true);
+    // Past the first ttl on both clocks (memory: injected; Redis: its own): still held.
+    clock.advance(1000);
+    await sleep(300);
+    assert.equal(await store.tryLock(name, 10_000), undefined, 'still held after the first ttl');
+    await lock.release();
+    const short = await store.tryLock(name, 50);
+    assert.ok(short);
+    let successor: Awaited<ReturnType<SessionStore['tryLock']>>;
+    for (let i = 0; i < 100 && !successor; i++) {
+      clock.advance(60);
+      await sleep(20);
+      successor = await store.tryLock(name, 60_000);
+    }
+    assert.ok(successor, 'the short lock expired and was taken over');
+    assert.equal(await short.extend(60_000), false, 'an expired holder cannot extend');
+    assert.equal(await store.tryLock(name, 60_000), undefined, 'and the successor still holds it');
+    await successor.release();
   });
 
   test(`${name}: a lock expires, and a stale holder cannot release its successor's lock`, async (t) => {
@@ -166,8 +191,8 @@ export function sessionStoreContract(name: string, create: (clock: ManualClock['
       second = await store.tryLock(name, 60_000);
     }
     assert.ok(second, 'the expired lock was taken over');
-    await first();
+    await first.release();
     assert.equal(await store.tryLock(name, 60_000), undefined, 'the stale release left the new holder alone');
-    await second();
+    await second.release();
   });
 }

@@ -44,8 +44,13 @@ export interface GetOptions {
   readonly fresh?: boolean;
 }
 
-/** Releases a lock; a no-op when the lock already expired and someone else holds it. */
-export type ReleaseLock = () => Promise<void>;
+/** A lock taken with {@link SessionStore.tryLock}. */
+export interface HeldLock {
+  /** Releases it; a no-op when it already expired and someone else holds it. */
+  release(): Promise<void>;
+  /** Makes it last `ttlMs` from now; resolves to false when it is no longer this holder's (it expired, perhaps taken since). */
+  extend(ttlMs: number): Promise<boolean>;
+}
 
 /** {@link SessionStore.peek}'s answer when only the shared store can tell. */
 export const NOT_LOCAL: unique symbol = Symbol('not answered locally');
@@ -77,10 +82,10 @@ export interface SessionStore {
   /** Keys of the owner's live sessions (any order). */
   listByOwner(owner: string): Promise<SessionKey[]>;
   /**
-   * Takes an exclusive lock named `name` for at most `ttlMs`. Resolves to a
-   * release function, or undefined if another holder has it.
+   * Takes an exclusive lock named `name` for at most `ttlMs` (unless extended).
+   * Resolves to the held lock, or undefined if another holder has it.
    */
-  tryLock(name: string, ttlMs: number): Promise<ReleaseLock | undefined>;
+  tryLock(name: string, ttlMs: number): Promise<HeldLock | undefined>;
   /** Frees connections and timers. */
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GatehouseError } from '../../errors.js';
-import { systemClock, type Clock, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
+import { systemClock, type Clock, type HeldLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
 import { timerDelay } from '../../timers.js';
 
 export interface MemorySessionStoreOptions {
@@ -13,7 +13,7 @@ export interface MemorySessionStoreOptions {
 
 interface Held {
   readonly token: string;
-  readonly expiresAtMs: number;
+  expiresAtMs: number;
 }
 
 /**
@@ -80,14 +80,25 @@ export class MemorySessionStore implements SessionStore {
     return [...keys].filter((k) => this.live(k) !== undefined);
   }
 
-  async tryLock(name: string, ttlMs: number): Promise<ReleaseLock | undefined> {
+  async tryLock(name: string, ttlMs: number): Promise<HeldLock | undefined> {
     const held = this.locks.get(name);
     if (held && held.expiresAtMs > this.now()) return undefined;
     const token = randomUUID();
     this.locks.set(name, { token, expiresAtMs: this.now() + ttlMs });
-    return async () => {
-      // Only the holder that took it may release it: after expiry another holder may own the name.
-      if (this.locks.get(name)?.token === token) this.locks.delete(name);
+    // Only the holder that took it may release or extend it: after expiry another holder may own the name.
+    const mine = (): Held | undefined => {
+      const h = this.locks.get(name);
+      return h?.token === token && h.expiresAtMs > this.now() ? h : undefined;
+    };
+    return {
+      release: async () => {
+        if (this.locks.get(name)?.token === token) this.locks.delete(name);
+      },
+      extend: async (ms) => {
+        const h = mine();
+        if (h) h.expiresAtMs = this.now() + ms;
+        return h !== undefined;
+      },
     };
   }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { NOT_LOCAL, systemClock, type Clock, type GetOptions, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
+import { NOT_LOCAL, systemClock, type Clock, type GetOptions, type HeldLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
 import type { RedisSessionStore } from './redis-store.js';
 
 export interface CachedSessionStoreOptions {
@@ -171,7 +171,7 @@ export class CachedSessionStore extends EventEmitter implements SessionStore {
     return this.inner.listByOwner(owner);
   }
 
-  tryLock(name: string, ttlMs: number): Promise<ReleaseLock | undefined> {
+  tryLock(name: string, ttlMs: number): Promise<HeldLock | undefined> {
     return this.inner.tryLock(name, ttlMs);
   }
 

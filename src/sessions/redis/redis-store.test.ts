@@ -21,9 +21,9 @@ test('redis: every key sits under the prefix, with a ttl', async (t) => {
     await deletePrefix(REDIS_URL, own);
   });
   await store.put('k1', { data: 'd', version: 1, owner: 'o1' }, 30);
-  const release = await store.tryLock('k1', 30_000);
+  const lock = await store.tryLock('k1', 30_000);
   assert.equal(await countPrefix(REDIS_URL, own), 3, 'entry, owner index, lock');
-  await release?.();
+  await lock?.release();
   await store.delete('k1');
   assert.equal(await countPrefix(REDIS_URL, own), 0, 'delete removes the entry and empties the index');
 });

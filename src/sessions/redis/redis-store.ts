@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { GatehouseError } from '../../errors.js';
-import { systemClock, type Clock, type ReleaseLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
+import { systemClock, type Clock, type HeldLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
 
 export interface RedisSessionStoreOptions {
   /** Prepended to every key, so several deployments (or test runs) share one Redis. Default `gh:sess:`. */
@@ -51,9 +51,12 @@ redis.call('PUBLISH', ARGV[3], ARGV[2])
 if owner and owner ~= '' then redis.call('ZREM', ARGV[1] .. owner, ARGV[2]) end
 return 1`;
 
-// Release only when the lock still carries our token: after expiry it may be someone else's.
+// Release or extend only while the lock still carries our token: after expiry it may be someone else's.
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+const EXTEND = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
@@ -92,6 +95,7 @@ export class RedisSessionStore implements SessionStore {
     client.defineCommand('ghSessReplace', { numberOfKeys: 2, lua: REPLACE });
     client.defineCommand('ghSessDelete', { numberOfKeys: 1, lua: DELETE });
     client.defineCommand('ghSessRelease', { numberOfKeys: 1, lua: RELEASE });
+    client.defineCommand('ghSessExtend', { numberOfKeys: 1, lua: EXTEND });
   }
 
   /** Connects and waits until Redis answers; rejects (GH_SESSION_STORE_UNAVAILABLE) when it does not. */
@@ -186,13 +190,16 @@ export class RedisSessionStore implements SessionStore {
     return this.call(() => this.client.zrangebyscore(this.ownerKey(owner), `(${this.now()}`, '+inf'));
   }
 
-  async tryLock(name: string, ttlMs: number): Promise<ReleaseLock | undefined> {
+  async tryLock(name: string, ttlMs: number): Promise<HeldLock | undefined> {
     const lockKey = `${this.prefix}l:${name}`;
     const token = randomBytes(16).toString('base64url');
     const ok = await this.call(() => this.client.set(lockKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
     if (ok !== 'OK') return undefined;
-    return async () => {
-      await this.call(() => this.script('ghSessRelease')(lockKey, token));
+    return {
+      release: async () => {
+        await this.call(() => this.script('ghSessRelease')(lockKey, token));
+      },
+      extend: async (ms) => (await this.call(() => this.script('ghSessExtend')(lockKey, token, Math.max(1, Math.ceil(ms))))) === 1,
     };
   }
 
