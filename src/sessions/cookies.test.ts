@@ -50,4 +50,6 @@ test('withoutCookies drops the selected cookies and keeps the rest verbatim', ()
   assert.equal(withoutCookies(['a=1', '__Host-gh_sid=z'], drop), 'a=1');
   assert.equal(withoutCookies(undefined, drop), undefined);
   assert.equal(withoutCookies(' __Host-gh_sid = abc ;b=2', drop), 'b=2', 'spaces around the name do not smuggle it through');
+  // An upstream reading cookies with trim() would take this one for the session cookie.
+  assert.equal(withoutCookies('\u00a0__Host-gh_sid=abc; b=2', drop), 'b=2');
 });

@@ -83,7 +83,10 @@ function unsavedOps(store: SessionStore, key: string, grant: (rt: string) => Pro
       kept.forget(key);
       return { tokens, version: s.version + 1 };
     },
-    hasUnsavedRotation: (s) => kept.get(key, s.tokens.refreshToken) !== undefined,
+    hasUnsavedRotation: (s) => {
+      const k = kept.get(key, s.tokens.refreshToken);
+      return k !== undefined && !expiresWithin(k.accessTokenExpiresAt, 30, clock.now());
+    },
   };
 }
 
@@ -199,6 +202,30 @@ test('the store refuses a rotation: the lock stays held until the kept rotation 
   const lock = await storeB.tryLock('refresh:unsaved', 1000);
   assert.ok(lock);
   await lock.release();
+});
+
+test('while its refused rotation is stored in the background, this process answers 503 at once; the background never asks the provider, and lets the lock go once the kept copy is due', async (t) => {
+  const clock = manualClock();
+  const store = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  t.after(() => store.close());
+  const provider = new RotatingProvider(clock);
+  const coord = new RefreshCoordinator({ store, now: clock.now, pollMs: 10, waitMs: 5000 });
+  const stale = await seed(store, 'refusing', clock, -1);
+  const ops = unsavedOps(store, 'refusing', provider.grant, clock, { n: 1000 }); // the store keeps refusing
+  await assert.rejects(coord.ensureFresh('refusing', stale, ops), (e: GatehouseError) => e.code === 'GH_SESSION_STORE_UNAVAILABLE');
+  await assert.rejects(coord.ensureFresh('refusing', stale, ops), (e: GatehouseError) => e.code === 'GH_SESSION_STORE_UNAVAILABLE' && e.message === 'the refreshed session is not stored yet');
+  assert.equal(await store.tryLock('refresh:refusing', 1000), undefined, 'the background holds the lock');
+  // The kept rotation becomes due: storing it would need the provider, which the background never asks.
+  clock.advance(301_000);
+  let lock: Awaited<ReturnType<SessionStore['tryLock']>>;
+  for (let i = 0; i < 200 && !lock; i++) {
+    await sleep(50);
+    lock = await store.tryLock('refresh:refusing', 1000);
+  }
+  assert.ok(lock, 'the lock was let go');
+  await lock.release();
+  assert.equal(provider.calls, 1, 'one grant, never another from the background');
+  assert.equal(provider.familyRevoked, false);
 });
 
 test('the provider refuses the grant → the session ends, every waiter gets GH_SESSION_EXPIRED', async () => {
@@ -372,4 +399,10 @@ test('UnsavedRotations: kept tokens are handed out only against the refresh toke
   unsaved.keep('s1', 'rt1', tokens);
   now += 60_000;
   assert.equal(unsaved.get('s1', 'rt1'), undefined, 'expired with the idle timeout');
+  // Kept again after another failed write: the first deadline stands.
+  unsaved.keep('s1', 'rt1', tokens);
+  now += 40_000;
+  unsaved.keep('s1', 'rt1', tokens);
+  now += 20_000;
+  assert.equal(unsaved.get('s1', 'rt1'), undefined, 'a store that keeps refusing does not keep the copy alive');
 });

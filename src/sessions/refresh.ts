@@ -74,9 +74,15 @@ export class UnsavedRotations {
     this.entries = new BoundedMap(maxEntries);
   }
 
-  /** Remembers `tokens` as the rotation of refresh token `replaced`, for session `key`. */
+  /**
+   * Remembers `tokens` as the rotation of refresh token `replaced`, for session `key`. Kept
+   * again after another failed write, it keeps its first deadline: a store that keeps refusing
+   * writes must not keep the copy (and the retries that hold the refresh lock for it) alive.
+   */
   keep(key: string, replaced: string, tokens: SessionTokens): void {
-    this.entries.set(key, { replaced, tokens, untilMs: this.now() + this.ttlMs });
+    const before = this.entries.get(key);
+    const untilMs = before !== undefined && before.replaced === replaced ? before.untilMs : this.now() + this.ttlMs;
+    this.entries.set(key, { replaced, tokens, untilMs });
   }
 
   /** The tokens kept for session `key`, if they replaced `refreshToken` (what the store still holds). */
@@ -106,7 +112,11 @@ export interface RefreshOps<S> {
   end(): Promise<void>;
   /** The tokens `state` holds: whether its access token can serve while the provider is down. */
   tokens(state: S): SessionTokens;
-  /** Whether this process keeps a rotation of `state`'s refresh token that the store did not take (see UnsavedRotations). */
+  /**
+   * Whether this process keeps a rotation of `state`'s refresh token that the store did not
+   * take (see UnsavedRotations) and that is not due itself: {@link refresh} then stores it
+   * without asking the provider.
+   */
   hasUnsavedRotation(state: S): boolean;
 }
 
@@ -157,6 +167,8 @@ export type RefreshOutcome = 'refreshed' | 'adopted' | 'refused' | 'client_rejec
  */
 export class RefreshCoordinator {
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Sessions whose refused rotation this process is storing in the background, holding their lock. */
+  private readonly storing = new Set<string>();
   /** The last refresh of a session that failed for want of the provider, until when it stands. */
   private readonly failures: BoundedMap<string, { readonly err: GatehouseError; readonly untilMs: number }>;
   private readonly store: Pick<SessionStore, 'tryLock'>;
@@ -224,6 +236,8 @@ export class RefreshCoordinator {
   }
 
   private async refreshOnce<S>(key: string, ops: RefreshOps<S>): Promise<S> {
+    // This process holds the lock for it: waiting would only end in the same 503, later.
+    if (this.storing.has(key)) throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'the refreshed session is not stored yet');
     const lockName = `refresh:${key}`;
     const attempts = Math.max(1, Math.ceil(this.waitMs / this.pollMs));
     for (let i = 0; i < attempts; i++) {
@@ -252,7 +266,8 @@ export class RefreshCoordinator {
               // another instance replay the consumed refresh token, and reuse detection would end the
               // whole grant. Kept until the rotation is stored.
               handedOver = true;
-              void this.storeRotation(ops, latest, lock, held);
+              this.storing.add(key);
+              void this.storeRotation(ops, latest, lock, held).finally(() => this.storing.delete(key));
             }
             throw err;
           }
@@ -278,10 +293,11 @@ export class RefreshCoordinator {
 
   /**
    * Holding the lock, retries storing a rotation the store refused, from the copy this
-   * process keeps, backing off up to 5 s; other requests of the session (here and on other
-   * instances) wait meanwhile and adopt it once stored, or get 503. Ends when it is stored,
-   * the session is gone, the kept copy of `rotated`'s rotation lapses (the idle timeout), or
-   * the lock is lost; its timers never keep the process alive.
+   * process keeps, backing off up to 5 s; other instances' requests of the session wait
+   * meanwhile and adopt it once stored (or get 503), this process's get 503 at once. It never
+   * asks the provider: it ends when the rotation is stored, the session is gone, the kept copy
+   * of `rotated`'s rotation lapses (the idle timeout from the first failure) or is due itself,
+   * or the lock is lost. Its timers never keep the process alive.
    */
   private async storeRotation<S>(ops: RefreshOps<S>, rotated: S, lock: HeldLock, held: KeptLock): Promise<void> {
     try {
@@ -293,12 +309,14 @@ export class RefreshCoordinator {
         } catch {
           continue; // the store is still down
         }
+        // Checked in the same tick as refresh() reads the kept copy: it stores that copy, never asks the provider.
         if (latest === undefined || !ops.needsRefresh(latest) || !ops.hasUnsavedRotation(latest)) return;
         try {
-          await ops.refresh(latest); // uses the kept rotation: no provider call unless it is due itself
+          await ops.refresh(latest);
           return;
-        } catch {
-          // Still refused: the rotation is kept again; try later.
+        } catch (err) {
+          // The session ended meanwhile (stateful: its entry is gone); otherwise still refused: try later.
+          if (err instanceof GatehouseError && err.code === 'GH_SESSION_EXPIRED') return;
         }
       }
     } finally {
@@ -316,14 +334,18 @@ interface KeptLock {
 
 function keepLock(lock: HeldLock, ttlMs: number): KeptLock {
   let lost = false;
+  let renewedAt = performance.now();
   const timer = setInterval(
     () => {
       lock.extend(ttlMs).then(
         (still) => {
-          if (!still) lost = true;
+          if (still) renewedAt = performance.now();
+          else lost = true;
         },
-        // Store unreachable: no other instance can take the lock meanwhile either; the next renewal tells.
-        () => {},
+        // Unreachable: for this instance alone, the lock may lapse and be taken elsewhere.
+        () => {
+          if (performance.now() - renewedAt >= ttlMs) lost = true;
+        },
       );
     },
     Math.max(10, Math.floor(ttlMs / 3)),

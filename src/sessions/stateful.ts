@@ -214,7 +214,10 @@ export class StatefulSessions implements SessionManager {
         throw new GatehouseError('GH_SESSION_EXPIRED', 'session ended during refresh');
       },
       end: () => this.deps.store.delete(key),
-      hasUnsavedRotation: (s) => this.unsaved.get(key, s.data.tokens.refreshToken) !== undefined,
+      hasUnsavedRotation: (s) => {
+        const kept = this.unsaved.get(key, s.data.tokens.refreshToken);
+        return kept !== undefined && !isDue(kept);
+      },
     };
   }
 

@@ -248,7 +248,8 @@ export class StatelessSessions implements SessionManager {
       tokens: (s) => s.tokens,
       hasUnsavedRotation: (s) => {
         const refreshToken = s.tokens.refreshToken;
-        return refreshToken !== undefined && this.unsaved.get(this.resultKey(refreshToken), refreshToken) !== undefined;
+        const kept = refreshToken === undefined ? undefined : this.unsaved.get(this.resultKey(refreshToken), refreshToken);
+        return kept !== undefined && !isDue(kept);
       },
     };
   }
