@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
@@ -90,6 +90,17 @@ function unsavedOps(store: SessionStore, key: string, grant: (rt: string) => Pro
   };
 }
 
+/** Two instances' stores on one Redis prefix, closed after the test. */
+async function twoInstances(t: TestContext, clock: ManualClock): Promise<[RedisSessionStore, RedisSessionStore]> {
+  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
+  t.after(async () => {
+    await storeA.close();
+    await storeB.close();
+  });
+  return [storeA, storeB];
+}
+
 async function seed(store: SessionStore, key: string, clock: ManualClock, expiresInSeconds: number): Promise<State> {
   const tokens = { accessToken: 'at-0', accessTokenExpiresAt: Math.floor(clock.now() / 1000) + expiresInSeconds, refreshToken: 'rt-0' };
   await store.put(key, { data: JSON.stringify(tokens), version: 1 }, 3600);
@@ -135,12 +146,7 @@ test('50 concurrent requests of one session → exactly one refresh (in-process 
 
 test('two instances on one Redis, many requests each → exactly one refresh, no reuse', async (t) => {
   const clock = manualClock();
-  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
-  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
-  t.after(async () => {
-    await storeA.close();
-    await storeB.close();
-  });
+  const [storeA, storeB] = await twoInstances(t, clock);
   const provider = new RotatingProvider(clock);
   const a = new RefreshCoordinator({ store: storeA, now: clock.now, pollMs: 10 });
   const b = new RefreshCoordinator({ store: storeB, now: clock.now, pollMs: 10 });
@@ -157,12 +163,7 @@ test('two instances on one Redis, many requests each → exactly one refresh, no
 
 test('a refresh slower than the lock\'s ttl keeps the lock (renewed): the other instance waits and adopts, never replays', async (t) => {
   const clock = manualClock();
-  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
-  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
-  t.after(async () => {
-    await storeA.close();
-    await storeB.close();
-  });
+  const [storeA, storeB] = await twoInstances(t, clock);
   const provider = new RotatingProvider(clock);
   provider.delayMs = 900; // three lock lifetimes
   const a = new RefreshCoordinator({ store: storeA, now: clock.now, lockTtlMs: 300, pollMs: 10, waitMs: 5000 });
@@ -180,12 +181,7 @@ test('a refresh slower than the lock\'s ttl keeps the lock (renewed): the other 
 
 test('the store refuses a rotation: the lock stays held until the kept rotation is stored, so no instance replays the consumed token', async (t) => {
   const clock = manualClock();
-  const storeA = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
-  const storeB = await RedisSessionStore.connect(REDIS_URL, { prefix, clock: clock.now });
-  t.after(async () => {
-    await storeA.close();
-    await storeB.close();
-  });
+  const [storeA, storeB] = await twoInstances(t, clock);
   const provider = new RotatingProvider(clock);
   const a = new RefreshCoordinator({ store: storeA, now: clock.now, pollMs: 10, waitMs: 5000 });
   const b = new RefreshCoordinator({ store: storeB, now: clock.now, pollMs: 10, waitMs: 5000 });
