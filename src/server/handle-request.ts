@@ -253,7 +253,10 @@ class Exchange implements RequestContext, UpstreamObserver {
     // No upstream sees the gateway's own cookies, whatever the route's auth.
     this.state.sessionEndpoints?.stripGatewayCookies(req.headers);
     const peer = req.socket.remoteAddress;
-    const headers = buildUpstreamHeaders(req.headers, route.stripper, route.dropAuthorization, {
+    // Admitted anonymously on a route that authenticates (`[session, none]`): the gateway vouched for
+    // no credential, so none goes upstream, where a client's own Bearer would pass for one it had checked.
+    const dropAuthorization = route.dropAuthorization || (this.identity === undefined && route.authenticators.length > 0);
+    const headers = buildUpstreamHeaders(req.headers, route.stripper, dropAuthorization, {
       peer,
       trusted: this.state.trusted.isTrusted(peer),
       proto: env.proto,

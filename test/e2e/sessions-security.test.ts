@@ -220,6 +220,12 @@ test('/auth endpoints: unknown path 404, wrong method 405 with Allow; gateway co
   assert.match(mixed.json<Echo>().authorization ?? '', /^Bearer /, 'a session is used when present on an optional-auth route');
   const anon = await rawRequest(`${stack.url}/mixed/x`);
   assert.equal(anon.status, 200, 'and anonymous callers pass');
+  // A client's own Bearer on a route no token kind judges: admitted anonymously, and not passed on as if vouched for.
+  const forged = await rawRequest(`${stack.url}/mixed/x`, { headers: { authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.x' } });
+  assert.equal(forged.status, 200);
+  assert.equal(forged.json<Echo>().authorization, undefined, 'an unverified Bearer never reaches the upstream');
+  const both = await rawRequest(`${stack.url}/mixed/x`, { headers: { cookie: jar.header(), authorization: 'Bearer forged.token.here' } });
+  assert.notEqual(both.json<Echo>().authorization, 'Bearer forged.token.here');
   const other = await rawRequest(`${stack.url}/auth/sessions/${'a'.repeat(22)}`, { method: 'DELETE', headers: { cookie: jar.header(), origin: stack.url } });
   assert.equal(other.status, 404);
   assert.equal(code(other), 'GH_SESSION_NOT_FOUND');
