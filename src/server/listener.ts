@@ -106,8 +106,10 @@ export async function startListeners(
   const handshakeTimeout = Math.min(limits.requestTimeoutMs, MAX_HANDSHAKE_MS);
   const server = served ? createHttpsServer({ ...options, ...served, handshakeTimeout }, handler) : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
-  const sockets = new Set<Socket>();
-  trackSockets(server, sockets);
+  // Node's closeAllConnections() knows plain HTTP connections from accept on, TLS ones only once
+  // their handshake is done: only a TLS listener needs its sockets tracked here.
+  const tlsSockets = new Set<Socket>();
+  if (served) trackSockets(server as HttpsServer, tlsSockets);
   // Without this listener Node answers `Expect: 100-continue` at once, before authentication, and the
   // client sends a body the gateway may refuse; the handler sends 100 only for an admitted request.
   server.on('checkContinue', handler);
@@ -125,7 +127,6 @@ export async function startListeners(
     redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, { fallbackHost: listen.host, httpsPort, maxUrlLength: limits.maxUrlLength }));
     redirect.maxConnections = limits.maxConnections;
     redirect.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res, undefined));
-    trackSockets(redirect, sockets);
     redirect.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, undefined));
     redirect.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, undefined));
     try {
@@ -145,7 +146,7 @@ export async function startListeners(
     hsts,
     closeAllConnections() {
       for (const s of [server, redirect]) s?.closeAllConnections();
-      for (const socket of sockets) socket.destroy();
+      for (const socket of tlsSockets) socket.destroy();
     },
     useTlsCredentials(credentials) {
       if (served === undefined || (served.cert.equals(credentials.cert) && served.key.equals(credentials.key))) return;
@@ -157,8 +158,8 @@ export async function startListeners(
   };
 }
 
-/** Keeps in `sockets` the TCP connections `server` has open, from accept on (on HTTPS, before the handshake). */
-function trackSockets(server: Server | HttpsServer, sockets: Set<Socket>): void {
+/** Keeps in `sockets` the TCP connections `server` has open, from accept on (before their TLS handshake). */
+function trackSockets(server: HttpsServer, sockets: Set<Socket>): void {
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
