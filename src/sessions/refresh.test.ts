@@ -224,6 +224,37 @@ test('while its refused rotation is stored in the background, this process answe
   assert.equal(provider.familyRevoked, false);
 });
 
+test('a lock lost while the session is re-read (a renewal says it is gone, or none succeeds for a whole ttl) → 503 before the provider is asked; a renewed one refreshes', async () => {
+  const clock = manualClock();
+  const cases: { renewal: () => Promise<boolean>; refreshes: boolean }[] = [
+    { renewal: () => Promise.resolve(false), refreshes: false }, // expired, perhaps taken elsewhere
+    { renewal: () => Promise.reject(new Error('store unreachable')), refreshes: false },
+    { renewal: () => Promise.resolve(true), refreshes: true },
+  ];
+  for (const { renewal, refreshes } of cases) {
+    const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });
+    const provider = new RotatingProvider(clock);
+    const stale = await seed(store, 's', clock, -1);
+    let released = 0;
+    const lockStore = {
+      tryLock: () => Promise.resolve({ release: () => Promise.resolve(void released++), extend: renewal }),
+    };
+    const coord = new RefreshCoordinator({ store: lockStore, now: clock.now, lockTtlMs: 60, pollMs: 10, waitMs: 5000 });
+    const ops = storeOps(store, 's', provider.grant, clock);
+    // The re-read outlasts the lock's ttl: renewals fire meanwhile (every ttl/3).
+    const slowOps = { ...ops, reload: async () => (await sleep(200), ops.reload()) };
+    if (refreshes) {
+      assert.equal((await coord.ensureFresh('s', stale, slowOps)).tokens.accessToken, 'at-1');
+      assert.equal(provider.calls, 1);
+    } else {
+      await assert.rejects(coord.ensureFresh('s', stale, slowOps), (e: GatehouseError) => e.code === 'GH_PROVIDER_UNAVAILABLE' && /lapsed/.test(e.message));
+      assert.equal(provider.calls, 0, 'the provider was never asked under a lost lock');
+    }
+    assert.equal(released, 1, 'the lock is released either way');
+    await store.close();
+  }
+});
+
 test('the provider refuses the grant → the session ends, every waiter gets GH_SESSION_EXPIRED', async () => {
   const clock = manualClock();
   const store = new MemorySessionStore({ clock: clock.now, sweepIntervalMs: 0 });

@@ -311,6 +311,11 @@ test('optional auth: anonymous passes without identity, a token adds it, a bad t
   assert.equal(known.json<EchoRecord>().headers['x-user-id'], 'alice');
   const bad = await call(`${t.gw.url}/api/optional`, { headers: bearer(token({ aud: 'nope' })) });
   assert.equal(bad.status, 401);
+  // A scheme no authenticator reads: admitted anonymously, and the upstream never sees it as if the gateway had checked it.
+  const basic = await call(`${t.gw.url}/api/optional`, { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } });
+  assert.equal(basic.status, 200);
+  assert.equal(basic.json<EchoRecord>().headers.authorization, undefined);
+  assert.equal(basic.json<EchoRecord>().headers['x-user-id'], undefined);
 });
 
 test('logs: one line per request, never a token; metrics count outcomes', async () => {
