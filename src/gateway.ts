@@ -169,8 +169,13 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   let active = config;
   /** Replaced generations whose requests are still running. */
   const retired = new Set<Generation>();
-  /** Every generation that may still have requests running: what shutdown drains. */
-  const live = (): Generation[] => [current, ...retired];
+  /**
+   * A reload's generation while it waits for its key sources and store: its routes hold their
+   * pools already, so a retirement that ends meanwhile must not close them.
+   */
+  let pending: Generation | undefined;
+  /** Every generation that may still have (or, pending, soon take) requests: what shutdown drains, whose pools and stores stay open. */
+  const live = (): Generation[] => (pending === undefined ? [current, ...retired] : [current, pending, ...retired]);
   const running = (): number => live().reduce((n, g) => n + g.state.traffic.running, 0);
 
   let listeners: Listeners | undefined;
@@ -188,6 +193,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         logger,
         accessLog,
         state: () => current.state,
+        get draining() {
+          return closing !== undefined;
+        },
       }),
       logger,
       opts.baseDir,
@@ -260,15 +268,20 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     let generation: Generation | undefined;
     try {
       generation = build(next, session, current); // throws: the old generation keeps serving
+      pending = generation;
       // A key file that does not import would leave its issuer at 503 for good.
       await generation.auth.loaded;
       // So would a new JWKS that is down, and /readyz with it while the other issuers serve: every
       // key source this configuration opened must bring keys (within its fetch timeout) before it
       // serves. Sources it took over serve on as they did, last good keys and all.
       await generation.auth.newKeysLoaded;
+      // Likewise a session store it opened (a new Redis URL): one that never answers would turn
+      // /readyz to 503 on every instance given the file, public routes and all.
+      if (session.store !== undefined && session.store !== current.store) await storeAnswers(next, session.sessions);
       // Shutdown began while this waited: it closed what was live, and this must not go live after it.
       if (closing !== undefined) throw new Error('the gateway is shutting down');
     } catch (err) {
+      pending = undefined;
       await generation?.auth.close();
       // A store opened for this configuration only (its settings changed) goes with it.
       await closeStoreIfUnused(session.store);
@@ -278,8 +291,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     }
     const previous = current;
     current = generation;
+    pending = undefined;
     active = next;
     if (tls) bound.useTlsCredentials(tls);
+    bound.useMaxUrlLength(next.limits.maxUrlLength);
     logger.level = next.logging.level;
     logger.info({ routes: next.routes.length }, 'configuration reloaded');
     retire(previous);
@@ -325,6 +340,15 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       return closing;
     },
   };
+}
+
+/** Waits for a newly opened session store's first answer, up to its command timeout; refuses the reload without one. */
+async function storeAnswers(cfg: Config, sessions: SessionRuntime | undefined): Promise<void> {
+  const store = cfg.sessions?.store;
+  if (sessions === undefined || store?.kind !== 'redis') return;
+  let answered = false;
+  await settleWithin(sessions.ready.then(() => (answered = true)), store.commandTimeoutMs);
+  if (!answered) throw new Error(`sessions.store: Redis did not answer within ${store.commandTimeoutMs} ms; the reload is refused, the running configuration keeps serving`);
 }
 
 /** Refuses a reload that changes any of `sections`, which only a restart applies. */

@@ -44,6 +44,8 @@ export interface HandlerEnv {
   readonly accessLog: AccessLog;
   /** Reads the current state once per request, so a reload never mixes two tables in one request. */
   state(): GatewayState;
+  /** True once shutdown began: each answer then ends its connection. */
+  readonly draining: boolean;
 }
 
 /** Whether flat `[name, value, …]` headers from the pipeline set a cookie. */
@@ -114,6 +116,9 @@ export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, re
     // `on`, not `once`: 'close' is emitted once, and `once` would wrap the listener per request.
     // Also for a request still waiting its turn: one the client leaves is logged and counted (499).
     res.on('close', exchange.onClose);
+    // Shutting down: a keep-alive client would go on sending here and hold the drain open to its
+    // timeout; told to close (Node then closes after the answer), it goes to another instance.
+    if (env.draining) res.shouldKeepAlive = false;
     // Pipelined behind an answer still being written: started when that one is done.
     if (res.socket === null) return startInTurn(req, res, () => exchange.start(), env.logger);
     exchange.start();
@@ -305,6 +310,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     // from it already (a body stream that was destroyed).
     const socket = this.res.socket ?? this.req.socket;
     if (close && socket) closingConnections.add(socket);
+    if (this.env.draining) this.res.shouldKeepAlive = false;
     // Set-Cookie (cleared session) and Location (login redirect) from the pipeline go out with the error.
     sendError(
       this.res,
@@ -330,7 +336,14 @@ class Exchange implements RequestContext, UpstreamObserver {
     this.fail(asGatehouseError(err));
   }
 
+  /** Shutdown began (see HandlerEnv.draining): an upstream answer written now says `Connection: close`. */
+  get draining(): boolean {
+    return this.env.draining;
+  }
+
   readonly onClose = (): void => {
+    // Began before the drain, its answer may have said keep-alive: the connection ends with it all the same.
+    if (this.env.draining) this.req.socket.destroySoon();
     if (this.upstream !== undefined) this.upstream.abort();
     this.release();
     const seconds = (performance.now() - this.startedAt) / 1000;

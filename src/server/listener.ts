@@ -29,6 +29,8 @@ export interface Listeners {
    * already open keep the certificate they were made with. A no-op without TLS.
    */
   useTlsCredentials(credentials: TlsCredentials): void;
+  /** The URL length limit after a reload, for the redirect listener (the main handler reads its own from the current state). */
+  useMaxUrlLength(maxUrlLength: number): void;
   /**
    * Cuts every connection still open on either listener, those still in their TLS handshake
    * included: Node's closeAllConnections() knows only the ones HTTP has taken over, and
@@ -122,9 +124,9 @@ export async function startListeners(
 
   let redirect: Server | undefined;
   let redirectUrl: string | undefined;
+  const redirectTarget: RedirectTarget = { fallbackHost: listen.host, httpsPort: address.port, maxUrlLength: limits.maxUrlLength };
   if (tls?.redirectPort !== undefined) {
-    const httpsPort = address.port;
-    redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, { fallbackHost: listen.host, httpsPort, maxUrlLength: limits.maxUrlLength }));
+    redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, redirectTarget));
     redirect.maxConnections = limits.maxConnections;
     redirect.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res, undefined));
     redirect.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, undefined));
@@ -154,6 +156,9 @@ export async function startListeners(
       // A new context would bring new session ticket keys, and every client a full handshake after each reload.
       https.setSecureContext({ ...credentials, ticketKeys: https.getTicketKeys() });
       served = credentials;
+    },
+    useMaxUrlLength(maxUrlLength) {
+      redirectTarget.maxUrlLength = maxUrlLength;
     },
   };
 }
@@ -227,8 +232,8 @@ interface RedirectTarget {
   /** The listen host, for a request without a Host (HTTP/1.0, or an empty one). */
   readonly fallbackHost: string;
   readonly httpsPort: number;
-  /** The HTTPS listener's limit: a longer target would only be refused there (414). */
-  readonly maxUrlLength: number;
+  /** The HTTPS listener's limit (as reloaded): a longer target would only be refused there (414). */
+  maxUrlLength: number;
 }
 
 function redirectToHttps(req: IncomingMessage, res: ServerResponse, to: RedirectTarget): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { validateConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { call, startTestGateway } from '../helpers/gateway.js';
+import { closesWithin, openConnection, responseOn } from '../helpers/raw-connection.js';
+import { waitUntil } from '../helpers/wait.js';
 import { generateTestKey, mintToken, startJwksServer, testIssuerOptions } from '../helpers/jwt.js';
 import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST } from '../helpers/upstream.js';
 
@@ -272,6 +274,48 @@ test('a reload that changes only an issuer\'s jwks limits while its JWKS is down
   }
 });
 
+test('a reload waiting for a new JWKS keeps the pools it opened when an older configuration\'s last request ends meanwhile', async () => {
+  const up = await startEchoUpstream();
+  const other = await startEchoUpstream();
+  const key = generateTestKey('ES256');
+  // A JWKS that answers only when told to: the reload waits on it.
+  let answer: (() => void) | undefined;
+  const jwks = createServer((_req, res) => {
+    answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [key.publicJwk] }));
+  });
+  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+  const jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+  const t = await startTestGateway({ routes: [{ path: '/a', upstream: up.url, auth: 'none' }] });
+  try {
+    up.setMode('stream');
+    const long = await request(`${t.gw.url}/a/long`); // runs on the first configuration
+    await t.gw.reload(validateConfig({ ...base, routes: [{ path: '/a', upstream: up.url, auth: 'none', timeoutMs: 29_000 }] }));
+    const third = validateConfig({
+      ...base,
+      security: { jwt: testIssuerOptions({ issuer: 'https://issuer.test', jwksUri }) },
+      routes: [
+        { path: '/a', upstream: up.url, auth: 'none' },
+        { path: '/b', upstream: other.url, auth: 'none' },
+        { path: '/j', upstream: other.url },
+      ],
+    });
+    const reloading = t.gw.reload(third); // opens the pool of `other`, then waits for the JWKS
+    await waitUntil(() => answer !== undefined, 'the reload asked the new JWKS');
+    // The first configuration's last request ends while the reload waits: its retirement closes unused pools.
+    up.release();
+    assert.equal(await long.body.text(), STREAM_FIRST + STREAM_REST);
+    await new Promise((r) => setTimeout(r, 100));
+    (answer as () => void)();
+    await reloading;
+    assert.equal((await call(`${t.gw.url}/b/x`)).status, 200, 'the new route\'s pool is open');
+  } finally {
+    up.release();
+    await t.close();
+    await Promise.all([up.close(), other.close()]);
+    jwks.close();
+  }
+});
+
 test('reload with a publicKey file that does not import is refused, naming the file; the old key keeps verifying', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reload-keys-'));
   const up = await startEchoUpstream();
@@ -394,6 +438,36 @@ test('draining: /readyz answers 503 from the moment close begins; a drain timeou
     await (body ?? res.body.dump()).catch(() => undefined);
     await closing;
     await up.close();
+  }
+});
+
+test('draining: an answer given while draining ends its keep-alive connection (Connection: close), so the client takes its next request elsewhere', async () => {
+  // An upstream that answers each request only when told to.
+  const held: ServerResponse[] = [];
+  const up = createServer((_req, res) => held.push(res));
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const upUrl = `http://127.0.0.1:${(up.address() as AddressInfo).port}`;
+  const t = await startTestGateway({ shutdown: { drainTimeoutMs: 60_000 }, routes: [{ path: '/', upstream: upUrl, auth: 'none' }] });
+  const port = Number(new URL(t.gw.url).port);
+  const [a, b] = await Promise.all([openConnection(port), openConnection(port)]);
+  for (const conn of [a, b]) conn.socket.write('GET /held HTTP/1.1\r\nHost: gw.test\r\n\r\n');
+  await waitUntil(() => held.length === 2, 'both requests reached the upstream');
+  const closing = t.gw.close();
+  try {
+    (held[1] as ServerResponse).end('second');
+    const answer = await responseOn(b);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'second');
+    assert.match(answer.head, /\r\nconnection: close/i);
+    // While the other request still holds the drain open, this connection is already gone.
+    assert.equal(await closesWithin(b, 5000), 'closed');
+    assert.equal(a.received(), '', 'the other request is still in flight');
+    (held[0] as ServerResponse).end('first');
+    assert.equal((await responseOn(a)).body, 'first');
+  } finally {
+    for (const res of held) if (!res.writableEnded) res.end();
+    await closing;
+    up.close();
   }
 });
 

@@ -108,6 +108,26 @@ test('the redirect is not cacheable by a shared cache (its Location follows the 
   assert.equal(long.headers.location, undefined);
 });
 
+test('a reload that changes limits.maxUrlLength applies on the redirect listener too', async () => {
+  const raw = {
+    listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem', redirectPort: 0 } },
+    admin: { enabled: false },
+    routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+  };
+  const g = await startTestGateway(raw, { baseDir: dir });
+  try {
+    const target = '/' + 'a'.repeat(200);
+    const get = () => rawRequest(g.gw.redirectUrl as string, [`GET ${target} HTTP/1.1`, 'Host: localhost', 'Connection: close', '', ''].join('\r\n'));
+    assert.equal((await get()).status, 308);
+    await g.gw.reload(validateConfig({ ...raw, limits: { maxUrlLength: 100 } }));
+    const long = await get();
+    assert.equal(long.status, 414, 'the HTTPS listener would refuse it now: no redirect to a 414');
+    assert.equal(long.headers.location, undefined);
+  } finally {
+    await g.close();
+  }
+});
+
 test('an Expect other than 100-continue: 417 GH_EXPECTATION_FAILED as problem+json with HSTS (not Node\'s bare answer); on the redirect listener too', async () => {
   // undici refuses to send Expect: a raw TLS connection.
   const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(t.gw.url).port), ca, servername: 'localhost' });

@@ -7,6 +7,7 @@ import { interceptProvider, offsetClock, rawRequest, startSessionStack, type Ses
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway } from '../../src/gateway.js';
+import { refusedPort } from '../helpers/upstream.js';
 import type { CookieJar } from '../helpers/auth-service.js';
 
 // A reload that changes the `sessions` section (a key rotation, as docs/sessions.md prescribes)
@@ -116,4 +117,27 @@ test('a reload refused after it opened a new session store closes that store aga
   assert.equal(others, 0, 'the store opened for the refused configuration is closed');
   const r = await rawRequest(`${gateway.url}/app`);
   assert.equal(r.status, 401, 'the old configuration serves on');
+});
+
+test('a reload that opens a session store on a Redis that never answers is refused within its command timeout; the old configuration serves on, ready', async (t) => {
+  const prefix = randomPrefix('reload-unreachable');
+  t.after(() => deletePrefix(REDIS_URL, prefix));
+  const input = {
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
+    logging: { level: 'silent' },
+    routes: [{ path: '/app', upstream: 'http://127.0.0.1:9', auth: 'session' }],
+    sessions: { publicUrl: 'http://127.0.0.1:8080', provider: { issuer: 'https://idp.example.com', clientId: 'gw', clientSecret: 's3cret' }, keys: [newKey('k1')] },
+  };
+  const gateway = await startGateway(ConfigSchema.parse(input));
+  t.after(() => gateway.close());
+  const readyz = async () => (await rawRequest(`${gateway.adminUrl}/readyz`)).status;
+  assert.equal(await readyz(), 200);
+  const unreachable = { kind: 'redis', url: `redis://127.0.0.1:${await refusedPort()}`, prefix, commandTimeoutMs: 300 };
+  await assert.rejects(gateway.reload(ConfigSchema.parse({ ...input, sessions: { ...input.sessions, store: unreachable } })), /sessions\.store: Redis did not answer within 300 ms/);
+  assert.equal(await readyz(), 200, 'still ready: the refused store never went live');
+  assert.equal((await rawRequest(`${gateway.url}/app`)).status, 401, 'the old configuration serves on');
+  // A Redis that answers: the same change applies.
+  await gateway.reload(ConfigSchema.parse({ ...input, sessions: { ...input.sessions, store: { ...unreachable, url: REDIS_URL } } }));
+  assert.equal(await readyz(), 200);
 });
