@@ -83,8 +83,9 @@ export function buildUpstreamHeaders(
     out.push('x-forwarded-proto', firstValue(headers['x-forwarded-proto']) ?? facts.proto);
     const xfh = firstValue(headers['x-forwarded-host']) ?? host;
     if (xfh) out.push('x-forwarded-host', xfh);
+    // RFC 7239: extended with this hop, as X-Forwarded-For is, so both tell the same chain.
     const fwd = headers.forwarded;
-    if (fwd) out.push('forwarded', fwd);
+    if (fwd) out.push('forwarded', `${fwd}, for=${forwardedNode(peer)};proto=${facts.proto}`);
     const realIp = firstValue(headers['x-real-ip']);
     if (realIp) out.push('x-real-ip', realIp);
   } else {
@@ -110,9 +111,22 @@ function listedNames(value: string): Set<string> {
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
 }
 
+/**
+ * The first element of a list-valued header: the value the proxy nearest the client set. Node
+ * joins repeated X-Forwarded-Proto/-Host lines with ", ", and a chain of proxies may write one
+ * line `https, http`; passed on whole, neither reads as a scheme or a host.
+ */
 function firstValue(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
-  return typeof value === 'string' ? value : value[0];
+  const v = typeof value === 'string' ? value : (value[0] as string);
+  const comma = v.indexOf(',');
+  const first = (comma < 0 ? v : v.slice(0, comma)).trim();
+  return first === '' ? undefined : first;
+}
+
+/** A node of `Forwarded` (RFC 7239 §6): an IPv6 address bracketed and quoted. */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address;
 }
 
 

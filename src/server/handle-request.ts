@@ -300,12 +300,14 @@ class Exchange implements RequestContext, UpstreamObserver {
   upstreamFailed(kind: UpstreamFailureKind, err: GatehouseError | undefined): void {
     this.upstream = undefined;
     if (kind !== 'aborted') this.route?.metrics.upstreamError(kind);
-    if (err) this.fail(err);
+    // A body undici began to read is neither drained by Node nor parsed past: the connection could
+    // carry no further request, and must not promise to.
+    if (err) this.fail(err, !this.req.complete);
   }
 
-  private fail(err: GatehouseError): void {
+  private fail(err: GatehouseError, bodyHandedOver = false): void {
     if (this.res.destroyed) return;
-    const close = closesAfterRefusal(this.req, err.status);
+    const close = bodyHandedOver || closesAfterRefusal(this.req, err.status);
     // The response keeps its socket until it is written; the request may have been unhooked
     // from it already (a body stream that was destroyed).
     const socket = this.res.socket ?? this.req.socket;

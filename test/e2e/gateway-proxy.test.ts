@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
@@ -152,6 +152,28 @@ test('X-Forwarded-* from a trusted proxy are kept and appended to', async () => 
   assert.equal(got.headers['x-forwarded-for'], '203.0.113.9, 10.0.0.2, 127.0.0.1');
   assert.equal(got.headers['x-forwarded-proto'], 'https');
   assert.equal(got.headers['x-forwarded-host'], 'shop.example');
+});
+
+test('from a trusted proxy, repeated X-Forwarded-Proto/-Host lines (or one list) pass on their first element; Forwarded is extended with this hop', async () => {
+  const res = await rawRequest(
+    trusting.gw.url,
+    [
+      'GET /lists HTTP/1.1',
+      'Host: gw.test',
+      'X-Forwarded-Proto: https',
+      'X-Forwarded-Proto: http',
+      'X-Forwarded-Host: shop.example, inner.example',
+      'Forwarded: for=203.0.113.9;proto=https',
+      'Connection: close',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  assert.equal(res.status, 200);
+  const got = JSON.parse(res.body) as EchoRecord;
+  assert.equal(got.headers['x-forwarded-proto'], 'https');
+  assert.equal(got.headers['x-forwarded-host'], 'shop.example');
+  assert.equal(got.headers.forwarded, 'for=203.0.113.9;proto=https, for=127.0.0.1;proto=http');
 });
 
 test('over IPv6: a trusted ::1 peer has its X-Forwarded-For appended to, an untrusted one replaced', async () => {
@@ -383,6 +405,32 @@ test('a request whose client left while it waited for a pooled upstream connecti
   } finally {
     await gw.close();
     await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
+test('an upstream that resets while the client is still sending its body: 502 with Connection: close (the half-read body could carry no next request)', async () => {
+  // A raw upstream that resets the connection once it has read 3000 bytes of a request.
+  const raw = createNetServer((socket) => {
+    let got = 0;
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got > 3000) socket.resetAndDestroy();
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  const g = await startTestGateway({ routes: [{ path: '/', upstream: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`, auth: 'none' }] });
+  try {
+    const conn = await openConnection(Number(new URL(g.gw.url).port));
+    conn.socket.write('POST /up HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 8000\r\n\r\n' + 'b'.repeat(4000));
+    await waitUntil(() => conn.received().includes('\r\n\r\n'), 'the answer');
+    const head = conn.received().split('\r\n\r\n')[0] as string;
+    assert.match(head, /^HTTP\/1\.1 502 /);
+    assert.match(head, /\r\nconnection: close/i);
+    await conn.closed;
+  } finally {
+    await g.close();
+    raw.close();
   }
 });
 

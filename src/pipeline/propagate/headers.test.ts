@@ -56,6 +56,21 @@ test('nothing configured: no writer', () => {
   assert.equal(compileIdentityHeaders({ authorization: 'forward', headers: { claims: {} } }), undefined);
 });
 
+test('headerValue: distinct strings give distinct values; a string that reads as JSON or has spaces a parser trims is JSON-encoded', () => {
+  const pairs: [string, string][] = [
+    ['Zoë', '"Zo\\u00eb"'],
+    ['alice', ' alice '],
+    ['admin', 'admin '],
+  ];
+  for (const [a, b] of pairs) assert.notEqual(headerValue(a), headerValue(b), `${a} vs ${b}`);
+  assert.notEqual(headerValue(['admin']), headerValue('["admin"]'), 'an array and the string of its JSON');
+  assert.equal(headerValue('"Zo\\u00eb"'), '"\\"Zo\\\\u00eb\\""');
+  assert.equal(headerValue(' alice '), '" alice "');
+  assert.equal(headerValue('[1]'), '"[1]"');
+  assert.equal(headerValue('{"a":1}'), '"{\\"a\\":1}"');
+  assert.deepEqual(['alice', 'a b', 'x@example.com', '42', ''].map(headerValue), ['alice', 'a b', 'x@example.com', '42', ''], 'plain values go as they are');
+});
+
 test('headerValue never yields CR, LF or non-ASCII', () => {
   for (const v of ['\r\n', 'é', '\u2028', { a: '\n' }, ['x\r']]) {
     assert.match(headerValue(v), /^[\x20-\x7e]*$/);

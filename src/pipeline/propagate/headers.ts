@@ -15,10 +15,7 @@ export function identityHeaderNames(p: PropagateConfig): string[] {
 
 /**
  * Compiles a route's propagation into one writer, or undefined when the route
- * injects nothing. Values: strings as-is, other JSON types JSON-encoded; a string
- * that could not travel safely in a header (control characters such as CR/LF, or
- * characters beyond ASCII) is sent JSON-encoded with `\u` escapes instead, so a
- * claim can never split or forge a header.
+ * injects nothing. Values: see {@link headerValue}.
  */
 export function compileIdentityHeaders(p: PropagateConfig): IdentityHeaderWriter | undefined {
   const steps: IdentityHeaderWriter[] = [];
@@ -48,13 +45,26 @@ function pushValue(out: string[], header: string, value: unknown): void {
   out.push(header, headerValue(value));
 }
 
-/** Renders a claim as a header value that is always safe to send. */
+/**
+ * Renders a claim as a header value that is always safe to send, and tells two
+ * strings apart: a string goes as it is when it is printable ASCII that neither
+ * starts nor ends with a space and does not start with `"`, `[` or `{`; any other
+ * string (control characters such as CR/LF, characters beyond ASCII, spaces a
+ * header parser would trim, text that reads as JSON) and every other JSON type
+ * go JSON-encoded with `\u` escapes. So a claim can never split or forge a
+ * header, and a user who picks the name `"Zo\u00eb"` or ` alice ` cannot pass
+ * for `Zoë` or `alice`: an upstream reads a value starting with `"` as JSON.
+ */
 export function headerValue(value: unknown): string {
   if (typeof value === 'string') return isPlainAscii(value) ? value : asciiJson(value);
   return asciiJson(value);
 }
 
 function isPlainAscii(s: string): boolean {
+  if (s.length === 0) return true;
+  const first = s.charCodeAt(0);
+  // `"`, `[`, `{`: what a JSON-encoded value starts with; a space at either end: trimmed by every header parser.
+  if (first === 0x22 || first === 0x5b || first === 0x7b || first === 0x20 || s.charCodeAt(s.length - 1) === 0x20) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c > 0x7e) return false;
