@@ -45,3 +45,14 @@ test('clientAddress: the peer unless it is a trusted proxy; then the right-most 
   assert.equal(clientAddress(trusted, '10.0.0.2', ''), '10.0.0.2', 'an empty header');
   assert.equal(clientAddress(createTrustedProxies([]), '10.0.0.2', '198.51.100.1'), '10.0.0.2', 'nobody trusted');
 });
+
+test('clientAddress: a hop written with a port is its address; a hop that is no address leaves the last trusted one', () => {
+  const trusted = createTrustedProxies(['10.0.0.0/8']);
+  assert.equal(clientAddress(trusted, '10.0.0.2', '203.0.113.7:50001'), '203.0.113.7');
+  assert.equal(clientAddress(trusted, '10.0.0.2', '[2001:db8::7]:50003'), '2001:db8::7');
+  assert.equal(clientAddress(trusted, '10.0.0.2', '[2001:db8::7]'), '2001:db8::7');
+  assert.equal(clientAddress(trusted, '10.0.0.2', '198.51.100.1, 10.0.0.7:443'), '198.51.100.1', 'a trusted hop with a port is still trusted');
+  assert.equal(clientAddress(trusted, '10.0.0.2', 'not-an-ip-at-all-1'), '10.0.0.2');
+  assert.equal(clientAddress(trusted, '10.0.0.2', '198.51.100.1, 10.0.0.7, garbage'), '10.0.0.2');
+  assert.equal(clientAddress(trusted, '10.0.0.2', '999.1.1.1:80'), '10.0.0.2');
+});

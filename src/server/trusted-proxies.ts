@@ -59,10 +59,25 @@ export function clientAddress(trusted: TrustedProxies, peer: string | undefined,
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
   let address = direct;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = (hops[i] as string).trim();
-    if (hop === '') break;
+    const hop = hopAddress((hops[i] as string).trim());
+    // Not an address: the hop that wrote it is the last one known, so its address stands (a
+    // per-address limit then counts that proxy's clients together rather than none of them).
+    if (hop === undefined) break;
     address = hop;
     if (!trusted.isTrusted(hop)) break;
   }
   return address;
+}
+
+/**
+ * An X-Forwarded-For entry as a bare IP address: some proxies write `a.b.c.d:port` or
+ * `[v6]:port` (one client would count as a new address per connection); undefined for
+ * anything that is no address at all.
+ */
+function hopAddress(hop: string): string | undefined {
+  if (isIP(hop) !== 0) return hop;
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(hop);
+  if (bracketed) return isIP(bracketed[1] as string) === 6 ? (bracketed[1] as string) : undefined;
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(hop);
+  return v4WithPort && isIP(v4WithPort[1] as string) === 4 ? (v4WithPort[1] as string) : undefined;
 }

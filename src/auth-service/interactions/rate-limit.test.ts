@@ -70,6 +70,20 @@ test('the maps are bounded: the oldest keys are evicted', () => {
   assert.ok(rl.admit('user-49', 'y') > 0, 'recent one kept');
 });
 
+test('a lockout survives a flood of other keys: made-up usernames and fresh addresses cannot evict it within its window', () => {
+  let now = 0;
+  const rl = new LoginRateLimiter({ maxAttemptsPerUser: 3, maxAttemptsPerIp: 3, windowSeconds: 60, maxEntries: 10, now: () => now });
+  for (let i = 0; i < 3; i++) assert.equal(rl.admit('alice', `198.51.100.${i}`), 0);
+  for (let i = 0; i < 3; i++) assert.equal(rl.admit(`u${i}`, '203.0.113.5'), 0);
+  assert.ok(rl.admit('alice', '192.0.2.99') > 0, 'alice is locked');
+  assert.ok(rl.admit('zed', '203.0.113.5') > 0, 'the address is locked');
+  for (let i = 0; i < 100; i++) rl.admit(`made-up-${i}`, `192.0.2.${i}`);
+  assert.ok(rl.admit('alice', '192.0.2.200') > 0, 'alice is still locked');
+  assert.ok(rl.admit('zed', '203.0.113.5') > 0, 'the address is still locked');
+  now = 61_000;
+  assert.equal(rl.admit('alice', '192.0.2.201'), 0, 'the window ended');
+});
+
 test('CSRF tokens are bound to the interaction and the key', () => {
   const key = 'k'.repeat(32);
   const token = csrfTokenFor('uid-1', key);

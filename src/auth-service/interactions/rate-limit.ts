@@ -24,11 +24,6 @@ export interface LoginRateLimit {
   succeeded(username: string, ip: string): void | Promise<void>;
 }
 
-interface Bucket {
-  failures: number;
-  resetAt: number;
-}
-
 /**
  * Counts failed logins per username and per client address in bounded maps. A
  * key over its limit is refused (429) until its window ends, whatever the
@@ -44,14 +39,15 @@ interface Bucket {
  * IPv6 clients are counted per /64, the block one subscriber usually holds.
  */
 export class LoginRateLimiter implements LoginRateLimit {
-  private readonly users: LRUCache<string, Bucket>;
-  private readonly ips: LRUCache<string, Bucket>;
+  private readonly users: AttemptCounts;
+  private readonly ips: AttemptCounts;
   private readonly now: () => number;
 
-  constructor(private readonly opts: LoginRateLimitOptions) {
+  constructor(opts: LoginRateLimitOptions) {
     const max = opts.maxEntries ?? 10_000;
-    this.users = new LRUCache({ max });
-    this.ips = new LRUCache({ max });
+    const windowMs = opts.windowSeconds * 1000;
+    this.users = new AttemptCounts(opts.maxAttemptsPerUser, windowMs, max);
+    this.ips = new AttemptCounts(opts.maxAttemptsPerIp, windowMs, max);
     this.now = opts.now ?? Date.now;
   }
 
@@ -63,13 +59,10 @@ export class LoginRateLimiter implements LoginRateLimit {
     const user = userKey(username);
     const address = addressKey(ip);
     const now = this.now();
-    const wait = Math.max(
-      this.retryAfter(this.users, user, this.opts.maxAttemptsPerUser, now),
-      this.retryAfter(this.ips, address, this.opts.maxAttemptsPerIp, now),
-    );
+    const wait = Math.max(this.users.retryAfter(user, now), this.ips.retryAfter(address, now));
     if (wait > 0) return wait;
-    this.bump(this.users, user, now);
-    this.bump(this.ips, address, now);
+    this.users.bump(user, now);
+    this.ips.bump(address, now);
     return 0;
   }
 
@@ -79,21 +72,77 @@ export class LoginRateLimiter implements LoginRateLimit {
    * unlock an address that sprayed many usernames).
    */
   succeeded(username: string, ip: string): void {
-    this.users.delete(userKey(username));
-    const b = this.ips.get(addressKey(ip));
-    if (b && b.failures > 0) b.failures -= 1;
+    this.users.clear(userKey(username));
+    this.ips.giveBack(addressKey(ip), this.now());
+  }
+}
+
+interface Bucket {
+  failures: number;
+  resetAt: number;
+}
+
+/**
+ * Failures per key in one window, for one dimension (usernames or addresses).
+ * Keys still under the limit live in an LRU bounded by `max`; a key that reaches
+ * the limit moves to a map of its own, so a flood of other keys (made-up
+ * usernames, fresh addresses) cannot evict a lockout and hand its owner a new
+ * round of guesses. That map is bounded by `max` too: full, it drops lockouts
+ * whose window ended, then the oldest, which an attacker had to earn with
+ * `limit` password checks each.
+ */
+class AttemptCounts {
+  private readonly counting: LRUCache<string, Bucket>;
+  private readonly locked = new Map<string, Bucket>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly max: number,
+  ) {
+    this.counting = new LRUCache({ max });
   }
 
-  private retryAfter(map: LRUCache<string, Bucket>, key: string, limit: number, now: number): number {
-    const b = map.get(key);
-    if (!b || b.resetAt <= now) return 0;
-    return b.failures >= limit ? Math.ceil((b.resetAt - now) / 1000) : 0;
+  /** Seconds until `key` may try again; 0 when it is under its limit. */
+  retryAfter(key: string, now: number): number {
+    const b = this.current(key, now);
+    return b !== undefined && b.failures >= this.limit ? Math.ceil((b.resetAt - now) / 1000) : 0;
   }
 
-  private bump(map: LRUCache<string, Bucket>, key: string, now: number): void {
-    const b = map.get(key);
-    if (!b || b.resetAt <= now) map.set(key, { failures: 1, resetAt: now + this.opts.windowSeconds * 1000 });
-    else b.failures += 1;
+  bump(key: string, now: number): void {
+    let b = this.current(key, now);
+    if (b === undefined) {
+      this.locked.delete(key);
+      b = { failures: 0, resetAt: now + this.windowMs };
+      this.counting.set(key, b);
+    }
+    b.failures += 1;
+    if (b.failures >= this.limit && !this.locked.has(key)) {
+      this.counting.delete(key);
+      this.lock(key, b, now);
+    }
+  }
+
+  clear(key: string): void {
+    this.counting.delete(key);
+    this.locked.delete(key);
+  }
+
+  giveBack(key: string, now: number): void {
+    const b = this.current(key, now);
+    if (b !== undefined && b.failures > 0) b.failures -= 1;
+  }
+
+  /** The bucket of `key` in its window, wherever it is kept. */
+  private current(key: string, now: number): Bucket | undefined {
+    const b = this.locked.get(key) ?? this.counting.get(key);
+    return b !== undefined && b.resetAt > now ? b : undefined;
+  }
+
+  private lock(key: string, b: Bucket, now: number): void {
+    if (this.locked.size >= this.max) for (const [k, v] of this.locked) if (v.resetAt <= now) this.locked.delete(k);
+    if (this.locked.size >= this.max) this.locked.delete(this.locked.keys().next().value as string);
+    this.locked.set(key, b);
   }
 }
 
