@@ -43,6 +43,17 @@ test('client credentials: RFC 9068 JWT for a JWT resource, verifiable with the J
   assert.equal((payload.exp as number) - (payload.iat as number), 300);
 });
 
+test('DPoP is off: discovery advertises none, and a request with a DPoP proof gets a plain bearer token, bound to nothing', async () => {
+  const meta = (await (await fetch(`${auth.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+  assert.equal(meta.dpop_signing_alg_values_supported, undefined);
+  const config = await discoverClient(auth, auth.clients.service);
+  // The gateway and the kit check no proof of possession: a key-bound token would be taken as a bearer token.
+  const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
+  const tokens = await oidc.clientCredentialsGrant(config, { scope: 'api:read', resource: TEST_API }, { DPoP });
+  assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+  assert.equal(decodeJwt(tokens.access_token).cnf, undefined);
+});
+
 test('client credentials: opaque token for an opaque resource, active at introspection', async () => {
   const config = await discoverClient(auth, auth.clients.opaqueService);
   const tokens = await oidc.clientCredentialsGrant(config, { scope: 'api:read' });

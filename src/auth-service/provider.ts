@@ -55,6 +55,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     conformIdTokenClaims: true,
     features: {
       devInteractions: { enabled: false },
+      // oidc-provider enables DPoP by default: a client sending a DPoP header got access tokens bound
+      // to its key (`cnf.jkt`), and neither the gateway nor the kit checks DPoP proofs. Off, the
+      // header is ignored, discovery advertises no DPoP, and every access token is a bearer token.
+      dPoP: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
