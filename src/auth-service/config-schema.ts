@@ -110,7 +110,7 @@ const TtlSchema = z
     refreshTokenIdle: lifetime().default(14 * 86400).describe('A refresh token unused this long expires.'),
     refreshTokenAbsolute: lifetime().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
     authorizationCode: lifetime().default(60),
-    session: lifetime().default(86400).describe('Login session at the service.'),
+    session: lifetime().default(86400).describe('Login session at the service (signs the user in without the form); refresh tokens do not end with it.'),
     grant: lifetime()
       .default(30 * 86400)
       .describe("A user's authorization of a client, counted from the latest sign-in to that client; at least refreshTokenAbsolute."),

@@ -81,6 +81,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
+          // Signing out revokes what this browser session signed in to (every client's grant on
+          // "yes", the asking client's on "no"), as oidc-provider does for authorizations that do
+          // not persist logout. Ours all do (see expiresWithSession), so the mark is taken off here,
+          // in the session saved with this page, which the confirmation then reads.
+          for (const authorization of Object.values(ctx.oidc.session?.authorizations ?? {})) delete authorization.persistsLogout;
           ctx.set(PAGE_HEADERS);
           ctx.body = renderPage(
             'Sign out',
@@ -138,6 +143,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       }
       return true;
     },
+    // A refresh token lives by ttl.refreshTokenIdle/Absolute, not as long as the browser session at
+    // the service (ttl.session). oidc-provider ties a code's tokens to that session unless the request
+    // kept `offline_access`, which it drops from any request without prompt=consent (the gateway's
+    // included): the refresh token then died with the session, a day, whatever introspection said.
+    // Tokens no longer end when the session expires; an explicit sign-out still revokes them (logoutSource).
+    expiresWithSession: async () => false,
     // Every use rotates (RFC 9700 §4.14.2); oidc-provider revokes the grant when a consumed token comes back.
     rotateRefreshToken: true,
     findAccount: async (_ctx, sub, token) => {
