@@ -65,8 +65,15 @@ export function createProvider(deps: ProviderDeps): Provider {
         // Confidential clients (the gateway, resource servers) may introspect access tokens; a
         // refresh token is its own client's business only (it reveals the user's grant and never
         // authorizes a call to a resource server), and public clients see only their own tokens.
-        allowedPolicy: async (_ctx, client, token) =>
-          token.clientId === client.clientId || (client.clientAuthMethod !== 'none' && token.kind !== 'RefreshToken'),
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId !== client.clientId && (client.clientAuthMethod === 'none' || token.kind === 'RefreshToken')) return false;
+          // A removed account's tokens are dead (refresh and userinfo already fail: findAccount finds
+          // nobody), though their records live on: removal (`gatehouse users remove`, often from
+          // another process) touches only the account store, and neither model store can list a
+          // user's grants. Asked here, the answer holds for both stores and for every remover.
+          const accountId = token.kind === 'ClientCredentials' ? undefined : token.accountId;
+          return accountId === undefined || (await accounts.findById(accountId)) !== undefined;
+        },
       },
       revocation: {
         enabled: true,
