@@ -77,12 +77,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       revocation: {
         enabled: true,
-        // RFC 7009 §2.1: only the client a token was issued to may revoke it.
-        allowedPolicy: async (_ctx, client, token) => {
-          if (token.clientId === client.clientId) return true;
-          if (client.clientAuthMethod === 'none') return false;
-          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-        },
+        // RFC 7009 §2.1: only the client a token was issued to may revoke it. Another client's token
+        // gets the same empty 200 as an unknown one (§2.2), and stays live: an error for it told any
+        // confidential client which refresh tokens of others exist, which introspection keeps from it.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
