@@ -120,7 +120,12 @@ const TtlSchema = z
 
 const SigningSchema = z
   .object({
-    alg: z.enum(SIGNING_ALGORITHMS).default('ES256'),
+    alg: z
+      .enum(SIGNING_ALGORITHMS)
+      .default('ES256')
+      .describe(
+        'Algorithm of new signing keys. Changing it re-keys nothing by itself: the stored keys go on signing (the service warns at start, `signing_alg_mismatch`) until `gatehouse keys rotate` makes a key of the new algorithm; verifiers must accept both until the old key retires.',
+      ),
     keysPath: z
       .string()
       .min(1)
