@@ -48,7 +48,9 @@ const ClientSchema = z
     tokenEndpointAuthMethod: z
       .enum(['client_secret_basic', 'client_secret_post', 'none'])
       .optional()
-      .describe('Default: `client_secret_basic` with a secret, `none` without.'),
+      .describe(
+        'Default: `client_secret_basic` with a secret, `none` without. oidc-provider takes `client_secret_basic` and `client_secret_post` as one method: a client set to either may send its secret either way (Authorization header or form body).',
+      ),
     redirectUris: z.array(z.url()).default([]).describe('Exact redirect URIs (compared exactly): https, or http on a loopback address.'),
     postLogoutRedirectUris: z.array(z.url()).default([]).describe('Where RP-initiated logout may return to, compared exactly: https, or http on a loopback address.'),
     grantTypes: z
@@ -130,7 +132,9 @@ const SigningSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('JSON file holding the private signing keys (created with mode 0600). Required with the sqlite store; with redis the keys live in Redis (`<keyPrefix>signing-keys`) so every instance shares them.'),
+      .describe(
+        'JSON file holding the private signing keys (created with mode 0600). Required with the sqlite store; with redis the keys live in Redis (`<keyPrefix>signing-keys`, in plain text) so every instance shares them.',
+      ),
     rotationDelay: durationSeconds()
       .default(3600)
       .describe('A rotated-in key is published this long before it signs, so verifiers caching the JWKS see it first.'),
