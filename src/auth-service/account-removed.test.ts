@@ -38,3 +38,21 @@ test('a browser still signed in as a removed account gets the login form, not an
   assert.notEqual(account.id, auth.user.id);
   assert.deepEqual(serverErrors, []);
 });
+
+test('removing an account ends its tokens at introspection: opaque access tokens and refresh tokens inactive, also once the name is given to a new account', async (t) => {
+  const auth = await startTestAuthService();
+  t.after(() => auth.close());
+  const config = await discoverClient(auth, auth.clients.opaqueWeb);
+  const gw = await discoverClient(auth, auth.clients.gateway);
+  const tokens = await obtainTokensWithLogin(auth, auth.clients.opaqueWeb, { scope: 'openid offline_access api:read' });
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, true);
+
+  assert.equal(await auth.service.accounts.remove(auth.user.username), true);
+  assert.deepEqual(await oidc.tokenIntrospection(gw, tokens.access_token), { active: false });
+  assert.deepEqual(await oidc.tokenIntrospection(config, tokens.refresh_token as string), { active: false });
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token as string), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+
+  await auth.service.accounts.add(auth.user.username, await hashPassword(auth.user.password));
+  assert.equal((await oidc.tokenIntrospection(gw, tokens.access_token)).active, false);
+  assert.equal((await oidc.tokenIntrospection(config, tokens.refresh_token as string)).active, false);
+});

@@ -48,7 +48,9 @@ const ClientSchema = z
     tokenEndpointAuthMethod: z
       .enum(['client_secret_basic', 'client_secret_post', 'none'])
       .optional()
-      .describe('Default: `client_secret_basic` with a secret, `none` without.'),
+      .describe(
+        'Default: `client_secret_basic` with a secret, `none` without. oidc-provider takes `client_secret_basic` and `client_secret_post` as one method: a client set to either may send its secret either way (Authorization header or form body).',
+      ),
     redirectUris: z.array(z.url()).default([]).describe('Exact redirect URIs (compared exactly): https, or http on a loopback address.'),
     postLogoutRedirectUris: z.array(z.url()).default([]).describe('Where RP-initiated logout may return to, compared exactly: https, or http on a loopback address.'),
     grantTypes: z
@@ -110,7 +112,7 @@ const TtlSchema = z
     refreshTokenIdle: lifetime().default(14 * 86400).describe('A refresh token unused this long expires.'),
     refreshTokenAbsolute: lifetime().default(30 * 86400).describe('No refresh token of a grant outlives its first issue by more than this.'),
     authorizationCode: lifetime().default(60),
-    session: lifetime().default(86400).describe('Login session at the service.'),
+    session: lifetime().default(86400).describe('Login session at the service (signs the user in without the form); refresh tokens do not end with it.'),
     grant: lifetime()
       .default(30 * 86400)
       .describe("A user's authorization of a client, counted from the latest sign-in to that client; at least refreshTokenAbsolute."),
@@ -120,12 +122,19 @@ const TtlSchema = z
 
 const SigningSchema = z
   .object({
-    alg: z.enum(SIGNING_ALGORITHMS).default('ES256'),
+    alg: z
+      .enum(SIGNING_ALGORITHMS)
+      .default('ES256')
+      .describe(
+        'Algorithm of new signing keys. Changing it re-keys nothing by itself: the stored keys go on signing (the service warns at start, `signing_alg_mismatch`) until `gatehouse keys rotate` makes a key of the new algorithm; verifiers must accept both until the old key retires.',
+      ),
     keysPath: z
       .string()
       .min(1)
       .optional()
-      .describe('JSON file holding the private signing keys (created with mode 0600). Required with the sqlite store; with redis the keys live in Redis (`<keyPrefix>signing-keys`) so every instance shares them.'),
+      .describe(
+        'JSON file holding the private signing keys (created with mode 0600). Required with the sqlite store; with redis the keys live in Redis (`<keyPrefix>signing-keys`, in plain text) so every instance shares them.',
+      ),
     rotationDelay: durationSeconds()
       .default(3600)
       .describe('A rotated-in key is published this long before it signs, so verifiers caching the JWKS see it first.'),

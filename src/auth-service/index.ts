@@ -17,7 +17,7 @@ import { RedisLoginRateLimiter } from './interactions/rate-limit-redis.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { fileKeyRepository, redisKeyRepository, signingKeysRedisKey, type KeyRepository } from './keys/repository.js';
 import { rotateStoredKeys, type RotationResult } from './keys/rotate.js';
-import { loadOrCreateKeys, type KeyFile } from './keys/store.js';
+import { eventualAlgorithm, loadOrCreateKeys, type KeyFile } from './keys/store.js';
 import { createProvider, keyScheduleFingerprint } from './provider.js';
 import { settleWithin, timerDelay } from '../timers.js';
 
@@ -124,6 +124,15 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     await models.close();
     await accounts.close();
     throw err;
+  }
+  const signingAlg = eventualAlgorithm(keys, nowSeconds());
+  if (signingAlg !== cfg.signing.alg) {
+    // Not refused: switching algorithms needs a rotation, whose new key verifiers see in the JWKS
+    // before it signs; a service that stopped instead would take every client down with it.
+    logger?.warn(
+      { event: 'signing_alg_mismatch', keysAlg: signingAlg, configuredAlg: cfg.signing.alg },
+      `signing keys are ${signingAlg}, not the configured auth.signing.alg ${cfg.signing.alg}, which applies only to new keys: run \`gatehouse keys rotate --config FILE\` to switch (verifiers must accept both algorithms until the old key retires)`,
+    );
   }
   let keysText = JSON.stringify(keys);
   let fingerprint = '';

@@ -55,28 +55,42 @@ export function createProvider(deps: ProviderDeps): Provider {
     conformIdTokenClaims: true,
     features: {
       devInteractions: { enabled: false },
+      // oidc-provider enables DPoP by default: a client sending a DPoP header got access tokens bound
+      // to its key (`cnf.jkt`), and neither the gateway nor the kit checks DPoP proofs. Off, the
+      // header is ignored, discovery advertises no DPoP, and every access token is a bearer token.
+      dPoP: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
         // Confidential clients (the gateway, resource servers) may introspect access tokens; a
         // refresh token is its own client's business only (it reveals the user's grant and never
         // authorizes a call to a resource server), and public clients see only their own tokens.
-        allowedPolicy: async (_ctx, client, token) =>
-          token.clientId === client.clientId || (client.clientAuthMethod !== 'none' && token.kind !== 'RefreshToken'),
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId !== client.clientId && (client.clientAuthMethod === 'none' || token.kind === 'RefreshToken')) return false;
+          // A removed account's tokens are dead (refresh and userinfo already fail: findAccount finds
+          // nobody), though their records live on: removal (`gatehouse users remove`, often from
+          // another process) touches only the account store, and neither model store can list a
+          // user's grants. Asked here, the answer holds for both stores and for every remover.
+          const accountId = token.kind === 'ClientCredentials' ? undefined : token.accountId;
+          return accountId === undefined || (await accounts.findById(accountId)) !== undefined;
+        },
       },
       revocation: {
         enabled: true,
-        // RFC 7009 §2.1: only the client a token was issued to may revoke it.
-        allowedPolicy: async (_ctx, client, token) => {
-          if (token.clientId === client.clientId) return true;
-          if (client.clientAuthMethod === 'none') return false;
-          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-        },
+        // RFC 7009 §2.1: only the client a token was issued to may revoke it. Another client's token
+        // gets the same empty 200 as an unknown one (§2.2), and stays live: an error for it told any
+        // confidential client which refresh tokens of others exist, which introspection keeps from it.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
+          // Signing out revokes what this browser session signed in to (every client's grant on
+          // "yes", the asking client's on "no"), as oidc-provider does for authorizations that do
+          // not persist logout. Ours all do (see expiresWithSession), so the mark is taken off here,
+          // in the session saved with this page, which the confirmation then reads.
+          for (const authorization of Object.values(ctx.oidc.session?.authorizations ?? {})) delete authorization.persistsLogout;
           ctx.set(PAGE_HEADERS);
           ctx.body = renderPage(
             'Sign out',
@@ -134,6 +148,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       }
       return true;
     },
+    // A refresh token lives by ttl.refreshTokenIdle/Absolute, not as long as the browser session at
+    // the service (ttl.session). oidc-provider ties a code's tokens to that session unless the request
+    // kept `offline_access`, which it drops from any request without prompt=consent (the gateway's
+    // included): the refresh token then died with the session, a day, whatever introspection said.
+    // Tokens no longer end when the session expires; an explicit sign-out still revokes them (logoutSource).
+    expiresWithSession: async () => false,
     // Every use rotates (RFC 9700 §4.14.2); oidc-provider revokes the grant when a consumed token comes back.
     rotateRefreshToken: true,
     findAccount: async (_ctx, sub, token) => {

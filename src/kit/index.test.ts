@@ -96,6 +96,7 @@ function contract(name: string, start: () => Promise<{ base: string; stop: () =>
     for (const [what, token, code] of [
       ['an expired token', () => mintToken(key, { ...claims, exp: 1000 }), 'GH_TOKEN_EXPIRED'],
       ['a token for another audience', () => mintToken(key, { ...claims, aud: 'billing' }), 'GH_TOKEN_INVALID'],
+      ['a DPoP-bound token sent as a bearer token', () => mintToken(key, { ...claims, cnf: { jkt: 'DhC7f19MVULWqVK8Jv34XMG8PB_EqjZE5FF7YxWgHPg' } }), 'GH_TOKEN_INVALID'],
       ['an opaque token', () => 'opaque-value', 'GH_TOKEN_MALFORMED'],
       ['garbage in three segments', () => 'x.y.z', 'GH_TOKEN_MALFORMED'],
     ] as const) {

@@ -46,7 +46,21 @@ export function adapterContract(name: string, open: (now: () => number) => Promi
     await r.consume('r1');
     const found = (await r.find('r1')) as AdapterPayload & { consumed?: number };
     assert.equal(typeof found.consumed, 'number');
-    await r.consume('missing');
+    // A model without a grant (a pushed authorization request) has nothing to refuse when it is gone.
+    await store.factory('PushedAuthorizationRequest').consume('missing');
+  });
+
+  test(`${name}: consume of a refresh token or code revoked since it was found refuses (invalid_grant) and brings nothing back`, async (t) => {
+    const { store } = await setup(t);
+    // oidc-provider finds the token, then consumes it: a revocation in between must not let the refresh go on.
+    for (const model of ['RefreshToken', 'AuthorizationCode']) {
+      const adapter = store.factory(model);
+      await adapter.upsert('r1', { jti: 'r1', grantId: 'g1' } as AdapterPayload, 600);
+      await adapter.revokeByGrantId('g1');
+      await assert.rejects(adapter.consume('r1'), (err: { error?: string }) => err.error === 'invalid_grant', model);
+      assert.equal(await adapter.find('r1'), undefined, model);
+      await assert.rejects(adapter.consume('never-stored'), (err: { error?: string }) => err.error === 'invalid_grant', model);
+    }
   });
 
   test(`${name}: revokeByGrantId removes every model of the grant and nothing else`, async (t) => {
@@ -151,7 +165,8 @@ export function adapterAtRestContract(name: string, open: (now: () => number) =>
       await adapter.upsert('tok', { jti: 'tok', kind: model, grantId: 'g-digest' } as AdapterPayload, 600);
       const digest = storedId(model, 'tok');
       assert.equal(await adapter.find(digest), undefined, `${model}: find by its stored key`);
-      await adapter.consume(digest);
+      // Names no record: refused for the models a grant owns (see the consume contract), a no-op for the others.
+      await adapter.consume(digest).catch((err: { error?: string }) => assert.equal(err.error, 'invalid_grant', model));
       await adapter.destroy(digest);
       const kept = (await adapter.find('tok')) as (AdapterPayload & { consumed?: number }) | undefined;
       assert.ok(kept, `${model}: destroy by its stored key removed nothing`);

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { fromStored, mayBeLegacyTokenId, storedId, toStored } from './at-rest.js';
-import { REPLAY_REVOKES, type ModelStore } from './sqlite.js';
+import { REPLAY_REVOKES, vanished, type ModelStore } from './sqlite.js';
 
 /** Models that belong to a grant and go when it is revoked. */
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'ClientCredentials']);
@@ -112,16 +112,18 @@ class RedisAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const key = await this.liveKey(id);
     const ttlMs = await this.redis.pttl(key);
-    if (ttlMs === -2) return;
+    if (ttlMs === -2) return vanished(this.model);
     const at = Math.floor(this.now() / 1000);
     // SET NX on a marker is the atomic step: of two instances racing with the same refresh token, exactly one wins.
     const won = ttlMs > 0 ? await this.redis.set(`${key}:consumed`, String(at), 'PX', ttlMs, 'NX') : await this.redis.set(`${key}:consumed`, String(at), 'NX');
     const raw = await this.redis.get(key);
     if (won === 'OK') {
-      if (!raw) return;
+      if (!raw) return vanished(this.model);
       const stored = JSON.parse(raw) as Stored;
       stored.p = { ...stored.p, consumed: at };
-      await this.redis.set(key, JSON.stringify(stored), 'KEEPTTL');
+      // XX: a revocation may have deleted the record since the GET, and a plain SET brought it back,
+      // consumed, outside its grant's set and without a TTL (KEEPTTL of nothing is none): kept forever.
+      if ((await this.redis.set(key, JSON.stringify(stored), 'KEEPTTL', 'XX')) === null) return vanished(this.model);
       return;
     }
     if (!REPLAY_REVOKES.has(this.model)) return;

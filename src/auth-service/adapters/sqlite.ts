@@ -6,6 +6,18 @@ import { fromStored, mayBeLegacyTokenId, storedId, toStored } from './at-rest.js
 /** Models whose second use is a replay that ends the grant, even when the two uses race. */
 export const REPLAY_REVOKES = new Set(['RefreshToken', 'AuthorizationCode']);
 
+/**
+ * What consume does when the record is gone. oidc-provider found the token a moment
+ * before: gone since, it was revoked (or expired) in between, and the refresh or
+ * code exchange must fail, or it would issue tokens for a grant just revoked. Other
+ * models (a pushed authorization request) have no grant: nothing to refuse.
+ */
+export function vanished(model: string): void {
+  if (REPLAY_REVOKES.has(model)) {
+    throw new errors.InvalidGrant(`${model === 'RefreshToken' ? 'refresh token' : 'authorization code'} revoked while in use`);
+  }
+}
+
 /** Storage for oidc-provider models, plus a way to close it. */
 export interface ModelStore {
   readonly factory: AdapterFactory;
@@ -121,7 +133,8 @@ class SqliteAdapter implements Adapter {
     if (Number(r.changes) > 0) return;
     if (mayBeLegacyTokenId(this.model, id) && Number(this.stmts.consume.run(at, this.model, id).changes) > 0) return;
     const row = await this.find(id);
-    if (row && REPLAY_REVOKES.has(this.model) && row.consumed !== undefined) {
+    if (!row) return vanished(this.model);
+    if (REPLAY_REVOKES.has(this.model) && row.consumed !== undefined) {
       // The loser of the race is a replay (RFC 9700 §4.14.2, RFC 6749 §4.1.2): end the whole grant, as oidc-provider does for a later one.
       if (row.grantId) this.stmts.revokeGrant.run(row.grantId, row.grantId);
       throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);

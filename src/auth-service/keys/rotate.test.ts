@@ -4,6 +4,9 @@ import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { discoverClient, startTestAuthService, TEST_API, type TestAuthService } from '../../../test/helpers/auth-service.js';
 import { offsetClock } from '../../../test/helpers/clock.js';
+import { captureLog } from '../../../test/helpers/log-capture.js';
+import { createLogger } from '../../log.js';
+import { startAuthService } from '../index.js';
 import { fileKeyRepository } from './repository.js';
 import { describeKeys, planRotation, rotateStoredKeys } from './rotate.js';
 import { activeKey, generateSigningKey, publishedKeys, readKeyFile, type KeyFile } from './store.js';
@@ -109,4 +112,29 @@ test('event listeners registered with on() follow the provider across a key swit
   await tokenAndJwks(auth);
   assert.notEqual(auth.service.provider, first, 'a new instance after the switch');
   assert.deepEqual(events, ['grant', 'grant']);
+});
+
+test('a changed signing.alg is not applied silently: the start warns, naming both algorithms and the command; after a rotation it does not', async (t) => {
+  const auth = await startTestAuthService(); // ES256 keys created
+  t.after(() => auth.close());
+  await auth.service.close();
+  const rs256 = { ...auth.config, signing: { ...auth.config.signing, alg: 'RS256' as const } };
+  const mismatches = async (): Promise<Record<string, unknown>[]> => {
+    const log = captureLog();
+    const svc = await startAuthService(rs256, { logger: createLogger('info', log.stream) });
+    try {
+      if (log.lines().some((l) => l.event === 'signing_alg_mismatch')) await svc.rotateKeys();
+    } finally {
+      await svc.close();
+    }
+    return log.lines().filter((l) => l.event === 'signing_alg_mismatch');
+  };
+  const [warning, ...more] = await mismatches();
+  assert.equal(more.length, 0);
+  assert.equal(warning?.level, 'warn');
+  assert.equal(warning?.keysAlg, 'ES256');
+  assert.equal(warning?.configuredAlg, 'RS256');
+  assert.match(String(warning?.msg), /ES256.*RS256.*gatehouse keys rotate/);
+  // The rotation above scheduled an RS256 key: the switch is under way, nothing to warn about.
+  assert.deepEqual(await mismatches(), []);
 });

@@ -72,6 +72,18 @@ export function activeKey(file: KeyFile, now: number): SigningKeyRecord {
   return best;
 }
 
+/**
+ * The algorithm the keys sign with once every scheduled key has taken over: the
+ * newest pending key's, else the active key's. Keys are made with `signing.alg`
+ * only when created or rotated, so after the config changes it this differs until
+ * a rotation applies the change.
+ */
+export function eventualAlgorithm(file: KeyFile, now: number): SigningAlgorithm {
+  const pending = publishedKeys(file, now).filter((k) => k.activateAt > now);
+  const newest = pending.sort((a, b) => b.activateAt - a.activateAt || b.createdAt - a.createdAt)[0];
+  return (newest ?? activeKey(file, now)).alg;
+}
+
 /** Keys in the JWKS at `now`: every key not yet retired, including ones waiting to activate. */
 export function publishedKeys(file: KeyFile, now: number): SigningKeyRecord[] {
   return file.keys.filter((k) => k.retireAt === undefined || k.retireAt > now);

@@ -36,6 +36,9 @@ export function checkClaims(payload: Readonly<Record<string, unknown>>, rules: C
     }
   }
   if (!audienceAccepted(payload.aud, rules.audiences)) throw invalid('audience not accepted');
+  // A sender-constrained token (DPoP, RFC 9449 §6.1; mTLS, RFC 8705 §3.1) is good only with a
+  // proof of possession, which nothing here checks: as a bearer token it would serve whoever holds it.
+  if (payload.cnf !== undefined) throw invalid('sender-constrained tokens are not accepted');
   for (const name of ['sub', 'client_id', 'azp', 'jti', 'scope'] as const) {
     const v = payload[name];
     if (v !== undefined && typeof v !== 'string') throw invalid(`${name} claim is not a string`);

@@ -197,6 +197,7 @@ describe('createTokenVerifier against a real JWKS endpoint', () => {
       ['missing iss', () => mintToken(rsa(), { ...claims, iss: undefined }, { nowSeconds: NOW }), 'GH_TOKEN_INVALID', 'issuer not accepted'],
       ['wrong aud', () => mintToken(rsa(), { ...claims, aud: 'billing' }, { nowSeconds: NOW }), 'GH_TOKEN_INVALID', 'audience not accepted'],
       ['missing aud', () => mintToken(rsa(), { ...claims, aud: undefined }, { nowSeconds: NOW }), 'GH_TOKEN_INVALID', 'audience not accepted'],
+      ['sender-constrained (cnf)', () => mintToken(rsa(), { ...claims, cnf: { jkt: 'DhC7f19MVULWqVK8Jv34XMG8PB_EqjZE5FF7YxWgHPg' } }, { nowSeconds: NOW }), 'GH_TOKEN_INVALID', 'sender-constrained tokens are not accepted'],
       ['sub not a string', () => mintToken(rsa(), { ...claims, sub: 42 }, { nowSeconds: NOW }), 'GH_TOKEN_INVALID', 'sub claim is not a string'],
       ['unknown kid', () => mintToken(rsa(), claims, { nowSeconds: NOW, kid: 'nobody' }), 'GH_TOKEN_INVALID', 'unknown signing key'],
       ['signed by a key not in the JWKS', () => mintToken(generateTestKey('ES256', keys.ES256!.kid), claims, { nowSeconds: NOW }), 'GH_TOKEN_INVALID', 'signature invalid'],
