@@ -153,6 +153,12 @@ const LoginSchema = z
         'Sign-in attempts per username within `window` before the form answers 429. Counted per instance with the sqlite store; with redis, in Redis (`<keyPrefix>ratelimit:`) across every instance sharing it, and an attempt is refused (503) while Redis cannot be reached.',
       ),
     maxAttemptsPerIp: z.number().int().positive().default(20).describe('Sign-in attempts per client address (IPv6: per /64) within `window`; counted as `maxAttemptsPerUser` is.'),
+    maxConcurrentChecks: z
+      .number()
+      .int()
+      .positive()
+      .default(32)
+      .describe('Password checks (scrypt, about 0.2 s of a core each) under way at once per instance; a sign-in beyond them is turned away at once with 503 and `Retry-After: 1`, uncounted, rather than queued behind a flood.'),
     window: durationSeconds()
       // 0 passed validation and switched the limit off: every count expired as it was made.
       .refine((s) => s >= 1, 'at least 1s (a shorter window lets guesses through as fast as they are sent)')

@@ -11,7 +11,7 @@ import type { AccountStore } from './accounts/store.js';
 import { createRedisModelStore } from './adapters/redis.js';
 import { createSqliteModelStore, type ModelStore } from './adapters/sqlite.js';
 import { longestAccessTokenTtl, type AuthServiceConfig } from './config-schema.js';
-import { handleInteraction } from './interactions/routes.js';
+import { handleInteraction, PasswordCheckSlots } from './interactions/routes.js';
 import { LoginRateLimiter, type LoginRateLimit } from './interactions/rate-limit.js';
 import { RedisLoginRateLimiter } from './interactions/rate-limit-redis.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
@@ -167,6 +167,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   reloadTimer.unref();
 
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'));
+  const passwordChecks = new PasswordCheckSlots(cfg.login.maxConcurrentChecks);
   const trusted = createTrustedProxies(cfg.trustedProxies);
 
   const pinToIssuer = issuerOriginPinner(cfg.issuer);
@@ -187,7 +188,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
     const path = (req.url ?? '/').split('?')[0] as string;
     // RFC 8414 metadata: the same document as OIDC discovery's (the issuer has no path, so no path suffix either).
     if (path === '/.well-known/oauth-authorization-server') req.url = '/.well-known/openid-configuration';
-    if (await handleInteraction(req, res, p, { cfg, accounts, limiter, trusted, dummyHash, logger })) return;
+    if (await handleInteraction(req, res, p, { cfg, accounts, limiter, trusted, dummyHash, passwordChecks, logger })) return;
     await callback(req, res);
   };
 

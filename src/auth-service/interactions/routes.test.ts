@@ -89,6 +89,28 @@ test('parallel guesses on one sign-in form: only the per-username limit gets a p
   assert.equal(respelled.status, 429);
 });
 
+test('password checks under way at once are bounded: a sign-in beyond login.maxConcurrentChecks gets 503 with Retry-After at once, uncounted; the slot frees after each check', async (t) => {
+  const one = await startTestAuthService({ overrides: { login: { maxAttemptsPerUser: 3, maxAttemptsPerIp: 50, window: 300, maxConcurrentChecks: 1 } } });
+  t.after(() => one.close());
+  const pages = await Promise.all(Array.from({ length: 8 }, async () => {
+    const r = await openLoginPage(undefined, one);
+    return { ...r, csrf: csrfFromPage(r.html) as string };
+  }));
+  const answers = await Promise.all(pages.map((p, i) => submitForm(p.action, p.jar, { csrf: p.csrf, username: `busy-${i}`, password: 'wrong' })));
+  const statuses = answers.map((r) => r.status);
+  assert.ok(statuses.includes(503), statuses.join(' '));
+  assert.ok(statuses.every((s) => s === 401 || s === 503), statuses.join(' '));
+  for (const r of answers.filter((r) => r.status === 503)) assert.equal(r.headers.get('retry-after'), '1');
+  // Slots are given back: one at a time, every sign-in gets its password check (and is counted).
+  for (let i = 0; i < 3; i++) {
+    const p = await openLoginPage(undefined, one);
+    const r = await submitForm(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: 'sequential', password: 'wrong' });
+    assert.equal(r.status, 401);
+  }
+  const p = await openLoginPage(undefined, one);
+  assert.equal((await submitForm(p.action, p.jar, { csrf: csrfFromPage(p.html) as string, username: 'sequential', password: 'wrong' })).status, 429, 'the three were counted');
+});
+
 test('behind a trusted proxy the per-address limit keys on X-Forwarded-For; from other peers the header is ignored', async (t) => {
   const login = { maxAttemptsPerUser: 100, maxAttemptsPerIp: 2, window: 300 };
   const proxied = await startTestAuthService({ overrides: { trustedProxies: ['127.0.0.1', '::1'], login } });

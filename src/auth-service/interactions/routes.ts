@@ -20,7 +20,30 @@ export interface InteractionDeps {
   readonly trusted: TrustedProxies;
   /** A hash of a random password: unknown users are checked against it so they cost the same time. */
   readonly dummyHash: string;
+  /** Bounds the password checks waiting for scrypt at once (see {@link PasswordCheckSlots}). */
+  readonly passwordChecks: PasswordCheckSlots;
   readonly logger?: Logger;
+}
+
+/**
+ * Password checks under way at once. Each is an scrypt on libuv's small thread pool (about a
+ * fifth of a second of a core): a flood of sign-ins from many addresses, each within its rate
+ * limit, would otherwise queue without bound and hold every user's sign-in behind it. Beyond
+ * `max`, a sign-in is turned away at once (503, not counted against the rate limit).
+ */
+export class PasswordCheckSlots {
+  private used = 0;
+  constructor(readonly max: number) {}
+
+  tryTake(): boolean {
+    if (this.used >= this.max) return false;
+    this.used++;
+    return true;
+  }
+
+  release(): void {
+    this.used--;
+  }
 }
 
 /** The one message for every failed sign-in: it must not tell unknown users from wrong passwords. */
@@ -128,19 +151,29 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
     sendHtml(res, status, renderLoginPage({ action: `/interaction/${uid}/login`, csrfToken: csrf, clientName: clientId, username, error }), headers);
     return true;
   };
-  let retryAfter: number;
-  try {
-    retryAfter = await deps.limiter.admit(username, ip);
-  } catch (err) {
-    // The shared counter (Redis) is unreachable: refuse the attempt rather than check an uncounted
-    // guess. Nothing is lost: with the store down, the sign-in could not be completed anyway.
-    deps.logger?.error({ event: 'login_rate_limit_unavailable', err: { message: (err as Error).message } }, 'login rate limit unavailable');
-    return formAgain(503, 'Sign-in is unavailable right now. Try again in a moment.', { 'retry-after': '5' });
+  if (!deps.passwordChecks.tryTake()) {
+    deps.logger?.warn({ event: 'login_busy', max: deps.passwordChecks.max }, 'sign-in turned away: too many password checks under way');
+    return formAgain(503, 'Sign-in is busy right now. Try again in a moment.', { 'retry-after': '1' });
   }
-  if (retryAfter > 0) return formAgain(429, 'Too many attempts. Wait a few minutes and try again.', { 'retry-after': String(retryAfter) });
-  const found = await deps.accounts.findForLogin(username);
-  // Unknown users still pay for one scrypt, so the timing matches a wrong password.
-  const ok = await verifyPassword(password, found?.passwordHash ?? deps.dummyHash);
+  let found: Awaited<ReturnType<AccountStore['findForLogin']>>;
+  let ok: boolean;
+  try {
+    let retryAfter: number;
+    try {
+      retryAfter = await deps.limiter.admit(username, ip);
+    } catch (err) {
+      // The shared counter (Redis) is unreachable: refuse the attempt rather than check an uncounted
+      // guess. Nothing is lost: with the store down, the sign-in could not be completed anyway.
+      deps.logger?.error({ event: 'login_rate_limit_unavailable', err: { message: (err as Error).message } }, 'login rate limit unavailable');
+      return formAgain(503, 'Sign-in is unavailable right now. Try again in a moment.', { 'retry-after': '5' });
+    }
+    if (retryAfter > 0) return formAgain(429, 'Too many attempts. Wait a few minutes and try again.', { 'retry-after': String(retryAfter) });
+    found = await deps.accounts.findForLogin(username);
+    // Unknown users still pay for one scrypt, so the timing matches a wrong password.
+    ok = await verifyPassword(password, found?.passwordHash ?? deps.dummyHash);
+  } finally {
+    deps.passwordChecks.release();
+  }
   if (!found || !ok) {
     deps.logger?.info({ event: 'login_failed', clientId }, 'sign-in failed');
     return formAgain(401, LOGIN_FAILED_MESSAGE);
