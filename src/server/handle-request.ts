@@ -7,6 +7,7 @@ import type { AccessLog } from './access-log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
 import { queryParamTest } from '../pipeline/query-param-name.js';
 import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
+import { stripGatewayCookies } from '../sessions/cookies.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
 import { buildUpstreamHeaders, isChunkedAlone } from './forwarded-headers.js';
@@ -250,8 +251,11 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   private forward(route: CompiledRoute): void {
     const { req, env } = this;
-    // No upstream sees the gateway's own cookies, whatever the route's auth.
-    this.state.sessionEndpoints?.stripGatewayCookies(req.headers);
+    // No upstream sees the gateway's own cookies, whatever the route's auth, and without a `sessions`
+    // section too: browsers keep the cookies of one that was removed (session ids, sealed tokens).
+    const endpoints = this.state.sessionEndpoints;
+    if (endpoints !== undefined) endpoints.stripGatewayCookies(req.headers);
+    else stripGatewayCookies(req.headers);
     const peer = req.socket.remoteAddress;
     // Admitted anonymously on a route that authenticates (`[session, none]`): the gateway vouched for
     // no credential, so none goes upstream, where a client's own Bearer would pass for one it had checked.

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import * as oidc from 'openid-client';
 import { asGatehouseError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { clearCookie, parseCookies, withoutCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
+import { clearCookie, isGatewayNamespace, parseCookies, stripGatewayCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendNoContent, sendProblem, type ResponseEnv } from './http-responses.js';
@@ -41,9 +41,6 @@ export interface SessionEndpointsOptions {
 }
 
 const LOGIN_TTL_SECONDS = 600;
-
-/** Every cookie the gateway sets is named `__Host-gh_…`; the prefix is reserved for it. */
-const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
 
 /**
  * What the gateway hands an endpoint with each request: where to report what
@@ -85,6 +82,7 @@ const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh
 export class SessionEndpoints {
   readonly basePath: string;
   private readonly tx: LoginTransactions;
+  private readonly isOwnCookie = (name: string): boolean => this.isGatewayCookie(name);
 
   constructor(private readonly o: SessionEndpointsOptions) {
     this.basePath = o.basePath ?? SESSION_ENDPOINTS_PATH;
@@ -100,7 +98,7 @@ export class SessionEndpoints {
    */
   isGatewayCookie(name: string): boolean {
     return (
-      name.startsWith(GATEWAY_COOKIE_PREFIX) ||
+      isGatewayNamespace(name) ||
       this.o.manager.isSessionCookie(name) ||
       name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') ||
       this.tx.isOwnCookie(name)
@@ -109,10 +107,7 @@ export class SessionEndpoints {
 
   /** Removes the gateway's cookies from headers about to go upstream, on every route: no upstream ever sees them. */
   stripGatewayCookies(headers: IncomingHttpHeaders): void {
-    const cookie = headers.cookie;
-    if (cookie === undefined || !cookie.includes(GATEWAY_COOKIE_PREFIX)) return;
-    // Undefined rather than deleted (see the session authenticator): buildUpstreamHeaders skips it.
-    headers.cookie = withoutCookies(cookie, (name) => this.isGatewayCookie(name));
+    stripGatewayCookies(headers, this.isOwnCookie);
   }
 
   /** True for paths these endpoints own (the gateway serves them before routing). */
