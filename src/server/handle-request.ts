@@ -10,7 +10,7 @@ import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
 import { stripGatewayCookies } from '../sessions/cookies.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
-import { buildUpstreamHeaders, isChunkedAlone } from './forwarded-headers.js';
+import { buildUpstreamHeaders, isChunkedAlone, requestedHost } from './forwarded-headers.js';
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
 import { hostHeaderError } from './host-header.js';
 import { normalizePath } from './normalize-path.js';
@@ -174,7 +174,13 @@ class Exchange implements RequestContext, UpstreamObserver {
       if (awaitsContinue(req)) this.res.writeContinue();
       this.holds++;
       endpoints
-        .handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId, realm: this.state.realm, hsts: this.env.hsts })
+        .handle(req, this.res, this.path, this.query, {
+          logger: this.env.logger,
+          requestId: this.requestId,
+          realm: this.state.realm,
+          hsts: this.env.hsts,
+          host: requestedHost(req.headers, state.trusted.isTrusted(req.socket.remoteAddress)),
+        })
         .catch((err: unknown) => this.onUnexpected(err))
         .finally(() => this.release());
       return;

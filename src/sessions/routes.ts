@@ -43,12 +43,21 @@ export interface SessionEndpointsOptions {
 const LOGIN_TTL_SECONDS = 600;
 
 /**
+ * Added to the query of a login sent on to publicUrl's host. Arriving there with it and still
+ * under another Host, the gateway is behind a proxy that rewrites Host (nginx's default) and
+ * the browser is on publicUrl's host already: the login goes ahead rather than loop.
+ */
+const HOST_REDIRECTED = 'host_redirected';
+
+/**
  * What the gateway hands an endpoint with each request: where to report what
  * the operator must know (the request id ties a line to the request's
  * access-log entry), and what every answer carries (request id, HSTS, realm).
  */
 export interface EndpointEnv extends ResponseEnv {
   readonly logger: Logger;
+  /** The host the browser asked for (Host, or a trusted proxy's X-Forwarded-Host); undefined when none was sent. */
+  readonly host: string | undefined;
 }
 
 /** One request to an endpoint, with the cookies it brought and the ones its response sets. */
@@ -73,7 +82,7 @@ const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh
 /**
  * The gateway's own browser endpoints (backend-for-frontend):
  *
- * - `GET  /auth/login?return_to=` — starts code + PKCE + state + nonce;
+ * - `GET  /auth/login?return_to=` — starts code + PKCE + state + nonce, on publicUrl's host (sent there first from any other);
  * - `GET  /auth/callback` — completes it, issues a fresh session;
  * - `POST /auth/refresh` — a fresh access token for an SPA (token-handler pattern);
  * - `POST /auth/logout` — ends the session, revokes its refresh token, clears cookies;
@@ -83,9 +92,15 @@ export class SessionEndpoints {
   readonly basePath: string;
   private readonly tx: LoginTransactions;
   private readonly isOwnCookie = (name: string): boolean => this.isGatewayCookie(name);
+  private readonly publicHost: string;
+  private readonly publicProtocol: string;
+  private warnedHostRewrite = false;
 
   constructor(private readonly o: SessionEndpointsOptions) {
     this.basePath = o.basePath ?? SESSION_ENDPOINTS_PATH;
+    const publicUrl = new URL(o.publicOrigin);
+    this.publicHost = publicUrl.host;
+    this.publicProtocol = publicUrl.protocol;
     this.tx = new LoginTransactions({ keyring: o.keyring.derive('login-transaction'), ttlSeconds: LOGIN_TTL_SECONDS, now: o.now, attributes: o.cookieAttributes });
   }
 
@@ -168,6 +183,18 @@ export class SessionEndpoints {
 
   private async login({ res, env, query, cookies, setCookies }: Exchange): Promise<void> {
     const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
+    // The transaction cookie is host-only (`__Host-`) and the provider returns to publicUrl's host:
+    // a login started under another host name could never complete. Always publicUrl, never the
+    // request's own host, so this cannot send anyone elsewhere.
+    if (!this.isPublicHost(env.host)) {
+      if (!params.has(HOST_REDIRECTED)) {
+        return redirect(res, env, `${this.o.publicOrigin}${this.basePath}/login${query.startsWith('?') ? `${query}&` : '?'}${HOST_REDIRECTED}=1`, setCookies);
+      }
+      if (!this.warnedHostRewrite) {
+        this.warnedHostRewrite = true;
+        env.logger.warn({ requestId: env.requestId }, "a login sent to publicUrl's host arrived under another Host again: a proxy in front rewrites Host; have it pass the original (or X-Forwarded-Host, with trustedProxies)");
+      }
+    }
     const returnTo = safeReturnTo(params.get('return_to'), this.o.publicOrigin, this.o.returnToOrigins);
     const t: LoginTransaction = {
       state: oidc.randomState(),
@@ -179,6 +206,17 @@ export class SessionEndpoints {
     const url = await this.o.client.authorizationUrl({ state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
     setCookies.push(...(await this.tx.begin(t, cookies)));
     redirect(res, env, url.href, setCookies);
+  }
+
+  /** Whether `host` is publicUrl's (case and default port aside); an unknown host (HTTP/1.0 without Host) is not judged. */
+  private isPublicHost(host: string | undefined): boolean {
+    if (host === undefined || host === '') return true;
+    if (host === this.publicHost) return true;
+    try {
+      return new URL(`${this.publicProtocol}//${host}`).host === this.publicHost;
+    } catch {
+      return false;
+    }
   }
 
   private async callback({ req, res, env, query, cookies, setCookies }: Exchange): Promise<void> {
