@@ -7,8 +7,8 @@ import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendNoContent, sendProblem, type ResponseEnv } from './http-responses.js';
 import type { SessionManager } from './manager.js';
-import type { OidcClient } from './oidc-client.js';
-import { providerFailureLog } from './provider-error.js';
+import type { LoginResult, OidcClient } from './oidc-client.js';
+import { leftCodeUnspent, providerFailureLog } from './provider-error.js';
 import { LoginTransactions, type LoginTransaction } from './login-transactions.js';
 import { safeReturnTo } from './return-to.js';
 import { SESSION_ENDPOINTS_PATH } from './config-schema.js';
@@ -220,16 +220,26 @@ export class SessionEndpoints {
   }
 
   private async callback({ req, res, env, query, cookies, setCookies }: Exchange): Promise<void> {
-    // The transaction is single-use: cleared whatever the outcome. Other logins in flight in this browser stay.
+    // The transaction is single-use: cleared once the provider has ruled on the code, whatever it said. Other
+    // logins in flight in this browser stay.
     const taken = await this.tx.take(new URLSearchParams(query).get('state'), cookies);
-    setCookies.push(...taken.setCookies);
     const t = taken.transaction;
     if (!t) {
+      setCookies.push(...taken.setCookies);
       throw new GatehouseError('GH_LOGIN_FAILED', 'no login in progress in this browser (or it took too long)');
     }
     const callbackUrl = new URL(this.o.client.opts.redirectUri);
     callbackUrl.search = query;
-    const result = await this.o.client.completeLogin(callbackUrl, { state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
+    let result: LoginResult;
+    try {
+      result = await this.o.client.completeLogin(callbackUrl, { state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
+    } catch (err) {
+      // The provider down or failing before it ruled on the code: the 503 keeps the transaction, so
+      // reloading the callback page completes the login once it is back (within the transaction's ttl).
+      if (!leftCodeUnspent(err)) setCookies.push(...taken.setCookies);
+      throw err;
+    }
+    setCookies.push(...taken.setCookies);
     const now = this.o.now();
     const ua = req.headers['user-agent'];
     const data: SessionData = {

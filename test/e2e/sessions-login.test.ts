@@ -154,3 +154,33 @@ test('a login started under another host name is sent on to publicUrl (same path
   assert.equal(rewritten.setCookies.length, 1, 'with its transaction cookie');
   assert.ok(stack.logs().some((l) => String(l.msg).includes('rewrites Host')));
 });
+
+test('the token endpoint unreachable or answering 5xx at the callback → 503, and the transaction is kept: the same callback URL, retried once the provider is back, logs in', async (t) => {
+  let failure: 'unreachable' | '5xx' | undefined;
+  interceptProvider(t, async (realFetch, input, init, sent) => {
+    if (failure !== undefined && sent.includes('grant_type=authorization_code')) {
+      // As fetch reports a refused connection; or a proxy's HTML 502 in front of the provider.
+      if (failure === 'unreachable') throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+      return new Response('<html>bad gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } });
+    }
+    return realFetch(input, init);
+  });
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  for (const kind of ['unreachable', '5xx'] as const) {
+    const start = await rawRequest(`${stack.url}/auth/login?return_to=/app/${kind}`);
+    const tx = start.setCookies.map((c) => c.split(';')[0]).join('; ');
+    const callback = await loginWithForm(String(start.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+    failure = kind;
+    const failed = await rawRequest(callback.href, { headers: { cookie: tx } });
+    assert.equal(failed.status, 503, failed.body);
+    assert.equal(failed.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    assert.deepEqual(failed.setCookies, [], `${kind}: the transaction cookie is not cleared`);
+    failure = undefined;
+    const retried = await rawRequest(callback.href, { headers: { cookie: tx } });
+    assert.equal(retried.status, 302, `${kind}: ${retried.body}`);
+    assert.equal(retried.headers.location, `/app/${kind}`);
+    assert.ok(retried.setCookies.some((c) => c.startsWith(`${tx.slice(0, tx.indexOf('='))}=;`)), 'now the transaction is spent');
+    assert.ok(retried.setCookies.some((c) => c.startsWith('__Host-gh_sid=')), 'a session was issued');
+  }
+});
