@@ -252,7 +252,14 @@ export class SessionEndpoints {
       lastSeenAt: now,
       ...(ua ? { userAgent: ua.slice(0, 256) } : {}),
     };
-    setCookies.push(...(await this.o.manager.create(data, cookies)));
+    try {
+      setCookies.push(...(await this.o.manager.create(data, cookies)));
+    } catch (err) {
+      // No session holds the tokens just issued (the store failed, or they do not fit the cookies): revoked, best
+      // effort and within provider.timeoutMs, the refresh token does not stay live at the provider with no one to end it.
+      if (result.tokens.refreshToken) await this.o.client.revoke(result.tokens.refreshToken);
+      throw err;
+    }
     if (this.o.csrf.doubleSubmit) setCookies.push(csrfCookie(this.o.csrf, this.o.cookieAttributes ?? {}, this.o.absoluteSeconds));
     redirect(res, env, t.returnTo, setCookies);
   }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
-import { discoverClient } from '../helpers/auth-service.js';
+import { discoverClient, loginWithForm } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
 import { cookieMap, interceptProvider, offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
 
@@ -435,6 +435,30 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.equal(refreshed.status, 401, refreshed.body);
     assert.equal(refreshed.json().code, 'GH_SESSION_EXPIRED');
     assert.equal(stack.refusedRefreshGrants(), 1, 'the provider refused the revoked refresh token');
+  });
+}
+
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: Redis down at the callback, after the code exchange → 503, and the refresh token the provider just issued is revoked (a grant with it → invalid_grant)`, async (t) => {
+    const redis = await DisposableRedis.start();
+    t.after(() => redis.dispose());
+    let issued: string | undefined;
+    interceptProvider(t, async (realFetch, input, init, sent) => {
+      const res = await realFetch(input, init);
+      if (sent.includes('grant_type=authorization_code')) issued = ((await res.clone().json()) as { refresh_token?: string }).refresh_token;
+      return res;
+    });
+    const stack = await startSessionStack({ mode, store: { kind: 'redis', url: redis.url, prefix: 'gh:' } });
+    t.after(() => stack.close());
+    const start = await rawRequest(`${stack.url}/auth/login`);
+    const callback = await loginWithForm(String(start.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+    await redis.stop();
+    const done = await rawRequest(callback.href, { headers: { cookie: start.setCookies.map((c) => c.split(';')[0]).join('; ') } });
+    assert.equal(done.status, 503, done.body);
+    assert.equal(done.json().code, 'GH_SESSION_STORE_UNAVAILABLE');
+    assert.ok(issued, 'the provider issued a refresh token');
+    const client = await discoverClient(stack.auth, { clientId: stack.clientId, clientSecret: stack.clientSecret });
+    await assert.rejects(oidc.refreshTokenGrant(client, issued), (err: unknown) => err instanceof oidc.ResponseBodyError && err.error === 'invalid_grant');
   });
 }
 
