@@ -6,7 +6,7 @@ import { clearCookie, isGatewayNamespace, parseCookies, stripGatewayCookies, typ
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendNoContent, sendProblem, type ResponseEnv } from './http-responses.js';
-import type { SessionManager } from './manager.js';
+import type { EndedSession, SessionManager } from './manager.js';
 import type { LoginResult, OidcClient } from './oidc-client.js';
 import { leftCodeUnspent, providerFailureLog } from './provider-error.js';
 import { LoginTransactions, type LoginTransaction } from './login-transactions.js';
@@ -307,7 +307,10 @@ export class SessionEndpoints {
     if (req.method === 'DELETE') checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(x);
     if (req.method === 'DELETE') {
-      sendJson(res, env, 200, { ended: await this.o.manager.destroyOthers(current) }, setCookies);
+      const ended = await this.o.manager.destroyOthers(current);
+      // As logout does: ended here, their refresh tokens must not stay live at the provider.
+      await this.o.client.revokeAll(refreshTokensOf(ended));
+      sendJson(res, env, 200, { ended: ended.length }, setCookies);
       return;
     }
     sendJson(res, env, 200, { sessions: await this.o.manager.list(current) }, setCookies);
@@ -317,7 +320,9 @@ export class SessionEndpoints {
     const { req, res, env, cookies, setCookies } = x;
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(x);
-    if (!(await this.o.manager.destroyHandle(current, handle))) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
+    const ended = await this.o.manager.destroyHandle(current, handle);
+    if (ended === undefined) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
+    await this.o.client.revokeAll(refreshTokensOf([ended]));
     if (handle === current.handle) setCookies.push(...this.o.manager.clearCookies(cookies));
     sendNoContent(res, env, setCookies);
   }
@@ -330,4 +335,8 @@ export class SessionEndpoints {
     if (s.refreshFailure !== undefined) providerFailureLog(env.logger).report(s.refreshFailure, env.requestId);
     return s.data;
   }
+}
+
+function refreshTokensOf(ended: readonly EndedSession[]): string[] {
+  return ended.flatMap((e) => (e.refreshToken === undefined ? [] : [e.refreshToken]));
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
-import { resumedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
+import { endedSession, resumedSession, type EndedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
 import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
@@ -181,24 +181,24 @@ export class StatelessSessions implements SessionManager {
     return listed.sort((a, b) => a.createdAt - b.createdAt).map((s) => summarize(s, current.handle));
   }
 
-  async destroyHandle(current: SessionData, handle: string): Promise<boolean> {
+  async destroyHandle(current: SessionData, handle: string): Promise<EndedSession | undefined> {
     const target = handle === current.handle ? current : await this.index.get(current, handle);
-    if (target === undefined) return false;
+    if (target === undefined) return undefined;
     await this.end(current, target, target === current ? undefined : current);
-    return true;
+    return endedSession(target === current ? current.tokens.refreshToken : (target as IndexedSession).refreshToken);
   }
 
   /**
    * Ends every other session of the user by a cutoff: sessions created before
    * now, except the current one, are ended, listed or not (a session missing
    * from the index, e.g. evicted from a full memory store, ends too but is not
-   * counted). Resolves to how many listed sessions it ended.
+   * counted, nor its refresh token revoked). Resolves to the listed sessions it ended.
    */
-  async destroyOthers(current: SessionData): Promise<number> {
+  async destroyOthers(current: SessionData): Promise<EndedSession[]> {
     const others = (await this.liveIndexed(current)).filter((s) => s.handle !== current.handle);
     await this.raiseCutoff(current, this.deps.now(), current);
     await Promise.all(others.map((s) => this.index.delete(s.handle)));
-    return others.length;
+    return others.map((s) => endedSession(s.refreshToken));
   }
 
   clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
