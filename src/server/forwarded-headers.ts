@@ -96,6 +96,16 @@ export function buildUpstreamHeaders(
   return out;
 }
 
+/**
+ * The host the client asked for: behind a trusted proxy, the first X-Forwarded-Host
+ * (the browser's, before proxies appended theirs), else Host.
+ */
+export function requestedHost(headers: IncomingHttpHeaders, trusted: boolean): string | undefined {
+  const xfh = trusted ? firstValue(headers['x-forwarded-host']) : undefined;
+  if (xfh) return xfh.split(',')[0]?.trim();
+  return headers.host;
+}
+
 /** Lower-case names the proxy sets, removes or takes from trusted proxies only; also `proxy-*`. */
 export function isNeverForwarded(name: string): boolean {
   return NEVER_FORWARDED.has(name) || CLIENT_FACTS.has(name) || name.startsWith('proxy-');

@@ -7,9 +7,10 @@ import type { AccessLog } from './access-log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
 import { queryParamTest } from '../pipeline/query-param-name.js';
 import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
+import { stripGatewayCookies } from '../sessions/cookies.js';
 import type { SessionEndpoints } from '../sessions/routes.js';
 import type { CompiledRoute } from './compile-routes.js';
-import { buildUpstreamHeaders, isChunkedAlone } from './forwarded-headers.js';
+import { buildUpstreamHeaders, isChunkedAlone, requestedHost } from './forwarded-headers.js';
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
 import { hostHeaderError } from './host-header.js';
 import { normalizePath } from './normalize-path.js';
@@ -178,7 +179,13 @@ class Exchange implements RequestContext, UpstreamObserver {
       if (awaitsContinue(req)) this.res.writeContinue();
       this.holds++;
       endpoints
-        .handle(req, this.res, this.path, this.query, { logger: this.env.logger, requestId: this.requestId, realm: this.state.realm, hsts: this.env.hsts })
+        .handle(req, this.res, this.path, this.query, {
+          logger: this.env.logger,
+          requestId: this.requestId,
+          realm: this.state.realm,
+          hsts: this.env.hsts,
+          host: requestedHost(req.headers, state.trusted.isTrusted(req.socket.remoteAddress)),
+        })
         .catch((err: unknown) => this.onUnexpected(err))
         .finally(() => this.release());
       return;
@@ -255,8 +262,11 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   private forward(route: CompiledRoute): void {
     const { req, env } = this;
-    // No upstream sees the gateway's own cookies, whatever the route's auth.
-    this.state.sessionEndpoints?.stripGatewayCookies(req.headers);
+    // No upstream sees the gateway's own cookies, whatever the route's auth, and without a `sessions`
+    // section too: browsers keep the cookies of one that was removed (session ids, sealed tokens).
+    const endpoints = this.state.sessionEndpoints;
+    if (endpoints !== undefined) endpoints.stripGatewayCookies(req.headers);
+    else stripGatewayCookies(req.headers);
     const peer = req.socket.remoteAddress;
     // Admitted anonymously on a route that authenticates (`[session, none]`): the gateway vouched for
     // no credential, so none goes upstream, where a client's own Bearer would pass for one it had checked.

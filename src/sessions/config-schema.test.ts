@@ -72,3 +72,16 @@ test('a memory store smaller than 1,000 entries is refused: one account could fi
   assert.deepEqual(ok.store, { kind: 'memory', maxEntries: 1000 });
   assert.throws(() => SessionsSchema.parse({ ...base, store: { kind: 'memory', maxEntries: 999 } }));
 });
+
+test('touchInterval above half of idleTimeout is refused at sessions.touchInterval: last-seen moves only every touchInterval, so sessions in use would idle out', () => {
+  const issue = (input: unknown) => SessionsSchema.safeParse(input).error?.issues.find((i) => i.path.join('.') === 'touchInterval');
+  // The default touchInterval (60 s) against a 60 s idle timeout: accepted before, every session then ended while used.
+  assert.match(issue({ ...base, idleTimeout: '60s' })?.message ?? '', /at most half of idleTimeout \(touchInterval 60 s, idleTimeout 60 s\)/);
+  assert.ok(issue({ ...base, idleTimeout: '10m', touchInterval: '6m' }));
+  assert.equal(SessionsSchema.safeParse({ ...base, idleTimeout: '2m' }).success, true, 'exactly half is enough');
+  assert.equal(SessionsSchema.safeParse({ ...base, idleTimeout: '1h', touchInterval: 0 }).success, true);
+  // Within the whole configuration the path names the section, as `gatehouse config check` prints it.
+  const route = { path: '/app', upstream: 'http://127.0.0.1:9', auth: 'session' };
+  const r = ConfigSchema.safeParse({ routes: [route], sessions: { ...base, idleTimeout: '90s' } });
+  assert.ok(r.error?.issues.some((i) => i.path.join('.') === 'sessions.touchInterval'));
+});

@@ -80,7 +80,7 @@ export const SessionsSchema = z
     idleTimeout: durationSeconds().default(1800).describe('A session unused this long ends.'),
     absoluteTimeout: durationSeconds().default(43200).describe('No session outlives its login by more than this.'),
     refreshSkew: durationSeconds().default(30).describe('Refresh the access token when it expires within this window (at most half the token\'s lifetime).'),
-    touchInterval: durationSeconds().default(60).describe('Last-seen time is written at most this often (bounds store writes; idle precision).'),
+    touchInterval: durationSeconds().default(60).describe('Last-seen time is written at most this often (bounds store writes; idle precision). At most half of idleTimeout.'),
     refreshLock: z
       .object({
         ttlMs: z.number().int().positive().default(15000).describe('Lock lifetime, renewed every third of it while the refresh runs (what a crashed holder leaves behind); keep above provider.timeoutMs.'),
@@ -107,6 +107,16 @@ export const SessionsSchema = z
   .strict()
   .superRefine((s, ctx) => {
     if (s.absoluteTimeout < s.idleTimeout) ctx.addIssue({ code: 'custom', path: ['absoluteTimeout'], message: 'must not be shorter than idleTimeout' });
+    // Idle expiry is judged from the last-seen time, which moves only every touchInterval: a session
+    // used without pause would look idle for up to touchInterval and, with idleTimeout not well above
+    // it, end while in use. At most half leaves at least as much slack as the interval itself.
+    if (s.touchInterval * 2 > s.idleTimeout) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['touchInterval'],
+        message: `must be at most half of idleTimeout (touchInterval ${s.touchInterval} s, idleTimeout ${s.idleTimeout} s): the last-seen time that idle expiry is judged from is written only every touchInterval, so sessions in use would expire`,
+      });
+    }
     if (s.refreshLock.ttlMs <= s.provider.timeoutMs) ctx.addIssue({ code: 'custom', path: ['refreshLock', 'ttlMs'], message: 'must exceed provider.timeoutMs' });
     const ids = new Set<string>();
     s.keys.forEach((k, i) => {

@@ -1,4 +1,17 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { GatehouseError } from '../errors.js';
+
+/**
+ * Every cookie the gateway sets is named `__Host-gh_…`; the prefix is reserved
+ * for it, with or without a `sessions` section: browsers keep the cookies of a
+ * section that was removed (sealed tokens, session ids) until they expire.
+ */
+export const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
+
+/** True for a name in the gateway's cookie namespace. */
+export function isGatewayNamespace(name: string): boolean {
+  return name.startsWith(GATEWAY_COOKIE_PREFIX);
+}
 
 /** Bounds on what one Cookie header may cost to parse. */
 export interface CookieLimits {
@@ -90,6 +103,19 @@ export function withoutCookies(header: string | readonly string[] | undefined, d
       return !drop(name) && !drop(name.trim());
     });
   return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+/**
+ * Removes the gateway's cookies (those `isGatewayCookie` selects, by default its
+ * namespace) from headers about to go upstream. A request without a Cookie
+ * header, or without the prefix in it, costs one check.
+ */
+export function stripGatewayCookies(headers: IncomingHttpHeaders, isGatewayCookie: (name: string) => boolean = isGatewayNamespace): void {
+  const cookie = headers.cookie;
+  // Every name isGatewayCookie selects carries the prefix, the spellings withoutCookies also drops (`\xA0__Host-gh_sid`) too.
+  if (cookie === undefined || !cookie.includes(GATEWAY_COOKIE_PREFIX)) return;
+  // Undefined rather than deleted (see the session authenticator): buildUpstreamHeaders skips it.
+  headers.cookie = withoutCookies(cookie, isGatewayCookie);
 }
 
 /** Strips the spaces and tabs around a cookie pair or its parts (RFC 6265 §5.2), nothing else. */

@@ -258,11 +258,11 @@ for (const [mode, kind] of [['stateful', 'memory'], ['stateless', 'memory'], ['s
   const list = await sessions.list(me);
   assert.deepEqual(list.map((s) => [s.userAgent, s.current]), [['ua-0', true], ['ua-1', false], ['ua-2', false]]);
   const bobData = (await sessions.resume(bob))?.data as SessionData;
-  assert.equal(await sessions.destroyHandle(me, bobData.handle), false, 'another user\'s session is not mine to end');
+  assert.equal(await sessions.destroyHandle(me, bobData.handle), undefined, 'another user\'s session is not mine to end');
   assert.ok(await sessions.resume(bob));
-  assert.equal(await sessions.destroyHandle(me, list[1]?.id as string), true);
+  assert.ok(await sessions.destroyHandle(me, list[1]?.id as string));
   await assert.rejects(sessions.resume(jars[1] as Map<string, string>), code('GH_SESSION_EXPIRED'));
-  assert.equal(await sessions.destroyOthers(me), 1);
+  assert.equal((await sessions.destroyOthers(me)).length, 1);
   await assert.rejects(sessions.resume(jars[2] as Map<string, string>), code('GH_SESSION_EXPIRED'));
   assert.ok(await sessions.resume(jars[0] as Map<string, string>), 'the current session survives');
   assert.ok(await sessions.resume(bob), 'other users untouched');
@@ -354,7 +354,7 @@ test('stateless: ending another device\'s session past the marker bound collapse
   const mine = apply(new Map(), await sessions.create(login(clock, forever), new Map()));
   const me = (await sessions.resume(mine))?.data as SessionData;
   // Three markers, then the fourth collapses.
-  for (const s of (await sessions.list(me)).filter((l) => !l.current)) assert.equal(await sessions.destroyHandle(me, s.id), true);
+  for (const s of (await sessions.list(me)).filter((l) => !l.current)) assert.ok(await sessions.destroyHandle(me, s.id));
   for (const jar of others) await assert.rejects(sessions.resume(jar), code('GH_SESSION_EXPIRED'));
   assert.ok(await sessions.resume(mine), 'the session that ended them is kept');
   assert.deepEqual((await sessions.list(me)).map((s) => s.current), [true]);
@@ -471,14 +471,14 @@ test('stateless: "end all other sessions" ends older sessions of the user, keeps
   const bob = apply(new Map(), await sessions.create(login(clock, { subject: 'bob', tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
   const me = (await sessions.resume(mineJar))?.data as SessionData;
   assert.deepEqual((await sessions.list(me)).map((s) => s.current), [false, true]);
-  assert.equal(await sessions.destroyOthers(me), 1);
+  assert.equal((await sessions.destroyOthers(me)).length, 1);
   await assert.rejects(sessions.resume(other), code('GH_SESSION_EXPIRED'));
   assert.ok(await sessions.resume(mineJar), 'current kept');
   assert.ok(await sessions.resume(bob), 'other users untouched');
   clock.advance(1000);
   const later = apply(new Map(), await sessions.create(login(clock, { tokens: { accessToken: 'a', accessTokenExpiresAt: 4e10 } }), new Map()));
   assert.ok(await sessions.resume(later), 'a later login is not affected');
-  assert.equal(await sessions.destroyHandle(me, 'not-mine'), false);
+  assert.equal(await sessions.destroyHandle(me, 'not-mine'), undefined);
 });
 
 test('stateful: the decrypted-session cache never hides a write made by another instance', async () => {

@@ -17,6 +17,17 @@ export interface ResumedSession {
   readonly refreshFailure?: unknown;
 }
 
+/** A session ended from another one (`DELETE /auth/sessions…`): what is left to revoke at the provider. */
+export interface EndedSession {
+  /** Its refresh token, when the gateway holds it (a stateless session's list entry written before it was kept has none). */
+  readonly refreshToken?: string;
+}
+
+/** An ended session holding `refreshToken`, if any. */
+export function endedSession(refreshToken: string | undefined): EndedSession {
+  return refreshToken === undefined ? {} : { refreshToken };
+}
+
 /** A resumed session, carrying `refreshFailure` only when there was one. */
 export function resumedSession(data: SessionData, setCookies: readonly string[], refreshFailure: unknown): ResumedSession {
   return refreshFailure === undefined ? { data, setCookies } : { data, setCookies, refreshFailure };
@@ -59,10 +70,10 @@ export interface SessionManager {
   carriedSession(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined>;
   /** The user's sessions, the current one among them. */
   list(current: SessionData): Promise<SessionSummary[]>;
-  /** Ends one of the user's sessions by its handle; false when the user has none by that handle. */
-  destroyHandle(current: SessionData, handle: string): Promise<boolean>;
-  /** Ends every other session of the user; resolves to how many of those listed ended. */
-  destroyOthers(current: SessionData): Promise<number>;
+  /** Ends one of the user's sessions by its handle; undefined when the user has none by that handle. */
+  destroyHandle(current: SessionData, handle: string): Promise<EndedSession | undefined>;
+  /** Ends every other session of the user; resolves to those listed that ended. */
+  destroyOthers(current: SessionData): Promise<EndedSession[]>;
   /** Set-Cookie values deleting the session cookies (those present, or all). */
   clearCookies(cookies?: ReadonlyMap<string, string>): string[];
   close(): Promise<void>;

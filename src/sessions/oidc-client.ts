@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 import { ProviderError, safeCode, type ProviderFailureFacts } from './provider-error.js';
@@ -28,6 +29,9 @@ export interface LoginResult {
   readonly subject: string;
   readonly claims: Record<string, unknown>;
 }
+
+/** Revocation requests in flight at once when several sessions end together. */
+const REVOKE_CONCURRENCY = 4;
 
 // ID token claims that describe the token, not the user.
 const TECHNICAL_CLAIMS = new Set(['aud', 'exp', 'iat', 'nbf', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'jti']);
@@ -111,6 +115,24 @@ export class OidcClient {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Revokes each refresh token, best effort, at most {@link REVOKE_CONCURRENCY} at a time
+   * (ending a hundred sessions must not open a hundred connections to the provider at once).
+   * Resolves once all are done or after one provider timeout, whichever comes first: the caller
+   * waits no longer than a logout's revocation would, and the rest carry on.
+   */
+  async revokeAll(refreshTokens: readonly string[]): Promise<void> {
+    if (refreshTokens.length === 0) return;
+    const queue = [...refreshTokens];
+    const worker = async (): Promise<void> => {
+      for (let t = queue.shift(); t !== undefined; t = queue.shift()) await this.revoke(t);
+    };
+    const all = Promise.all(Array.from({ length: Math.min(REVOKE_CONCURRENCY, queue.length) }, worker));
+    const waited = new AbortController();
+    await Promise.race([all, sleep(this.timeoutMs, undefined, { signal: waited.signal, ref: false }).catch(() => undefined)]);
+    waited.abort();
   }
 
   /** RP-initiated logout URL, or undefined when the provider has no end-session endpoint. */

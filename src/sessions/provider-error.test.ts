@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { captureLog as capture } from '../../test/helpers/log-capture.js';
 import { createLogger } from '../log.js';
 import { classify } from './oidc-client.js';
-import { isClientRejected, ProviderError, ProviderFailureLog } from './provider-error.js';
+import { isClientRejected, leftCodeUnspent, ProviderError, ProviderFailureLog } from './provider-error.js';
 
 const bodyError = (status: number, body: { error: string; error_description?: string }) =>
   new oidc.ResponseBodyError('server responded with an error in the response body', { cause: body, response: new Response(null, { status }) });
@@ -73,4 +73,15 @@ test('ProviderFailureLog: warn with call, outcome, OAuth code and status; a shar
   assert.equal(c.lines().at(-1)?.notLoggedSince, 2);
   log.report(new Error('not a provider failure'));
   assert.equal(c.lines().length, 3);
+});
+
+test('leftCodeUnspent: a callback may be retried after discovery failed, the token endpoint was unreachable or answered 5xx; not after a timeout (the code may be spent) or a refusal', () => {
+  const unreachable = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+  assert.equal(leftCodeUnspent(classify(unreachable, 'login')), true);
+  assert.equal(leftCodeUnspent(classify(bodyError(503, { error: 'temporarily_unavailable' }), 'login')), true);
+  assert.equal(leftCodeUnspent(new ProviderError('GH_PROVIDER_UNAVAILABLE', 'identity provider discovery failed', { call: 'discovery', kind: 'timeout' })), true);
+  const timeout = Object.assign(new oidc.ClientError('operation timed out', { cause: new DOMException('timed out', 'TimeoutError') }), { code: 'OAUTH_TIMEOUT' });
+  assert.equal(leftCodeUnspent(classify(timeout, 'login')), false);
+  assert.equal(leftCodeUnspent(classify(bodyError(400, { error: 'invalid_grant' }), 'login')), false);
+  assert.equal(leftCodeUnspent(new Error('anything else')), false);
 });

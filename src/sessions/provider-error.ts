@@ -47,6 +47,19 @@ export function isClientRejected(err: unknown): boolean {
   return err instanceof ProviderError && err.facts.kind === 'client_rejected';
 }
 
+/**
+ * True when a login's code exchange failed without the provider ruling on the
+ * code: discovery failed (the code was never sent), or the token endpoint could
+ * not be reached or answered 5xx. The code is then presumably unspent and the
+ * callback may be retried. A timeout is not among them: the provider may have
+ * redeemed the code after the gateway stopped waiting.
+ */
+export function leftCodeUnspent(err: unknown): boolean {
+  if (!(err instanceof ProviderError) || err.code !== 'GH_PROVIDER_UNAVAILABLE') return false;
+  const f = err.facts;
+  return f.call === 'discovery' || (f.call === 'login' && (f.kind === 'unreachable' || f.kind === 'server_error'));
+}
+
 // OAuth error codes are short ASCII words (RFC 6749 §5.2 allows %x20-21 / %x23-5B / %x5D-7E); anything else is not logged.
 const SAFE_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
 

@@ -2,13 +2,13 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import * as oidc from 'openid-client';
 import { asGatehouseError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { clearCookie, parseCookies, withoutCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
+import { clearCookie, isGatewayNamespace, parseCookies, stripGatewayCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendNoContent, sendProblem, type ResponseEnv } from './http-responses.js';
-import type { SessionManager } from './manager.js';
-import type { OidcClient } from './oidc-client.js';
-import { providerFailureLog } from './provider-error.js';
+import type { EndedSession, SessionManager } from './manager.js';
+import type { LoginResult, OidcClient } from './oidc-client.js';
+import { leftCodeUnspent, providerFailureLog } from './provider-error.js';
 import { LoginTransactions, type LoginTransaction } from './login-transactions.js';
 import { safeReturnTo } from './return-to.js';
 import { SESSION_ENDPOINTS_PATH } from './config-schema.js';
@@ -42,8 +42,12 @@ export interface SessionEndpointsOptions {
 
 const LOGIN_TTL_SECONDS = 600;
 
-/** Every cookie the gateway sets is named `__Host-gh_…`; the prefix is reserved for it. */
-const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
+/**
+ * Added to the query of a login sent on to publicUrl's host. Arriving there with it and still
+ * under another Host, the gateway is behind a proxy that rewrites Host (nginx's default) and
+ * the browser is on publicUrl's host already: the login goes ahead rather than loop.
+ */
+const HOST_REDIRECTED = 'host_redirected';
 
 /**
  * What the gateway hands an endpoint with each request: where to report what
@@ -52,6 +56,8 @@ const GATEWAY_COOKIE_PREFIX = '__Host-gh_';
  */
 export interface EndpointEnv extends ResponseEnv {
   readonly logger: Logger;
+  /** The host the browser asked for (Host, or a trusted proxy's X-Forwarded-Host); undefined when none was sent. */
+  readonly host: string | undefined;
 }
 
 /** One request to an endpoint, with the cookies it brought and the ones its response sets. */
@@ -76,7 +82,7 @@ const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh
 /**
  * The gateway's own browser endpoints (backend-for-frontend):
  *
- * - `GET  /auth/login?return_to=` — starts code + PKCE + state + nonce;
+ * - `GET  /auth/login?return_to=` — starts code + PKCE + state + nonce, on publicUrl's host (sent there first from any other);
  * - `GET  /auth/callback` — completes it, issues a fresh session;
  * - `POST /auth/refresh` — a fresh access token for an SPA (token-handler pattern);
  * - `POST /auth/logout` — ends the session, revokes its refresh token, clears cookies;
@@ -85,9 +91,16 @@ const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh
 export class SessionEndpoints {
   readonly basePath: string;
   private readonly tx: LoginTransactions;
+  private readonly isOwnCookie = (name: string): boolean => this.isGatewayCookie(name);
+  private readonly publicHost: string;
+  private readonly publicProtocol: string;
+  private warnedHostRewrite = false;
 
   constructor(private readonly o: SessionEndpointsOptions) {
     this.basePath = o.basePath ?? SESSION_ENDPOINTS_PATH;
+    const publicUrl = new URL(o.publicOrigin);
+    this.publicHost = publicUrl.host;
+    this.publicProtocol = publicUrl.protocol;
     this.tx = new LoginTransactions({ keyring: o.keyring.derive('login-transaction'), ttlSeconds: LOGIN_TTL_SECONDS, now: o.now, attributes: o.cookieAttributes });
   }
 
@@ -100,7 +113,7 @@ export class SessionEndpoints {
    */
   isGatewayCookie(name: string): boolean {
     return (
-      name.startsWith(GATEWAY_COOKIE_PREFIX) ||
+      isGatewayNamespace(name) ||
       this.o.manager.isSessionCookie(name) ||
       name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') ||
       this.tx.isOwnCookie(name)
@@ -109,10 +122,7 @@ export class SessionEndpoints {
 
   /** Removes the gateway's cookies from headers about to go upstream, on every route: no upstream ever sees them. */
   stripGatewayCookies(headers: IncomingHttpHeaders): void {
-    const cookie = headers.cookie;
-    if (cookie === undefined || !cookie.includes(GATEWAY_COOKIE_PREFIX)) return;
-    // Undefined rather than deleted (see the session authenticator): buildUpstreamHeaders skips it.
-    headers.cookie = withoutCookies(cookie, (name) => this.isGatewayCookie(name));
+    stripGatewayCookies(headers, this.isOwnCookie);
   }
 
   /** True for paths these endpoints own (the gateway serves them before routing). */
@@ -173,6 +183,18 @@ export class SessionEndpoints {
 
   private async login({ res, env, query, cookies, setCookies }: Exchange): Promise<void> {
     const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
+    // The transaction cookie is host-only (`__Host-`) and the provider returns to publicUrl's host:
+    // a login started under another host name could never complete. Always publicUrl, never the
+    // request's own host, so this cannot send anyone elsewhere.
+    if (!this.isPublicHost(env.host)) {
+      if (!params.has(HOST_REDIRECTED)) {
+        return redirect(res, env, `${this.o.publicOrigin}${this.basePath}/login${query.startsWith('?') ? `${query}&` : '?'}${HOST_REDIRECTED}=1`, setCookies);
+      }
+      if (!this.warnedHostRewrite) {
+        this.warnedHostRewrite = true;
+        env.logger.warn({ requestId: env.requestId }, "a login sent to publicUrl's host arrived under another Host again: a proxy in front rewrites Host; have it pass the original (or X-Forwarded-Host, with trustedProxies)");
+      }
+    }
     const returnTo = safeReturnTo(params.get('return_to'), this.o.publicOrigin, this.o.returnToOrigins);
     const t: LoginTransaction = {
       state: oidc.randomState(),
@@ -186,17 +208,38 @@ export class SessionEndpoints {
     redirect(res, env, url.href, setCookies);
   }
 
+  /** Whether `host` is publicUrl's (case and default port aside); an unknown host (HTTP/1.0 without Host) is not judged. */
+  private isPublicHost(host: string | undefined): boolean {
+    if (host === undefined || host === '') return true;
+    if (host === this.publicHost) return true;
+    try {
+      return new URL(`${this.publicProtocol}//${host}`).host === this.publicHost;
+    } catch {
+      return false;
+    }
+  }
+
   private async callback({ req, res, env, query, cookies, setCookies }: Exchange): Promise<void> {
-    // The transaction is single-use: cleared whatever the outcome. Other logins in flight in this browser stay.
+    // The transaction is single-use: cleared once the provider has ruled on the code, whatever it said. Other
+    // logins in flight in this browser stay.
     const taken = await this.tx.take(new URLSearchParams(query).get('state'), cookies);
-    setCookies.push(...taken.setCookies);
     const t = taken.transaction;
     if (!t) {
+      setCookies.push(...taken.setCookies);
       throw new GatehouseError('GH_LOGIN_FAILED', 'no login in progress in this browser (or it took too long)');
     }
     const callbackUrl = new URL(this.o.client.opts.redirectUri);
     callbackUrl.search = query;
-    const result = await this.o.client.completeLogin(callbackUrl, { state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
+    let result: LoginResult;
+    try {
+      result = await this.o.client.completeLogin(callbackUrl, { state: t.state, nonce: t.nonce, codeVerifier: t.verifier });
+    } catch (err) {
+      // The provider down or failing before it ruled on the code: the 503 keeps the transaction, so
+      // reloading the callback page completes the login once it is back (within the transaction's ttl).
+      if (!leftCodeUnspent(err)) setCookies.push(...taken.setCookies);
+      throw err;
+    }
+    setCookies.push(...taken.setCookies);
     const now = this.o.now();
     const ua = req.headers['user-agent'];
     const data: SessionData = {
@@ -209,7 +252,14 @@ export class SessionEndpoints {
       lastSeenAt: now,
       ...(ua ? { userAgent: ua.slice(0, 256) } : {}),
     };
-    setCookies.push(...(await this.o.manager.create(data, cookies)));
+    try {
+      setCookies.push(...(await this.o.manager.create(data, cookies)));
+    } catch (err) {
+      // No session holds the tokens just issued (the store failed, or they do not fit the cookies): revoked, best
+      // effort and within provider.timeoutMs, the refresh token does not stay live at the provider with no one to end it.
+      if (result.tokens.refreshToken) await this.o.client.revoke(result.tokens.refreshToken);
+      throw err;
+    }
     if (this.o.csrf.doubleSubmit) setCookies.push(csrfCookie(this.o.csrf, this.o.cookieAttributes ?? {}, this.o.absoluteSeconds));
     redirect(res, env, t.returnTo, setCookies);
   }
@@ -257,7 +307,10 @@ export class SessionEndpoints {
     if (req.method === 'DELETE') checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(x);
     if (req.method === 'DELETE') {
-      sendJson(res, env, 200, { ended: await this.o.manager.destroyOthers(current) }, setCookies);
+      const ended = await this.o.manager.destroyOthers(current);
+      // As logout does: ended here, their refresh tokens must not stay live at the provider.
+      await this.o.client.revokeAll(refreshTokensOf(ended));
+      sendJson(res, env, 200, { ended: ended.length }, setCookies);
       return;
     }
     sendJson(res, env, 200, { sessions: await this.o.manager.list(current) }, setCookies);
@@ -267,7 +320,9 @@ export class SessionEndpoints {
     const { req, res, env, cookies, setCookies } = x;
     checkCsrf(req.method, req.headers, cookies, this.o.csrf);
     const current = await this.requireSession(x);
-    if (!(await this.o.manager.destroyHandle(current, handle))) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
+    const ended = await this.o.manager.destroyHandle(current, handle);
+    if (ended === undefined) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
+    await this.o.client.revokeAll(refreshTokensOf([ended]));
     if (handle === current.handle) setCookies.push(...this.o.manager.clearCookies(cookies));
     sendNoContent(res, env, setCookies);
   }
@@ -280,4 +335,8 @@ export class SessionEndpoints {
     if (s.refreshFailure !== undefined) providerFailureLog(env.logger).report(s.refreshFailure, env.requestId);
     return s.data;
   }
+}
+
+function refreshTokensOf(ended: readonly EndedSession[]): string[] {
+  return ended.flatMap((e) => (e.refreshToken === undefined ? [] : [e.refreshToken]));
 }

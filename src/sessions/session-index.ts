@@ -2,8 +2,12 @@ import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
 import { remainingSeconds, type SessionData, type SessionTimeouts } from './session.js';
 import type { Clock, SessionStore } from './store.js';
 
-/** What the index keeps about one session: enough to list it, nothing to use it. */
-export type IndexedSession = Pick<SessionData, 'handle' | 'createdAt' | 'lastSeenAt' | 'userAgent'>;
+/**
+ * What the index keeps about one session: enough to list it, and its refresh
+ * token as of its cookie's last seal, so ending it from another device can
+ * revoke it at the provider (the cookie itself may never come back).
+ */
+export type IndexedSession = Pick<SessionData, 'handle' | 'createdAt' | 'lastSeenAt' | 'userAgent'> & { readonly refreshToken?: string };
 
 export interface SessionIndexOptions {
   readonly store: SessionStore;
@@ -21,8 +25,9 @@ const PREFIX = 'idx:';
  * A per-user list of stateless sessions, so they can be listed and ended by
  * handle although the sessions themselves live in cookies. Entries sit under
  * `idx:<handle>` with the store's owner index (a hash of issuer and subject, as
- * stateful sessions), sealed like any store record: a dump shows handles and
- * owner hashes, no token, no cookie value, no user agent. An entry lives as
+ * stateful sessions), sealed like any store record (the refresh token inside,
+ * as stateful records and stateless refresh results hold theirs): a dump shows
+ * handles and owner hashes, no token, no cookie value, no user agent. An entry lives as
  * long as its session could (to the idle or the absolute end, whichever comes
  * first) and is rewritten whenever the session's cookie is, so `lastSeenAt` is
  * as precise as the cookie's (`touchInterval`).
@@ -34,7 +39,14 @@ export class SessionIndex {
   async put(data: SessionData): Promise<void> {
     const key = PREFIX + data.handle;
     const owner = ownerKeyOf(data.issuer, data.subject);
-    const entry: IndexedSession & { owner: string } = { handle: data.handle, createdAt: data.createdAt, lastSeenAt: data.lastSeenAt, userAgent: data.userAgent, owner };
+    const entry: IndexedSession & { owner: string } = {
+      handle: data.handle,
+      createdAt: data.createdAt,
+      lastSeenAt: data.lastSeenAt,
+      userAgent: data.userAgent,
+      ...(data.tokens.refreshToken !== undefined ? { refreshToken: data.tokens.refreshToken } : {}),
+      owner,
+    };
     const sealed = sealRecord(this.o.keyring, key, JSON.stringify(entry));
     await this.o.store.put(key, { data: sealed, owner, version: 1 }, remainingSeconds(data, this.o.timeouts, this.o.now()));
   }
@@ -74,7 +86,8 @@ export class SessionIndex {
     try {
       const s = JSON.parse(openRecord(this.o.keyring, key, entry.data)) as IndexedSession & { owner: string };
       // The store's owner field sits beside the ciphertext; the sealed one decides.
-      return s.owner === owner ? { handle: s.handle, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, userAgent: s.userAgent } : undefined;
+      if (s.owner !== owner) return undefined;
+      return { handle: s.handle, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, userAgent: s.userAgent, ...(typeof s.refreshToken === 'string' ? { refreshToken: s.refreshToken } : {}) };
     } catch {
       return undefined; // sealed under a retired key, or not an index entry
     }

@@ -2,7 +2,7 @@ import { GatehouseError } from '../errors.js';
 import { BoundedMap } from './bounded-map.js';
 import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
-import { resumedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
+import { endedSession, resumedSession, type EndedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
 import { NOT_LOCAL } from './store.js';
 import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
@@ -154,24 +154,24 @@ export class StatefulSessions implements SessionManager {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async destroyHandle(current: SessionData, handle: string): Promise<boolean> {
+  async destroyHandle(current: SessionData, handle: string): Promise<EndedSession | undefined> {
     for (const s of await this.sessionsOf(current)) {
       if (s.data.handle === handle) {
         await this.deps.store.delete(s.key);
-        return true;
+        return endedSession(s.data.tokens.refreshToken);
       }
     }
-    return false;
+    return undefined;
   }
 
-  async destroyOthers(current: SessionData): Promise<number> {
-    let n = 0;
+  async destroyOthers(current: SessionData): Promise<EndedSession[]> {
+    const ended: EndedSession[] = [];
     for (const s of await this.sessionsOf(current)) {
       if (s.data.handle === current.handle) continue;
       await this.deps.store.delete(s.key);
-      n++;
+      ended.push(endedSession(s.data.tokens.refreshToken));
     }
-    return n;
+    return ended;
   }
 
   clearCookies(cookies?: ReadonlyMap<string, string>): string[] {

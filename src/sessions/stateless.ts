@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
-import { resumedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
+import { endedSession, resumedSession, type EndedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
 import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
@@ -18,7 +18,8 @@ export interface StatelessOptions extends SessionManagerDeps {
   readonly maxChunks?: number;
   /**
    * How long a refresh result stays readable under the old refresh token, for
-   * requests (and instances) still holding the previous cookie. Default 300.
+   * requests (and instances) still holding the previous cookie. Default: as
+   * long as such a cookie can still be used (see `resultSeconds`).
    */
   readonly refreshResultSeconds?: number;
   /** Most sessions per user; a login beyond it ends the user's oldest. Default 100. */
@@ -52,7 +53,7 @@ export class StatelessSessions implements SessionManager {
   readonly mode = 'stateless';
   private readonly sealer: CookieSealer;
   private readonly recordKeys: Keyring;
-  private readonly resultSeconds: number;
+  private readonly resultSecondsOverride: number | undefined;
   private readonly unsaved: UnsavedRotations;
   private readonly index: SessionIndex;
   private readonly maxMarkers: number;
@@ -68,7 +69,7 @@ export class StatelessSessions implements SessionManager {
       cacheEntries: 10_000,
     });
     this.recordKeys = deps.keyring.derive('refresh-result');
-    this.resultSeconds = deps.refreshResultSeconds ?? 300;
+    this.resultSecondsOverride = deps.refreshResultSeconds;
     this.unsaved = new UnsavedRotations(deps.now, deps.timeouts.idleSeconds * 1000);
     this.index = new SessionIndex({
       store: deps.store,
@@ -112,6 +113,10 @@ export class StatelessSessions implements SessionManager {
     }
     const touch = now - data.lastSeenAt >= this.deps.touchIntervalSeconds * 1000;
     if (data === sealed && !touch) return resumedSession(data, NO_COOKIES, refreshFailure);
+    // A touch alone re-seals the tokens this cookie brought. A concurrent request of the session may
+    // have rotated them already; if this answer reached the browser last, it would put the consumed
+    // refresh token back. One store read, at most once per touchInterval.
+    if (data === sealed) data = await this.adoptStoredRotation(sealed);
     const next = touch ? { ...data, lastSeenAt: now } : data;
     const setCookies = await this.reseal(next, cookies);
     // A write, no read: the listed lastSeenAt moves with the cookie's, every touchInterval.
@@ -181,24 +186,24 @@ export class StatelessSessions implements SessionManager {
     return listed.sort((a, b) => a.createdAt - b.createdAt).map((s) => summarize(s, current.handle));
   }
 
-  async destroyHandle(current: SessionData, handle: string): Promise<boolean> {
+  async destroyHandle(current: SessionData, handle: string): Promise<EndedSession | undefined> {
     const target = handle === current.handle ? current : await this.index.get(current, handle);
-    if (target === undefined) return false;
+    if (target === undefined) return undefined;
     await this.end(current, target, target === current ? undefined : current);
-    return true;
+    return endedSession(target === current ? current.tokens.refreshToken : (target as IndexedSession).refreshToken);
   }
 
   /**
    * Ends every other session of the user by a cutoff: sessions created before
    * now, except the current one, are ended, listed or not (a session missing
    * from the index, e.g. evicted from a full memory store, ends too but is not
-   * counted). Resolves to how many listed sessions it ended.
+   * counted, nor its refresh token revoked). Resolves to the listed sessions it ended.
    */
-  async destroyOthers(current: SessionData): Promise<number> {
+  async destroyOthers(current: SessionData): Promise<EndedSession[]> {
     const others = (await this.liveIndexed(current)).filter((s) => s.handle !== current.handle);
     await this.raiseCutoff(current, this.deps.now(), current);
     await Promise.all(others.map((s) => this.index.delete(s.handle)));
-    return others.length;
+    return others.map((s) => endedSession(s.refreshToken));
   }
 
   clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
@@ -218,10 +223,8 @@ export class StatelessSessions implements SessionManager {
       if (await this.isEnded(sealed, true)) return undefined;
       let cur = sealed;
       for (let hops = 0; hops < 10 && needsRefresh(cur) && cur.tokens.refreshToken; hops++) {
-        const key = this.resultKey(cur.tokens.refreshToken);
-        const entry = await this.deps.store.get(key, { fresh: true });
-        if (!entry) break;
-        const tokens = JSON.parse(openRecord(this.recordKeys, key, entry.data)) as SessionTokens;
+        const tokens = await this.storedRotation(cur.tokens.refreshToken, true);
+        if (!tokens) break;
         cur = { ...cur, tokens };
       }
       return cur;
@@ -235,7 +238,7 @@ export class StatelessSessions implements SessionManager {
         const key = this.resultKey(old.refreshToken);
         const tokens = await rotateTokens(old, this.unsaved.get(key, old.refreshToken), this.deps.grant, isDue);
         try {
-          await this.deps.store.put(key, { data: sealRecord(this.recordKeys, key, JSON.stringify(tokens)), version: 1 }, this.resultSeconds);
+          await this.deps.store.put(key, { data: sealRecord(this.recordKeys, key, JSON.stringify(tokens)), version: 1 }, this.resultSeconds(s));
         } catch (err) {
           // Store down after the provider rotated: the next try uses these, never replays the old token.
           this.unsaved.keep(key, old.refreshToken, tokens);
@@ -252,6 +255,45 @@ export class StatelessSessions implements SessionManager {
         return kept !== undefined && !isDue(kept);
       },
     };
+  }
+
+  /**
+   * How long the result of refreshing `s` is kept under its old refresh token: as long as a
+   * cookie holding that token can still be used. A request that only touched the session while
+   * another refreshed it re-seals the old tokens, and its answer may reach the browser last; that
+   * cookie lives an idle timeout from the touch (plus a touchInterval of margin for a touch
+   * judged a little later, by another instance's clock), never past the absolute end. Its next
+   * request then adopts the rotated tokens instead of replaying a consumed refresh token, which
+   * reuse detection would answer by ending the grant, and with it every copy of the session.
+   * Bounded like every entry: the store's ttl, and the memory store's maxEntries.
+   */
+  private resultSeconds(s: SessionData): number {
+    if (this.resultSecondsOverride !== undefined) return this.resultSecondsOverride;
+    const { idleSeconds } = this.deps.timeouts;
+    return Math.min(Math.ceil(idleSeconds + this.deps.touchIntervalSeconds), secondsToAbsoluteEnd(s, this.deps.timeouts, this.deps.now()));
+  }
+
+  /** The tokens a refresh of `refreshToken` stored (see `resultSeconds`), if any. */
+  private async storedRotation(refreshToken: string, fresh: boolean): Promise<SessionTokens | undefined> {
+    const key = this.resultKey(refreshToken);
+    const entry = await this.deps.store.get(key, fresh ? { fresh } : undefined);
+    return entry === undefined ? undefined : (JSON.parse(openRecord(this.recordKeys, key, entry.data)) as SessionTokens);
+  }
+
+  /**
+   * `s` with the newest tokens refreshes of its refresh token stored, when there are newer ones
+   * (a provider that does not rotate keeps one entry, rewritten: followed once).
+   */
+  private async adoptStoredRotation(s: SessionData): Promise<SessionData> {
+    let cur = s;
+    for (let hops = 0; hops < 10 && cur.tokens.refreshToken !== undefined; hops++) {
+      const tokens = await this.storedRotation(cur.tokens.refreshToken, false);
+      if (tokens === undefined || tokens.accessTokenExpiresAt <= cur.tokens.accessTokenExpiresAt) break;
+      const rotated = tokens.refreshToken !== cur.tokens.refreshToken;
+      cur = { ...cur, tokens };
+      if (!rotated) break;
+    }
+    return cur;
   }
 
   /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
-import { discoverClient } from '../helpers/auth-service.js';
+import { CookieJar, discoverClient, loginWithForm } from '../helpers/auth-service.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
 import { interceptProvider, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo } from '../helpers/session-stack.js';
 
@@ -112,4 +112,75 @@ test('a token response without `scope` (RFC 6749 §5.1: the scope requested) gra
   // `/both` asks for the scope api:read, which the gateway requested at login.
   const r = await rawRequest(`${stack.url}/both`, { headers: { cookie: jar.header() } });
   assert.equal(r.status, 200, r.body);
+});
+
+test('a login started under another host name is sent on to publicUrl (same path and query, never anywhere else) and completes there; behind a Host-rewriting proxy it goes ahead instead of looping', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateless' });
+  t.after(() => stack.close());
+  const port = new URL(stack.url).port;
+  // publicUrl is 127.0.0.1:<port>; a page reached as localhost:<port> sends its users to a relative /auth/login.
+  const elsewhere = await rawRequest(`${stack.url}/auth/login?return_to=%2Fapp%2Fhome`, { headers: { host: `localhost:${port}` } });
+  assert.equal(elsewhere.status, 302);
+  assert.equal(elsewhere.headers.location, `${stack.url}/auth/login?return_to=%2Fapp%2Fhome&host_redirected=1`);
+  assert.deepEqual(elsewhere.setCookies, [], 'no transaction cookie on a host the callback never comes to');
+
+  const jar = new CookieJar();
+  const start = await fetch(elsewhere.headers.location, { redirect: 'manual' });
+  assert.equal(start.status, 302);
+  assert.ok(start.headers.get('location')?.startsWith(`${stack.auth.issuer}/`));
+  jar.store(start);
+  const callback = await loginWithForm(start.headers.get('location') as string, { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+  const done = await fetch(callback, { redirect: 'manual', headers: { cookie: jar.header() } });
+  assert.equal(done.status, 302, await done.text());
+  assert.equal(done.headers.get('location'), '/app/home');
+  jar.store(done);
+  assert.equal((await rawRequest(`${stack.url}/api/x`, { headers: { cookie: jar.header() } })).status, 200, 'signed in on publicUrl');
+
+  for (const host of ['evil.example', `evil.example:${port}`, 'LOCALHOST']) {
+    const r = await rawRequest(`${stack.url}/auth/login?return_to=/app`, { headers: { host } });
+    assert.equal(new URL(r.headers.location as string).origin, stack.url, host);
+  }
+  // publicUrl's host in another case is publicUrl's host.
+  const upper = await rawRequest(`${stack.url}/auth/login`, { headers: { host: `127.0.0.1:${port}`.toUpperCase() } });
+  assert.ok(String(upper.headers.location).startsWith(`${stack.auth.issuer}/`));
+  // X-Forwarded-Host counts only from a proxy in trustedProxies (none here).
+  const forged = await rawRequest(`${stack.url}/auth/login`, { headers: { 'x-forwarded-host': 'evil.example' } });
+  assert.ok(String(forged.headers.location).startsWith(`${stack.auth.issuer}/`));
+
+  // A proxy that rewrites Host: the redirected login arrives under the rewritten name again.
+  const rewritten = await rawRequest(elsewhere.headers.location, { headers: { host: `gateway.internal:${port}` } });
+  assert.equal(rewritten.status, 302);
+  assert.ok(String(rewritten.headers.location).startsWith(`${stack.auth.issuer}/`), 'the login goes ahead');
+  assert.equal(rewritten.setCookies.length, 1, 'with its transaction cookie');
+  assert.ok(stack.logs().some((l) => String(l.msg).includes('rewrites Host')));
+});
+
+test('the token endpoint unreachable or answering 5xx at the callback → 503, and the transaction is kept: the same callback URL, retried once the provider is back, logs in', async (t) => {
+  let failure: 'unreachable' | '5xx' | undefined;
+  interceptProvider(t, async (realFetch, input, init, sent) => {
+    if (failure !== undefined && sent.includes('grant_type=authorization_code')) {
+      // As fetch reports a refused connection; or a proxy's HTML 502 in front of the provider.
+      if (failure === 'unreachable') throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+      return new Response('<html>bad gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } });
+    }
+    return realFetch(input, init);
+  });
+  const stack = await startSessionStack({ mode: 'stateful' });
+  t.after(() => stack.close());
+  for (const kind of ['unreachable', '5xx'] as const) {
+    const start = await rawRequest(`${stack.url}/auth/login?return_to=/app/${kind}`);
+    const tx = start.setCookies.map((c) => c.split(';')[0]).join('; ');
+    const callback = await loginWithForm(String(start.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+    failure = kind;
+    const failed = await rawRequest(callback.href, { headers: { cookie: tx } });
+    assert.equal(failed.status, 503, failed.body);
+    assert.equal(failed.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    assert.deepEqual(failed.setCookies, [], `${kind}: the transaction cookie is not cleared`);
+    failure = undefined;
+    const retried = await rawRequest(callback.href, { headers: { cookie: tx } });
+    assert.equal(retried.status, 302, `${kind}: ${retried.body}`);
+    assert.equal(retried.headers.location, `/app/${kind}`);
+    assert.ok(retried.setCookies.some((c) => c.startsWith(`${tx.slice(0, tx.indexOf('='))}=;`)), 'now the transaction is spent');
+    assert.ok(retried.setCookies.some((c) => c.startsWith('__Host-gh_sid=')), 'a session was issued');
+  }
 });

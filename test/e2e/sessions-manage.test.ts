@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import * as oidc from 'openid-client';
+import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { cookieMap, rawRequest, startSessionStack, type CookieJar, type SessionStack } from '../helpers/session-stack.js';
+import { cookieMap, interceptProvider, rawRequest, startSessionStack, type CookieJar, type SessionStack } from '../helpers/session-stack.js';
 
 interface Listed {
   readonly id: string;
@@ -82,5 +84,38 @@ for (const { mode, store } of variants) {
     for (const jar of [a, b]) assert.equal((await api(stack, jar)).status, 401);
     assert.deepEqual((await list(stack, me)).map((s) => [s.userAgent, s.current]), [['me', true]]);
     assert.equal((await api(stack, me)).status, 200);
+  });
+
+  test(`${mode} (${store.kind}): ending another session by id, or all the others, revokes their refresh tokens at the provider, as logout does`, async (t) => {
+    // The refresh token of each login, in login order, as the provider issued it.
+    const issued: string[] = [];
+    interceptProvider(t, async (realFetch, input, init, sent) => {
+      const res = await realFetch(input, init);
+      if (sent.includes('grant_type=authorization_code')) issued.push(((await res.clone().json()) as { refresh_token: string }).refresh_token);
+      return res;
+    });
+    const stack = await startSessionStack({ mode, store });
+    t.after(() => stack.close());
+    await stack.login('/app/home', undefined, { userAgent: 'phone' });
+    await stack.login('/app/home', undefined, { userAgent: 'tablet' });
+    await stack.login('/app/home', undefined, { userAgent: 'watch' });
+    const { jar: laptop } = await stack.login('/app/home', undefined, { userAgent: 'laptop' });
+    const [phoneRt, tabletRt, watchRt] = issued;
+    assert.equal(issued.length, 4);
+    const client = await discoverClient(stack.auth, { clientId: stack.clientId, clientSecret: stack.clientSecret });
+    const refused = (rt: string | undefined) =>
+      assert.rejects(oidc.refreshTokenGrant(client, rt as string), (err: unknown) => err instanceof oidc.ResponseBodyError && err.error === 'invalid_grant');
+
+    const phoneId = (await list(stack, laptop)).find((s) => s.userAgent === 'phone')?.id as string;
+    assert.equal((await end(stack, laptop, phoneId)).status, 204);
+    await refused(phoneRt);
+    assert.equal(stack.refusedRefreshGrants(), 1);
+
+    const others = await end(stack, laptop);
+    assert.deepEqual(others.json(), { ended: 2 });
+    await refused(tabletRt);
+    await refused(watchRt);
+    assert.equal(stack.refusedRefreshGrants(), 3);
+    assert.equal((await api(stack, laptop)).status, 200, 'the current session and its grant live on');
   });
 }

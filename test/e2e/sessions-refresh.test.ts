@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
-import { discoverClient } from '../helpers/auth-service.js';
+import { discoverClient, loginWithForm } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { cookieMap, interceptProvider, offsetClock, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
+import { CookieJar, cookieMap, interceptProvider, offsetClock, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
 
 const prefix = randomPrefix('e2e');
 after(() => deletePrefix(REDIS_URL, prefix));
@@ -438,6 +438,30 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 }
 
+for (const mode of ['stateful', 'stateless'] as const) {
+  test(`${mode}: Redis down at the callback, after the code exchange → 503, and the refresh token the provider just issued is revoked (a grant with it → invalid_grant)`, async (t) => {
+    const redis = await DisposableRedis.start();
+    t.after(() => redis.dispose());
+    let issued: string | undefined;
+    interceptProvider(t, async (realFetch, input, init, sent) => {
+      const res = await realFetch(input, init);
+      if (sent.includes('grant_type=authorization_code')) issued = ((await res.clone().json()) as { refresh_token?: string }).refresh_token;
+      return res;
+    });
+    const stack = await startSessionStack({ mode, store: { kind: 'redis', url: redis.url, prefix: 'gh:' } });
+    t.after(() => stack.close());
+    const start = await rawRequest(`${stack.url}/auth/login`);
+    const callback = await loginWithForm(String(start.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
+    await redis.stop();
+    const done = await rawRequest(callback.href, { headers: { cookie: start.setCookies.map((c) => c.split(';')[0]).join('; ') } });
+    assert.equal(done.status, 503, done.body);
+    assert.equal(done.json().code, 'GH_SESSION_STORE_UNAVAILABLE');
+    assert.ok(issued, 'the provider issued a refresh token');
+    const client = await discoverClient(stack.auth, { clientId: stack.clientId, clientSecret: stack.clientSecret });
+    await assert.rejects(oidc.refreshTokenGrant(client, issued), (err: unknown) => err instanceof oidc.ResponseBodyError && err.error === 'invalid_grant');
+  });
+}
+
 const navigate = (url: string, cookie: string) => rawRequest(`${url}/app/home`, { headers: { cookie, 'sec-fetch-mode': 'navigate', accept: 'text/html' } });
 
 /** The session ended because the provider refused its refresh: 401 on the API route, the login redirect for a page; cookies cleared either way. */
@@ -452,18 +476,17 @@ function assertEndedByRefusal(r: RawResponse, page: boolean): void {
   assert.ok(r.setCookies.length > 0 && r.setCookies.every((c) => /Max-Age=0/.test(c)), 'cookies cleared');
 }
 
-test('stateless: the provider refuses a replayed refresh token (a cookie older than its rotation and the result window) → 401 GH_SESSION_EXPIRED, or the login redirect for a page', async (t) => {
+test('stateless: the provider refuses a replayed refresh token (the cookie\'s, rotated elsewhere) → 401 GH_SESSION_EXPIRED, or the login redirect for a page', async (t) => {
   const clock = offsetClock();
   const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
   t.after(() => stack.close());
+  const client = await discoverClient(stack.auth, { clientId: stack.clientId, clientSecret: stack.clientSecret });
   for (const page of [false, true]) {
     const { jar } = await stack.login();
     const c0 = jar.header();
+    // Rotated behind the gateway's back: no refresh result leads from C0's refresh token to the new one.
+    await oidc.refreshTokenGrant(client, (await openStatelessSession(stack.keys, c0)).tokens.refreshToken as string);
     clock.advance(301_000);
-    const c1 = await apiCall(stack.url, c0);
-    assert.equal(c1.status, 200);
-    assert.ok(c1.setCookies.some((c) => c.startsWith('__Host-gh_s.0=')), 'refreshed: C1 sealed');
-    clock.advance(301_000); // past the 300 s refresh-result window: C0 can no longer adopt C1's tokens
     const grants = stack.refreshGrants();
     const r = page ? await navigate(stack.url, c0) : await apiCall(stack.url, c0);
     assert.equal(stack.refreshGrants(), grants + 1, 'the gateway asked the provider');
@@ -472,6 +495,66 @@ test('stateless: the provider refuses a replayed refresh token (a cookie older t
   }
   const counted = await stack.metrics[0]?.sessionRefreshes.get();
   assert.equal(counted?.values.find((v) => v.labels.outcome === 'refused')?.value, 2);
+});
+
+/** A copy of `jar`: one more answer racing for the same browser. */
+const copyJar = (jar: CookieJar) => {
+  const copy = new CookieJar();
+  for (const c of jar.header().split('; ').filter(Boolean)) copy.store(new Response(null, { headers: { 'set-cookie': `${c}; Path=/` } }));
+  return copy;
+};
+
+test('stateless: a touch-only re-seal of the old cookie reaching the browser after a concurrent refresh\'s answer → the next request, minutes later, adopts the rotated tokens; the provider never sees the consumed refresh token', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const t1 = (await openStatelessSession(stack.keys, jar.header())).tokens;
+  const dueAtMs = (t1.accessTokenExpiresAt - Math.min(30, (t1.accessTokenExpiresAt - (t1.accessTokenIssuedAt as number)) / 2)) * 1000;
+  // Two requests of one page with cookie C1. Y, just before the token is due, only touches the session (C1': the old tokens).
+  clock.advance(dueAtMs - 50 - clock.now());
+  const y = await apiCall(stack.url, jar.header());
+  assert.equal(y.status, 200);
+  // X, just after, refreshes (C2).
+  clock.advance(100);
+  const x = await apiCall(stack.url, jar.header());
+  assert.equal(x.status, 200);
+  const other = copyJar(jar);
+  for (const c of x.setCookies) other.store(new Response(null, { headers: { 'set-cookie': c } }));
+  assert.notEqual((await openStatelessSession(stack.keys, other.header())).tokens.refreshToken, t1.refreshToken, 'X rotated the refresh token');
+  // Y's answer lands last: the browser keeps C1'.
+  for (const c of [...x.setCookies, ...y.setCookies]) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+  assert.equal((await openStatelessSession(stack.keys, jar.header())).tokens.refreshToken, t1.refreshToken, 'the browser holds the old refresh token');
+
+  clock.advance(6 * 60_000); // a pause well inside the idle timeout, longer than refresh results used to be kept
+  const grants = stack.refreshGrants();
+  const later = await apiCall(stack.url, jar.header());
+  assert.equal(later.status, 200, later.body);
+  assert.equal(stack.refusedRefreshGrants(), 0, 'the consumed refresh token was never replayed');
+  assert.equal(stack.refreshGrants(), grants + 1, 'one refresh, from the rotated token');
+  assert.equal((await apiCall(stack.url, other.header())).status, 200, 'the grant lives: a copy holding C2 still works');
+});
+
+test('stateless: a touch judged after another instance refreshed the session (its clock a little behind, the token not yet due there) re-seals the rotated tokens, not the cookie\'s', async (t) => {
+  const clock = offsetClock();
+  const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const t1 = (await openStatelessSession(stack.keys, jar.header())).tokens;
+  const dueAtMs = (t1.accessTokenExpiresAt - Math.min(30, (t1.accessTokenExpiresAt - (t1.accessTokenIssuedAt as number)) / 2)) * 1000;
+  clock.advance(dueAtMs + 50 - clock.now());
+  const x = await apiCall(stack.url, jar.header());
+  const c2 = copyJar(jar);
+  for (const c of x.setCookies) c2.store(new Response(null, { headers: { 'set-cookie': c } }));
+  const rotated = (await openStatelessSession(stack.keys, c2.header())).tokens.refreshToken;
+  assert.notEqual(rotated, t1.refreshToken);
+  clock.advance(-100); // the instance judging Y: 50 ms before the token is due, a touch due
+  const y = await apiCall(stack.url, jar.header());
+  assert.equal(y.status, 200);
+  assert.ok(y.setCookies.length > 0, 'touched: re-sealed');
+  for (const c of y.setCookies) jar.store(new Response(null, { headers: { 'set-cookie': c } }));
+  assert.equal((await openStatelessSession(stack.keys, jar.header())).tokens.refreshToken, rotated, 'Y\'s cookie carries the rotated refresh token');
+  assert.equal(y.json<Echo>().authorization, `Bearer ${(await openStatelessSession(stack.keys, c2.header())).tokens.accessToken}`, 'and forwards the new access token');
 });
 
 test('stateful: a refresh token revoked at the provider → the next refresh is refused: 401 GH_SESSION_EXPIRED, or the login redirect for a page', async (t) => {

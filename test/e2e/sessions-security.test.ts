@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { ConfigSchema } from '../../src/config/schema.js';
 import { MemorySessionStore } from '../../src/sessions/memory/memory-store.js';
 import type { SessionKey, StoredSession } from '../../src/sessions/store.js';
 import { CookieJar, loginWithForm } from '../helpers/auth-service.js';
@@ -254,6 +255,29 @@ for (const mode of ['stateful', 'stateless'] as const) {
     assert.equal(api.json<Echo>().cookie, 'app=1', 'a session route');
   });
 }
+
+test('with the sessions section removed (a reload), the browser\'s __Host-gh_ cookies still never reach an upstream', async (t) => {
+  const stack = await startSessionStack({ mode: 'stateless' });
+  t.after(() => stack.close());
+  const { jar } = await stack.login();
+  const gateway = stack.gateways[0];
+  assert.ok(gateway);
+  await gateway.reload(
+    ConfigSchema.parse({
+      listen: { host: '127.0.0.1', port: Number(new URL(stack.url).port) },
+      admin: { enabled: false },
+      logging: { level: 'silent' },
+      routes: [{ path: '/public', upstream: stack.upstream.url, auth: 'none' }],
+    }),
+  );
+  // The sealed session (tokens) the browser still holds, the other mode's id and any other name in the namespace.
+  const cookie = `app=1; ${jar.header()}; __Host-gh_sid=${randomBytes(32).toString('base64url')}; __Host-gh_future=1; theme=dark`;
+  const pub = await rawRequest(`${stack.url}/public/x`, { headers: { cookie } });
+  assert.equal(pub.status, 200, pub.body);
+  assert.equal(pub.json<Echo>().cookie, 'app=1; theme=dark');
+  const only = await rawRequest(`${stack.url}/public/x`, { headers: { cookie: jar.header() } });
+  assert.equal(only.json<Echo>().cookie, undefined, 'no Cookie header at all when only the gateway\'s were sent');
+});
 
 test('logout by form navigation continues to the provider end-session endpoint; login while the provider is down is 503', async (t) => {
   const stack = await startSessionStack({ mode: 'stateful' });
