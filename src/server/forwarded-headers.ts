@@ -101,9 +101,7 @@ export function buildUpstreamHeaders(
  * (the browser's, before proxies appended theirs), else Host.
  */
 export function requestedHost(headers: IncomingHttpHeaders, trusted: boolean): string | undefined {
-  const xfh = trusted ? firstValue(headers['x-forwarded-host']) : undefined;
-  if (xfh) return xfh.split(',')[0]?.trim();
-  return headers.host;
+  return (trusted ? firstValue(headers['x-forwarded-host']) : undefined) ?? headers.host;
 }
 
 /** Lower-case names the proxy sets, removes or takes from trusted proxies only; also `proxy-*`. */
