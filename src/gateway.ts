@@ -323,7 +323,17 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
         for (const s of servers) s.closeIdleConnections();
         if (running() > 0) {
-          await settleWithin(Promise.all(live().map((g) => g.state.traffic.idle())), active.shutdown.drainTimeoutMs);
+          // A connection whose answer went out keep-alive before the drain began turns idle when it is
+          // done: closed then, rather than left to a client that would send on it (answers written
+          // from now on say Connection: close themselves; see HandlerEnv.draining).
+          const sweep = setInterval(() => {
+            for (const s of servers) s.closeIdleConnections();
+          }, 100);
+          try {
+            await settleWithin(Promise.all(live().map((g) => g.state.traffic.idle())), active.shutdown.drainTimeoutMs);
+          } finally {
+            clearInterval(sweep);
+          }
           if (running() > 0) logger.warn({ inFlight: running() }, 'drain timeout: closing remaining connections');
         }
         bound.closeAllConnections();

@@ -43,5 +43,9 @@ export function createLogger(level: LoggerOptions['level'] = 'info', destination
     formatters: { level: (label) => ({ level: label }) },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination ? pino(opts, destination) : pino(opts);
+  // Written synchronously: pino's default (asynchronous) stdout flushes at exit, and its flush
+  // retries a write to a reader that went away (EPIPE) for ever, so a gateway whose log pipe broke
+  // could not exit on SIGTERM. In sync mode nothing waits to be flushed, and a broken pipe only
+  // ends logging. The cost: a log reader that stops reading holds the process up, as for console.log.
+  return pino(opts, destination ?? pino.destination({ dest: 1, sync: true }));
 }

@@ -11,8 +11,8 @@ export type UpstreamFailureKind = 'connect' | 'timeout' | 'reset' | 'body_too_la
 
 /** Told how an upstream exchange ended; the request handler implements it. */
 export interface UpstreamObserver {
-  /** Shutdown began: the answer asks the client to close the connection. */
-  readonly draining: boolean;
+  /** Shutdown began and nothing waits behind this request: the answer asks the client to close the connection. */
+  readonly endsConnection: boolean;
   upstreamDone(): void;
   /** `err` is undefined when nothing more can be sent to the client (headers already out, or it left). */
   upstreamFailed(kind: UpstreamFailureKind, err: GatehouseError | undefined): void;
@@ -140,7 +140,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     // this connection would wait behind it until the request timeout: the connection closes after
     // this answer (RFC 9112 §9.6), which also tells the client to stop sending.
     // Likewise while the gateway drains, so a keep-alive client sends its next request elsewhere.
-    if (!this.res.req.complete || this.observer.draining) this.res.shouldKeepAlive = false;
+    if (!this.res.req.complete || this.observer.endsConnection) this.res.shouldKeepAlive = false;
     for (let i = 0; i < this.extraHeaders.length; i++) headers.push(this.extraHeaders[i] as string);
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, headers);

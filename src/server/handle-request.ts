@@ -14,7 +14,7 @@ import { buildUpstreamHeaders, isChunkedAlone, requestedHost } from './forwarded
 import { forwardRequest, type ProxyHandler, type UpstreamFailureKind, type UpstreamObserver } from './forward.js';
 import { hostHeaderError } from './host-header.js';
 import { normalizePath } from './normalize-path.js';
-import { startInTurn } from './pipelined.js';
+import { hasWaiting, startInTurn } from './pipelined.js';
 import { sendError } from './respond.js';
 import type { RouteMetrics } from './route-metrics.js';
 import type { Router } from './router.js';
@@ -45,7 +45,7 @@ export interface HandlerEnv {
   readonly accessLog: AccessLog;
   /** Reads the current state once per request, so a reload never mixes two tables in one request. */
   state(): GatewayState;
-  /** True once shutdown began: each answer then ends its connection. */
+  /** True once shutdown began: each answer then ends its connection, unless requests pipelined behind it wait. */
   readonly draining: boolean;
 }
 
@@ -117,9 +117,6 @@ export function createRequestHandler(env: HandlerEnv): (req: IncomingMessage, re
     // `on`, not `once`: 'close' is emitted once, and `once` would wrap the listener per request.
     // Also for a request still waiting its turn: one the client leaves is logged and counted (499).
     res.on('close', exchange.onClose);
-    // Shutting down: a keep-alive client would go on sending here and hold the drain open to its
-    // timeout; told to close (Node then closes after the answer), it goes to another instance.
-    if (env.draining) res.shouldKeepAlive = false;
     // Pipelined behind an answer still being written: started when that one is done.
     if (res.socket === null) return startInTurn(req, res, () => exchange.start(), env.logger);
     exchange.start();
@@ -176,6 +173,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     const endpoints = state.sessionEndpoints;
     if (endpoints !== undefined && endpoints.matches(this.path)) {
       this.authOutcome = 'session-endpoint';
+      if (this.endsConnection) this.res.shouldKeepAlive = false;
       if (awaitsContinue(req)) this.res.writeContinue();
       this.holds++;
       endpoints
@@ -322,7 +320,7 @@ class Exchange implements RequestContext, UpstreamObserver {
     // from it already (a body stream that was destroyed).
     const socket = this.res.socket ?? this.req.socket;
     if (close && socket) closingConnections.add(socket);
-    if (this.env.draining) this.res.shouldKeepAlive = false;
+    if (this.endsConnection) this.res.shouldKeepAlive = false;
     // Set-Cookie (cleared session) and Location (login redirect) from the pipeline go out with the error.
     sendError(
       this.res,
@@ -348,14 +346,17 @@ class Exchange implements RequestContext, UpstreamObserver {
     this.fail(asGatehouseError(err));
   }
 
-  /** Shutdown began (see HandlerEnv.draining): an upstream answer written now says `Connection: close`. */
-  get draining(): boolean {
-    return this.env.draining;
+  /**
+   * Whether this answer ends its connection (`Connection: close`): once shutdown began, a keep-alive
+   * client would go on sending here and hold the drain open to its timeout; told to close, it takes
+   * its next request elsewhere. Not while requests it pipelined wait behind this one: they were
+   * parsed, and are answered first (the last of them closes).
+   */
+  get endsConnection(): boolean {
+    return this.env.draining && !hasWaiting(this.req.socket);
   }
 
   readonly onClose = (): void => {
-    // Began before the drain, its answer may have said keep-alive: the connection ends with it all the same.
-    if (this.env.draining) this.req.socket.destroySoon();
     if (this.upstream !== undefined) this.upstream.abort();
     this.release();
     const seconds = (performance.now() - this.startedAt) / 1000;

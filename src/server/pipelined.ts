@@ -12,6 +12,11 @@ export const MAX_WAITING_REQUESTS = 16;
 /** Requests parsed on a connection and not yet started, per connection. */
 const waiting = new WeakMap<Socket, number>();
 
+/** Whether requests are parsed on `socket` and waiting for the answer being written to finish. */
+export function hasWaiting(socket: Socket): boolean {
+  return (waiting.get(socket) ?? 0) > 0;
+}
+
 /**
  * Starts a request pipelined behind one whose answer is still being written
  * once that answer is done. node:http parses pipelined requests as they arrive

@@ -471,6 +471,37 @@ test('draining: an answer given while draining ends its keep-alive connection (C
   }
 });
 
+test('draining: requests pipelined behind an answer are still served, and only the last answer closes the connection', async () => {
+  const held: ServerResponse[] = [];
+  const paths: string[] = [];
+  const up = createServer((req, res) => {
+    paths.push(req.url as string);
+    held.push(res);
+  });
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const upUrl = `http://127.0.0.1:${(up.address() as AddressInfo).port}`;
+  const t = await startTestGateway({ shutdown: { drainTimeoutMs: 60_000 }, routes: [{ path: '/', upstream: upUrl, auth: 'none' }] });
+  const conn = await openConnection(Number(new URL(t.gw.url).port));
+  conn.socket.write('GET /first HTTP/1.1\r\nHost: gw.test\r\n\r\nPOST /second HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 2\r\n\r\nhi');
+  await waitUntil(() => held.length === 1, 'the first request reached the upstream');
+  const closing = t.gw.close();
+  try {
+    (held[0] as ServerResponse).end('one');
+    await waitUntil(() => held.length === 2, 'the pipelined request was started after the first answer');
+    (held[1] as ServerResponse).end('two');
+    await conn.closed;
+    const answers = conn.received().split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 2, conn.received());
+    assert.match(answers[0] as string, /^HTTP\/1\.1 200 [\s\S]*\r\nConnection: keep-alive[\s\S]*one$/i, 'a request waits behind it: kept open');
+    assert.match(answers[1] as string, /^HTTP\/1\.1 200 [\s\S]*\r\nConnection: close[\s\S]*two$/i, 'the last answer closes');
+    assert.deepEqual(paths, ['/first', '/second']);
+  } finally {
+    for (const res of held) if (!res.writableEnded) res.end();
+    await closing;
+    up.close();
+  }
+});
+
 test('close cuts requests that outlive the drain timeout', async () => {
   const up = await startEchoUpstream();
   const t = await startTestGateway({ shutdown: { drainTimeoutMs: 100 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] });

@@ -176,6 +176,24 @@ test('SIGINT also drains and exits 0', async (t) => {
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });
 
+test('SIGTERM still drains and exits 0 when the reader of its log output has gone away (a broken pipe)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'gatehouse.yaml');
+  await writeFile(file, configText(await startEcho(t), ['/v1']));
+  const cli = new CliProcess(['start', '--config', file]);
+  t.after(() => cli.stop());
+  await cli.waitForLine('stdout', /"msg":"serving /);
+  cli.child.stdout?.destroy(); // the log shipper died
+  const exit = new Promise<unknown>((resolve) => cli.child.once('exit', (code, signal) => resolve({ code, signal })));
+  cli.child.kill('SIGTERM');
+  // A guard against a hang (the process spun on the broken pipe for ever), not a measure of speed.
+  let guard: NodeJS.Timeout | undefined;
+  const hung = new Promise<string>((resolve) => (guard = setTimeout(() => resolve('still running after 30 s'), 30_000)));
+  assert.deepEqual(await Promise.race([exit, hung]), { code: 0, signal: null });
+  clearTimeout(guard);
+});
+
 /** An upstream that answers `finished` only once released: a request in flight for as long as a test needs. */
 async function startHeldUpstream(t: TestContext): Promise<{ upstream: string; requestArrived: Promise<void>; release: () => void }> {
   let release: () => void = () => {};
