@@ -167,7 +167,7 @@ export async function startAuthService(config: AuthServiceConfig, opts: AuthServ
   reloadTimer.unref();
 
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'));
-  const passwordChecks = new PasswordCheckSlots(cfg.login.maxConcurrentChecks);
+  const passwordChecks = new PasswordCheckSlots(cfg.login.maxConcurrentChecks, now);
   const trusted = createTrustedProxies(cfg.trustedProxies);
 
   const pinToIssuer = issuerOriginPinner(cfg.issuer);

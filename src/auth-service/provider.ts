@@ -72,7 +72,13 @@ export function createProvider(deps: ProviderDeps): Provider {
           // another process) touches only the account store, and neither model store can list a
           // user's grants. Asked here, the answer holds for both stores and for every remover.
           const accountId = token.kind === 'ClientCredentials' ? undefined : token.accountId;
-          return accountId === undefined || (await accounts.findById(accountId)) !== undefined;
+          if (accountId === undefined) return true;
+          const account = await accounts.findById(accountId);
+          if (account === undefined) return false;
+          // A refresh token from a sign-in older than the password is refused at the token endpoint
+          // (findAccount): it reads inactive here too. Access tokens run out their short lives, as documented.
+          const authTime = (token as { authTime?: unknown }).authTime;
+          return !(token.kind === 'RefreshToken' && typeof authTime === 'number' && authTime < account.updatedAt);
         },
       },
       revocation: {

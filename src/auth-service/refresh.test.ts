@@ -118,6 +118,7 @@ test('a new password ends earlier sign-ins: their refresh tokens get invalid_gra
   await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
   try {
     assert.equal(await auth.service.accounts.setPassword(auth.user.username, await hashPassword(newPassword)), true);
+    assert.equal((await oidc.tokenIntrospection(config, rotated.refresh_token as string)).active, false, 'introspection agrees: the refresh token is dead');
     await assert.rejects(oidc.refreshTokenGrant(config, rotated.refresh_token as string), isInvalidGrant);
     await assert.rejects(
       loginWithForm(authorize(), { username: auth.user.username, password: 'not-the-password', redirectUri: TEST_REDIRECT_URI, jar }),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.js';
 import { addressKey, LoginRateLimiter } from './rate-limit.js';
+import { PasswordCheckSlots } from './routes.js';
 
 test('per-username limit: refused after N attempts until the window ends', () => {
   let now = 1_000_000;
@@ -93,4 +94,18 @@ test('CSRF tokens are bound to the interaction and the key', () => {
   assert.equal(isValidCsrfToken(undefined, 'uid-1', key), false);
   assert.equal(isValidCsrfToken('', 'uid-1', key), false);
   assert.equal(isValidCsrfToken(token.slice(1), 'uid-1', key), false);
+});
+
+test('PasswordCheckSlots: bounded; a turned-away sign-in is reported at most every 10 s, with the count since the last report', () => {
+  let now = 0;
+  const slots = new PasswordCheckSlots(2, () => now);
+  assert.equal(slots.tryTake(), true);
+  assert.equal(slots.tryTake(), true);
+  assert.equal(slots.tryTake(), false);
+  assert.equal(slots.turnAway(), 1, 'the first is reported');
+  for (let i = 0; i < 5; i++) assert.equal(slots.turnAway(), undefined);
+  now = 10_000;
+  assert.equal(slots.turnAway(), 6, 'then the count, once the interval passed');
+  slots.release();
+  assert.equal(slots.tryTake(), true, 'a released slot is taken again');
 });

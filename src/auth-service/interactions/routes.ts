@@ -33,7 +33,26 @@ export interface InteractionDeps {
  */
 export class PasswordCheckSlots {
   private used = 0;
-  constructor(readonly max: number) {}
+  private turnedAway = 0;
+  private reportedAt = -Infinity;
+  constructor(
+    readonly max: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Counts a sign-in turned away; every 10 s at most, the number since the last report (else
+   * undefined): the flood this bound is for must not become one of log lines.
+   */
+  turnAway(): number | undefined {
+    this.turnedAway++;
+    const now = this.now();
+    if (now - this.reportedAt < 10_000) return undefined;
+    const count = this.turnedAway;
+    this.turnedAway = 0;
+    this.reportedAt = now;
+    return count;
+  }
 
   tryTake(): boolean {
     if (this.used >= this.max) return false;
@@ -152,7 +171,8 @@ export async function handleInteraction(req: IncomingMessage, res: ServerRespons
     return true;
   };
   if (!deps.passwordChecks.tryTake()) {
-    deps.logger?.warn({ event: 'login_busy', max: deps.passwordChecks.max }, 'sign-in turned away: too many password checks under way');
+    const turnedAway = deps.passwordChecks.turnAway();
+    if (turnedAway !== undefined) deps.logger?.warn({ event: 'login_busy', max: deps.passwordChecks.max, turnedAway }, 'sign-ins turned away: too many password checks under way');
     return formAgain(503, 'Sign-in is busy right now. Try again in a moment.', { 'retry-after': '1' });
   }
   let found: Awaited<ReturnType<AccountStore['findForLogin']>>;
