@@ -311,7 +311,7 @@ const SecuritySchema = z
     realm: z.string().default('gatehouse').describe('Realm in `WWW-Authenticate` challenges.'),
     tokenCache: z
       .object({
-        maxEntries: z.number().int().nonnegative().max(MAX_CACHE_ENTRIES).default(10000).describe('Verified-token cache size (0 disables). A token is stored at its second verification; the rejected-signature cache holds a quarter of this, at least 1,000.'),
+        maxEntries: z.number().int().nonnegative().max(MAX_CACHE_ENTRIES).default(10000).describe('Verified-token cache size (0 disables it and the rejected-signature cache). A token is stored at its second verification; the rejected-signature cache holds a quarter of this, at least 1,000.'),
       })
       .strict()
       .default({ maxEntries: 10000 }),
