@@ -207,7 +207,9 @@ test('what the schema accepts at its bounds, the verifier core accepts too (conf
     },
     routes: [{ path: '/x', upstream: 'http://127.0.0.1:9', auth: 'jwt' }],
   });
-  for (const issuer of configuredIssuers(cfg)) assert.doesNotThrow(() => assertUsableIssuerOptions(issuer));
+  const issuers = configuredIssuers(cfg);
+  assert.equal(issuers.length, 1);
+  for (const issuer of issuers) assert.doesNotThrow(() => assertUsableIssuerOptions(issuer));
 });
 
 test('a route path with an escape the normalizer decodes, or with raw non-ASCII, is refused with the spelling to write', () => {

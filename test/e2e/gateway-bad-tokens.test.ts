@@ -220,6 +220,7 @@ for (const bad of CATALOG) {
 }
 
 test('after the whole catalog: no bad token in the logs, auth outcomes counted, and a valid token still passes', async () => {
+  assert.equal(sent.length, CATALOG.length, 'the catalog ran first (this test reads what it sent)');
   const text = t.logText();
   for (const token of sent) {
     for (const part of token.split('.').filter((p) => p.length > 8)) assert.ok(!text.includes(part), 'no part of a bad token in the logs');

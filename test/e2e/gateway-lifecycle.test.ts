@@ -383,9 +383,15 @@ test('a reload after close begins is refused before it builds anything: a JWKS i
   }
 });
 
-test('close drains in-flight requests, refuses new connections', async () => {
+test('close drains in-flight requests, refuses new connections', async (c) => {
   const up = await startEchoUpstream();
   const t = await startTestGateway({ routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  // Also after a failed assertion: the held response released, the drain ends, then the upstream goes.
+  c.after(async () => {
+    up.release();
+    await t.close();
+    await up.close();
+  });
   up.setMode('stream');
   const res = await request(`${t.gw.url}/long`);
   const closing = t.gw.close();
@@ -393,13 +399,17 @@ test('close drains in-flight requests, refuses new connections', async () => {
   up.release();
   assert.equal(await res.body.text(), STREAM_FIRST + STREAM_REST, 'the in-flight request completed');
   await closing;
-  await up.close();
 });
 
-test('close also drains a request of a configuration a reload has replaced', async () => {
+test('close also drains a request of a configuration a reload has replaced', async (c) => {
   const up = await startEchoUpstream();
   const other = await startEchoUpstream();
   const t = await startTestGateway({ routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  c.after(async () => {
+    up.release();
+    await t.close();
+    await Promise.all([up.close(), other.close()]);
+  });
   up.setMode('stream');
   const res = await request(`${t.gw.url}/long`);
   await t.gw.reload(validateConfig({ ...base, routes: [{ path: '/', upstream: other.url, auth: 'none' }] }));
@@ -410,7 +420,6 @@ test('close also drains a request of a configuration a reload has replaced', asy
   up.release();
   assert.equal(await res.body.text(), STREAM_FIRST + STREAM_REST, 'the in-flight request completed');
   await closing;
-  await Promise.all([up.close(), other.close()]);
 });
 
 test('draining: /readyz answers 503 from the moment close begins; a drain timeout longer than a timer holds (a month) still waits', async () => {
@@ -502,9 +511,13 @@ test('draining: requests pipelined behind an answer are still served, and only t
   }
 });
 
-test('close cuts requests that outlive the drain timeout', async () => {
+test('close cuts requests that outlive the drain timeout', async (c) => {
   const up = await startEchoUpstream();
   const t = await startTestGateway({ shutdown: { drainTimeoutMs: 100 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  c.after(async () => {
+    await t.close();
+    await up.close();
+  });
   up.setMode('hang');
   const arrived = up.nextRequest();
   const outcome = call(`${t.gw.url}/stuck`).then(
@@ -514,7 +527,6 @@ test('close cuts requests that outlive the drain timeout', async () => {
   await arrived;
   await t.gw.close();
   assert.equal(await outcome, 'cut', 'the stuck request was cut');
-  await up.close();
 });
 
 test('admin listener: readiness and metrics of the gateway', async () => {

@@ -90,7 +90,7 @@ for (const clientLeaves of [false, true]) {
 
 test('a reload refused after it opened a new session store closes that store again (its Redis connections go)', async (t) => {
   const redis = await DisposableRedis.start();
-  t.after(() => redis.stop());
+  t.after(() => redis.dispose());
   const input = {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { enabled: false },

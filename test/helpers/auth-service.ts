@@ -7,6 +7,7 @@ import { AuthServiceSchema, startAuthService, type AuthService, type AuthService
 import { hashPassword } from '../../src/auth-service/accounts/password.js';
 import { CookieJar, loginWithForm } from './auth-login.js';
 import { freePort } from './ports.js';
+import { REDIS_URL } from './sessions.js';
 
 export { CookieJar, csrfFromPage, loginWithForm, type LoginOptions, type LoginStep } from './auth-login.js';
 
@@ -98,7 +99,7 @@ export async function startTestAuthService(opts: TestAuthServiceOptions = {}): P
   const raw: AuthServiceConfigInput = {
     issuer,
     listen: { host: '127.0.0.1', port },
-    store: opts.store === 'redis' ? { kind: 'redis', url: opts.redisUrl ?? 'redis://127.0.0.1:6379', keyPrefix: prefix } : { kind: 'sqlite', path: join(dir, 'oidc.sqlite') },
+    store: opts.store === 'redis' ? { kind: 'redis', url: opts.redisUrl ?? REDIS_URL, keyPrefix: prefix } : { kind: 'sqlite', path: join(dir, 'oidc.sqlite') },
     usersPath: join(dir, 'users.sqlite'),
     signing: { alg: 'ES256', keysPath: join(dir, 'keys.json'), rotationDelay: 60 },
     cookieKeys: [secret() + secret()],

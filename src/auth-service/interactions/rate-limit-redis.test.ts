@@ -125,12 +125,15 @@ test('redis store: Redis gone after the login page loaded: the form answers 503 
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => relay.close(() => resolve())));
-  const auth = await startTestAuthService({ store: 'redis', redisUrl: `redis://127.0.0.1:${(relay.address() as AddressInfo).port}` });
+  const started: { auth?: Awaited<ReturnType<typeof startTestAuthService>> } = {};
+  // One hook, in this order (node:test runs hooks in the order they were added): the service
+  // deletes its keys through the relay, reopened, and only then does the relay close.
   t.after(async () => {
     open = true;
-    await auth.close().catch(() => {});
+    await started.auth?.close();
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
   });
+  const auth = (started.auth = await startTestAuthService({ store: 'redis', redisUrl: `redis://127.0.0.1:${(relay.address() as AddressInfo).port}` }));
   const page = await openLoginPage(auth.issuer, auth.clients.web.clientId);
   assert.equal(page.status, 200);
   open = false;

@@ -48,7 +48,8 @@ async function tokenAndJwks(auth: TestAuthService): Promise<{ token: string; jwk
   return { token: access_token, jwks };
 }
 
-test('rotation in a running service: JWKS first, signing after the delay, old key gone after the token lifetime', async () => {
+test('rotation in a running service: JWKS first, signing after the delay, old key gone after the token lifetime', async (t) => {
+  t.after(() => clock.reset()); // also when an assertion fails: later tests share the clock
   const auth = await startTestAuthService({ now: clock.now });
   services.push(auth);
   const before = await tokenAndJwks(auth);
@@ -70,7 +71,6 @@ test('rotation in a running service: JWKS first, signing after the delay, old ke
   clock.advance(auth.config.ttl.accessToken * 1000);
   const retired = await tokenAndJwks(auth);
   assert.deepEqual(retired.jwks.keys.map((k) => k.kid), [rotation.kid], 'old key retired after the longest access-token lifetime');
-  clock.reset();
 });
 
 test('a rotation written to the keys file (gatehouse keys rotate) is picked up by reloadKeys', async () => {

@@ -237,7 +237,8 @@ test('SIGTERM: the embedded authorization service serves while the gateway drain
   const port = await freePort();
   const secret = 'svc-secret-0123456789';
   const file = join(dir, 'gatehouse.yaml');
-  const drainTimeoutMs = 4000;
+  // Long enough for the steps below on a loaded machine; the stuck request then waits it out.
+  const drainTimeoutMs = 8000;
   await writeFile(
     file,
     configText(upstream, ['/slow'], authSection(port, secret)).replace(
@@ -277,14 +278,14 @@ test('SIGTERM: the embedded authorization service serves while the gateway drain
   release();
   assert.deepEqual(await gatewayResponse, { status: 200, body: 'finished' });
   // The gateway has drained: now the service stops accepting and closes its idle connections.
-  assert.equal(await refusedWithin(port, 1500), true, 'no new connection once the gateway has drained');
-  assert.equal(await closesWithin(idle, 1500), 'closed', 'the idle connection is closed');
+  assert.equal(await refusedWithin(port, 5000), true, 'no new connection once the gateway has drained');
+  assert.equal(await closesWithin(idle, 5000), 'closed', 'the idle connection is closed');
   inFlight.socket.write(body.slice(10));
   const answered = await responseOn(inFlight);
   assert.equal(answered.status, 200, answered.body);
   assert.ok((JSON.parse(answered.body) as { access_token?: string }).access_token);
   assert.match(answered.head, /\r\nconnection: close/i);
-  assert.equal(await closesWithin(inFlight, 1500), 'closed', 'its connection ends with the answer');
+  assert.equal(await closesWithin(inFlight, 5000), 'closed', 'its connection ends with the answer');
 
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
   await stuck.closed;

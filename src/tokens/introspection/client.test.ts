@@ -443,7 +443,8 @@ test('lookups waiting for discovery count against maxConcurrentRequests: the res
 });
 
 test('a discovery runs within timeoutMs of its own: one started late in a queued lookup\'s time does not fail the lookups that join it', async () => {
-  // The first OpenID metadata request fails after 900 ms, the next ones answer after 400 ms; RFC 8414's document is not there.
+  // The first OpenID metadata request fails after 2 s, the next ones answer after 2 s; RFC 8414's document is not there.
+  // Every step has about a second of margin, so a loaded machine's stalls do not reorder them.
   let metadataRequests = 0;
   const metadata = createHttpServer((req, res) => {
     if (req.url !== '/.well-known/openid-configuration') return void res.writeHead(404).end();
@@ -451,12 +452,12 @@ test('a discovery runs within timeoutMs of its own: one started late in a queued
     setTimeout(() => {
       if (first) return void res.writeHead(500).end();
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, introspection_endpoint: stub.endpoint }));
-    }, first ? 900 : 400);
+    }, 2000);
   });
   await new Promise<void>((resolve) => metadata.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(metadata.address() as AddressInfo).port}`;
   try {
-    const c = client({ endpoint: undefined, issuer, timeoutMs: 1000, maxConcurrentRequests: 2 });
+    const c = client({ endpoint: undefined, issuer, timeoutMs: 3000, maxConcurrentRequests: 2 });
     activeToken('tok-joins-late', { iss: issuer });
     const outcome = (p: Promise<unknown>) => p.then(() => 'passed', (err: unknown) => ((err as Error).cause as Error).message);
     // Two lookups hold both slots through the failed first discovery; a third waits for a slot.
@@ -464,7 +465,7 @@ test('a discovery runs within timeoutMs of its own: one started late in a queued
     await new Promise((r) => setTimeout(r, 40));
     const queued = outcome(c.introspect('tok-queued'));
     assert.deepEqual(await Promise.all(first), ['metadata answered 500', 'metadata answered 500']);
-    // The queued lookup starts the second discovery with about 100 ms of its deadline left.
+    // The queued lookup starts the second discovery with about 1 s of its deadline left, less than the 2 s it takes.
     await new Promise((r) => setTimeout(r, 20));
     const joining = outcome(c.introspect('tok-joins-late'));
     assert.equal(await queued, "timed out waiting for the endpoint's discovery");
