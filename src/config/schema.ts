@@ -246,7 +246,7 @@ const LimitsSchema = z
         'How long a response may wait for the client to take any of it: a client that stops reading is cut (499 in the access log) and the pooled upstream connection it held is freed. The kernel shows a client\'s reading only as its send buffer frees up, so keep this well above the pace of a slow client (nginx\'s `send_timeout` is 60 s).',
       ),
     upstreamConnectTimeoutMs: z.number().int().positive().default(5000).describe('Time to connect to an upstream (502 beyond).'),
-    upstreamConnections: z.number().int().positive().default(128).describe('Keep-alive pool size per upstream origin.'),
+    upstreamConnections: z.number().int().positive().default(128).describe('Connections per upstream origin, kept alive between requests: at most this many requests to one origin at once; more wait for a free connection, each at most its route\'s upstream timeout (then 504, unsent).'),
   })
   .strict();
 

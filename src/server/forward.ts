@@ -50,7 +50,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: Up
   // undici takes any async iterable as a body; its types list only the concrete kinds.
   if (req.headers['transfer-encoding'] !== undefined) body = limitBody(req, up.maxBodyBytes) as unknown as Readable;
   else if (contentLength !== undefined && contentLength !== '0') body = req;
-  up.pool.dispatch(
+  const free = up.pool.dispatch(
     {
       path: up.path,
       method: req.method as Dispatcher.HttpMethod,
@@ -61,6 +61,10 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: Up
     },
     handler,
   );
+  // The pool is full (`limits.upstreamConnections`): this request may queue behind others, and
+  // undici's timeouts start only once it is sent. One slow endpoint would hold every route to the
+  // origin for as long as it likes; the wait for a connection is bounded by the route's timeout.
+  if (!free) handler.awaitConnection(up.timeoutMs);
   return handler;
 }
 
@@ -111,11 +115,32 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.stalled);
+    clearTimeout(this.queued);
     this.abortUpstream?.(new Error('client closed the connection'));
     this.observer.upstreamFailed('aborted', undefined);
   }
 
+  /** Armed while the request may wait in the pool's queue; see {@link ProxyHandler.awaitConnection}. */
+  private queued: NodeJS.Timeout | undefined;
+
+  /** 504 when no connection takes the request within `timeoutMs`; it is then dropped unsent. */
+  awaitConnection(timeoutMs: number): void {
+    this.queued = setTimeout(() => this.connectionTimedOut(), timeoutMs);
+  }
+
+  private connectionTimedOut(): void {
+    this.queued = undefined;
+    if (this.finished) return;
+    this.finished = true;
+    // onConnect then aborts it at once: the upstream never sees a request its client was told failed.
+    this.observer.upstreamFailed('timeout', new GatehouseError('GH_UPSTREAM_TIMEOUT', 'no upstream connection came free in time'));
+  }
+
   onConnect(abort: (err?: Error) => void): void {
+    if (this.queued !== undefined) {
+      clearTimeout(this.queued);
+      this.queued = undefined;
+    }
     this.abortUpstream = abort;
     // The client left while the request waited for a pooled connection: abort() had nothing to
     // call then, and undici is about to send a request whose answer nobody will read.

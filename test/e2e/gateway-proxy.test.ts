@@ -434,6 +434,45 @@ test('an upstream that resets while the client is still sending its body: 502 wi
   }
 });
 
+test('a request waiting for a free upstream connection gets 504 within its route\'s timeoutMs, and is never sent; the held one is not disturbed', async () => {
+  // One connection to the origin, held by /slow until released; every other path answers at once.
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const seen: string[] = [];
+  const origin = createServer((req, res) => {
+    seen.push(req.url as string);
+    if (req.url === '/slow') void held.then(() => res.end('slow'));
+    else res.end('fast');
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const g = await startTestGateway({
+    limits: { upstreamConnections: 1 },
+    routes: [
+      { path: '/slow', upstream: url, auth: 'none', timeoutMs: 60_000 },
+      { path: '/fast', upstream: url, auth: 'none', timeoutMs: 300 },
+    ],
+  });
+  // A guard for the old behaviour (the queued request waited for /slow): released after 10 s at the latest.
+  const guard = setTimeout(release, 10_000);
+  try {
+    const slow = call(`${g.gw.url}/slow`);
+    await waitUntil(() => seen.length === 1, '/slow holds the one connection');
+    const fast = await call(`${g.gw.url}/fast`);
+    assert.equal(fast.status, 504);
+    assert.equal(fast.json<{ code: string }>().code, 'GH_UPSTREAM_TIMEOUT');
+    release();
+    assert.equal((await slow).status, 200);
+    assert.deepEqual(seen, ['/slow'], 'the request that timed out in the queue never reached the upstream');
+    assert.equal((await call(`${g.gw.url}/fast`)).status, 200, 'the pool serves again');
+  } finally {
+    clearTimeout(guard);
+    release();
+    await g.close();
+    origin.close();
+  }
+});
+
 test('upstream connection refused: 502 GH_UPSTREAM_UNAVAILABLE', async () => {
   const res = await call(`${t.gw.url}/down/x`);
   assert.equal(res.status, 502);
