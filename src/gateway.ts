@@ -116,7 +116,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     if (!cfg.sessions) return { sessions: undefined, store: undefined };
     const settings = JSON.stringify(cfg.sessions.store);
     const opened = opts.sessionStore === undefined && previous?.settings !== settings;
-    const store = opts.sessionStore ? undefined : opened ? { settings, store: openSessionStore(cfg.sessions.store, opts.now) } : previous;
+    const store = opts.sessionStore ? undefined : opened ? { settings, store: openSessionStore(cfg.sessions.store, opts.now, logger) } : previous;
     try {
       const sessions = createSessionRuntime(cfg.sessions, { now: opts.now, store: opts.sessionStore ?? store?.store, metrics: sessionMetrics });
       return { sessions, store };

@@ -1,3 +1,4 @@
+import type { Logger } from '../log.js';
 import type { CookieAttributes } from './cookies.js';
 import type { SessionsConfig } from './config-schema.js';
 import { Keyring } from './crypto.js';
@@ -53,9 +54,9 @@ export interface SessionMetrics {
  * in (see `SessionRuntimeOptions.store`), so that one store outlives reloads that
  * keep its settings.
  */
-export function openSessionStore(cfg: SessionsConfig['store'], now: Clock = systemClock): SessionStore {
+export function openSessionStore(cfg: SessionsConfig['store'], now: Clock = systemClock, logger?: Pick<Logger, 'warn' | 'info'>): SessionStore {
   if (cfg.kind === 'memory') return new MemorySessionStore({ maxEntries: cfg.maxEntries, clock: now });
-  const redis = RedisSessionStore.open(cfg.url, { prefix: cfg.prefix, commandTimeoutMs: cfg.commandTimeoutMs, clock: now });
+  const redis = RedisSessionStore.open(cfg.url, { prefix: cfg.prefix, commandTimeoutMs: cfg.commandTimeoutMs, clock: now, logger });
   if (cfg.localCache.maxEntries === 0) return redis;
   return new CachedSessionStore(redis, { maxEntries: cfg.localCache.maxEntries, ttlMs: cfg.localCache.ttlMs, clock: now });
 }

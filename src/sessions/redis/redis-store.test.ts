@@ -59,6 +59,34 @@ test('redis: down or frozen → GH_SESSION_STORE_UNAVAILABLE; once back, nothing
   assert.equal((await store.get('s3'))?.data, 'after');
 });
 
+test('redis: an outage is logged once (a warning, however many commands fail), and its end once; a frozen Redis too', async (t) => {
+  const redis = await DisposableRedis.start();
+  t.after(() => redis.dispose());
+  const lines: { level: string; msg: string }[] = [];
+  const logger = {
+    warn: (_o: unknown, msg?: string) => void lines.push({ level: 'warn', msg: msg ?? '' }),
+    info: (o: unknown, msg?: string) => void lines.push({ level: 'info', msg: msg ?? String(o) }),
+  };
+  const store = await RedisSessionStore.connect(redis.url, { commandTimeoutMs: 300, prefix: 'log:', logger });
+  t.after(() => store.close());
+  await store.put('s1', { data: 'x', version: 1 }, 600);
+  assert.equal(lines.length, 0);
+
+  await redis.stop();
+  for (let i = 0; i < 5; i++) await assert.rejects(store.get('s1'), isUnavailable);
+  await redis.start();
+  await eventually(() => store.get('s1'));
+  assert.deepEqual(lines.map((l) => l.level), ['warn', 'info'], JSON.stringify(lines));
+  assert.match(lines[0]?.msg ?? '', /not answering/);
+  assert.match(lines[1]?.msg ?? '', /answering again/);
+
+  redis.freeze(); // the connection stays: only commands timing out tell
+  for (let i = 0; i < 3; i++) await assert.rejects(store.get('s1'), isUnavailable);
+  redis.thaw();
+  await eventually(() => store.get('s1'));
+  assert.deepEqual(lines.map((l) => l.level), ['warn', 'info', 'warn', 'info'], JSON.stringify(lines));
+});
+
 /** Retries while the store reports unavailable (the client is reconnecting). */
 async function eventually<T>(op: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { GatehouseError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { systemClock, type Clock, type HeldLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
 
 export interface RedisSessionStoreOptions {
@@ -11,6 +12,11 @@ export interface RedisSessionStoreOptions {
   readonly commandTimeoutMs?: number;
   /** Extra ioredis options (TLS, Sentinel, password …) when connecting by URL. */
   readonly redis?: RedisOptions;
+  /**
+   * Told when Redis stops answering (a warning, once per outage) and answers again: an outage
+   * shows as 503s on session routes only, and `/readyz` stays ready (see `isReady`).
+   */
+  readonly logger?: Pick<Logger, 'warn' | 'info'>;
 }
 
 // Entries are hashes {d: data, o: owner, v: version, e: expiresAtMs}; an owner's
@@ -75,6 +81,9 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisSessionStore implements SessionStore {
   private readonly prefix: string;
   private readonly now: Clock;
+  private readonly logger: Pick<Logger, 'warn' | 'info'> | undefined;
+  /** Whether an outage has been reported and not yet its end. */
+  private down = false;
   /** Pub/sub channel on which every write and delete publishes the changed session key. */
   readonly invalidationChannel: string;
   /** Resolves once Redis has answered (the first connection is up); never rejects. */
@@ -89,6 +98,11 @@ export class RedisSessionStore implements SessionStore {
     this.prefix = opts.prefix ?? 'gh:sess:';
     this.invalidationChannel = `${this.prefix}inv`;
     this.now = opts.clock ?? systemClock;
+    this.logger = opts.logger;
+    if (this.logger !== undefined) {
+      client.on('error', (err: Error) => this.lost(err));
+      client.on('ready', () => this.restored());
+    }
     this.ready = client.status === 'ready' ? Promise.resolve() : new Promise((resolve) => client.once('ready', () => resolve()));
     void this.ready.then(() => (this.connectedOnce = true));
     client.defineCommand('ghSessPut', { numberOfKeys: 2, lua: PUT });
@@ -246,9 +260,27 @@ export class RedisSessionStore implements SessionStore {
 
   private async call<T>(op: () => Promise<T>): Promise<T> {
     try {
-      return await op();
+      const result = await op();
+      if (this.down) this.restored(); // a frozen Redis that thawed keeps its connection: no 'ready'
+      return result;
     } catch (err) {
+      // A frozen Redis keeps its connection: only commands timing out tell.
+      this.lost(err as Error);
       throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store unavailable', { cause: err });
     }
+  }
+
+  /** Reports an outage once, however many commands and reconnection attempts fail during it. */
+  private lost(err: Error): void {
+    if (this.down || this.logger === undefined) return;
+    this.down = true;
+    // The message only: an ioredis error may carry the command and its arguments (session keys).
+    this.logger.warn({ err: { message: err.message } }, 'session store (Redis) not answering: session requests get 503 until it is back');
+  }
+
+  private restored(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.logger?.info('session store (Redis) answering again');
   }
 }
