@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { decodeJwt, decodeProtectedHeader, createRemoteJWKSet, jwtVerify } from 'jose';
-import { discoverClient, obtainTokensWithLogin, startTestAuthService, TEST_API, TEST_OPAQUE_API, type TestAuthService } from '../../test/helpers/auth-service.js';
+import { CookieJar, discoverClient, obtainTokensWithLogin, startTestAuthService, TEST_API, TEST_OPAQUE_API, type TestAuthService } from '../../test/helpers/auth-service.js';
 
 let auth: TestAuthService;
 before(async () => {
@@ -124,4 +124,31 @@ test('code flow for a JWT resource: access token is an RFC 9068 JWT for the user
   assert.equal(claims.aud, TEST_API);
   assert.equal(claims.client_id, auth.clients.web.clientId);
   assert.equal(claims.scope, 'api:read');
+});
+
+test('claims parameter: sid in the ID token when asked for, one per browser session (one grant), kept across refresh; any other claim asked for by name is refused', async () => {
+  const meta = (await (await fetch(`${auth.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+  assert.equal(meta.claims_parameter_supported, true);
+  const scope = 'openid offline_access api:read';
+  const claims = JSON.stringify({ id_token: { sid: null } });
+  const browser = new CookieJar();
+  const first = await obtainTokensWithLogin(auth, auth.clients.web, { scope, claims, jar: browser });
+  const again = await obtainTokensWithLogin(auth, auth.clients.web, { scope, claims, jar: browser });
+  const elsewhere = await obtainTokensWithLogin(auth, auth.clients.web, { scope, claims });
+  const sid = first.claims()?.sid;
+  assert.equal(typeof sid, 'string');
+  assert.equal(again.claims()?.sid, sid, 'the same browser session');
+  assert.notEqual(elsewhere.claims()?.sid, sid, 'another browser session');
+  const refreshed = await oidc.refreshTokenGrant(await discoverClient(auth, auth.clients.web), first.refresh_token as string);
+  assert.equal(refreshed.claims()?.sid, sid);
+  assert.equal((await obtainTokensWithLogin(auth, auth.clients.web, { scope })).claims()?.sid, undefined, 'not asked for, not sent');
+
+  // The consent page lists scopes only: a user claim by name would bypass the client's scopes.
+  for (const asked of [{ id_token: { preferred_username: null } }, { userinfo: { sid: null } }, { id_token: { sid: null, preferred_username: null } }]) {
+    await assert.rejects(
+      obtainTokensWithLogin(auth, auth.clients.web, { scope, claims: JSON.stringify(asked) }),
+      (err: unknown) => err instanceof oidc.AuthorizationResponseError && err.error === 'invalid_request',
+      JSON.stringify(asked),
+    );
+  }
 });

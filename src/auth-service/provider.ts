@@ -60,6 +60,19 @@ export function createProvider(deps: ProviderDeps): Provider {
       // header is ignored, discovery advertises no DPoP, and every access token is a bearer token.
       dPoP: { enabled: false },
       clientCredentials: { enabled: true },
+      // For one claim: `sid`, the browser session's id at the service, in the ID token. Two sign-ins with one
+      // sid share one grant (oidc-provider keeps one per browser session and client), and revoking a refresh
+      // token revokes its grant: the gateway asks for sid to know which of its sessions it may revoke alone.
+      // Any other claim asked for by name is refused: the consent page lists scopes, not claims, so a user
+      // claim named here would reach a client that its scopes do not let see it.
+      claimsParameter: {
+        enabled: true,
+        assertClaimsParameter: async (_ctx, claims) => {
+          const asked = claims as { userinfo?: Record<string, unknown>; id_token?: Record<string, unknown> };
+          const ok = asked.userinfo === undefined && Object.entries(asked.id_token ?? {}).every(([name, value]) => name === 'sid' && (value === null || typeof value === 'object'));
+          if (!ok) throw new errors.InvalidRequest('the claims parameter may ask only for sid in the ID token');
+        },
+      },
       introspection: {
         enabled: true,
         // Confidential clients (the gateway, resource servers) may introspect access tokens; a

@@ -30,6 +30,9 @@ export interface LoginResult {
   readonly claims: Record<string, unknown>;
 }
 
+/** The claims request parameter asking for the provider session id in the ID token. */
+const SID_CLAIMS = JSON.stringify({ id_token: { sid: null } });
+
 /** Revocation requests in flight at once when several sessions end together. */
 const REVOKE_CONCURRENCY = 4;
 
@@ -61,6 +64,9 @@ export class OidcClient {
   /** The authorization request URL for one login attempt. */
   async authorizationUrl(p: { state: string; nonce: string; codeVerifier: string }): Promise<URL> {
     const config = await this.config();
+    // `sid` in the ID token tells which logins share a grant (endedSessions). Many providers send it unasked;
+    // one that supports the claims parameter is asked for it (OIDC Core §5.5: voluntary, so never refused).
+    const askSid = config.serverMetadata().claims_parameter_supported === true;
     return oidc.buildAuthorizationUrl(config, {
       redirect_uri: this.opts.redirectUri,
       scope: this.opts.scope,
@@ -70,6 +76,7 @@ export class OidcClient {
       code_challenge: await oidc.calculatePKCECodeChallenge(p.codeVerifier),
       code_challenge_method: 'S256',
       ...(this.opts.resource ? { resource: this.opts.resource } : {}),
+      ...(askSid ? { claims: SID_CLAIMS } : {}),
     });
   }
 

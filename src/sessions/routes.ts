@@ -252,14 +252,15 @@ export class SessionEndpoints {
       lastSeenAt: now,
       ...(ua ? { userAgent: ua.slice(0, 256) } : {}),
     };
-    try {
-      setCookies.push(...(await this.o.manager.create(data, cookies)));
-    } catch (err) {
-      // No session holds the tokens just issued (the store failed, or they do not fit the cookies): revoked, best
-      // effort and within provider.timeoutMs, the refresh token does not stay live at the provider with no one to end it.
-      if (result.tokens.refreshToken) await this.o.client.revoke(result.tokens.refreshToken);
-      throw err;
-    }
+    // A failure here (the store down, tokens too large for the cookies) leaves the refresh token just issued
+    // held by no session, and it is not revoked: it lapses by its own lifetime. The provider may have given this
+    // login the grant of another session of this browser that lives on (oidc-provider keeps one grant per
+    // provider session and client), revoking a refresh token revokes its whole grant, and which sessions share
+    // it (the same `sid`) cannot be told with the store down.
+    const created = await this.o.manager.create(data, cookies);
+    setCookies.push(...created.setCookies);
+    // The user's oldest sessions, beyond the bound: as when ending other sessions, revoked only if safe (endedSessions).
+    await this.o.client.revokeAll(refreshTokensOf(created.ended));
     if (this.o.csrf.doubleSubmit) setCookies.push(csrfCookie(this.o.csrf, this.o.cookieAttributes ?? {}, this.o.absoluteSeconds));
     redirect(res, env, t.returnTo, setCookies);
   }
@@ -308,7 +309,8 @@ export class SessionEndpoints {
     const current = await this.requireSession(x);
     if (req.method === 'DELETE') {
       const ended = await this.o.manager.destroyOthers(current);
-      // As logout does: ended here, their refresh tokens must not stay live at the provider.
+      // As logout does: ended here, their refresh tokens must not stay live at the provider. The manager hands
+      // back only those whose grant no session that lives on may share (endedSessions).
       await this.o.client.revokeAll(refreshTokensOf(ended));
       sendJson(res, env, 200, { ended: ended.length }, setCookies);
       return;
@@ -322,7 +324,7 @@ export class SessionEndpoints {
     const current = await this.requireSession(x);
     const ended = await this.o.manager.destroyHandle(current, handle);
     if (ended === undefined) throw new GatehouseError('GH_SESSION_NOT_FOUND', 'no such session');
-    await this.o.client.revokeAll(refreshTokensOf([ended]));
+    await this.o.client.revokeAll(refreshTokensOf(ended));
     if (handle === current.handle) setCookies.push(...this.o.manager.clearCookies(cookies));
     sendNoContent(res, env, setCookies);
   }

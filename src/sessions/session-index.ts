@@ -1,13 +1,15 @@
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
-import { remainingSeconds, type SessionData, type SessionTimeouts } from './session.js';
+import { providerSessionOf, remainingSeconds, type SessionData, type SessionTimeouts } from './session.js';
 import type { Clock, SessionStore } from './store.js';
 
 /**
  * What the index keeps about one session: enough to list it, and its refresh
  * token as of its cookie's last seal, so ending it from another device can
- * revoke it at the provider (the cookie itself may never come back).
+ * revoke it at the provider (the cookie itself may never come back), with the
+ * provider session it came from (`sid`), which says whether that is safe
+ * (`endedSessions`). Entries written before either was kept have none.
  */
-export type IndexedSession = Pick<SessionData, 'handle' | 'createdAt' | 'lastSeenAt' | 'userAgent'> & { readonly refreshToken?: string };
+export type IndexedSession = Pick<SessionData, 'handle' | 'createdAt' | 'lastSeenAt' | 'userAgent'> & { readonly refreshToken?: string; readonly sid?: string };
 
 export interface SessionIndexOptions {
   readonly store: SessionStore;
@@ -39,12 +41,14 @@ export class SessionIndex {
   async put(data: SessionData): Promise<void> {
     const key = PREFIX + data.handle;
     const owner = ownerKeyOf(data.issuer, data.subject);
+    const sid = providerSessionOf(data);
     const entry: IndexedSession & { owner: string } = {
       handle: data.handle,
       createdAt: data.createdAt,
       lastSeenAt: data.lastSeenAt,
       userAgent: data.userAgent,
       ...(data.tokens.refreshToken !== undefined ? { refreshToken: data.tokens.refreshToken } : {}),
+      ...(sid !== undefined ? { sid } : {}),
       owner,
     };
     const sealed = sealRecord(this.o.keyring, key, JSON.stringify(entry));
@@ -65,15 +69,17 @@ export class SessionIndex {
   }
 
   /**
-   * The owner's oldest sessions beyond `maxPerUser`, for the caller to end
-   * (asked after a login): the list stays bounded and still shows every
-   * session that works. One listing round trip while under the bound.
+   * The owner's oldest sessions beyond `maxPerUser` (`beyond`), for the caller to
+   * end (asked after a login): the list stays bounded and still shows every
+   * session that works; `within`, the rest. One listing round trip, and both
+   * empty, while under the bound.
    */
-  async overflow(owner: Pick<SessionData, 'issuer' | 'subject'>): Promise<IndexedSession[]> {
+  async overflow(owner: Pick<SessionData, 'issuer' | 'subject'>): Promise<{ beyond: IndexedSession[]; within: IndexedSession[] }> {
     const keys = await this.o.store.listByOwner(ownerKeyOf(owner.issuer, owner.subject));
-    if (keys.length <= this.o.maxPerUser) return [];
+    if (keys.length <= this.o.maxPerUser) return { beyond: [], within: [] };
     const all = await this.list(owner);
-    return all.slice(0, Math.max(0, all.length - this.o.maxPerUser));
+    const cut = Math.max(0, all.length - this.o.maxPerUser);
+    return { beyond: all.slice(0, cut), within: all.slice(cut) };
   }
 
   async delete(handle: string): Promise<void> {
@@ -87,7 +93,14 @@ export class SessionIndex {
       const s = JSON.parse(openRecord(this.o.keyring, key, entry.data)) as IndexedSession & { owner: string };
       // The store's owner field sits beside the ciphertext; the sealed one decides.
       if (s.owner !== owner) return undefined;
-      return { handle: s.handle, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, userAgent: s.userAgent, ...(typeof s.refreshToken === 'string' ? { refreshToken: s.refreshToken } : {}) };
+      return {
+        handle: s.handle,
+        createdAt: s.createdAt,
+        lastSeenAt: s.lastSeenAt,
+        userAgent: s.userAgent,
+        ...(typeof s.refreshToken === 'string' ? { refreshToken: s.refreshToken } : {}),
+        ...(typeof s.sid === 'string' ? { sid: s.sid } : {}),
+      };
     } catch {
       return undefined; // sealed under a retired key, or not an index entry
     }

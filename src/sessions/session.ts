@@ -16,6 +16,16 @@ export interface SessionData {
   readonly userAgent?: string;
 }
 
+/**
+ * The provider session the login came from: the ID token's `sid` claim (OIDC
+ * Back-Channel Logout §2.4), when it carried one. Logins with the same sid may
+ * share one grant at the provider; see `endedSessions`.
+ */
+export function providerSessionOf(data: Pick<SessionData, 'claims'>): string | undefined {
+  const sid = data.claims.sid;
+  return typeof sid === 'string' && sid !== '' ? sid : undefined;
+}
+
 /** How a session is shown by `GET /auth/sessions`. */
 export interface SessionSummary {
   readonly id: string;

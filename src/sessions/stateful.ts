@@ -2,7 +2,7 @@ import { GatehouseError } from '../errors.js';
 import { BoundedMap } from './bounded-map.js';
 import { clearCookie, serializeCookie } from './cookies.js';
 import { isSessionIdShape, newSessionId, openRecord, ownerKeyOf, sealRecord, storeKeyOf, type Keyring } from './crypto.js';
-import { endedSession, resumedSession, type EndedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
+import { endedSessions, grantHolderOf, resumedSession, type CreatedSession, type EndedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
 import { NOT_LOCAL } from './store.js';
 import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, remainingSeconds, summarize, type SessionData, type SessionSummary } from './session.js';
@@ -56,15 +56,15 @@ export class StatefulSessions implements SessionManager {
     return name === this.cookieName;
   }
 
-  async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
+  async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<CreatedSession> {
     await this.destroy(cookies);
     const id = newSessionId();
     const key = storeKeyOf(id);
     const owner = ownerKeyOf(data.issuer, data.subject);
     await this.deps.store.put(key, { data: this.seal(key, data), owner, version: 1 }, remainingSeconds(data, this.deps.timeouts, this.deps.now()));
-    await this.endOldest(data, key);
+    const ended = await this.endOldest(data, key);
     // The cookie lives to the absolute end; the idle timeout is enforced here, not by the browser.
-    return [serializeCookie(this.cookieName, id, { ...this.deps.cookieAttributes, maxAgeSeconds: this.deps.timeouts.absoluteSeconds })];
+    return { setCookies: [serializeCookie(this.cookieName, id, { ...this.deps.cookieAttributes, maxAgeSeconds: this.deps.timeouts.absoluteSeconds })], ended };
   }
 
   async resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined> {
@@ -154,24 +154,18 @@ export class StatefulSessions implements SessionManager {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async destroyHandle(current: SessionData, handle: string): Promise<EndedSession | undefined> {
-    for (const s of await this.sessionsOf(current)) {
-      if (s.data.handle === handle) {
-        await this.deps.store.delete(s.key);
-        return endedSession(s.data.tokens.refreshToken);
-      }
-    }
-    return undefined;
+  async destroyHandle(current: SessionData, handle: string): Promise<EndedSession[] | undefined> {
+    const all = await this.sessionsOf(current);
+    const target = all.find((s) => s.data.handle === handle);
+    if (target === undefined) return undefined;
+    await this.deps.store.delete(target.key);
+    return endedSessions([grantHolderOf(target.data)], all.filter((s) => s !== target).map((s) => grantHolderOf(s.data)));
   }
 
   async destroyOthers(current: SessionData): Promise<EndedSession[]> {
-    const ended: EndedSession[] = [];
-    for (const s of await this.sessionsOf(current)) {
-      if (s.data.handle === current.handle) continue;
-      await this.deps.store.delete(s.key);
-      ended.push(endedSession(s.data.tokens.refreshToken));
-    }
-    return ended;
+    const others = (await this.sessionsOf(current)).filter((s) => s.data.handle !== current.handle);
+    for (const s of others) await this.deps.store.delete(s.key);
+    return endedSessions(others.map((s) => grantHolderOf(s.data)), [grantHolderOf(current)]);
   }
 
   clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
@@ -224,15 +218,19 @@ export class StatefulSessions implements SessionManager {
   /**
    * Past `maxPerUser` sessions, a login ends the user's oldest: one user's
    * logins cannot fill a bounded store and so evict everyone else's sessions.
+   * Resolves to those it ended.
    */
-  private async endOldest(data: SessionData, newest: string): Promise<void> {
+  private async endOldest(data: SessionData, newest: string): Promise<EndedSession[]> {
     const keys = await this.deps.store.listByOwner(ownerKeyOf(data.issuer, data.subject));
-    if (keys.length <= this.maxPerUser) return;
+    if (keys.length <= this.maxPerUser) return [];
     const others = (await this.sessionsOf(data)).filter((s) => s.key !== newest).sort((a, b) => a.data.createdAt - b.data.createdAt);
-    for (const s of others.slice(0, Math.max(0, others.length + 1 - this.maxPerUser))) {
+    const oldest = others.slice(0, Math.max(0, others.length + 1 - this.maxPerUser));
+    for (const s of oldest) {
       await this.deps.store.delete(s.key);
       this.opened?.delete(s.key);
     }
+    const kept = [data, ...others.slice(oldest.length).map((s) => s.data)];
+    return endedSessions(oldest.map((s) => grantHolderOf(s.data)), kept.map(grantHolderOf));
   }
 
   private async write(key: string, data: SessionData, expectedVersion: number): Promise<boolean> {

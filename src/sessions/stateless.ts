@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatehouseError } from '../errors.js';
 import { openRecord, ownerKeyOf, sealRecord, type Keyring } from './crypto.js';
-import { endedSession, resumedSession, type EndedSession, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
+import { endedSessions, grantHolderOf, resumedSession, type CreatedSession, type EndedSession, type GrantHolder, type ResumedSession, type SessionManager, type SessionManagerDeps } from './manager.js';
 import { isRefreshDue, rotateTokens, UnsavedRotations, usableAfterFailedRefresh, type RefreshOps, type SessionTokens } from './refresh.js';
 import { CookieSealer } from './sealed-cookie.js';
 import { assertWithinTimeouts, isWithinTimeouts, parseSessionData, secondsToAbsoluteEnd, summarize, type SessionData, type SessionSummary } from './session.js';
@@ -85,13 +85,22 @@ export class StatelessSessions implements SessionManager {
     return this.sealer.isOwnCookie(name);
   }
 
-  async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<string[]> {
-    // Any session the browser presented ends here; the new seal replaces its cookies.
-    await this.endPresented(cookies, data).catch(() => undefined);
+  async create(data: SessionData, cookies: ReadonlyMap<string, string>): Promise<CreatedSession> {
+    // Any session the browser presented ends here; the new seal replaces its cookies. Not revoked: the
+    // same browser most likely signed in through the same provider session, and so to the same grant.
+    const collapsed = (await this.endPresented(cookies, data).catch(() => undefined))?.others ?? [];
     const setCookies = await this.sealer.seal(data, this.deps.timeouts.absoluteSeconds, cookies);
     await this.index.put(data);
-    for (const old of await this.index.overflow(data)) await this.end(data, old, data);
-    return setCookies;
+    const { beyond, within } = await this.index.overflow(data);
+    const ending = new Map(collapsed.map((s) => [s.handle, s]));
+    for (const old of beyond) {
+      ending.set(old.handle, old);
+      for (const s of await this.end(data, old, data)) ending.set(s.handle, s);
+    }
+    if (ending.size === 0) return { setCookies, ended: [] };
+    // Under the bound nothing is listed, and only a collapse ends sessions: it keeps the new one alone.
+    const remaining: GrantHolder[] = within.length > 0 ? within.filter((s) => !ending.has(s.handle)) : [grantHolderOf(data)];
+    return { setCookies, ended: endedSessions([...ending.values()], remaining) };
   }
 
   async resume(cookies: ReadonlyMap<string, string>): Promise<ResumedSession | undefined> {
@@ -158,7 +167,7 @@ export class StatelessSessions implements SessionManager {
   }
 
   async destroy(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
-    return this.endPresented(cookies);
+    return (await this.endPresented(cookies))?.data;
   }
 
   async carriedSession(cookies: ReadonlyMap<string, string>): Promise<SessionData | undefined> {
@@ -170,13 +179,15 @@ export class StatelessSessions implements SessionManager {
     }
   }
 
-  /** Ends the session the cookies carry; `keep` (a login in progress) survives a collapse into the cutoff. */
-  private async endPresented(cookies: ReadonlyMap<string, string>, keep?: SessionData): Promise<SessionData | undefined> {
+  /**
+   * Ends the session the cookies carry; `keep` (a login in progress) survives a collapse into the cutoff.
+   * Resolves to it, and to the listed sessions a collapse ended with it (`others`).
+   */
+  private async endPresented(cookies: ReadonlyMap<string, string>, keep?: SessionData): Promise<{ data: SessionData; others: IndexedSession[] } | undefined> {
     // An unreadable cookie is cleared, and has nothing to end.
     const data = await this.carriedSession(cookies);
     if (data === undefined) return undefined;
-    await this.end(data, data, keep);
-    return data;
+    return { data, others: await this.end(data, data, keep) };
   }
 
   async list(current: SessionData): Promise<SessionSummary[]> {
@@ -186,11 +197,16 @@ export class StatelessSessions implements SessionManager {
     return listed.sort((a, b) => a.createdAt - b.createdAt).map((s) => summarize(s, current.handle));
   }
 
-  async destroyHandle(current: SessionData, handle: string): Promise<EndedSession | undefined> {
-    const target = handle === current.handle ? current : await this.index.get(current, handle);
+  async destroyHandle(current: SessionData, handle: string): Promise<EndedSession[] | undefined> {
+    const isCurrent = handle === current.handle;
+    const target = isCurrent ? current : await this.index.get(current, handle);
     if (target === undefined) return undefined;
-    await this.end(current, target, target === current ? undefined : current);
-    return endedSession(target === current ? current.tokens.refreshToken : (target as IndexedSession).refreshToken);
+    // Read before the ending: the sessions that live on, unless a collapse ends them too.
+    const listed = (await this.liveIndexed(current)).filter((s) => s.handle !== handle && s.handle !== current.handle);
+    const collapsed = (await this.end(current, target, isCurrent ? undefined : current)).filter((s) => s.handle !== handle);
+    const gone = new Set(collapsed.map((s) => s.handle));
+    const remaining: GrantHolder[] = [...listed.filter((s) => !gone.has(s.handle)), ...(isCurrent ? [] : [grantHolderOf(current)])];
+    return endedSessions([isCurrent ? grantHolderOf(current) : (target as IndexedSession), ...collapsed], remaining);
   }
 
   /**
@@ -203,7 +219,7 @@ export class StatelessSessions implements SessionManager {
     const others = (await this.liveIndexed(current)).filter((s) => s.handle !== current.handle);
     await this.raiseCutoff(current, this.deps.now(), current);
     await Promise.all(others.map((s) => this.index.delete(s.handle)));
-    return others.map((s) => endedSession(s.refreshToken));
+    return endedSessions(others, [grantHolderOf(current)]);
   }
 
   clearCookies(cookies?: ReadonlyMap<string, string>): string[] {
@@ -247,7 +263,9 @@ export class StatelessSessions implements SessionManager {
         this.unsaved.forget(key);
         return { ...s, tokens };
       },
-      end: () => this.end(sealed, sealed),
+      end: async () => {
+        await this.end(sealed, sealed);
+      },
       tokens: (s) => s.tokens,
       hasUnsavedRotation: (s) => {
         const refreshToken = s.tokens.refreshToken;
@@ -303,8 +321,9 @@ export class StatelessSessions implements SessionManager {
    * or grow Redis without bound: past `maxMarkers` live markers, the user's
    * cutoff is raised to now instead, which ends every session of theirs created
    * until now (on every device, but `keep`), and the markers it subsumes go.
+   * Resolves to the listed sessions other than `s` that a collapse ended (none without one).
    */
-  private async end(user: Pick<SessionData, 'issuer' | 'subject'>, s: Pick<SessionData, 'handle' | 'createdAt'>, keep?: Pick<SessionData, 'handle' | 'createdAt'>): Promise<void> {
+  private async end(user: Pick<SessionData, 'issuer' | 'subject'>, s: Pick<SessionData, 'handle' | 'createdAt'>, keep?: Pick<SessionData, 'handle' | 'createdAt'>): Promise<IndexedSession[]> {
     const { store } = this.deps;
     const owner = this.markerOwner(user);
     const markers = await store.listByOwner(owner);
@@ -312,7 +331,7 @@ export class StatelessSessions implements SessionManager {
       // The session's createdAt: a collapse removes only the markers its cutoff covers.
       await store.put(this.endedKey(s.handle), { data: String(s.createdAt), owner, version: 1, pinned: true }, secondsToAbsoluteEnd(s, this.deps.timeouts, this.deps.now()));
       await this.index.delete(s.handle);
-      return;
+      return [];
     }
     const cutoff = await this.raiseCutoff(user, s.createdAt, keep);
     // Only once the cutoff is stored: until then these markers are what ends their sessions.
@@ -320,6 +339,7 @@ export class StatelessSessions implements SessionManager {
     const subsumed = markers.filter((k, i) => k !== this.endedKey(cutoff.keep) && Number(ended[i]?.data) <= cutoff.before);
     const listed = (await this.index.list(user)).filter((l) => endsSession(cutoff, l));
     await Promise.all([...subsumed.map((k) => store.delete(k)), ...listed.map((l) => this.index.delete(l.handle))]);
+    return listed.filter((l) => l.handle !== s.handle);
   }
 
   /**

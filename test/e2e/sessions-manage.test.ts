@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { cookieMap, interceptProvider, rawRequest, startSessionStack, type CookieJar, type SessionStack } from '../helpers/session-stack.js';
+import { cookieMap, CookieJar, interceptProvider, offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
 
 interface Listed {
   readonly id: string;
@@ -117,5 +117,27 @@ for (const { mode, store } of variants) {
     await refused(watchRt);
     assert.equal(stack.refusedRefreshGrants(), 3);
     assert.equal((await api(stack, laptop)).status, 200, 'the current session and its grant live on');
+  });
+
+  test(`${mode} (${store.kind}): sessions signed in through one provider session share its grant: ending the others, by id or all at once, revokes nothing, and the current one still refreshes`, async (t) => {
+    const clock = offsetClock();
+    const stack = await startSessionStack({ mode, store, now: clock.now });
+    t.after(() => stack.close());
+    // One browser, three tabs logging in at once: one session at the provider (the form only the first
+    // time), each callback completed without the others' cookies, so three gateway sessions on one grant.
+    const provider = new CookieJar();
+    const { jar: tabA } = await stack.login('/app/home', undefined, { userAgent: 'tab-a', provider });
+    const { jar: tabB } = await stack.login('/app/home', undefined, { userAgent: 'tab-b', provider });
+    const { jar: tabC } = await stack.login('/app/home', undefined, { userAgent: 'tab-c', provider });
+    const tabAId = (await list(stack, tabC)).find((s) => s.userAgent === 'tab-a')?.id as string;
+    assert.equal((await end(stack, tabC, tabAId)).status, 204);
+    assert.deepEqual((await end(stack, tabC)).json(), { ended: 1 });
+    for (const jar of [tabA, tabB]) assert.equal((await api(stack, jar)).status, 401, 'the ended tabs are signed out');
+
+    clock.advance(301_000); // past the access token's life: the next request refreshes
+    const refreshed = await api(stack, tabC);
+    assert.equal(refreshed.status, 200, refreshed.body);
+    assert.equal(stack.refreshGrants(), 1);
+    assert.equal(stack.refusedRefreshGrants(), 0, 'the grant the ended tabs shared with this one was not revoked');
   });
 }

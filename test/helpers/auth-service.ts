@@ -243,7 +243,7 @@ export async function submitForm(action: string, jar: CookieJar, fields: Record<
 export async function obtainTokensWithLogin(
   auth: TestAuthService,
   client: { clientId: string; clientSecret?: string; redirectUri: string },
-  params: { scope: string; resource?: string; jar?: CookieJar } = { scope: 'openid offline_access api:read' },
+  params: { scope: string; resource?: string; jar?: CookieJar; claims?: string } = { scope: 'openid offline_access api:read' },
 ): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
   const config = await discoverClient(auth, client);
   const verifier = oidc.randomPKCECodeVerifier();
@@ -255,6 +255,7 @@ export async function obtainTokensWithLogin(
     code_challenge_method: 'S256',
     state,
     ...(params.resource ? { resource: params.resource } : {}),
+    ...(params.claims ? { claims: params.claims } : {}),
   });
   const callback = await loginWithForm(url, { username: auth.user.username, password: auth.user.password, redirectUri: client.redirectUri, jar: params.jar });
   return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });

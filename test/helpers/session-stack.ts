@@ -117,9 +117,11 @@ export interface SessionStack {
   /**
    * Logs a user in through `/auth/login` (the test user unless `as.user`; the
    * callback carries `as.userAgent`, default `session-e2e`) and returns the jar
-   * holding the session cookies.
+   * holding the session cookies. `as.provider`: the browser's cookies at the
+   * provider, to sign in again through the same provider session (one grant);
+   * by default each login starts a provider session of its own.
    */
-  login(returnTo?: string, jar?: CookieJar, as?: { user?: { username: string; password: string }; userAgent?: string }): Promise<{ jar: CookieJar; location: string }>;
+  login(returnTo?: string, jar?: CookieJar, as?: { user?: { username: string; password: string }; userAgent?: string; provider?: CookieJar }): Promise<{ jar: CookieJar; location: string }>;
   /** Adds an account to the provider; its credentials, for `login`. */
   addUser(username: string): Promise<{ username: string; password: string }>;
   close(): Promise<void>;
@@ -240,7 +242,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
       if (start.status !== 302) throw new Error(`login start: HTTP ${start.status} ${await start.text()}`);
       jar.store(start);
       const user = as.user ?? auth.user;
-      const callback = await loginWithForm(start.headers.get('location') as string, { username: user.username, password: user.password, redirectUri: `${url}/auth/callback` });
+      const callback = await loginWithForm(start.headers.get('location') as string, { username: user.username, password: user.password, redirectUri: `${url}/auth/callback`, jar: as.provider });
       const done = await fetch(callback, { redirect: 'manual', headers: { cookie: jar.header(), 'user-agent': as.userAgent ?? 'session-e2e' } });
       if (done.status !== 302) throw new Error(`callback: HTTP ${done.status} ${await done.text()}`);
       jar.store(done);
