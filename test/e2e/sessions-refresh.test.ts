@@ -7,7 +7,8 @@ import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { discoverClient, loginWithForm } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { CookieJar, cookieMap, interceptProvider, offsetClock, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse } from '../helpers/session-stack.js';
+import { CookieJar, cookieMap, interceptProvider, offsetClock, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse, type SessionStack } from '../helpers/session-stack.js';
+import type { SessionTokens } from '../../src/sessions/refresh.js';
 
 const prefix = randomPrefix('e2e');
 after(() => deletePrefix(REDIS_URL, prefix));
@@ -519,13 +520,19 @@ const copyJar = (jar: CookieJar) => {
   return copy;
 };
 
+/** The tokens of the stateless session in `jar`, and the clock time at which their refresh falls due (the skew is at most half the lifetime). */
+async function statelessRefreshDue(stack: SessionStack, jar: CookieJar): Promise<{ t1: SessionTokens; dueAtMs: number }> {
+  const t1 = (await openStatelessSession(stack.keys, jar.header())).tokens;
+  const dueAtMs = (t1.accessTokenExpiresAt - Math.min(30, (t1.accessTokenExpiresAt - (t1.accessTokenIssuedAt as number)) / 2)) * 1000;
+  return { t1, dueAtMs };
+}
+
 test('stateless: a touch-only re-seal of the old cookie reaching the browser after a concurrent refresh\'s answer → the next request, minutes later, adopts the rotated tokens; the provider never sees the consumed refresh token', async (t) => {
   const clock = offsetClock();
   const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
   t.after(() => stack.close());
   const { jar } = await stack.login();
-  const t1 = (await openStatelessSession(stack.keys, jar.header())).tokens;
-  const dueAtMs = (t1.accessTokenExpiresAt - Math.min(30, (t1.accessTokenExpiresAt - (t1.accessTokenIssuedAt as number)) / 2)) * 1000;
+  const { t1, dueAtMs } = await statelessRefreshDue(stack, jar);
   // Two requests of one page with cookie C1. Y, just before the token is due, only touches the session (C1': the old tokens).
   clock.advance(dueAtMs - 50 - clock.now());
   const y = await apiCall(stack.url, jar.header());
@@ -555,8 +562,7 @@ test('stateless: a touch judged after another instance refreshed the session (it
   const stack = await startSessionStack({ mode: 'stateless', now: clock.now });
   t.after(() => stack.close());
   const { jar } = await stack.login();
-  const t1 = (await openStatelessSession(stack.keys, jar.header())).tokens;
-  const dueAtMs = (t1.accessTokenExpiresAt - Math.min(30, (t1.accessTokenExpiresAt - (t1.accessTokenIssuedAt as number)) / 2)) * 1000;
+  const { t1, dueAtMs } = await statelessRefreshDue(stack, jar);
   clock.advance(dueAtMs + 50 - clock.now());
   const x = await apiCall(stack.url, jar.header());
   const c2 = copyJar(jar);

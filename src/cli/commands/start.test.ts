@@ -164,7 +164,8 @@ test('SIGHUP with a changed auth: section (the embedded service) is refused, nam
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });
 
-test('SIGINT also drains and exits 0', async (t) => {
+/** `gatehouse start` on a one-route config in a temporary folder, once it serves. */
+async function startServing(t: TestContext): Promise<CliProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'gatehouse.yaml');
@@ -172,18 +173,17 @@ test('SIGINT also drains and exits 0', async (t) => {
   const cli = new CliProcess(['start', '--config', file]);
   t.after(() => cli.stop());
   await cli.waitForLine('stdout', /"msg":"serving /);
+  return cli;
+}
+
+test('SIGINT also drains and exits 0', async (t) => {
+  const cli = await startServing(t);
   cli.child.kill('SIGINT');
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });
 
 test('SIGTERM still drains and exits 0 when the reader of its log output has gone away (a broken pipe)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'gatehouse.yaml');
-  await writeFile(file, configText(await startEcho(t), ['/v1']));
-  const cli = new CliProcess(['start', '--config', file]);
-  t.after(() => cli.stop());
-  await cli.waitForLine('stdout', /"msg":"serving /);
+  const cli = await startServing(t);
   cli.child.stdout?.destroy(); // the log shipper died
   const exit = new Promise<unknown>((resolve) => cli.child.once('exit', (code, signal) => resolve({ code, signal })));
   cli.child.kill('SIGTERM');
