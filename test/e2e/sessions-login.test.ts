@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { CookieJar, discoverClient, loginWithForm } from '../helpers/auth-service.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { interceptProvider, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo } from '../helpers/session-stack.js';
+import { openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo } from '../helpers/session-stack.js';
 
 for (const mode of ['stateful', 'stateless'] as const) {
   test(`${mode}: login, API call with a bearer upstream, session list, logout, old cookie dead`, async (t) => {
@@ -99,16 +99,13 @@ for (const mode of ['stateful', 'stateless'] as const) {
 }
 
 test('a token response without `scope` (RFC 6749 §5.1: the scope requested) grants the requested scopes to the session', async (t) => {
-  // The real provider always names the scope; this one answers as a provider may, leaving it out.
-  interceptProvider(t, async (realFetch, input, init, sent) => {
-    const res = await realFetch(input, init);
-    if (!sent.includes('grant_type=authorization_code')) return res;
-    const { scope: _omitted, ...body } = (await res.json()) as Record<string, unknown>;
-    return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
-  });
   const stack = await startSessionStack({ mode: 'stateful' });
   t.after(() => stack.close());
+  // The real provider always names the scope; the relay passes its answer on as another provider may send it, without.
+  stack.relay.when('authorization_code', { do: 'rewrite', rewrite: ({ scope: _omitted, ...answer }) => answer });
   const { jar } = await stack.login();
+  const [answer] = stack.relay.answers('authorization_code');
+  assert.ok(answer?.access_token && !('scope' in answer), 'the gateway got a token response without scope');
   // `/both` asks for the scope api:read, which the gateway requested at login.
   const r = await rawRequest(`${stack.url}/both`, { headers: { cookie: jar.header() } });
   assert.equal(r.status, 200, r.body);
@@ -156,27 +153,27 @@ test('a login started under another host name is sent on to publicUrl (same path
 });
 
 test('the token endpoint unreachable or answering 5xx at the callback → 503, and the transaction is kept: the same callback URL, retried once the provider is back, logs in', async (t) => {
-  let failure: 'unreachable' | '5xx' | undefined;
-  interceptProvider(t, async (realFetch, input, init, sent) => {
-    if (failure !== undefined && sent.includes('grant_type=authorization_code')) {
-      // As fetch reports a refused connection; or a proxy's HTML 502 in front of the provider.
-      if (failure === 'unreachable') throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
-      return new Response('<html>bad gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } });
-    }
-    return realFetch(input, init);
-  });
   const stack = await startSessionStack({ mode: 'stateful' });
   t.after(() => stack.close());
   for (const kind of ['unreachable', '5xx'] as const) {
     const start = await rawRequest(`${stack.url}/auth/login?return_to=/app/${kind}`);
     const tx = start.setCookies.map((c) => c.split(';')[0]).join('; ');
     const callback = await loginWithForm(String(start.headers.location), { username: stack.auth.user.username, password: stack.auth.user.password, redirectUri: `${stack.url}/auth/callback` });
-    failure = kind;
+    // The provider's address refuses connections; or a proxy in front of it answers an HTML 502.
+    const proxyError = kind === '5xx' ? stack.relay.when('authorization_code', { do: 'answer', status: 502, contentType: 'text/html', body: '<html>bad gateway</html>' }) : undefined;
+    if (kind === 'unreachable') await stack.relay.refuse();
     const failed = await rawRequest(callback.href, { headers: { cookie: tx } });
     assert.equal(failed.status, 503, failed.body);
     assert.equal(failed.json().code, 'GH_PROVIDER_UNAVAILABLE');
     assert.deepEqual(failed.setCookies, [], `${kind}: the transaction cookie is not cleared`);
-    failure = undefined;
+    const logged = stack.logs().findLast((l) => l.call === 'login');
+    assert.deepEqual(
+      [logged?.outcome, logged?.reason ?? logged?.httpStatus],
+      kind === 'unreachable' ? ['unreachable', 'ECONNREFUSED'] : ['server_error', 502],
+      `${kind}: the gateway met the failure on its socket`,
+    );
+    if (kind === 'unreachable') await stack.relay.admit();
+    proxyError?.release();
     const retried = await rawRequest(callback.href, { headers: { cookie: tx } });
     assert.equal(retried.status, 302, `${kind}: ${retried.body}`);
     assert.equal(retried.headers.location, `/app/${kind}`);

@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { discoverClient } from '../helpers/auth-service.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { cookieMap, CookieJar, interceptProvider, offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
+import { cookieMap, CookieJar, offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
 
 interface Listed {
   readonly id: string;
@@ -87,19 +87,14 @@ for (const { mode, store } of variants) {
   });
 
   test(`${mode} (${store.kind}): ending another session by id, or all the others, revokes their refresh tokens at the provider, as logout does`, async (t) => {
-    // The refresh token of each login, in login order, as the provider issued it.
-    const issued: string[] = [];
-    interceptProvider(t, async (realFetch, input, init, sent) => {
-      const res = await realFetch(input, init);
-      if (sent.includes('grant_type=authorization_code')) issued.push(((await res.clone().json()) as { refresh_token: string }).refresh_token);
-      return res;
-    });
     const stack = await startSessionStack({ mode, store });
     t.after(() => stack.close());
     await stack.login('/app/home', undefined, { userAgent: 'phone' });
     await stack.login('/app/home', undefined, { userAgent: 'tablet' });
     await stack.login('/app/home', undefined, { userAgent: 'watch' });
     const { jar: laptop } = await stack.login('/app/home', undefined, { userAgent: 'laptop' });
+    // The refresh token of each login, in login order, as the provider issued it.
+    const issued = stack.relay.answers('authorization_code').map((a) => a.refresh_token as string);
     const [phoneRt, tabletRt, watchRt] = issued;
     assert.equal(issued.length, 4);
     const client = await discoverClient(stack.auth, { clientId: stack.clientId, clientSecret: stack.clientSecret });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test, type TestContext } from 'node:test';
+import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { discoverClient, loginWithForm } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
-import { CookieJar, cookieMap, interceptProvider, offsetClock, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse, type SessionStack } from '../helpers/session-stack.js';
+import { CookieJar, cookieMap, offsetClock, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse, type SessionStack } from '../helpers/session-stack.js';
 import type { SessionTokens } from '../../src/sessions/refresh.js';
 
 const prefix = randomPrefix('e2e');
@@ -106,14 +106,11 @@ for (const mode of ['stateful', 'stateless'] as const) {
   });
 
   test(`${mode}: provider down while the token is due but still valid: the refresh is asked again once per retry interval, not on every request; the requests between go on at once with the token, counted as deferred`, async (t) => {
-    let grants = 0;
-    interceptProvider(t, (realFetch, input, init, body) => {
-      if (body.includes('grant_type=refresh_token')) grants++;
-      return realFetch(input, init);
-    });
     const clock = offsetClock();
     const stack = await startSessionStack({ mode, now: clock.now });
     t.after(() => stack.close());
+    // The refresh attempts, counted at the relay: the provider behind it is down.
+    const grants = () => stack.relay.count('refresh_token');
     const { jar } = await stack.login();
     await stack.auth.service.close();
     clock.advance(275_000); // the 300 s token has 25 s left: due, and usable
@@ -121,32 +118,29 @@ for (const mode of ['stateful', 'stateless'] as const) {
       const r = await apiCall(stack.url, jar.header());
       assert.equal(r.status, 200, `request ${i}`);
     }
-    assert.equal(grants, 1, 'one refresh attempt for four requests within the retry interval');
+    assert.equal(grants(), 1, 'one refresh attempt for four requests within the retry interval');
     const deferred = (await stack.metrics[0]?.sessionRefreshes.get())?.values.find((v) => v.labels.outcome === 'deferred')?.value;
     assert.equal(deferred, 3);
     clock.advance(5_000); // the retry interval has passed: 20 s left
     const again = await apiCall(stack.url, jar.header());
     assert.equal(again.status, 200);
-    assert.equal(grants, 2, 'asked again after the retry interval');
+    assert.equal(grants(), 2, 'asked again after the retry interval');
     clock.advance(11_000); // 9 s left, the interval passed: asked again, and failed again
     assert.equal((await apiCall(stack.url, jar.header())).status, 200);
-    assert.equal(grants, 3);
+    assert.equal(grants(), 3);
     clock.advance(4_500); // 4.5 s left, within the interval of that failure: too little to go on with
     const expired = await apiCall(stack.url, jar.header());
     assert.equal(expired.status, 503);
-    assert.equal(grants, 4, 'an unusable token is never deferred: the refresh is tried');
+    assert.equal(grants(), 4, 'an unusable token is never deferred: the refresh is tried');
   });
 
   test(`${mode}: a refresh that times out is judged by the clock after the wait: a token that ran low meanwhile is not forwarded → 503`, async (t) => {
-    // The token endpoint hangs until the gateway gives up (provider.timeoutMs, 2 s here).
-    interceptProvider(t, async (realFetch, input, init, body) => {
-      if (body.includes('grant_type=refresh_token')) await sleep(10_000, undefined, { signal: init?.signal ?? undefined });
-      return realFetch(input, init);
-    });
     const clock = offsetClock();
     const stack = await startSessionStack({ mode, now: clock.now });
     t.after(() => stack.close());
     const { jar } = await stack.login();
+    // The token endpoint hangs until the gateway gives up (provider.timeoutMs, 2 s here).
+    stack.relay.when('refresh_token', { do: 'hold-request' });
     clock.advance(292_000); // 8 s left: due, and usable when the refresh starts
     const pending = apiCall(stack.url, jar.header());
     await sleep(500);
@@ -154,6 +148,9 @@ for (const mode of ['stateful', 'stateless'] as const) {
     const r = await pending;
     assert.equal(r.status, 503);
     assert.equal(r.json().code, 'GH_PROVIDER_UNAVAILABLE');
+    await stack.relay.settled();
+    assert.deepEqual(stack.relay.exchanges().filter((e) => e.grantType === 'refresh_token').map((e) => e.outcome), ['abandoned'], 'the gateway gave up waiting');
+    assert.equal(stack.refreshGrants(), 0, 'the provider never saw the refresh');
   });
 
   test(`${mode}: POST /auth/refresh during a provider outage, the token still valid: that token with its true expires_in, and the failure logged`, async (t) => {
@@ -274,50 +271,35 @@ test('the provider rejects the gateway\'s client (its secret rotated at the prov
   assert.equal(back.status, 200, back.body);
 });
 
-/**
- * While `on`, the provider's answers to `grantType` token requests from this
- * process (the in-process gateway) arrive too late: the provider handles the
- * grant in full, and its answer is held until the gateway's own timeout fires.
- */
-function holdProviderAnswers(t: TestContext, grantType: string): { on: boolean } {
-  const state = { on: false };
-  interceptProvider(t, async (realFetch, input, init, body) => {
-    const res = await realFetch(input, init);
-    if (state.on && body.includes(`grant_type=${grantType}`)) {
-      const signal = init?.signal;
-      while (signal && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
-      throw signal?.reason ?? new Error('late');
-    }
-    return res;
-  });
-  return state;
-}
-
 test('the token endpoint answers the login\'s code exchange after provider.timeoutMs → 503 GH_PROVIDER_UNAVAILABLE (an outage, not a failed login), logged as a timeout', async (t) => {
-  const slow = holdProviderAnswers(t, 'authorization_code');
   const stack = await startSessionStack({ mode: 'stateful' });
   t.after(() => stack.close());
-  slow.on = true;
+  // The provider redeems the code in full; its answer is held until the gateway has given up.
+  const late = stack.relay.when('authorization_code', { do: 'hold-answer' });
   await assert.rejects(stack.login(), /callback: HTTP 503 .*GH_PROVIDER_UNAVAILABLE/);
-  slow.on = false;
+  await stack.relay.settled();
+  late.release();
+  assert.deepEqual(stack.relay.exchanges().filter((e) => e.grantType === 'authorization_code').map((e) => [e.outcome, e.status]), [['abandoned', 200]]);
   assert.deepEqual(stack.logs().map((l) => [l.call, l.outcome, l.answered]), [['login', 'timeout', 'GH_PROVIDER_UNAVAILABLE']]);
   await stack.login();
 });
 
 for (const mode of ['stateful', 'stateless'] as const) {
   test(`${mode}: the token endpoint rotates the refresh token but answers after provider.timeoutMs → 503; the next request replays the consumed token, the provider refuses it and the session ends; the log shows timeout, then grant_refused`, async (t) => {
-    const slow = holdProviderAnswers(t, 'refresh_token');
     const clock = offsetClock();
     const stack = await startSessionStack({ mode, now: clock.now }); // provider.timeoutMs: 2000
     t.after(() => stack.close());
     const { jar } = await stack.login();
     clock.advance(301_000);
-    slow.on = true;
+    // The provider rotates the refresh token in full; its answer is held until the gateway has given up.
+    const held = stack.relay.when('refresh_token', { do: 'hold-answer' });
     const late = await apiCall(stack.url, jar.header());
-    slow.on = false;
+    await stack.relay.settled();
+    held.release();
     assert.equal(late.status, 503, late.body);
     assert.equal(late.json().code, 'GH_PROVIDER_UNAVAILABLE');
     assert.equal(stack.refreshGrants(), 1, 'the provider did rotate');
+    assert.deepEqual(stack.relay.exchanges().filter((e) => e.grantType === 'refresh_token').map((e) => [e.outcome, e.status]), [['abandoned', 200]]);
     const next = await apiCall(stack.url, jar.header());
     assert.equal(next.status, 401, next.body);
     assert.equal(next.json().code, 'GH_SESSION_EXPIRED');
@@ -443,12 +425,6 @@ for (const mode of ['stateful', 'stateless'] as const) {
   test(`${mode}: Redis down at the callback, after the code exchange → 503; the refresh token just issued is not revoked, for its grant may be the one of the browser's other session, which keeps refreshing`, async (t) => {
     const redis = await DisposableRedis.start();
     t.after(() => redis.dispose());
-    let issued: string | undefined;
-    interceptProvider(t, async (realFetch, input, init, sent) => {
-      const res = await realFetch(input, init);
-      if (sent.includes('grant_type=authorization_code')) issued = ((await res.clone().json()) as { refresh_token?: string }).refresh_token;
-      return res;
-    });
     const clock = offsetClock();
     const stack = await startSessionStack({ mode, now: clock.now, store: { kind: 'redis', url: redis.url, prefix: 'gh:' } });
     t.after(() => stack.close());
@@ -461,6 +437,8 @@ for (const mode of ['stateful', 'stateless'] as const) {
     const done = await rawRequest(callback.href, { headers: { cookie: start.setCookies.map((c) => c.split(';')[0]).join('; ') } });
     assert.equal(done.status, 503, done.body);
     assert.equal(done.json().code, 'GH_SESSION_STORE_UNAVAILABLE');
+    // The last code exchange: the callback's, whose session could not be stored.
+    const issued = stack.relay.answers('authorization_code').at(-1)?.refresh_token as string | undefined;
     assert.ok(issued, 'the provider issued a refresh token');
 
     await redis.start();

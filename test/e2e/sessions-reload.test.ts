@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { interceptProvider, offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
+import { offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway } from '../../src/gateway.js';
@@ -49,14 +49,6 @@ for (const clientLeaves of [false, true]) {
   test(title, async (t) => {
     const prefix = randomPrefix('reload');
     t.after(() => deletePrefix(REDIS_URL, prefix));
-    // The token endpoint answers the refresh grant after 600 ms (well inside the 2 s timeout),
-    // so a reload can land while the rotation is under way.
-    let slowRefreshMs = 0;
-    interceptProvider(t, async (realFetch, input, init, body) => {
-      const res = await realFetch(input, init);
-      if (slowRefreshMs > 0 && body.includes('grant_type=refresh_token')) await sleep(slowRefreshMs);
-      return res;
-    });
     const clock = offsetClock();
     const store = { kind: 'redis' as const, url: REDIS_URL, prefix };
     const stack = await startSessionStack({ mode: 'stateful', now: clock.now, store });
@@ -65,7 +57,9 @@ for (const clientLeaves of [false, true]) {
     assert.equal(await call(stack, jar), '200');
 
     clock.advance(301_000); // the access token is due: the next request refreshes it
-    slowRefreshMs = 600;
+    // The token endpoint's answer to the refresh grant arrives after 600 ms (well inside the 2 s
+    // timeout), so a reload can land while the rotation is under way.
+    const slow = stack.relay.when('refresh_token', { do: 'delay', ms: 600 });
     const leaving = new AbortController();
     const spanning = fetch(`${stack.url}/api/orders`, { headers: { cookie: jar.header() }, signal: leaving.signal }).then(
       async (r) => {
@@ -82,7 +76,8 @@ for (const clientLeaves of [false, true]) {
     await stack.reloadSessions({ store: { ...store, commandTimeoutMs: 1500 } });
     assert.equal(await spanning, clientLeaves ? 'client left' : '200', 'the request whose refresh spanned the reload');
     await sleep(clientLeaves ? 800 : 0); // the abandoned refresh completes
-    slowRefreshMs = 0;
+    slow.release();
+    assert.equal(slow.matched, 1, 'the spanning request refreshed, through the slow answer');
     assert.equal(await call(stack, jar), '200', 'the next request, on the new store, finds the rotated tokens');
     assert.equal(stack.refusedRefreshGrants(), 0, 'no refresh token was used twice');
   });

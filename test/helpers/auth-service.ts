@@ -7,6 +7,7 @@ import { AuthServiceSchema, startAuthService, type AuthService, type AuthService
 import { hashPassword } from '../../src/auth-service/accounts/password.js';
 import { CookieJar, loginWithForm } from './auth-login.js';
 import { freePort } from './ports.js';
+import { startProviderRelay, type ProviderRelay } from './provider-relay.js';
 import { REDIS_URL } from './sessions.js';
 
 export { CookieJar, csrfFromPage, loginWithForm, type LoginOptions, type LoginStep } from './auth-login.js';
@@ -41,8 +42,10 @@ export interface TestClients {
 
 export interface TestAuthService {
   readonly service: AuthService;
-  /** The issuer, `http://127.0.0.1:<port>` (also the base URL). */
+  /** The issuer, `http://127.0.0.1:<port>` (also the base URL): the service's own, or the relay's when there is one. */
   readonly issuer: string;
+  /** The HTTP relay in front of the service (option `relay`), else undefined. */
+  readonly relay: ProviderRelay | undefined;
   readonly config: AuthServiceConfig;
   readonly clients: TestClients;
   /** A user that exists in the account store. */
@@ -51,7 +54,7 @@ export interface TestAuthService {
   readonly dir: string;
   /** Stops the service and starts it again on the same port, folder and store (persistence tests). */
   restart(): Promise<TestAuthService>;
-  /** Stops the service, removes the folder and (Redis mode) every key under the prefix. */
+  /** Stops the relay and the service, removes the folder and (Redis mode) every key under the prefix. */
   close(): Promise<void>;
 }
 
@@ -63,6 +66,11 @@ export interface TestAuthServiceOptions {
   readonly now?: () => number;
   /** Deep-merged over the generated `auth:` config before validation (e.g. `{ ttl: { authorizationCode: 5 } }`). */
   readonly overrides?: DeepPartial<AuthServiceConfigInput>;
+  /**
+   * Puts a {@link ProviderRelay} in front of the service and makes its URL the
+   * issuer: every call anyone makes to the provider then crosses the relay.
+   */
+  readonly relay?: boolean;
 }
 
 /** Every key optional, recursively (arrays are replaced whole). */
@@ -83,7 +91,9 @@ const secret = () => randomBytes(24).toString('base64url');
 export async function startTestAuthService(opts: TestAuthServiceOptions = {}): Promise<TestAuthService> {
   const dir = await mkdtemp(join(tmpdir(), 'gh-auth-'));
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  // The relay forwards to the service's own port, which stays the same across restarts.
+  const relay = opts.relay ? await startProviderRelay(`http://127.0.0.1:${port}`) : undefined;
+  const issuer = relay?.url ?? `http://127.0.0.1:${port}`;
   const prefix = `gh-test:${randomBytes(6).toString('hex')}:`;
   const clients: TestClients = {
     service: { clientId: 'test-service', clientSecret: secret() },
@@ -127,6 +137,7 @@ export async function startTestAuthService(opts: TestAuthServiceOptions = {}): P
     const self: TestAuthService = {
       service,
       issuer,
+      relay,
       config,
       clients,
       user,
@@ -136,6 +147,7 @@ export async function startTestAuthService(opts: TestAuthServiceOptions = {}): P
         return start();
       },
       async close() {
+        await relay?.close();
         await service.close();
         await rm(dir, { recursive: true, force: true });
         if (config.store.kind === 'redis') await deleteRedisPrefix(config.store.url, config.store.keyPrefix);
@@ -146,6 +158,7 @@ export async function startTestAuthService(opts: TestAuthServiceOptions = {}): P
   try {
     return await start();
   } catch (err) {
+    await relay?.close();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

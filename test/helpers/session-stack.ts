@@ -17,11 +17,13 @@ import { parseSessionData, type SessionData } from '../../src/sessions/session.j
 import { CookieJar, loginWithForm, startTestAuthService, TEST_API, type TestAuthService } from './auth-service.js';
 import { captureLog } from './log-capture.js';
 import { freePort } from './ports.js';
+import type { ProviderRelay } from './provider-relay.js';
 
 export { offsetClock } from './clock.js';
 
-// Full stack for session tests: the real authorization service, a gateway with
-// `sessions:` configured, and an upstream that echoes what it received.
+// Full stack for session tests: the real authorization service behind an HTTP
+// relay (its issuer), a gateway with `sessions:` configured, and an upstream
+// that echoes what it received.
 
 export { CookieJar };
 
@@ -92,6 +94,12 @@ export interface SessionStackOptions {
 
 export interface SessionStack {
   readonly auth: TestAuthService;
+  /**
+   * The relay in front of the provider (its URL is the issuer): every call of
+   * the gateways and of the test's browser crosses it, so a test can count,
+   * delay, hold, fail or rewrite them on a real socket.
+   */
+  readonly relay: ProviderRelay;
   readonly upstream: { url: string };
   /** Gateway instances; `[0]` is the one registered at the provider (its URL is the publicUrl). */
   readonly gateways: Gateway[];
@@ -135,6 +143,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
   const clientId = 'gateway-web';
   const clientSecret = randomBytes(24).toString('base64url');
   const auth = await startTestAuthService({
+    relay: true,
     ...(o.now ? { now: o.now } : {}),
     overrides: {
       clients: [
@@ -219,6 +228,7 @@ export async function startSessionStack(o: SessionStackOptions): Promise<Session
   const url = (gateways[0] as Gateway).url;
   return {
     auth,
+    relay: auth.relay as ProviderRelay,
     upstream,
     gateways,
     url,
@@ -351,20 +361,4 @@ export async function readStatefulSession(keys: readonly { id: string; secret: s
   const key = storeKeyOf(cookieMap(cookieHeader).get('__Host-gh_sid') ?? '');
   const entry = await store.get(key, { fresh: true });
   return entry && parseSessionData(openRecord(new Keyring(keys).derive('session-store'), key, entry.data));
-}
-
-/** A call from the gateway to the provider: the real fetch and the request's form body. */
-export type ProviderCall = (realFetch: typeof fetch, input: Parameters<typeof fetch>[0], init: RequestInit | undefined, body: string) => Promise<Response>;
-
-/**
- * Puts `through` between the gateway and the provider until the test ends:
- * openid-client calls `globalThis.fetch`, so a test can count, slow down or
- * rewrite the provider's answers (by grant type, from `body`).
- */
-export function interceptProvider(t: { after(fn: () => void): void }, through: ProviderCall): void {
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (input, init) => through(realFetch, input, init, String(init?.body ?? ''));
-  t.after(() => {
-    globalThis.fetch = realFetch;
-  });
 }
