@@ -323,17 +323,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
         for (const s of servers) s.closeIdleConnections();
         if (running() > 0) {
-          // A connection whose answer went out keep-alive before the drain began turns idle when it is
-          // done: closed then, rather than left to a client that would send on it (answers written
-          // from now on say Connection: close themselves; see HandlerEnv.draining).
-          const sweep = setInterval(() => {
-            for (const s of servers) s.closeIdleConnections();
-          }, 100);
-          try {
-            await settleWithin(Promise.all(live().map((g) => g.state.traffic.idle())), active.shutdown.drainTimeoutMs);
-          } finally {
-            clearInterval(sweep);
-          }
+          // Answers written from now on say Connection: close (see HandlerEnv.draining), so keep-alive
+          // clients leave. Not swept with closeIdleConnections meanwhile: Node counts an answer as done
+          // once it is ended, before its tail is flushed, and would cut a download still going out. A
+          // connection whose answer said keep-alive before the drain may carry one more request, which
+          // is answered with Connection: close.
+          await settleWithin(Promise.all(live().map((g) => g.state.traffic.idle())), active.shutdown.drainTimeoutMs);
           if (running() > 0) logger.warn({ inFlight: running() }, 'drain timeout: closing remaining connections');
         }
         bound.closeAllConnections();

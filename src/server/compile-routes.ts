@@ -8,8 +8,7 @@ import type { Authenticator } from '../pipeline/context.js';
 import { compileIdentityHeaders, identityHeaderNames, type IdentityHeaderWriter } from '../pipeline/propagate/headers.js';
 import { compileInboundStripper, type InboundStripper } from '../pipeline/propagate/strip-inbound.js';
 import type { RoutePolicy } from '../pipeline/run.js';
-import type { UpstreamPools } from './forward.js';
-import type { Dispatcher } from 'undici';
+import type { Upstream, UpstreamPools } from './forward.js';
 import { RouteMetrics } from './route-metrics.js';
 import type { Routable } from './router.js';
 
@@ -24,7 +23,7 @@ export interface CompiledRoute extends Routable, RoutePolicy {
   readonly dropAuthorization: boolean;
   readonly identityHeaders: IdentityHeaderWriter | undefined;
   readonly origin: string;
-  readonly pool: Dispatcher;
+  readonly upstream: Upstream;
   /** Upstream URL path, prepended to the normalized request path ('' for none). */
   readonly basePath: string;
   readonly maxBodyBytes: number;
@@ -87,7 +86,7 @@ function compileRoute(route: RouteConfig, config: Config, env: RouteEnv, name: s
     dropAuthorization: (p.authorization ?? (p.maskedClaims ? 'drop' : 'forward')) === 'drop',
     identityHeaders: compileIdentityHeaders(p),
     origin: upstream.origin,
-    pool: pools.get(upstream.origin),
+    upstream: pools.get(upstream.origin),
     basePath: upstream.pathname.replace(/\/+$/, ''),
     maxBodyBytes: route.maxBodyBytes ?? config.limits.maxBodyBytes,
     timeoutMs: route.timeoutMs ?? config.limits.upstreamTimeoutMs,

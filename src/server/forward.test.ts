@@ -15,7 +15,7 @@ test('a throw inside an upstream handler callback is logged, and the process ser
   const pools = new UpstreamPools({ connections: 1, connectTimeoutMs: 1000, logger: createLogger('error', log.stream) });
   t.after(() => pools.close());
   const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  pools.get(origin).dispatch(
+  pools.get(origin).pool.dispatch(
     { path: '/', method: 'GET' },
     {
       onConnect: () => {},

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ConnectionGate, type GatedRequest } from './connection-gate.js';
 import { buildDownstreamHeaders, dropContentLength, makeUncacheable } from './forwarded-headers.js';
 
 /** Why an upstream exchange failed, for metrics. */
@@ -18,9 +19,15 @@ export interface UpstreamObserver {
   upstreamFailed(kind: UpstreamFailureKind, err: GatehouseError | undefined): void;
 }
 
+/** One upstream origin: its keep-alive pool, and the gate that bounds the wait for one of its connections. */
+export interface Upstream {
+  readonly pool: Dispatcher;
+  readonly gate: ConnectionGate;
+}
+
 /** One forwarded request. */
 export interface UpstreamRequest {
-  readonly pool: Dispatcher;
+  readonly upstream: Upstream;
   readonly path: string;
   readonly headers: string[];
   readonly timeoutMs: number;
@@ -43,28 +50,25 @@ export interface UpstreamRequest {
  * Returns the abort function for the client-went-away case.
  */
 export function forwardRequest(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, observer: UpstreamObserver): ProxyHandler {
-  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.sendTimeoutMs, up.setsCookie === true);
   let body: Dispatcher.DispatchOptions['body'] = null;
   const contentLength = req.headers['content-length'];
   // The parser enforces Content-Length, so such bodies need no counting; chunked ones do.
   // undici takes any async iterable as a body; its types list only the concrete kinds.
   if (req.headers['transfer-encoding'] !== undefined) body = limitBody(req, up.maxBodyBytes) as unknown as Readable;
   else if (contentLength !== undefined && contentLength !== '0') body = req;
-  const free = up.pool.dispatch(
-    {
-      path: up.path,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: up.headers,
-      body,
-      headersTimeout: up.timeoutMs,
-      bodyTimeout: up.timeoutMs,
-    },
-    handler,
-  );
-  // The pool is full (`limits.upstreamConnections`): this request may queue behind others, and
-  // undici's timeouts start only once it is sent. One slow endpoint would hold every route to the
-  // origin for as long as it likes; the wait for a connection is bounded by the route's timeout.
-  if (!free) handler.awaitConnection(up.timeoutMs);
+  const options: Dispatcher.DispatchOptions = {
+    path: up.path,
+    method: req.method as Dispatcher.HttpMethod,
+    headers: up.headers,
+    body,
+    headersTimeout: up.timeoutMs,
+    bodyTimeout: up.timeoutMs,
+  };
+  const handler = new ProxyHandler(res, up.extraResponseHeaders, observer, up.sendTimeoutMs, up.setsCookie === true, up.upstream, options);
+  // With every connection to the origin busy (`limits.upstreamConnections`), the request waits for
+  // one at most the route's timeout (undici's timeouts start only once it is sent): one slow
+  // endpoint must not hold every route to its origin for as long as it likes.
+  up.upstream.gate.enter(handler, up.timeoutMs);
   return handler;
 }
 
@@ -92,7 +96,7 @@ async function* limitBody(req: IncomingMessage, maxBytes: number): AsyncGenerato
  * form is adapted onto this one inside undici, costing a parsed header object and
  * a controller per request.
  */
-export class ProxyHandler implements Dispatcher.DispatchHandler {
+export class ProxyHandler implements Dispatcher.DispatchHandler, GatedRequest {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private stalled: NodeJS.Timeout | undefined;
@@ -100,6 +104,9 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   private stallChunks = 0;
   private stallBytes = 0;
   private finished = false;
+  /** Sent through the gate and not yet ended: it holds one of the origin's connections. */
+  private holdsConnection = false;
+  waitTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -107,40 +114,42 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly observer: UpstreamObserver,
     /** The longest the client may take none of the response (`limits.sendTimeoutMs`). */
     private readonly stallTimeoutMs: number,
-    private readonly setsCookie = false,
+    private readonly setsCookie: boolean,
+    private readonly upstream: Upstream,
+    private readonly options: Dispatcher.DispatchOptions,
   ) {}
+
+  /** Admitted by the gate: undici now calls exactly one of onComplete and onError. */
+  send(): void {
+    this.holdsConnection = true;
+    this.upstream.pool.dispatch(this.options, this);
+  }
+
+  /** No connection came free in time: 504, and the request is never sent. */
+  waitTimedOut(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.observer.upstreamFailed('timeout', new GatehouseError('GH_UPSTREAM_TIMEOUT', 'no upstream connection came free in time'));
+  }
 
   /** The client went away: stop the upstream exchange too. */
   abort(): void {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.stalled);
-    clearTimeout(this.queued);
+    if (!this.holdsConnection) this.upstream.gate.cancel(this);
     this.abortUpstream?.(new Error('client closed the connection'));
     this.observer.upstreamFailed('aborted', undefined);
   }
 
-  /** Armed while the request may wait in the pool's queue; see {@link ProxyHandler.awaitConnection}. */
-  private queued: NodeJS.Timeout | undefined;
-
-  /** 504 when no connection takes the request within `timeoutMs`; it is then dropped unsent. */
-  awaitConnection(timeoutMs: number): void {
-    this.queued = setTimeout(() => this.connectionTimedOut(), timeoutMs);
-  }
-
-  private connectionTimedOut(): void {
-    this.queued = undefined;
-    if (this.finished) return;
-    this.finished = true;
-    // onConnect then aborts it at once: the upstream never sees a request its client was told failed.
-    this.observer.upstreamFailed('timeout', new GatehouseError('GH_UPSTREAM_TIMEOUT', 'no upstream connection came free in time'));
+  /** Ends this request's hold on its connection, once, whatever way it ended. */
+  private leaveGate(): void {
+    if (!this.holdsConnection) return;
+    this.holdsConnection = false;
+    this.upstream.gate.leave();
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    if (this.queued !== undefined) {
-      clearTimeout(this.queued);
-      this.queued = undefined;
-    }
     this.abortUpstream = abort;
     // The client left while the request waited for a pooled connection: abort() had nothing to
     // call then, and undici is about to send a request whose answer nobody will read.
@@ -237,6 +246,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.leaveGate();
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.stalled);
@@ -245,6 +255,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    this.leaveGate();
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.stalled);
@@ -286,15 +297,15 @@ function toGatehouseError(kind: UpstreamFailureKind): GatehouseError {
 
 /** Keep-alive pools, one per upstream origin, shared by every route (and kept across reloads). */
 export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, { readonly pool: Pool; readonly gate: ConnectionGate }>();
 
   constructor(private readonly opts: { connections: number; connectTimeoutMs: number; logger: Logger }) {}
 
-  get(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (!pool) {
+  get(origin: string): Upstream {
+    let upstream = this.pools.get(origin);
+    if (!upstream) {
       const logger = this.opts.logger;
-      pool = new Pool(origin, {
+      const pool = new Pool(origin, {
         connections: this.opts.connections,
         connect: { timeout: this.opts.connectTimeoutMs },
         // Timeouts are per request (route `timeoutMs`); these are only the defaults.
@@ -309,15 +320,16 @@ export class UpstreamPools {
           return client;
         },
       });
-      this.pools.set(origin, pool);
+      upstream = { pool, gate: new ConnectionGate(this.opts.connections) };
+      this.pools.set(origin, upstream);
     }
-    return pool;
+    return upstream;
   }
 
   /** After a reload: close the pools no route uses any more (in-flight requests finish first). */
   async retainOnly(origins: ReadonlySet<string>): Promise<void> {
     const closing: Promise<void>[] = [];
-    for (const [origin, pool] of this.pools) {
+    for (const [origin, { pool }] of this.pools) {
       if (origins.has(origin)) continue;
       this.pools.delete(origin);
       closing.push(pool.close());
@@ -329,13 +341,14 @@ export class UpstreamPools {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all(pools.map((p) => p.pool.close()));
   }
 
   /** Forceful: fails running requests. */
   async destroy(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => p.destroy()));
+    for (const p of pools) p.gate.drop();
+    await Promise.all(pools.map((p) => p.pool.destroy()));
   }
 }

@@ -288,7 +288,7 @@ class Exchange implements RequestContext, UpstreamObserver {
       req,
       this.res,
       {
-        pool: route.pool,
+        upstream: route.upstream,
         path: route.basePath + this.path + this.query,
         headers,
         timeoutMs: route.timeoutMs,

@@ -434,7 +434,7 @@ test('an upstream that resets while the client is still sending its body: 502 wi
   }
 });
 
-test('a request waiting for a free upstream connection gets 504 within its route\'s timeoutMs, and is never sent; the held one is not disturbed', async () => {
+test('a request waiting for a free upstream connection gets 504 within its route\'s timeoutMs, and is never sent nor costs a connection; the held one is not disturbed', async () => {
   // One connection to the origin, held by /slow until released; every other path answers at once.
   let release: () => void = () => {};
   const held = new Promise<void>((r) => (release = r));
@@ -444,6 +444,8 @@ test('a request waiting for a free upstream connection gets 504 within its route
     if (req.url === '/slow') void held.then(() => res.end('slow'));
     else res.end('fast');
   });
+  let connections = 0;
+  origin.on('connection', () => connections++);
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   const g = await startTestGateway({
@@ -465,6 +467,7 @@ test('a request waiting for a free upstream connection gets 504 within its route
     assert.equal((await slow).status, 200);
     assert.deepEqual(seen, ['/slow'], 'the request that timed out in the queue never reached the upstream');
     assert.equal((await call(`${g.gw.url}/fast`)).status, 200, 'the pool serves again');
+    assert.equal(connections, 1, 'on the one connection: the request that timed out waiting cost none');
   } finally {
     clearTimeout(guard);
     release();
