@@ -42,6 +42,11 @@ export class ConnectionGate {
 
   /** A sent request has ended: its connection goes to the longest waiting request, if any. */
   leave(): void {
+    // The common case first, without an iterator.
+    if (this.waiting.size === 0) {
+      this.inFlight--;
+      return;
+    }
     for (const next of this.waiting) {
       this.waiting.delete(next);
       clearTimeout(next.waitTimer);
