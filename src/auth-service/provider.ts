@@ -63,14 +63,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       // For one claim: `sid`, the browser session's id at the service, in the ID token. Two sign-ins with one
       // sid share one grant (oidc-provider keeps one per browser session and client), and revoking a refresh
       // token revokes its grant: the gateway asks for sid to know which of its sessions it may revoke alone.
-      // Any other claim asked for by name is refused: the consent page lists scopes, not claims, so a user
-      // claim named here would reach a client that its scopes do not let see it.
+      // Any other claim asked for by name is left out (OIDC Core §5.5: a claim not released is omitted, not
+      // an error): the consent page lists scopes, not claims, so a user claim named here would reach a
+      // client that its scopes do not let see it. auth_time and acr come as without the parameter.
       claimsParameter: {
         enabled: true,
-        assertClaimsParameter: async (_ctx, claims) => {
-          const asked = claims as { userinfo?: Record<string, unknown>; id_token?: Record<string, unknown> };
-          const ok = asked.userinfo === undefined && Object.entries(asked.id_token ?? {}).every(([name, value]) => name === 'sid' && (value === null || typeof value === 'object'));
-          if (!ok) throw new errors.InvalidRequest('the claims parameter may ask only for sid in the ID token');
+        assertClaimsParameter: async (ctx, claims) => {
+          const sid = (claims as { id_token?: Record<string, unknown> }).id_token?.sid;
+          const kept = sid === undefined ? {} : { sid: sid !== null && typeof sid === 'object' ? sid : null };
+          // Read again after this check (assignClaims): what it keeps is all that is asked.
+          ctx.oidc.params!.claims = JSON.stringify({ id_token: kept });
         },
       },
       introspection: {
