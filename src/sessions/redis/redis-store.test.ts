@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { GatehouseError } from '../../errors.js';
 import { countPrefix, deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../../../test/helpers/sessions.js';
 import { sessionStoreContract } from '../store-contract.js';
@@ -79,6 +80,13 @@ test('redis: an outage is logged once (a warning, however many commands fail), a
   assert.deepEqual(lines.map((l) => l.level), ['warn', 'info'], JSON.stringify(lines));
   assert.match(lines[0]?.msg ?? '', /not answering/);
   assert.match(lines[1]?.msg ?? '', /answering again/);
+
+  // An error reply is no outage: a Redis that answers.
+  const raw = new Redis(redis.url);
+  t.after(() => raw.disconnect());
+  await raw.set('log:s:wrong', 'a string where a hash belongs');
+  await assert.rejects(store.get('wrong'), isUnavailable);
+  assert.equal(lines.length, 2, JSON.stringify(lines));
 
   redis.freeze(); // the connection stays: only commands timing out tell
   for (let i = 0; i < 3; i++) await assert.rejects(store.get('s1'), isUnavailable);

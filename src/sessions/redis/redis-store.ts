@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { systemClock, type Clock, type HeldLock, type SessionEntry, type SessionKey, type SessionStore, type StoredSession } from '../store.js';
@@ -264,8 +264,9 @@ export class RedisSessionStore implements SessionStore {
       if (this.down) this.restored(); // a frozen Redis that thawed keeps its connection: no 'ready'
       return result;
     } catch (err) {
-      // A frozen Redis keeps its connection: only commands timing out tell.
-      this.lost(err as Error);
+      // A frozen Redis keeps its connection: only commands timing out tell. An error reply (a key of
+      // the wrong type, a script error) came from a Redis that answers: no outage.
+      if (!(err instanceof (ReplyError as new () => Error))) this.lost(err as Error);
       throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store unavailable', { cause: err });
     }
   }
