@@ -116,13 +116,15 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, GatedRequest {
     private readonly stallTimeoutMs: number,
     private readonly setsCookie: boolean,
     private readonly upstream: Upstream,
-    private readonly options: Dispatcher.DispatchOptions,
+    private options: Dispatcher.DispatchOptions | undefined,
   ) {}
 
   /** Admitted by the gate: undici now calls exactly one of onComplete and onError. */
   send(): void {
     this.holdsConnection = true;
-    this.upstream.pool.dispatch(this.options, this);
+    const options = this.options as Dispatcher.DispatchOptions;
+    this.options = undefined; // its header list is not kept for the whole exchange
+    this.upstream.pool.dispatch(options, this);
   }
 
   /** No connection came free in time: 504, and the request is never sent. */
@@ -150,10 +152,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, GatedRequest {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    // The client left while the request waited for its connection (handed over by the gate, it waits
+    // one turn more in undici's queue, where abort() cannot reach it). Refused by a throw here, undici
+    // drops it unsent and keeps the connection; calling `abort` would destroy that connection.
+    if (this.finished) throw new Error('client closed the connection');
     this.abortUpstream = abort;
-    // The client left while the request waited for a pooled connection: abort() had nothing to
-    // call then, and undici is about to send a request whose answer nobody will read.
-    if (this.finished) abort(new Error('client closed the connection'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -180,8 +183,9 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, GatedRequest {
     this.res.writeHead(statusCode, headers);
     if (statusCode === 204 || statusCode === 304) {
       // No body follows, whatever Content-Length says (RFC 9110 §8.6 lets a 304 carry the length of
-      // the representation). undici waits for those bytes and then fails the exchange, which would
-      // cut the client's connection after the status line: the answer is complete here.
+      // the representation). undici fails such an exchange as a length mismatch (and closes that
+      // upstream connection), which would cut the client's connection after the status line: the
+      // answer is complete here.
       this.finished = true;
       this.res.end();
       this.observer.upstreamDone();
@@ -329,9 +333,10 @@ export class UpstreamPools {
   /** After a reload: close the pools no route uses any more (in-flight requests finish first). */
   async retainOnly(origins: ReadonlySet<string>): Promise<void> {
     const closing: Promise<void>[] = [];
-    for (const [origin, { pool }] of this.pools) {
+    for (const [origin, { pool, gate }] of this.pools) {
       if (origins.has(origin)) continue;
       this.pools.delete(origin);
+      gate.drop(); // none wait in practice: a waiting request keeps its configuration, and so the origin, live
       closing.push(pool.close());
     }
     await Promise.all(closing);
@@ -341,6 +346,7 @@ export class UpstreamPools {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
+    for (const p of pools) p.gate.drop();
     await Promise.all(pools.map((p) => p.pool.close()));
   }
 

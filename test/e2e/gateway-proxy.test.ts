@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
+import { ProxyHandler } from '../../src/server/forward.js';
 import { call, parseRawResponse, rawGet, rawRequest, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { closesWithin, openConnection } from '../helpers/raw-connection.js';
 import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST, type EchoRecord, type EchoUpstream } from '../helpers/upstream.js';
@@ -471,6 +472,45 @@ test('a request waiting for a free upstream connection gets 504 within its route
   } finally {
     clearTimeout(guard);
     release();
+    await g.close();
+    origin.close();
+  }
+});
+
+test('a client that leaves just as the gate hands its request a freed connection costs no connection: the request is dropped unsent, the connection kept', async () => {
+  let connections = 0;
+  const seen: string[] = [];
+  const origin = createServer((req, res) => {
+    seen.push(req.url as string);
+    setTimeout(() => res.end('ok'), req.url === '/slow' ? 200 : 0);
+  });
+  origin.on('connection', () => connections++);
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const g = await startTestGateway({ limits: { upstreamConnections: 1 }, routes: [{ path: '/', upstream: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, auth: 'none' }] });
+  // The handoff happens inside undici's completion of /slow; the request then waits one turn in
+  // undici's own queue. The test makes the client leave in exactly that turn.
+  const send = ProxyHandler.prototype.send;
+  ProxyHandler.prototype.send = function (this: ProxyHandler) {
+    // Private fields, read for this test only.
+    const inside = this as unknown as { res: ServerResponse; options?: { path: string } };
+    const victim = inside.options?.path === '/victim';
+    send.call(this);
+    if (victim) inside.res.socket?.destroy();
+  };
+  try {
+    const slow = call(`${g.gw.url}/slow`);
+    await waitUntil(() => seen.length === 1, '/slow holds the one connection');
+    const victim = call(`${g.gw.url}/victim`).then(
+      () => 'answered',
+      () => 'left',
+    );
+    assert.equal((await slow).status, 200);
+    assert.equal(await victim, 'left');
+    assert.equal((await call(`${g.gw.url}/after`)).status, 200);
+    assert.deepEqual(seen, ['/slow', '/after'], 'the request of the client that left was never sent');
+    assert.equal(connections, 1, 'the kept-alive connection served on');
+  } finally {
+    ProxyHandler.prototype.send = send;
     await g.close();
     origin.close();
   }
