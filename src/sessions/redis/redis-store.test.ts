@@ -87,12 +87,19 @@ test('redis: an outage is logged once (a warning, however many commands fail), a
   await raw.set('log:s:wrong', 'a string where a hash belongs');
   await assert.rejects(store.get('wrong'), isUnavailable);
   assert.equal(lines.length, 2, JSON.stringify(lines));
+  // A refusal of service is one: a full Redis (maxmemory reached under noeviction) refuses every write.
+  await raw.config('SET', 'maxmemory', '1');
+  await assert.rejects(store.put('s2', { data: 'y', version: 1 }, 600), isUnavailable);
+  await assert.rejects(store.put('s3', { data: 'y', version: 1 }, 600), isUnavailable);
+  await raw.config('SET', 'maxmemory', '0');
+  await store.put('s2', { data: 'y', version: 1 }, 600);
+  assert.deepEqual(lines.map((l) => l.level), ['warn', 'info', 'warn', 'info'], JSON.stringify(lines));
 
   redis.freeze(); // the connection stays: only commands timing out tell
   for (let i = 0; i < 3; i++) await assert.rejects(store.get('s1'), isUnavailable);
   redis.thaw();
   await eventually(() => store.get('s1'));
-  assert.deepEqual(lines.map((l) => l.level), ['warn', 'info', 'warn', 'info'], JSON.stringify(lines));
+  assert.deepEqual(lines.map((l) => l.level), ['warn', 'info', 'warn', 'info', 'warn', 'info'], JSON.stringify(lines));
 });
 
 /** Retries while the store reports unavailable (the client is reconnecting). */

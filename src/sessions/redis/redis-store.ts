@@ -67,6 +67,18 @@ return 0`;
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
+/** Error replies by which Redis refuses service (full, a read-only replica, persistence failing, busy, not allowed …). */
+const REFUSING_SERVICE = /^(OOM|READONLY|MISCONF|BUSY|NOPERM|NOAUTH|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/**
+ * Whether a failed command means the store is out of service: no answer (a closed or refused
+ * connection, a timeout) or a refusal of service. Another error reply (a key of the wrong type, a
+ * script error) came from a Redis that serves, and is about one entry.
+ */
+function isOutage(err: Error): boolean {
+  return !(err instanceof (ReplyError as new () => Error)) || REFUSING_SERVICE.test(err.message);
+}
+
 /**
  * Sessions in Redis, shared by every gateway instance. Keys: `<prefix>s:<key>`
  * (entry), `<prefix>o:<owner>` (index), `<prefix>l:<name>` (lock); channel
@@ -264,9 +276,8 @@ export class RedisSessionStore implements SessionStore {
       if (this.down) this.restored(); // a frozen Redis that thawed keeps its connection: no 'ready'
       return result;
     } catch (err) {
-      // A frozen Redis keeps its connection: only commands timing out tell. An error reply (a key of
-      // the wrong type, a script error) came from a Redis that answers: no outage.
-      if (!(err instanceof (ReplyError as new () => Error))) this.lost(err as Error);
+      // A frozen Redis keeps its connection: only commands timing out tell.
+      if (isOutage(err as Error)) this.lost(err as Error);
       throw new GatehouseError('GH_SESSION_STORE_UNAVAILABLE', 'session store unavailable', { cause: err });
     }
   }
