@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { GatehouseError, type ErrorCode } from '../errors.js';
-import { countPrefix, deletePrefix, randomPrefix, REDIS_URL } from '../../test/helpers/sessions.js';
+import { countPrefix, deletePrefix, randomPrefix, REDIS_URL, scanKeys } from '../../test/helpers/sessions.js';
 import { Keyring } from './crypto.js';
 import { endedSessions, type SessionManager } from './manager.js';
 import { MemorySessionStore } from './memory/memory-store.js';
@@ -479,7 +479,7 @@ test('stateless on Redis: the session index holds no token, no cookie value, no 
   const jar = apply(new Map(), (await sessions.create(data, new Map())).setCookies);
   const redis = new Redis(REDIS_URL);
   t.after(() => redis.quit());
-  const keys = await redis.keys(`${own}*`);
+  const keys = await scanKeys(redis, own);
   assert.equal(keys.length, 2, 'index entry and owner index');
   let dump = keys.join('\n');
   for (const k of keys) dump += JSON.stringify((await redis.type(k)) === 'hash' ? await redis.hgetall(k) : await redis.zrange(k, '0', '-1'));
@@ -498,7 +498,7 @@ test('stateful on Redis: a store dump holds no session id, no token, no subject'
   const id = jar.get('__Host-gh_sid') as string;
   const redis = new Redis(REDIS_URL);
   t.after(() => redis.quit());
-  const keys = await redis.keys(`${own}*`);
+  const keys = await scanKeys(redis, own);
   assert.equal(keys.length, 2, 'entry and owner index');
   let dump = keys.join('\n');
   for (const k of keys) dump += JSON.stringify((await redis.type(k)) === 'hash' ? await redis.hgetall(k) : await redis.zrange(k, '0', '-1'));

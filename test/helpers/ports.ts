@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,16 +46,36 @@ export function reservePort(port: number, nowMs = Date.now()): boolean {
   const file = join(RESERVATIONS, String(port));
   try {
     writeFileSync(file, String(process.pid), { flag: 'wx' });
-    return true;
+    return claimed(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   try {
     if (nowMs - statSync(file).mtimeMs < RESERVATION_MS) return false;
     writeFileSync(file, String(process.pid));
-    return true;
+    return claimed(file);
   } catch {
     return false;
+  }
+}
+
+/** This process's reservation files, removed when it exits (they would pile up in /tmp run after run). */
+const ownFiles = new Set<string>();
+
+function claimed(file: string): true {
+  if (ownFiles.size === 0) process.once('exit', releaseOwnFiles);
+  ownFiles.add(file);
+  return true;
+}
+
+function releaseOwnFiles(): void {
+  for (const file of ownFiles) {
+    try {
+      // Only a claim still ours: a stale one may have been taken over by another process.
+      if (readFileSync(file, 'utf8') === String(process.pid)) rmSync(file);
+    } catch {
+      // already gone
+    }
   }
 }
 

@@ -15,40 +15,40 @@ export function randomPrefix(area = 'sess'): string {
   return `ghtest:${area}:${randomBytes(6).toString('hex')}:`;
 }
 
-/** Deletes every key under `prefix` (the test's own keys only). */
-export async function deletePrefix(url: string, prefix: string): Promise<void> {
+/** Every key under `prefix`, by SCAN: KEYS would block the Redis that other test files share. */
+export async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+async function withClient<T>(url: string, use: (client: Redis) => Promise<T>): Promise<T> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   client.on('error', () => {});
   try {
     await client.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== '0');
+    return await use(client);
   } finally {
     client.disconnect();
   }
 }
 
+/** Deletes every key under `prefix` (the test's own keys only). */
+export async function deletePrefix(url: string, prefix: string): Promise<void> {
+  await withClient(url, async (client) => {
+    const keys = await scanKeys(client, prefix);
+    for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500));
+  });
+}
+
 /** Counts keys under `prefix`. */
 export async function countPrefix(url: string, prefix: string): Promise<number> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    let cursor = '0';
-    let n = 0;
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      n += keys.length;
-    } while (cursor !== '0');
-    return n;
-  } finally {
-    client.disconnect();
-  }
+  return withClient(url, async (client) => (await scanKeys(client, prefix)).length);
 }
 
 /**

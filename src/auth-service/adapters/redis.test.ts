@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdapterPayload } from 'oidc-provider';
 import { adapterAtRestContract, adapterContract, adapterRaceContract, type StoreProbe } from '../../../test/helpers/auth-adapter-contract.js';
+import { scanKeys } from '../../../test/helpers/sessions.js';
 import { createRedisModelStore } from './redis.js';
 import type { ModelStore } from './sqlite.js';
 
@@ -17,7 +18,7 @@ const open = async (now: () => number): Promise<ModelStore & StoreProbe & { pref
     prefix,
     factory: store.factory,
     async dump() {
-      const keys = await redis.keys(`${prefix}*`);
+      const keys = await scanKeys(redis, prefix);
       const out: string[] = [];
       for (const key of keys) {
         const type = await redis.type(key);
@@ -31,7 +32,7 @@ const open = async (now: () => number): Promise<ModelStore & StoreProbe & { pref
       if (payload.grantId) await redis.sadd(`${prefix}grant:${payload.grantId}`, key);
     },
     async close() {
-      const keys = await redis.keys(`${prefix}*`);
+      const keys = await scanKeys(redis, prefix);
       if (keys.length > 0) await redis.del(...keys);
       await store.close();
     },

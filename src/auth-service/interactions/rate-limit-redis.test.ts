@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { csrfFromPage, openLoginPage, startTestAuthService, submitForm, type TestAuthService } from '../../../test/helpers/auth-service.js';
 import { freePort } from '../../../test/helpers/ports.js';
+import { scanKeys } from '../../../test/helpers/sessions.js';
 import { startAuthService } from '../index.js';
 import { loginRateLimitKeys, RedisLoginRateLimiter } from './rate-limit-redis.js';
 
@@ -17,7 +18,7 @@ async function openLimiter(t: { after(fn: () => Promise<void>): void }, limits: 
   const keyPrefix = `gh-test-ratelimit:${randomBytes(6).toString('hex')}:`;
   const redis = new Redis(url);
   t.after(async () => {
-    const keys = await redis.keys(`${keyPrefix}*`);
+    const keys = await scanKeys(redis, keyPrefix);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
@@ -63,7 +64,7 @@ test('redis limiter: per-username and per-address limits, windows, and a success
   assert.equal(await limiter.admit('u3', '2001:db8::2'), 0);
   assert.ok((await limiter.admit('u5', '2001:db8::2')) > 0);
 
-  const stored = (await redis.keys(`${keyPrefix}*`)).join(' ');
+  const stored = (await scanKeys(redis, keyPrefix)).join(' ');
   assert.doesNotMatch(stored, /bob|u3|2001/, 'names and addresses are stored hashed');
 });
 
@@ -78,7 +79,7 @@ test('redis limiter: a success counting an address back to zero keeps its window
   assert.ok((await redis.pttl(ipKey)) < 59_000, 'the window of the first count runs on, as in the in-process limiter');
   // Not a plain digest of the address, which anyone reading the store could undo by trying every address.
   const plain = hash('sha256', '192.0.2.7', 'base64url');
-  assert.ok(!(await redis.keys(`${keyPrefix}*`)).some((k) => k.endsWith(plain)));
+  assert.ok(!(await scanKeys(redis, keyPrefix)).some((k) => k.endsWith(plain)));
   assert.notEqual(loginRateLimitKeys(keyPrefix, 'another secret', 'dave', '192.0.2.7')[1], ipKey);
 });
 
