@@ -7,6 +7,7 @@ import { startAuthService } from '../../src/auth-service/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis/redis-store.js';
 import { discoverClient, loginWithForm } from '../helpers/auth-service.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import { waitUntil } from '../helpers/wait.js';
 import { CookieJar, cookieMap, offsetClock, openStatelessSession, rawRequest, readStatefulSession, startSessionStack, type Echo, type RawResponse, type SessionStack } from '../helpers/session-stack.js';
 import type { SessionTokens } from '../../src/sessions/refresh.js';
 
@@ -140,10 +141,10 @@ for (const mode of ['stateful', 'stateless'] as const) {
     t.after(() => stack.close());
     const { jar } = await stack.login();
     // The token endpoint hangs until the gateway gives up (provider.timeoutMs, 2 s here).
-    stack.relay.when('refresh_token', { do: 'hold-request' });
+    const hung = stack.relay.when('refresh_token', { do: 'hold-request' });
     clock.advance(292_000); // 8 s left: due, and usable when the refresh starts
     const pending = apiCall(stack.url, jar.header());
-    await sleep(500);
+    await waitUntil(() => hung.matched === 1, 'the refresh is under way');
     clock.advance(5_000); // 3 s left once the refresh has failed
     const r = await pending;
     assert.equal(r.status, 503);

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { offsetClock, rawRequest, startSessionStack, type SessionStack } from '../helpers/session-stack.js';
 import { deletePrefix, DisposableRedis, randomPrefix, REDIS_URL } from '../helpers/sessions.js';
+import { waitUntil } from '../helpers/wait.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway } from '../../src/gateway.js';
 import { refusedPort } from '../helpers/upstream.js';
@@ -57,9 +58,9 @@ for (const clientLeaves of [false, true]) {
     assert.equal(await call(stack, jar), '200');
 
     clock.advance(301_000); // the access token is due: the next request refreshes it
-    // The token endpoint's answer to the refresh grant arrives after 600 ms (well inside the 2 s
-    // timeout), so a reload can land while the rotation is under way.
-    const slow = stack.relay.when('refresh_token', { do: 'delay', ms: 600 });
+    // The token endpoint's answer to the refresh grant is held (the provider has rotated) until the
+    // reload has landed: the rotation is under way across it.
+    const slow = stack.relay.when('refresh_token', { do: 'hold-answer' });
     const leaving = new AbortController();
     const spanning = fetch(`${stack.url}/api/orders`, { headers: { cookie: jar.header() }, signal: leaving.signal }).then(
       async (r) => {
@@ -69,14 +70,14 @@ for (const clientLeaves of [false, true]) {
       },
       () => 'client left',
     );
-    await sleep(200);
+    await waitUntil(() => slow.matched === 1, 'the refresh is under way');
     // A client that gives up closes its response; the refresh it started goes on.
     if (clientLeaves) leaving.abort();
     // New store settings: the gateway opens another client and lets the old one go once its work has settled.
     await stack.reloadSessions({ store: { ...store, commandTimeoutMs: 1500 } });
-    assert.equal(await spanning, clientLeaves ? 'client left' : '200', 'the request whose refresh spanned the reload');
-    await sleep(clientLeaves ? 800 : 0); // the abandoned refresh completes
     slow.release();
+    assert.equal(await spanning, clientLeaves ? 'client left' : '200', 'the request whose refresh spanned the reload');
+    // The next request finds the rotation stored, or waits for the refresh under way and adopts it.
     assert.equal(slow.matched, 1, 'the spanning request refreshed, through the slow answer');
     assert.equal(await call(stack, jar), '200', 'the next request, on the new store, finds the rotated tokens');
     assert.equal(stack.refusedRefreshGrants(), 0, 'no refresh token was used twice');
