@@ -260,11 +260,10 @@ class Exchange implements RequestContext, UpstreamObserver {
 
   private forward(route: CompiledRoute): void {
     const { req, env } = this;
-    // No upstream sees the gateway's own cookies, whatever the route's auth, and without a `sessions`
-    // section too: browsers keep the cookies of one that was removed (session ids, sealed tokens).
-    const endpoints = this.state.sessionEndpoints;
-    if (endpoints !== undefined) endpoints.stripGatewayCookies(req.headers);
-    else stripGatewayCookies(req.headers);
+    // No upstream sees the gateway's own cookies (every one of them is in the `__Host-gh_` namespace),
+    // whatever the route's auth, and without a `sessions` section too: browsers keep the cookies of
+    // one that was removed (session ids, sealed tokens).
+    stripGatewayCookies(req.headers);
     const peer = req.socket.remoteAddress;
     // Admitted anonymously on a route that authenticates (`[session, none]`): the gateway vouched for
     // no credential, so none goes upstream, where a client's own Bearer would pass for one it had checked.

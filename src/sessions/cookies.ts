@@ -106,16 +106,16 @@ export function withoutCookies(header: string | readonly string[] | undefined, d
 }
 
 /**
- * Removes the gateway's cookies (those `isGatewayCookie` selects, by default its
- * namespace) from headers about to go upstream. A request without a Cookie
- * header, or without the prefix in it, costs one check.
+ * Removes the gateway's cookies (its whole namespace: every cookie it sets, and any
+ * other spelling in it) from headers about to go upstream. A request without a
+ * Cookie header, or without the prefix in it, costs one check.
  */
-export function stripGatewayCookies(headers: IncomingHttpHeaders, isGatewayCookie: (name: string) => boolean = isGatewayNamespace): void {
+export function stripGatewayCookies(headers: IncomingHttpHeaders): void {
   const cookie = headers.cookie;
-  // Every name isGatewayCookie selects carries the prefix, the spellings withoutCookies also drops (`\xA0__Host-gh_sid`) too.
+  // The spellings withoutCookies also drops (`\xA0__Host-gh_sid`) carry the prefix too.
   if (cookie === undefined || !cookie.includes(GATEWAY_COOKIE_PREFIX)) return;
   // Undefined rather than deleted (see the session authenticator): buildUpstreamHeaders skips it.
-  headers.cookie = withoutCookies(cookie, isGatewayCookie);
+  headers.cookie = withoutCookies(cookie, isGatewayNamespace);
 }
 
 /** Strips the spaces and tabs around a cookie pair or its parts (RFC 6265 §5.2), nothing else. */

@@ -1,8 +1,8 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
 import { asGatehouseError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { clearCookie, isGatewayNamespace, parseCookies, stripGatewayCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
+import { clearCookie, isGatewayNamespace, parseCookies, type CookieAttributes, type CookieLimits } from './cookies.js';
 import type { Keyring } from './crypto.js';
 import { checkCsrf, csrfCookie, type CsrfOptions } from './csrf.js';
 import { redirect, sendJson, sendNoContent, sendProblem, type ResponseEnv } from './http-responses.js';
@@ -91,7 +91,6 @@ const ENDPOINTS: Readonly<Record<string, { name: 'login' | 'callback' | 'refresh
 export class SessionEndpoints {
   readonly basePath: string;
   private readonly tx: LoginTransactions;
-  private readonly isOwnCookie = (name: string): boolean => this.isGatewayCookie(name);
   private readonly publicHost: string;
   private readonly publicProtocol: string;
   private warnedHostRewrite = false;
@@ -118,11 +117,6 @@ export class SessionEndpoints {
       name === (this.o.csrf.cookieName ?? '__Host-gh_csrf') ||
       this.tx.isOwnCookie(name)
     );
-  }
-
-  /** Removes the gateway's cookies from headers about to go upstream, on every route: no upstream ever sees them. */
-  stripGatewayCookies(headers: IncomingHttpHeaders): void {
-    stripGatewayCookies(headers, this.isOwnCookie);
   }
 
   /** True for paths these endpoints own (the gateway serves them before routing). */

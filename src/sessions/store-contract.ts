@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { NOT_LOCAL, type SessionEntry, type SessionStore } from './store.js';
+import { NOT_LOCAL, type HeldLock, type SessionEntry, type SessionStore } from './store.js';
 
 /** A clock tests move by hand. */
 export interface ManualClock {
@@ -22,6 +22,20 @@ const entry = (data: string, version = 1, owner?: string): SessionEntry => ({ da
  * The one suite every SessionStore implementation passes. `create` gets the
  * clock the store must read expiry from.
  */
+/**
+ * Takes lock `name` once its holder's short ttl has run out, trying every 20 ms for up to 100
+ * tries: memory expires by the injected clock, Redis by its own time, so both move.
+ */
+async function takeOverOnceExpired(clock: ManualClock, store: SessionStore, name: string): Promise<HeldLock | undefined> {
+  let lock: HeldLock | undefined;
+  for (let i = 0; i < 100 && !lock; i++) {
+    clock.advance(60);
+    await sleep(20);
+    lock = await store.tryLock(name, 60_000);
+  }
+  return lock;
+}
+
 export function sessionStoreContract(name: string, create: (clock: ManualClock['now']) => Promise<SessionStore>): void {
   async function open(t: { after(fn: () => Promise<void>): void }) {
     const clock = manualClock();
@@ -166,12 +180,7 @@ export function sessionStoreContract(name: string, create: (clock: ManualClock['
     await lock.release();
     const short = await store.tryLock(name, 50);
     assert.ok(short);
-    let successor: Awaited<ReturnType<SessionStore['tryLock']>>;
-    for (let i = 0; i < 100 && !successor; i++) {
-      clock.advance(60);
-      await sleep(20);
-      successor = await store.tryLock(name, 60_000);
-    }
+    const successor = await takeOverOnceExpired(clock, store, name);
     assert.ok(successor, 'the short lock expired and was taken over');
     assert.equal(await short.extend(60_000), false, 'an expired holder cannot extend');
     assert.equal(await store.tryLock(name, 60_000), undefined, 'and the successor still holds it');
@@ -183,13 +192,7 @@ export function sessionStoreContract(name: string, create: (clock: ManualClock['
     const name = `lock-${key()}`;
     const first = await store.tryLock(name, 50);
     assert.ok(first);
-    // Memory expires by the clock, Redis by its own time: move both.
-    let second: Awaited<ReturnType<SessionStore['tryLock']>>;
-    for (let i = 0; i < 100 && !second; i++) {
-      clock.advance(60);
-      await sleep(20);
-      second = await store.tryLock(name, 60_000);
-    }
+    const second = await takeOverOnceExpired(clock, store, name);
     assert.ok(second, 'the expired lock was taken over');
     await first.release();
     assert.equal(await store.tryLock(name, 60_000), undefined, 'the stale release left the new holder alone');
