@@ -9,6 +9,8 @@ import {
   ERROR_CATALOG,
   GatehouseError,
   InsufficientScope,
+  isChallengeRealm,
+  isScopeToken,
   problemDetails,
   wwwAuthenticate,
   type ErrorCode,
@@ -90,13 +92,22 @@ test('wwwAuthenticate: insufficient_scope carries the required scopes', () => {
   assert.doesNotMatch(wwwAuthenticate(new GatehouseError('GH_CLAIM_MISMATCH', 'claim'), 'r'), /scope=/);
 });
 
-test('wwwAuthenticate quotes backslashes and double quotes and removes control characters', () => {
+test('wwwAuthenticate writes only what RFC 6750 allows in an attribute: control characters, quotes, backslashes and non-ASCII become ?', () => {
   const header = wwwAuthenticate(new GatehouseError('GH_TOKEN_INVALID', 'bad "kid" \\ here\r\nX-Injected: 1'), 'my "realm"');
-  assert.equal(
-    header,
-    'Bearer realm="my \\"realm\\"", error="invalid_token", error_description="bad \\"kid\\" \\\\ here  X-Injected: 1"',
-  );
-  assert.doesNotMatch(header, /[\r\n]/);
+  assert.equal(header, 'Bearer realm="my ?realm?", error="invalid_token", error_description="bad ?kid? ? here??X-Injected: 1"');
+  // A claim name is a JSON member name, any Unicode: Node's writeHead throws on a character above U+00FF.
+  const claim = wwwAuthenticate(new GatehouseError('GH_CLAIM_MISMATCH', "claim https://example.jp/ロール does not meet the route's requirement"), 'Bestellungen – Dienst');
+  assert.equal(claim, 'Bearer realm="Bestellungen ? Dienst", error="insufficient_scope", error_description="claim https://example.jp/??? does not meet the route\'s requirement"');
+  const scope = wwwAuthenticate(new InsufficientScope(['orders→write', 'é']), 'r');
+  assert.match(scope, /scope="orders\?write \?"$/);
+  for (const h of [header, claim, scope]) assert.match(h, /^[\x20-\x7e]+$/);
+});
+
+test('isScopeToken: RFC 6749 §3.3 scope-tokens only; isChallengeRealm: printable ASCII without " or \\', () => {
+  for (const ok of ['orders:read', 'a', 'https://api.example.com/orders.read', "!#$%&'()*+,-./:;<=>?@[]^_`{|}~"]) assert.equal(isScopeToken(ok), true, ok);
+  for (const bad of ['', 'read write', 'orders→write', 'a"b', 'a\\b', 'tab\there', 7, undefined, ['a']]) assert.equal(isScopeToken(bad), false, String(bad));
+  for (const ok of ['gatehouse', 'Orders service', '', 'a=b, c']) assert.equal(isChallengeRealm(ok), true, ok);
+  for (const bad of ['Bestellungen – Dienst', 'my "realm"', 'a\\b', 'line\n', 7, null]) assert.equal(isChallengeRealm(bad), false, String(bad));
 });
 
 test('problemDetails: RFC 9457 body with the stable code, request id only when given', () => {

@@ -124,10 +124,45 @@ export function wwwAuthenticate(err: GatehouseError | undefined, realm: string):
   return `Bearer ${params.join(', ')}`;
 }
 
+// RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E, and a scope list is scope-tokens
+// joined by spaces, the same set. A realm is held to it too (see CHALLENGE_REALM_RULE).
+const OUTSIDE_CHALLENGE_TEXT = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * A quoted attribute value holding only characters RFC 6750 allows in one, each other one
+ * (control characters, `"`, `\`, anything beyond ASCII) written `?`. Node refuses a header
+ * value with a character above U+00FF by throwing from writeHead, and a claim name or a
+ * description can hold one: the challenge must never be able to throw.
+ */
 function quote(value: string): string {
-  // Header values may not hold control characters; descriptions are ours, but be strict.
-  // eslint-disable-next-line no-control-regex
-  return `"${value.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[\\"]/g, '\\$&')}"`;
+  return `"${value.replace(OUTSIDE_CHALLENGE_TEXT, '?')}"`;
+}
+
+/** RFC 6749 §3.3 scope-token: one or more of %x21 / %x23-5B / %x5D-7E (printable ASCII without space, `"` and `\`). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** How {@link isScopeToken} is said in an error message. */
+export const SCOPE_TOKEN_RULE = 'a scope-token: printable ASCII without spaces, `"` or `\\` (RFC 6749 §3.3)';
+
+/**
+ * Whether `value` is a scope a token can grant: a scope string is split on spaces, so a
+ * required scope `read write` could never be matched, and a character outside the set
+ * would be `?` in the challenge's `scope` attribute.
+ */
+export function isScopeToken(value: unknown): value is string {
+  return typeof value === 'string' && SCOPE_TOKEN.test(value);
+}
+
+const CHALLENGE_REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** How {@link isChallengeRealm} is said in an error message. */
+export const CHALLENGE_REALM_RULE = 'printable ASCII without `"` or `\\`';
+
+/**
+ * Whether `value` can be the realm of a challenge as written: printable ASCII. `"` and
+ * `\` are refused too rather than escaped, as RFC 6750 refuses them in the other
+ * attributes: a client's parser never needs to read a quoted-pair.
+ */
+export function isChallengeRealm(value: unknown): value is string {
+  return typeof value === 'string' && CHALLENGE_REALM.test(value);
 }
 
 /** RFC 9457 problem details body. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { durationSeconds } from '../config/duration.js';
+import { isScopeToken, SCOPE_TOKEN_RULE } from '../errors.js';
 import { isSafeEndpointUrl } from '../loopback.js';
 
 /**
@@ -20,7 +21,7 @@ export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
  */
 const lifetime = () => durationSeconds().refine((s) => Number.isInteger(s) && s >= 1, 'a whole number of seconds, at least 1s');
 
-const ScopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)');
+const ScopeName = z.string().refine(isScopeToken, SCOPE_TOKEN_RULE);
 
 const StoreSchema = z.discriminatedUnion('kind', [
   z

@@ -1,5 +1,15 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { asGatehouseError, GatehouseError, InsufficientScope, problemDetails, wwwAuthenticate } from '../errors.js';
+import {
+  asGatehouseError,
+  CHALLENGE_REALM_RULE,
+  GatehouseError,
+  InsufficientScope,
+  isChallengeRealm,
+  isScopeToken,
+  problemDetails,
+  SCOPE_TOKEN_RULE,
+  wwwAuthenticate,
+} from '../errors.js';
 import type { Identity } from '../tokens/identity.js';
 import type { TokenVerifier } from '../tokens/jwt/options.js';
 import { looksLikeJwt } from '../tokens/jwt/parse.js';
@@ -14,10 +24,55 @@ import { refuse } from '../tokens/jwt/reject.js';
  * ```
  */
 export interface RequireTokenOptions {
-  /** Scopes that must all be granted (403 `insufficient_scope` otherwise). */
+  /** Scopes that must all be granted (403 `insufficient_scope` otherwise); each a scope-token (RFC 6749 §3.3: printable ASCII without spaces, `"` or `\`). */
   readonly scopes?: readonly string[];
-  /** Realm of the `WWW-Authenticate` challenge. Default `service`. */
+  /** Realm of the `WWW-Authenticate` challenge: printable ASCII without `"` or `\`. Default `service`. */
   readonly realm?: string;
+}
+
+/** {@link RequireTokenOptions} checked, with the defaults filled in. */
+export interface GuardOptions {
+  readonly scopes: readonly string[];
+  readonly realm: string;
+}
+
+const DEFAULT_REALM = 'service';
+
+/**
+ * Checks the options of a guard once, when it is built, and returns them frozen.
+ * Throws a TypeError naming the option: a realm the challenge cannot carry (Node's
+ * writeHead throws on a character above U+00FF, from a promise callback, ending the
+ * service at its first refusal), or a scope no token could be granted (`read write`:
+ * scope strings are split on spaces).
+ *
+ * @example
+ * ```ts
+ * guardOptions({ realm: 'orders', scopes: ['orders:read'] }); // { realm: 'orders', scopes: ['orders:read'] }
+ * guardOptions({ scopes: ['orders:read orders:write'] });     // throws TypeError: options.scopes[0] …
+ * ```
+ */
+export function guardOptions(opts: RequireTokenOptions | undefined): GuardOptions {
+  const problem = optionsProblem(opts);
+  if (problem !== undefined) throw new TypeError(`Gatehouse kit: ${problem}`);
+  return Object.freeze({ scopes: Object.freeze([...(opts?.scopes ?? [])]), realm: opts?.realm ?? DEFAULT_REALM });
+}
+
+function optionsProblem(opts: RequireTokenOptions | undefined): string | undefined {
+  if (opts === undefined) return undefined;
+  if (opts === null || typeof opts !== 'object') return 'options must be an object';
+  const { scopes, realm } = opts as { scopes?: unknown; realm?: unknown };
+  if (scopes !== undefined) {
+    if (!Array.isArray(scopes)) return `options.scopes must be an array of scopes, got ${shown(scopes)}`;
+    const bad = scopes.findIndex((s) => !isScopeToken(s));
+    if (bad >= 0) return `options.scopes[${bad}] must be ${SCOPE_TOKEN_RULE}, got ${shown(scopes[bad])}`;
+  }
+  if (realm !== undefined && !isChallengeRealm(realm)) return `options.realm must be ${CHALLENGE_REALM_RULE}, got ${shown(realm)}`;
+  return undefined;
+}
+
+function shown(value: unknown): string {
+  if (typeof value !== 'string') return value === null ? 'null' : typeof value;
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
 }
 
 /**
@@ -50,7 +105,10 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
  * The framework-free core of the middlewares: reads `Authorization: Bearer`,
- * verifies, checks scopes, and says what to answer on failure. Never throws.
+ * verifies, checks scopes, and says what to answer on failure. Never throws:
+ * options {@link guardOptions} would refuse make every answer a 500
+ * `GH_INTERNAL` rejection whose {@link internalCause} is that TypeError (check
+ * them once with `guardOptions` to learn it at start instead).
  * `rawHeaders` (when the framework exposes it) lets duplicate Authorization
  * headers be refused; Node keeps only the first in `headers`.
  *
@@ -68,16 +126,32 @@ export async function checkRequest(
   rawHeaders: readonly string[] | undefined,
   opts: RequireTokenOptions,
 ): Promise<GuardResult> {
+  let checked: GuardOptions;
+  try {
+    checked = guardOptions(opts);
+  } catch (err) {
+    return { ok: false, rejection: rejection(new GatehouseError('GH_INTERNAL', 'internal error', { cause: err }), DEFAULT_REALM) };
+  }
+  return checkWith(verifier, headers, rawHeaders, checked);
+}
+
+/** {@link checkRequest} with options already checked by {@link guardOptions} (the middlewares check theirs once). */
+export async function checkWith(
+  verifier: TokenVerifier,
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[] | undefined,
+  opts: GuardOptions,
+): Promise<GuardResult> {
   try {
     const token = bearerToken(headers, rawHeaders);
     if (token === undefined) throw refuse('GH_TOKEN_MISSING', 'a Bearer token is required');
     if (!looksLikeJwt(token)) throw refuse('GH_TOKEN_MALFORMED', 'the Bearer token is not a JWT');
     const identity = await verifier.verify(token);
-    const missing = (opts.scopes ?? []).filter((s) => !identity.scopes.has(s));
-    if (missing.length > 0) throw new InsufficientScope(opts.scopes!);
+    const missing = opts.scopes.filter((s) => !identity.scopes.has(s));
+    if (missing.length > 0) throw new InsufficientScope(opts.scopes);
     return { ok: true, identity };
   } catch (err) {
-    return { ok: false, rejection: rejection(asGatehouseError(err), opts.realm ?? 'service') };
+    return { ok: false, rejection: rejection(asGatehouseError(err), opts.realm) };
   }
 }
 

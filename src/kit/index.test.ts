@@ -1,19 +1,23 @@
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { generateTestKey, jwtFixture, mintToken, startJwksServer, type JwksServer } from '../../test/helpers/jwt.js';
 import {
+  checkRequest,
   createVerifier,
+  guardOptions,
   requireToken,
   requireTokenExpress,
   requireTokenFastify,
   type FastifyLikeRequest,
   type RequestWithIdentity,
+  type RequireTokenOptions,
   type TokenVerifier,
 } from './index.js';
+import { internalCause } from './guard.js';
 
 const ISS = 'https://auth.example.com';
 const key = generateTestKey('ES256');
@@ -327,5 +331,92 @@ test('createVerifier refuses options under which a check could never fire (NaN o
     ['jwks timeout NaN', { jwks: { timeoutMs: Number.NaN } }],
   ] as const) {
     assert.throws(() => createVerifier({ ...ok, ...bad } as unknown as Parameters<typeof createVerifier>[0]), /^Error: issuer .*: /, what);
+  }
+});
+
+test('the middlewares refuse, when built, options the challenge could not carry: a realm beyond printable ASCII (or with " or \\), a scope that is not a scope-token', () => {
+  const builders = [requireToken, requireTokenExpress, requireTokenFastify];
+  for (const [what, opts, message] of [
+    // An en dash: Node's writeHead throws on it, and the first anonymous request ended the service.
+    ['a realm with an en dash', { realm: 'Bestellungen – Dienst' }, /^Gatehouse kit: options\.realm must be printable ASCII without `"` or `\\`, got "Bestellungen – Dienst"$/],
+    ['a realm with a double quote', { realm: 'my "realm"' }, /options\.realm/],
+    ['a realm that is a number', { realm: 7 }, /options\.realm must be .*, got number$/],
+    ['one scope written with a space', { scopes: ['orders:read orders:write'] }, /^Gatehouse kit: options\.scopes\[0\] must be a scope-token: printable ASCII without spaces, `"` or `\\` \(RFC 6749 §3\.3\), got "orders:read orders:write"$/],
+    ['a scope beyond ASCII', { scopes: ['orders:read', 'orders→write'] }, /options\.scopes\[1\]/],
+    ['an empty scope', { scopes: [''] }, /options\.scopes\[0\]/],
+    ['scopes as a string', { scopes: 'orders:read' }, /options\.scopes must be an array of scopes, got "orders:read"$/],
+  ] as const) {
+    for (const build of builders) {
+      assert.throws(() => build(verifier, opts as unknown as RequireTokenOptions), (err: unknown) => err instanceof TypeError && message.test(err.message), `${build.name}: ${what}`);
+    }
+    assert.throws(() => guardOptions(opts as unknown as RequireTokenOptions), TypeError, what);
+  }
+  assert.deepEqual(guardOptions(undefined), { scopes: [], realm: 'service' });
+  assert.deepEqual(guardOptions({ realm: 'Orders (v2)', scopes: ['orders:read'] }), { scopes: ['orders:read'], realm: 'Orders (v2)' });
+});
+
+test('checkRequest never throws: options guardOptions refuses make a 500 GH_INTERNAL rejection whose cause names the option', async () => {
+  const refused = { authorization: 'Bearer x.y.z' };
+  for (const [what, opts] of [
+    ['realm 7 with a refused token', { realm: 7 }],
+    ['a realm beyond ASCII', { realm: 'Bestellungen – Dienst' }],
+    ['scopes as a string', { scopes: 'orders:read' }],
+    ['no options at all', undefined],
+  ] as const) {
+    const result = await checkRequest(verifier, refused, undefined, opts as unknown as RequireTokenOptions);
+    assert.equal(result.ok, false, what);
+    if (result.ok) continue;
+    if (opts === undefined) {
+      assert.equal(result.rejection.error.code, 'GH_TOKEN_MALFORMED', what);
+      continue;
+    }
+    assert.equal(result.rejection.status, 500, what);
+    assert.equal(result.rejection.error.code, 'GH_INTERNAL', what);
+    assert.equal(result.rejection.headers['www-authenticate'], undefined, what);
+    const cause = internalCause(result.rejection);
+    assert.ok(cause instanceof TypeError && /^Gatehouse kit: options\.(realm|scopes)/.test(cause.message), `${what}: ${String(cause)}`);
+  }
+  // Headers that are not an object: refused as a fault, not thrown.
+  const broken = await checkRequest(verifier, undefined as unknown as IncomingHttpHeaders, undefined, {});
+  assert.equal(broken.ok ? 'ok' : broken.rejection.error.code, 'GH_INTERNAL');
+});
+
+test('requireTokenExpress: a throw while writing the refusal (a writeHead hook, as on-headers installs) goes to the error handler, not into an unhandled rejection', async () => {
+  const escaped: unknown[] = [];
+  const onEscape = (err: unknown) => escaped.push(err);
+  process.on('unhandledRejection', onEscape);
+  const seen: unknown[] = [];
+  const app = express();
+  app.use((_req, res, next) => {
+    const writeHead = res.writeHead;
+    let hooked = true;
+    res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
+      // Throws once, for the kit's refusal; the error handler's answer goes through.
+      if (hooked) {
+        hooked = false;
+        throw new Error('a writeHead hook failed');
+      }
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
+    next();
+  });
+  app.get('/x', requireTokenExpress(verifier), (_req, res) => void res.send('ran'));
+  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    seen.push(err);
+    res.status(500).send('handled');
+  });
+  const server = createServer(app);
+  const base = await listen(server);
+  try {
+    const reply = await call(`${base}/x`);
+    assert.equal(reply.status, 500);
+    assert.equal(reply.body, 'handled');
+    assert.equal(seen.length, 1);
+    assert.match(String((seen[0] as Error).message), /a writeHead hook failed/);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(escaped, []);
+  } finally {
+    process.off('unhandledRejection', onEscape);
+    await new Promise((r) => server.close(r));
   }
 });

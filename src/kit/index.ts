@@ -10,13 +10,13 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Identity } from '../tokens/identity.js';
 import { withIssuerDefaults, type IssuerInput, type TokenVerifier, type VerifierOptions } from '../tokens/jwt/options.js';
 import { createTokenVerifier } from '../tokens/jwt/verifier.js';
-import { checkRequest, internalCause, sendRejection, type RequireTokenOptions } from './guard.js';
+import { checkWith, guardOptions, internalCause, sendRejection, type RequireTokenOptions } from './guard.js';
 
 export type { Identity } from '../tokens/identity.js';
 export type { IssuerInput, IssuerOptions, TokenVerifier, VerifierHooks, VerifierOptions } from '../tokens/jwt/options.js';
 export { GatehouseError, type ErrorCode } from '../errors.js';
 export { inspectToken, type TokenInspection } from '../tokens/jwt/inspect.js';
-export { checkRequest, type GuardResult, type Rejection, type RequireTokenOptions } from './guard.js';
+export { checkRequest, guardOptions, type GuardOptions, type GuardResult, type Rejection, type RequireTokenOptions } from './guard.js';
 
 /**
  * Builds a verifier for one issuer or several. Fields the gateway's config
@@ -43,7 +43,8 @@ export function createVerifier(options: IssuerInput | readonly IssuerInput[], op
 /**
  * For plain `node:http`: checks the request and resolves to the identity, or
  * writes the 401/403 (problem+json, `WWW-Authenticate`) and resolves to
- * `undefined`, after which the handler must simply return.
+ * `undefined`, after which the handler must simply return. Throws a TypeError
+ * at once for options {@link guardOptions} refuses.
  *
  * @example
  * ```ts
@@ -59,8 +60,9 @@ export function requireToken(
   verifier: TokenVerifier,
   opts: RequireTokenOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<Identity | undefined> {
+  const checked = guardOptions(opts);
   return async (req, res) => {
-    const result = await checkRequest(verifier, req.headers, req.rawHeaders, opts);
+    const result = await checkWith(verifier, req.headers, req.rawHeaders, checked);
     if (result.ok) return result.identity;
     sendRejection(res, result.rejection);
     return undefined;
@@ -79,7 +81,8 @@ export type RequestWithIdentity = IncomingMessage & { identity?: Identity };
 
 /**
  * Express / Connect middleware: sets `req.identity` and calls `next()`, or
- * answers 401/403 itself. Express is not a dependency of the kit.
+ * answers 401/403 itself. Express is not a dependency of the kit. Throws a
+ * TypeError at once for options {@link guardOptions} refuses.
  *
  * @example
  * ```ts
@@ -92,8 +95,9 @@ export function requireTokenExpress(
   verifier: TokenVerifier,
   opts: RequireTokenOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  const checked = guardOptions(opts);
   return (req, res, next) => {
-    checkRequest(verifier, req.headers, req.rawHeaders, opts).then((result) => {
+    checkWith(verifier, req.headers, req.rawHeaders, checked).then((result) => {
       // Answered while we verified (a timeout middleware): the route must not run, nor a second answer go out.
       if (res.headersSent || res.writableEnded) return;
       if (result.ok) {
@@ -103,8 +107,13 @@ export function requireTokenExpress(
       }
       // A fault (not a refusal) goes to the application's error handler, with its cause.
       const fault = internalCause(result.rejection);
-      if (fault !== undefined) next(fault);
-      else sendRejection(res, result.rejection);
+      if (fault !== undefined) return next(fault);
+      try {
+        sendRejection(res, result.rejection);
+      } catch (err) {
+        // Thrown in this callback it would be an unhandled rejection, which ends the process.
+        next(err);
+      }
     }, next);
   };
 }
@@ -140,6 +149,7 @@ export interface FastifyLikeReply {
 /**
  * Fastify `preHandler` hook: sets `request.identity`, or replies 401/403 and
  * ends the request. Declare the property once for a stable object shape.
+ * Throws a TypeError at once for options {@link guardOptions} refuses.
  *
  * @example
  * ```ts
@@ -152,8 +162,9 @@ export function requireTokenFastify(
   verifier: TokenVerifier,
   opts: RequireTokenOptions = {},
 ): (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<FastifyLikeReply | undefined> {
+  const checked = guardOptions(opts);
   return async (request, reply) => {
-    const result = await checkRequest(verifier, request.headers, request.raw.rawHeaders, opts);
+    const result = await checkWith(verifier, request.headers, request.raw.rawHeaders, checked);
     if (result.ok) {
       request.identity = result.identity;
       return undefined;

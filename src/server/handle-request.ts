@@ -156,7 +156,20 @@ class Exchange implements RequestContext, UpstreamObserver {
     this.requestId = typeof inbound === 'string' && SANE_REQUEST_ID.test(inbound) ? inbound : randomUUID();
   }
 
+  /**
+   * Runs the request, and answers 500 `GH_INTERNAL` (logged) for anything it throws: a throw
+   * here would escape into node:http, where nothing catches it and the process exits, taking
+   * every other request with it. Node's writeHead, for one, throws on a header value it refuses.
+   */
   start(): void {
+    try {
+      this.run();
+    } catch (err) {
+      this.onUnexpected(err);
+    }
+  }
+
+  private run(): void {
     this.begun = true;
     const { req, state } = this;
     const url = req.url as string;
@@ -227,12 +240,7 @@ class Exchange implements RequestContext, UpstreamObserver {
         .finally(() => this.release());
       return;
     }
-    try {
-      this.admit(route);
-    } catch (err) {
-      // As on the asynchronous path: a fault while forwarding is logged and answered, never thrown into node:http.
-      this.onUnexpected(err);
-    }
+    this.admit(route);
   }
 
   private async authorizeAsync(route: CompiledRoute, resumeAt: number): Promise<void> {
@@ -342,7 +350,14 @@ class Exchange implements RequestContext, UpstreamObserver {
   // A method, not a per-request closure: only the asynchronous paths need one, and make it there.
   private onUnexpected(err: unknown): void {
     this.env.logger.error({ err, requestId: this.requestId }, 'request handling failed');
-    this.fail(asGatehouseError(err));
+    try {
+      // A fault while answering an error (writeHead refusing a header value) arrives here as
+      // GH_INTERNAL, whose answer carries no challenge: it can be written.
+      this.fail(asGatehouseError(err));
+    } catch (again) {
+      this.env.logger.error({ err: again, requestId: this.requestId }, 'error response failed');
+      this.res.destroy();
+    }
   }
 
   /**

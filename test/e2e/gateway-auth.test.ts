@@ -47,6 +47,7 @@ before(async () => {
       },
       { path: '/api/write', upstream: upstream.url, scopes: ['orders:read', 'orders:admin'] },
       { path: '/api/admin', upstream: upstream.url, claims: [{ claim: 'roles', contains: 'admin' }] },
+      { path: '/api/intl', upstream: upstream.url, claims: [{ claim: 'https://example.jp/ロール', equals: 'admin' }] },
       {
         path: '/api/masked',
         upstream: upstream.url,
@@ -213,6 +214,16 @@ test('insufficient scope: 403 with the scopes the route needs', async () => {
 test('claim condition not met: 403 GH_CLAIM_MISMATCH; met: 200', async () => {
   await assertProblem(await call(`${t.gw.url}/api/admin`, { headers: bearer(token()) }), 403, 'GH_CLAIM_MISMATCH');
   const ok = await call(`${t.gw.url}/api/admin`, { headers: bearer(token({ roles: ['user', 'admin'] })) });
+  assert.equal(ok.status, 200);
+});
+
+test('a claim named beyond ASCII (a JSON member name may be any Unicode): 403 whose challenge holds printable ASCII only, and the gateway goes on serving', async () => {
+  const res = await call(`${t.gw.url}/api/intl`, { headers: bearer(token()) });
+  await assertProblem(res, 403, 'GH_CLAIM_MISMATCH');
+  const challenge = String(res.headers['www-authenticate']);
+  assert.match(challenge, /^[\x20-\x7e]+$/);
+  assert.match(challenge, /error_description="claim https:\/\/example\.jp\/\?\?\? does not meet/);
+  const ok = await call(`${t.gw.url}/api/intl`, { headers: bearer(token({ 'https://example.jp/ロール': 'admin' })) });
   assert.equal(ok.status, 200);
 });
 
