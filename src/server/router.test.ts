@@ -23,6 +23,23 @@ test('prefixes match on segment boundaries and the longest wins', () => {
   assert.equal(m('/'), 'root');
 });
 
+test('a dot right after a prefix is a boundary too: a format suffix reaches the route it names, not a shorter one', () => {
+  const router = createRouter([r('api', '/api'), r('orders', '/api/orders'), r('v12', '/api/v1.2')]);
+  const m = (p: string) => router.match(undefined, p)?.id;
+  assert.equal(m('/api/orders.json'), 'orders');
+  assert.equal(m('/api/orders.xml'), 'orders');
+  assert.equal(m('/api/orders.'), 'orders');
+  assert.equal(m('/api/orders..'), 'orders');
+  assert.equal(m('/API/Orders.JSON'), 'orders');
+  assert.equal(m('/api/orders/1.json'), 'orders');
+  assert.equal(m('/api/ordersX.json'), 'api');
+  assert.equal(m('/api.json'), 'api');
+  // The longest prefix still wins where a route's own path holds the dot.
+  assert.equal(m('/api/v1.2/x'), 'v12');
+  assert.equal(m('/api/v1.2.json'), 'v12');
+  assert.equal(m('/api/v1'), 'api');
+});
+
 test('without a catch-all route, unmatched paths find nothing', () => {
   const router = createRouter([r('orders', '/api/orders')]);
   assert.equal(router.match(undefined, '/api/ordersX'), undefined);

@@ -23,8 +23,11 @@ interface Entry<R> {
 /**
  * Builds the route table. Order of precedence: the longest path prefix wins;
  * between equal prefixes an exact host beats a wildcard host, which beats a
- * route without host. A prefix matches on segment boundaries only:
- * `/api/orders` matches `/api/orders` and `/api/orders/1`, never `/api/ordersX`.
+ * route without host. A prefix matches on segment boundaries only, where a
+ * `.` right after the prefix counts as one: `/api/orders` matches `/api/orders`,
+ * `/api/orders/1`, `/api/orders.json` and `/api/orders.`, never `/api/ordersX`.
+ * Upstreams that read a format suffix serve those as `/api/orders`; a route
+ * `/api` in front of them must not be the way to reach it.
  * It matches without regard to ASCII case: `/API/Orders` is routed by the
  * `/api/orders` route, because upstreams such as Express (by default) and IIS
  * serve it as `/api/orders`, and a case-sensitive match would send that
@@ -84,7 +87,11 @@ export function routeMatchKey(path: string, host: string | undefined): string {
 function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/') return true;
   if (!path.startsWith(prefix)) return false;
-  return path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f;
+  if (path.length === prefix.length) return true;
+  const next = path.charCodeAt(prefix.length);
+  // `/`, or `.`: Rails' `(.:format)`, Spring's suffix pattern match and IIS (a trailing dot) serve
+  // `/api/orders.json` and `/api/orders.` as `/api/orders`, which must not reach them by `/api`.
+  return next === 0x2f || next === 0x2e;
 }
 
 function hostRank(e: Entry<unknown>): number {
