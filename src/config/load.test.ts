@@ -323,6 +323,110 @@ routes:
   assert.equal(issues.length, 8, JSON.stringify(issues));
 });
 
+test('the realm and route scopes are what a challenge can carry: printable ASCII realm without " or \\, scopes as RFC 6749 scope-tokens; claim names stay Unicode', () => {
+  const issues = issuesOf(`security:
+  realm: "Bestellungen – Dienst"
+  jwt: { issuer: https://a.example, audience: api, jwksUri: https://a.example/jwks, algorithms: [RS256] }
+routes:
+  - path: /a
+    upstream: http://127.0.0.1:9
+    scopes: ["orders→write", "read write", "ok:scope", 'say"hi"', ""]
+    claims: [{ claim: "https://example.jp/ロール", equals: admin }]
+`);
+  assert.deepEqual(
+    issues.map((i) => [i.path, i.message]),
+    [
+      ['security.realm', 'printable ASCII without `"` or `\\`'],
+      ...[0, 1, 3, 4].map((j) => [`routes.0.scopes.${j}`, 'a scope-token: printable ASCII without spaces, `"` or `\\` (RFC 6749 §3.3)']),
+    ],
+  );
+  for (const realm of ['my "realm"', 'back\\slash']) {
+    assert.throws(() => validateConfig({ security: { realm }, routes: [{ path: '/', upstream: 'http://127.0.0.1:9', auth: 'none' }] }), /security\.realm/);
+  }
+  validateConfig({ security: { realm: 'Orders API (v2)' }, routes: [{ path: '/', upstream: 'http://127.0.0.1:9', auth: 'none' }] });
+});
+
+test('a route host is a name a Host header can carry: no URL, path, list, space, bare or inner wildcard, or impossible port; a name beyond ASCII is refused with its punycode spelling', () => {
+  const config = (host: string) => `routes:\n  - { path: /, upstream: http://127.0.0.1:9, auth: none, host: "${host}" }\n`;
+  const refused: [string, RegExp][] = [
+    ['bücher.example', /^write the name as the Host header carries it: xn--bcher-kva\.example$/],
+    ['*.bücher.example', /: \*\.xn--bcher-kva\.example$/],
+    ['https://api.example.com', /^a host name as the Host header carries it .*this is a URL$/],
+    ['api.example.com/', /^a host name as the Host header carries it \(`api\.example\.com`, `\*\.example\.com` or `\[::1\]`/],
+    ['api.example.com,evil.example', /^a host name as the Host header carries it/],
+    ['a b', /^a host name as the Host header carries it/],
+    ['*', /^a wildcard is only a leading `\*\.`/],
+    ['*example.com', /^a wildcard is only a leading `\*\.`/],
+    ['*.*.example.com', /^a wildcard is only a leading `\*\.`/],
+    ['*.', /^a host name as the Host header carries it/],
+    ['*.[::1]', /not an IP literal/],
+    ['api.example.com:99999', /^the port must be 1 to 65535/],
+    ['api.example.com:', /^the port must be 1 to 65535/],
+    ['', /^empty: leave host out/],
+  ];
+  for (const [host, message] of refused) {
+    const issues = issuesOf(config(host));
+    assert.equal(issues.length, 1, `${host}: ${JSON.stringify(issues)}`);
+    assert.equal(issues[0]!.path, 'routes.0.host', host);
+    assert.match(issues[0]!.message, message, host);
+  }
+  for (const host of ['api.example.com', 'API.Example.com.', '*.example.com', 'xn--bcher-kva.example', 'api.example.com:8443', '127.0.0.1', '[::1]:8080', 'my_host.internal']) {
+    assert.doesNotThrow(() => parseConfigText(config(host), {}), host);
+  }
+});
+
+test('a strip prefix that starts a header the proxy owns or that frames the message is refused, in every spelling', () => {
+  const issues = issuesOf(`identity:
+  stripPrefixes: [x-user-, content-, a, X_Forwarded_, pro, x-real, cookie, x-auth-]
+routes:
+  - { path: /, upstream: "http://127.0.0.1:9", auth: none }
+`);
+  assert.deepEqual(
+    issues.map((i) => [i.path, /would strip (\S+), a header the proxy owns or that frames the message/.exec(i.message)?.[1]]),
+    [
+      ['identity.stripPrefixes.1', 'content-length'],
+      ['identity.stripPrefixes.2', 'authorization'],
+      ['identity.stripPrefixes.3', 'x-forwarded-for'],
+      ['identity.stripPrefixes.4', 'proxy-*'],
+      ['identity.stripPrefixes.5', 'x-real-ip'],
+      ['identity.stripPrefixes.6', 'cookie'],
+    ],
+  );
+  // The defaults pass.
+  validateConfig({ routes: [{ path: '/', upstream: 'http://127.0.0.1:9', auth: 'none' }] });
+});
+
+test('one route injects each identity value under its own header name: a second use of a name (any case, _ or . for -) is refused where it is written', () => {
+  const issues = issuesOf(`security:
+  jwt: { issuer: https://a.example, audience: api, jwksUri: https://a.example/jwks, algorithms: [RS256] }
+routes:
+  - path: /p
+    upstream: http://127.0.0.1:9
+    propagate:
+      headers: { subject: x-id, issuer: x-iss, claims: { nickname: X-Id, tenant: x_iss } }
+      maskedClaims: { header: x-id, claims: [sub] }
+  - path: /q
+    upstream: http://127.0.0.1:9
+    propagate:
+      headers: { subject: x-gatehouse-claims }
+      maskedClaims: { claims: [sub] }
+  - path: /r
+    upstream: http://127.0.0.1:9
+    propagate:
+      headers: { subject: x-id }
+`);
+  assert.deepEqual(
+    issues.map((i) => [i.path, i.message]),
+    [
+      ['routes.0.propagate.headers.claims.nickname', 'X-Id is also the header of propagate.headers.subject: each identity value needs its own header (names compare without case, and `_` or `.` as `-`)'],
+      ['routes.0.propagate.headers.claims.tenant', 'x_iss is also the header of propagate.headers.issuer: each identity value needs its own header (names compare without case, and `_` or `.` as `-`)'],
+      ['routes.0.propagate.maskedClaims.header', 'x-id is also the header of propagate.headers.subject: each identity value needs its own header (names compare without case, and `_` or `.` as `-`)'],
+      // The default header of maskedClaims counts too.
+      ['routes.1.propagate.maskedClaims.header', 'x-gatehouse-claims is also the header of propagate.headers.subject: each identity value needs its own header (names compare without case, and `_` or `.` as `-`)'],
+    ],
+  );
+});
+
 test('YAML 1.2 only: a %YAML 1.1 directive (merge keys, on/off booleans, sexagesimal numbers) is refused', () => {
   const body = 'listen: { port: 1:30 }\nroutes:\n  - { path: /, upstream: "http://127.0.0.1:9", auth: none }\n';
   const issues = issuesOf(`%YAML 1.1\n---\n${body}`);

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { durationSeconds, parseDurationSeconds } from './duration.js';
 import { AuthServiceSchema } from '../auth-service/config-schema.js';
+import { CHALLENGE_REALM_RULE, isChallengeRealm, isScopeToken, SCOPE_TOKEN_RULE } from '../errors.js';
 import { endpointUrlProblem, isLoopbackAddress } from '../loopback.js';
 import { SESSION_ENDPOINTS_PATH, SessionsSchema } from '../sessions/config-schema.js';
+import { routeHostProblem } from '../server/host-header.js';
 import { normalizePath } from '../server/normalize-path.js';
 import { foldedHeaderName } from '../pipeline/propagate/strip-inbound.js';
-import { isNeverForwarded } from '../server/forwarded-headers.js';
+import { isNeverForwarded, proxyOwnedWithPrefix } from '../server/forwarded-headers.js';
 import { routeMatchKey } from '../server/router.js';
 import { createTrustedProxies } from '../server/trusted-proxies.js';
 import { keySourceProblems } from '../tokens/jwt/key-source-rules.js';
@@ -122,6 +124,21 @@ const IdentityHeaderName = z
     return !isNeverForwarded(folded) && !MESSAGE_HEADERS.has(folded);
   }, 'a header the proxy owns (Host, Content-Length, Authorization, Cookie, X-Forwarded-*, X-Request-Id …)');
 
+/**
+ * A prefix of inbound headers to strip. One that starts a header the proxy owns or
+ * one that frames the message (`content-`, `a`) would remove Content-Type,
+ * Authorization, X-Forwarded-Port from a trusted proxy…: the same names
+ * {@link IdentityHeaderName} refuses to strip one by one.
+ */
+const StripPrefix = z
+  .string()
+  .regex(HEADER_TOKEN, 'the start of an HTTP header name')
+  .superRefine((prefix, ctx) => {
+    const folded = foldedHeaderName(prefix.toLowerCase());
+    const owned = [...MESSAGE_HEADERS].find((name) => name.startsWith(folded)) ?? proxyOwnedWithPrefix(folded);
+    if (owned !== undefined) ctx.addIssue({ code: 'custom', message: `would strip ${owned}, a header the proxy owns or that frames the message; make the prefix longer` });
+  });
+
 const PropagateSchema = z
   .object({
     authorization: z
@@ -138,7 +155,7 @@ const PropagateSchema = z
       })
       .strict()
       .default({ claims: {} })
-      .describe('Identity headers injected after every inbound header of those names has been removed.'),
+      .describe('Identity headers injected after every inbound header of those names has been removed. Each value needs a header name of its own: a name used twice in one route (also as `maskedClaims.header`, compared without case and with `_` or `.` as `-`) is refused.'),
     maskedClaims: z
       .object({
         header: IdentityHeaderName.default('x-gatehouse-claims').describe('Header that carries the claims as base64url JSON.'),
@@ -148,8 +165,35 @@ const PropagateSchema = z
       .optional()
       .describe('Forward a chosen subset of claims instead of the raw token; the token is then dropped unless `authorization: forward` says otherwise (a service that verifies tokens itself, as the service kit does, needs it). The header is not signed: a service that trusts it alone trusts everyone who can reach it without the gateway.'),
   })
-  .strict();
+  .strict()
+  .superRefine(checkIdentityHeadersApart);
 export type PropagateConfig = z.infer<typeof PropagateSchema>;
+
+/**
+ * Each identity value of a route in a header of its own: two under one name would
+ * reach the upstream as two lines (or one joined by a comma), and which one it reads
+ * is its own choice. Names compare as the stripper folds them, so `x_id` and `X.Id`
+ * are `x-id` too, as a CGI-style upstream sees them. Only `propagate` injects
+ * headers; `identity` only strips, so there is nothing route-wide to compare with.
+ */
+function checkIdentityHeadersApart(p: PropagateConfig, ctx: z.RefinementCtx): void {
+  const named: [string[], string | undefined][] = [
+    [['headers', 'subject'], p.headers.subject],
+    [['headers', 'clientId'], p.headers.clientId],
+    [['headers', 'scopes'], p.headers.scopes],
+    [['headers', 'issuer'], p.headers.issuer],
+    ...Object.entries(p.headers.claims).map(([claim, header]): [string[], string] => [['headers', 'claims', claim], header]),
+    [['maskedClaims', 'header'], p.maskedClaims?.header],
+  ];
+  const first = new Map<string, string[]>();
+  for (const [path, header] of named) {
+    if (header === undefined) continue;
+    const folded = foldedHeaderName(header.toLowerCase());
+    const before = first.get(folded);
+    if (before === undefined) first.set(folded, path);
+    else ctx.addIssue({ code: 'custom', path, message: `${header} is also the header of propagate.${before.join('.')}: each identity value needs its own header (names compare without case, and \`_\` or \`.\` as \`-\`)` });
+  }
+}
 
 /** `path` with each run of characters beyond printable ASCII percent-encoded as UTF-8; undefined when it has none or cannot be encoded. */
 function escapeNonAscii(path: string): string | undefined {
@@ -172,13 +216,16 @@ function normalizedOrUndefined(path: string): string | undefined {
 export const RouteSchema = z
   .object({
     name: z.string().optional().describe('Label for metrics and logs; defaults to the path.'),
-    path: z.string().startsWith('/').describe('Path prefix, matched on segment boundaries after normalization; the longest match wins. Written as normalized (escapes of `!$&\'()*,=:@` decoded, non-ASCII percent-encoded), without `+`.'),
+    path: z.string().startsWith('/').describe('Path prefix, matched on segment boundaries after normalization, where a `.` right after the prefix is a boundary too (`/api/orders` matches `/api/orders/1`, `/api/orders.json` and `/api/orders.`, not `/api/ordersX`); the longest match wins. Written as normalized (escapes of `!$&\'()*,=:@` decoded, non-ASCII percent-encoded), without `+`.'),
     upstream: z.url().describe('Upstream base URL; the normalized request path is appended.'),
     auth: z
       .union([AuthKindSchema, z.array(AuthKindSchema).min(1)])
       .default('jwt')
       .describe('Credential(s) this route accepts, tried in order. Default: `jwt`.'),
-    scopes: z.array(z.string().min(1)).default([]).describe('Scopes that are all required.'),
+    scopes: z
+      .array(z.string().refine(isScopeToken, SCOPE_TOKEN_RULE))
+      .default([])
+      .describe('Scopes that are all required, each a scope-token (printable ASCII without spaces, `"` or `\\`; RFC 6749 §3.3).'),
     claims: z.array(ClaimConditionSchema).default([]).describe('Claim conditions that must all hold.'),
     issuers: z.array(z.string()).optional().describe('Restrict this route to these issuers (by `name` or issuer URL).'),
     methods: z
@@ -187,8 +234,12 @@ export const RouteSchema = z
       .describe('Allowed methods; others get 405 with `Allow`. `GET` allows `HEAD` too. Default: all.'),
     host: z
       .string()
+      .superRefine((host, ctx) => {
+        const problem = routeHostProblem(host);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional()
-      .describe('Match only this Host (exact, or `*.example.com` for subdomains; case, port and a final dot are ignored).'),
+      .describe('Match only this Host (exact, or `*.example.com` for subdomains; case, port and a final dot are ignored). Written as the Host header carries it: a name beyond ASCII in its punycode form (`xn--bcher-kva.example`, which `config check` names), no scheme or path.'),
     propagate: PropagateSchema.default(PropagateSchema.parse({})),
     maxBodyBytes: z.number().int().nonnegative().optional().describe('Largest request body for this route (413 beyond).'),
     timeoutMs: z.number().int().positive().optional().describe('Upstream timeout for this route: to the response headers, and the longest pause in the upstream\'s response body (as `limits.upstreamTimeoutMs`).'),
@@ -308,7 +359,11 @@ const SecuritySchema = z
       .optional()
       .describe('One trusted issuer, or a list of them (the token `iss` selects one).'),
     introspection: IntrospectionSchema.optional().describe('RFC 7662 introspection of opaque tokens (routes with `auth: opaque`).'),
-    realm: z.string().default('gatehouse').describe('Realm in `WWW-Authenticate` challenges.'),
+    realm: z
+      .string()
+      .refine(isChallengeRealm, CHALLENGE_REALM_RULE)
+      .default('gatehouse')
+      .describe('Realm in `WWW-Authenticate` challenges: printable ASCII without `"` or `\\`.'),
     tokenCache: z
       .object({
         maxEntries: z.number().int().nonnegative().max(MAX_CACHE_ENTRIES).default(10000).describe('Verified-token cache size (0 disables it and the rejected-signature cache). A token is stored at its second verification; the rejected-signature cache holds a quarter of this, at least 1,000.'),
@@ -321,9 +376,9 @@ const SecuritySchema = z
 const IdentitySchema = z
   .object({
     stripPrefixes: z
-      .array(z.string().regex(HEADER_TOKEN, 'the start of an HTTP header name'))
+      .array(StripPrefix)
       .default(['x-gatehouse-', 'x-user-', 'x-auth-'])
-      .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity. Any character other than a letter or digit counts as a hyphen (`x_user_id` and `x.user.id` are removed like `x-user-id`): CGI-style servers and PHP read them as one header.'),
+      .describe('Inbound headers with these prefixes are removed before routing, so clients cannot spoof identity. Any character other than a letter or digit counts as a hyphen (`x_user_id` and `x.user.id` are removed like `x-user-id`): CGI-style servers and PHP read them as one header. A prefix that starts a header `stripHeaders` refuses (`content-`, `x-forwarded-`, `a`) is refused.'),
     stripHeaders: z.array(IdentityHeaderName).default([]).describe('Further inbound header names to remove (underscore and dot spellings too). The identity headers any route injects (`propagate.headers`, `maskedClaims.header`) are removed on every route without being listed here.'),
   })
   .strict();

@@ -104,6 +104,18 @@ export function requestedHost(headers: IncomingHttpHeaders, trusted: boolean): s
   return (trusted ? firstValue(headers['x-forwarded-host']) : undefined) ?? headers.host;
 }
 
+/**
+ * A header the proxy owns (see {@link isNeverForwarded}) whose name starts with
+ * `prefix` (lower-case, folded), or undefined: a strip prefix that would remove it.
+ */
+export function proxyOwnedWithPrefix(prefix: string): string | undefined {
+  if (prefix.startsWith('proxy-')) return prefix;
+  if ('proxy-'.startsWith(prefix)) return 'proxy-*';
+  for (const name of NEVER_FORWARDED) if (name.startsWith(prefix)) return name;
+  for (const name of CLIENT_FACTS) if (name.startsWith(prefix)) return name;
+  return undefined;
+}
+
 /** Lower-case names the proxy sets, removes or takes from trusted proxies only; also `proxy-*`. */
 export function isNeverForwarded(name: string): boolean {
   return NEVER_FORWARDED.has(name) || CLIENT_FACTS.has(name) || name.startsWith('proxy-');

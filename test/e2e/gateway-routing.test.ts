@@ -155,6 +155,62 @@ test('routes with `@`, `$`, `:` or non-ASCII in their path: no escaped spelling 
   }
 });
 
+test('behind a public /api, a format suffix or a trailing dot (Rails, Spring, IIS serve them as the resource) reaches the protected /api/orders, not the public route', async () => {
+  const shared = await startEchoUpstream();
+  const gw = await startTestGateway({
+    security: { jwt: testIssuerOptions({ issuer: ISS, jwksUri: jwks.uri }) },
+    routes: [
+      { path: '/api', upstream: shared.url, auth: 'none' },
+      { path: '/api/orders', upstream: shared.url, scopes: ['orders:read'] },
+    ],
+  });
+  try {
+    for (const path of ['/api/orders.json', '/api/orders.xml', '/api/orders.', '/api/orders%2Ejson', '/api/orders%2e', '/API/Orders.JSON', '/api/orders/1.json']) {
+      const res = await rawRequest(gw.gw.url, rawGet(path));
+      assert.equal(res.status, 401, `${path}: ${res.raw.slice(0, 200)}`);
+      assert.equal(JSON.parse(res.body).code, 'GH_TOKEN_MISSING', path);
+    }
+    assert.deepEqual(shared.received, [], 'nothing reached the upstream without a token');
+    // Other names under /api stay public.
+    assert.equal((await rawRequest(gw.gw.url, rawGet('/api/ordersX.json'))).status, 200);
+    const res = await rawRequest(gw.gw.url, rawGet('/api/orders.json', [`Authorization: Bearer ${validToken()}`]));
+    assert.equal(res.status, 200);
+    assert.equal((JSON.parse(res.body) as EchoRecord).path, '/api/orders.json', 'forwarded as sent');
+  } finally {
+    await gw.close();
+    await shared.close();
+  }
+});
+
+test('a route host beyond ASCII is refused at load with its punycode spelling; written so, it matches the Host header browsers send', async () => {
+  const refused = await startTestGateway({
+    routes: [{ path: '/', upstream: publicUp.url, auth: 'none', host: 'bücher.example' }],
+  }).catch((err: unknown) => err);
+  if (!(refused instanceof Error)) {
+    await (refused as TestGateway).close();
+    assert.fail('a gateway with a route host beyond ASCII started');
+  }
+  assert.match(refused.message, /routes\.0\.host: write the name as the Host header carries it: xn--bcher-kva\.example/);
+  const idn = await startEchoUpstream();
+  const gw = await startTestGateway({
+    routes: [
+      { path: '/', upstream: publicUp.url, auth: 'none' },
+      { name: 'books', path: '/', upstream: idn.url, auth: 'none', host: 'xn--bcher-kva.example' },
+    ],
+  }).catch(async (err: unknown) => {
+    await idn.close();
+    throw err;
+  });
+  try {
+    const res = await rawRequest(gw.gw.url, ['GET /shelf HTTP/1.1', 'Host: XN--BCHER-KVA.example:8080', 'Connection: close', '', ''].join('\r\n'));
+    assert.equal(res.status, 200);
+    assert.equal(idn.received.length, 1, 'the route of the punycode host answered');
+  } finally {
+    await gw.close();
+    await idn.close();
+  }
+});
+
 test('route paths that differ only in case (or are repeated) are refused: one of them could never match', async () => {
   const started = await startTestGateway({
     routes: [
