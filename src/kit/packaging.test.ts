@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,16 @@ function repoRoot(): string {
 const root = repoRoot();
 const consumerDir = mkdtempSync(join(tmpdir(), 'gatehouse-consumer-'));
 after(() => rmSync(consumerDir, { recursive: true, force: true }));
-// A consumer project with the package installed under its name (a link to this checkout, built).
+// The package as installed: this checkout's package.json, and as its dist/ the build this test
+// runs from (dist/ or .build/<name>/: <build>/src/kit/packaging.test.js).
+const pkg = join(consumerDir, 'gatehouse');
+mkdirSync(pkg);
+copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
+symlinkSync(dirname(dirname(dirname(fileURLToPath(import.meta.url)))), join(pkg, 'dist'), 'dir');
+symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+// A consumer project with it installed under its name.
 mkdirSync(join(consumerDir, 'node_modules'));
-symlinkSync(root, join(consumerDir, 'node_modules', 'gatehouse'), 'dir');
+symlinkSync(pkg, join(consumerDir, 'node_modules', 'gatehouse'), 'dir');
 writeFileSync(join(consumerDir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
 const consumer = join(consumerDir, 'consumer.ts');
 writeFileSync(
