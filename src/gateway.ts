@@ -151,18 +151,11 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const firstSessions = newSessions(config);
   let current: Generation;
   try {
+    // A key file that does not import throws here, naming the file: a broken config refuses to
+    // start rather than serve 503 on its routes until someone reads the logs. A JWKS is not waited
+    // for at start (a reload waits for the ones it opens): /readyz says 503 until it loads.
     current = build(config, firstSessions);
   } catch (err) {
-    await firstSessions.store?.store.close();
-    throw err;
-  }
-  try {
-    // A key file that does not import is a broken config: refuse to start, naming the file,
-    // rather than serve 503 on its routes until someone reads the logs. A JWKS is not waited for at
-    // start (a reload waits for the ones it opens): /readyz says 503 until it loads.
-    await current.auth.loaded;
-  } catch (err) {
-    await current.auth.close();
     await firstSessions.store?.store.close();
     throw err;
   }
@@ -267,13 +260,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const session = sessionsChanged ? newSessions(next, current.store) : { sessions: current.sessions, store: current.store };
     let generation: Generation | undefined;
     try {
-      generation = build(next, session, current); // throws: the old generation keeps serving
+      // Throws (a key file that does not import, …): the old generation keeps serving.
+      generation = build(next, session, current);
       pending = generation;
-      // A key file that does not import would leave its issuer at 503 for good.
-      await generation.auth.loaded;
-      // So would a new JWKS that is down, and /readyz with it while the other issuers serve: every
-      // key source this configuration opened must bring keys (within its fetch timeout) before it
-      // serves. Sources it took over serve on as they did, last good keys and all.
+      // A new JWKS that is down would leave its issuer at 503, and /readyz with it while the other
+      // issuers serve: every key source this configuration opened must bring keys (within its fetch
+      // timeout) before it serves. Sources it took over serve on as they did, last good keys and all.
       await generation.auth.newKeysLoaded;
       // Likewise a session store it opened (a new Redis URL): one that never answers would turn
       // /readyz to 503 on every instance given the file, public routes and all.

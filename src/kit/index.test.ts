@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
@@ -242,6 +245,97 @@ test('a response answered while the kit waited on the keys (a timeout middleware
     process.off('uncaughtException', onEscape);
     for (const v of verifiers) v.close();
     await Promise.all([new Promise((r) => viaExpress.close(r)), new Promise((r) => plain.close(r)), slow.close()]);
+  }
+});
+
+test('Express: keys that arrive after a timeout middleware answered do not run the route, and nothing escapes', async () => {
+  const late = await startJwksServer([key]);
+  late.setBehaviour('slow'); // holds the JWKS request until the test answers it
+  const v = createVerifier({ issuer: ISS, audience: 'orders', jwksUri: late.uri, algorithms: ['ES256'], jwks: { timeoutMs: 60_000 } });
+  const escaped: unknown[] = [];
+  const onEscape = (err: unknown) => escaped.push(err);
+  process.on('unhandledRejection', onEscape);
+  process.on('uncaughtException', onEscape);
+  let arrived!: (res: ServerResponse) => void;
+  const waiting = new Promise<ServerResponse>((resolve) => (arrived = resolve));
+  let ran = 0;
+  const app = express();
+  // A timeout middleware: it hands the response over, and the test answers it while the kit waits on the keys.
+  app.use((_req, res, next) => {
+    arrived(res);
+    next();
+  });
+  app.get('/x', requireTokenExpress(v), (_req, res) => {
+    ran++;
+    res.send('ran');
+  });
+  const server = createServer(app);
+  const base = await listen(server);
+  try {
+    const reply = call(`${base}/x`, bearer(mintToken(key, claims)));
+    // The verifier's first fetch is held; the request joins it.
+    await late.waitForHeld(1);
+    (await waiting).writeHead(504).end('timeout');
+    assert.equal((await reply).status, 504);
+    // The keys arrive now: the token verifies, after the response was answered.
+    late.answerHeld();
+    await v.ready;
+    // The kit's callback runs in microtasks once the keys are in: over by the next turn of the loop.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ran, 0, 'the route never ran for the answered request');
+    assert.deepEqual(escaped, [], 'nothing escaped into the process');
+    late.setBehaviour('ok');
+    assert.equal((await call(`${base}/x`, bearer(mintToken(key, claims)))).status, 200, 'the service keeps serving');
+    assert.equal(ran, 1);
+  } finally {
+    process.off('unhandledRejection', onEscape);
+    process.off('uncaughtException', onEscape);
+    v.close();
+    await Promise.all([new Promise((r) => server.close(r)), late.close()]);
+  }
+});
+
+test('newKeysLoaded rejects within jwks.timeoutMs when the JWKS is down or silent, naming the issuer and why; ready would wait on', async () => {
+  const down = await startJwksServer([key]);
+  down.setBehaviour('down');
+  const silent = await startJwksServer([key]);
+  silent.setBehaviour('slow');
+  const verifiers = [
+    createVerifier({ issuer: ISS, audience: 'orders', jwksUri: down.uri, algorithms: ['ES256'] }),
+    createVerifier({ issuer: ISS, audience: 'orders', jwksUri: silent.uri, algorithms: ['ES256'], jwks: { timeoutMs: 300 } }),
+  ];
+  try {
+    let ready = false;
+    for (const v of verifiers) void v.ready.then(() => (ready = true));
+    await assert.rejects(verifiers[0]!.newKeysLoaded, { message: `issuer ${ISS}: JWKS fetch failed: request failed` });
+    await assert.rejects(verifiers[1]!.newKeysLoaded, { message: `issuer ${ISS}: JWKS fetch failed: timed out` });
+    assert.equal(ready, false);
+    assert.equal(verifiers[0]!.isReady(), false);
+  } finally {
+    for (const v of verifiers) v.close();
+    await Promise.all([down.close(), silent.close()]);
+  }
+});
+
+test('createVerifier throws on a publicKey file that reads but does not import, naming the issuer, the file and why', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kit-keys-'));
+  try {
+    for (const [name, content, reason] of [
+      ['private.pem', key.privateKey!.export({ format: 'pem', type: 'pkcs8' }).toString(), 'holds a private key; give the public key'],
+      ['garbage.pem', 'not a key\n', 'neither PEM nor JSON'],
+      ['rsa.pem', generateTestKey('RS256').publicPem, 'the key does not fit any of the algorithms ES256'],
+    ] as const) {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      assert.throws(() => createVerifier({ issuer: ISS, audience: 'orders', publicKey: path, algorithms: ['ES256'] }), {
+        message: `issuer ${ISS}: public key file ${path}: ${reason}`,
+      });
+    }
+    const good = join(dir, 'public.pem');
+    writeFileSync(good, key.publicPem);
+    createVerifier({ issuer: ISS, audience: 'orders', publicKey: good, algorithms: ['ES256'] }).close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -20,7 +20,16 @@ export { checkRequest, guardOptions, type GuardOptions, type GuardResult, type R
 
 /**
  * Builds a verifier for one issuer or several. Fields the gateway's config
- * would default (`clockSkew` 30 s, `jwks` limits) are optional here.
+ * would default (`clockSkew` 30 s, `jwks` limits) are optional here. Throws at
+ * once on options that can never work, a `publicKey` file that cannot be read
+ * or imported among them (naming the issuer and the file).
+ *
+ * At start, await `newKeysLoaded`: it settles within `jwks.timeoutMs`, and
+ * rejects with the reason when the JWKS did not answer. Do not await `ready`
+ * there: it never rejects, it waits for as long as the JWKS is down, and the
+ * retry timer does not hold the process open, so a service that awaits it
+ * before listening just ends, with exit code 0 (13 under a top-level await)
+ * and nothing said. `ready` is for a readiness probe (or use `isReady()`).
  *
  * @example
  * ```ts
@@ -31,7 +40,14 @@ export { checkRequest, guardOptions, type GuardOptions, type GuardResult, type R
  *   jwksUri: 'https://auth.example.com/jwks',
  *   algorithms: ['RS256', 'ES256'],
  * });
- * await verifier.ready;                       // keys loaded once
+ * try {
+ *   await verifier.newKeysLoaded; // the JWKS answered, within jwks.timeoutMs
+ * } catch (err) {
+ *   // "issuer https://auth.example.com: JWKS fetch failed: timed out". Exit, or serve anyway:
+ *   // tokens get 503 GH_KEYS_UNAVAILABLE until a retry brings the keys.
+ *   console.error((err as Error).message);
+ *   process.exit(1);
+ * }
  * const identity = await verifier.verify(token); // throws GatehouseError
  * ```
  */

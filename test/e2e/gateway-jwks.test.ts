@@ -180,3 +180,43 @@ test('a flood of unknown kids through the gateway costs at most one JWKS fetch p
   assert.ok(s.jwks.fetchCount - before <= 1, `fetches: ${s.jwks.fetchCount - before}`);
   assert.equal((await s.get(mintToken(a, claims))).status, 200);
 });
+
+test('an issuer that withdraws every key: at the next refresh its tokens get 401, cached ones too; /readyz stays 200; the log says so once', async () => {
+  const a = generateTestKey('RS256', 'withdrawn');
+  const warnings: { issuer?: string; reason?: string }[] = [];
+  const s = await stack([a], { cacheMaxAge: 1, cooldown: 30 }, 'ok', (line) => {
+    const entry = JSON.parse(line) as { msg?: string; issuer?: string; reason?: string };
+    if (entry.msg === 'signing keys unavailable') warnings.push(entry);
+  });
+  await s.gw.ready;
+  const old = mintToken(a, claims);
+  for (let i = 0; i < 3; i++) assert.equal((await s.get(old)).status, 200);
+  // The issuer re-publishes its key for encryption only: nothing left to verify with.
+  s.jwks.setKeys([{ ...a.publicJwk, use: 'enc' }]);
+  // Background refreshes every 0.75 s: the third request after the change proves two refreshes were handled.
+  await s.jwks.waitForFetches(s.jwks.fetchCount + 3);
+  assert.deepEqual(await s.get(old), { status: 401, code: 'GH_TOKEN_INVALID' });
+  assert.deepEqual(await s.get(mintToken(a, { ...claims, jti: 'fresh' })), { status: 401, code: 'GH_TOKEN_INVALID' });
+  assert.equal(await s.readyz(), 200);
+  assert.equal(warnings.length, 1, 'said once, not at every refresh');
+  assert.equal(warnings[0]!.issuer, ISS);
+  assert.equal(warnings[0]!.reason, 'JWKS has no usable key for the allowed algorithms: every token is refused (kid withdrawn not a signature key)');
+});
+
+test('a gateway started on a JWKS with no usable key is ready, refuses its tokens with 401 (not 503) and says why', async () => {
+  const a = generateTestKey('ES256', 'later');
+  const warnings: string[] = [];
+  let warned!: () => void;
+  const firstWarning = new Promise<void>((resolve) => (warned = resolve));
+  const s = await stack([], {}, 'ok', (line) => {
+    const entry = JSON.parse(line) as { msg?: string; reason?: string };
+    if (entry.msg !== 'signing keys unavailable') return;
+    warnings.push(entry.reason ?? '');
+    warned();
+  });
+  // Said as the set is installed, before the issuer turns ready.
+  await firstWarning;
+  assert.deepEqual(warnings, ['JWKS has no usable key for the allowed algorithms: every token is refused']);
+  assert.equal(await s.readyz(), 200);
+  assert.deepEqual(await s.get(mintToken(a, claims)), { status: 401, code: 'GH_TOKEN_INVALID' });
+});

@@ -336,7 +336,9 @@ test('reload with a publicKey file that does not import is refused, naming the f
     assert.equal(await get(mintToken(k1, claims)), 200);
     const garbage = join(dir, 'garbage.pem');
     writeFileSync(garbage, 'not a key at all\n');
-    await assert.rejects(t.gw.reload(validateConfig(cfg(garbage))), new RegExp(`public key file ${garbage}: neither PEM nor JSON`));
+    // Named as the kit names it: the issuer, the file, why.
+    const refusal = `issuer https://issuer.test: public key file ${garbage}: neither PEM nor JSON`;
+    await assert.rejects(t.gw.reload(validateConfig(cfg(garbage))), { message: refusal });
     // Nor does a gateway start on it (it would answer 503 on every JWT route until someone looked).
     // startGateway itself, not the test helper, which waits for readiness.
     const started = await startGateway(validateConfig(cfg(garbage)), { logger: createLogger('silent') }).catch((err: unknown) => err);
@@ -344,10 +346,10 @@ test('reload with a publicKey file that does not import is refused, naming the f
       await (started as Gateway).close();
       assert.fail('a gateway started with a public key file that does not import');
     }
-    assert.match(started.message, new RegExp(`public key file ${garbage}: neither PEM nor JSON`));
+    assert.equal(started.message, refusal);
     // The same path, its content replaced: read again on reload, and refused the same way.
     writeFileSync(keyFile, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
-    await assert.rejects(t.gw.reload(validateConfig(cfg(keyFile))), new RegExp(`public key file ${keyFile}`));
+    await assert.rejects(t.gw.reload(validateConfig(cfg(keyFile))), { message: `issuer https://issuer.test: public key file ${keyFile}: the public key does not parse` });
     assert.equal(await get(mintToken(k1, claims)), 200, 'the old key keeps verifying');
     assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 200);
     // A good file rotates the key.

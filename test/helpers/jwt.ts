@@ -198,6 +198,8 @@ export interface JwksServer {
   readonly heldCount: number;
   /** Resolves once exactly `n` requests are held open (e.g. 0: the client gave up). */
   waitForHeld(n: number): Promise<void>;
+  /** Answers every request `slow` holds open with the current key set (200): a late answer. */
+  answerHeld(): void;
   close(): Promise<void>;
 }
 
@@ -284,6 +286,9 @@ export async function startJwksServer(keys: readonly (TestKey | Record<string, u
     waitForHeld(n) {
       if (held.size === n) return Promise.resolve();
       return new Promise((resolve) => heldWaiters.push({ n, resolve }));
+    },
+    answerHeld() {
+      for (const res of [...held]) res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(published);
     },
     async close() {
       for (const res of held) res.destroy();

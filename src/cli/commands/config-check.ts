@@ -56,7 +56,7 @@ async function fileProblems(cfg: Config, baseDir: string): Promise<KeyProblem[]>
     const path = Array.isArray(jwt) ? ['security', 'jwt', i, 'publicKey'] : ['security', 'jwt', 'publicKey'];
     if (await unreadable(path, iss.publicKey)) continue;
     try {
-      await importPublicKeyFile(readPublicKeyFile(iss.publicKey, baseDir), iss.algorithms).keys;
+      importPublicKeyFile(readPublicKeyFile(iss.publicKey, baseDir), iss.algorithms);
     } catch (err) {
       problems.push({ path, message: (err as Error).message });
     }

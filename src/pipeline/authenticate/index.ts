@@ -33,8 +33,6 @@ export interface AuthKind {
   authenticatorFor(route: RouteConfig): Authenticator;
   /** Resolves once the kind's key sources have loaded (never rejects). */
   readonly ready: Promise<void>;
-  /** Resolves once what the kind reads locally (key files) has loaded; rejects with the reason. Start and reload wait for it. */
-  readonly loaded?: Promise<void>;
   /**
    * Resolves once every key source the kind opened, rather than took over from `previous`, has
    * keys, a JWKS included (its first fetch, bounded by its timeout); rejects naming the issuer and
@@ -77,7 +75,8 @@ function createJwtKind(ctx: AuthKindContext, previous?: AuthKind): AuthKind {
         if (isHit) lookups.hit++;
         else lookups.miss++;
       },
-      // Without this a broken key file or JWKS shows only as 503s and a /readyz that never turns ready.
+      // Without this a broken JWKS shows only as 503s and a /readyz that never turns ready, and one
+      // that withdrew every key only as 401s.
       onKeySourceError: (issuer, reason) => ctx.logger.warn({ issuer, reason }, 'signing keys unavailable'),
       onKeysSkipped: (issuer, reason) => ctx.logger.warn({ issuer, reason }, 'JWKS keys skipped'),
     },
@@ -86,7 +85,6 @@ function createJwtKind(ctx: AuthKindContext, previous?: AuthKind): AuthKind {
   const kind: AuthKind = {
     authenticatorFor: () => authenticator,
     ready: verifier.ready,
-    loaded: verifier.staticKeysLoaded,
     newKeysLoaded: verifier.newKeysLoaded,
     isReady: () => verifier.isReady(),
     close: () => verifier.close(),
@@ -100,8 +98,6 @@ export interface AuthKinds {
   /** Authenticators for a route, in its `auth` order, and whether it admits anonymous callers. */
   forRoute(route: RouteConfig): { authenticators: Authenticator[]; allowAnonymous: boolean };
   readonly ready: Promise<void>;
-  /** Rejects when a kind cannot load what it reads locally (a key file); see AuthKind.loaded. */
-  readonly loaded: Promise<void>;
   /** Rejects when a key source a kind opened brings no keys (a JWKS that is down); see AuthKind.newKeysLoaded. */
   readonly newKeysLoaded: Promise<void>;
   /** The built kind of that name, if the routes use it. */
@@ -135,8 +131,6 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
     throw err;
   }
   const kinds = [...built.values()];
-  const loaded = Promise.all(kinds.map((k) => k.loaded)).then(() => undefined);
-  loaded.catch(() => {}); // observed by the gateway, which awaits it at start and on reload
   const newKeysLoaded = Promise.all(kinds.map((k) => k.newKeysLoaded)).then(() => undefined);
   newKeysLoaded.catch(() => {}); // observed by the gateway on reload
   return {
@@ -150,7 +144,6 @@ export function createAuthKinds(ctx: AuthKindContext): AuthKinds {
       return { authenticators, allowAnonymous };
     },
     ready: Promise.all(kinds.map((k) => k.ready)).then(() => undefined),
-    loaded,
     newKeysLoaded,
     kind: (name) => built.get(name),
     isReady: () => kinds.every((k) => k.isReady()),

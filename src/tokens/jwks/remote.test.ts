@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, test } from 'node:test';
 import { GatehouseError, type ErrorCode } from '../../errors.js';
 import {
@@ -6,6 +7,7 @@ import {
   mintToken,
   startJwksServer,
   testIssuerOptions,
+  testKeyFromPrivate,
   type JwksBehaviour,
   type JwksServer,
   type TestKey,
@@ -398,22 +400,126 @@ describe('a failing JWKS endpoint keeps the last good keys', () => {
     const second = generateTestKey('ES256', 'dup');
     const r = await rig([first, second]);
     await r.verifier.ready;
+    assert.deepEqual(r.skipped, ['JWKS keys not used: kid dup shares its kid with an earlier key for each of its algorithms (ES256), so it is never selected']);
     await r.verifier.verify(mintToken(first, claims));
-    assert.ok(
-      r.skipped.includes('JWKS keys not used: kid dup shares its kid with an earlier key for the same algorithm, so it is never selected'),
-      r.skipped.join('\n'),
-    );
+    await rejects(r.verifier.verify(mintToken(second, claims)), 'GH_TOKEN_INVALID', 'signature invalid');
   });
 
-  test('a key set with no usable key (only encryption keys) is garbage too', async () => {
-    const a = generateTestKey('ES256');
-    const r = await rig([a], { cooldown: 1 });
+  test('a key shadowed under its kid for some of its algorithms: the report names them, and it serves the others', async () => {
+    // Selection takes the first key under the kid that allows the token's alg: the second key is
+    // never tried for RS256, and is the key for PS256.
+    const first = generateTestKey('RS256', 'a');
+    const second = generateTestKey('PS256', 'a');
+    const { alg: _, ...secondNoAlg } = second.publicJwk;
+    const r = await rig([{ ...first.publicJwk, alg: 'RS256' }, secondNoAlg]);
     await r.verifier.ready;
-    r.jwks.setKeys([{ ...a.publicJwk, use: 'enc' }]);
+    assert.deepEqual(r.skipped, ['JWKS keys not used: kid a shares its kid with an earlier key for RS256, so it is selected only for PS256']);
+    assert.equal((await r.verifier.verify(mintToken(second, claims))).subject, 'alice');
+    await r.verifier.verify(mintToken(first, claims));
+    const rs256BySecond = mintToken(testKeyFromPrivate('RS256', second.privateKey!, 'a'), claims);
+    await rejects(r.verifier.verify(rs256BySecond), 'GH_TOKEN_INVALID', 'signature invalid');
+  });
+
+  test('an Ed448 key is skipped and reported (EdDSA means Ed25519 here); the Ed25519 key beside it serves', async () => {
+    const ed25519 = generateTestKey('EdDSA');
+    const ed448 = { ...generateKeyPairSync('ed448').publicKey.export({ format: 'jwk' }), kid: 'ed448-key', use: 'sig' };
+    const r = await rig([ed448, ed25519]);
+    await r.verifier.ready;
+    assert.deepEqual(r.skipped, ['JWKS keys not used: kid ed448-key is an Ed448 key, and Ed448 is not supported (EdDSA verifies Ed25519 keys only)']);
+    await r.verifier.verify(mintToken(ed25519, claims));
+  });
+});
+
+describe('a JWK Set with no usable key is the issuer\'s word: the withdrawn key stops verifying', () => {
+  const warning = 'JWKS has no usable key for the allowed algorithms: every token is refused';
+  const withdrawals: [string, (a: TestKey) => Record<string, unknown>[], string][] = [
+    ['an empty set', () => [], warning],
+    ['only a key of an algorithm not allowed', () => [generateTestKey('ES384', 'other').publicJwk], `${warning} (kid other no allowed algorithm for this key)`],
+    ['the old key re-published as use: enc', (a) => [{ ...a.publicJwk, use: 'enc' }], ''],
+  ];
+  for (const [what, published, expected] of withdrawals) {
+    test(`${what}: new and cached tokens of the withdrawn key are refused at the next fetch (401), the operator is told once`, async () => {
+      const a = generateTestKey('RS256', 'withdrawn');
+      const r = await rig([a], { cooldown: 1 });
+      await r.verifier.ready;
+      const cached = mintToken(a, claims);
+      await r.verifier.verify(cached);
+      await r.verifier.verify(cached); // stored at its second verification
+      await r.verifier.verify(cached);
+      assert.deepEqual(r.lookups, [false, false, true], 'a cache hit before the withdrawal');
+
+      r.jwks.setKeys(published(a));
+      r.clock.now += 1000;
+      // An unknown kid past the cooldown brings the fetch; a fetch that brings nothing usable still succeeds.
+      await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'next' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+      assert.equal(r.fetches.at(-1), 'ok');
+      await rejects(r.verifier.verify(cached), 'GH_TOKEN_INVALID', 'unknown signing key');
+      await rejects(r.verifier.verify(mintToken(a, { ...claims, jti: 'fresh' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+      const sync = r.verifier.verifySync!(cached);
+      assert.ok(sync === undefined || (sync instanceof GatehouseError && sync.code === 'GH_TOKEN_INVALID'), 'never a cached identity');
+      assert.equal(r.verifier.isReady(), true, 'not an outage: readiness stays');
+      const reported = expected || `${warning} (kid withdrawn not a signature key)`;
+      assert.deepEqual(r.errors, [reported]);
+
+      // Still empty at the next fetch: not said again.
+      r.clock.now += 1000;
+      await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'later' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+      assert.equal(r.fetches.at(-1), 'ok');
+      assert.deepEqual(r.errors, [reported]);
+
+      // The issuer publishes a key again: it serves, and a later withdrawal is said again.
+      const b = generateTestKey('RS256', 'back');
+      r.jwks.setKeys([b]);
+      r.clock.now += 1000;
+      assert.equal((await r.verifier.verify(mintToken(b, claims))).subject, 'alice');
+      r.jwks.setKeys([]);
+      r.clock.now += 1000;
+      await rejects(r.verifier.verify(mintToken(b, claims, { kid: 'gone' })), 'GH_TOKEN_INVALID', 'unknown signing key');
+      assert.deepEqual(r.errors, [reported, warning]);
+    });
+  }
+
+  test('a transport failure is not a withdrawal: the last good keys verify on, cached tokens too', async () => {
+    const a = generateTestKey('RS256', 'kept');
+    const r = await rig([a], { cooldown: 1, timeoutMs: 300 });
+    await r.verifier.ready;
+    const cached = mintToken(a, claims);
+    await r.verifier.verify(cached);
+    await r.verifier.verify(cached);
+    r.jwks.setKeys([]);
+    r.jwks.setBehaviour('down');
     r.clock.now += 1000;
-    await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'x' })), 'GH_KEYS_UNAVAILABLE');
+    await rejects(r.verifier.verify(mintToken(a, claims, { kid: 'next' })), 'GH_KEYS_UNAVAILABLE');
     assert.equal(r.fetches.at(-1), 'error');
-    await r.verifier.verify(mintToken(a, claims));
+    assert.equal((await r.verifier.verify(cached)).subject, 'alice');
+    assert.equal((await r.verifier.verify(mintToken(a, { ...claims, jti: 'fresh' }))).subject, 'alice');
+    assert.deepEqual(r.errors, ['JWKS fetch failed: request failed']);
+  });
+
+  test('a first fetch with no usable key: loaded and ready (its tokens get 401, not 503), said once; the key serves once published', async () => {
+    const a = generateTestKey('ES256', 'late');
+    const r = await rig([], { cooldown: 1 });
+    await r.verifier.newKeysLoaded;
+    await r.verifier.ready;
+    assert.equal(r.verifier.isReady(), true);
+    assert.deepEqual(r.errors, [warning]);
+    await rejects(r.verifier.verify(mintToken(a, claims)), 'GH_TOKEN_INVALID', 'unknown signing key');
+    await rejects(r.verifier.verify(mintToken(a, claims, { kid: null })), 'GH_TOKEN_INVALID');
+    r.jwks.setKeys([a]);
+    r.clock.now += 1000;
+    assert.equal((await r.verifier.verify(mintToken(a, claims))).subject, 'alice');
+    assert.deepEqual(r.errors, [warning]);
+  });
+
+  test('with no usable key, a flood of kids still costs at most one fetch per cooldown', async () => {
+    const a = generateTestKey('ES256');
+    const r = await rig([], { cooldown: 30 });
+    await r.verifier.newKeysLoaded;
+    const before = r.jwks.fetchCount;
+    const flood = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => r.verifier.verify(mintToken(a, claims, { kid: `k-${i}` }))));
+    assert.ok(flood.every((x) => x.status === 'rejected' && (x.reason as GatehouseError).message === 'unknown signing key'));
+    for (let i = 0; i < 20; i++) await rejects(r.verifier.verify(mintToken(a, claims, { kid: `again-${i}` })), 'GH_TOKEN_INVALID');
+    assert.ok(r.jwks.fetchCount - before <= 1, `fetches: ${r.jwks.fetchCount - before}`);
   });
 });
 
@@ -464,7 +570,7 @@ describe('a reload (VerifierOptions.previous)', () => {
       first.close();
       try {
         assert.equal(next.isReady(), true);
-        await next.staticKeysLoaded;
+        await next.newKeysLoaded;
         assert.equal((await next.verify(mintToken(a, claims))).subject, 'alice');
         assert.equal(jwks.fetchCount, fetches, 'nothing fetched');
         // The key source is still live: an unknown kid still brings a fetch.

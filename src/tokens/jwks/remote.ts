@@ -1,5 +1,6 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { JwsAlgorithm } from '../jwt/algorithms.js';
-import { importVerificationJwk, PRIVATE_KEY_PUBLISHED, type SkippedKey } from '../keys/import.js';
+import { importVerificationJwk, type SkippedKey } from '../keys/import.js';
 import { KeySet, type KeySelection, type VerificationKey } from '../keys/key-set.js';
 import { assertJwksUrlAllowed, fetchJwksDocument, JwksFetchError } from './fetch.js';
 import { timerDelay } from '../../timers.js';
@@ -18,10 +19,16 @@ export interface RemoteKeySourceOptions {
   readonly onFetch?: (result: 'ok' | 'error', reason?: string) => void;
   /**
    * Called on each fetch that served keys which must never be (private key material: the
-   * issuer's key has leaked) or cannot be (a key behind another with its kid). Other skipped keys
-   * (encryption keys, other algorithms) are routine and unreported.
+   * issuer's key has leaked) or cannot be (an Ed448 key, a key behind another with its kid and
+   * algorithm). Other skipped keys (encryption keys, other algorithms) are routine and unreported.
    */
   readonly onKeysRefused?: (refused: readonly SkippedKey[]) => void;
+  /**
+   * Called when a fetch installs a set with no usable key while the set before had some (or
+   * there was none yet): once per such change, not on every refresh that finds it still empty.
+   * `skipped` holds every key of the set and why it was not used.
+   */
+  readonly onNoUsableKeys?: (skipped: readonly SkippedKey[]) => void;
   /** Called with the new and previous set whenever a fetch installs keys. */
   readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
   /**
@@ -33,19 +40,31 @@ export interface RemoteKeySourceOptions {
 }
 
 /**
- * Keys that share their `kid` with an earlier key for one of their algorithms: a token naming that
- * kid is only ever checked against the earlier key, so the issuer's tokens signed with the later
- * one fail. The set is the issuer's to fix; the operator hears of it.
+ * Keys that share their `kid` with an earlier key for some of their algorithms. A token naming
+ * that kid is checked against the first key under it that allows the token's `alg` (KeySet.select),
+ * so for those algorithms the later key is never tried, and the issuer's tokens signed with it
+ * fail; for its other algorithms it serves. The set is the issuer's to fix; the operator hears of
+ * it, in those terms.
  */
 function shadowedKeys(keys: readonly VerificationKey[]): SkippedKey[] {
   const shadowed: SkippedKey[] = [];
   keys.forEach((key, i) => {
     if (key.kid === undefined) return;
-    const earlier = keys.slice(0, i).some((k) => k.kid === key.kid && [...key.algorithms].some((a) => k.algorithms.has(a)));
-    if (earlier) shadowed.push({ kid: key.kid, reason: 'shares its kid with an earlier key for the same algorithm, so it is never selected' });
+    const earlier = keys.slice(0, i).filter((k) => k.kid === key.kid);
+    const hidden = [...key.algorithms].filter((a) => earlier.some((k) => k.algorithms.has(a)));
+    if (hidden.length === 0) return;
+    const serving = [...key.algorithms].filter((a) => !hidden.includes(a));
+    const reason =
+      serving.length === 0
+        ? `shares its kid with an earlier key for each of its algorithms (${hidden.join(', ')}), so it is never selected`
+        : `shares its kid with an earlier key for ${hidden.join(', ')}, so it is selected only for ${serving.join(', ')}`;
+    shadowed.push({ kid: key.kid, reason });
   });
   return shadowed;
 }
+
+/** Keys imported between two turns of the event loop: a set of thousands (`jwks.maxBytes` allows that) must not stall requests. */
+const KEYS_PER_TURN = 100;
 
 /** Refresh when this share of `cacheMaxAge` has passed, so keys are renewed before they age out. */
 const REFRESH_AT = 0.75;
@@ -60,6 +79,11 @@ const MAX_RETRY_MS = 60_000;
  * degrades to "no new keys", never to "no keys".
  * The last good set is kept without an age limit — an outage of the issuer's
  * JWKS must not take the gateway down with it.
+ *
+ * A well-formed JWK Set is the issuer's word, even when no key in it is usable
+ * (`{"keys":[]}`, only keys of other algorithms, the old key re-published as
+ * `use: enc`): it is installed, so a withdrawn key stops verifying at that
+ * fetch. Treated as a failure, it kept the withdrawn key verifying for good.
  */
 export class RemoteKeySource {
   readonly kind = 'remote';
@@ -202,20 +226,21 @@ export class RemoteKeySource {
     try {
       const doc = await fetchJwksDocument(this.url, this.opts, this.closing.signal);
       const keys: VerificationKey[] = [];
-      const refused: SkippedKey[] = [];
-      for (const jwk of doc.keys) {
-        const imported = await importVerificationJwk(jwk, this.opts.algorithms);
+      const skipped: SkippedKey[] = [];
+      for (const [i, jwk] of doc.keys.entries()) {
+        if (i > 0 && i % KEYS_PER_TURN === 0) await nextTurn();
+        const imported = importVerificationJwk(jwk, this.opts.algorithms);
         if ('material' in imported) keys.push(imported);
-        else if (imported.reason === PRIVATE_KEY_PUBLISHED) refused.push(imported);
+        else skipped.push(imported);
       }
-      refused.push(...shadowedKeys(keys));
-      if (refused.length > 0 && !this.closed) this.opts.onKeysRefused?.(refused);
-      if (keys.length === 0) throw new JwksFetchError('no usable keys for the allowed algorithms');
       if (this.closed) return;
+      const refused = [...skipped.filter((k) => k.reported), ...shadowedKeys(keys)];
+      if (refused.length > 0) this.opts.onKeysRefused?.(refused);
       const previous = this.current;
       this.current = new KeySet(keys);
       this.failures = 0;
       this.lastError = undefined;
+      if (keys.length === 0 && (previous === undefined || previous.size > 0)) this.opts.onNoUsableKeys?.(skipped);
       this.opts.onKeysChanged?.(this.current, previous);
       this.opts.onFetch?.('ok');
       this.markReady();

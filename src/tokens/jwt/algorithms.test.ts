@@ -49,6 +49,11 @@ test('keys must fit the algorithm: type, curve, size', () => {
   assert.equal(keyFitsAlgorithm('EdDSA', ed), true);
   assert.equal(keyFitsAlgorithm('Ed25519', ed), true);
   assert.equal(keyFitsAlgorithm('ES256', ed), false);
+  // EdDSA means Ed25519 here: an Ed448 key serves neither name (and a 114-byte signature never verifies).
+  const ed448 = generateKeyPairSync('ed448');
+  assert.equal(keyFitsAlgorithm('EdDSA', ed448.publicKey), false);
+  assert.equal(keyFitsAlgorithm('Ed25519', ed448.publicKey), false);
+  assert.equal(verifySignature('EdDSA', ed448.publicKey, data, sign(null, data, ed448.privateKey)), false);
   assert.equal(keyFitsAlgorithm('HS256', Buffer.alloc(31)), false);
   assert.equal(keyFitsAlgorithm('HS256', Buffer.alloc(32)), true);
   const priv = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;

@@ -3,10 +3,10 @@ import { p1363ToDer } from './ecdsa-der.js';
 
 /**
  * The JWS algorithms Gatehouse verifies, each with the key it needs and how to
- * check a signature with node:crypto against a key imported once. jose parses
- * keys and key sets; the per-request check runs here because a synchronous
- * node:crypto verify against a pre-imported KeyObject costs far less than
- * jose's asynchronous WebCrypto path (see bench/jwt-verify.ts for the figures).
+ * check a signature with node:crypto against a key imported once (keys/import.ts).
+ * The per-request check runs here because a synchronous node:crypto verify
+ * against a pre-imported KeyObject costs far less than jose's asynchronous
+ * WebCrypto path (see bench/jwt-verify.ts for the figures).
  */
 export type JwsAlgorithm =
   | 'RS256' | 'RS384' | 'RS512'
@@ -38,7 +38,8 @@ const SPECS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
   ES256: { family: 'EC', digest: 'sha256', curves: ['prime256v1'], signatureBytes: 64 },
   ES384: { family: 'EC', digest: 'sha384', curves: ['secp384r1'], signatureBytes: 96 },
   ES512: { family: 'EC', digest: 'sha512', curves: ['secp521r1'], signatureBytes: 132 },
-  EdDSA: { family: 'OKP', digest: null, curves: ['ed25519', 'ed448'] },
+  // Ed25519 only: Ed448 keys are not imported (see ED448_UNSUPPORTED in keys/import.ts).
+  EdDSA: { family: 'OKP', digest: null, curves: ['ed25519'], signatureBytes: 64 },
   Ed25519: { family: 'OKP', digest: null, curves: ['ed25519'], signatureBytes: 64 },
   HS256: { family: 'oct', digest: 'sha256', signatureBytes: 32 },
   HS384: { family: 'oct', digest: 'sha384', signatureBytes: 48 },
@@ -117,7 +118,6 @@ function rsaModulusBytes(key: KeyObject): number {
 export function verifySignature(alg: JwsAlgorithm, key: KeyMaterial, signingInput: Buffer, signature: Buffer): boolean {
   const spec = SPECS[alg];
   if (spec.signatureBytes !== undefined && signature.length !== spec.signatureBytes) {
-    // Ed25519 is fixed at 64 bytes; EdDSA with Ed448 at 114.
     return false;
   }
   if (spec.family === 'oct') {

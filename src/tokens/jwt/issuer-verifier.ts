@@ -89,17 +89,17 @@ export class IssuerVerifier {
       maxTokenAgeSeconds: options.maxTokenAge,
     };
     this.requireTyp = options.requireTyp !== undefined;
-    this.keys = IssuerKeys.open(options, algorithms, deps, previous?.keys);
+    try {
+      this.keys = IssuerKeys.open(options, algorithms, deps, previous?.keys);
+    } catch (err) {
+      // A key file that cannot be read or imported: say whose, as for the options above.
+      throw new Error(`issuer ${this.name}: ${(err as Error).message}`, { cause: err });
+    }
     this.fingerprint = hash('sha256', JSON.stringify([options, this.keys.fingerprint]), 'base64');
   }
 
   get ready(): Promise<void> {
     return this.keys.ready;
-  }
-
-  /** See IssuerKeys.loaded. */
-  get loaded(): Promise<void> {
-    return this.keys.loaded;
   }
 
   /** See IssuerKeys.hold; every verifier built on this one holds its keys once. */

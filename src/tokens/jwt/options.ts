@@ -171,15 +171,20 @@ export interface VerifierHooks {
   /** After every JWKS fetch, with the issuer's name (or URL when unnamed). */
   onJwksFetch?(issuer: string, result: 'ok' | 'error'): void;
   /**
-   * When an issuer's keys cannot be loaded: a JWKS fetch failed (reason such as
-   * `timed out`, `response too large`, `unexpected status 500`) or a static key
-   * file did not import. For logs; the reason never holds key material.
+   * When an issuer's keys are not there to verify with: a JWKS fetch failed
+   * (reason such as `JWKS fetch failed: timed out`, `response too large`,
+   * `unexpected status 500`; the last good keys serve on), or a fetch brought a
+   * set with no key usable for the issuer's algorithms (`JWKS has no usable key
+   * for the allowed algorithms: every token is refused`, with each key and why;
+   * said once when it happens, not on every refresh that finds it so). For logs;
+   * the reason never holds key material.
    */
   onKeySourceError?(issuer: string, reason: string): void;
   /**
-   * When a JWKS fetch brought keys that are not used (private key material, a
-   * `kid` shadowed by an earlier key, …) while the others serve: not an outage,
-   * but a publisher's mistake worth a look. Reported on each fetch that has them.
+   * When a JWKS fetch brought keys that are not used (private key material, an
+   * Ed448 key, a `kid` shadowed by an earlier key for some algorithm, …): not an
+   * outage, but a publisher's mistake worth a look. Reported on each fetch that
+   * has them.
    */
   onKeysSkipped?(issuer: string, reason: string): void;
   /**
@@ -246,22 +251,26 @@ export interface TokenVerifier {
    * forgeries out of V8's interpreter.
    */
   verifySync?(token: string): Identity | GatehouseError | undefined;
-  /** Resolves once every key source has loaded once. Never rejects; see `isReady`. */
+  /**
+   * Resolves once every key source has keys (a JWKS fetched once; key files and
+   * secrets have them from the start). Never rejects, and waits as long as a
+   * JWKS stays down, while the retry timer does not hold the process open: a
+   * process that awaits only this ends silently (exit code 0, or 13 with a
+   * top-level await). For a readiness check that turns ready late; a start
+   * that must go ahead or fail awaits {@link newKeysLoaded}.
+   */
   readonly ready: Promise<void>;
   /**
-   * Resolves once every `publicKey` file and `secret` has imported; rejects with
-   * the first that cannot (a plain Error naming the file, never key material).
-   * A JWKS is not waited for: an endpoint that is down must not hold up a start
-   * (see {@link newKeysLoaded} for what a reload waits for).
-   */
-  readonly staticKeysLoaded: Promise<void>;
-  /**
    * Resolves once every key source this verifier opened itself (not one taken
-   * over from `previous`) has keys: a key file or secret imported, a JWKS
-   * fetched once (bounded by its `jwks.timeoutMs`; a source that took over the
-   * last good keys of one whose limits alone changed has them at once).
-   * Rejects with the first that cannot, naming the issuer and the reason. A
-   * reload waits for it before it swaps, so an issuer it adds never starts at 503.
+   * over from `previous`) has keys: a JWKS fetched once, bounded by its
+   * `jwks.timeoutMs` (a source that took over the last good keys of one whose
+   * limits alone changed has them at once; key files and secrets import when
+   * the verifier is built). A JWKS that answered a well-formed set with no
+   * usable key counts as loaded: its tokens are refused, and `onKeySourceError`
+   * says why. Rejects with the first that cannot, naming the issuer and the
+   * reason (`JWKS fetch failed: timed out`). What a start awaits to fail fast
+   * when the issuer is unreachable; a reload waits for it before it swaps, so an
+   * issuer it adds never starts at 503.
    */
   readonly newKeysLoaded: Promise<void>;
   /** Whether every key source has keys now. */

@@ -1,6 +1,7 @@
 import { GatehouseError } from '../../errors.js';
 import { RejectedTokenCache, tokenCacheKey, VerifiedTokenCache } from '../cache.js';
 import type { Identity } from '../identity.js';
+import { describeSkipped } from '../keys/import.js';
 import type { IssuerKeys } from '../keys/issuer-keys.js';
 import { IssuerVerifier, SignatureInvalid, type VerifiedToken } from './issuer-verifier.js';
 import { MAX_CACHE_ENTRIES, type IssuerOptions, type TokenVerifier, type VerifierOptions } from './options.js';
@@ -42,9 +43,9 @@ function ownCopy(err: unknown): unknown {
  * remembered in a separate bounded list so replays stay cheap.
  *
  * Throws synchronously (a plain Error naming the issuer) on options that can
- * never work: a duplicate issuer, an unreadable `publicKey` file, a short
- * secret, a non-https remote `jwksUri`. A key file that reads but does not
- * import rejects `staticKeysLoaded`.
+ * never work: a duplicate issuer, a `publicKey` file that cannot be read or
+ * does not import (naming the file too), a short secret, a non-https remote
+ * `jwksUri`.
  *
  * With `opts.previous` (a reload), each issuer whose key settings are
  * unchanged keeps that verifier's keys, and when every issuer is unchanged the
@@ -84,9 +85,12 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
             hooks.onJwksFetch?.(name, result);
             if (result === 'error') hooks.onKeySourceError?.(name, `JWKS fetch failed: ${reason ?? 'error'}`);
           },
-          onStaticKeyError: (err) => hooks.onKeySourceError?.(name, err.message),
-          onJwksKeysRefused: (refused) =>
-            hooks.onKeysSkipped?.(name, `JWKS keys not used: ${refused.map((k) => `kid ${k.kid ?? '(none)'} ${k.reason}`).join('; ')}`),
+          onJwksKeysRefused: (refused) => hooks.onKeysSkipped?.(name, `JWKS keys not used: ${describeSkipped(refused)}`),
+          onJwksNoUsableKeys: (skipped) =>
+            hooks.onKeySourceError?.(
+              name,
+              `JWKS has no usable key for the allowed algorithms: every token is refused${skipped.length > 0 ? ` (${describeSkipped(skipped)})` : ''}`,
+            ),
           onKeysChanged: (next, previous) => {
             // A refresh that changed nothing (the usual case) leaves both caches alone.
             if (next.sameKeysAs(previous)) return;
@@ -256,8 +260,6 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     return remember(key, issuer, verified, nowMs);
   }
 
-  const staticKeysLoaded = Promise.all(all.map((v) => v.loaded)).then(() => undefined);
-  staticKeysLoaded.catch(() => {}); // observed by whoever awaits it
   // Keys taken over from `previous` serve as they did (kept while their JWKS is down); only the sources opened here are waited for.
   const opened = all.filter((v) => inherited?.byIssuer.get(v.issuer)?.keys !== v.keys);
   const newKeysLoaded = Promise.all(
@@ -272,7 +274,6 @@ export function createTokenVerifier(issuers: readonly IssuerOptions[], opts: Ver
     verify,
     verifySync,
     ready: Promise.all(all.map((v) => v.ready)).then(() => undefined),
-    staticKeysLoaded,
     newKeysLoaded,
     isReady: () => all.every((v) => v.isReady()),
     close: () => {

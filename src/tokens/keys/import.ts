@@ -1,5 +1,4 @@
-import { KeyObject, webcrypto } from 'node:crypto';
-import { calculateJwkThumbprint, importJWK, importSPKI, importX509, type JWK } from 'jose';
+import { createHash, createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import {
   algorithmFamily,
   isSupportedAlgorithm,
@@ -11,9 +10,14 @@ import {
 import type { VerificationKey } from './key-set.js';
 
 /**
- * Key import: jose parses JWKs, SPKI and certificates (it validates shapes and
- * curves); the result is turned into a node KeyObject once so that requests
- * verify synchronously without re-importing anything.
+ * Key import, synchronous, with node:crypto: it parses JWKs, SPKI and
+ * certificates and checks them (an EC point must lie on its curve, an OKP key
+ * must have its curve's length): the native checks that WebCrypto's import,
+ * jose's path, runs as well. Synchronous, so that a `publicKey` file that does
+ * not import fails when the verifier is built, where the caller (the gateway's
+ * start and reload, a service building the kit's verifier) sees it; with jose
+ * it failed later, asynchronously, and the kit answered 503 for good. Each key
+ * becomes a KeyObject once, so requests verify without importing anything.
  */
 
 /** Public members per key type: anything else in a JWK (notably a private `d`) is never imported. */
@@ -29,10 +33,35 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 /** The reason a key is skipped that an operator must hear of: the issuer's signing key has leaked. */
 export const PRIVATE_KEY_PUBLISHED = 'publishes private key material';
 
-/** Why a JWK was not imported, for logs; undefined result with a reason. */
+/**
+ * Ed448 (RFC 8037 EdDSA on curve448): not verified. jose, which Gatehouse's
+ * own authorization service signs with, has no Ed448 either, and RFC 9864 gives
+ * it a fully-specified name of its own rather than `EdDSA`. Reported, unlike
+ * other keys of an algorithm not allowed: the issuer's allow-list says EdDSA,
+ * so the operator expects the key to serve.
+ */
+export const ED448_UNSUPPORTED = 'is an Ed448 key, and Ed448 is not supported (EdDSA verifies Ed25519 keys only)';
+
+/** Why a JWK was not imported, for logs. */
 export interface SkippedKey {
   readonly kid: string | undefined;
   readonly reason: string;
+  /**
+   * The operator must hear of it: a leaked private key, or a key the issuer
+   * means to sign with that cannot serve. Other skipped keys (encryption keys,
+   * other algorithms) are routine.
+   */
+  readonly reported?: boolean;
+}
+
+/** At most this many skipped keys are named in one message; a set of thousands must not make a log line of them. */
+const MAX_NAMED_KEYS = 10;
+
+/** Skipped keys in words for a log line or an error: `kid a not a signature key; kid (none) unsupported key type`. */
+export function describeSkipped(skipped: readonly SkippedKey[]): string {
+  const named = skipped.slice(0, MAX_NAMED_KEYS).map((k) => `kid ${k.kid ?? '(none)'} ${k.reason}`);
+  if (skipped.length > MAX_NAMED_KEYS) named.push(`and ${skipped.length - MAX_NAMED_KEYS} more`);
+  return named.join('; ');
 }
 
 /**
@@ -40,17 +69,14 @@ export interface SkippedKey {
  * instead of a key when the JWK cannot serve (encryption key, unsupported type,
  * no allowed algorithm fits, bad parameters): one odd key must not spoil a set.
  */
-export async function importVerificationJwk(
-  jwk: unknown,
-  allowed: readonly JwsAlgorithm[],
-): Promise<VerificationKey | SkippedKey> {
+export function importVerificationJwk(jwk: unknown, allowed: readonly JwsAlgorithm[]): VerificationKey | SkippedKey {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return { kid: undefined, reason: 'not a JSON object' };
   const j = jwk as Record<string, unknown>;
   // A kid of another type would leave an unnamed key, which answers tokens with any kid.
   if (j.kid !== undefined && typeof j.kid !== 'string') return { kid: undefined, reason: 'kid is not a string' };
   const kid = j.kid;
   // A published private key is compromised: whoever reads the set can sign tokens with it.
-  if (PRIVATE_MEMBERS.some((m) => j[m] !== undefined)) return { kid, reason: PRIVATE_KEY_PUBLISHED };
+  if (PRIVATE_MEMBERS.some((m) => j[m] !== undefined)) return { kid, reason: PRIVATE_KEY_PUBLISHED, reported: true };
   if (j.use !== undefined && j.use !== 'sig') return { kid, reason: 'not a signature key' };
   if (j.key_ops !== undefined && !Array.isArray(j.key_ops)) return { kid, reason: 'key_ops is not an array' };
   if (Array.isArray(j.key_ops) && !j.key_ops.includes('verify')) return { kid, reason: 'key_ops excludes verify' };
@@ -60,23 +86,23 @@ export async function importVerificationJwk(
   const family = j.kty as KeyFamily;
   const candidates = allowed.filter((a) => algorithmFamily(a) === family && (j.alg === undefined || j.alg === a));
   if (candidates.length === 0) return { kid, reason: 'no allowed algorithm for this key' };
+  if (family === 'OKP' && j.crv === 'Ed448') return { kid, reason: ED448_UNSUPPORTED, reported: true };
   const publicJwk: Record<string, unknown> = {};
   for (const m of members) if (j[m] !== undefined) publicJwk[m] = j[m];
   let material: KeyObject;
   try {
-    material = await importPublic((alg) => importJWK(publicJwk as JWK, alg), candidates);
+    material = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' });
   } catch {
     return { kid, reason: 'invalid key parameters' };
   }
   const algorithms = candidates.filter((a) => keyFitsAlgorithm(a, material));
   if (algorithms.length === 0) return { kid, reason: 'key too weak or wrong curve for the allowed algorithms' };
   // The material is part of the identity: a key replaced under the same kid is a different key.
-  const id = `${kid ?? ''}#${await calculateJwkThumbprint(publicJwk as JWK, 'sha256')}`;
-  return { id, kid, algorithms: new Set(algorithms), material };
+  return { id: `${kid ?? ''}#${jwkThumbprint(publicJwk, members)}`, kid, algorithms: new Set(algorithms), material };
 }
 
-/** Imports a PEM public key (SPKI) or certificate for the issuer's asymmetric algorithms. */
-export async function importPemKey(pem: string, allowed: readonly JwsAlgorithm[]): Promise<VerificationKey> {
+/** Imports a PEM public key (SPKI) or certificate for the issuer's asymmetric algorithms. Throws saying why it cannot. */
+export function importPemKey(pem: string, allowed: readonly JwsAlgorithm[]): VerificationKey {
   const text = pem.trim();
   const isCert = text.startsWith('-----BEGIN CERTIFICATE-----');
   if (!isCert && !text.startsWith('-----BEGIN PUBLIC KEY-----')) {
@@ -86,11 +112,17 @@ export async function importPemKey(pem: string, allowed: readonly JwsAlgorithm[]
   if (asymmetric.length === 0) throw new Error('a public key needs at least one asymmetric algorithm');
   // Only the first PEM block: a bundle would silently widen trust.
   const block = text.slice(0, text.indexOf('-----END') + (isCert ? '-----END CERTIFICATE-----' : '-----END PUBLIC KEY-----').length);
-  const material = await importPublic((alg) => (isCert ? importX509(block, alg) : importSPKI(block, alg)), asymmetric);
+  let material: KeyObject;
+  try {
+    material = isCert ? new X509Certificate(block).publicKey : createPublicKey({ key: block, format: 'pem' });
+  } catch {
+    throw new Error(isCert ? 'the certificate does not parse' : 'the public key does not parse');
+  }
+  if (material.asymmetricKeyType === 'ed448') throw new Error(`the key ${ED448_UNSUPPORTED}`);
   const algorithms = asymmetric.filter((a) => keyFitsAlgorithm(a, material));
   if (algorithms.length === 0) throw new Error(`the key does not fit any of the algorithms ${asymmetric.join(', ')}`);
-  const jwk = material.export({ format: 'jwk' });
-  const id = `#${await calculateJwkThumbprint(jwk as JWK, 'sha256')}`;
+  // A PEM key has no kid and is the only key of its set; any stable digest of it serves as its identity.
+  const id = `#${createHash('sha256').update(material.export({ format: 'der', type: 'spki' })).digest('base64url')}`;
   return { id, kid: undefined, algorithms: new Set(algorithms), material };
 }
 
@@ -102,21 +134,12 @@ export function secretKey(secret: Buffer, allowed: readonly JwsAlgorithm[]): Ver
 }
 
 /**
- * jose binds an imported key to one algorithm (WebCrypto keys are); try the
- * candidates in order and keep the first that imports. The KeyObject made from
- * it serves every algorithm of its family that `keyFitsAlgorithm` accepts.
+ * RFC 7638 thumbprint (SHA-256, base64url) of a public JWK: its required
+ * members, which are exactly PUBLIC_MEMBERS, in lexicographic order. Called
+ * once the key imported, so every member is there and a string.
  */
-async function importPublic(load: (alg: string) => Promise<unknown>, candidates: readonly JwsAlgorithm[]): Promise<KeyObject> {
-  let lastError: unknown;
-  for (const alg of candidates) {
-    try {
-      const key = await load(alg);
-      const obj = key instanceof KeyObject ? key : KeyObject.from(key as webcrypto.CryptoKey);
-      if (obj.type !== 'public') throw new Error('not a public key');
-      return obj;
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw lastError instanceof Error ? lastError : new Error('key could not be imported');
+function jwkThumbprint(publicJwk: Record<string, unknown>, members: readonly string[]): string {
+  const canonical: Record<string, unknown> = {};
+  for (const m of [...members].sort()) canonical[m] = publicJwk[m];
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }

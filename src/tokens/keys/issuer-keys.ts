@@ -11,9 +11,10 @@ import { importPublicKeyFile, loadSecret, readPublicKeyFile, type PublicKeyFile 
 export interface KeyHooks {
   readonly onJwksFetch?: (result: 'ok' | 'error', reason?: string) => void;
   readonly onKeysChanged?: (next: KeySet, previous: KeySet | undefined) => void;
-  readonly onStaticKeyError?: (err: Error) => void;
-  /** The JWKS served keys that must never be used (private key material); they were skipped. */
+  /** The JWKS served keys the operator must hear of (private key material, Ed448, a shadowed kid); they were skipped. */
   readonly onJwksKeysRefused?: (refused: readonly SkippedKey[]) => void;
+  /** A JWKS fetch installed a set with no usable key, where the set before had one (or there was none): every token is refused. */
+  readonly onJwksNoUsableKeys?: (skipped: readonly SkippedKey[]) => void;
 }
 
 /**
@@ -27,10 +28,8 @@ export interface KeyHooks {
  * the old one's last good keys until its own fetch brings keys.
  */
 export class IssuerKeys {
-  /** Resolves once the keys have loaded once; a key file that does not import never resolves it. */
+  /** Resolves once the keys have loaded once: at once for a `publicKey` or `secret`, which import when the keys open. */
   readonly ready: Promise<void>;
-  /** Resolves once a `publicKey` or `secret` has imported; rejects naming the file when it cannot. A JWKS is not waited for. */
-  readonly loaded: Promise<void>;
   /** Hash of what the keys come from: the algorithms, the source settings, the key file's path and content. */
   readonly fingerprint: string;
   /** Hash of the algorithms and `jwksUri` alone, for a JWKS: sources equal in it fetch the same keys, whatever their limits. */
@@ -38,13 +37,13 @@ export class IssuerKeys {
   /** The verifiers holding these keys, oldest first. */
   private readonly holders: KeyHooks[] = [];
   private readonly remote: RemoteKeySource | undefined;
-  private readonly staticLoad: Promise<KeySet> | undefined;
-  private staticKeys: KeySet | undefined;
+  private readonly staticKeys: KeySet | undefined;
 
   /**
    * The keys for `options`: `previous` (the same issuer's, before a reload) when
    * they come from the same place, otherwise new ones. A `publicKey` file is
-   * read again each time: a reload is how a rotated file is picked up.
+   * read again each time: a reload is how a rotated file is picked up. Throws,
+   * naming the file, when a `publicKey` file cannot be read or imported.
    */
   static open(
     options: IssuerOptions,
@@ -90,28 +89,16 @@ export class IssuerKeys {
         // Fetch results are counted once, by the newest holder; every holder's caches hear of new keys.
         onFetch: (result, reason) => this.holders.at(-1)?.onJwksFetch?.(result, reason),
         onKeysRefused: (refused) => this.holders.at(-1)?.onJwksKeysRefused?.(refused),
+        onNoUsableKeys: (skipped) => this.holders.at(-1)?.onJwksNoUsableKeys?.(skipped),
         onKeysChanged: (next, previous) => {
           for (const h of this.holders) h.onKeysChanged?.(next, previous);
         },
       });
       this.ready = this.remote.ready;
-      this.loaded = Promise.resolve();
       return;
     }
-    const source = keyFile ? importPublicKeyFile(keyFile, algorithms) : loadSecret(options.secret!, algorithms);
-    this.staticLoad = source.keys;
-    this.loaded = source.keys.then(() => undefined);
-    this.loaded.catch(() => {}); // observed by whoever awaits it; not an unhandled rejection meanwhile
-    this.ready = source.keys.then(
-      (keys) => {
-        this.staticKeys = keys;
-      },
-      (err: Error) => {
-        // A bad static key never becomes ready: the readiness probe and every request report it.
-        this.holders.at(-1)?.onStaticKeyError?.(err);
-        return new Promise<void>(() => {});
-      },
-    );
+    this.staticKeys = keyFile ? importPublicKeyFile(keyFile, algorithms) : loadSecret(options.secret!, algorithms);
+    this.ready = Promise.resolve();
   }
 
   /** The keys now, read synchronously on the hot path; undefined until they have loaded. */
@@ -120,16 +107,17 @@ export class IssuerKeys {
   }
 
   /**
-   * Resolves once the keys are there; rejects with the reason when the first
-   * try brought none: the JWKS fetch started when they opened failed (it ends
-   * within `jwks.timeoutMs`), or the key file did not import. Keys that opened
-   * with a predecessor's set (see {@link IssuerKeys.open}) resolve at once. A
-   * reload waits for it on every source it opened, so it never swaps in an
-   * issuer that answers 503 and holds `/readyz` down.
+   * Resolves once the keys are there; rejects with the reason when the JWKS
+   * fetch started when they opened failed (it ends within `jwks.timeoutMs`).
+   * A fetch that brought a well-formed set with no usable key counts as
+   * loaded: the issuer has withdrawn its keys, and its tokens are refused (401)
+   * rather than held at 503. Static keys, and keys that opened with a
+   * predecessor's set (see {@link IssuerKeys.open}), resolve at once. A reload
+   * waits for it on every source it opened, so it never swaps in an issuer that
+   * answers 503 and holds `/readyz` down.
    */
   async firstLoad(): Promise<void> {
-    if (!this.remote) return this.loaded;
-    if (this.remote.current) return;
+    if (!this.remote || this.remote.current) return;
     await this.remote.firstFetch;
     // The words of the 'signing keys unavailable' log line (the verifier's hooks).
     if (!this.remote.current) throw new Error(`JWKS fetch failed: ${this.remote.lastError ?? 'the key source was closed'}`);
@@ -156,16 +144,10 @@ export class IssuerKeys {
 
   /** Picks a key, waiting for the keys to load (and re-fetching for an unknown `kid`, see RemoteKeySource.select). */
   async select(kid: string | undefined, alg: JwsAlgorithm): Promise<KeySelection> {
-    if (this.remote) {
-      const s = await this.remote.select(kid, alg);
-      if (s) return s;
-      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
-    }
-    try {
-      return (await this.staticLoad!).select(kid, alg);
-    } catch {
-      throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
-    }
+    if (!this.remote) return this.staticKeys!.select(kid, alg);
+    const s = await this.remote.select(kid, alg);
+    if (s) return s;
+    throw new GatehouseError('GH_KEYS_UNAVAILABLE', 'signing keys for this issuer are not available');
   }
 
   /**

@@ -1,20 +1,16 @@
+/**
+ * Keys that do not change while the process runs: a `publicKey` file or an
+ * HMAC `secret`. The file is read and imported synchronously when the verifier
+ * is built, so a missing file, or one that does not import (garbage, a private
+ * key, a key that fits no allowed algorithm), fails there with its path, not at
+ * the first request: a service built on the kit has no start step that would
+ * see a failure later, and would answer 503 forever.
+ */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hmacSecretProblem, type JwsAlgorithm } from '../jwt/algorithms.js';
-import { importPemKey, importVerificationJwk, secretKey } from './import.js';
+import { describeSkipped, importPemKey, importVerificationJwk, PRIVATE_KEY_PUBLISHED, secretKey, type SkippedKey } from './import.js';
 import { KeySet, type VerificationKey } from './key-set.js';
-
-/**
- * Keys that do not change while the process runs: a `publicKey` file or an
- * HMAC `secret`. The file is read synchronously when the verifier is built, so
- * a missing or unreadable file fails at startup with its path, not at the first
- * request.
- */
-export interface StaticKeySource {
-  readonly kind: 'static';
-  /** Resolves with the keys, or rejects with a message naming the file (never key material). */
-  readonly keys: Promise<KeySet>;
-}
 
 /** A `publicKey` file as read: its resolved path and its text. */
 export interface PublicKeyFile {
@@ -32,29 +28,31 @@ export function readPublicKeyFile(path: string, baseDir?: string): PublicKeyFile
   }
 }
 
-/** Imports a `publicKey` file (PEM SPKI, PEM certificate, JWK or JWK Set JSON) as read by {@link readPublicKeyFile}. */
-export function importPublicKeyFile({ file, text }: PublicKeyFile, algorithms: readonly JwsAlgorithm[]): StaticKeySource {
-  const keys = parsePublicKeyText(text, algorithms).catch((err: unknown) => {
+/**
+ * Imports a `publicKey` file (PEM SPKI, PEM certificate, JWK or JWK Set JSON) as
+ * read by {@link readPublicKeyFile}; throws naming the file (never key material).
+ */
+export function importPublicKeyFile({ file, text }: PublicKeyFile, algorithms: readonly JwsAlgorithm[]): KeySet {
+  try {
+    return parsePublicKeyText(text, algorithms);
+  } catch (err) {
     throw new Error(`public key file ${file}: ${err instanceof Error ? err.message : 'invalid'}`, { cause: err });
-  });
-  // Readiness and verify() observe the failure; keep it from surfacing as an unhandled rejection meanwhile.
-  keys.catch(() => {});
-  return { kind: 'static', keys };
+  }
 }
 
 /** Wraps an HMAC secret. Config enforces its length; checked again because the kit takes options directly. */
-export function loadSecret(secret: string, algorithms: readonly JwsAlgorithm[]): StaticKeySource {
+export function loadSecret(secret: string, algorithms: readonly JwsAlgorithm[]): KeySet {
   const bytes = Buffer.from(secret, 'utf8');
   const short = hmacSecretProblem(bytes.length, algorithms);
   if (short !== undefined) throw new Error(short);
-  return { kind: 'static', keys: Promise.resolve(new KeySet([secretKey(bytes, algorithms)])) };
+  return new KeySet([secretKey(bytes, algorithms)]);
 }
 
-async function parsePublicKeyText(text: string, algorithms: readonly JwsAlgorithm[]): Promise<KeySet> {
+function parsePublicKeyText(text: string, algorithms: readonly JwsAlgorithm[]): KeySet {
   const trimmed = text.trim();
   if (trimmed.startsWith('-----BEGIN')) {
     if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(trimmed)) throw new Error('holds a private key; give the public key');
-    return new KeySet([await importPemKey(trimmed, algorithms)]);
+    return new KeySet([importPemKey(trimmed, algorithms)]);
   }
   let json: unknown;
   try {
@@ -64,12 +62,17 @@ async function parsePublicKeyText(text: string, algorithms: readonly JwsAlgorith
   }
   const list = isJwkSet(json) ? json.keys : [json];
   const keys: VerificationKey[] = [];
+  const skipped: SkippedKey[] = [];
   for (const jwk of list) {
-    if (typeof jwk === 'object' && jwk !== null && 'd' in jwk) throw new Error('holds a private key; give the public key');
-    const imported = await importVerificationJwk(jwk, algorithms);
+    const imported = importVerificationJwk(jwk, algorithms);
     if ('material' in imported) keys.push(imported);
+    else if (imported.reason === PRIVATE_KEY_PUBLISHED) throw new Error('holds a private key; give the public key');
+    else skipped.push(imported);
   }
-  if (keys.length === 0) throw new Error('no usable verification key for the configured algorithms');
+  if (keys.length === 0) {
+    const why = skipped.length > 0 ? ` (${describeSkipped(skipped)})` : '';
+    throw new Error(`no usable verification key for the configured algorithms${why}`);
+  }
   return new KeySet(keys);
 }
 
