@@ -50,7 +50,12 @@ export interface Gateway {
    * new connections; a pair that does not load refuses the reload.
    */
   reload(config: Config): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish up to `shutdown.drainTimeoutMs`, then cuts the rest. */
+  /**
+   * Reports unready (`/readyz` 503) at once; after `shutdown.readinessDelayMs` (still accepting and
+   * serving meanwhile) stops accepting, lets in-flight requests finish up to
+   * `shutdown.drainTimeoutMs`, then cuts the rest. Called again, it returns the same promise and
+   * ends a readiness delay still running: the drain begins at once.
+   */
   close(): Promise<void>;
 }
 
@@ -181,7 +186,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   let listeners: Listeners | undefined;
   let admin: AdminServer | undefined;
   let closing: Promise<void> | undefined;
-  // Not ready once draining: a load balancer must stop sending before the port refuses.
+  /** Ends `shutdown.readinessDelayMs` early (a second close()); set while that delay runs. */
+  let endReadinessDelay: (() => void) | undefined;
+  // Not ready once shutdown begins: a load balancer must stop sending before the port refuses
+  // (shutdown.readinessDelayMs is how long the port keeps accepting meanwhile).
   const isReady = (): boolean => closing === undefined && current.auth.isReady();
   try {
     listeners = await startListeners(
@@ -318,7 +326,22 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     },
 
     close() {
-      closing ??= (async () => {
+      if (closing !== undefined) {
+        endReadinessDelay?.();
+        return closing;
+      }
+      closing = (async () => {
+        // Still accepting and serving while load balancers notice /readyz (they poll it) or the
+        // platform removes the endpoint: a port that refused at once would fail the requests they
+        // still send meanwhile. Answers say Connection: close from now on (draining), so keep-alive
+        // connections end with an answer the client has read, and none is left idle for the close
+        // below to cut as a client reuses it.
+        const delayMs = active.shutdown.readinessDelayMs;
+        if (delayMs > 0) {
+          logger.info({ readinessDelayMs: delayMs }, 'shutting down: /readyz answers 503; still accepting until the readiness delay ends');
+          await settleWithin(new Promise<void>((resolve) => (endReadinessDelay = resolve)), delayMs);
+          endReadinessDelay = undefined;
+        }
         const servers = [bound.server, bound.redirect].filter((s): s is Server => s !== undefined);
         const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
         for (const s of servers) s.closeIdleConnections();

@@ -56,8 +56,9 @@ export function registerStartCommand(program: Command): void {
             // login's code exchange, a session refresh), which serves on meanwhile. Then the service
             // drains with what is left of the timeout, at least a second: a token answer cut midway
             // loses a rotated refresh token, and the client's replay of the old one trips reuse detection.
-            const { drainTimeoutMs } = active.shutdown;
-            const deadline = Date.now() + drainTimeoutMs;
+            // The drain timeout counts from the end of the gateway's readiness delay (the service serves on through both).
+            const { drainTimeoutMs, readinessDelayMs } = active.shutdown;
+            const deadline = Date.now() + readinessDelayMs + drainTimeoutMs;
             await gateway.close();
             await auth?.close({ drainTimeoutMs: Math.max(deadline - Date.now(), Math.min(drainTimeoutMs, MIN_SERVICE_DRAIN_MS)) });
           },
