@@ -3,13 +3,13 @@ import { startAdminServer, type AdminServer } from './admin/server.js';
 import { isLoopbackAddress } from './loopback.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import type { Config } from './config/schema.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, createLogThrottle, type Logger } from './log.js';
 import { createAuthKinds, type AuthKinds } from './pipeline/authenticate/index.js';
 import { createAccessLog } from './server/access-log.js';
 import { compileRoutes } from './server/compile-routes.js';
 import { UpstreamPools } from './server/forward.js';
 import { createRequestHandler, type GatewayState } from './server/handle-request.js';
-import { readTlsCredentials, startListeners, type Listeners } from './server/listener.js';
+import { readTlsCredentials, startListeners, type ListenerObserver, type Listeners } from './server/listener.js';
 import { Traffic } from './server/traffic.js';
 import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
@@ -108,6 +108,21 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   });
   const unroutedMetrics = new RouteMetrics(metrics, '(none)');
   const accessLog = createAccessLog(logger);
+  const connectionLimitWarning = createLogThrottle(CONNECTION_LIMIT_WARN_INTERVAL_MS);
+  // What the listeners answer themselves (unparsable requests, a refused Expect, CONNECT, the HTTPS
+  // redirects) is a request no route took, counted and logged like the handler's own refusals.
+  const listenerObserver: ListenerObserver = {
+    answered({ status, method, path }) {
+      unroutedMetrics.answeredByListener(status);
+      accessLog({ method, path, route: undefined, status, auth: '' });
+    },
+    dropped() {
+      metrics.connectionsRejected.inc();
+      if (connectionLimitWarning('dropped')) {
+        logger.warn({ maxConnections: config.limits.maxConnections }, 'connection limit reached: new connections are closed at accept');
+      }
+    },
+  };
 
   // A changed `sessions` section builds a new runtime (keys, provider, mode), but the store
   // outlives every reload that keeps `sessions.store`: a memory store holds each login, logout
@@ -207,6 +222,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       }),
       logger,
       opts.baseDir,
+      listenerObserver,
     );
     if (config.admin.enabled) {
       if (!isLoopbackAddress(config.admin.host)) {
@@ -393,5 +409,8 @@ function assertSameListeners(a: Config, b: Config): void {
     if (a.limits[key] !== b.limits[key]) throw new Error(`reload cannot change limits.${key}; restart the gateway instead`);
   }
 }
+
+/** A flood at the connection limit logs one warning per this interval (each dropped connection is counted). */
+const CONNECTION_LIMIT_WARN_INTERVAL_MS = 10_000;
 
 const FIXED_LIMITS = ['maxHeaderBytes', 'maxConnections', 'requestTimeoutMs', 'upstreamConnections', 'upstreamConnectTimeoutMs'] as const;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLogger, redactTokenLike } from './log.js';
+import { createLogger, createLogThrottle, redactTokenLike } from './log.js';
 
 // Realistic secrets: a compact JWT, an opaque token and cookie values.
 const JWT =
@@ -108,4 +108,19 @@ test('credential fields are redacted at the top level and nested', () => {
   const out = lines.join('');
   for (const secret of ['tok-top-secret', 'tok-deep-secret', 'pw-secret']) assert.ok(!out.includes(secret), `${secret} leaked`);
   assert.match(out, /\[redacted\]/);
+});
+
+test('createLogThrottle lets a key through once per interval, each key on its own, and forgets the oldest beyond its bound', () => {
+  let now = 1_000;
+  const may = createLogThrottle(10_000, () => now, 2);
+  assert.equal(may('a'), true);
+  assert.equal(may('a'), false);
+  assert.equal(may('b'), true, 'another key has its own interval');
+  now += 9_999;
+  assert.equal(may('a'), false);
+  now += 1;
+  assert.equal(may('a'), true, 'again once the interval has passed');
+  assert.equal(may('c'), true);
+  // Bounded to two keys: 'b' (the oldest) was forgotten to make room for 'c'.
+  assert.equal(may('b'), true);
 });

@@ -49,3 +49,22 @@ export function createLogger(level: LoggerOptions['level'] = 'info', destination
   // ends logging. The cost: a log reader that stops reading holds the process up, as for console.log.
   return pino(opts, destination ?? pino.destination({ dest: 1, sync: true }));
 }
+
+/**
+ * A gate for log lines about failures that can repeat on every request or scrape:
+ * true when a line with this key may be written now, at most once per `intervalMs`
+ * per key. Remembers at most `maxKeys` keys (the oldest is forgotten first), so
+ * distinct failures without end cannot grow it.
+ */
+export function createLogThrottle(intervalMs: number, now: () => number = Date.now, maxKeys = 64): (key: string) => boolean {
+  const lastAt = new Map<string, number>();
+  return (key) => {
+    const t = now();
+    const at = lastAt.get(key);
+    if (at !== undefined && t - at < intervalMs) return false;
+    lastAt.delete(key);
+    if (lastAt.size >= maxKeys) lastAt.delete(lastAt.keys().next().value as string);
+    lastAt.set(key, t);
+    return true;
+  };
+}

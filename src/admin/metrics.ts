@@ -74,6 +74,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionsRejected = new Counter({
+    name: 'gatehouse_connections_rejected_total',
+    help: 'Connections closed at accept, unanswered, because limits.maxConnections were open (on the gateway listener or the HTTPS redirect listener).',
+    registers: [this.registry],
+  });
+
   private readonly tallies = new Map<string, RouteTally>();
   private readonly cacheTallies = new Map<string, CacheTally>();
 
