@@ -61,7 +61,7 @@ export interface Gateway {
 
 export interface GatewayOptions {
   logger?: Logger;
-  /** Metrics to record into (default: a fresh set, with Node's process metrics). */
+  /** Metrics to record into (default: a fresh set, serving Node's process metrics, which are collected once per process). */
   metrics?: GatewayMetrics;
   /** Clock in ms for token expiry and caches. */
   now?: () => number;

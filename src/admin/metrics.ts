@@ -83,8 +83,9 @@ export class GatewayMetrics {
   private readonly tallies = new Map<string, RouteTally>();
   private readonly cacheTallies = new Map<string, CacheTally>();
 
+  /** With `collectDefault` (the default), Node's process metrics are served too (see {@link processMetrics}). */
   constructor(opts: { collectDefault?: boolean } = {}) {
-    if (opts.collectDefault ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+    if (opts.collectDefault ?? true) for (const metric of processMetrics()) this.registry.registerMetric(metric);
   }
 
   /**
@@ -134,6 +135,27 @@ export class GatewayMetrics {
       foldInto(t.outcomes, (outcome, n) => this.authOutcomes.inc({ route, outcome }, n));
     }
   }
+}
+
+let processMetricSet: readonly Metric[] | undefined;
+
+/**
+ * Node's process metrics (CPU, memory, handles, event-loop lag, GC), created once per
+ * process and served by every gateway's registry: collectDefaultMetrics starts an
+ * event-loop-delay monitor and a GC observer that nothing can stop, so a set per gateway
+ * would pile up with each start in a process that starts gateways again and again
+ * (embedding, tests). They describe the process, which every gateway in it shares.
+ */
+export function processMetrics(): readonly Metric[] {
+  if (processMetricSet === undefined) {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+    // getSingleMetric gives each as the Metric that registerMetric takes (getMetricsAsArray's type is another).
+    const set = registry.getMetricsAsArray().map(({ name }) => registry.getSingleMetric(name) as Metric);
+    processMetricSet = Object.freeze(set);
+    return set;
+  }
+  return processMetricSet;
 }
 
 /** Lookups of one token cache not yet folded into prom-client. */
