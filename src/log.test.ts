@@ -110,6 +110,36 @@ test('credential fields are redacted at the top level and nested', () => {
   assert.match(out, /\[redacted\]/);
 });
 
+test('header fields are redacted at the top level too, hyphenated or not, and in their capitalised spelling', () => {
+  const { output, logger, records } = capture();
+  logger.info({ 'set-cookie': SET_COOKIE, 'proxy-authorization': `Basic ${OPAQUE}`, Authorization: `Bearer ${JWT}`, Cookie: SESSION }, 'top');
+  logger.info(
+    {
+      req: { headers: { Authorization: `Bearer ${JWT}`, 'Proxy-Authorization': `Basic ${OPAQUE}`, Cookie: SESSION, Host: 'api.local' } },
+      res: { headers: { 'Set-Cookie': [SET_COOKIE] } },
+      err: { request: { headers: { Authorization: `Bearer ${JWT}` } } },
+    },
+    'nested',
+  );
+  const text = output();
+  for (const secret of [JWT, OPAQUE, SESSION, SET_COOKIE]) assert.ok(!text.includes(secret), `${secret.slice(0, 12)} leaked`);
+  const [top, nested] = records() as [Record<string, unknown>, { req: { headers: Record<string, string> } }];
+  assert.equal(top['set-cookie'], '[redacted]');
+  assert.equal(top['proxy-authorization'], '[redacted]');
+  assert.equal(nested.req.headers.Host, 'api.local', 'the rest stays');
+});
+
+test('an error\'s message and stack, its causes\' included, have token-like runs masked', () => {
+  const { logger, output, records } = capture();
+  logger.warn({ err: new Error('fetch failed', { cause: new Error(`GET https://idp.test/cb?access_token=${JWT} refused: ${OPAQUE}`) }) }, 'upstream failed');
+  const text = output();
+  assert.ok(!text.includes(JWT) && !text.includes(OPAQUE), 'a token survived');
+  const [rec] = records() as [{ err: { message: string; stack: string; type: string } }];
+  assert.match(rec.err.message, /^fetch failed: GET https:\/\/idp\.test\/cb\?access_token=\[redacted\] refused: \[redacted\]$/);
+  assert.match(rec.err.stack, /caused by: Error: GET/);
+  assert.equal(rec.err.type, 'Error');
+});
+
 test('createLogThrottle lets a key through once per interval, each key on its own, and forgets the oldest beyond its bound', () => {
   let now = 1_000;
   const may = createLogThrottle(10_000, () => now, 2);
