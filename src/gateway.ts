@@ -48,6 +48,7 @@ export interface Gateway {
    * timeout), need a restart; changing them is refused. The TLS certificate
    * and key files are read again (a renewal replaces them in place) and serve
    * new connections; a pair that does not load refuses the reload.
+   * Each call is counted in `gatehouse_config_reloads_total` (`ok` or `rejected`).
    */
   reload(config: Config): Promise<void>;
   /**
@@ -230,7 +231,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       }
       admin = await startAdminServer(
         { host: config.admin.host, port: config.admin.port },
-        { registry: metrics.registry, isReady },
+        { registry: metrics.registry, isReady, logger },
       );
     }
   } catch (err) {
@@ -338,6 +339,11 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     reload(next) {
       const run = reloading.then(() => swapIn(next));
       reloading = run.catch(() => {});
+      // Counted before the caller sees the outcome (handlers run in the order they were attached).
+      run.then(
+        () => metrics.configReloads.inc({ result: 'ok' }),
+        () => metrics.configReloads.inc({ result: 'rejected' }),
+      );
       return run;
     },
 

@@ -80,12 +80,21 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly configReloads = new Counter({
+    name: 'gatehouse_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP) by result: ok (applied), rejected (the running configuration serves on: a file with problems, a change that needs a restart, a key source that brought no keys).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   private readonly tallies = new Map<string, RouteTally>();
   private readonly cacheTallies = new Map<string, CacheTally>();
 
   /** With `collectDefault` (the default), Node's process metrics are served too (see {@link processMetrics}). */
   constructor(opts: { collectDefault?: boolean } = {}) {
     if (opts.collectDefault ?? true) for (const metric of processMetrics()) this.registry.registerMetric(metric);
+    // Both series from the start, so an alert on rejected reloads sees 0 rather than no series.
+    for (const result of ['ok', 'rejected'] as const) this.configReloads.inc({ result }, 0);
   }
 
   /**

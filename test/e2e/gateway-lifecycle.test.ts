@@ -45,6 +45,10 @@ test('reload swaps routes atomically; a bad config is refused and the old one ke
     await assert.rejects(t.gw.reload(moved), /cannot change listen/);
     assert.equal((await call(`${t.gw.url}/new`)).status, 200, 'still on the last good configuration');
     assert.equal(b.received.length, 3);
+    // Counted by the time the caller sees the outcome.
+    const metrics = await t.metrics.registry.metrics();
+    assert.match(metrics, /^gatehouse_config_reloads_total\{result="ok"\} 1$/m);
+    assert.match(metrics, /^gatehouse_config_reloads_total\{result="rejected"\} 1$/m);
   } finally {
     await t.close();
     await a.close();
