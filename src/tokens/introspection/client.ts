@@ -278,6 +278,9 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   return {
     introspectCached(token) {
+      // Never cached, and left to introspect (which refuses it, 401): a miss lets the pipeline's
+      // syntax check run first, so a long value that is not even token68 is a 400, as a short one is.
+      if (token.length > MAX_TOKEN_LENGTH) return undefined;
       checkSize(token);
       if (!cache) return undefined;
       const key = hash('sha256', token, 'base64url');
