@@ -3,13 +3,13 @@ import { startAdminServer, type AdminServer } from './admin/server.js';
 import { isLoopbackAddress } from './loopback.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import type { Config } from './config/schema.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, createLogThrottle, type Logger } from './log.js';
 import { createAuthKinds, type AuthKinds } from './pipeline/authenticate/index.js';
 import { createAccessLog } from './server/access-log.js';
 import { compileRoutes } from './server/compile-routes.js';
 import { UpstreamPools } from './server/forward.js';
 import { createRequestHandler, type GatewayState } from './server/handle-request.js';
-import { readTlsCredentials, startListeners, type Listeners } from './server/listener.js';
+import { readTlsCredentials, startListeners, type ListenerObserver, type Listeners } from './server/listener.js';
 import { Traffic } from './server/traffic.js';
 import { RouteMetrics } from './server/route-metrics.js';
 import { createRouter } from './server/router.js';
@@ -48,15 +48,21 @@ export interface Gateway {
    * timeout), need a restart; changing them is refused. The TLS certificate
    * and key files are read again (a renewal replaces them in place) and serve
    * new connections; a pair that does not load refuses the reload.
+   * Each call is counted in `gatehouse_config_reloads_total` (`ok` or `rejected`).
    */
   reload(config: Config): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish up to `shutdown.drainTimeoutMs`, then cuts the rest. */
+  /**
+   * Reports unready (`/readyz` 503) at once; after `shutdown.readinessDelayMs` (still accepting and
+   * serving meanwhile) stops accepting, lets in-flight requests finish up to
+   * `shutdown.drainTimeoutMs`, then cuts the rest. Called again, it returns the same promise and
+   * ends a readiness delay still running: the drain begins at once.
+   */
   close(): Promise<void>;
 }
 
 export interface GatewayOptions {
   logger?: Logger;
-  /** Metrics to record into (default: a fresh set, with Node's process metrics). */
+  /** Metrics to record into (default: a fresh set, serving Node's process metrics, which are collected once per process). */
   metrics?: GatewayMetrics;
   /** Clock in ms for token expiry and caches. */
   now?: () => number;
@@ -103,6 +109,21 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   });
   const unroutedMetrics = new RouteMetrics(metrics, '(none)');
   const accessLog = createAccessLog(logger);
+  const connectionLimitWarning = createLogThrottle(CONNECTION_LIMIT_WARN_INTERVAL_MS);
+  // What the listeners answer themselves (unparsable requests, a refused Expect, CONNECT, the HTTPS
+  // redirects) is a request no route took, counted and logged like the handler's own refusals.
+  const listenerObserver: ListenerObserver = {
+    answered({ status, method, path }) {
+      unroutedMetrics.answeredByListener(status);
+      accessLog({ method, path, route: undefined, status, auth: '' });
+    },
+    dropped() {
+      metrics.connectionsRejected.inc();
+      if (connectionLimitWarning('dropped')) {
+        logger.warn({ maxConnections: config.limits.maxConnections }, 'connection limit reached: new connections are closed at accept');
+      }
+    },
+  };
 
   // A changed `sessions` section builds a new runtime (keys, provider, mode), but the store
   // outlives every reload that keeps `sessions.store`: a memory store holds each login, logout
@@ -174,7 +195,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   let listeners: Listeners | undefined;
   let admin: AdminServer | undefined;
   let closing: Promise<void> | undefined;
-  // Not ready once draining: a load balancer must stop sending before the port refuses.
+  /** Ends `shutdown.readinessDelayMs` early (a second close()); set while that delay runs. */
+  let endReadinessDelay: (() => void) | undefined;
+  // Not ready once shutdown begins: a load balancer must stop sending before the port refuses
+  // (shutdown.readinessDelayMs is how long the port keeps accepting meanwhile).
   const isReady = (): boolean => closing === undefined && current.auth.isReady();
   try {
     listeners = await startListeners(
@@ -192,6 +216,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       }),
       logger,
       opts.baseDir,
+      listenerObserver,
     );
     if (config.admin.enabled) {
       if (!isLoopbackAddress(config.admin.host)) {
@@ -199,7 +224,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       }
       admin = await startAdminServer(
         { host: config.admin.host, port: config.admin.port },
-        { registry: metrics.registry, isReady },
+        { registry: metrics.registry, isReady, logger },
       );
     }
   } catch (err) {
@@ -306,11 +331,31 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     reload(next) {
       const run = reloading.then(() => swapIn(next));
       reloading = run.catch(() => {});
+      // Counted before the caller sees the outcome (handlers run in the order they were attached).
+      run.then(
+        () => metrics.configReloads.inc({ result: 'ok' }),
+        () => metrics.configReloads.inc({ result: 'rejected' }),
+      );
       return run;
     },
 
     close() {
-      closing ??= (async () => {
+      if (closing !== undefined) {
+        endReadinessDelay?.();
+        return closing;
+      }
+      closing = (async () => {
+        // Still accepting and serving while load balancers notice /readyz (they poll it) or the
+        // platform removes the endpoint: a port that refused at once would fail the requests they
+        // still send meanwhile. Answers say Connection: close from now on (draining), so keep-alive
+        // connections end with an answer the client has read, and none is left idle for the close
+        // below to cut as a client reuses it.
+        const delayMs = active.shutdown.readinessDelayMs;
+        if (delayMs > 0) {
+          logger.info({ readinessDelayMs: delayMs }, 'shutting down: /readyz answers 503; still accepting until the readiness delay ends');
+          await settleWithin(new Promise<void>((resolve) => (endReadinessDelay = resolve)), delayMs);
+          endReadinessDelay = undefined;
+        }
         const servers = [bound.server, bound.redirect].filter((s): s is Server => s !== undefined);
         const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
         for (const s of servers) s.closeIdleConnections();
@@ -362,5 +407,8 @@ function assertSameListeners(a: Config, b: Config): void {
     if (a.limits[key] !== b.limits[key]) throw new Error(`reload cannot change limits.${key}; restart the gateway instead`);
   }
 }
+
+/** A flood at the connection limit logs one warning per this interval (each dropped connection is counted). */
+const CONNECTION_LIMIT_WARN_INTERVAL_MS = 10_000;
 
 const FIXED_LIMITS = ['maxHeaderBytes', 'maxConnections', 'requestTimeoutMs', 'upstreamConnections', 'upstreamConnectTimeoutMs'] as const;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLogger, redactTokenLike } from './log.js';
+import { createLogger, createLogThrottle, redactTokenLike } from './log.js';
 
 // Realistic secrets: a compact JWT, an opaque token and cookie values.
 const JWT =
@@ -108,4 +108,49 @@ test('credential fields are redacted at the top level and nested', () => {
   const out = lines.join('');
   for (const secret of ['tok-top-secret', 'tok-deep-secret', 'pw-secret']) assert.ok(!out.includes(secret), `${secret} leaked`);
   assert.match(out, /\[redacted\]/);
+});
+
+test('header fields are redacted at the top level too, hyphenated or not, and in their capitalised spelling', () => {
+  const { output, logger, records } = capture();
+  logger.info({ 'set-cookie': SET_COOKIE, 'proxy-authorization': `Basic ${OPAQUE}`, Authorization: `Bearer ${JWT}`, Cookie: SESSION }, 'top');
+  logger.info(
+    {
+      req: { headers: { Authorization: `Bearer ${JWT}`, 'Proxy-Authorization': `Basic ${OPAQUE}`, Cookie: SESSION, Host: 'api.local' } },
+      res: { headers: { 'Set-Cookie': [SET_COOKIE] } },
+      err: { request: { headers: { Authorization: `Bearer ${JWT}` } } },
+    },
+    'nested',
+  );
+  const text = output();
+  for (const secret of [JWT, OPAQUE, SESSION, SET_COOKIE]) assert.ok(!text.includes(secret), `${secret.slice(0, 12)} leaked`);
+  const [top, nested] = records() as [Record<string, unknown>, { req: { headers: Record<string, string> } }];
+  assert.equal(top['set-cookie'], '[redacted]');
+  assert.equal(top['proxy-authorization'], '[redacted]');
+  assert.equal(nested.req.headers.Host, 'api.local', 'the rest stays');
+});
+
+test('an error\'s message and stack, its causes\' included, have token-like runs masked', () => {
+  const { logger, output, records } = capture();
+  logger.warn({ err: new Error('fetch failed', { cause: new Error(`GET https://idp.test/cb?access_token=${JWT} refused: ${OPAQUE}`) }) }, 'upstream failed');
+  const text = output();
+  assert.ok(!text.includes(JWT) && !text.includes(OPAQUE), 'a token survived');
+  const [rec] = records() as [{ err: { message: string; stack: string; type: string } }];
+  assert.match(rec.err.message, /^fetch failed: GET https:\/\/idp\.test\/cb\?access_token=\[redacted\] refused: \[redacted\]$/);
+  assert.match(rec.err.stack, /caused by: Error: GET/);
+  assert.equal(rec.err.type, 'Error');
+});
+
+test('createLogThrottle lets a key through once per interval, each key on its own, and forgets the oldest beyond its bound', () => {
+  let now = 1_000;
+  const may = createLogThrottle(10_000, () => now, 2);
+  assert.equal(may('a'), true);
+  assert.equal(may('a'), false);
+  assert.equal(may('b'), true, 'another key has its own interval');
+  now += 9_999;
+  assert.equal(may('a'), false);
+  now += 1;
+  assert.equal(may('a'), true, 'again once the interval has passed');
+  assert.equal(may('c'), true);
+  // Bounded to two keys: 'b' (the oldest) was forgotten to make room for 'c'.
+  assert.equal(may('b'), true);
 });

@@ -74,11 +74,27 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionsRejected = new Counter({
+    name: 'gatehouse_connections_rejected_total',
+    help: 'Connections closed at accept, unanswered, because limits.maxConnections were open (on the gateway listener or the HTTPS redirect listener).',
+    registers: [this.registry],
+  });
+
+  readonly configReloads = new Counter({
+    name: 'gatehouse_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP) by result: ok (applied), rejected (the running configuration serves on: a file with problems, a change that needs a restart, a key source that brought no keys).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   private readonly tallies = new Map<string, RouteTally>();
   private readonly cacheTallies = new Map<string, CacheTally>();
 
+  /** With `collectDefault` (the default), Node's process metrics are served too (see {@link processMetrics}). */
   constructor(opts: { collectDefault?: boolean } = {}) {
-    if (opts.collectDefault ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+    if (opts.collectDefault ?? true) for (const metric of processMetrics()) this.registry.registerMetric(metric);
+    // Both series from the start, so an alert on rejected reloads sees 0 rather than no series.
+    for (const result of ['ok', 'rejected'] as const) this.configReloads.inc({ result }, 0);
   }
 
   /**
@@ -128,6 +144,27 @@ export class GatewayMetrics {
       foldInto(t.outcomes, (outcome, n) => this.authOutcomes.inc({ route, outcome }, n));
     }
   }
+}
+
+let processMetricSet: readonly Metric[] | undefined;
+
+/**
+ * Node's process metrics (CPU, memory, handles, event-loop lag, GC), created once per
+ * process and served by every gateway's registry: collectDefaultMetrics starts an
+ * event-loop-delay monitor and a GC observer that nothing can stop, so a set per gateway
+ * would pile up with each start in a process that starts gateways again and again
+ * (embedding, tests). They describe the process, which every gateway in it shares.
+ */
+export function processMetrics(): readonly Metric[] {
+  if (processMetricSet === undefined) {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+    // getSingleMetric gives each as the Metric that registerMetric takes (getMetricsAsArray's type is another).
+    const set = registry.getMetricsAsArray().map(({ name }) => registry.getSingleMetric(name) as Metric);
+    processMetricSet = Object.freeze(set);
+    return set;
+  }
+  return processMetricSet;
 }
 
 /** Lookups of one token cache not yet folded into prom-client. */

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Counter, Registry } from 'prom-client';
+import { captureLog } from '../../test/helpers/log-capture.js';
 import { closesWithin, openConnection, responseOn, type RawConnection } from '../../test/helpers/raw-connection.js';
+import { createLogger } from '../log.js';
 import { GatewayMetrics } from './metrics.js';
 import { ADMIN_MAX_CONNECTIONS, startAdminServer } from './server.js';
 
@@ -52,21 +54,35 @@ test('healthz is 200, readyz follows isReady, metrics renders the registry, othe
   await again.arrayBuffer();
 });
 
-test('a failing metrics collector gives 500 and the listener keeps serving', async (t) => {
+test('a failing metrics collector gives 500, is logged once per distinct failure, and the listener keeps serving', async (t) => {
   const registry = new Registry();
+  let failure = 'collector failed';
   new Counter({
     name: 'broken_total',
     help: 'collector that throws',
     registers: [registry],
     collect() {
-      throw new Error('collector failed');
+      throw new Error(failure);
     },
   });
-  const admin = await startAdminServer({ host: '127.0.0.1', port: 0 }, { registry, isReady: () => true });
+  const log = captureLog();
+  const admin = await startAdminServer({ host: '127.0.0.1', port: 0 }, { registry, isReady: () => true, logger: createLogger('info', log.stream) });
   t.after(() => admin.close());
-  const r = await fetch(`${admin.url}/metrics`);
-  assert.equal(r.status, 500);
-  assert.equal(await r.text(), 'internal error\n');
+  const scrape = async (): Promise<void> => {
+    const r = await fetch(`${admin.url}/metrics`);
+    assert.equal(r.status, 500);
+    assert.equal(await r.text(), 'internal error\n');
+  };
+  await scrape();
+  await scrape();
+  failure = 'another failure';
+  await scrape();
+  await scrape();
+  const lines = log.lines().filter((l) => l.msg === 'admin listener: answering failed (500)');
+  assert.deepEqual(lines.map((l) => [l.level, (l.err as { message: string }).message]), [
+    ['error', 'collector failed'],
+    ['error', 'another failure'],
+  ]);
   const h = await fetch(`${admin.url}/healthz`);
   assert.equal(h.status, 200);
   await h.arrayBuffer();
@@ -99,7 +115,8 @@ test('close cuts a connection that sent nothing and one that sent half its heade
   partial.socket.write('GET /readyz HTTP/1.1\r\nHost: x\r\n');
   const closing = admin.close();
   try {
-    // Far beyond the immediate cut, and short of every deadline that could close them otherwise (10 s idle).
+    // Far beyond the immediate cut, and half the one deadline left that could close them otherwise:
+    // server.close() stops Node's checks of the 5 s header deadline, so only the 10 s idle timer remains.
     assert.equal(await closesWithin(silent, 5_000), 'closed', 'the server closed the silent connection');
     assert.equal(await closesWithin(partial, 5_000), 'closed', 'the server closed the half-sent request');
   } finally {

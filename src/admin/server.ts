@@ -1,12 +1,21 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { createLogThrottle, type Logger } from '../log.js';
 import { settleWithin } from '../timers.js';
 
 /** At most this many connections at once: probes and a scraper need a handful; more are closed at accept. */
 export const ADMIN_MAX_CONNECTIONS = 64;
-/** A connection that sends or receives nothing for this long is closed, also once shutdown has begun. */
+/** A client gets this long to send its request headers (then 408); an idle keep-alive connection closes after as long. */
+export const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
+/**
+ * The whole request must arrive within this; and a connection that sends or receives nothing for
+ * this long is closed, also once shutdown has begun (server.close() stops Node's checks of the
+ * header and request deadlines, not a socket's own idle timer).
+ */
 export const ADMIN_IDLE_TIMEOUT_MS = 10_000;
+/** The same failure (a metrics collector that throws, say) is logged at most once per this. */
+const FAILURE_LOG_INTERVAL_MS = 60_000;
 /** How long close() lets answers already being written finish before it cuts every connection. */
 export const ADMIN_CLOSE_GRACE_MS = 1_000;
 
@@ -16,6 +25,8 @@ export interface AdminDeps {
   readonly registry: Registry;
   /** False until every configured key source has loaded, and again once shutdown begins; drives `/readyz`. */
   readonly isReady: () => boolean;
+  /** Where a failed answer (500) is reported; each distinct failure at most once a minute. */
+  readonly logger?: Logger;
 }
 
 export interface AdminServer {
@@ -33,6 +44,8 @@ export interface AdminServer {
 export async function startAdminServer(opts: { host: string; port: number }, deps: AdminDeps): Promise<AdminServer> {
   const inFlight = new Set<ServerResponse>();
   let idle: (() => void) | undefined;
+  // A scraper retries every few seconds: one line per failure and minute, not one per scrape.
+  const mayLogFailure = createLogThrottle(FAILURE_LOG_INTERVAL_MS);
   // Node checks the request and header deadlines on this interval (default 30 s, six times headersTimeout).
   const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     inFlight.add(res);
@@ -40,15 +53,19 @@ export async function startAdminServer(opts: { host: string; port: number }, dep
       inFlight.delete(res);
       if (inFlight.size === 0) idle?.();
     });
-    handle(req, res, deps).catch(() => {
+    handle(req, res, deps).catch((err: unknown) => {
+      if (mayLogFailure(err instanceof Error ? `${err.name}: ${err.message}` : String(err))) {
+        // Only /metrics does work that can fail (a collector that throws).
+        deps.logger?.error({ err }, 'admin listener: answering failed (500)');
+      }
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
   });
   // Probes are short; a stuck client must not hold a socket for long.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 5_000;
+  server.requestTimeout = ADMIN_IDLE_TIMEOUT_MS;
+  server.headersTimeout = ADMIN_HEADERS_TIMEOUT_MS;
+  server.keepAliveTimeout = ADMIN_HEADERS_TIMEOUT_MS;
   // The deadlines above stop with server.close() (Node stops checking them); a socket's own idle timer does not.
   server.timeout = ADMIN_IDLE_TIMEOUT_MS;
   server.maxConnections = ADMIN_MAX_CONNECTIONS;

@@ -49,7 +49,7 @@ export function handleSignals(target: Lifecycle, logger: Logger, held?: HeldHang
       process.exit(1);
     }
     closing = true;
-    logger.info({ signal }, 'shutting down: no new connections, draining in-flight requests');
+    logger.info({ signal }, 'shutting down');
     target.close().then(
       () => {
         logger.info('stopped');

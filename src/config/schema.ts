@@ -402,9 +402,12 @@ export const ConfigSchema = z
       .strict()
       .default({ level: 'info' }),
     shutdown: z
-      .object({ drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long after SIGTERM; an authorization service started with the gateway drains after it, with what is left (at least a second, or all of this when it is shorter).') })
+      .object({
+        readinessDelayMs: z.number().int().nonnegative().default(0).describe('After SIGTERM, `/readyz` answers 503 for this long while the gateway still accepts and serves (each answer says `Connection: close`); only then does it stop accepting and drain. Set it to how long your load balancer takes to stop sending (Kubernetes: the lag before the pod leaves the endpoints). The drain timeout counts from its end.'),
+        drainTimeoutMs: z.number().int().nonnegative().default(10000).describe('In-flight requests get this long once the gateway stops accepting; an authorization service started with the gateway drains after it, with what is left (at least a second, or all of this when it is shorter).'),
+      })
       .strict()
-      .default({ drainTimeoutMs: 10000 }),
+      .default({ readinessDelayMs: 0, drainTimeoutMs: 10000 }),
   })
   .strict()
   .superRefine((cfg, ctx) => {

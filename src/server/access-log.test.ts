@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { createLogger } from '../log.js';
 import { captureLog as capture } from '../../test/helpers/log-capture.js';
-import { createAccessLog, type AccessLogEntry } from './access-log.js';
+import { createAccessLog, loggablePath, type AccessLogEntry } from './access-log.js';
 
 const entry: AccessLogEntry = {
   requestId: 'abc-1',
@@ -57,4 +57,26 @@ test('destinations that need pino metadata go through pino', () => {
   const [line] = c.lines();
   assert.equal(line?.msg, 'request');
   assert.equal(line?.path, entry.path);
+});
+
+test('an answer the listener gave (no request id, method or duration) is written in the shape pino writes, those fields left out', () => {
+  const c = capture();
+  const logger = createLogger('info', c.stream);
+  createAccessLog(logger)({ path: '(unparsed)', route: undefined, status: 431, auth: '' });
+  logger.info({ path: '(unparsed)', status: 431 }, 'request');
+  const [fast, viaPino] = c.lines();
+  assert.ok(fast && viaPino);
+  delete fast.time;
+  delete viaPino.time;
+  assert.deepEqual(fast, viaPino);
+  assert.deepEqual(Object.keys(fast), ['level', 'path', 'status', 'msg']);
+});
+
+test('loggablePath masks JWT-like runs and runs of 40 token characters or more, nothing shorter', () => {
+  assert.equal(loggablePath(''), '(rejected)');
+  assert.equal(loggablePath('/cb/eyJhbGciOiJIUzI1NiJ9.e30.sig'), '/cb/[redacted]');
+  assert.equal(loggablePath(`/cb/${'a'.repeat(40)}`), '/cb/[redacted]');
+  // What it does not catch, as the README says: shorter runs, UUIDs (hyphens split nothing, but 36 < 40).
+  assert.equal(loggablePath(`/cb/${'a'.repeat(39)}`), `/cb/${'a'.repeat(39)}`);
+  assert.equal(loggablePath('/cb/123e4567-e89b-12d3-a456-426614174000'), '/cb/123e4567-e89b-12d3-a456-426614174000');
 });

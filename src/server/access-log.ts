@@ -1,17 +1,33 @@
 import { pino, type Logger } from 'pino';
+import { redactTokenLike } from '../log.js';
 
-/** One access-log line: what happened to a request, never its headers or credentials. */
+/**
+ * One access-log line: what happened to a request, never its headers or credentials.
+ * Answers the listener gives before the request handler (a request Node could not parse,
+ * a refused `Expect`, CONNECT, the HTTPS redirect listener) have no request id or
+ * duration, and no method when the request line was not parsed.
+ */
 export interface AccessLogEntry {
-  readonly requestId: string;
-  readonly method: string;
-  /** Normalized path, already masked of token-like runs. */
+  readonly requestId?: string;
+  readonly method?: string;
+  /** Normalized path, already masked of token-like runs (see {@link loggablePath}), or a placeholder in parentheses. */
   readonly path: string;
   /** Route name, or undefined when no route matched. */
   readonly route: string | undefined;
   readonly status: number;
-  readonly durationMs: number;
+  readonly durationMs?: number;
   /** `ok`, `public`, `anonymous`, or an error code; '' when the request never reached authentication. */
   readonly auth: string;
+}
+
+/**
+ * A path as it may be logged: one can carry a token (`/callback/eyJ…`), so JWT-like runs
+ * and runs of 40 or more token characters are masked (see redactTokenLike); a shorter
+ * path cannot hold such a run. '' (the path was refused before it was read) is `(rejected)`.
+ */
+export function loggablePath(path: string): string {
+  if (path === '') return '(rejected)';
+  return path.length < 40 && !path.includes('eyJ') ? path : redactTokenLike(path);
 }
 
 export type AccessLog = (entry: AccessLogEntry) => void;
@@ -37,7 +53,7 @@ export function createAccessLog(logger: Logger): AccessLog {
   const stream = internals[pino.symbols.streamSym];
   const needsMetadata = stream !== undefined && stream[pino.symbols.needsMetadataGsym] === true;
   if (stream === undefined || needsMetadata) {
-    return (e) => logger.info({ ...e, route: e.route, auth: e.auth || undefined }, 'request');
+    return (e) => logger.info({ ...e, auth: e.auth || undefined }, 'request');
   }
   const routeJson = new Map<string, string>();
   return (e) => {
@@ -52,8 +68,11 @@ export function createAccessLog(logger: Logger): AccessLog {
     }
     const line =
       `{"level":"info","time":"${new Date().toISOString()}"${internals[pino.symbols.chindingsSym] ?? ''}` +
-      `,"requestId":${safeString(e.requestId)},"method":${safeString(e.method)},"path":${JSON.stringify(e.path)}${route}` +
-      `,"status":${e.status},"durationMs":${e.durationMs}${e.auth ? `,"auth":${safeString(e.auth)}` : ''},"msg":"request"}\n`;
+      (e.requestId === undefined ? '' : `,"requestId":${safeString(e.requestId)}`) +
+      (e.method === undefined ? '' : `,"method":${safeString(e.method)}`) +
+      `,"path":${JSON.stringify(e.path)}${route},"status":${e.status}` +
+      (e.durationMs === undefined ? '' : `,"durationMs":${e.durationMs}`) +
+      `${e.auth ? `,"auth":${safeString(e.auth)}` : ''},"msg":"request"}\n`;
     stream.write(line);
   };
 }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { asGatehouseError, GatehouseError } from '../errors.js';
-import { redactTokenLike, type Logger } from '../log.js';
-import type { AccessLog } from './access-log.js';
+import type { Logger } from '../log.js';
+import { loggablePath, type AccessLog } from './access-log.js';
 import type { Credential, Identity, RequestContext } from '../pipeline/context.js';
 import { queryParamTest } from '../pipeline/query-param-name.js';
 import { resumePipeline, runPipelineSync } from '../pipeline/run.js';
@@ -53,12 +53,6 @@ export interface HandlerEnv {
 function hasSetCookie(headers: readonly string[]): boolean {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'set-cookie') return true;
   return false;
-}
-
-/** A path can carry a token (`/callback/eyJ…`): mask token-like runs; short paths cannot hold one. */
-function loggablePath(path: string): string {
-  if (path === '') return '(rejected)';
-  return path.length < 40 && !path.includes('eyJ') ? path : redactTokenLike(path);
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;

@@ -8,8 +8,10 @@ import { isLoopbackAddress } from '../loopback.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { loggablePath } from './access-log.js';
 import { hostHeaderError } from './host-header.js';
-import { sendError, writeRawError } from './respond.js';
+import { normalizePath } from './normalize-path.js';
+import { hasRequestInHandler, sendError, writeRawError } from './respond.js';
 
 type Listen = Config['listen'];
 type Limits = Config['limits'];
@@ -38,6 +40,28 @@ export interface Listeners {
    */
   closeAllConnections(): void;
 }
+
+/**
+ * What the listeners report of what never reaches the request handler, so that every
+ * answer is counted and logged, and refused connections are counted.
+ */
+export interface ListenerObserver {
+  /** An answer the listener wrote itself: a parser error, a refused `Expect`, CONNECT, a redirect listener's answer. */
+  answered(answer: ListenerAnswer): void;
+  /** A connection closed at accept, as `limits.maxConnections` were open on its listener. */
+  dropped(): void;
+}
+
+/** One answer given by a listener, as it may be logged (no header value, the path masked). */
+export interface ListenerAnswer {
+  readonly status: number;
+  /** Absent when Node could not parse the request line. */
+  readonly method?: string;
+  /** Normalized and masked as the access log writes it; `(unparsed)` or `(rejected)` when there is none to write. */
+  readonly path: string;
+}
+
+const NO_OBSERVER: ListenerObserver = { answered: () => {}, dropped: () => {} };
 
 /** The certificate chain and private key of `listen.tls`, read and checked to form a TLS context. */
 export interface TlsCredentials {
@@ -71,6 +95,7 @@ const MAX_HANDSHAKE_MS = 10_000;
  * enforces them cheapest: header size in the parser (431), connection count in
  * the accept loop (excess sockets are closed at once), request time by the
  * server's timer. Parser errors get a problem+json answer instead of Node's bare one.
+ * Those answers, and connections closed at the limit, are reported to `observer`.
  *
  * Refuses plain HTTP on a non-loopback address unless `allowInsecureHttp` says so
  * (then warns): tokens would cross the network in clear text.
@@ -81,6 +106,7 @@ export async function startListeners(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   logger: Logger,
   baseDir = process.cwd(),
+  observer: ListenerObserver = NO_OBSERVER,
 ): Promise<Listeners> {
   const tls = listen.tls;
   if (!tls && !isLoopbackAddress(listen.host)) {
@@ -115,22 +141,24 @@ export async function startListeners(
   // Without this listener Node answers `Expect: 100-continue` at once, before authentication, and the
   // client sends a body the gateway may refuse; the handler sends 100 only for an admitted request.
   server.on('checkContinue', handler);
-  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res, hsts));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, hsts));
-  server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, hsts));
+  const redirectTarget: RedirectTarget = { fallbackHost: listen.host, httpsPort: 0, maxUrlLength: limits.maxUrlLength };
+  // The URL length limit as reloaded, for the paths these answers log.
+  const report: Reporter = { observer, maxUrlLength: () => redirectTarget.maxUrlLength };
+  answerBeforeHandler(server, hsts, report);
   const address = await bind(server, listen.port, listen.host);
+  redirectTarget.httpsPort = address.port;
   const proto = tls ? 'https' : 'http';
   const url = `${proto}://${formatHost(address.address)}:${address.port}`;
 
   let redirect: Server | undefined;
   let redirectUrl: string | undefined;
-  const redirectTarget: RedirectTarget = { fallbackHost: listen.host, httpsPort: address.port, maxUrlLength: limits.maxUrlLength };
   if (tls?.redirectPort !== undefined) {
-    redirect = createHttpServer(options, (req, res) => redirectToHttps(req, res, redirectTarget));
+    redirect = createHttpServer(options, (req, res) => {
+      redirectToHttps(req, res, redirectTarget);
+      report.observer.answered({ status: res.statusCode, method: req.method, path: pathToLog(req, report) });
+    });
     redirect.maxConnections = limits.maxConnections;
-    redirect.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuseExpectation(res, undefined));
-    redirect.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, undefined));
-    redirect.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket, undefined));
+    answerBeforeHandler(redirect, undefined, report);
     try {
       const r = await bind(redirect, tls.redirectPort, listen.host);
       redirectUrl = `http://${formatHost(r.address)}:${r.port}`;
@@ -163,6 +191,52 @@ export async function startListeners(
   };
 }
 
+/** The observer, and the URL length limit in force (the paths logged are bounded by it). */
+interface Reporter {
+  readonly observer: ListenerObserver;
+  readonly maxUrlLength: () => number;
+}
+
+/**
+ * What a listener answers itself, before or instead of its request handler: parser errors,
+ * an `Expect` other than 100-continue, CONNECT; and the connections it closes at its limit.
+ * Each answer written is reported (one refused without an answer is not: nothing was said).
+ */
+function answerBeforeHandler(server: Server, hsts: string | undefined, report: Reporter): void {
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    refuseExpectation(res, hsts);
+    report.observer.answered({ status: res.statusCode, method: req.method, path: pathToLog(req, report) });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A request the handler took (its body timed out, or broke) is counted and logged there when it closes.
+    const handled = hasRequestInHandler(socket);
+    const status = answerClientError(err, socket, hsts);
+    if (status !== undefined && !handled) report.observer.answered({ status, path: '(unparsed)' });
+  });
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    // The target of a CONNECT is a host and port, not a path.
+    const status = refuseTunnel(socket, hsts);
+    if (status !== undefined) report.observer.answered({ status, method: req.method, path: '(rejected)' });
+  });
+  server.on('drop', () => report.observer.dropped());
+}
+
+/**
+ * The path of a request a listener answered, as the access log writes the handler's: normalized
+ * and masked, or `(rejected)` when it is too long or does not normalize (the handler would have
+ * refused it before reading it as a path).
+ */
+function pathToLog(req: IncomingMessage, report: Reporter): string {
+  const url = req.url ?? '';
+  if (url.length > report.maxUrlLength() || !url.startsWith('/')) return '(rejected)';
+  const q = url.indexOf('?');
+  try {
+    return loggablePath(normalizePath(q < 0 ? url : url.slice(0, q)));
+  } catch {
+    return '(rejected)';
+  }
+}
+
 /** Keeps in `sockets` the TCP connections `server` has open, from accept on (before their TLS handshake). */
 function trackSockets(server: HttpsServer, sockets: Set<Socket>): void {
   server.on('connection', (socket: Socket) => {
@@ -189,11 +263,14 @@ function formatHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-/** Maps Node's parser errors to our codes; Node would otherwise send a bare status line. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket, hsts: string | undefined): void {
+/**
+ * Maps Node's parser errors to our codes; Node would otherwise send a bare status line.
+ * Returns the status written, or undefined when the connection closed without an answer.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, hsts: string | undefined): number | undefined {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
-    return;
+    return undefined;
   }
   let error: GatehouseError;
   switch (err.code) {
@@ -207,16 +284,18 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, hsts: str
     default:
       error = new GatehouseError('GH_BAD_REQUEST', 'the request could not be parsed');
   }
-  writeRawError(socket, error, hsts);
+  return writeRawError(socket, error, hsts) ? error.status : undefined;
 }
 
 /**
  * CONNECT asks for a tunnel, which a reverse proxy never opens. Without a listener Node
  * would close the socket without a word; the answer says why, and the connection closes.
- * writeRawError decides whether the answer can be written (see there).
+ * writeRawError decides whether the answer can be written (see there); returns the status
+ * written, or undefined when none was.
  */
-function refuseTunnel(socket: Socket, hsts: string | undefined): void {
-  writeRawError(socket, new GatehouseError('GH_METHOD_NOT_IMPLEMENTED', 'CONNECT is not served: the gateway is not a forward proxy'), hsts);
+function refuseTunnel(socket: Socket, hsts: string | undefined): number | undefined {
+  const error = new GatehouseError('GH_METHOD_NOT_IMPLEMENTED', 'CONNECT is not served: the gateway is not a forward proxy');
+  return writeRawError(socket, error, hsts) ? error.status : undefined;
 }
 
 /**
@@ -231,7 +310,8 @@ function refuseExpectation(res: ServerResponse, hsts: string | undefined): void 
 interface RedirectTarget {
   /** The listen host, for a request without a Host (HTTP/1.0, or an empty one). */
   readonly fallbackHost: string;
-  readonly httpsPort: number;
+  /** The HTTPS listener's port, once bound. */
+  httpsPort: number;
   /** The HTTPS listener's limit (as reloaded): a longer target would only be refused there (414). */
   maxUrlLength: number;
 }

@@ -93,17 +93,17 @@ function isCredentialError(err: GatehouseError): boolean {
  * run it; a client retrying after the "400" runs it twice): the connection
  * stops reading instead, and closes once the answers under way are complete.
  * On a connection that already carried answers and is idle, it closes
- * unanswered, as Node does.
+ * unanswered, as Node does. Returns whether the answer was written.
  */
-export function writeRawError(socket: Socket, err: GatehouseError, hsts?: string): void {
+export function writeRawError(socket: Socket, err: GatehouseError, hsts?: string): boolean {
   if (earlierAnswerInFlight(socket)) {
     socket.pause();
     closeWhenAnswered(socket);
-    return;
+    return false;
   }
   if (!socket.writable || socket.bytesWritten > 0) {
     socket.destroy();
-    return;
+    return false;
   }
   const body = JSON.stringify(problemDetails(err));
   const head =
@@ -115,6 +115,7 @@ export function writeRawError(socket: Socket, err: GatehouseError, hsts?: string
     'connection: close\r\n\r\n';
   endWithin(socket, head + body);
   socket.resume();
+  return true;
 }
 
 /** Half-closes, bounding how long a client that never closes can keep the socket. */
@@ -133,6 +134,11 @@ function endWithin(socket: Socket, data = ''): void {
  */
 function earlierAnswerInFlight(socket: Socket): boolean {
   return attachedResponse(socket)?.req.complete === true;
+}
+
+/** Whether node:http has handed a request on this connection to the request handler and not finished answering it. */
+export function hasRequestInHandler(socket: Socket): boolean {
+  return attachedResponse(socket) !== undefined;
 }
 
 function attachedResponse(socket: Socket): ServerResponse | undefined {

@@ -26,6 +26,15 @@ export class RouteMetrics {
     this.latency.observe(seconds);
   }
 
+  /**
+   * An answer the listener gave before the request handler (a parser error, a refused
+   * `Expect`, CONNECT, the redirect listener): counted by status, without a duration,
+   * as none is known for a request that was never read whole.
+   */
+  answeredByListener(status: number): void {
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+  }
+
   /** `ok`, `anonymous`, or an error code. A public route (`auth: none` alone) counts none: it authenticates nothing. */
   authOutcome(outcome: string): void {
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);

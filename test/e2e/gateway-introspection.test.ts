@@ -100,6 +100,16 @@ test('an active token without the route scope: 403 insufficient_scope', async ()
   assertProblem(res, 403, 'GH_INSUFFICIENT_SCOPE');
 });
 
+test('a bearer over the length limit: 400 GH_BAD_CREDENTIAL_REQUEST when it is not even token68, else 401 GH_TOKEN_MALFORMED; neither is introspected', async () => {
+  // Both over the introspection client's 8192 characters, within the header limit.
+  const notToken68 = `${'a'.repeat(9000)};`;
+  assertProblem(await call(`${gw.gw.url}/api/orders`, bearer(notToken68)), 400, 'GH_BAD_CREDENTIAL_REQUEST');
+  assertProblem(await call(`${gw.gw.url}/api/orders`, bearer('a;')), 400, 'GH_BAD_CREDENTIAL_REQUEST');
+  const tooLong = 'a'.repeat(9000);
+  assertProblem(await call(`${gw.gw.url}/api/orders`, bearer(tooLong)), 401, 'GH_TOKEN_MALFORMED');
+  assert.equal(stub.requests, 0);
+});
+
 const FAILURES: StubMode[] = ['hang', 'reset', '500', 'not-json', 'bad-active', 'huge', 'html'];
 for (const mode of FAILURES) {
   test(`introspection endpoint "${mode}": 503 GH_INTROSPECTION_UNAVAILABLE, and the gateway serves on`, async () => {

@@ -10,7 +10,7 @@ import { validateConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { call, startTestGateway } from '../helpers/gateway.js';
-import { closesWithin, openConnection, responseOn } from '../helpers/raw-connection.js';
+import { closesWithin, openConnection, refusedWithin, responseOn } from '../helpers/raw-connection.js';
 import { waitUntil } from '../helpers/wait.js';
 import { generateTestKey, mintToken, startJwksServer, testIssuerOptions } from '../helpers/jwt.js';
 import { refusedPort, startEchoUpstream, STREAM_FIRST, STREAM_REST } from '../helpers/upstream.js';
@@ -45,6 +45,10 @@ test('reload swaps routes atomically; a bad config is refused and the old one ke
     await assert.rejects(t.gw.reload(moved), /cannot change listen/);
     assert.equal((await call(`${t.gw.url}/new`)).status, 200, 'still on the last good configuration');
     assert.equal(b.received.length, 3);
+    // Counted by the time the caller sees the outcome.
+    const metrics = await t.metrics.registry.metrics();
+    assert.match(metrics, /^gatehouse_config_reloads_total\{result="ok"\} 1$/m);
+    assert.match(metrics, /^gatehouse_config_reloads_total\{result="rejected"\} 1$/m);
   } finally {
     await t.close();
     await a.close();
@@ -511,6 +515,56 @@ test('draining: requests pipelined behind an answer are still served, and only t
     await closing;
     up.close();
   }
+});
+
+test('shutdown.readinessDelayMs: /readyz answers 503 at once while new connections are still served (Connection: close); a second close() ends the delay, then the port refuses while in-flight requests drain', async (c) => {
+  const up = await startEchoUpstream();
+  c.after(() => up.close());
+  const t = await startTestGateway({
+    // Far longer than the test: only the second close() ends it.
+    shutdown: { readinessDelayMs: 600_000, drainTimeoutMs: 60_000 },
+    admin: { enabled: true, host: '127.0.0.1', port: 0 },
+    routes: [{ path: '/', upstream: up.url, auth: 'none' }],
+  });
+  const port = Number(new URL(t.gw.url).port);
+  c.after(async () => {
+    up.release();
+    await t.close();
+  });
+  up.setMode('stream');
+  const res = await request(`${t.gw.url}/long`);
+  up.setMode('echo');
+  const closing = t.gw.close();
+  assert.equal((await call(`${t.gw.adminUrl}/readyz`)).status, 503, 'unready from the moment shutdown begins');
+  assert.equal(t.gw.isReady(), false);
+  // A load balancer that has not noticed yet still sends: a new connection is accepted and served.
+  const conn = await openConnection(port);
+  conn.socket.write('GET /during HTTP/1.1\r\nHost: gw.test\r\n\r\n');
+  const answer = await responseOn(conn);
+  assert.equal(answer.status, 200);
+  assert.match(answer.head, /\r\nconnection: close/i, 'the answer ends its keep-alive connection');
+  assert.equal(await closesWithin(conn, 5000), 'closed');
+  assert.equal(up.received.at(-1)?.path, '/during');
+  assert.match(t.logText(), /still accepting until the readiness delay ends/);
+
+  assert.equal(t.gw.close(), closing, 'close() again returns the same promise');
+  assert.equal(await refusedWithin(port, 5000), true, 'after the delay the port refuses');
+  let closed = false;
+  void closing.then(() => (closed = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(closed, false, 'the drain still waits for the request in flight');
+  up.release();
+  assert.equal(await res.body.text(), STREAM_FIRST + STREAM_REST, 'the in-flight request completed');
+  await closing;
+});
+
+test('shutdown.readinessDelayMs: once the delay has run out the gateway stops accepting and close() resolves', async (c) => {
+  const up = await startEchoUpstream();
+  c.after(() => up.close());
+  const t = await startTestGateway({ shutdown: { readinessDelayMs: 50 }, routes: [{ path: '/', upstream: up.url, auth: 'none' }] });
+  await t.gw.close();
+  assert.equal(await refusedWithin(Number(new URL(t.gw.url).port), 0), true);
+  assert.match(t.logText(), /"readinessDelayMs":50/);
 });
 
 test('close cuts requests that outlive the drain timeout', async (c) => {

@@ -84,6 +84,27 @@ test('the plain listener only redirects to HTTPS (308, path and query kept)', as
   assert.equal(up.received.filter((r) => r.path === '/a/b').length, 0, 'nothing was proxied over plain HTTP');
 });
 
+test('the redirect listener\'s answers are requests no route took: counted under (none) and logged, the query left out', async () => {
+  const counted = async (status: number): Promise<number> => {
+    const m = new RegExp(`^gatehouse_requests_total\\{route="\\(none\\)",status="${status}"\\} (\\d+)$`, 'm').exec(await t.metrics.registry.metrics());
+    return m ? Number(m[1]) : 0;
+  };
+  const before = t.requestLogs().length;
+  const [redirects, tooLong, unparsed] = [await counted(308), await counted(414), await counted(400)];
+  const redirectUrl = t.gw.redirectUrl as string;
+  assert.equal((await call(`${redirectUrl}/logged/./path?secret=1`)).status, 308);
+  assert.equal((await rawRequest(redirectUrl, ['GET /' + 'a'.repeat(8200) + ' HTTP/1.1', 'Host: localhost', 'Connection: close', '', ''].join('\r\n'))).status, 414);
+  assert.equal((await rawRequest(redirectUrl, 'GET /x HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n')).status, 400);
+  const lines = t.requestLogs().slice(before);
+  assert.deepEqual(lines.map((l) => [l.method, l.path, l.status]), [
+    ['GET', '/logged/path', 308],
+    ['GET', '(rejected)', 414],
+    [undefined, '(unparsed)', 400],
+  ]);
+  assert.doesNotMatch(t.logText(), /secret=1/);
+  assert.deepEqual([await counted(308), await counted(414), await counted(400)], [redirects + 1, tooLong + 1, unparsed + 1]);
+});
+
 test('a hostile Host header is not echoed into the redirect', async () => {
   // Not a host name: refused like at the gateway (RFC 3986 would allow the second, a reg-name with sub-delims).
   for (const host of ['evil.test/@attacker', 'evil.test;x=%2f']) {

@@ -78,6 +78,10 @@ test('start serves the config, SIGHUP rejects a broken file and keeps serving, a
   await cli.waitForLine('stdout', /"msg":"configuration reloaded"/);
   assert.equal(await status(`${info.url}/v2/items`), 200);
   assert.equal(await status(`${info.url}/v1/items`), 200);
+  // Both rejected files are counted, once each, and the applied one.
+  const metrics = await (await fetch(`${info.adminUrl}/metrics`)).text();
+  assert.match(metrics, /^gatehouse_config_reloads_total\{result="rejected"\} 2$/m);
+  assert.match(metrics, /^gatehouse_config_reloads_total\{result="ok"\} 1$/m);
 
   cli.child.kill('SIGTERM');
   const exit = await cli.exited;
@@ -94,7 +98,7 @@ test('SIGHUP with a valid file the running gateway cannot apply (a listener chan
   await writeFile(file, configText(upstream, ['/v1']));
   const cli = new CliProcess(['start', '--config', file]);
   t.after(() => cli.stop());
-  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+  const { url, adminUrl } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string; adminUrl: string };
 
   await writeFile(file, configText(upstream, ['/v1', '/v2']).replace('listen: { host: 127.0.0.1, port: 0 }', 'listen: { host: 127.0.0.1, port: 0, allowInsecureHttp: true }'));
   cli.child.kill('SIGHUP');
@@ -102,6 +106,10 @@ test('SIGHUP with a valid file the running gateway cannot apply (a listener chan
   assert.match(failed.line, /listen/);
   assert.equal(await status(`${url}/v1/items`), 200);
   assert.equal(await status(`${url}/v2/items`), 404);
+  // Refused by the gateway: counted there, once.
+  const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+  assert.match(metrics, /^gatehouse_config_reloads_total\{result="rejected"\} 1$/m);
+  assert.match(metrics, /^gatehouse_config_reloads_total\{result="ok"\} 0$/m);
   cli.child.kill('SIGTERM');
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
 });
@@ -141,7 +149,7 @@ test('SIGHUP with a changed auth: section (the embedded service) is refused, nam
   await writeFile(file, configText(upstream, ['/v1'], authSection(port, oldSecret)));
   const cli = new CliProcess(['start', '--config', file]);
   t.after(() => cli.stop());
-  const { url } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string };
+  const { url, adminUrl } = JSON.parse((await cli.waitForLine('stdout', /"msg":"serving /)).line) as { url: string; adminUrl: string };
   assert.equal(await tokenStatus(port, oldSecret), 200);
 
   // A rotated client secret, and a new route beside it: the reload is refused as a whole.
@@ -154,6 +162,7 @@ test('SIGHUP with a changed auth: section (the embedded service) is refused, nam
   assert.equal(await tokenStatus(port, newSecret), 401);
   assert.equal(await status(`${url}/v1/items`), 200);
   assert.equal(await status(`${url}/v2/items`), 404, 'the route of the refused file is not served');
+  assert.match(await (await fetch(`${adminUrl}/metrics`)).text(), /^gatehouse_config_reloads_total\{result="rejected"\} 1$/m);
 
   // The same file with the running auth: section applies.
   await writeFile(file, configText(upstream, ['/v1', '/v2'], authSection(port, oldSecret)));

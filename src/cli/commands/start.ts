@@ -32,6 +32,9 @@ export function registerStartCommand(program: Command): void {
       }
       // Loaded here, not at the top: `--help` and the other commands need none of the gateway.
       const { assertSectionsUnchanged, startGateway } = await import('../../gateway.js');
+      const { GatewayMetrics } = await import('../../admin/metrics.js');
+      // Held here too: a reload refused before it reaches the gateway (the file, the auth section) is counted here.
+      const metrics = new GatewayMetrics();
       const logger = createLogger(cfg.logging.level);
       // Relative paths in the file (keys, certificates) mean "next to this file".
       const baseDir = dirname(resolve(file));
@@ -41,7 +44,7 @@ export function registerStartCommand(program: Command): void {
         : undefined;
       let gateway: Awaited<ReturnType<typeof startGateway>>;
       try {
-        gateway = await startGateway(cfg, { logger, baseDir });
+        gateway = await startGateway(cfg, { logger, baseDir, metrics });
       } catch (err) {
         await auth?.close();
         throw err;
@@ -56,8 +59,9 @@ export function registerStartCommand(program: Command): void {
             // login's code exchange, a session refresh), which serves on meanwhile. Then the service
             // drains with what is left of the timeout, at least a second: a token answer cut midway
             // loses a rotated refresh token, and the client's replay of the old one trips reuse detection.
-            const { drainTimeoutMs } = active.shutdown;
-            const deadline = Date.now() + drainTimeoutMs;
+            // The drain timeout counts from the end of the gateway's readiness delay (the service serves on through both).
+            const { drainTimeoutMs, readinessDelayMs } = active.shutdown;
+            const deadline = Date.now() + readinessDelayMs + drainTimeoutMs;
             await gateway.close();
             await auth?.close({ drainTimeoutMs: Math.max(deadline - Date.now(), Math.min(drainTimeoutMs, MIN_SERVICE_DRAIN_MS)) });
           },
@@ -68,13 +72,20 @@ export function registerStartCommand(program: Command): void {
             try {
               next = await loadConfigFile(file);
             } catch (err) {
+              metrics.configReloads.inc({ result: 'rejected' });
               logger.error({ problems: describeConfigFailure(file, err) }, 'configuration rejected; the running configuration keeps serving');
               throw err;
             }
             try {
               // The service runs on the settings it started with; applying the rest while they are ignored
               // would report a reload that did not happen (a rotated client secret still accepted).
-              assertSectionsUnchanged(cfg, next, ['auth']);
+              try {
+                assertSectionsUnchanged(cfg, next, ['auth']);
+              } catch (err) {
+                metrics.configReloads.inc({ result: 'rejected' });
+                throw err;
+              }
+              // Counts itself, either way.
               await gateway.reload(next);
               active = next;
             } catch (err) {

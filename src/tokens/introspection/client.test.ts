@@ -173,6 +173,86 @@ test('concurrent lookups of one token share a single request', async () => {
   assert.equal(stub.requests, 1);
 });
 
+/**
+ * A real endpoint that judges the token when the question arrives (active until `revoke()`), then
+ * answers only when `answerAll()` is called: a slow authorization server.
+ */
+async function startSlowJudge(): Promise<{ endpoint: string; questions: () => number; revoke: () => void; answerAll: () => void; close: () => Promise<void> }> {
+  let revoked = false;
+  let questions = 0;
+  const pending: (() => void)[] = [];
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      questions++;
+      const answer = revoked
+        ? { active: false }
+        : { active: true, iss: stub.issuer, sub: 'alice', aud: 'orders-api', scope: 'orders:read', exp: nowS() + 3600 };
+      pending.push(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`,
+    questions: () => questions,
+    revoke: () => (revoked = true),
+    answerAll: () => {
+      for (const answer of pending.splice(0)) answer();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Answers every question until all of `lookups` have settled (a lookup that asked again is answered too). */
+async function answerUntilSettled(judge: { answerAll: () => void }, lookups: Promise<unknown>[]): Promise<void> {
+  let settled = 0;
+  for (const l of lookups) l.then(() => settled++, () => settled++);
+  await waitUntil(() => {
+    judge.answerAll();
+    return settled === lookups.length;
+  }, 'every lookup settled');
+}
+
+test('a lookup joins an exchange in flight only while its question is younger than cacheMaxAge: a revocation shows within the bound however slow the answer', async (t) => {
+  const judge = await startSlowJudge();
+  t.after(() => judge.close());
+  const c = client({ endpoint: judge.endpoint, cacheMaxAge: 10, timeoutMs: 60_000 });
+  const passes = (p: Promise<unknown>) => p.then(() => 'passed', (e: unknown) => (e instanceof GatehouseError ? e.code : String(e)));
+
+  const first = passes(c.introspect('tok-revocable'));
+  await waitUntil(() => judge.questions() === 1, 'the question reached the endpoint');
+  clock += 5_000;
+  const joined = passes(c.introspect('tok-revocable')); // the question is 5 s old: its answer is within the bound
+  judge.revoke();
+  clock += 6_000;
+  // 11 s after the only question in flight: its answer may predate a revocation by more than cacheMaxAge.
+  const late = passes(c.introspect('tok-revocable'));
+  const joinsLate = passes(c.introspect('tok-revocable')); // the new question is not sent yet: joined
+  await answerUntilSettled(judge, [first, joined, late, joinsLate]);
+  assert.deepEqual([await first, await joined, await late, await joinsLate], ['passed', 'passed', 'GH_TOKEN_INACTIVE', 'GH_TOKEN_INACTIVE']);
+  assert.equal(judge.questions(), 2);
+  // The refusal stands in the cache: the older question's active answer, which arrived with it, did not replace it.
+  assert.throws(() => c.introspectCached('tok-revocable'), (e: unknown) => e instanceof GatehouseError && e.code === 'GH_TOKEN_INACTIVE');
+});
+
+test('with cacheMaxAge 0 a lookup never takes the answer of a question already sent', async (t) => {
+  const judge = await startSlowJudge();
+  t.after(() => judge.close());
+  const c = client({ endpoint: judge.endpoint, cacheMaxAge: 0, timeoutMs: 60_000 });
+  const first = c.introspect('tok-uncached');
+  await waitUntil(() => judge.questions() === 1, 'the question reached the endpoint');
+  judge.revoke();
+  const second = c.introspect('tok-uncached').then(() => 'passed', (e: unknown) => (e as GatehouseError).code);
+  await answerUntilSettled(judge, [first, second]);
+  assert.equal((await first).subject, 'alice');
+  assert.equal(await second, 'GH_TOKEN_INACTIVE');
+  assert.equal(judge.questions(), 2);
+});
+
 const FAILURES = ['hang', 'reset', '500', 'not-json', 'bad-active', 'huge', 'html', 'jsonp'] as const;
 for (const mode of FAILURES) {
   test(`endpoint failure "${mode}" is 503 GH_INTROSPECTION_UNAVAILABLE, not cached, and recovers`, async () => {

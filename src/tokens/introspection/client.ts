@@ -55,6 +55,19 @@ interface CacheEntry {
   readonly outcome: IntrospectionOutcome;
   /** Epoch ms after which the answer must be asked again. */
   readonly until: number;
+  /** When its question was sent (epoch ms): an older answer arriving later does not replace it. */
+  readonly askedAt: number;
+}
+
+/** A question to the endpoint: when it was sent (epoch ms), unset while it waits for a slot or the endpoint's discovery. */
+interface Question {
+  sentAt?: number;
+}
+
+/** An exchange in flight, which lookups of the same token may join. */
+interface InFlight {
+  readonly question: Question;
+  readonly outcome: Promise<IntrospectionOutcome>;
 }
 
 // RFC 6750 b64token; anything else cannot be a bearer token and is not worth a round trip.
@@ -122,8 +135,8 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       : undefined;
   // Each distinct unknown token costs an exchange: bound them, with a short queue that fails fast.
   const limit = createConcurrencyLimit(cfg.maxConcurrentRequests, cfg.maxConcurrentRequests);
-  // Concurrent lookups of one token share one request.
-  const inflight = new Map<string, Promise<IntrospectionOutcome>>();
+  // Concurrent lookups of one token share one request, while its answer is fresh enough (see mayJoin).
+  const inflight = new Map<string, InFlight>();
   let endpoint: Promise<string> | undefined = cfg.endpoint === undefined ? undefined : Promise.resolve(cfg.endpoint);
   // The endpoint once known, so a lookup need not wait on a promise for it.
   let knownEndpoint: string | undefined = cfg.endpoint;
@@ -179,7 +192,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
    * exchange with its one retry. Resolves with the time the question was sent: the answer
    * holds as of then, so its cache lifetime counts from then, not from its arrival.
    */
-  async function ask(token: string): Promise<Asked> {
+  async function ask(token: string, question: Question): Promise<Asked> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timerDelay(cfg.timeoutMs));
     timer.unref();
@@ -192,6 +205,7 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       const url = knownEndpoint ?? (await withinDeadline(resolveEndpoint(), deadline.signal));
       discovering = false;
       const askedAt = now();
+      question.sentAt = askedAt;
       const outcome = await askEndpoint(endpointCall, url, token, deadline.signal);
       count(outcome.active ? 'active' : 'refused');
       return { outcome, askedAt };
@@ -217,16 +231,29 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   function remember(key: string, { outcome, askedAt }: Asked): void {
     if (!cache || !refusals) return;
+    // Two exchanges for one token can overlap (see mayJoin): the answer to the later question stands.
+    if ((cache.peek(key)?.askedAt ?? -Infinity) > askedAt || (refusals.peek(key)?.askedAt ?? -Infinity) > askedAt) return;
     const t = now();
     if (outcome.active) {
       refusals.delete(key);
       const until = Math.min(askedAt + cfg.cacheMaxAge * 1000, outcome.identity.expiresAt * 1000);
-      if (until > t) cache.set(key, { outcome, until });
+      if (until > t) cache.set(key, { outcome, until, askedAt });
     } else {
       cache.delete(key);
       const until = askedAt + cfg.inactiveCacheMaxAge * 1000;
-      if (until > t) refusals.set(key, { outcome, until });
+      if (until > t) refusals.set(key, { outcome, until, askedAt });
     }
+  }
+
+  /**
+   * Whether a lookup arriving now may take the answer of an exchange in flight: only while its
+   * question is younger than cacheMaxAge, as a cached answer is, or not sent yet (its answer will
+   * be newer than this lookup). A slow answer to an older question could otherwise let a token
+   * revoked since pass later than the revocation bound promises (with cacheMaxAge 0, a second late).
+   */
+  function mayJoin(exchange: InFlight): boolean {
+    const { sentAt } = exchange.question;
+    return sentAt === undefined || now() - sentAt < cfg.cacheMaxAge * 1000;
   }
 
   function settle(outcome: IntrospectionOutcome): Identity {
@@ -251,6 +278,9 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
 
   return {
     introspectCached(token) {
+      // Never cached, and left to introspect (which refuses it, 401): a miss lets the pipeline's
+      // syntax check run first, so a long value that is not even token68 is a 400, as a short one is.
+      if (token.length > MAX_TOKEN_LENGTH) return undefined;
       checkSize(token);
       if (!cache) return undefined;
       const key = hash('sha256', token, 'base64url');
@@ -273,9 +303,11 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
       }
       if (!B64TOKEN.test(token)) throw new GatehouseError('GH_TOKEN_MALFORMED', 'malformed bearer token');
       if (lookups) lookups.miss++;
-      let pending = inflight.get(key);
-      if (!pending) {
-        pending = ask(token).then(
+      let exchange = inflight.get(key);
+      if (exchange === undefined || !mayJoin(exchange)) {
+        // Asked again: the older exchange runs on for the lookups that joined it (the concurrency limit counts both).
+        const question: Question = {};
+        const outcome = ask(token, question).then(
           (asked) => {
             remember(key, asked);
             return asked.outcome;
@@ -285,11 +317,15 @@ export function createIntrospectionClient(cfg: IntrospectionConfig, opts: Intros
             throw err;
           },
         );
-        const settled = pending.finally(() => inflight.delete(key));
+        const started: InFlight = { question, outcome };
+        const settled = outcome.finally(() => {
+          if (inflight.get(key) === started) inflight.delete(key);
+        });
         settled.catch(() => undefined);
-        inflight.set(key, pending);
+        inflight.set(key, started);
+        exchange = started;
       }
-      return settle(await pending);
+      return settle(await exchange.outcome);
     },
     get cacheSize() {
       return (cache?.size ?? 0) + (refusals?.size ?? 0);
